@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright (c) 2026 vpp-sipalg authors */
+
+/*
+ * Call state machine as a pure function: (state, message) -> (new state, actions).
+ *
+ * The data plane keeps one sip_call_fsm_t per Call-ID and turns the actions into server-map
+ * operations: open media pinholes from an SDP, replace them on a re-INVITE/UPDATE offer,
+ * close them on BYE, CANCEL and failure final responses, keep a REGISTER binding for its
+ * expiry. No I/O, no clock, no allocation.
+ */
+
+#ifndef __included_sip_call_h__
+#define __included_sip_call_h__
+
+#include "sip_msg.h"
+
+#define foreach_sip_call_state                                                                \
+  _ (IDLE, "idle")                                                                            \
+  _ (INVITING, "inviting")       /* INVITE seen, no response yet */                           \
+  _ (EARLY, "early")             /* provisional 101-199 response seen */                      \
+  _ (CONFIRMED, "confirmed")     /* 2xx to the INVITE */                                      \
+  _ (CANCELLING, "cancelling")   /* CANCEL seen before a final response */                    \
+  _ (TERMINATING, "terminating") /* BYE seen */                                               \
+  _ (CLOSED, "closed")                                                                        \
+  _ (REGISTERING, "registering") /* REGISTER seen, waiting for the response */                \
+  _ (REGISTERED, "registered")
+
+typedef enum
+{
+#define _(sym, str) SIP_CALL_##sym,
+  foreach_sip_call_state
+#undef _
+    SIP_CALL_N_STATES,
+} sip_call_state_t;
+
+/* Actions (bit mask). */
+#define SIP_ACT_OPEN_MEDIA   (1 << 0) /* create pinholes from this message's SDP */
+#define SIP_ACT_REPLACE_MEDIA (1 << 1) /* drop this side's pinholes, create from this SDP */
+#define SIP_ACT_CLOSE_MEDIA  (1 << 2) /* drop every media pinhole of the call */
+#define SIP_ACT_CLOSE_CALL   (1 << 3) /* drop the call record and its signaling entry */
+#define SIP_ACT_OPEN_SIGNAL  (1 << 4) /* create the signaling pinhole (ANY -> public:port) */
+#define SIP_ACT_BIND	     (1 << 5) /* REGISTER binding accepted: keep it for `expires` s */
+#define SIP_ACT_UNBIND	     (1 << 6) /* REGISTER binding removed */
+#define SIP_ACT_RETRANSMIT   (1 << 7) /* same request again: nothing new */
+
+typedef struct
+{
+  uint8_t state; /* sip_call_state_t */
+  uint8_t confirmed_once; /* a 2xx to an INVITE was seen: later INVITEs are re-INVITEs */
+  uint8_t invite_pending; /* an INVITE awaits its final response */
+  uint32_t invite_cseq;
+  uint32_t register_cseq;
+  uint32_t bye_cseq;
+  uint32_t cancel_cseq;
+} sip_call_fsm_t;
+
+typedef struct
+{
+  uint8_t is_request;
+  uint8_t method;	/* request method */
+  uint8_t cseq_method; /* CSeq method (responses) */
+  uint8_t has_sdp;
+  uint16_t status;
+  uint32_t cseq;
+  int64_t expires; /* REGISTER: Contact expires= or Expires header, -1 when absent */
+} sip_call_event_t;
+
+typedef struct
+{
+  uint32_t actions;
+  uint32_t expires; /* for SIP_ACT_BIND */
+} sip_call_result_t;
+
+/* Default REGISTER binding lifetime when a 2xx carries no expiry (RFC 3261 10.2.1.1). */
+#define SIP_DEFAULT_REGISTER_EXPIRES 3600
+
+/* Step the machine: *next gets the new state (cur and next may alias). */
+sip_call_result_t sip_call_step (const sip_call_fsm_t *cur, const sip_call_event_t *ev,
+				 sip_call_fsm_t *next);
+
+/* Fill an event from a parsed message. */
+void sip_call_event_from_msg (const sip_msg_t *m, int has_sdp, int64_t contact_expires,
+			      sip_call_event_t *ev);
+
+const char *sip_call_state_name (sip_call_state_t s);
+
+#endif /* __included_sip_call_h__ */
