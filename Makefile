@@ -54,7 +54,7 @@ $(VENV)/.stamp: tests/requirements.txt
 venv: $(VENV)/.stamp
 
 test-c: $(BUILD)/core/test_core
-	$(BUILD)/core/test_core tests/data
+	$(BUILD)/core/test_core tests/fuzz/corpus tests/fuzz/found
 
 test-py: core venv
 	$(PY) -m pytest $(PYTEST_ARGS) tests
@@ -62,12 +62,12 @@ test-py: core venv
 test: test-c test-py
 
 sanitize: $(BUILD)/san/test_core
-	$(BUILD)/san/test_core tests/data tests/fuzz/corpus
+	$(BUILD)/san/test_core tests/fuzz/corpus tests/fuzz/found
 
 fuzz: $(BUILD)/fuzz/fuzz_core
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_core -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048 \
-	  -print_final_stats=1 $(BUILD)/fuzz/corpus tests/fuzz/corpus
+	  -print_final_stats=1 $(BUILD)/fuzz/corpus tests/fuzz/corpus tests/fuzz/found
 
 bench: $(BUILD)/perf/core_bench
 	python3 perf/core_bench.py $(BUILD)/perf/core_bench

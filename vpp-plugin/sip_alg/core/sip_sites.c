@@ -409,6 +409,7 @@ sip_parse_via (const uint8_t *base, sip_info_t *info, const sip_hdr_t *h)
 		return SIP_ERR_VIA;
 	      if (!(s = sip_site_add (info, SIP_SITE_VIA_RPORT)))
 		return SIP_ERR_TOO_MANY_SITES;
+	      s->host = sip_span (base, v, v); /* port-only: empty host at the port */
 	      s->port = sip_span (base, v, ve);
 	      s->value = (uint16_t) x;
 	      s->flags |= SIP_SITE_F_PORT;

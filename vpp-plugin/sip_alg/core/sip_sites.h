@@ -66,7 +66,7 @@ typedef struct
   uint8_t host_type; /* sip_host_type_t of the host, or of the associated address */
   uint8_t media;     /* media index for SDP media sites, 0xff otherwise */
   uint8_t flags;     /* SIP_SITE_F_* */
-  sip_span_t host;   /* host text; len 0 for port-only sites */
+  sip_span_t host;   /* host text; for port-only sites an empty span at the port */
   sip_span_t port;   /* port digits; when absent, off is where ":port" would be inserted */
   uint32_t ip4;	     /* host (or associated address for port-only sites), host byte order */
   uint16_t value;    /* port value; default 5060 for SIP URIs without a port, 0 if none */
