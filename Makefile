@@ -44,7 +44,7 @@ $(BUILD)/fuzz/fuzz_core: $(CORE_SRCS) $(CORE_HDRS) tests/fuzz/fuzz_core.c
 
 $(BUILD)/perf/core_bench: $(CORE_SRCS) $(CORE_HDRS) perf/core_bench.c
 	@mkdir -p $(@D)
-	$(CC) $(WARN) -O2 -g -I$(CORE_DIR) $(CORE_SRCS) perf/core_bench.c -o $@
+	$(CC) $(WARN) -O3 -g -I$(CORE_DIR) $(CORE_SRCS) perf/core_bench.c -o $@
 
 $(VENV)/.stamp: tests/requirements.txt
 	python3 -m venv $(VENV)

@@ -84,9 +84,17 @@ sip_hdr_name (sip_hdr_id_t id)
   return (unsigned) id < SIP_HDR_N_IDS ? sip_hdr_descs[id].name : "?";
 }
 
+static int
+sip_hdr_is (const uint8_t *name, uint32_t len, sip_hdr_id_t id)
+{
+  return sip_hdr_descs[id].len == len && sip_ieq (name, sip_hdr_descs[id].name, len);
+}
+
 sip_hdr_id_t
 sip_hdr_lookup (const uint8_t *name, uint32_t len)
 {
+  if (len == 0)
+    return SIP_HDR_OTHER;
   if (len == 1)
     {
       uint8_t c = sip_lower (name[0]);
@@ -95,9 +103,26 @@ sip_hdr_lookup (const uint8_t *name, uint32_t len)
 	  return (sip_hdr_id_t) id;
       return SIP_HDR_OTHER;
     }
-  for (int id = 1; id < SIP_HDR_N_IDS; id++)
-    if (sip_hdr_descs[id].len == len && sip_ieq (name, sip_hdr_descs[id].name, len))
-      return (sip_hdr_id_t) id;
+  /* candidates by first letter, then length and a case-insensitive compare */
+  static const uint8_t cand[26][6] = {
+    ['a' - 'a'] = { SIP_HDR_ALLOW_EVENTS },
+    ['c' - 'a'] = { SIP_HDR_CALL_ID, SIP_HDR_CSEQ, SIP_HDR_CONTACT, SIP_HDR_CONTENT_LENGTH,
+		    SIP_HDR_CONTENT_TYPE, SIP_HDR_CONTENT_ENCODING },
+    ['d' - 'a'] = { SIP_HDR_DATE },
+    ['e' - 'a'] = { SIP_HDR_EXPIRES, SIP_HDR_EVENT },
+    ['f' - 'a'] = { SIP_HDR_FROM },
+    ['m' - 'a'] = { SIP_HDR_MAX_FORWARDS },
+    ['r' - 'a'] = { SIP_HDR_ROUTE, SIP_HDR_RECORD_ROUTE, SIP_HDR_REFER_TO },
+    ['s' - 'a'] = { SIP_HDR_SUBJECT, SIP_HDR_SUPPORTED },
+    ['t' - 'a'] = { SIP_HDR_TO },
+    ['v' - 'a'] = { SIP_HDR_VIA },
+  };
+  uint8_t c = sip_lower (name[0]);
+  if (c < 'a' || c > 'z')
+    return SIP_HDR_OTHER;
+  for (int i = 0; i < 6 && cand[c - 'a'][i]; i++)
+    if (sip_hdr_is (name, len, (sip_hdr_id_t) cand[c - 'a'][i]))
+      return (sip_hdr_id_t) cand[c - 'a'][i];
   return SIP_HDR_OTHER;
 }
 

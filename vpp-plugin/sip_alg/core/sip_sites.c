@@ -120,13 +120,15 @@ sip_uri_site (const uint8_t *base, sip_info_t *info, sip_site_kind_t kind, const
     c++;
   if (c == p || c >= end || *c != ':' || !sip_is (*p, SIP_CC_ALPHA))
     return err;
-  for (const uint8_t *q = p; q < end; q++)
+  /* one pass: every byte a URI character (no blanks, no controls), first '@' noted */
+  const uint8_t *h = 0;
+  for (const uint8_t *q = c; q < end; q++)
     if (!sip_is (*q, SIP_CC_URIC | SIP_CC_TOKEN))
       return err;
+    else if (*q == '@' && !h)
+      h = q;
   if (!((c - p == 3 && sip_ieq (p, "sip", 3)) || (c - p == 4 && sip_ieq (p, "sips", 4))))
     return SIP_OK;
-
-  const uint8_t *h = memchr (c, '@', (size_t) (end - c));
   h = h ? h + 1 : c + 1;
   const uint8_t *he = h;
   if (he < end && *he == '[')
@@ -260,14 +262,11 @@ sip_parse_name_addrs (const uint8_t *base, sip_info_t *info, sip_site_kind_t kin
 
       if (q && q < end)
 	{
-	  /* LAQUOT addr-spec RAQUOT: no blanks inside */
+	  /* LAQUOT addr-spec RAQUOT: sip_uri_site refuses blanks inside */
 	  const uint8_t *u = q + 1;
 	  const uint8_t *ue = memchr (u, '>', (size_t) (end - u));
 	  if (!ue)
 	    return err;
-	  for (const uint8_t *x = u; x < ue; x++)
-	    if (sip_is (*x, SIP_CC_LWS))
-	      return err;
 	  if ((r = sip_uri_site (base, info, kind, u, ue, err)) != SIP_OK)
 	    return r;
 	  p = ue + 1;
