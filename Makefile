@@ -72,7 +72,7 @@ fuzz: $(BUILD)/fuzz/fuzz_core
 bench: $(BUILD)/perf/core_bench
 	python3 perf/core_bench.py $(BUILD)/perf/core_bench
 
-ci: test sanitize fuzz
+ci: sanitize fuzz test
 
 clean:
 	rm -rf $(BUILD)
