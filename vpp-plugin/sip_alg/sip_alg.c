@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright (c) 2026 vpp-sipalg authors */
+
+/*
+ * Core functions of the plugin: configuration, the server map (main thread), pinholes as
+ * NAT44-ED static mappings, aging, and the worker -> main thread request path.
+ */
+
+#include <vnet/vnet.h>
+#include <vnet/feature/feature.h>
+#include <vnet/plugin/plugin.h>
+#include <vlib/threads.h>
+#include <vpp/app/version.h>
+
+#include <sip_alg/sip_alg.h>
+
+sip_alg_main_t sip_alg_main;
+
+/* Requests queued by the RPC for the process node (main thread only). */
+typedef struct
+{
+  u8 kind; /* SIP_ALG_REQ_* */
+  u8 media_only;
+  u16 thread;
+  u32 call_index;
+  u32 held_bi; /* ~0: nothing held */
+  u32 next_node_index;
+  u32 n_ph;
+  sip_alg_pinhole_t ph[2 * SIP_ALG_CALL_MAX_MEDIA + 2];
+} sip_alg_req_t;
+
+enum
+{
+  SIP_ALG_REQ_PINHOLES = 1,
+  SIP_ALG_REQ_CLOSE,
+};
+
+enum
+{
+  SIP_ALG_EVENT_REQ = 1,
+};
+
+static sip_alg_req_t *sip_alg_reqs; /* main thread queue */
+
+static void
+sip_alg_count (u32 counter, u64 n)
+{
+  vlib_node_increment_counter (vlib_get_main (), sip_alg_post_node.index, counter, n);
+}
+
+/* --- configuration ------------------------------------------------------------------ */
+
+static void
+sip_alg_lazy_init (sip_alg_main_t *sam)
+{
+  vlib_thread_main_t *tm = vlib_get_thread_main ();
+  u32 n_threads = tm->n_vlib_mains;
+
+  if (sam->initialized)
+    return;
+  vec_validate_aligned (sam->per_thread, n_threads - 1, CLIB_CACHE_LINE_BYTES);
+  for (u32 i = 0; i < n_threads; i++)
+    {
+      sip_alg_per_thread_t *ptd = &sam->per_thread[i];
+      ptd->call_by_id = hash_create_vec (64, sizeof (u8), sizeof (uword));
+      vec_validate (ptd->scratch, SIP_MAX_MSG_LEN + 64);
+    }
+  sip_alg_set_media_ports (sam->media_port_lo, sam->media_port_hi);
+  vlib_process_signal_event (sam->vlib_main, sam->process_node_index, 0, 0);
+  sam->initialized = 1;
+}
+
+int
+sip_alg_interface_enable_disable (u32 sw_if_index, int enable)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  vnet_main_t *vnm = vnet_get_main ();
+
+  if (pool_is_free_index (vnm->interface_main.sw_interfaces, sw_if_index))
+    return VNET_API_ERROR_INVALID_SW_IF_INDEX;
+  if (enable == clib_bitmap_get (sam->if_enabled, sw_if_index))
+    return enable ? VNET_API_ERROR_FEATURE_ALREADY_ENABLED :
+		    VNET_API_ERROR_FEATURE_ALREADY_DISABLED;
+  if (enable)
+    sip_alg_lazy_init (sam);
+  vnet_feature_enable_disable ("ip4-unicast", "sip-alg-pre", sw_if_index, enable, 0, 0);
+  vnet_feature_enable_disable ("ip4-unicast", "sip-alg-post", sw_if_index, enable, 0, 0);
+  sam->if_enabled = clib_bitmap_set (sam->if_enabled, sw_if_index, enable);
+  return 0;
+}
+
+int
+sip_alg_set_udp_ports (const u16 *ports, u32 n)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (n == 0 || n > SIP_ALG_MAX_PORTS)
+    return VNET_API_ERROR_INVALID_VALUE;
+  for (u32 i = 0; i < n; i++)
+    if (ports[i] == 0)
+      return VNET_API_ERROR_INVALID_VALUE;
+  vlib_worker_thread_barrier_sync (vlib_get_main ());
+  for (u32 i = 0; i < n; i++)
+    sam->udp_ports[i] = clib_host_to_net_u16 (ports[i]);
+  sam->n_udp_ports = n;
+  vlib_worker_thread_barrier_release (vlib_get_main ());
+  return 0;
+}
+
+int
+sip_alg_set_timeouts (u32 signaling, u32 media, u32 call)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (!signaling || !media || !call)
+    return VNET_API_ERROR_INVALID_VALUE;
+  sam->timeout_signaling = signaling;
+  sam->timeout_media = media;
+  sam->timeout_call = call;
+  return 0;
+}
+
+int
+sip_alg_set_max_calls (u32 max_calls)
+{
+  if (!max_calls)
+    return VNET_API_ERROR_INVALID_VALUE;
+  sip_alg_main.max_calls = max_calls;
+  return 0;
+}
+
+/*
+ * The media port range is split in equal slices, one per thread, so workers allocate
+ * without locks. Only allowed while no media port is allocated.
+ */
+int
+sip_alg_set_media_ports (u16 lo, u16 hi)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  u32 n_threads = vec_len (sam->per_thread);
+
+  if (lo < 1024 || hi <= lo || (hi - lo + 1) < 4)
+    return VNET_API_ERROR_INVALID_VALUE;
+  for (u32 i = 0; i < n_threads; i++)
+    if (clib_bitmap_count_set_bits (sam->per_thread[i].media_ports))
+      return VNET_API_ERROR_RSRC_IN_USE;
+  sam->media_port_lo = lo & ~1;
+  sam->media_port_hi = hi;
+  if (!n_threads)
+    return 0;
+  u32 span = ((u32) sam->media_port_hi - sam->media_port_lo + 1) / n_threads;
+  span &= ~1u;
+  if (span < 2)
+    return VNET_API_ERROR_INVALID_VALUE;
+  for (u32 i = 0; i < n_threads; i++)
+    {
+      sip_alg_per_thread_t *ptd = &sam->per_thread[i];
+      ptd->port_lo = sam->media_port_lo + i * span;
+      ptd->port_hi = ptd->port_lo + span - 1;
+      ptd->port_next = ptd->port_lo;
+      clib_bitmap_free (ptd->media_ports);
+    }
+  return 0;
+}
+
+/* --- worker -> main thread ------------------------------------------------------------ */
+
+static void
+sip_alg_rpc_enqueue (void *arg)
+{
+  sip_alg_req_t *req = arg;
+  vec_add1 (sip_alg_reqs, *req);
+  vlib_process_signal_event (vlib_get_main (), sip_alg_main.process_node_index,
+			     SIP_ALG_EVENT_REQ, 0);
+}
+
+static void
+sip_alg_send_req (sip_alg_req_t *req)
+{
+  u32 size = STRUCT_OFFSET_OF (sip_alg_req_t, ph) + req->n_ph * sizeof (sip_alg_pinhole_t);
+  /* always queued: the handler runs in the main loop, never inside the calling node */
+  vlib_force_rpc_call_main_thread (sip_alg_rpc_enqueue, (u8 *) req,
+				   clib_max (size, sizeof (sip_alg_req_t)));
+}
+
+void
+sip_alg_request_pinholes (u32 thread, u32 call_index, const sip_alg_pinhole_t *ph, u32 n,
+			  u32 held_bi, u32 next_node_index)
+{
+  sip_alg_req_t req = { .kind = SIP_ALG_REQ_PINHOLES,
+			.thread = thread,
+			.call_index = call_index,
+			.held_bi = held_bi,
+			.next_node_index = next_node_index };
+  n = clib_min (n, ARRAY_LEN (req.ph));
+  clib_memcpy_fast (req.ph, ph, n * sizeof (ph[0]));
+  req.n_ph = n;
+  sip_alg_send_req (&req);
+}
+
+void
+sip_alg_request_close_call (u32 thread, u32 call_index, u8 media_only)
+{
+  sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE,
+			.thread = thread,
+			.call_index = call_index,
+			.media_only = media_only,
+			.held_bi = ~0 };
+  sip_alg_send_req (&req);
+}
+
+/* --- NAT44-ED static mappings ---------------------------------------------------------- */
+
+static void
+sip_alg_cli_sink (uword arg, u8 *buffer, uword n)
+{
+  u8 **out = (u8 **) arg;
+  vec_add (*out, buffer, n);
+}
+
+/* Run a NAT CLI command from the process node. Returns 0 on success. */
+static int
+sip_alg_nat_cli (vlib_main_t *vm, char *fmt, ...)
+{
+  va_list va;
+  u8 *cmd, *out = 0;
+  unformat_input_t in;
+  int rv;
+
+  va_start (va, fmt);
+  cmd = va_format (0, fmt, &va);
+  va_end (va);
+  unformat_init_vector (&in, cmd); /* takes ownership of cmd */
+  rv = vlib_cli_input (vm, &in, sip_alg_cli_sink, (uword) &out);
+  unformat_free (&in);
+  if (rv == 0 && vec_len (out))
+    rv = -1; /* NAT's static mapping commands print nothing on success */
+  if (rv)
+    clib_warning ("sip-alg: NAT refused: %v", out);
+  vec_free (out);
+  return rv;
+}
+
+static int
+sip_alg_nat_mapping (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
+{
+  return sip_alg_nat_cli (vm, "nat44 add static mapping udp local %U %u external %U %u%s",
+			  format_ip4_address, &ph->in_addr, ph->in_port, format_ip4_address,
+			  &ph->pub_addr, ph->pub_port, is_add ? "" : " del");
+}
+
+/* --- server map (main thread) ----------------------------------------------------------- */
+
+static sip_alg_smap_t *
+sip_alg_smap_find (const sip_alg_pinhole_t *ph)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sip_alg_smap_t *e;
+  pool_foreach (e, sam->smap)
+    if (e->ph.pub_addr.as_u32 == ph->pub_addr.as_u32 && e->ph.pub_port == ph->pub_port &&
+	e->ph.in_addr.as_u32 == ph->in_addr.as_u32 && e->ph.app == ph->app)
+      return e;
+  return 0;
+}
+
+static void
+sip_alg_media_port_free (u16 thread, u16 pub_port)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (thread >= vec_len (sam->per_thread))
+    return;
+  sip_alg_per_thread_t *ptd = &sam->per_thread[thread];
+  if (pub_port < ptd->port_lo || pub_port > ptd->port_hi)
+    return;
+  ptd->media_ports = clib_bitmap_set (ptd->media_ports, pub_port - ptd->port_lo, 0);
+}
+
+static void
+sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (e->installed)
+    sip_alg_nat_mapping (vm, &e->ph, 0);
+  if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
+    sip_alg_media_port_free (e->call_thread, e->ph.pub_port);
+  sip_alg_count (counter, 1);
+  pool_put (sam->smap, e);
+}
+
+static void
+sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinhole_t *ph)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  f64 now = vlib_time_now (vm);
+  sip_alg_smap_t *e = sip_alg_smap_find (ph);
+
+  if (e)
+    {
+      /* a retransmission or a refresh: restart its clock */
+      e->expires = clib_max (e->expires, now + ph->timeout);
+      e->call_index = req->call_index;
+      e->call_thread = req->thread;
+      return;
+    }
+  pool_get_zero (sam->smap, e);
+  e->ph = *ph;
+  e->call_index = req->call_index;
+  e->call_thread = req->thread;
+  e->created = now;
+  e->expires = now + ph->timeout;
+  if (ph->nat_mapping)
+    {
+      if (sip_alg_nat_mapping (vm, ph, 1) == 0)
+	e->installed = 1;
+      else
+	sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
+    }
+  sip_alg_count (SIP_ALG_ERROR_PINHOLE_ADDED, 1);
+}
+
+static void
+sip_alg_call_free (u16 thread, u32 call_index)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (thread >= vec_len (sam->per_thread))
+    return;
+  sip_alg_per_thread_t *ptd = &sam->per_thread[thread];
+  if (pool_is_free_index (ptd->calls, call_index))
+    return;
+  sip_alg_call_t *c = pool_elt_at_index (ptd->calls, call_index);
+  hash_unset_mem (ptd->call_by_id, c->call_id);
+  vec_free (c->call_id);
+  pool_put (ptd->calls, c);
+  sip_alg_count (SIP_ALG_ERROR_CALLS_CLOSED, 1);
+}
+
+static void
+sip_alg_close (vlib_main_t *vm, const sip_alg_req_t *req)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sip_alg_smap_t *e;
+  u32 *del = 0;
+
+  pool_foreach (e, sam->smap)
+    if (e->call_thread == req->thread && e->call_index == req->call_index &&
+	(!req->media_only || e->ph.app != SIP_ALG_APP_SIP))
+      vec_add1 (del, e - sam->smap);
+  for (u32 i = 0; i < vec_len (del); i++)
+    sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]), SIP_ALG_ERROR_PINHOLE_REMOVED);
+  vec_free (del);
+
+  if (!req->media_only)
+    sip_alg_call_free (req->thread, req->call_index);
+  else if (req->thread < vec_len (sam->per_thread) &&
+	   !pool_is_free_index (sam->per_thread[req->thread].calls, req->call_index))
+    {
+      /* media of the call is gone: the worker allocates anew on the next offer */
+      sip_alg_call_t *c = pool_elt_at_index (sam->per_thread[req->thread].calls, req->call_index);
+      c->n_media = 0;
+    }
+}
+
+/* Send a held buffer on to the node after sip-alg-post. */
+static void
+sip_alg_release_held (vlib_main_t *vm, u32 bi, u32 next_node_index)
+{
+  vlib_frame_t *f = vlib_get_frame_to_node (vm, next_node_index);
+  u32 *to = vlib_frame_vector_args (f);
+  to[0] = bi;
+  f->n_vectors = 1;
+  vlib_put_frame_to_node (vm, next_node_index, f);
+}
+
+static void
+sip_alg_handle_requests (vlib_main_t *vm)
+{
+  sip_alg_req_t *reqs = sip_alg_reqs, *req;
+  sip_alg_reqs = 0;
+
+  vlib_worker_thread_barrier_sync (vm);
+  vec_foreach (req, reqs)
+    {
+      if (req->kind == SIP_ALG_REQ_PINHOLES)
+	for (u32 i = 0; i < req->n_ph; i++)
+	  sip_alg_smap_add (vm, req, &req->ph[i]);
+      else if (req->kind == SIP_ALG_REQ_CLOSE)
+	sip_alg_close (vm, req);
+    }
+  vlib_worker_thread_barrier_release (vm);
+
+  /* the pinholes exist now: let the messages that announce them go */
+  vec_foreach (req, reqs)
+    if (req->held_bi != ~0)
+      sip_alg_release_held (vm, req->held_bi, req->next_node_index);
+  vec_free (reqs);
+}
+
+/* Aging: one pass per second over the server map and the call records. */
+static void
+sip_alg_age (vlib_main_t *vm)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  f64 now = vlib_time_now (vm);
+  sip_alg_smap_t *e;
+  u32 *del = 0;
+
+  if (!sam->initialized)
+    return;
+  vlib_worker_thread_barrier_sync (vm);
+  pool_foreach (e, sam->smap)
+    {
+      /* entries of a live call follow the call's signaling */
+      if (!e->ph.bound && e->call_index != ~0 && e->call_thread < vec_len (sam->per_thread) &&
+	  !pool_is_free_index (sam->per_thread[e->call_thread].calls, e->call_index))
+	{
+	  sip_alg_call_t *c =
+	    pool_elt_at_index (sam->per_thread[e->call_thread].calls, e->call_index);
+	  f64 t = e->ph.app == SIP_ALG_APP_SIP ? sam->timeout_signaling : 0;
+	  if (c->fsm.state == SIP_CALL_CONFIRMED)
+	    t = sam->timeout_call; /* media of an established call lives with the call */
+	  if (t && c->last_seen + t > e->expires)
+	    e->expires = c->last_seen + t;
+	}
+      if (e->expires <= now)
+	vec_add1 (del, e - sam->smap);
+    }
+  for (u32 i = 0; i < vec_len (del); i++)
+    sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]), SIP_ALG_ERROR_PINHOLE_EXPIRED);
+  vec_reset_length (del);
+
+  /* call records idle for longer than their timeout go, with what is left of them */
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    {
+      sip_alg_per_thread_t *ptd = &sam->per_thread[t];
+      sip_alg_call_t *c;
+      pool_foreach (c, ptd->calls)
+	{
+	  f64 idle = c->fsm.state == SIP_CALL_CONFIRMED	 ? sam->timeout_call :
+		     c->fsm.state == SIP_CALL_REGISTERED ? c->bind_expires :
+							   sam->timeout_signaling;
+	  if (c->last_seen + idle <= now || (c->closed && c->last_seen + 2 <= now))
+	    vec_add1 (del, c - ptd->calls);
+	}
+      for (u32 i = 0; i < vec_len (del); i++)
+	{
+	  sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE, .thread = t, .call_index = del[i] };
+	  sip_alg_close (vm, &req);
+	}
+      vec_reset_length (del);
+    }
+  vlib_worker_thread_barrier_release (vm);
+  vec_free (del);
+}
+
+static uword
+sip_alg_process (vlib_main_t *vm, vlib_node_runtime_t *rt, vlib_frame_t *f)
+{
+  uword *event_data = 0;
+  f64 last_age = 0;
+
+  while (1)
+    {
+      vlib_process_wait_for_event_or_clock (vm, 1.0);
+      vlib_process_get_events (vm, &event_data);
+      vec_reset_length (event_data);
+      if (vec_len (sip_alg_reqs))
+	sip_alg_handle_requests (vm);
+      if (vlib_time_now (vm) - last_age >= 1.0)
+	{
+	  sip_alg_age (vm);
+	  last_age = vlib_time_now (vm);
+	}
+    }
+  return 0;
+}
+
+VLIB_REGISTER_NODE (sip_alg_process_node) = {
+  .function = sip_alg_process,
+  .type = VLIB_NODE_TYPE_PROCESS,
+  .name = "sip-alg-process",
+};
+
+/* --- formats ---------------------------------------------------------------------------- */
+
+u8 *
+format_sip_alg_app (u8 *s, va_list *args)
+{
+  u32 app = va_arg (*args, u32);
+  static const char *names[] = { "sip", "sip-rtp", "sip-rtcp" };
+  return format (s, "%s", app < SIP_ALG_N_APPS ? names[app] : "?");
+}
+
+static u8 *
+format_sip_alg_left_time (u8 *s, va_list *args)
+{
+  f64 left = va_arg (*args, f64);
+  u64 t = left > 0 ? (u64) (left + 0.5) : 0;
+  return format (s, "%02llu:%02llu:%02llu", t / 3600, (t / 60) % 60, t % 60);
+}
+
+/* One line per entry, in the shape of a firewall's "display firewall server-map aspf". */
+u8 *
+format_sip_alg_smap (u8 *s, va_list *args)
+{
+  sip_alg_smap_t *e = va_arg (*args, sip_alg_smap_t *);
+  f64 now = va_arg (*args, f64);
+
+  s = format (s, "Type: ASPF, ANY -> %U:%u", format_ip4_address, &e->ph.pub_addr,
+	      e->ph.pub_port);
+  if (e->ph.in_addr.as_u32)
+    s = format (s, "[%U:%u]", format_ip4_address, &e->ph.in_addr, e->ph.in_port);
+  s = format (s, ", Protocol: udp(Appro: %U), Left-Time: %U, VPN: public -> public",
+	      format_sip_alg_app, (u32) e->ph.app, format_sip_alg_left_time, e->expires - now);
+  return s;
+}
+
+u8 *
+format_sip_alg_call (u8 *s, va_list *args)
+{
+  sip_alg_call_t *c = va_arg (*args, sip_alg_call_t *);
+  f64 now = va_arg (*args, f64);
+  s = format (s, "Call-ID: %v, State: %s, Inside: %U:%u[%U:%u], Peer: %U:%u, Messages: %u, "
+		 "Media: %u, Age: %U",
+	      c->call_id, sip_call_state_name (c->fsm.state), format_ip4_address, &c->in_addr,
+	      c->in_port, format_ip4_address, &c->pub_addr, c->pub_port, format_ip4_address,
+	      &c->peer_addr, c->peer_port, c->n_msgs, c->n_media, format_sip_alg_left_time,
+	      now - c->created);
+  return s;
+}
+
+/* --- init -------------------------------------------------------------------------------- */
+
+static clib_error_t *
+sip_alg_init (vlib_main_t *vm)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  u16 port = SIP_ALG_DEFAULT_PORT;
+
+  sam->vlib_main = vm;
+  sam->udp_ports[0] = clib_host_to_net_u16 (port);
+  sam->n_udp_ports = 1;
+  sam->timeout_signaling = SIP_ALG_DEFAULT_SIGNALING;
+  sam->timeout_media = SIP_ALG_DEFAULT_MEDIA;
+  sam->timeout_call = SIP_ALG_DEFAULT_CALL;
+  sam->max_calls = SIP_ALG_DEFAULT_MAX_CALLS;
+  sam->media_port_lo = SIP_ALG_MEDIA_PORT_LO;
+  sam->media_port_hi = SIP_ALG_MEDIA_PORT_HI;
+  sam->post_node_index = sip_alg_post_node.index;
+  sam->process_node_index = sip_alg_process_node.index;
+  return 0;
+}
+
+VLIB_INIT_FUNCTION (sip_alg_init);
+
+VLIB_PLUGIN_REGISTER () = {
+  .version = VPP_BUILD_VER,
+  .description = "SIP ALG for NAT44-ED",
+};

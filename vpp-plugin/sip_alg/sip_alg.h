@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright (c) 2026 vpp-sipalg authors */
+
+/*
+ * SIP ALG for NAT44-ED.
+ *
+ * Graph (ip4-unicast, on every interface where the ALG is enabled):
+ *   sip-alg-pre -> NAT44-ED entry node (+ handoff) -> nat44-ed-{in2out,out2in} -> sip-alg-post
+ * sip-alg-pre stashes the pre-NAT 5-tuple of packets to or from a SIP port in opaque2;
+ * sip-alg-post compares it with the translated header: a changed source is in2out (inside
+ * values -> public values), a changed destination is out2in (public -> inside).
+ *
+ * Pinholes: every server-map entry of the inside party (signaling, RTP, RTCP) is realised as
+ * a NAT44-ED static mapping, installed on the main thread before the message that
+ * announces it leaves VPP (the message is held meanwhile). Media then runs on NAT44-ED's own
+ * fast path in both directions. Entries of the outside party are records (NAT44-ED lets
+ * inside-to-outside traffic through on its own).
+ *
+ * Threads: call records, the media port allocator and the rewrite scratch are per worker;
+ * the server map is owned by the main thread. Workers reach it through RPCs; the main thread
+ * touches worker state only with the barrier held.
+ */
+
+#ifndef __included_sip_alg_h__
+#define __included_sip_alg_h__
+
+#include <vnet/vnet.h>
+#include <vnet/ip/ip4_packet.h>
+#include <vnet/ip/format.h>
+#include <vppinfra/bitmap.h>
+#include <vppinfra/hash.h>
+
+#include <sip_alg/core/sip_msg.h>
+#include <sip_alg/core/sip_sites.h>
+#include <sip_alg/core/sip_rewrite.h>
+#include <sip_alg/core/sip_call.h>
+
+#include <sip_alg/sip_alg.api_enum.h>
+
+#define SIP_ALG_MAX_PORTS	  8
+#define SIP_ALG_MAX_HDRS	  96
+#define SIP_ALG_MAX_SITES	  96
+#define SIP_ALG_MAX_EDITS	  96
+#define SIP_ALG_CALL_MAX_MEDIA	  SIP_SDP_MAX_MEDIA
+#define SIP_ALG_DEFAULT_PORT	  5060
+#define SIP_ALG_DEFAULT_SIGNALING 120
+#define SIP_ALG_DEFAULT_MEDIA	  60
+#define SIP_ALG_DEFAULT_CALL	  7200
+#define SIP_ALG_DEFAULT_MAX_CALLS 10000
+#define SIP_ALG_MEDIA_PORT_LO	  40000
+#define SIP_ALG_MEDIA_PORT_HI	  59999
+
+/* opaque2 stash written by sip-alg-pre */
+#define SIP_ALG_STASH_MAGIC 0x51a1a160
+
+typedef struct
+{
+  u32 magic;
+  ip4_address_t src, dst;
+  u16 sport, dport;
+} sip_alg_stash_t;
+
+STATIC_ASSERT (sizeof (sip_alg_stash_t) <= sizeof (((vnet_buffer_opaque2_t *) 0)->unused),
+	       "stash does not fit in opaque2");
+
+static_always_inline sip_alg_stash_t *
+sip_alg_stash (vlib_buffer_t *b)
+{
+  return (sip_alg_stash_t *) vnet_buffer2 (b)->unused;
+}
+
+typedef enum
+{
+  SIP_ALG_APP_SIP = 0,
+  SIP_ALG_APP_RTP,
+  SIP_ALG_APP_RTCP,
+  SIP_ALG_N_APPS,
+} sip_alg_app_t;
+
+typedef enum
+{
+  SIP_ALG_DIR_NONE = 0,
+  SIP_ALG_DIR_IN2OUT,
+  SIP_ALG_DIR_OUT2IN,
+} sip_alg_dir_t;
+
+/* A pinhole as requested by a worker. */
+typedef struct
+{
+  ip4_address_t pub_addr; /* ANY -> pub_addr:pub_port */
+  ip4_address_t in_addr;  /* [in_addr:in_port], 0.0.0.0 for an outside party's endpoint */
+  u16 pub_port;
+  u16 in_port;
+  u8 app;	  /* sip_alg_app_t */
+  u8 nat_mapping; /* realise as a NAT44-ED static mapping */
+  u8 bound;	  /* REGISTER binding: lives for `timeout`, not with a call */
+  u32 timeout;	  /* seconds (media: before the call is established) */
+} sip_alg_pinhole_t;
+
+/* Server-map entry (main thread). */
+typedef struct
+{
+  sip_alg_pinhole_t ph;
+  u32 call_index; /* call record on call_thread, ~0 for none */
+  u16 call_thread;
+  u8 installed; /* the NAT static mapping exists */
+  f64 created;
+  f64 expires;
+} sip_alg_smap_t;
+
+typedef struct
+{
+  ip4_address_t in_addr;
+  u16 in_port;
+  u16 pub_port; /* RTP; RTCP is pub_port + 1 */
+} sip_alg_media_map_t;
+
+/* Call record (per worker). */
+typedef struct
+{
+  u8 *call_id; /* vector, key of call_by_id */
+  sip_call_fsm_t fsm;
+  u8 dir_first;	     /* sip_alg_dir_t of the first message */
+  u8 n_media;	     /* entries in media[] */
+  u8 closed;	     /* close requested, main thread frees it */
+  ip4_address_t in_addr, pub_addr, peer_addr;
+  u16 in_port, pub_port, peer_port;
+  f64 created;
+  f64 last_seen;
+  u32 n_msgs;
+  u32 bind_expires; /* REGISTER binding lifetime (s) */
+  sip_alg_media_map_t media[SIP_ALG_CALL_MAX_MEDIA];
+} sip_alg_call_t;
+
+typedef struct
+{
+  CLIB_CACHE_LINE_ALIGN_MARK (cacheline0);
+  sip_alg_call_t *calls; /* pool */
+  uword *call_by_id;	 /* Call-ID vector -> pool index */
+  uword *media_ports;	 /* bitmap over [port_lo, port_hi], bit = port - port_lo */
+  u16 port_lo, port_hi;
+  u16 port_next;
+  u8 *scratch; /* rewrite output */
+  sip_hdr_t hdrs[SIP_ALG_MAX_HDRS];
+  sip_site_t sites[SIP_ALG_MAX_SITES];
+  sip_edit_t edits[SIP_ALG_MAX_EDITS];
+} sip_alg_per_thread_t;
+
+typedef struct
+{
+  /* configuration */
+  u16 udp_ports[SIP_ALG_MAX_PORTS]; /* network byte order */
+  u8 n_udp_ports;
+  u32 timeout_signaling;
+  u32 timeout_media;
+  u32 timeout_call;
+  u32 max_calls;
+  u16 media_port_lo, media_port_hi;
+  uword *if_enabled; /* bitmap of sw_if_index */
+
+  /* state */
+  u8 initialized;
+  sip_alg_per_thread_t *per_thread;
+  sip_alg_smap_t *smap; /* pool, main thread */
+  u32 post_node_index;
+  u32 process_node_index;
+
+  u16 msg_id_base;
+  vlib_main_t *vlib_main;
+} sip_alg_main_t;
+
+extern sip_alg_main_t sip_alg_main;
+extern vlib_node_registration_t sip_alg_pre_node;
+extern vlib_node_registration_t sip_alg_post_node;
+extern vlib_node_registration_t sip_alg_process_node;
+
+/* Core functions: CLI, binary API and tests call these. */
+int sip_alg_interface_enable_disable (u32 sw_if_index, int enable);
+int sip_alg_set_udp_ports (const u16 *ports, u32 n);
+int sip_alg_set_timeouts (u32 signaling, u32 media, u32 call);
+int sip_alg_set_media_ports (u16 lo, u16 hi);
+int sip_alg_set_max_calls (u32 max_calls);
+
+/* Called by the node (worker) -> RPC to the main thread. */
+void sip_alg_request_pinholes (u32 thread, u32 call_index, const sip_alg_pinhole_t *ph, u32 n,
+			       u32 held_bi, u32 next_node_index);
+void sip_alg_request_close_call (u32 thread, u32 call_index, u8 media_only);
+
+static_always_inline int
+sip_alg_is_sip_port (sip_alg_main_t *sam, u16 port_net)
+{
+  for (int i = 0; i < sam->n_udp_ports; i++)
+    if (sam->udp_ports[i] == port_net)
+      return 1;
+  return 0;
+}
+
+format_function_t format_sip_alg_smap;
+format_function_t format_sip_alg_call;
+format_function_t format_sip_alg_app;
+
+#endif /* __included_sip_alg_h__ */

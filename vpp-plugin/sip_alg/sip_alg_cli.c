@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright (c) 2026 vpp-sipalg authors */
+
+/*
+ * CLI: set sip-alg ..., show sip-alg ...
+ */
+
+#include <vnet/vnet.h>
+#include <vlib/vlib.h>
+
+#include <sip_alg/sip_alg.h>
+
+static clib_error_t *
+sip_alg_rv_error (int rv, const char *what)
+{
+  switch (rv)
+    {
+    case 0:
+      return 0;
+    case VNET_API_ERROR_FEATURE_ALREADY_ENABLED:
+      return clib_error_return (0, "%s: already enabled", what);
+    case VNET_API_ERROR_FEATURE_ALREADY_DISABLED:
+      return clib_error_return (0, "%s: not enabled", what);
+    case VNET_API_ERROR_INVALID_SW_IF_INDEX:
+      return clib_error_return (0, "%s: no such interface", what);
+    case VNET_API_ERROR_RSRC_IN_USE:
+      return clib_error_return (0, "%s: media ports in use, close the calls first", what);
+    default:
+      return clib_error_return (0, "%s: invalid value (%d)", what, rv);
+    }
+}
+
+static clib_error_t *
+sip_alg_interface_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  unformat_input_t _line, *line = &_line;
+  vnet_main_t *vnm = vnet_get_main ();
+  u32 sw_if_index = ~0;
+  int enable = 1;
+  clib_error_t *err = 0;
+
+  if (!unformat_user (input, unformat_line_input, line))
+    return clib_error_return (0, "expected: set sip-alg interface <interface> [disable]");
+  while (unformat_check_input (line) != UNFORMAT_END_OF_INPUT)
+    {
+      if (unformat (line, "disable"))
+	enable = 0;
+      else if (unformat (line, "%U", unformat_vnet_sw_interface, vnm, &sw_if_index))
+	;
+      else
+	{
+	  err = clib_error_return (0, "unknown input '%U'", format_unformat_error, line);
+	  goto done;
+	}
+    }
+  if (sw_if_index == ~0)
+    err = clib_error_return (0, "interface required");
+  else
+    err = sip_alg_rv_error (sip_alg_interface_enable_disable (sw_if_index, enable), "interface");
+done:
+  unformat_free (line);
+  return err;
+}
+
+VLIB_CLI_COMMAND (sip_alg_interface_command, static) = {
+  .path = "set sip-alg interface",
+  .short_help = "set sip-alg interface <interface> [disable]",
+  .function = sip_alg_interface_command_fn,
+};
+
+static clib_error_t *
+sip_alg_ports_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  u16 ports[SIP_ALG_MAX_PORTS];
+  u32 n = 0, p;
+
+  if (!unformat (input, "udp"))
+    return clib_error_return (0, "expected: set sip-alg ports udp <port>[,<port>...]");
+  while (unformat (input, "%u", &p))
+    {
+      if (p == 0 || p > 65535)
+	return clib_error_return (0, "port %u out of range 1-65535", p);
+      if (n == SIP_ALG_MAX_PORTS)
+	return clib_error_return (0, "at most %u ports", SIP_ALG_MAX_PORTS);
+      ports[n++] = p;
+      if (!unformat (input, ","))
+	break;
+    }
+  if (!n || unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    return clib_error_return (0, "expected: set sip-alg ports udp <port>[,<port>...]");
+  return sip_alg_rv_error (sip_alg_set_udp_ports (ports, n), "ports");
+}
+
+VLIB_CLI_COMMAND (sip_alg_ports_command, static) = {
+  .path = "set sip-alg ports",
+  .short_help = "set sip-alg ports udp <port>[,<port>...]",
+  .function = sip_alg_ports_command_fn,
+};
+
+static clib_error_t *
+sip_alg_timeouts_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  u32 sig = sam->timeout_signaling, media = sam->timeout_media, call = sam->timeout_call;
+
+  while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    {
+      if (unformat (input, "signaling %u", &sig) || unformat (input, "media %u", &media) ||
+	  unformat (input, "call %u", &call))
+	;
+      else
+	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
+    }
+  return sip_alg_rv_error (sip_alg_set_timeouts (sig, media, call), "timeouts");
+}
+
+VLIB_CLI_COMMAND (sip_alg_timeouts_command, static) = {
+  .path = "set sip-alg timeouts",
+  .short_help = "set sip-alg timeouts [signaling <s>] [media <s>] [call <s>]",
+  .function = sip_alg_timeouts_command_fn,
+};
+
+static clib_error_t *
+sip_alg_media_ports_command_fn (vlib_main_t *vm, unformat_input_t *input,
+				vlib_cli_command_t *cmd)
+{
+  u32 lo, hi;
+  if (!unformat (input, "%u - %u", &lo, &hi) || hi > 65535)
+    return clib_error_return (0, "expected: set sip-alg media-ports <lo>-<hi> (1024-65535)");
+  return sip_alg_rv_error (sip_alg_set_media_ports (lo, hi), "media-ports");
+}
+
+VLIB_CLI_COMMAND (sip_alg_media_ports_command, static) = {
+  .path = "set sip-alg media-ports",
+  .short_help = "set sip-alg media-ports <lo>-<hi>",
+  .function = sip_alg_media_ports_command_fn,
+};
+
+static clib_error_t *
+sip_alg_max_calls_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  u32 n;
+  if (!unformat (input, "%u", &n))
+    return clib_error_return (0, "expected: set sip-alg max-calls <n>");
+  return sip_alg_rv_error (sip_alg_set_max_calls (n), "max-calls");
+}
+
+VLIB_CLI_COMMAND (sip_alg_max_calls_command, static) = {
+  .path = "set sip-alg max-calls",
+  .short_help = "set sip-alg max-calls <n> (per worker)",
+  .function = sip_alg_max_calls_command_fn,
+};
+
+static clib_error_t *
+sip_alg_show_server_map_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sip_alg_smap_t *e;
+  f64 now = vlib_time_now (vm);
+
+  pool_foreach (e, sam->smap)
+    vlib_cli_output (vm, "%U", format_sip_alg_smap, e, now);
+  return 0;
+}
+
+VLIB_CLI_COMMAND (sip_alg_show_server_map, static) = {
+  .path = "show sip-alg server-map",
+  .short_help = "show sip-alg server-map",
+  .function = sip_alg_show_server_map_fn,
+};
+
+static clib_error_t *
+sip_alg_show_calls_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  f64 now = vlib_time_now (vm);
+
+  /* not mp-safe: runs with the workers stopped, so their pools can be read */
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    {
+      sip_alg_call_t *c;
+      pool_foreach (c, sam->per_thread[t].calls)
+	vlib_cli_output (vm, "Thread: %u, %U", t, format_sip_alg_call, c, now);
+    }
+  return 0;
+}
+
+VLIB_CLI_COMMAND (sip_alg_show_calls, static) = {
+  .path = "show sip-alg calls",
+  .short_help = "show sip-alg calls",
+  .function = sip_alg_show_calls_fn,
+};
+
+static clib_error_t *
+sip_alg_show_counters_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  vlib_node_t *n = vlib_get_node (vm, sip_alg_post_node.index);
+  u64 sum;
+
+  for (u32 i = 0; i < n->n_errors; i++)
+    {
+      u32 ci = n->error_heap_index + i;
+      sum = 0;
+      foreach_vlib_main ()
+	{
+	  vlib_error_main_t *tem = &this_vlib_main->error_main;
+	  sum += tem->counters[ci];
+	  if (ci < vec_len (tem->counters_last_clear))
+	    sum -= tem->counters_last_clear[ci];
+	}
+      vlib_cli_output (vm, "%-16s %12llu  %s", n->error_counters[i].name, sum,
+		       n->error_counters[i].desc);
+    }
+  return 0;
+}
+
+VLIB_CLI_COMMAND (sip_alg_show_counters, static) = {
+  .path = "show sip-alg counters",
+  .short_help = "show sip-alg counters",
+  .function = sip_alg_show_counters_fn,
+};
+
+static clib_error_t *
+sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  vnet_main_t *vnm = vnet_get_main ();
+  u8 *s = 0;
+  for (int i = 0; i < sam->n_udp_ports; i++)
+    s = format (s, "%s%u", i ? "," : "", clib_net_to_host_u16 (sam->udp_ports[i]));
+  vlib_cli_output (vm, "ports udp %v", s);
+  vlib_cli_output (vm, "timeouts signaling %u media %u call %u", sam->timeout_signaling,
+		   sam->timeout_media, sam->timeout_call);
+  vlib_cli_output (vm, "media-ports %u-%u, max-calls %u per worker", sam->media_port_lo,
+		   sam->media_port_hi, sam->max_calls);
+  uword i;
+  clib_bitmap_foreach (i, sam->if_enabled)
+    vlib_cli_output (vm, "interface %U", format_vnet_sw_if_index_name, vnm, i);
+  vec_free (s);
+  return 0;
+}
+
+VLIB_CLI_COMMAND (sip_alg_show_config, static) = {
+  .path = "show sip-alg config",
+  .short_help = "show sip-alg config",
+  .function = sip_alg_show_config_fn,
+};

@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright (c) 2026 vpp-sipalg authors */
+
+/*
+ * Graph nodes: sip-alg-pre (before NAT44-ED) and sip-alg-post (after it).
+ */
+
+#include <vnet/vnet.h>
+#include <vnet/feature/feature.h>
+#include <vnet/ip/ip4.h>
+#include <vnet/udp/udp_packet.h>
+
+#include <sip_alg/sip_alg.h>
+
+/* --- sip-alg-pre -------------------------------------------------------------------------- */
+
+typedef struct
+{
+  u8 stashed;
+} sip_alg_pre_trace_t;
+
+static u8 *
+format_sip_alg_pre_trace (u8 *s, va_list *args)
+{
+  CLIB_UNUSED (vlib_main_t * vm) = va_arg (*args, vlib_main_t *);
+  CLIB_UNUSED (vlib_node_t * node) = va_arg (*args, vlib_node_t *);
+  sip_alg_pre_trace_t *t = va_arg (*args, sip_alg_pre_trace_t *);
+  return format (s, "sip-alg-pre: %s", t->stashed ? "SIP port, pre-NAT tuple saved" : "not SIP");
+}
+
+/* Stash the pre-NAT tuple of UDP packets to or from a SIP port; clear it on the others. */
+static_always_inline void
+sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b)
+{
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+  sip_alg_stash_t *st = sip_alg_stash (b);
+
+  st->magic = 0;
+  if (ip->protocol != IP_PROTOCOL_UDP || ip4_is_fragment (ip))
+    return;
+  udp_header_t *udp = ip4_next_header (ip);
+  if (!sip_alg_is_sip_port (sam, udp->dst_port) && !sip_alg_is_sip_port (sam, udp->src_port))
+    return;
+  st->magic = SIP_ALG_STASH_MAGIC;
+  st->src = ip->src_address;
+  st->dst = ip->dst_address;
+  st->sport = udp->src_port;
+  st->dport = udp->dst_port;
+}
+
+VLIB_NODE_FN (sip_alg_pre_node)
+(vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  u32 *from = vlib_frame_vector_args (frame), n_left = frame->n_vectors;
+  vlib_buffer_t *bufs[VLIB_FRAME_SIZE], **b = bufs;
+  u16 nexts[VLIB_FRAME_SIZE], *next = nexts;
+
+  vlib_get_buffers (vm, from, bufs, n_left);
+  while (n_left)
+    {
+      u32 next0;
+      vnet_feature_next (&next0, b[0]);
+      sip_alg_pre_one (sam, b[0]);
+      next[0] = next0;
+      b++;
+      next++;
+      n_left--;
+    }
+
+  if (PREDICT_FALSE (node->flags & VLIB_NODE_FLAG_TRACE))
+    {
+      b = bufs;
+      for (u32 i = 0; i < frame->n_vectors; i++, b++)
+	if (b[0]->flags & VLIB_BUFFER_IS_TRACED)
+	  {
+	    sip_alg_pre_trace_t *t = vlib_add_trace (vm, node, b[0], sizeof (*t));
+	    t->stashed = sip_alg_stash (b[0])->magic == SIP_ALG_STASH_MAGIC;
+	  }
+    }
+  vlib_buffer_enqueue_to_next (vm, node, from, nexts, frame->n_vectors);
+  return frame->n_vectors;
+}
+
+VLIB_REGISTER_NODE (sip_alg_pre_node) = {
+  .name = "sip-alg-pre",
+  .vector_size = sizeof (u32),
+  .format_trace = format_sip_alg_pre_trace,
+  .type = VLIB_NODE_TYPE_INTERNAL,
+  .n_errors = SIP_ALG_N_ERROR,
+  .error_counters = sip_alg_error_counters,
+};
+
+/* --- sip-alg-post ------------------------------------------------------------------------- */
+
+typedef struct
+{
+  u8 dir;	  /* sip_alg_dir_t */
+  u8 is_request;
+  u8 method;	  /* sip_method_t */
+  u8 result;	  /* sip_result_t of parse/sites/rewrite */
+  u16 status;
+  u16 n_pinholes; /* pinholes requested */
+  u32 actions;	  /* SIP_ACT_* */
+  i32 delta;	  /* size change */
+  u16 len;	  /* SIP payload length before */
+  u8 held;
+  u8 call_state; /* sip_call_state_t after the message, 0xff: no call record */
+  u32 error;	 /* counter index */
+} sip_alg_post_trace_t;
+
+static u8 *
+format_sip_alg_post_trace (u8 *s, va_list *args)
+{
+  CLIB_UNUSED (vlib_main_t * vm) = va_arg (*args, vlib_main_t *);
+  CLIB_UNUSED (vlib_node_t * node) = va_arg (*args, vlib_node_t *);
+  sip_alg_post_trace_t *t = va_arg (*args, sip_alg_post_trace_t *);
+  static const char *dirs[] = { "not-translated", "in2out", "out2in" };
+
+  s = format (s, "sip-alg-post: %s ", dirs[t->dir < 3 ? t->dir : 0]);
+  if (t->is_request)
+    s = format (s, "%s", sip_method_name (t->method));
+  else
+    s = format (s, "%u", t->status);
+  s = format (s, " len %u delta %d pinholes %u%s", t->len, t->delta, t->n_pinholes,
+	      t->held ? " held" : "");
+  s = format (s, "\n  result %s, counter %u, actions 0x%x, call %s", sip_result_name (t->result),
+	      t->error, t->actions,
+	      t->call_state == 0xff ? "none" : sip_call_state_name (t->call_state));
+  return s;
+}
+
+typedef struct
+{
+  /* filled per packet */
+  sip_alg_dir_t dir;
+  ip4_address_t in_addr, pub_addr, peer_addr;
+  u16 in_port, pub_port, peer_port; /* host order */
+  u32 error;
+  u32 actions;
+  i32 delta;
+  u16 len;
+  u8 held;
+  u8 call_state;
+  u16 n_ph;
+  sip_result_t result;
+  sip_msg_t msg;
+  sip_info_t info;
+  sip_alg_pinhole_t ph[2 * SIP_ALG_CALL_MAX_MEDIA + 2];
+} sip_alg_ctx_t;
+
+static_always_inline u32
+sip_alg_result_counter (sip_result_t r)
+{
+  switch (r)
+    {
+    case SIP_ERR_VIA:
+    case SIP_ERR_NAME_ADDR:
+    case SIP_ERR_CONTACT:
+    case SIP_ERR_REQUEST_URI:
+    case SIP_ERR_EXPIRES:
+      return SIP_ALG_ERROR_HEADER_ERROR;
+    case SIP_ERR_SDP:
+    case SIP_ERR_SDP_TOO_MANY_MEDIA:
+      return SIP_ALG_ERROR_SDP_ERROR;
+    case SIP_ERR_TOO_MANY_HEADERS:
+    case SIP_ERR_TOO_MANY_SITES:
+    case SIP_ERR_TOO_MANY_EDITS:
+      return SIP_ALG_ERROR_TOO_MANY;
+    case SIP_ERR_NO_SPACE:
+    case SIP_ERR_TOO_LONG:
+      return SIP_ALG_ERROR_NO_SPACE;
+    default:
+      return SIP_ALG_ERROR_PARSE_ERROR;
+    }
+}
+
+/* Find or create the call record of this message (per worker). */
+static sip_alg_call_t *
+sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *vm,
+		  const u8 *payload, sip_alg_ctx_t *c, u32 *call_index)
+{
+  const sip_msg_t *m = &c->msg;
+  u8 *key = 0;
+  uword *p;
+
+  if (!m->call_id.len)
+    return 0;
+  vec_add (key, payload + m->call_id.off, m->call_id.len);
+  p = hash_get_mem (ptd->call_by_id, key);
+  if (p)
+    {
+      vec_free (key);
+      *call_index = p[0];
+      return pool_elt_at_index (ptd->calls, p[0]);
+    }
+  /* only a request starts a record: INVITE (a call) or REGISTER (a binding) */
+  if (!m->is_request || (m->method != SIP_METHOD_INVITE && m->method != SIP_METHOD_REGISTER))
+    {
+      vec_free (key);
+      return 0;
+    }
+  if (pool_elts (ptd->calls) >= sam->max_calls)
+    {
+      vec_free (key);
+      c->error = SIP_ALG_ERROR_MAX_CALLS;
+      return 0;
+    }
+  sip_alg_call_t *call;
+  pool_get_zero (ptd->calls, call);
+  call->call_id = key;
+  call->created = vlib_time_now (vm);
+  call->dir_first = c->dir;
+  call->in_addr = c->in_addr;
+  call->in_port = c->in_port;
+  call->pub_addr = c->pub_addr;
+  call->pub_port = c->pub_port;
+  call->peer_addr = c->peer_addr;
+  call->peer_port = c->peer_port;
+  *call_index = call - ptd->calls;
+  hash_set_mem (ptd->call_by_id, call->call_id, *call_index);
+  vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_CALLS_CREATED, 1);
+  return call;
+}
+
+/* Allocate an even public port (RTP) and the next one (RTCP) from this thread's slice. */
+static u16
+sip_alg_media_port_alloc (sip_alg_per_thread_t *ptd)
+{
+  u32 n = ptd->port_hi >= ptd->port_lo ? (u32) (ptd->port_hi - ptd->port_lo + 1) : 0;
+  for (u32 tries = 0; tries < n / 2; tries++)
+    {
+      u16 p = ptd->port_next;
+      ptd->port_next = (p + 2 > ptd->port_hi - 1) ? ptd->port_lo : p + 2;
+      if (!clib_bitmap_get (ptd->media_ports, p - ptd->port_lo))
+	{
+	  ptd->media_ports = clib_bitmap_set (ptd->media_ports, p - ptd->port_lo, 1);
+	  return p;
+	}
+    }
+  return 0;
+}
+
+static void
+sip_alg_add_ph (sip_alg_ctx_t *c, ip4_address_t pub, u16 pub_port, ip4_address_t in,
+		u16 in_port, sip_alg_app_t app, u8 nat, u32 timeout)
+{
+  if (c->n_ph >= ARRAY_LEN (c->ph))
+    return;
+  sip_alg_pinhole_t *ph = &c->ph[c->n_ph++];
+  clib_memset (ph, 0, sizeof (*ph));
+  ph->pub_addr = pub;
+  ph->pub_port = pub_port;
+  ph->in_addr = in;
+  ph->in_port = in_port;
+  ph->app = app;
+  ph->nat_mapping = nat;
+  ph->timeout = timeout;
+}
+
+/*
+ * The inside party's SDP (in2out): give every media of the sender a public port pair,
+ * reusing the pair a retransmission or an earlier offer already got.
+ * Returns the number of new NAT pinholes.
+ */
+static u32
+sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_call_t *call,
+		      sip_alg_ctx_t *c, sip_media_xlate_t *mx)
+{
+  const sip_sdp_t *sdp = &c->info.sdp;
+  u32 n_new = 0;
+
+  for (u32 i = 0; i < sdp->n_media; i++)
+    {
+      const sip_sdp_media_t *md = &sdp->media[i];
+      mx[i].rtp_port = mx[i].rtcp_port = 0;
+      if (!md->port || md->addr_type != SIP_HOST_IP4 ||
+	  md->ip4 != clib_net_to_host_u32 (c->in_addr.as_u32))
+	continue; /* disabled, not IPv4, or someone else's media */
+
+      u16 pub = 0;
+      for (u32 j = 0; j < call->n_media; j++)
+	if (call->media[j].in_port == md->port &&
+	    call->media[j].in_addr.as_u32 == c->in_addr.as_u32)
+	  pub = call->media[j].pub_port;
+      if (!pub)
+	{
+	  if (call->n_media >= SIP_ALG_CALL_MAX_MEDIA || !(pub = sip_alg_media_port_alloc (ptd)))
+	    {
+	      c->error = SIP_ALG_ERROR_NO_MEDIA_PORT;
+	      continue;
+	    }
+	  sip_alg_media_map_t *mm = &call->media[call->n_media++];
+	  mm->in_addr = c->in_addr;
+	  mm->in_port = md->port;
+	  mm->pub_port = pub;
+	  sip_alg_add_ph (c, c->pub_addr, pub, c->in_addr, md->port, SIP_ALG_APP_RTP, 1,
+			  sam->timeout_media);
+	  n_new++;
+	  if (!md->rtcp_mux)
+	    {
+	      sip_alg_add_ph (c, c->pub_addr, pub + 1, c->in_addr, md->rtcp_port,
+			      SIP_ALG_APP_RTCP, 1, sam->timeout_media);
+	      n_new++;
+	    }
+	}
+      mx[i].rtp_port = pub;
+      mx[i].rtcp_port = md->rtcp_mux ? pub : pub + 1;
+    }
+  return n_new;
+}
+
+/* The outside party's endpoints from its SDP and Contact: records, no NAT mapping. */
+static void
+sip_alg_outside_endpoints (sip_alg_main_t *sam, sip_alg_ctx_t *c)
+{
+  const sip_sdp_t *sdp = &c->info.sdp;
+  ip4_address_t none = { .as_u32 = 0 };
+
+  for (u32 i = 0; i < c->info.n_sites; i++)
+    {
+      const sip_site_t *s = &c->info.sites[i];
+      if (s->kind == SIP_SITE_CONTACT && s->host_type == SIP_HOST_IP4)
+	{
+	  ip4_address_t a = { .as_u32 = clib_host_to_net_u32 (s->ip4) };
+	  sip_alg_add_ph (c, a, s->value, none, 0, SIP_ALG_APP_SIP, 0, sam->timeout_signaling);
+	  break;
+	}
+    }
+  for (u32 i = 0; i < sdp->n_media; i++)
+    {
+      const sip_sdp_media_t *md = &sdp->media[i];
+      if (!md->port || md->addr_type != SIP_HOST_IP4)
+	continue;
+      ip4_address_t a = { .as_u32 = clib_host_to_net_u32 (md->ip4) };
+      ip4_address_t ra = { .as_u32 = clib_host_to_net_u32 (md->rtcp_ip4) };
+      sip_alg_add_ph (c, a, md->port, none, 0, SIP_ALG_APP_RTP, 0, sam->timeout_media);
+      if (!md->rtcp_mux)
+	sip_alg_add_ph (c, ra, md->rtcp_port, none, 0, SIP_ALG_APP_RTCP, 0, sam->timeout_media);
+    }
+}
+
+/* Write the rewritten payload back and fix lengths and checksums. */
+static int
+sip_alg_write_back (vlib_main_t *vm, vlib_buffer_t *b, ip4_header_t *ip, udp_header_t *udp,
+		    u8 *payload, u32 old_len, const u8 *new_payload, u32 new_len)
+{
+  i32 delta = (i32) new_len - (i32) old_len;
+  u8 *end = payload + old_len;
+  u8 *buf_end = vlib_buffer_get_current (b) + b->current_length;
+
+  /* bytes after the UDP payload (none in practice) move with it */
+  if (delta > 0 && (u32) delta > vlib_buffer_space_left_at_end (vm, b) - (buf_end - end))
+    return -1;
+  if (buf_end > end)
+    memmove (end + delta, end, buf_end - end);
+  clib_memcpy_fast (payload, new_payload, new_len);
+  b->current_length += delta;
+
+  ip->length = clib_host_to_net_u16 (clib_net_to_host_u16 (ip->length) + delta);
+  ip->checksum = ip4_header_checksum (ip);
+  udp->length = clib_host_to_net_u16 (8 + new_len);
+  if (udp->checksum || (b->flags & VNET_BUFFER_F_OFFLOAD))
+    {
+      vnet_buffer_offload_flags_clear (b, VNET_BUFFER_OFFLOAD_F_UDP_CKSUM);
+      udp->checksum = 0;
+      udp->checksum = ip4_tcp_udp_compute_checksum (vm, b, ip);
+      if (udp->checksum == 0)
+	udp->checksum = 0xffff;
+    }
+  return 0;
+}
+
+/*
+ * One SIP message. Returns 1 when the buffer is held (it leaves later, from the main
+ * thread, once its pinholes exist), 0 when it goes on now.
+ */
+static int
+sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
+		  sip_alg_per_thread_t *ptd, vlib_buffer_t *b, u32 bi, u32 next_node_index,
+		  sip_alg_ctx_t *c)
+{
+  sip_alg_stash_t *st = sip_alg_stash (b);
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+  udp_header_t *udp = ip4_next_header (ip);
+  u32 thread = vm->thread_index;
+  u32 call_index = ~0;
+  sip_alg_call_t *call = 0;
+
+  c->error = ~0;
+  st->magic = 0;
+
+  if (ip->src_address.as_u32 != st->src.as_u32 || udp->src_port != st->sport)
+    {
+      c->dir = SIP_ALG_DIR_IN2OUT;
+      c->in_addr = st->src;
+      c->in_port = clib_net_to_host_u16 (st->sport);
+      c->pub_addr = ip->src_address;
+      c->pub_port = clib_net_to_host_u16 (udp->src_port);
+      c->peer_addr = ip->dst_address;
+      c->peer_port = clib_net_to_host_u16 (udp->dst_port);
+    }
+  else if (ip->dst_address.as_u32 != st->dst.as_u32 || udp->dst_port != st->dport)
+    {
+      c->dir = SIP_ALG_DIR_OUT2IN;
+      c->pub_addr = st->dst;
+      c->pub_port = clib_net_to_host_u16 (st->dport);
+      c->in_addr = ip->dst_address;
+      c->in_port = clib_net_to_host_u16 (udp->dst_port);
+      c->peer_addr = ip->src_address;
+      c->peer_port = clib_net_to_host_u16 (udp->src_port);
+    }
+  else
+    {
+      c->dir = SIP_ALG_DIR_NONE;
+      c->error = SIP_ALG_ERROR_NOT_TRANSLATED;
+      return 0;
+    }
+
+  if (b->flags & VLIB_BUFFER_NEXT_PRESENT)
+    {
+      c->error = SIP_ALG_ERROR_CHAINED;
+      return 0;
+    }
+  u8 *payload = (u8 *) (udp + 1);
+  u8 *buf_end = vlib_buffer_get_current (b) + b->current_length;
+  u32 udp_len = clib_net_to_host_u16 (udp->length);
+  if (udp_len < 8 || payload + (udp_len - 8) > buf_end)
+    {
+      c->error = SIP_ALG_ERROR_TRUNCATED;
+      return 0;
+    }
+  u32 len = udp_len - 8;
+  c->len = len;
+
+  vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_SIP, 1);
+  c->result = sip_msg_parse (payload, len, SIP_PARSE_DATAGRAM, &c->msg, ptd->hdrs,
+			     SIP_ALG_MAX_HDRS);
+  if (c->result == SIP_OK && c->msg.n_hdrs == 0)
+    {
+      c->error = SIP_ALG_ERROR_KEEPALIVE;
+      return 0;
+    }
+  if (c->result == SIP_OK)
+    c->result = sip_sites_find (payload, &c->msg, &c->info, ptd->sites, SIP_ALG_MAX_SITES);
+  if (c->result != SIP_OK)
+    {
+      c->error = sip_alg_result_counter (c->result);
+      return 0;
+    }
+
+  /* call state */
+  int has_sdp = c->info.body_kind == SIP_BODY_SDP && c->info.sdp.n_media > 0;
+  call = sip_alg_call_get (sam, ptd, vm, payload, c, &call_index);
+  if (call)
+    {
+      sip_call_event_t ev;
+      sip_call_result_t res;
+      sip_call_event_from_msg (&c->msg, has_sdp, c->info.contact_expires, &ev);
+      res = sip_call_step (&call->fsm, &ev, &call->fsm);
+      c->actions = res.actions;
+      call->last_seen = vlib_time_now (vm);
+      call->n_msgs++;
+      c->call_state = call->fsm.state;
+      if (res.actions & SIP_ACT_BIND)
+	call->bind_expires = res.expires;
+    }
+
+  /* translations: the sender's (in2out) or the receiver's (out2in) signaling address */
+  sip_xlate_t xl[2];
+  sip_media_xlate_t mx[SIP_SDP_MAX_MEDIA];
+  u32 n_mx = 0, n_new_nat = 0;
+  u32 in_h = clib_net_to_host_u32 (c->in_addr.as_u32);
+  u32 pub_h = clib_net_to_host_u32 (c->pub_addr.as_u32);
+  if (c->dir == SIP_ALG_DIR_IN2OUT)
+    {
+      xl[0] = (sip_xlate_t){ in_h, pub_h, c->in_port, c->pub_port };
+      xl[1] = (sip_xlate_t){ in_h, pub_h, 0, 0 };
+      /* a retransmission finds its ports in the call record: nothing new */
+      if (call && has_sdp)
+	{
+	  n_new_nat = sip_alg_inside_media (sam, ptd, call, c, mx);
+	  n_mx = c->info.sdp.n_media;
+	}
+      if (call && (c->actions & SIP_ACT_OPEN_SIGNAL))
+	{
+	  sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
+			  1, sam->timeout_signaling);
+	  n_new_nat++;
+	}
+    }
+  else
+    {
+      xl[0] = (sip_xlate_t){ pub_h, in_h, c->pub_port, c->in_port };
+      xl[1] = (sip_xlate_t){ pub_h, in_h, 0, 0 };
+      if (call && has_sdp && !(c->actions & SIP_ACT_RETRANSMIT))
+	sip_alg_outside_endpoints (sam, c);
+      if (call && (c->actions & SIP_ACT_BIND))
+	{
+	  /* a REGISTER binding: inbound requests may reach the inside contact */
+	  sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
+			  1, call->bind_expires);
+	  c->ph[c->n_ph - 1].bound = 1;
+	  n_new_nat++;
+	}
+    }
+
+  /* rewrite */
+  sip_plan_t plan;
+  sip_rewrite_cfg_t cfg = { xl, 2, mx, n_mx, SIP_SITE_MASK_ALL };
+  u32 out_len = 0;
+  c->result = sip_rewrite_plan (payload, &c->msg, &c->info, &cfg, &plan, ptd->edits,
+				SIP_ALG_MAX_EDITS);
+  if (c->result == SIP_OK && plan.n_edits)
+    {
+      c->result = sip_rewrite_apply (payload, len, &plan, ptd->scratch, vec_len (ptd->scratch),
+				     &out_len);
+      if (c->result == SIP_OK &&
+	  sip_alg_write_back (vm, b, ip, udp, payload, len, ptd->scratch, out_len))
+	c->result = SIP_ERR_NO_SPACE;
+    }
+  if (c->result != SIP_OK)
+    {
+      /* nothing changed in the packet; pinholes of this message are not requested */
+      c->error = sip_alg_result_counter (c->result);
+      c->n_ph = 0;
+      return 0;
+    }
+  c->delta = plan.delta;
+  c->error = plan.n_edits ? SIP_ALG_ERROR_REWRITTEN : SIP_ALG_ERROR_UNCHANGED;
+
+  /* side effects on the server map */
+  int hold = 0;
+  if (c->n_ph)
+    {
+      hold = n_new_nat > 0;
+      sip_alg_request_pinholes (thread, call_index, c->ph, c->n_ph, hold ? bi : ~0,
+				next_node_index);
+    }
+  if (call && (c->actions & (SIP_ACT_CLOSE_MEDIA | SIP_ACT_CLOSE_CALL | SIP_ACT_UNBIND)))
+    {
+      int media_only = !(c->actions & (SIP_ACT_CLOSE_CALL | SIP_ACT_UNBIND));
+      if (!media_only)
+	call->closed = 1;
+      sip_alg_request_close_call (thread, call_index, media_only);
+    }
+  c->held = hold;
+  return hold;
+}
+
+VLIB_NODE_FN (sip_alg_post_node)
+(vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sip_alg_per_thread_t *ptd = vec_elt_at_index (sam->per_thread, vm->thread_index);
+  u32 *from = vlib_frame_vector_args (frame), n_left = frame->n_vectors;
+  vlib_buffer_t *bufs[VLIB_FRAME_SIZE], **b = bufs;
+  u16 nexts[VLIB_FRAME_SIZE];
+  u32 fwd[VLIB_FRAME_SIZE], n_fwd = 0;
+  vlib_node_t *n = vlib_get_node (vm, node->node_index);
+  sip_alg_ctx_t ctx;
+
+  vlib_get_buffers (vm, from, bufs, n_left);
+  for (u32 i = 0; i < frame->n_vectors; i++, b++)
+    {
+      u32 next0;
+      int held = 0;
+      vnet_feature_next (&next0, b[0]);
+
+      if (PREDICT_FALSE (sip_alg_stash (b[0])->magic == SIP_ALG_STASH_MAGIC))
+	{
+	  clib_memset (&ctx, 0, sizeof (ctx));
+	  ctx.call_state = 0xff;
+	  held = sip_alg_post_one (vm, node, sam, ptd, b[0], from[i], n->next_nodes[next0], &ctx);
+	  if (ctx.error != ~0)
+	    vlib_node_increment_counter (vm, node->node_index, ctx.error, 1);
+	  if (held)
+	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_HELD, 1);
+	  if (PREDICT_FALSE (b[0]->flags & VLIB_BUFFER_IS_TRACED))
+	    {
+	      sip_alg_post_trace_t *t = vlib_add_trace (vm, node, b[0], sizeof (*t));
+	      t->dir = ctx.dir;
+	      t->is_request = ctx.msg.is_request;
+	      t->method = ctx.msg.method;
+	      t->status = ctx.msg.status;
+	      t->result = ctx.result;
+	      t->n_pinholes = ctx.n_ph;
+	      t->actions = ctx.actions;
+	      t->delta = ctx.delta;
+	      t->len = ctx.len;
+	      t->held = held;
+	      t->call_state = ctx.call_state;
+	      t->error = ctx.error;
+	    }
+	}
+      if (!held)
+	{
+	  fwd[n_fwd] = from[i];
+	  nexts[n_fwd] = next0;
+	  n_fwd++;
+	}
+    }
+
+  vlib_buffer_enqueue_to_next (vm, node, fwd, nexts, n_fwd);
+  return frame->n_vectors;
+}
+
+VLIB_REGISTER_NODE (sip_alg_post_node) = {
+  .name = "sip-alg-post",
+  .vector_size = sizeof (u32),
+  .format_trace = format_sip_alg_post_trace,
+  .type = VLIB_NODE_TYPE_INTERNAL,
+  .n_errors = SIP_ALG_N_ERROR,
+  .error_counters = sip_alg_error_counters,
+};
+
+VNET_FEATURE_INIT (sip_alg_pre, static) = {
+  .arc_name = "ip4-unicast",
+  .node_name = "sip-alg-pre",
+  .runs_after = VNET_FEATURES ("acl-plugin-in-ip4-fa", "ip4-sv-reassembly-feature",
+			       "ip4-full-reassembly-feature", "ip4-dhcp-client-detect"),
+  .runs_before = VNET_FEATURES ("nat-pre-in2out", "nat-pre-out2in", "nat44-ed-classify",
+				"nat44-handoff-classify", "nat44-in2out-worker-handoff",
+				"nat44-out2in-worker-handoff"),
+};
+
+VNET_FEATURE_INIT (sip_alg_post, static) = {
+  .arc_name = "ip4-unicast",
+  .node_name = "sip-alg-post",
+  .runs_after = VNET_FEATURES ("nat-pre-in2out", "nat-pre-out2in", "nat44-ed-classify",
+			       "nat44-handoff-classify", "nat44-in2out-worker-handoff",
+			       "nat44-out2in-worker-handoff"),
+};
