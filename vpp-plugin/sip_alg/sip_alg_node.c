@@ -186,7 +186,25 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
 
   if (!m->call_id.len)
     return 0;
-  vec_add (key, payload + m->call_id.off, m->call_id.len);
+  /*
+   * The key is the Call-ID as the inside party wrote it: an outside message carries the
+   * host part the ALG rewrote (the public address), so map it back.
+   */
+  const sip_site_t *cs = 0;
+  if (c->dir == SIP_ALG_DIR_OUT2IN)
+    for (u32 i = 0; i < c->info.n_sites; i++)
+      if (c->info.sites[i].kind == SIP_SITE_CALL_ID &&
+	  c->info.sites[i].ip4 == clib_net_to_host_u32 (c->pub_addr.as_u32))
+	cs = &c->info.sites[i];
+  if (cs)
+    {
+      vec_add (key, payload + m->call_id.off, cs->host.off - m->call_id.off);
+      key = format (key, "%U", format_ip4_address, &c->in_addr);
+      vec_add (key, payload + cs->host.off + cs->host.len,
+	       m->call_id.off + m->call_id.len - cs->host.off - cs->host.len);
+    }
+  else
+    vec_add (key, payload + m->call_id.off, m->call_id.len);
   p = hash_get_mem (ptd->call_by_id, key);
   if (p)
     {

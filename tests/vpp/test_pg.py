@@ -1,0 +1,217 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tier 1: the plugin in a real VPP, packet-generator interfaces, scapy packets in and out.
+
+Asserts payload bytes, lengths, checksums, the server map, NAT static mappings and the
+counters, including the ones that must not move."""
+
+import re
+import time
+
+import pytest
+
+import sipmsgs as S
+from scapy.all import IP, UDP, Raw
+
+ENTRY = re.compile(r"Type: ASPF, ANY -> (\S+?)(?:\[(\S+)\])?, Protocol: udp\(Appro: (\S+)\), "
+                   r"Left-Time: (\d\d):(\d\d):(\d\d), VPN: public -> public$")
+
+
+def entries(t):
+    out = set()
+    for line in t.server_map():
+        m = ENTRY.match(line)
+        assert m, line
+        out.add((m.group(1), m.group(2), m.group(3)))
+    return out
+
+
+def left_times(t):
+    return {ENTRY.match(l).group(3): int(ENTRY.match(l).group(5)) * 60 +
+            int(ENTRY.match(l).group(6)) for l in t.server_map()}
+
+
+def checksums_ok(p):
+    ip = IP(bytes(p[IP]))
+    got_ip, got_udp = ip.chksum, ip[UDP].chksum
+    del ip.chksum
+    del ip[UDP].chksum
+    again = IP(bytes(ip))
+    return got_ip == again.chksum and got_udp == again[UDP].chksum
+
+
+def wait_for(cond, timeout=3.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def send_invite(t):
+    inv = S.invite()
+    [p] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)], "pg1", 1)
+    return inv, p
+
+
+def media_port(payload):
+    return int(re.search(rb"m=audio (\d+) ", payload).group(1))
+
+
+def test_invite_rewritten_exactly(pgnat):
+    t = pgnat
+    inv, p = send_invite(t)
+    pub_port = p[UDP].sport
+    assert (p[IP].src, p[IP].dst, p[UDP].dport) == (S.PUB, S.PROXY, S.PROXY_PORT)
+    payload = bytes(p[Raw])
+    rtp = media_port(payload)
+    assert rtp % 2 == 0 and 40000 <= rtp <= 59999
+    expected = S.invite(a=S.PUB, a_port=pub_port, rtp=rtp)
+    assert payload == expected
+    assert b"192.168.1.1" not in payload
+    assert p[IP].len == 28 + len(payload) and p[UDP].len == 8 + len(payload)
+    assert checksums_ok(p)
+    assert entries(t) == {
+        (f"{S.PUB}:{pub_port}", f"{S.A}:{S.A_PORT}", "sip"),
+        (f"{S.PUB}:{rtp}", f"{S.A}:{S.A_RTP}", "sip-rtp"),
+        (f"{S.PUB}:{rtp + 1}", f"{S.A}:{S.A_RTP + 1}", "sip-rtcp"),
+    }
+    lt = left_times(t)
+    assert 100 <= lt["sip"] <= 120 and 40 <= lt["sip-rtp"] <= 60
+    assert sorted(t.static_mappings()) == sorted([
+        f"UDP local {S.A}:{S.A_PORT} external {S.PUB}:{pub_port} vrf 0",
+        f"UDP local {S.A}:{S.A_RTP} external {S.PUB}:{rtp} vrf 0",
+        f"UDP local {S.A}:{S.A_RTP + 1} external {S.PUB}:{rtp + 1} vrf 0",
+    ])
+    c = t.counters()
+    assert (c["sip"], c["rewritten"], c["held"], c["pinhole_added"], c["calls_created"]) == \
+        (1, 1, 1, 3, 1)
+    for k in ("parse_error", "header_error", "sdp_error", "no_space", "pinhole_failed",
+              "not_translated", "truncated", "chained"):
+        assert c[k] == 0, k
+
+
+def test_retransmitted_invite_reuses_pinholes(pgnat):
+    t = pgnat
+    _, p1 = send_invite(t)
+    _, p2 = send_invite(t)
+    assert bytes(p1[Raw]) == bytes(p2[Raw])
+    c = t.counters()
+    assert (c["sip"], c["held"], c["pinhole_added"]) == (2, 1, 3)
+    assert len(t.server_map()) == 3
+
+
+def test_answer_mapped_back_and_peer_entries(pgnat):
+    t = pgnat
+    _, p = send_invite(t)
+    pub_port = p[UDP].sport
+    ok = S.response(200, "OK", "INVITE", 1, S.PUB, pub_port, rport=pub_port, received=S.PUB,
+                    body=S.sdp(S.B, S.B_RTP))
+    [q] = t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok)], "pg0", 1)
+    assert (q[IP].dst, q[UDP].dport) == (S.A, S.A_PORT)
+    expected = S.response(200, "OK", "INVITE", 1, S.A, S.A_PORT, rport=S.A_PORT, received=S.A,
+                          body=S.sdp(S.B, S.B_RTP))
+    assert bytes(q[Raw]) == expected
+    assert checksums_ok(q)
+    assert wait_for(lambda: len(t.server_map()) == 6)
+    e = entries(t)
+    assert {(f"{S.B}:{S.B_SIP}", None, "sip"), (f"{S.B}:{S.B_RTP}", None, "sip-rtp"),
+            (f"{S.B}:{S.B_RTP + 1}", None, "sip-rtcp")} <= e
+    # peer entries are records, not NAT mappings
+    assert len(t.static_mappings()) == 3
+
+
+def test_media_from_outside_first_reaches_inside(pgnat):
+    t = pgnat
+    _, p = send_invite(t)
+    rtp = media_port(bytes(p[Raw]))
+    media = [t.udp("pg1", S.B, S.B_RTP, S.PUB, rtp, b"\x80\x00" + bytes(170)),
+             t.udp("pg1", S.B, S.B_RTP + 1, S.PUB, rtp + 1, b"\x80\xc8" + bytes(26))]
+    got = t.send("pg1", media, "pg0", 2)
+    assert [(g[IP].dst, g[UDP].dport) for g in got] == [(S.A, S.A_RTP), (S.A, S.A_RTP + 1)]
+    # and back: the inside party's RTP leaves from the pinhole's public port
+    [o] = t.send("pg0", [t.udp("pg0", S.A, S.A_RTP, S.B, S.B_RTP, bytes(172))], "pg1", 1)
+    assert (o[IP].src, o[UDP].sport) == (S.PUB, rtp)
+    assert t.counters()["sip"] == 1  # media never touches the ALG's SIP path
+
+
+def test_bye_clears_the_call(pgnat):
+    t = pgnat
+    _, p = send_invite(t)
+    pub_port = p[UDP].sport
+    ok = S.response(200, "OK", "INVITE", 1, S.PUB, pub_port, body=S.sdp(S.B, S.B_RTP))
+    t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok)], "pg0", 1)
+    bye = S.request("BYE", S.A, S.A_PORT, 2)
+    [b] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, bye)], "pg1", 1)
+    assert b"192.168.1.1" not in bytes(b[Raw])
+    ok_bye = S.response(200, "OK", "BYE", 2, S.PUB, pub_port)
+    t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok_bye)], "pg0", 1)
+    assert wait_for(lambda: t.server_map() == [] and t.static_mappings() == [])
+    c = t.counters()
+    assert c["pinhole_removed"] == 6 and c["calls_closed"] == 1
+    assert t.vpp.cli("show sip-alg calls").strip() == ""
+
+
+def test_failure_response_clears_the_call(pgnat):
+    t = pgnat
+    _, p = send_invite(t)
+    busy = S.response(486, "Busy Here", "INVITE", 1, S.PUB, p[UDP].sport)
+    t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, p[UDP].sport, busy)], "pg0", 1)
+    assert wait_for(lambda: t.server_map() == [] and t.static_mappings() == [])
+    assert t.counters()["calls_closed"] == 1
+
+
+def test_non_sip_packets_pass_untouched(pgnat):
+    t = pgnat
+    payload = b"INVITE sip:x@192.168.1.1 SIP/2.0\r\n\r\n"  # SIP-looking, but not on a SIP port
+    [p] = t.send("pg0", [t.udp("pg0", S.A, 1234, S.PROXY, 9999, payload)], "pg1", 1)
+    assert bytes(p[Raw]) == payload and p[IP].src == S.PUB
+    assert all(v == 0 for v in t.counters().values())
+
+
+def test_malformed_sip_passes_untouched_and_is_counted(pgnat):
+    t = pgnat
+    bad = b"INVITE sip:bob@198.51.100.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.1:2000\r\n" \
+          b"Content-Length: 99\r\n\r\nshort"
+    [p] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, bad)], "pg1", 1)
+    assert bytes(p[Raw]) == bad and checksums_ok(p)
+    c = t.counters()
+    assert (c["sip"], c["parse_error"], c["rewritten"], c["pinhole_added"]) == (1, 1, 0, 0)
+
+
+def test_keepalive_counted_not_parsed(pgnat):
+    t = pgnat
+    [p] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, b"\r\n\r\n")],
+                 "pg1", 1)
+    assert bytes(p[Raw]) == b"\r\n\r\n"
+    c = t.counters()
+    assert (c["keepalive"], c["parse_error"]) == (1, 0)
+
+
+def test_trace_shows_alg_decision(pgnat):
+    t = pgnat
+    t.vpp.cli_ok("trace add pg-input 10")
+    send_invite(t)
+    tr = t.vpp.cli("show trace")
+    assert "sip-alg-pre: SIP port, pre-NAT tuple saved" in tr
+    assert re.search(r"sip-alg-post: in2out INVITE len \d+ delta -?\d+ pinholes 3 held", tr)
+
+
+def test_workers_full_call(pgnat_workers):
+    t = pgnat_workers
+    _, p = send_invite(t)
+    pub_port = p[UDP].sport
+    rtp = media_port(bytes(p[Raw]))
+    assert bytes(p[Raw]) == S.invite(a=S.PUB, a_port=pub_port, rtp=rtp)
+    ok = S.response(200, "OK", "INVITE", 1, S.PUB, pub_port, body=S.sdp(S.B, S.B_RTP))
+    [q] = t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok)], "pg0", 1)
+    assert b"Via: SIP/2.0/UDP 192.168.1.1:2000;" in bytes(q[Raw])
+    got = t.send("pg1", [t.udp("pg1", S.B, S.B_RTP, S.PUB, rtp, bytes(172))], "pg0", 1)
+    assert [(g[IP].dst, g[UDP].dport) for g in got] == [(S.A, S.A_RTP)]
+    calls = t.vpp.cli("show sip-alg calls")
+    assert "State: confirmed" in calls
+    bye = S.request("BYE", S.A, S.A_PORT, 2)
+    t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, bye)], "pg1", 1)
+    ok_bye = S.response(200, "OK", "BYE", 2, S.PUB, pub_port)
+    t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok_bye)], "pg0", 1)
+    assert wait_for(lambda: t.server_map() == [] and t.static_mappings() == [])
