@@ -13,11 +13,17 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 FUZZ_SECONDS ?= 60
 PYTEST_ARGS ?=
+# VPP install prefix: VPP_PREFIX from the environment, else the first standard prefix with VPP
+VPP_PREFIX ?= $(firstword $(foreach p,/usr /usr/local /opt/vpp,$(if $(wildcard $(p)/bin/vpp),$(p))))
+PLUGIN_SRCS := $(wildcard vpp-plugin/sip_alg/*.c vpp-plugin/sip_alg/*.h vpp-plugin/sip_alg/*.api) \
+  $(wildcard vpp-plugin/CMakeLists.txt vpp-plugin/sip_alg/CMakeLists.txt) $(CORE_SRCS) $(CORE_HDRS)
+PLUGIN_SO := $(BUILD)/plugin/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core test test-c test-py sanitize fuzz bench venv ci clean
+.PHONY: help core plugin test test-c test-py sanitize fuzz bench venv ci clean
 
 help:
-	@echo "make test      core library + C tests + pytest (the README's test command)"
+	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
+	@echo "make test      core library + C tests + plugin + pytest (all tiers VPP allows)"
 	@echo "make sanitize  C tests of the core under ASan+UBSan, inputs against a guard page"
 	@echo "make fuzz      libFuzzer on parser and rewriter for FUZZ_SECONDS (default 60)"
 	@echo "make bench     core microbenchmark: ns, cycles, callgrind instructions per message"
@@ -28,6 +34,17 @@ $(BUILD)/core/libsipalg_core.so: $(CORE_SRCS) $(CORE_HDRS) tests/core/abi.c
 	$(CC) $(WARN) $(OPT) -fPIC -shared -I$(CORE_DIR) $(CORE_SRCS) tests/core/abi.c -o $@
 
 core: $(BUILD)/core/libsipalg_core.so
+
+$(PLUGIN_SO): $(PLUGIN_SRCS)
+	cmake -G Ninja -S vpp-plugin -B $(BUILD)/plugin -DCMAKE_PREFIX_PATH=$(VPP_PREFIX) >/dev/null
+	ninja -C $(BUILD)/plugin
+
+ifeq ($(VPP_PREFIX),)
+plugin:
+	@echo "VPP not found (VPP_PREFIX, /usr, /usr/local, /opt/vpp): plugin not built, VPP tiers skip"
+else
+plugin: $(PLUGIN_SO)
+endif
 
 $(BUILD)/core/test_core: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_core.c
 	@mkdir -p $(@D)
@@ -56,8 +73,8 @@ venv: $(VENV)/.stamp
 test-c: $(BUILD)/core/test_core
 	$(BUILD)/core/test_core tests/fuzz/corpus tests/fuzz/found
 
-test-py: core venv
-	$(PY) -m pytest $(PYTEST_ARGS) tests
+test-py: core plugin venv
+	VPP_PREFIX=$(VPP_PREFIX) $(PY) -m pytest -rs $(PYTEST_ARGS) tests
 
 test: test-c test-py
 

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PLUGIN_DIR = os.path.join(ROOT, "build", "plugin", "lib", "vpp_plugins")
 PREFIXES = [p for p in (os.environ.get("VPP_PREFIX"), "/usr", "/usr/local", "/opt/vpp") if p]
 
