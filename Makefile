@@ -19,7 +19,7 @@ PLUGIN_SRCS := $(wildcard vpp-plugin/sip_alg/*.c vpp-plugin/sip_alg/*.h vpp-plug
   $(wildcard vpp-plugin/CMakeLists.txt vpp-plugin/sip_alg/CMakeLists.txt) $(CORE_SRCS) $(CORE_HDRS)
 PLUGIN_SO := $(BUILD)/plugin/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core plugin test test-c test-py sanitize fuzz bench venv ci clean
+.PHONY: help core plugin pg-bench test test-c test-py sanitize fuzz bench venv ci clean
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
@@ -27,6 +27,7 @@ help:
 	@echo "make sanitize  C tests of the core under ASan+UBSan, inputs against a guard page"
 	@echo "make fuzz      libFuzzer on parser and rewriter for FUZZ_SECONDS (default 60)"
 	@echo "make bench     core microbenchmark: ns, cycles, callgrind instructions per message"
+	@echo "make pg-bench  plugin in VPP, packet generator: clocks/pkt per node, ALG on vs off"
 	@echo "make ci        everything CI runs: test, sanitize, fuzz"
 
 $(BUILD)/core/libsipalg_core.so: $(CORE_SRCS) $(CORE_HDRS) tests/core/abi.c
@@ -88,6 +89,9 @@ fuzz: $(BUILD)/fuzz/fuzz_core
 
 bench: $(BUILD)/perf/core_bench
 	python3 perf/core_bench.py $(BUILD)/perf/core_bench
+
+pg-bench: plugin venv
+	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/pg_bench.py
 
 ci: sanitize fuzz test
 

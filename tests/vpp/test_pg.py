@@ -215,3 +215,22 @@ def test_workers_full_call(pgnat_workers):
     ok_bye = S.response(200, "OK", "BYE", 2, S.PUB, pub_port)
     t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok_bye)], "pg0", 1)
     assert wait_for(lambda: t.server_map() == [] and t.static_mappings() == [])
+
+
+def test_growth_past_the_buffer_is_refused_untouched(pgnat):
+    """A message that fills the buffer and would grow past it: passed as it was, counted,
+    and none of its pinholes requested."""
+    t = pgnat
+    contacts = ", ".join(f"<sip:a{i}@{S.A}:{S.A_PORT}>" for i in range(40))
+    headers = S.dialog(S.A, S.A_PORT, 1, "INVITE") + [f"Contact: {contacts}"]
+    body = S.sdp(S.A, S.A_RTP)
+    inv = S.message(f"INVITE sip:bob@{S.PROXY} SIP/2.0", headers, body)
+    pad = 2048 - 14 - 28 - len(inv) - 12 - len("X-Pad: \r\n")
+    assert pad > 0
+    headers.insert(1, "X-Pad: " + "x" * pad)
+    inv = S.message(f"INVITE sip:bob@{S.PROXY} SIP/2.0", headers, body)
+    [p] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)], "pg1", 1)
+    assert bytes(p[Raw]) == inv and checksums_ok(p)
+    c = t.counters()
+    assert (c["no_space"], c["rewritten"], c["pinhole_added"], c["held"]) == (1, 0, 0, 0)
+    assert t.server_map() == [] and t.static_mappings() == []

@@ -368,7 +368,7 @@ sip_alg_write_back (vlib_main_t *vm, vlib_buffer_t *b, ip4_header_t *ip, udp_hea
   u8 *buf_end = vlib_buffer_get_current (b) + b->current_length;
 
   /* bytes after the UDP payload (none in practice) move with it */
-  if (delta > 0 && (u32) delta > vlib_buffer_space_left_at_end (vm, b) - (buf_end - end))
+  if (delta > 0 && (u32) delta > vlib_buffer_space_left_at_end (vm, b))
     return -1;
   if (buf_end > end)
     memmove (end + delta, end, buf_end - end);
@@ -484,6 +484,9 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
 	call->bind_expires = res.expires;
     }
 
+  /* media ports this message allocates are given back if it cannot be rewritten */
+  u32 n_media_before = call ? call->n_media : 0;
+
   /* translations: the sender's (in2out) or the receiver's (out2in) signaling address */
   sip_xlate_t xl[2];
   sip_media_xlate_t mx[SIP_SDP_MAX_MEDIA];
@@ -542,6 +545,11 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
       /* nothing changed in the packet; pinholes of this message are not requested */
       c->error = sip_alg_result_counter (c->result);
       c->n_ph = 0;
+      for (u32 j = n_media_before; call && j < call->n_media; j++)
+	ptd->media_ports =
+	  clib_bitmap_set (ptd->media_ports, call->media[j].pub_port - ptd->port_lo, 0);
+      if (call)
+	call->n_media = n_media_before;
       return 0;
     }
   c->delta = plan.delta;
