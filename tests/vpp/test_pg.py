@@ -234,3 +234,18 @@ def test_growth_past_the_buffer_is_refused_untouched(pgnat):
     c = t.counters()
     assert (c["no_space"], c["rewritten"], c["pinhole_added"], c["held"]) == (1, 0, 0, 0)
     assert t.server_map() == [] and t.static_mappings() == []
+
+
+def test_fragmented_sip_counted_and_passed(pgnat):
+    from scapy.all import fragment
+    t = pgnat
+    inv = S.invite()
+    pkt = t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)
+    frags = fragment(pkt[IP], fragsize=200)
+    assert len(frags) >= 2
+    from scapy.all import Ether
+    pkts = [Ether(dst=t.mac["pg0"], src=t.A_MAC) / f for f in frags]
+    got = t.send("pg0", pkts, "pg1", len(frags))
+    assert len(got) == len(frags)
+    c = t.counters()
+    assert (c["fragment"], c["sip"], c["rewritten"]) == (1, 0, 0)

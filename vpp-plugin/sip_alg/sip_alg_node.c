@@ -28,24 +28,31 @@ format_sip_alg_pre_trace (u8 *s, va_list *args)
   return format (s, "sip-alg-pre: %s", t->stashed ? "SIP port, pre-NAT tuple saved" : "not SIP");
 }
 
-/* Stash the pre-NAT tuple of UDP packets to or from a SIP port; clear it on the others. */
-static_always_inline void
+/*
+ * Stash the pre-NAT tuple of UDP packets to or from a SIP port; clear it on the others.
+ * Returns 1 for the first fragment of a fragmented SIP datagram (passed untouched, counted).
+ */
+static_always_inline int
 sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b)
 {
   ip4_header_t *ip = vlib_buffer_get_current (b);
   sip_alg_stash_t *st = sip_alg_stash (b);
 
   st->magic = 0;
-  if (ip->protocol != IP_PROTOCOL_UDP || ip4_is_fragment (ip))
-    return;
+  if (ip->protocol != IP_PROTOCOL_UDP)
+    return 0;
   udp_header_t *udp = ip4_next_header (ip);
+  if (PREDICT_FALSE (ip4_is_fragment (ip)))
+    return ip4_get_fragment_offset (ip) == 0 &&
+	   (sip_alg_is_sip_port (sam, udp->dst_port) || sip_alg_is_sip_port (sam, udp->src_port));
   if (!sip_alg_is_sip_port (sam, udp->dst_port) && !sip_alg_is_sip_port (sam, udp->src_port))
-    return;
+    return 0;
   st->magic = SIP_ALG_STASH_MAGIC;
   st->src = ip->src_address;
   st->dst = ip->dst_address;
   st->sport = udp->src_port;
   st->dport = udp->dst_port;
+  return 0;
 }
 
 VLIB_NODE_FN (sip_alg_pre_node)
@@ -56,18 +63,22 @@ VLIB_NODE_FN (sip_alg_pre_node)
   vlib_buffer_t *bufs[VLIB_FRAME_SIZE], **b = bufs;
   u16 nexts[VLIB_FRAME_SIZE], *next = nexts;
 
+  u32 n_frag = 0;
+
   vlib_get_buffers (vm, from, bufs, n_left);
   while (n_left)
     {
       u32 next0;
       vnet_feature_next (&next0, b[0]);
-      sip_alg_pre_one (sam, b[0]);
+      n_frag += sip_alg_pre_one (sam, b[0]);
       next[0] = next0;
       b++;
       next++;
       n_left--;
     }
 
+  if (PREDICT_FALSE (n_frag))
+    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_FRAGMENT, n_frag);
   if (PREDICT_FALSE (node->flags & VLIB_NODE_FLAG_TRACE))
     {
       b = bufs;
