@@ -29,6 +29,169 @@ vl_api_sip_alg_interface_enable_disable_t_handler (
   REPLY_MACRO_END (VL_API_SIP_ALG_INTERFACE_ENABLE_DISABLE_REPLY);
 }
 
+static void
+vl_api_sip_alg_set_ports_t_handler (vl_api_sip_alg_set_ports_t *mp)
+{
+  vl_api_sip_alg_set_ports_reply_t *rmp;
+  int rv;
+
+  if (mp->n_udp_ports > ARRAY_LEN (mp->udp_ports) || mp->n_tcp_ports > ARRAY_LEN (mp->tcp_ports))
+    rv = VNET_API_ERROR_INVALID_VALUE;
+  else if (mp->n_tcp_ports)
+    rv = VNET_API_ERROR_UNIMPLEMENTED; /* SIP over TCP is not handled yet */
+  else
+    rv = sip_alg_set_udp_ports (mp->udp_ports, mp->n_udp_ports);
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_PORTS_REPLY);
+}
+
+static void
+vl_api_sip_alg_set_timeouts_t_handler (vl_api_sip_alg_set_timeouts_t *mp)
+{
+  vl_api_sip_alg_set_timeouts_reply_t *rmp;
+  int rv = sip_alg_set_timeouts (mp->signaling, mp->media, mp->call);
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_TIMEOUTS_REPLY);
+}
+
+static void
+vl_api_sip_alg_set_limits_t_handler (vl_api_sip_alg_set_limits_t *mp)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  vl_api_sip_alg_set_limits_reply_t *rmp;
+  int rv = sip_alg_set_max_calls (mp->max_calls);
+  if (!rv && (mp->media_port_lo != sam->media_port_lo || mp->media_port_hi != sam->media_port_hi))
+    rv = sip_alg_set_media_ports (mp->media_port_lo, mp->media_port_hi);
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_LIMITS_REPLY);
+}
+
+static void
+vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  vl_api_sip_alg_get_config_reply_t *rmp;
+  int rv = 0;
+
+  REPLY_MACRO2_END (VL_API_SIP_ALG_GET_CONFIG_REPLY, ({
+		      rmp->n_udp_ports = sam->n_udp_ports;
+		      for (int i = 0; i < sam->n_udp_ports; i++)
+			rmp->udp_ports[i] = clib_net_to_host_u16 (sam->udp_ports[i]);
+		      rmp->n_tcp_ports = 0;
+		      rmp->signaling = sam->timeout_signaling;
+		      rmp->media = sam->timeout_media;
+		      rmp->call = sam->timeout_call;
+		      rmp->max_calls = sam->max_calls;
+		      rmp->media_port_lo = sam->media_port_lo;
+		      rmp->media_port_hi = sam->media_port_hi;
+		    }));
+}
+
+static void
+vl_api_sip_alg_interfaces_get_t_handler (vl_api_sip_alg_interfaces_get_t *mp)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  vl_api_registration_t *rp = vl_api_client_index_to_registration (mp->client_index);
+  int rv = 0;
+  uword i;
+
+  if (!rp)
+    return;
+  clib_bitmap_foreach (i, sam->if_enabled)
+    {
+      vl_api_sip_alg_interfaces_details_t *rmp;
+      u32 context = mp->context; /* the macro's parameter is spelled "context" */
+      if (i < mp->cursor && mp->cursor != ~0)
+	continue;
+      REPLY_MACRO_DETAILS4_END (VL_API_SIP_ALG_INTERFACES_DETAILS, rp, context,
+				({ rmp->sw_if_index = i; }));
+    }
+  vl_api_sip_alg_interfaces_get_reply_t *rmp;
+  REPLY_MACRO2_END (VL_API_SIP_ALG_INTERFACES_GET_REPLY, ({ rmp->cursor = ~0; }));
+}
+
+static void
+sip_alg_send_smap_details (u32 index, vl_api_registration_t *rp, u32 context, f64 now)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sip_alg_smap_t *e = pool_elt_at_index (sam->smap, index);
+  vl_api_sip_alg_server_map_details_t *rmp;
+
+  REPLY_MACRO_DETAILS4_END (VL_API_SIP_ALG_SERVER_MAP_DETAILS, rp, context, ({
+			      clib_memcpy (rmp->public_address, &e->ph.pub_addr, 4);
+			      rmp->public_port = e->ph.pub_port;
+			      clib_memcpy (rmp->inside_address, &e->ph.in_addr, 4);
+			      rmp->inside_port = e->ph.in_port;
+			      rmp->app = e->ph.app;
+			      rmp->nat_mapping = e->ph.nat_mapping;
+			      rmp->installed = e->installed;
+			      rmp->bound = e->ph.bound;
+			      rmp->left_time =
+				e->expires > now ? (u32) (e->expires - now + 0.5) : 0;
+			      rmp->call_thread = e->call_thread;
+			      rmp->call_index = e->call_index;
+			    }));
+}
+
+static void
+vl_api_sip_alg_server_map_get_t_handler (vl_api_sip_alg_server_map_get_t *mp)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  vl_api_sip_alg_server_map_get_reply_t *rmp;
+  int rv = 0;
+  f64 now = vlib_time_now (vlib_get_main ());
+
+  REPLY_AND_DETAILS_MACRO_END (VL_API_SIP_ALG_SERVER_MAP_GET_REPLY, sam->smap, ({
+				 sip_alg_send_smap_details (cursor, rp, mp->context, now);
+			       }));
+}
+
+/* Calls live in per-thread pools: the cursor is thread << 24 | pool index. */
+static void
+vl_api_sip_alg_calls_get_t_handler (vl_api_sip_alg_calls_get_t *mp)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  vl_api_registration_t *rp = vl_api_client_index_to_registration (mp->client_index);
+  f64 now = vlib_time_now (vlib_get_main ());
+  u32 start = mp->cursor == ~0 ? 0 : mp->cursor;
+  int rv = 0;
+
+  if (!rp)
+    return;
+  for (u32 t = start >> 24; t < vec_len (sam->per_thread); t++)
+    {
+      sip_alg_call_t *c;
+      pool_foreach (c, sam->per_thread[t].calls)
+	{
+	  u32 index = c - sam->per_thread[t].calls;
+	  if (t == (start >> 24) && index < (start & 0xffffff))
+	    continue;
+	  vl_api_sip_alg_calls_details_t *rmp;
+	  u32 context = mp->context; /* the macro's parameter is spelled "context" */
+	  REPLY_MACRO_DETAILS4_END (
+	    VL_API_SIP_ALG_CALLS_DETAILS, rp, context, ({
+	      clib_memset (rmp->call_id, 0, sizeof (rmp->call_id) + sizeof (rmp->state));
+	      rmp->thread = t;
+	      rmp->index = index;
+	      clib_memcpy (rmp->call_id, c->call_id,
+			   clib_min (vec_len (c->call_id), sizeof (rmp->call_id) - 1));
+	      strncpy ((char *) rmp->state, sip_call_state_name (c->fsm.state),
+		       sizeof (rmp->state) - 1);
+	      clib_memcpy (rmp->inside_address, &c->in_addr, 4);
+	      rmp->inside_port = c->in_port;
+	      clib_memcpy (rmp->public_address, &c->pub_addr, 4);
+	      rmp->public_port = c->pub_port;
+	      clib_memcpy (rmp->peer_address, &c->peer_addr, 4);
+	      rmp->peer_port = c->peer_port;
+	      rmp->messages = c->n_msgs;
+	      rmp->n_media = c->n_media;
+	      rmp->age = (u32) (now - c->created);
+	    }));
+	}
+    }
+  vl_api_sip_alg_calls_get_reply_t *rmp;
+  REPLY_MACRO2_END (VL_API_SIP_ALG_CALLS_GET_REPLY, ({ rmp->cursor = ~0; }));
+}
+
+#include <vnet/ip/ip_types_api.h>
+#include <vnet/format_fns.h>
 #include <sip_alg/sip_alg.api.c>
 
 static clib_error_t *
