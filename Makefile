@@ -64,9 +64,10 @@ $(BUILD)/perf/core_bench: $(CORE_SRCS) $(CORE_HDRS) perf/core_bench.c
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O3 -g -I$(CORE_DIR) $(CORE_SRCS) perf/core_bench.c -o $@
 
-$(VENV)/.stamp: tests/requirements.txt
+$(VENV)/.stamp: tests/requirements.txt mgmt/pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q -r tests/requirements.txt
+	$(PY) -m pip install -q -e mgmt
 	@touch $@
 
 venv: $(VENV)/.stamp

@@ -46,12 +46,13 @@ class Topo:
     A, GW_IN, PUB = "192.168.1.1", "192.168.1.254", "203.0.113.10"
     OUT_HOST, GW_OUT, PROXY, B = "203.0.113.2", "203.0.113.1", "198.51.100.1", "198.51.100.2"
 
-    def __init__(self, prefix, alg=True, workers=0):
+    def __init__(self, prefix, alg=True, workers=0, start_vpp=True):
         tag = "%d" % (os.getpid() % 100000)
         self.ns_in, self.ns_out = f"sipalg-in-{tag}", f"sipalg-out-{tag}"
         self.if_in, self.if_in_vpp = f"sai{tag}", f"sav{tag}"
         self.if_out, self.if_out_vpp = f"sbi{tag}", f"sbv{tag}"
         self.alg = alg
+        self.start_vpp = start_vpp
         self.vpp = h.VPP(prefix, workers=workers)
         self.procs = []
 
@@ -95,6 +96,19 @@ class Topo:
         # ARP for NAT pool addresses)
         self.run_in(self.ns_out, "ip", "route", "add", f"{self.PUB}/32", "via", self.GW_OUT)
         # the outside knows nothing of 192.168.1.0/24: only NAT can make calls work
+        if self.start_vpp:  # else the test brings VPP up itself (sipalgctl up)
+            self.configure_vpp()
+            self.wait_reachable()
+
+    def wait_reachable(self):
+        """Until A reaches VPP (the first pings also resolve neighbours)."""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.run_in(self.ns_in, "ping", "-c1", "-W1", self.GW_IN, check=False).returncode == 0:
+                break
+        self.run_in(self.ns_out, "ping", "-c1", "-W1", self.GW_OUT, check=False)
+
+    def configure_vpp(self):
         v = self.vpp
         v.start()
         for c in [
@@ -114,12 +128,6 @@ class Topo:
             out = v.cli(c).strip()
             if out and not out.startswith("host-"):
                 raise h.VPPError(f"{c}: {out}")
-        # wait until A reaches VPP and the outside reaches the NAT address
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.run_in(self.ns_in, "ping", "-c1", "-W1", self.GW_IN, check=False).returncode == 0:
-                break
-        self.run_in(self.ns_out, "ping", "-c1", "-W1", self.GW_OUT, check=False)
 
     def __exit__(self, *exc):
         for p in self.procs:

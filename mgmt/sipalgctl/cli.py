@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: Apache-2.0
+"""sipalgctl: check, render, plan, apply, up, down, show, stats.
+
+Exit codes: 0 ok, 1 invalid config, 2 VPP unreachable, 3 apply failed."""
+
+import argparse
+import json
+import os
+import sys
+
+from . import EXIT_APPLY_FAILED, EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE, __version__
+from . import config as C
+from . import plan as P
+from . import render as R
+from . import runner, show
+from .vpp import ApiError, Client, Unreachable, find_prefix
+
+
+def out(args, data, lines):
+    if args.json:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        for line in lines:
+            print(line)
+
+
+def load(args):
+    return C.load(args.config)
+
+
+def client(args, cfg=None):
+    sock = args.socket or (cfg.vpp.api_socket if cfg else C.VppSettings().api_socket)
+    prefix = find_prefix(cfg.vpp.prefix if cfg else None)
+    return Client(sock, prefix)
+
+
+def cmd_check(args):
+    cfg = load(args)
+    n = len(cfg.interfaces)
+    print(f"{args.config}: ok ({n} interfaces, {len(cfg.nat.pool)} NAT addresses, "
+          f"{len(cfg.nat.static_mappings)} static mappings, SIP ALG "
+          f"{'on ' + ', '.join(cfg.alg_interfaces()) if cfg.sip_alg.enabled else 'off'})")
+    return EXIT_OK
+
+
+def cmd_render(args):
+    cfg = load(args)
+    files = R.render(cfg, templates=args.templates or R.TEMPLATES)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        for name, text in files.items():
+            with open(os.path.join(args.out, name), "w") as f:
+                f.write(text)
+            print(os.path.join(args.out, name))
+    else:
+        for name, text in files.items():
+            print(f"# ---- {name}")
+            print(text, end="")
+    return EXIT_OK
+
+
+def _plan(args, c, cfg):
+    ops = P.plan(cfg, P.read_state(c))
+    return ops
+
+
+def cmd_plan(args):
+    cfg = load(args)
+    with client(args, cfg) as c:
+        ops = _plan(args, c, cfg)
+    out(args, [{"cli": o.cli(), "api": o.call()[0], "args": o.call()[1]} for o in ops],
+        [o.cli() for o in ops] or ["nothing to do"])
+    return EXIT_OK
+
+
+def do_apply(args, cfg):
+    with client(args, cfg) as c:
+        ops = _plan(args, c, cfg)
+        P.apply(c, ops, progress=None if args.json else
+                lambda n, t, o: print(f"[{n}/{t}] {o.cli()}"))
+        if not ops and not args.json:
+            print("nothing to do")
+        remaining = _plan(args, c, cfg)
+        if remaining:
+            raise ApiError("apply", 0, "still planned after apply: "
+                           + "; ".join(o.cli() for o in remaining))
+    return EXIT_OK
+
+
+def cmd_apply(args):
+    return do_apply(args, load(args))
+
+
+def cmd_up(args):
+    cfg = load(args)
+    prefix = find_prefix(cfg.vpp.prefix)
+    if not prefix:
+        raise Unreachable("VPP not found (vpp.prefix, VPP_PREFIX, /usr, /usr/local, /opt/vpp)")
+    try:
+        runner.start(cfg, prefix)
+    except RuntimeError as e:
+        raise Unreachable(str(e))
+    rc = do_apply(args, cfg)
+    print(f"up: VPP running, API {cfg.vpp.api_socket}, CLI {cfg.vpp.cli_socket}")
+    return rc
+
+
+def cmd_down(args):
+    cfg = load(args)
+    pid = runner.stop(cfg)
+    print(f"down: VPP (pid {pid}) stopped" if pid else "down: VPP was not running")
+    return EXIT_OK
+
+
+def cmd_show(args):
+    cfg = load(args) if args.config else None
+    with client(args, cfg) as c:
+        if args.what == "server-map":
+            data = show.server_map(c)
+            out(args, data, show.format_server_map(data))
+        elif args.what == "session-table":
+            data = show.session_table(c)
+            out(args, data, show.format_session_table(data))
+        else:
+            data = show.calls(c)
+            out(args, data, show.table(data, ["thread", "call_id", "state", "inside", "public",
+                                              "peer", "messages", "media", "age"]))
+    return EXIT_OK
+
+
+def cmd_stats(args):
+    cfg = load(args) if args.config else None
+    sock = args.stats_socket or (cfg.vpp.stats_socket if cfg else C.VppSettings().stats_socket)
+    if not os.path.exists(sock):
+        raise Unreachable(f"no stats socket at {sock}")
+    data = show.stats(sock)
+    out(args, data, [f"{k:16s} {v}" for k, v in sorted(data.items())])
+    return EXIT_OK
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="sipalgctl", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=__version__)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--socket", help="VPP API socket (default: from the config)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def with_config(name, fn, help, optional=False):
+        sp = sub.add_parser(name, help=help)
+        sp.add_argument("config", nargs="?" if optional else None, help="YAML configuration")
+        sp.set_defaults(fn=fn)
+        return sp
+
+    with_config("check", cmd_check, "validate a configuration (no VPP needed)")
+    r = with_config("render", cmd_render, "write startup.conf and bootstrap.cli")
+    r.add_argument("--out", help="directory to write to (default: print)")
+    r.add_argument("--templates", help="template directory (default: the repository's)")
+    with_config("plan", cmd_plan, "show what apply would change (read-only)")
+    with_config("apply", cmd_apply, "bring the running VPP to the configuration")
+    with_config("up", cmd_up, "render, start VPP, apply")
+    with_config("down", cmd_down, "stop the VPP started by up")
+    s = sub.add_parser("show", help="server-map, session-table or calls")
+    s.add_argument("what", choices=["server-map", "session-table", "calls"])
+    s.add_argument("config", nargs="?", help="YAML configuration (for the socket path)")
+    s.set_defaults(fn=cmd_show)
+    st = sub.add_parser("stats", help="the ALG's counters from the stats segment")
+    st.add_argument("config", nargs="?")
+    st.add_argument("--stats-socket")
+    st.set_defaults(fn=cmd_stats)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except C.ConfigError as e:
+        for path, msg in e.problems:
+            print(f"{args.config}: {path}: {msg}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as e:
+        if getattr(args, "config", None) and e.filename == args.config:
+            print(f"{args.config}: {e.strerror}", file=sys.stderr)
+            return EXIT_INVALID
+        print(f"sipalgctl: {e}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except (Unreachable, P.PlanError) as e:
+        print(f"sipalgctl: {e}", file=sys.stderr)
+        return EXIT_UNREACHABLE if isinstance(e, Unreachable) else EXIT_APPLY_FAILED
+    except ApiError as e:
+        print(f"sipalgctl: apply failed: {e}", file=sys.stderr)
+        return EXIT_APPLY_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

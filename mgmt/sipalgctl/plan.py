@@ -1,0 +1,356 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Reconcile a Config with a running VPP: read state once, plan purely, apply in order.
+
+Each operation renders as VPP CLI text (what `plan` prints) and as one binary-API call
+(what `apply` sends). Applying a config twice plans nothing; an item removed from the YAML
+is removed from VPP. sipalgctl owns, on the interfaces of the config: addresses, admin state,
+routes through them, NAT44-ED (pool, interface roles, static mappings except the ALG's own
+pinholes) and the SIP ALG settings.
+"""
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Set, Tuple
+
+IP_PROTO = {"udp": 17, "tcp": 6}
+PROTO_NAME = {v: k for k, v in IP_PROTO.items()}
+NAT_IS_INSIDE, NAT_IS_OUTSIDE = 0x20, 0x10  # nat_config_flags_t
+NAT_IS_ADDR_ONLY, NAT_IS_OUT2IN_ONLY = 0x08, 0x04
+
+
+@dataclass
+class State:
+    """What the running VPP has, in the config's terms."""
+
+    sw_if_index: Dict[str, int] = field(default_factory=dict)  # VPP name -> index
+    addresses: Dict[int, Set[str]] = field(default_factory=dict)  # index -> {"a.b.c.d/n"}
+    up: Dict[int, bool] = field(default_factory=dict)
+    routes: Set[Tuple[str, str, int]] = field(default_factory=set)  # (prefix, via, index)
+    nat_enabled: bool = False
+    nat_sessions: int = 0
+    nat_pool: Set[str] = field(default_factory=set)
+    nat_interfaces: Dict[int, int] = field(default_factory=dict)  # index -> flags
+    static_mappings: Set[Tuple[str, str, int, str, int]] = field(default_factory=set)
+    alg_interfaces: Set[int] = field(default_factory=set)
+    alg: Optional[dict] = None  # get_config reply as a dict
+
+
+# --- operations ------------------------------------------------------------------------------
+
+@dataclass
+class Op:
+    def cli(self):  # pragma: no cover - every op overrides
+        raise NotImplementedError
+
+    def call(self):
+        """(message name, arguments)"""
+        raise NotImplementedError
+
+
+@dataclass
+class SetInterfaceState(Op):
+    ifname: str
+    sw_if_index: int
+    up: bool
+
+    def cli(self):
+        return f"set interface state {self.ifname} {'up' if self.up else 'down'}"
+
+    def call(self):
+        return "sw_interface_set_flags", {"sw_if_index": self.sw_if_index,
+                                          "flags": 1 if self.up else 0}
+
+
+@dataclass
+class InterfaceAddress(Op):
+    ifname: str
+    sw_if_index: int
+    prefix: str
+    is_add: bool
+
+    def cli(self):
+        return f"set interface ip address {'' if self.is_add else 'del '}{self.ifname} {self.prefix}"
+
+    def call(self):
+        return "sw_interface_add_del_address", {"sw_if_index": self.sw_if_index,
+                                                "is_add": self.is_add, "prefix": self.prefix}
+
+
+@dataclass
+class RouteOp(Op):
+    prefix: str
+    via: str
+    ifname: str
+    sw_if_index: int
+    is_add: bool
+
+    def cli(self):
+        return f"ip route {'add' if self.is_add else 'del'} {self.prefix} via {self.via} {self.ifname}"
+
+    def call(self):
+        return "ip_route_add_del", {"is_add": self.is_add, "route": {
+            "table_id": 0, "prefix": self.prefix, "n_paths": 1,
+            "paths": [{"sw_if_index": self.sw_if_index, "proto": 0, "weight": 1,
+                       "nh": {"address": {"ip4": self.via}}, "n_labels": 0,
+                       "label_stack": [{"is_uniform": 0, "label": 0, "ttl": 0, "exp": 0}] * 16}]}}
+
+
+@dataclass
+class NatEnable(Op):
+    sessions: int
+
+    def cli(self):
+        return f"nat44 plugin enable sessions {self.sessions}"
+
+    def call(self):
+        return "nat44_ed_plugin_enable_disable", {"enable": True, "sessions": self.sessions}
+
+
+@dataclass
+class NatAddress(Op):
+    address: str
+    is_add: bool
+
+    def cli(self):
+        return f"nat44 add address {self.address}{'' if self.is_add else ' del'}"
+
+    def call(self):
+        return "nat44_add_del_address_range", {"first_ip_address": self.address,
+                                               "last_ip_address": self.address,
+                                               "vrf_id": 0xFFFFFFFF, "is_add": self.is_add}
+
+
+@dataclass
+class NatInterface(Op):
+    ifname: str
+    sw_if_index: int
+    role: str
+    is_add: bool
+
+    def cli(self):
+        return (f"set interface nat44 {'in' if self.role == 'inside' else 'out'} {self.ifname}"
+                + ("" if self.is_add else " del"))
+
+    def call(self):
+        return "nat44_interface_add_del_feature", {
+            "is_add": self.is_add, "sw_if_index": self.sw_if_index,
+            "flags": NAT_IS_INSIDE if self.role == "inside" else NAT_IS_OUTSIDE}
+
+
+@dataclass
+class NatStaticMapping(Op):
+    protocol: str
+    local: str
+    local_port: int
+    external: str
+    external_port: int
+    is_add: bool
+
+    def cli(self):
+        return (f"nat44 add static mapping {self.protocol} local {self.local} {self.local_port} "
+                f"external {self.external} {self.external_port}"
+                + ("" if self.is_add else " del"))
+
+    def call(self):
+        return "nat44_add_del_static_mapping_v2", {
+            "is_add": self.is_add, "local_ip_address": self.local,
+            "external_ip_address": self.external, "protocol": IP_PROTO[self.protocol],
+            "local_port": self.local_port, "external_port": self.external_port,
+            "external_sw_if_index": 0xFFFFFFFF, "vrf_id": 0, "tag": "sipalgctl"}
+
+
+@dataclass
+class AlgPorts(Op):
+    udp: Tuple[int, ...]
+
+    def cli(self):
+        return "set sip-alg ports udp " + ",".join(str(p) for p in self.udp)
+
+    def call(self):
+        return "sip_alg_set_ports", {"n_udp_ports": len(self.udp),
+                                     "udp_ports": list(self.udp) + [0] * (8 - len(self.udp)),
+                                     "n_tcp_ports": 0, "tcp_ports": [0] * 8}
+
+
+@dataclass
+class AlgTimeouts(Op):
+    signaling: int
+    media: int
+    call_: int
+
+    def cli(self):
+        return (f"set sip-alg timeouts signaling {self.signaling} media {self.media} "
+                f"call {self.call_}")
+
+    def call(self):
+        return "sip_alg_set_timeouts", {"signaling": self.signaling, "media": self.media,
+                                        "call": self.call_}
+
+
+@dataclass
+class AlgLimits(Op):
+    max_calls: int
+    lo: int
+    hi: int
+
+    def cli(self):
+        return f"set sip-alg max-calls {self.max_calls}; set sip-alg media-ports {self.lo}-{self.hi}"
+
+    def call(self):
+        return "sip_alg_set_limits", {"max_calls": self.max_calls, "media_port_lo": self.lo,
+                                      "media_port_hi": self.hi}
+
+
+@dataclass
+class AlgInterface(Op):
+    ifname: str
+    sw_if_index: int
+    enable: bool
+
+    def cli(self):
+        return f"set sip-alg interface {self.ifname}" + ("" if self.enable else " disable")
+
+    def call(self):
+        return "sip_alg_interface_enable_disable", {"sw_if_index": self.sw_if_index,
+                                                    "enable": self.enable}
+
+
+class PlanError(Exception):
+    """The running VPP lacks something the plan needs (e.g. an interface)."""
+
+
+# --- reading state ---------------------------------------------------------------------------
+
+def read_state(c):
+    """One pass over the running VPP through a connected vpp.Client."""
+    st = State()
+    for d in c.dump("sw_interface_dump"):
+        name = d.interface_name.rstrip("\x00")
+        st.sw_if_index[name] = d.sw_if_index
+        st.up[d.sw_if_index] = bool(int(d.flags) & 1)
+    for idx in st.sw_if_index.values():
+        st.addresses[idx] = {str(a.prefix) for a in c.dump("ip_address_dump", sw_if_index=idx,
+                                                              is_ipv6=False)}
+    for d in c.dump("ip_route_dump", table={"table_id": 0, "is_ip6": False}):
+        r = d.route
+        if r.n_paths != 1:
+            continue
+        p = r.paths[0]
+        via = str(p.nh.address.ip4)
+        if via != "0.0.0.0" and p.sw_if_index != 0xFFFFFFFF:
+            st.routes.add((str(r.prefix), via, p.sw_if_index))
+    try:
+        rc = c.call("nat44_show_running_config")
+        st.nat_enabled = bool(rc.sessions)
+        st.nat_sessions = rc.sessions
+    except Exception:
+        st.nat_enabled = False
+    if st.nat_enabled:
+        st.nat_pool = {str(d.ip_address) for d in c.dump("nat44_address_dump")}
+        st.nat_interfaces = {d.sw_if_index: int(d.flags) & (NAT_IS_INSIDE | NAT_IS_OUTSIDE)
+                             for d in c.dump("nat44_interface_dump")}
+        pinholes = {(str(e.inside_address), e.inside_port, str(e.public_address), e.public_port)
+                    for e in c.dump("sip_alg_server_map_get", cursor=0) if e.nat_mapping}
+        for d in c.dump("nat44_static_mapping_dump"):
+            key = (str(d.local_ip_address), d.local_port, str(d.external_ip_address),
+                   d.external_port)
+            if key in pinholes:
+                continue  # the ALG's own pinholes are not configuration
+            st.static_mappings.add((PROTO_NAME.get(d.protocol, str(d.protocol)),
+                                    str(d.local_ip_address), d.local_port,
+                                    str(d.external_ip_address), d.external_port))
+    st.alg_interfaces = {d.sw_if_index for d in c.dump("sip_alg_interfaces_get", cursor=0)}
+    g = c.call("sip_alg_get_config")
+    st.alg = {"udp": tuple(g.udp_ports[:g.n_udp_ports]), "signaling": g.signaling,
+              "media": g.media, "call": g.call, "max_calls": g.max_calls,
+              "media_ports": (g.media_port_lo, g.media_port_hi)}
+    return st
+
+
+# --- planning ---------------------------------------------------------------------------------
+
+def plan(cfg, st):
+    """Operations that take VPP from st to cfg, in dependency order (pure)."""
+    idx = {}
+    for name, i in cfg.interfaces.items():
+        if i.vpp_ifname not in st.sw_if_index:
+            raise PlanError(f"interfaces.{name}: VPP has no interface {i.vpp_ifname} "
+                            f"(is VPP running with the startup.conf `sipalgctl render` wrote?)")
+        idx[name] = st.sw_if_index[i.vpp_ifname]
+    managed = set(idx.values())
+    ifname = {v: cfg.interfaces[k].vpp_ifname for k, v in idx.items()}
+    adds = []
+    # removals, undone in reverse order of their dependencies
+    del_alg, del_sm, del_nat_if, del_pool, del_routes, del_addr = [], [], [], [], [], []
+
+    # interfaces: addresses and admin state
+    for name, i in cfg.interfaces.items():
+        x = idx[name]
+        want = {str(i.address)}
+        have = st.addresses.get(x, set())
+        for a in sorted(have - want):
+            del_addr.append(InterfaceAddress(i.vpp_ifname, x, a, False))
+        for a in sorted(want - have):
+            adds.append(InterfaceAddress(i.vpp_ifname, x, a, True))
+        if not st.up.get(x):
+            adds.append(SetInterfaceState(i.vpp_ifname, x, True))
+
+    # routes through the managed interfaces
+    want_routes = {(str(r.prefix), str(r.via), idx[r.interface]) for r in cfg.routes}
+    have_routes = {r for r in st.routes if r[2] in managed}
+    for r in sorted(have_routes - want_routes):
+        del_routes.append(RouteOp(r[0], r[1], ifname[r[2]], r[2], False))
+    route_adds = [RouteOp(r[0], r[1], ifname[r[2]], r[2], True)
+                  for r in sorted(want_routes - have_routes)]
+
+    # NAT44-ED
+    nat_adds = []
+    if not st.nat_enabled:
+        nat_adds.append(NatEnable(cfg.nat.sessions))
+    want_pool = {str(a) for a in cfg.nat.pool}
+    have_pool = st.nat_pool if st.nat_enabled else set()
+    for a in sorted(have_pool - want_pool):
+        del_pool.append(NatAddress(a, False))
+    nat_adds += [NatAddress(a, True) for a in sorted(want_pool - have_pool)]
+    role_flag = {"inside": NAT_IS_INSIDE, "outside": NAT_IS_OUTSIDE}
+    for name, i in cfg.interfaces.items():
+        x = idx[name]
+        have = st.nat_interfaces.get(x, 0) if st.nat_enabled else 0
+        want = role_flag.get(i.role, 0)
+        for role, flag in role_flag.items():
+            if have & flag and not want & flag:
+                del_nat_if.append(NatInterface(i.vpp_ifname, x, role, False))
+            if want & flag and not have & flag:
+                nat_adds.append(NatInterface(i.vpp_ifname, x, role, True))
+    want_sm = {(m.protocol, str(m.local[0]), m.local[1], str(m.external[0]), m.external[1])
+               for m in cfg.nat.static_mappings}
+    have_sm = st.static_mappings if st.nat_enabled else set()
+    for m in sorted(have_sm - want_sm):
+        del_sm.append(NatStaticMapping(*m, is_add=False))
+    nat_adds += [NatStaticMapping(*m, is_add=True) for m in sorted(want_sm - have_sm)]
+
+    # SIP ALG
+    alg_ops = []
+    s = cfg.sip_alg
+    cur = st.alg or {}
+    if cur.get("udp") != tuple(s.udp_ports):
+        alg_ops.append(AlgPorts(tuple(s.udp_ports)))
+    if (cur.get("signaling"), cur.get("media"), cur.get("call")) != (s.signaling, s.media, s.call):
+        alg_ops.append(AlgTimeouts(s.signaling, s.media, s.call))
+    if (cur.get("max_calls"), cur.get("media_ports")) != (s.max_calls, tuple(s.media_ports)):
+        alg_ops.append(AlgLimits(s.max_calls, *s.media_ports))
+    want_alg = {idx[n] for n in cfg.alg_interfaces()}
+    for x in sorted((st.alg_interfaces & managed) - want_alg):
+        del_alg.append(AlgInterface(ifname[x], x, False))
+    alg_ops += [AlgInterface(ifname[x], x, True) for x in sorted(want_alg - st.alg_interfaces)]
+
+    dels = del_alg + del_sm + del_nat_if + del_pool + del_routes + del_addr
+    return dels + adds + route_adds + nat_adds + alg_ops
+
+
+def apply(c, ops, progress=None):
+    """Send the operations in order; the first failure raises ApiError."""
+    for n, op in enumerate(ops, 1):
+        msg, args = op.call()
+        if progress:
+            progress(n, len(ops), op)
+        c.call(msg, **args)

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: Apache-2.0
+"""startup.conf and the bootstrap CLI from templates/ (jinja2, StrictUndefined).
+
+Templates get a prepared view model and contain no logic beyond loops."""
+
+import os
+
+import jinja2
+
+from .vpp import find_plugin_dir, find_prefix
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATES = os.environ.get("SIPALGCTL_TEMPLATES",
+                           os.path.normpath(os.path.join(HERE, "..", "..", "templates")))
+FILES = {"startup.conf": "startup.conf.j2", "bootstrap.cli": "bootstrap.cli.j2"}
+
+
+def view(cfg, prefix=None, plugin_dir=None):
+    """The values the templates use, already formatted."""
+    v = cfg.vpp
+    return {
+        "runtime_dir": v.runtime_dir,
+        "api_socket": v.api_socket,
+        "cli_socket": v.cli_socket,
+        "stats_socket": v.stats_socket,
+        "main_core": v.main_core,
+        "workers": v.workers,
+        "buffers": v.buffers,
+        "main_heap": v.main_heap,
+        "plugin_dir": plugin_dir or v.plugin_path or find_plugin_dir(),
+        "bootstrap": f"{v.runtime_dir}/bootstrap.cli",
+        "af_packet": [{"host_if": i.host_if} for i in cfg.interfaces.values()
+                      if i.type == "af_packet"],
+        "taps": [{"id": i.tap_id, "host_if": i.host_if} for i in cfg.interfaces.values()
+                 if i.type == "tap"],
+    }
+
+
+def render(cfg, templates=TEMPLATES, prefix=None, plugin_dir=None):
+    """{file name: text}"""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             trim_blocks=True, lstrip_blocks=True)
+    model = view(cfg, prefix=prefix, plugin_dir=plugin_dir)
+    return {name: env.get_template(t).render(**model) for name, t in FILES.items()}

@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The planner against a fake VPP state: exact operations for a fresh VPP, nothing to do
+once applied (apply twice = empty plan), removals for items dropped from the YAML, and
+deletions before additions in dependency order."""
+
+import copy
+import os
+
+import pytest
+
+from sipalgctl import config, plan as P
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEED = os.path.join(HERE, "..", "..", "mgmt", "examples", "seed.yaml")
+FULL = os.path.join(HERE, "configs", "full.yaml")
+
+
+def fresh(cfg):
+    """A VPP just started with the rendered startup.conf: interfaces exist, nothing else."""
+    st = P.State()
+    for n, (name, i) in enumerate(cfg.interfaces.items(), start=1):
+        st.sw_if_index[i.vpp_ifname] = n
+        st.addresses[n] = set()
+        st.up[n] = False
+    st.alg = {"udp": (5060,), "signaling": 120, "media": 60, "call": 7200, "max_calls": 10000,
+              "media_ports": (40000, 59999)}
+    return st
+
+
+def fake_apply(st, ops):
+    """What VPP does with each message, on the fake state."""
+    st = copy.deepcopy(st)
+    for op in ops:
+        if isinstance(op, P.SetInterfaceState):
+            st.up[op.sw_if_index] = op.up
+        elif isinstance(op, P.InterfaceAddress):
+            (st.addresses[op.sw_if_index].add if op.is_add else
+             st.addresses[op.sw_if_index].discard)(op.prefix)
+        elif isinstance(op, P.RouteOp):
+            (st.routes.add if op.is_add else st.routes.discard)((op.prefix, op.via,
+                                                                 op.sw_if_index))
+        elif isinstance(op, P.NatEnable):
+            st.nat_enabled, st.nat_sessions = True, op.sessions
+        elif isinstance(op, P.NatAddress):
+            (st.nat_pool.add if op.is_add else st.nat_pool.discard)(op.address)
+        elif isinstance(op, P.NatInterface):
+            flag = P.NAT_IS_INSIDE if op.role == "inside" else P.NAT_IS_OUTSIDE
+            cur = st.nat_interfaces.get(op.sw_if_index, 0)
+            st.nat_interfaces[op.sw_if_index] = cur | flag if op.is_add else cur & ~flag
+        elif isinstance(op, P.NatStaticMapping):
+            key = (op.protocol, op.local, op.local_port, op.external, op.external_port)
+            (st.static_mappings.add if op.is_add else st.static_mappings.discard)(key)
+        elif isinstance(op, P.AlgPorts):
+            st.alg["udp"] = op.udp
+        elif isinstance(op, P.AlgTimeouts):
+            st.alg.update(signaling=op.signaling, media=op.media, call=op.call_)
+        elif isinstance(op, P.AlgLimits):
+            st.alg.update(max_calls=op.max_calls, media_ports=(op.lo, op.hi))
+        elif isinstance(op, P.AlgInterface):
+            (st.alg_interfaces.add if op.enable else st.alg_interfaces.discard)(op.sw_if_index)
+        else:
+            raise AssertionError(f"unknown op {op}")
+    return st
+
+
+def test_seed_on_fresh_vpp():
+    cfg = config.load(SEED)
+    ops = P.plan(cfg, fresh(cfg))
+    assert [o.cli() for o in ops] == [
+        "set interface ip address host-sipalg-in 192.168.1.254/24",
+        "set interface state host-sipalg-in up",
+        "set interface ip address host-sipalg-out 203.0.113.1/24",
+        "set interface state host-sipalg-out up",
+        "ip route add 198.51.100.0/24 via 203.0.113.2 host-sipalg-out",
+        "nat44 plugin enable sessions 10000",
+        "nat44 add address 203.0.113.10",
+        "set interface nat44 in host-sipalg-in",
+        "set interface nat44 out host-sipalg-out",
+        "set sip-alg interface host-sipalg-in",
+        "set sip-alg interface host-sipalg-out",
+    ]
+
+
+@pytest.mark.parametrize("path", [SEED, FULL], ids=["seed", "full"])
+def test_apply_twice_plans_nothing(path):
+    cfg = config.load(path)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    assert P.plan(cfg, st) == []
+
+
+def test_removed_items_are_removed_in_dependency_order():
+    cfg = config.load(FULL)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    smaller = config.load(FULL)
+    smaller.nat.static_mappings = smaller.nat.static_mappings[:1]
+    smaller.nat.pool = smaller.nat.pool[:1]
+    smaller.routes = smaller.routes[:1]
+    smaller.sip_alg.interfaces = ["lan"]
+    smaller.sip_alg.udp_ports = [5060]
+    ops = P.plan(smaller, st)
+    assert [o.cli() for o in ops] == [
+        "set sip-alg interface host-sipalg-wan disable",
+        "nat44 add static mapping tcp local 192.168.1.6 443 external 203.0.113.11 443 del",
+        "nat44 add address 203.0.113.11 del",
+        "ip route del 0.0.0.0/0 via 203.0.113.254 host-sipalg-wan",
+        "set sip-alg ports udp 5060",
+    ]
+    assert P.plan(smaller, fake_apply(st, ops)) == []
+
+
+def test_changed_address_replaces_the_old_one():
+    cfg = config.load(SEED)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    cfg.interfaces["outside"].address = config.ipaddress.IPv4Interface("203.0.113.5/24")
+    assert [o.cli() for o in P.plan(cfg, st)] == [
+        "set interface ip address del host-sipalg-out 203.0.113.1/24",
+        "set interface ip address host-sipalg-out 203.0.113.5/24",
+    ]
+
+
+def test_foreign_state_on_unmanaged_interfaces_is_left_alone():
+    cfg = config.load(SEED)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    st.sw_if_index["loop9"] = 9
+    st.addresses[9] = {"10.9.9.9/32"}
+    st.routes.add(("10.0.0.0/8", "10.9.9.1", 9))
+    st.alg_interfaces.add(9)
+    assert P.plan(cfg, st) == []
+
+
+def test_missing_interface_is_a_plan_error():
+    cfg = config.load(SEED)
+    st = fresh(cfg)
+    del st.sw_if_index["host-sipalg-out"]
+    with pytest.raises(P.PlanError, match="interfaces.outside: VPP has no interface "
+                                          "host-sipalg-out"):
+        P.plan(cfg, st)
+
+
+def test_alg_disabled_disables_interfaces():
+    cfg = config.load(SEED)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    cfg.sip_alg.enabled = False
+    assert [o.cli() for o in P.plan(cfg, st)] == [
+        "set sip-alg interface host-sipalg-in disable",
+        "set sip-alg interface host-sipalg-out disable"]

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`sipalgctl render` against golden files (tests/mgmt/golden/<config>/).
+
+To refresh after an intended template change:
+  SIPALG_UPDATE_GOLDEN=1 pytest tests/mgmt/test_render.py  (then review the diff)"""
+
+import os
+
+import jinja2
+import pytest
+
+from sipalgctl import config, render
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+CONFIGS = {"seed": os.path.join(ROOT, "mgmt", "examples", "seed.yaml"),
+           "full": os.path.join(HERE, "configs", "full.yaml")}
+PLUGIN_DIR = "/opt/vpp-sipalg/plugins"  # fixed, so golden files do not depend on the checkout
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_golden(name):
+    files = render.render(config.load(CONFIGS[name]), plugin_dir=PLUGIN_DIR)
+    assert sorted(files) == ["bootstrap.cli", "startup.conf"]
+    for fname, text in files.items():
+        path = os.path.join(HERE, "golden", name, fname)
+        if os.environ.get("SIPALG_UPDATE_GOLDEN"):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "w").write(text)
+        assert text == open(path).read(), f"{name}/{fname} differs from its golden file"
+
+
+def test_strict_undefined(tmp_path):
+    (tmp_path / "startup.conf.j2").write_text("{{ no_such_value }}\n")
+    (tmp_path / "bootstrap.cli.j2").write_text("\n")
+    with pytest.raises(jinja2.UndefinedError):
+        render.render(config.load(CONFIGS["seed"]), templates=str(tmp_path), plugin_dir="/x")
+
+
+def test_cli_render_writes_files(tmp_path, capsys):
+    from sipalgctl import cli
+    assert cli.main(["render", CONFIGS["full"], "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "startup.conf").read_text()
+    assert "workers 2" in text and "add-path /opt/vpp-sipalg/plugins" in text
+    assert (tmp_path / "bootstrap.cli").read_text().count("create ") == 2
