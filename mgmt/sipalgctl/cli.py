@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 from . import EXIT_APPLY_FAILED, EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE, __version__
 from . import config as C
@@ -100,6 +101,12 @@ def cmd_up(args):
         runner.start(cfg, prefix)
     except RuntimeError as e:
         raise Unreachable(str(e))
+    # the API socket comes up before VPP has run bootstrap.cli: wait for the interfaces
+    with client(args, cfg) as c:
+        want = {i.vpp_ifname for i in cfg.interfaces.values()}
+        deadline = time.time() + 20
+        while not want <= set(P.read_state(c).sw_if_index) and time.time() < deadline:
+            time.sleep(0.2)
     rc = do_apply(args, cfg)
     print(f"up: VPP running, API {cfg.vpp.api_socket}, CLI {cfg.vpp.cli_socket}")
     return rc

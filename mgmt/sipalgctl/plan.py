@@ -235,9 +235,12 @@ def read_state(c):
         if r.n_paths != 1:
             continue
         p = r.paths[0]
-        via = str(p.nh.address.ip4)
-        if via != "0.0.0.0" and p.sw_if_index != 0xFFFFFFFF:
-            st.routes.add((str(r.prefix), via, p.sw_if_index))
+        via, prefix = str(p.nh.address.ip4), str(r.prefix)
+        # a static route: a normal path through a next hop that is not the prefix itself
+        # (attached hosts, local and NAT addresses are /32s "via" themselves)
+        if (via != "0.0.0.0" and p.sw_if_index != 0xFFFFFFFF and int(p.type) == 0
+                and prefix != f"{via}/32"):
+            st.routes.add((prefix, via, p.sw_if_index))
     try:
         rc = c.call("nat44_show_running_config")
         st.nat_enabled = bool(rc.sessions)

@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: Apache-2.0
+"""sipalgctl against a live VPP: `up` from YAML on the test's veths, a real sipp call,
+`show server-map` / `session-table` / `calls` / `stats` during it, apply twice = nothing,
+an item removed from the YAML is removed from VPP, `down` stops VPP."""
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+from conftest import Topo
+from test_call import A_RTP, A_SIP, B_RTP, assert_seed_entries, run_call, udp_to
+
+
+def ctl(*args, check=True):
+    r = subprocess.run([sys.executable, "-m", "sipalgctl.cli", *args], capture_output=True,
+                       text=True, timeout=120)
+    if check and r.returncode != 0:
+        raise AssertionError(f"sipalgctl {' '.join(args)} -> {r.returncode}\n{r.stdout}{r.stderr}")
+    return r
+
+
+def write_config(t, path, runtime_dir, routes=True, static=True):
+    cfg = {
+        "vpp": {"runtime_dir": runtime_dir, "buffers": 8192, "main_heap": "512M"},
+        "interfaces": {
+            "inside": {"type": "af_packet", "host_if": t.if_in_vpp,
+                       "address": f"{t.GW_IN}/24", "role": "inside"},
+            "outside": {"type": "af_packet", "host_if": t.if_out_vpp,
+                        "address": f"{t.GW_OUT}/24", "role": "outside"},
+        },
+        "routes": [{"prefix": "198.51.100.0/24", "via": t.OUT_HOST, "interface": "outside"}]
+        if routes else [],
+        "nat44": {"pool": [t.PUB], "static_mappings": [
+            {"protocol": "udp", "local": "192.168.1.5:5070", "external": f"{t.PUB}:5070"}]
+            if static else []},
+        "sip_alg": {"ports": {"udp": [5060, 5062]}},
+    }
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    return path
+
+
+def test_up_call_show_down(e2e_prefix, tmp_path):
+    with Topo(e2e_prefix, start_vpp=False) as t:
+        run = str(tmp_path / "run")
+        cfg = write_config(t, str(tmp_path / "fw.yaml"), run)
+        assert "ok" in ctl("check", cfg).stdout
+        try:
+            up = ctl("up", cfg)
+            assert "up: VPP running" in up.stdout
+            assert ctl("plan", cfg).stdout.strip() == "nothing to do"
+            assert ctl("apply", cfg).stdout.strip() == "nothing to do"
+            t.wait_reachable()
+
+            def during_call():
+                return {w: ctl("show", w, cfg).stdout for w in
+                        ("server-map", "session-table", "calls")}
+
+            rc, inside, outside, seen = run_call(t, str(tmp_path), mid_call=during_call)
+            assert rc == 0
+            assert len(udp_to(inside, t.A, A_RTP)) > 50 and len(udp_to(outside, t.B, B_RTP)) > 50
+            smap = [l for l in seen["server-map"].splitlines() if l.strip()]
+            assert_seed_entries(t, smap)
+            sessions = seen["session-table"].splitlines()
+            assert any(l.startswith(f"sip VPN:public --> public {t.A}:{A_SIP}[{t.PUB}:")
+                       for l in sessions), sessions
+            assert any(l.startswith("sip-rtp VPN:public --> public") for l in sessions), sessions
+            assert "confirmed" in seen["calls"]
+            # after BYE: nothing left, and the counters say what happened
+            assert json.loads(ctl("--json", "show", "server-map", cfg).stdout) == []
+            stats = json.loads(ctl("--json", "stats", cfg).stdout)
+            # INVITE, 180, 200, ACK, BYE, 200: every one rewritten
+            assert stats["sip"] >= 6 and stats["rewritten"] >= 6 and stats["pinhole_added"] >= 6
+            assert stats["parse_error"] == 0
+
+            # removing items from the YAML removes them from VPP
+            smaller = write_config(t, str(tmp_path / "fw2.yaml"), run, routes=False,
+                                   static=False)
+            plan = ctl("plan", smaller).stdout.splitlines()
+            assert plan == [
+                f"nat44 add static mapping udp local 192.168.1.5 5070 external {t.PUB} 5070 del",
+                f"ip route del 198.51.100.0/24 via {t.OUT_HOST} host-{t.if_out_vpp}"]
+            ctl("apply", smaller)
+            assert ctl("plan", smaller).stdout.strip() == "nothing to do"
+        finally:
+            down = ctl("down", cfg, check=False)
+        assert down.returncode == 0 and "stopped" in down.stdout
+        assert not os.path.exists(os.path.join(run, "vpp.pid"))
+
+
+def test_apply_without_vpp_exits_2(tmp_path):
+    t = Topo.__new__(Topo)
+    t.if_in_vpp, t.if_out_vpp = "x1", "x2"
+    t.GW_IN, t.GW_OUT, t.OUT_HOST, t.PUB = Topo.GW_IN, Topo.GW_OUT, Topo.OUT_HOST, Topo.PUB
+    cfg = write_config(t, str(tmp_path / "fw.yaml"), str(tmp_path / "norun"))
+    r = ctl("apply", cfg, check=False)
+    assert r.returncode == 2 and "cannot reach VPP" in r.stderr
