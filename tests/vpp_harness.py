@@ -123,5 +123,14 @@ class VPP:
             raise VPPError(f"{cmd}: {out}")
         return out
 
+    def server_map(self):
+        """`show sip-alg server-map`, one entry per line."""
+        return [l for l in self.cli("show sip-alg server-map").splitlines() if l.strip()]
+
+    def static_mappings(self):
+        """`show nat44 static mappings`, one mapping per line."""
+        return [l.strip() for l in self.cli("show nat44 static mappings").splitlines()
+                if "local" in l]
+
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)

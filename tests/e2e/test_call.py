@@ -13,24 +13,7 @@ import pytest
 from conftest import HERE, Topo
 
 A_SIP, A_RTP, B_SIP, B_RTP = 2000, 6000, 5062, 7000
-KAMAILIO_CFG = """#!KAMAILIO
-listen=udp:198.51.100.1:5060
-children=1
-disable_tcp=yes
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "siputils.so"
-request_route {
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (has_totag()) { loose_route(); $du = "sip:198.51.100.2:5062"; t_relay(); exit; }
-  record_route();
-  $du = "sip:198.51.100.2:5062";
-  t_relay();
-}
-"""
+KAMAILIO_CFG = os.path.join(HERE, "..", "data", "kamailio.cfg.in")
 
 
 def scenario(name, media=True):
@@ -67,7 +50,7 @@ def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=N
     cap_out = capture(t, t.ns_out, t.if_out, "udp", f"{tmp}/outside.pcap")
     if via_proxy:
         with open(f"{tmp}/kamailio.cfg", "w") as f:
-            f.write(KAMAILIO_CFG)
+            f.write(open(KAMAILIO_CFG).read().replace("@CALLEE@", f"{t.B}:{B_SIP}"))
         t.popen_in(t.ns_out, "kamailio", "-f", f"{tmp}/kamailio.cfg", "-P", f"{tmp}/kam.pid",
                    "-Y", tmp, "-w", tmp, "-DD", "-E", log=f"{tmp}/kamailio.log")
     uas = t.popen_in(t.ns_out, "sipp", "-sf", scenario("uas.xml", uas_media), "-i", t.B, "-p",

@@ -105,11 +105,10 @@ class PgNat:
         return out
 
     def server_map(self):
-        return [l for l in self.vpp.cli("show sip-alg server-map").splitlines() if l.strip()]
+        return self.vpp.server_map()
 
     def static_mappings(self):
-        return [l.strip() for l in self.vpp.cli("show nat44 static mappings").splitlines()
-                if "local" in l]
+        return self.vpp.static_mappings()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate the real-stack SIP captures used by tests/core/test_captures.py.
 #
-# Runs sipp (UAC and UAS), kamailio (stateless record-routing proxy) and baresip inside a
+# Runs sipp (UAC and UAS), kamailio (record-routing proxy) and baresip inside a
 # private network namespace whose loopback carries the test addresses
 # (192.168.1.1 = inside caller, 198.51.100.2 = callee, 198.51.100.1 = proxy), captures with
 # tcpdump and writes each SIP payload to <stack>/NN.sip. Needs root, sip-tester, kamailio,
@@ -50,26 +50,7 @@ sipp_call() {
 capture sipp sipp_call
 
 # 2. the same call through a kamailio record-routing proxy
-cat > "$work/kamailio.cfg" <<'KAM'
-#!KAMAILIO
-listen=udp:198.51.100.1:5060
-children=1
-disable_tcp=yes
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "maxfwd.so"
-loadmodule "pv.so"
-request_route {
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (has_totag()) { loose_route(); $du = "sip:198.51.100.2:5060"; t_relay(); exit; }
-  record_route();
-  $du = "sip:198.51.100.2:5060";
-  t_relay();
-}
-KAM
+sed 's/@CALLEE@/198.51.100.2:5060/' "$here/../kamailio.cfg.in" > "$work/kamailio.cfg"
 kam_call() {
   run kamailio -f "$work/kamailio.cfg" -P "$work/kam.pid" -Y "$work" -w "$work" -E \
     >/dev/null 2>&1
