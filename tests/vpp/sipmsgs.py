@@ -52,3 +52,19 @@ def response(status, reason, method, cseq, a, a_port, rport=None, received=None,
 def request(method, a, a_port, cseq, to_tag="b1"):
     return message(f"{method} sip:bob@{B}:{B_SIP} SIP/2.0",
                    dialog(a, a_port, cseq, method, to_tag=to_tag, branch=f"z9hG4bK-{cseq}"))
+
+
+def register(a=A, a_port=A_PORT, cseq=1, expires=600):
+    h = dialog(a, a_port, cseq, "REGISTER", branch=f"z9hG4bK-r{cseq}")
+    h[3] = f"To: <sip:alice@{PROXY}>"
+    h[4] = f"Call-ID: reg-1@{a}"
+    h[-1] = f"Contact: <sip:alice@{a}:{a_port}>;expires={expires}"
+    return message(f"REGISTER sip:{PROXY} SIP/2.0", h)
+
+
+def register_ok(a, a_port, cseq=1, expires=600):
+    h = dialog(a, a_port, cseq, "REGISTER", to_tag="r1")
+    h[3] = f"To: <sip:alice@{PROXY}>;tag=r1"
+    h[4] = f"Call-ID: reg-1@{a}"
+    h[-1] = f"Contact: <sip:alice@{a}:{a_port}>;expires={expires}"
+    return message("SIP/2.0 200 OK", h)

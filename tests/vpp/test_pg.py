@@ -249,3 +249,28 @@ def test_fragmented_sip_counted_and_passed(pgnat):
     assert len(got) == len(frags)
     c = t.counters()
     assert (c["fragment"], c["sip"], c["rewritten"]) == (1, 0, 0)
+
+
+def test_register_binding_outlives_calls(pgnat):
+    """A 200 OK to REGISTER opens the contact's signaling pinhole for the binding's expiry;
+    a call from the same contact shares it, and the call's end leaves it in place."""
+    t = pgnat
+    [r] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, S.register())],
+                 "pg1", 1)
+    pub_port = r[UDP].sport
+    assert b"Contact: <sip:alice@203.0.113.10:%d>;expires=600" % pub_port in bytes(r[Raw])
+    ok = S.register_ok(S.PUB, pub_port, expires=300)
+    t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok)], "pg0", 1)
+    sig = (f"{S.PUB}:{pub_port}", f"{S.A}:{S.A_PORT}", "sip")
+    assert wait_for(lambda: entries(t) == {sig})
+    assert 280 <= left_times(t)["sip"] <= 300  # the registrar's expiry, not 120 s
+    # an inbound request from a new remote reaches the registered contact
+    opts = S.request("OPTIONS", S.PUB, pub_port, 7).replace(b"OPTIONS sip:bob@", b"OPTIONS sip:x@")
+    [i] = t.send("pg1", [t.udp("pg1", S.B, S.B_SIP, S.PUB, pub_port, opts)], "pg0", 1)
+    assert (i[IP].dst, i[UDP].dport) == (S.A, S.A_PORT)
+    # a call from the same contact, then its end
+    send_invite(t)
+    busy = S.response(486, "Busy Here", "INVITE", 1, S.PUB, pub_port)
+    t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, busy)], "pg0", 1)
+    assert wait_for(lambda: entries(t) == {sig})
+    assert t.static_mappings() == [f"UDP local {S.A}:{S.A_PORT} external {S.PUB}:{pub_port} vrf 0"]

@@ -294,10 +294,24 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
 
   if (e)
     {
-      /* a retransmission or a refresh: restart its clock */
-      e->expires = clib_max (e->expires, now + ph->timeout);
-      e->call_index = req->call_index;
-      e->call_thread = req->thread;
+      /*
+       * A retransmission, a refresh, or the same endpoint in another record. A REGISTER
+       * binding keeps the entry: the calls of the registered contact share its pinhole,
+       * and their end must not remove it.
+       */
+      if (ph->bound)
+	{
+	  /* the registrar's expiry rules, also when it shortens the binding */
+	  e->ph.bound = 1;
+	  e->expires = now + ph->timeout;
+	}
+      else
+	e->expires = clib_max (e->expires, now + ph->timeout);
+      if (ph->bound || !e->ph.bound)
+	{
+	  e->call_index = req->call_index;
+	  e->call_thread = req->thread;
+	}
       return;
     }
   pool_get_zero (sam->smap, e);
