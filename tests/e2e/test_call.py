@@ -64,7 +64,7 @@ def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=N
                      log=f"{tmp}/uac.log")
     seen = None
     if mid_call:
-        time.sleep(2.5)  # in the 4 s of the established call
+        time.sleep(2.5)  # in the 6 s of the established call (snapshots take ~1 s each)
         seen = mid_call()
     rc = uac.wait(40)
     uas.wait(10)

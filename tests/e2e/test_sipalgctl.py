@@ -57,7 +57,7 @@ def test_up_call_show_down(e2e_prefix, tmp_path):
 
             def during_call():
                 return {w: ctl("show", w, cfg).stdout for w in
-                        ("server-map", "session-table", "calls")}
+                        ("calls", "server-map", "session-table")}
 
             rc, inside, outside, seen = run_call(t, str(tmp_path), mid_call=during_call)
             assert rc == 0
