@@ -44,7 +44,8 @@ def udp_to(pkts, dst, dport):
     return [p for p in pkts if IP in p and UDP in p and p[IP].dst == dst and p[UDP].dport == dport]
 
 
-def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=None):
+def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=None,
+             ready=None):
     """One call; returns (uac exit code, inside pcap packets, outside pcap packets, mid-call)."""
     cap_in = capture(t, t.ns_in, t.if_in, "udp", f"{tmp}/inside.pcap")
     cap_out = capture(t, t.ns_out, t.if_out, "udp", f"{tmp}/outside.pcap")
@@ -64,8 +65,13 @@ def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=N
                      log=f"{tmp}/uac.log")
     seen = None
     if mid_call:
-        time.sleep(2.5)  # in the 6 s of the established call (snapshots take ~1 s each)
-        seen = mid_call()
+        # a snapshot once the call is established (and before its 6 s are over)
+        deadline = time.time() + 5
+        while True:
+            time.sleep(0.5)
+            seen = mid_call()
+            if ready is None or ready(seen) or time.time() > deadline:
+                break
     rc = uac.wait(40)
     uas.wait(10)
     time.sleep(1.5)
@@ -105,7 +111,7 @@ def assert_no_inside_address_outside(outside):
 def test_seed_call(topo, via_proxy, tmp_path):
     t = topo
     rc, inside, outside, mid = run_call(t, str(tmp_path), via_proxy=via_proxy,
-                                        mid_call=t.server_map)
+                                        mid_call=t.server_map, ready=lambda m: len(m) == 6)
     assert rc == 0, "the call did not complete"
     rtp_to_a = udp_to(inside, t.A, A_RTP)
     rtp_to_b = udp_to(outside, t.B, B_RTP)

@@ -59,7 +59,10 @@ def test_up_call_show_down(e2e_prefix, tmp_path):
                 return {w: ctl("show", w, cfg).stdout for w in
                         ("calls", "server-map", "session-table")}
 
-            rc, inside, outside, seen = run_call(t, str(tmp_path), mid_call=during_call)
+            rc, inside, outside, seen = run_call(
+                t, str(tmp_path), mid_call=during_call,
+                ready=lambda s: "confirmed" in s["calls"] and
+                len([l for l in s["server-map"].splitlines() if l.strip()]) == 6)
             assert rc == 0
             assert len(udp_to(inside, t.A, A_RTP)) > 50 and len(udp_to(outside, t.B, B_RTP)) > 50
             smap = [l for l in seen["server-map"].splitlines() if l.strip()]
