@@ -154,6 +154,7 @@ typedef struct
   u8 held;
   u8 call_state;
   u16 n_ph;
+  u16 n_no_media_port;
   sip_result_t result;
   sip_msg_t msg;
   sip_info_t info;
@@ -232,7 +233,8 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
   if (pool_elts (ptd->calls) >= sam->max_calls)
     {
       vec_free (key);
-      c->error = SIP_ALG_ERROR_MAX_CALLS;
+      /* counted on its own: the message still gets an outcome (rewritten, ...) */
+      vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_MAX_CALLS, 1);
       return 0;
     }
   sip_alg_call_t *call;
@@ -316,7 +318,7 @@ sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_ca
 	{
 	  if (call->n_media >= SIP_ALG_CALL_MAX_MEDIA || !(pub = sip_alg_media_port_alloc (ptd)))
 	    {
-	      c->error = SIP_ALG_ERROR_NO_MEDIA_PORT;
+	      c->n_no_media_port++; /* counted apart from the message's outcome */
 	      continue;
 	    }
 	  sip_alg_media_map_t *mm = &call->media[call->n_media++];
@@ -613,6 +615,9 @@ VLIB_NODE_FN (sip_alg_post_node)
 	    vlib_node_increment_counter (vm, node->node_index, ctx.error, 1);
 	  if (held)
 	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_HELD, 1);
+	  if (ctx.n_no_media_port)
+	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_NO_MEDIA_PORT,
+					 ctx.n_no_media_port);
 	  if (PREDICT_FALSE (b[0]->flags & VLIB_BUFFER_IS_TRACED))
 	    {
 	      sip_alg_post_trace_t *t = vlib_add_trace (vm, node, b[0], sizeof (*t));
