@@ -60,28 +60,24 @@ def cmd_render(args):
     return EXIT_OK
 
 
-def _plan(args, c, cfg):
-    ops = P.plan(cfg, P.read_state(c))
-    return ops
-
-
 def cmd_plan(args):
     cfg = load(args)
     with client(args, cfg) as c:
-        ops = _plan(args, c, cfg)
-    out(args, [{"cli": o.cli(), "api": o.call()[0], "args": o.call()[1]} for o in ops],
+        ops = P.plan(cfg, P.read_state(c))
+    calls = [o.call() for o in ops]
+    out(args, [{"cli": o.cli(), "api": m, "args": a} for o, (m, a) in zip(ops, calls)],
         [o.cli() for o in ops] or ["nothing to do"])
     return EXIT_OK
 
 
 def do_apply(args, cfg):
     with client(args, cfg) as c:
-        ops = _plan(args, c, cfg)
+        ops = P.plan(cfg, P.read_state(c))
         P.apply(c, ops, progress=None if args.json else
                 lambda n, t, o: print(f"[{n}/{t}] {o.cli()}"))
         if not ops and not args.json:
             print("nothing to do")
-        remaining = _plan(args, c, cfg)
+        remaining = P.plan(cfg, P.read_state(c))
         if remaining:
             raise ApiError("apply", 0, "still planned after apply: "
                            + "; ".join(o.cli() for o in remaining))

@@ -70,8 +70,8 @@ def format_session_table(sessions):
 
 
 def calls(c):
-    return [{"thread": d.thread, "call_id": d.call_id.rstrip("\x00") if isinstance(
-                d.call_id, str) else d.call_id, "state": d.state.rstrip("\x00"),
+    return [{"thread": d.thread, "call_id": d.call_id.rstrip("\x00"),
+             "state": d.state.rstrip("\x00"),
              "inside": f"{d.inside_address}:{d.inside_port}",
              "public": f"{d.public_address}:{d.public_port}",
              "peer": f"{d.peer_address}:{d.peer_port}", "messages": d.messages,

@@ -330,16 +330,24 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
   sip_alg_count (SIP_ALG_ERROR_PINHOLE_ADDED, 1);
 }
 
+/* The call record (thread, index), or 0 when it is gone. Barrier held. */
+static sip_alg_call_t *
+sip_alg_call_at (u32 thread, u32 call_index)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (thread >= vec_len (sam->per_thread) ||
+      pool_is_free_index (sam->per_thread[thread].calls, call_index))
+    return 0;
+  return pool_elt_at_index (sam->per_thread[thread].calls, call_index);
+}
+
 static void
 sip_alg_call_free (u16 thread, u32 call_index)
 {
-  sip_alg_main_t *sam = &sip_alg_main;
-  if (thread >= vec_len (sam->per_thread))
+  sip_alg_call_t *c = sip_alg_call_at (thread, call_index);
+  if (!c)
     return;
-  sip_alg_per_thread_t *ptd = &sam->per_thread[thread];
-  if (pool_is_free_index (ptd->calls, call_index))
-    return;
-  sip_alg_call_t *c = pool_elt_at_index (ptd->calls, call_index);
+  sip_alg_per_thread_t *ptd = &sip_alg_main.per_thread[thread];
   hash_unset_mem (ptd->call_by_id, c->call_id);
   vec_free (c->call_id);
   pool_put (ptd->calls, c);
@@ -361,15 +369,11 @@ sip_alg_close (vlib_main_t *vm, const sip_alg_req_t *req)
     sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]), SIP_ALG_ERROR_PINHOLE_REMOVED);
   vec_free (del);
 
+  sip_alg_call_t *c;
   if (!req->media_only)
     sip_alg_call_free (req->thread, req->call_index);
-  else if (req->thread < vec_len (sam->per_thread) &&
-	   !pool_is_free_index (sam->per_thread[req->thread].calls, req->call_index))
-    {
-      /* media of the call is gone: the worker allocates anew on the next offer */
-      sip_alg_call_t *c = pool_elt_at_index (sam->per_thread[req->thread].calls, req->call_index);
-      c->n_media = 0;
-    }
+  else if ((c = sip_alg_call_at (req->thread, req->call_index)))
+    c->n_media = 0; /* media of the call is gone: the worker allocates anew on the next offer */
 }
 
 /* Send a held buffer on to the node after sip-alg-post. */
@@ -422,11 +426,9 @@ sip_alg_age (vlib_main_t *vm)
   pool_foreach (e, sam->smap)
     {
       /* entries of a live call follow the call's signaling */
-      if (!e->ph.bound && e->call_index != ~0 && e->call_thread < vec_len (sam->per_thread) &&
-	  !pool_is_free_index (sam->per_thread[e->call_thread].calls, e->call_index))
+      sip_alg_call_t *c = e->ph.bound ? 0 : sip_alg_call_at (e->call_thread, e->call_index);
+      if (c)
 	{
-	  sip_alg_call_t *c =
-	    pool_elt_at_index (sam->per_thread[e->call_thread].calls, e->call_index);
 	  f64 t = e->ph.app == SIP_ALG_APP_SIP ? sam->timeout_signaling : 0;
 	  if (c->fsm.state == SIP_CALL_CONFIRMED)
 	    t = sam->timeout_call; /* media of an established call lives with the call */
@@ -557,7 +559,6 @@ sip_alg_init (vlib_main_t *vm)
   sam->max_calls = SIP_ALG_DEFAULT_MAX_CALLS;
   sam->media_port_lo = SIP_ALG_MEDIA_PORT_LO;
   sam->media_port_hi = SIP_ALG_MEDIA_PORT_HI;
-  sam->post_node_index = sip_alg_post_node.index;
   sam->process_node_index = sip_alg_process_node.index;
   return 0;
 }

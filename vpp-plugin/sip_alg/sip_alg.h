@@ -120,7 +120,6 @@ typedef struct
 {
   u8 *call_id; /* vector, key of call_by_id */
   sip_call_fsm_t fsm;
-  u8 dir_first;	     /* sip_alg_dir_t of the first message */
   u8 n_media;	     /* entries in media[] */
   u8 closed;	     /* close requested, main thread frees it */
   ip4_address_t in_addr, pub_addr, peer_addr;
@@ -162,7 +161,6 @@ typedef struct
   u8 initialized;
   sip_alg_per_thread_t *per_thread;
   sip_alg_smap_t *smap; /* pool, main thread */
-  u32 post_node_index;
   u32 process_node_index;
 
   u16 msg_id_base;

@@ -241,7 +241,6 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
   pool_get_zero (ptd->calls, call);
   call->call_id = key;
   call->created = vlib_time_now (vm);
-  call->dir_first = c->dir;
   call->in_addr = c->in_addr;
   call->in_port = c->in_port;
   call->pub_addr = c->pub_addr;
