@@ -9,7 +9,7 @@ import ctypes as C
 import ipaddress
 import os
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 LIB_PATH = os.path.join(ROOT, "build", "core", "libsipalg_core.so")
@@ -275,10 +275,10 @@ class Parsed:
     result: str
     msg: Msg
     hdrs: object
+    buf: object = None  # the ctypes buffer C parsed (spans point into it)
     info: Info = None
     sites: object = None
     sites_result: str = None
-    _keep: list = field(default_factory=list)
 
     def text(self, span):
         return self.data[span.off:span.off + span.len]
@@ -326,8 +326,7 @@ def parse(data, mode=DATAGRAM, max_hdrs=MAX_HDRS, sites=True, max_sites=MAX_SITE
     hdrs = (Hdr * max(max_hdrs, 1))()
     msg = Msg()
     r = lib.sip_msg_parse(buf, len(data), mode, C.byref(msg), hdrs, max_hdrs)
-    p = Parsed(data, result_name(r), msg, hdrs)
-    p._keep.append(buf)
+    p = Parsed(data, result_name(r), msg, hdrs, buf)
     if r == 0 and sites:
         p.sites = (Site * max(max_sites, 1))()
         p.info = Info()
@@ -344,8 +343,71 @@ def analyze(data, mode=DATAGRAM):
     return p.sites_result, p
 
 
+GUARD = 16  # sentinel bytes past the output capacity handed to C
+FILL = 0xA5
+
+
+@dataclass
+class Rewritten:
+    """A plan and apply run: both result codes and the buffers exactly as C left them.
+
+    out: the out_len bytes C wrote (None unless both calls returned OK); raw: the whole output
+    buffer, cap bytes handed to C then GUARD bytes C was not given, all prefilled with FILL;
+    in_before/in_after: the input buffer C read (the one the message was parsed in).
+    """
+
+    plan_result: str
+    apply_result: str  # None when the plan failed and apply was not called
+    plan: Plan
+    in_len: int = 0
+    cap: int = 0
+    out_len: int = 0
+    out: bytes = None
+    raw: bytes = None
+    in_before: bytes = None
+    in_after: bytes = None
+
+    @property
+    def result(self):
+        return self.plan_result if self.plan_result != "OK" else self.apply_result
+
+    def _fail(self, what):
+        raise AssertionError(f"rewrite ({self.plan_result}, {self.apply_result}): {what}")
+
+    def written(self):
+        """The bytes C wrote, after checking all a successful rewrite promises: plan and apply
+        OK, out_len == msg_len + delta, nothing written past out_len (rest of the capacity and
+        guard still FILL), the input buffer unchanged."""
+        if (self.plan_result, self.apply_result) != ("OK", "OK"):
+            self._fail("not OK")
+        if self.out_len != self.in_len + self.plan.delta:
+            self._fail(f"out_len {self.out_len} != {self.in_len} + delta {self.plan.delta}")
+        tail = self.raw[self.out_len:]
+        if tail != bytes([FILL]) * len(tail):
+            bad = next(i for i, b in enumerate(tail) if b != FILL) + self.out_len
+            self._fail(f"byte {bad} written past out_len {self.out_len} (cap {self.cap})")
+        self.check_input_unchanged()
+        return self.out
+
+    def check_input_unchanged(self):
+        if self.in_after != self.in_before:
+            bad = next(i for i, (a, b) in enumerate(zip(self.in_before, self.in_after)) if a != b)
+            self._fail(f"input buffer modified at {bad}")
+
+    def check_refused(self, result):
+        """The run failed with result and wrote nothing: output buffer all FILL, input as was."""
+        if self.result != result:
+            self._fail(f"expected {result}")
+        if self.raw is not None and self.raw != bytes([FILL]) * len(self.raw):
+            bad = next(i for i, b in enumerate(self.raw) if b != FILL)
+            self._fail(f"refused, but byte {bad} of the output written")
+        self.check_input_unchanged()
+
+
 def rewrite(p, xlates=(), media=(), site_mask=None, out_cap=None, max_edits=MAX_EDITS):
-    """Plan and apply a rewrite of a Parsed message. Returns (result, bytes or None, plan)."""
+    """Plan and apply a rewrite of a Parsed message, in the buffer it was parsed in.
+
+    The output capacity is out_cap, by default exactly msg_len + plan.delta."""
     xl = (Xlate * max(len(xlates), 1))()
     for i, (fi, fp, ti, tp) in enumerate(xlates):
         xl[i] = Xlate(ip2int(fi), ip2int(ti), fp, tp)
@@ -356,19 +418,22 @@ def rewrite(p, xlates=(), media=(), site_mask=None, out_cap=None, max_edits=MAX_
                      (1 << 17) - 1 if site_mask is None else site_mask)
     edits = (Edit * max(max_edits, 1))()
     plan = Plan()
-    buf = C.create_string_buffer(p.data, len(p.data))
+    buf = p.buf
+    before = buf.raw
     r = lib.sip_rewrite_plan(buf, C.byref(p.msg), C.byref(p.info), C.byref(cfg),
                              C.byref(plan), edits, max_edits)
     if r != 0:
-        return result_name(r), None, plan
+        return Rewritten(result_name(r), None, plan, in_before=before, in_after=buf.raw)
     n = p.msg.msg_len
     cap = n + plan.delta if out_cap is None else out_cap
-    out = C.create_string_buffer(b"\xa5" * (cap + 1), cap + 1)
-    out_len = C.c_uint32(0)
+    out = C.create_string_buffer(bytes([FILL]) * (cap + GUARD), cap + GUARD)
+    out_len = C.c_uint32(0xFFFFFFFF)  # C must set it on OK
     r = lib.sip_rewrite_apply(buf, n, C.byref(plan), out, cap, C.byref(out_len))
-    if r != 0:
-        return result_name(r), out.raw, plan
-    return "OK", out.raw[:out_len.value], plan
+    rw = Rewritten("OK", result_name(r), plan, n, cap, out_len.value, None, out.raw, before,
+                   buf.raw)
+    if r == 0:
+        rw.out = out.raw[:min(out_len.value, cap + GUARD)]
+    return rw
 
 
 def call_step(fsm, *, request=None, status=None, cseq=1, cseq_method=None, sdp=False,

@@ -168,37 +168,52 @@ def test_bad_sdp(name, body, expected):
 
 
 # --- rewriting ---------------------------------------------------------------------------
+# Every rewrite runs in the buffer the message was parsed in; a successful one is checked by
+# Rewritten.written() (plan and apply OK, out_len == msg_len + delta, nothing written past
+# out_len, input unchanged) and the tests then look at the bytes C wrote.
 
-def rewrite(data, xlates, media=(), **kw):
+def parsed(data):
     p = sipcore.parse(data)
     assert (p.result, p.sites_result) == ("OK", "OK")
-    return sipcore.rewrite(p, xlates, media, **kw)
+    return p
+
+
+def rewrite(data, xlates, media=(), **kw):
+    """(bytes C wrote, plan) of a rewrite that must succeed."""
+    rw = sipcore.rewrite(parsed(data), xlates, media, **kw)
+    return rw.written(), rw.plan
 
 
 def test_port_inserted_when_absent_and_not_default():
     data = invite([b"Contact: <sip:a@192.168.1.1>"])
-    r, out, _ = rewrite(data, [(IN, 5060, PUB, 40000)])
-    assert r == "OK" and b"Contact: <sip:a@203.0.113.10:40000>" in out
+    out, _ = rewrite(data, [(IN, 5060, PUB, 40000)])
+    assert out == data.replace(b"<sip:a@192.168.1.1>", b"<sip:a@203.0.113.10:40000>") \
+        .replace(b"x1@192.168.1.1", b"x1@203.0.113.10")
 
 
 def test_default_port_stays_implicit():
     data = invite([b"Contact: <sip:a@192.168.1.1>"])
-    r, out, _ = rewrite(data, [(IN, 5060, PUB, 5060)])
-    assert b"Contact: <sip:a@203.0.113.10>\r\n" in out
+    out, _ = rewrite(data, [(IN, 5060, PUB, 5060)])
+    # Via and From carry port 2000: not this mapping; the Call-ID host matches on address
+    assert out == data.replace(b"Contact: <sip:a@192.168.1.1>", b"Contact: <sip:a@203.0.113.10>") \
+        .replace(b"x1@192.168.1.1", b"x1@203.0.113.10")
 
 
 def test_only_matching_port_is_rewritten():
     data = invite([b"Contact: <sip:a@192.168.1.1:2001>"])
-    r, out, _ = rewrite(data, [(IN, 2000, PUB, 2222)])
-    assert b"Contact: <sip:a@192.168.1.1:2001>" in out  # other port: not this mapping
-    assert b"Via: SIP/2.0/UDP 203.0.113.10:2222;" in out
+    out, _ = rewrite(data, [(IN, 2000, PUB, 2222)])
+    # Via and From carry port 2000; the Contact's other port is not this mapping
+    assert out == data.replace(b"192.168.1.1:2000", b"203.0.113.10:2222") \
+        .replace(b"x1@192.168.1.1", b"x1@203.0.113.10")
+    assert b"Contact: <sip:a@192.168.1.1:2001>" in out
 
 
 def test_hostnames_and_ipv6_left_alone():
     data = invite([b"Contact: <sip:a@host.example.com:2000>",
                    b"Record-Route: <sip:[2001:db8::1]:2000;lr>"])
-    r, out, _ = rewrite(data, [(IN, 2000, PUB, 2222)])
-    assert b"<sip:a@host.example.com:2000>" in out and b"[2001:db8::1]:2000" in out
+    out, _ = rewrite(data, [(IN, 2000, PUB, 2222)])
+    assert out == data.replace(b"192.168.1.1:2000", b"203.0.113.10:2222") \
+        .replace(b"x1@192.168.1.1", b"x1@203.0.113.10")
 
 
 def test_response_via_received_rport_mapped_back():
@@ -206,16 +221,16 @@ def test_response_via_received_rport_mapped_back():
         b"Via: SIP/2.0/UDP 203.0.113.10:2222;branch=z9hG4bK1;rport=2222;received=203.0.113.10",
         b"From: <sip:a@203.0.113.10:2222>;tag=1", b"To: <sip:b@198.51.100.2>;tag=2",
         b"Call-ID: x1@203.0.113.10", b"CSeq: 1 INVITE"])
-    r, out, _ = rewrite(data, [(PUB, 2222, IN, 2000)])
-    assert b"Via: SIP/2.0/UDP 192.168.1.1:2000;branch=z9hG4bK1;rport=2000;received=192.168.1.1" \
-        in out
+    out, _ = rewrite(data, [(PUB, 2222, IN, 2000)])
+    assert b"\r\nVia: SIP/2.0/UDP 192.168.1.1:2000;branch=z9hG4bK1;rport=2000;received=192.168.1.1" \
+        b"\r\n" in out
+    assert out == data.replace(PUB.encode(), IN.encode()).replace(b"2222", b"2000")
 
 
 def test_rewrite_growth_fixes_content_length():
     body = sdp(b"c=IN IP4 10.0.0.1", b"t=0 0", b"m=audio 3000 RTP/AVP 0", b"a=rtcp:3001")
     data = invite(body=body)
-    r, out, plan = rewrite(data, [("10.0.0.1", 0, "203.0.113.100", 0)], media=[(65000, 65001)])
-    assert r == "OK"
+    out, plan = rewrite(data, [("10.0.0.1", 0, "203.0.113.100", 0)], media=[(65000, 65001)])
     q = sipcore.parse(out)
     assert q.result == "OK" and q.msg.content_length == len(body) + plan.body_delta
     # c= grows by 5; m= and a=rtcp ports gain a digit each; o= (192.168.1.1) has no mapping
@@ -227,57 +242,69 @@ def test_rewrite_growth_fixes_content_length():
 def test_rewrite_rtcp_mux_and_port_zero():
     body = sdp(b"c=IN IP4 192.168.1.1", b"t=0 0", b"m=audio 3000 RTP/AVP 0", b"a=rtcp-mux",
                b"m=video 0 RTP/AVP 31")
-    r, out, _ = rewrite(invite(body=body), [(IN, 2000, PUB, 2222)], media=[(4000, 0), (4002, 4003)])
+    out, _ = rewrite(invite(body=body), [(IN, 2000, PUB, 2222)], media=[(4000, 0), (4002, 4003)])
     q = sipcore.parse(out)
+    assert (q.result, q.sites_result) == ("OK", "OK")
     got = [(m["port"], m["rtcp_port"]) for m in q.media()]
     assert got == [(4000, 4000), (0, 0)]  # a disabled stream keeps port 0
 
 
 def test_site_mask_excludes_call_id():
     mask = ((1 << 17) - 1) & ~(1 << 10)  # SIP_SITE_CALL_ID
-    r, out, _ = rewrite(invite(), [(IN, 2000, PUB, 2222)], site_mask=mask)
-    assert b"Call-ID: x1@192.168.1.1" in out and b"Via: SIP/2.0/UDP 203.0.113.10:2222" in out
+    data = invite()
+    out, _ = rewrite(data, [(IN, 2000, PUB, 2222)], site_mask=mask)
+    assert out == data.replace(b"192.168.1.1:2000", b"203.0.113.10:2222")
+    assert b"Call-ID: x1@192.168.1.1\r\n" in out
 
 
 def test_no_translation_no_edit():
     data = invite(body=sdp(b"c=IN IP4 192.168.1.1", b"t=0 0", b"m=audio 3000 RTP/AVP 0"))
-    r, out, plan = rewrite(data, [])
-    assert r == "OK" and out == data and plan.n_edits == 0
+    out, plan = rewrite(data, [])
+    assert out == data and plan.n_edits == 0 and plan.delta == 0
 
 
 def test_identity_translation_no_edit():
-    r, out, plan = rewrite(invite(), [(IN, 2000, IN, 2000)])
-    assert plan.n_edits == 0
+    data = invite()
+    out, plan = rewrite(data, [(IN, 2000, IN, 2000)])
+    assert out == data and plan.n_edits == 0 and plan.delta == 0
 
 
-def test_no_space_refused_and_output_untouched():
+def test_exact_capacity_and_no_space_refused_with_output_untouched():
     data = invite([b"Contact: <sip:a@192.168.1.1:2000>"])
-    p = sipcore.parse(data)
-    r, out, plan = sipcore.rewrite(p, [(IN, 2000, "203.0.113.100", 65535)])
-    assert r == "OK" and plan.delta > 0
-    need = len(data) + plan.delta
-    r, raw, _ = sipcore.rewrite(p, [(IN, 2000, "203.0.113.100", 65535)], out_cap=need - 1)
-    assert r == "ERR_NO_SPACE"
-    assert raw == b"\xa5" * need  # nothing written
+    p = parsed(data)
+    xl = [(IN, 2000, "203.0.113.100", 65535)]
+    rw = sipcore.rewrite(p, xl)
+    out = rw.written()
+    need = len(data) + rw.plan.delta
+    assert rw.plan.delta > 0 and rw.cap == need and len(out) == need
+    assert out == data.replace(b"192.168.1.1:2000", b"203.0.113.100:65535") \
+        .replace(b"x1@192.168.1.1", b"x1@203.0.113.100")
+    short = sipcore.rewrite(p, xl, out_cap=need - 1)
+    assert (short.plan_result, short.apply_result) == ("OK", "ERR_NO_SPACE")
+    short.check_refused("ERR_NO_SPACE")  # not a byte of the output buffer written
 
 
 def test_shrinking_fits_in_smaller_buffer():
     data = invite()
-    p = sipcore.parse(data)
-    r, out, plan = sipcore.rewrite(p, [(IN, 2000, "1.1.1.1", 1)], out_cap=len(data) - 10)
-    assert plan.delta < -10 and r == "OK"
+    p = parsed(data)
+    rw = sipcore.rewrite(p, [(IN, 2000, "1.1.1.1", 1)], out_cap=len(data) - 10)
+    out = rw.written()  # nothing written past out_len inside the larger capacity either
+    assert rw.plan.delta < -10 and len(out) == len(data) + rw.plan.delta
+    assert out == data.replace(b"192.168.1.1:2000", b"1.1.1.1:1") \
+        .replace(b"x1@192.168.1.1", b"x1@1.1.1.1")
 
 
 def test_too_many_edits():
     data = invite([b"Route: " + b", ".join(b"<sip:192.168.1.1:2000>" for _ in range(10))])
-    p = sipcore.parse(data)
-    r, _, _ = sipcore.rewrite(p, [(IN, 2000, PUB, 2222)], max_edits=5)
-    assert r == "ERR_TOO_MANY_EDITS"
+    rw = sipcore.rewrite(parsed(data), [(IN, 2000, PUB, 2222)], max_edits=5)
+    assert (rw.plan_result, rw.apply_result) == ("ERR_TOO_MANY_EDITS", None)
+    rw.check_input_unchanged()
 
 
 def test_input_buffer_never_modified():
     data = invite(body=sdp(b"c=IN IP4 192.168.1.1", b"t=0 0", b"m=audio 3000 RTP/AVP 0"))
-    p = sipcore.parse(data)
-    before = bytes(p._keep[0].raw)
-    sipcore.rewrite(p, [(IN, 2000, PUB, 2222)], [(3333, 3334)])
-    assert bytes(p._keep[0].raw) == before
+    p = parsed(data)
+    rw = sipcore.rewrite(p, [(IN, 2000, PUB, 2222)], [(3333, 3334)])
+    assert rw.written() != data
+    # the buffer C parsed and rewrote from, as it is after both calls
+    assert rw.in_before == data and rw.in_after == data and p.buf.raw == data
