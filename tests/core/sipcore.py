@@ -209,6 +209,7 @@ ACTIONS = [
     "retransmit",
 ]
 DATAGRAM, STREAM = 0, 1
+SITE_F_PORT = 1  # SIP_SITE_F_PORT: an explicit port (the port span is valid)
 
 
 def ip2int(s):
@@ -294,6 +295,7 @@ class Parsed:
                 "kind": lib.sip_site_kind_name(s.kind).decode(),
                 "host": self.text(s.host).decode("latin-1"),
                 "port": self.text(s.port).decode("latin-1"),
+                "has_port": bool(s.flags & SITE_F_PORT),
                 "host_type": HOST_TYPES[s.host_type],
                 "ip": int2ip(s.ip4) if s.host_type == 1 else None,
                 "value": s.value,

@@ -143,11 +143,63 @@ def test_result(name):
     assert result == EXPECTED[name]
 
 
-@pytest.mark.parametrize("name", sorted(n for n, r in EXPECTED.items() if r != "OK"))
-def test_error_offset_inside_message(name):
-    result, p = sipcore.analyze(MSGS[name])
-    off = p.info.err_off if p.info else p.msg.err_off
-    assert 0 <= off < len(MSGS[name])
+# Where each invalid message's error is reported: right after the first occurrence of the
+# given bytes (b"": the start line). The core points at the start line for start-line errors
+# and a missing header, at the start of the header line for a duplicate, at the header value
+# for a bad value, at the method of a CSeq that does not match.
+ERR_AFTER = {
+    "badinv01.dat": b"\r\nVia: ",
+    "clerr.dat": b"\r\nContent-Length: ",
+    "ncl.dat": b"\r\nContent-Length: ",
+    "scalar02.dat": b"\r\nCSeq: ",
+    "scalarlg.dat": b"\r\nCSeq: ",
+    "quotbal.dat": b"\r\nTo: ",
+    "ltgtruri.dat": b"",
+    "lwsruri.dat": b"",
+    "lwsstart.dat": b"",
+    "trws.dat": b"",
+    "escruri.dat": b"",
+    "baddate.dat": b"\r\nDate: ",
+    "regbadct.dat": b"\r\nContact: ",
+    "badaspec.dat": b"\r\nTo: ",
+    "baddn.dat": b"\r\nFrom:    ",
+    "badvers.dat": b"",
+    "mismatch01.dat": b"\r\nCSeq: 8 ",
+    "mismatch02.dat": b"\r\nCSeq: 8 ",
+    "bigcode.dat": b"",
+    "insuf.dat": b"",
+    "multi01.dat": b"\r\nCall-ID: multi01.98asdh@192.0.2.1\r\n",  # the second CSeq
+    "mcl01.dat": b"\r\nMax-Forwards: 60\r\n",  # the second Content-Length
+}
+
+
+def expected_err_off(data, name):
+    after = ERR_AFTER[name]
+    return data.index(after) + len(after) if after else 0
+
+
+def err_off(p):
+    """The error offset of whichever stage failed (parser, else site finder)."""
+    if p.result != "OK":
+        return p.msg.err_off
+    assert p.sites_result != "OK"
+    return p.info.err_off
+
+
+def test_error_offsets_cover_every_invalid_message():
+    assert sorted(ERR_AFTER) == sorted(n for n, r in EXPECTED.items() if r != "OK")
+
+
+@pytest.mark.parametrize("shift", [0, 2, 6], ids=["as-is", "crlf", "3crlf"])
+@pytest.mark.parametrize("name", sorted(ERR_AFTER))
+def test_error_offset_exact(name, shift):
+    # Leading CRLFs (RFC 3261 7.5, accepted) move every offset: an offset the core left unset
+    # (0) then differs from every expected one, the start line's included.
+    data = b"\r\n" * (shift // 2) + MSGS[name]
+    result, p = sipcore.analyze(data)
+    assert result == EXPECTED[name]
+    assert p.msg.start_off == shift
+    assert err_off(p) == expected_err_off(MSGS[name], name) + shift
 
 
 def test_wsinv_details():
@@ -165,7 +217,8 @@ def test_wsinv_details():
     vias = [s for s in p.site_list() if s["kind"] == "via"]
     assert [v["host"] for v in vias] == ["192.0.2.2", "spindle.example.com", "192.168.255.111"]
     assert [v["host_type"] for v in vias] == ["ip4", "name", "ip4"]
-    assert vias[0]["port"] == "" and vias[0]["value"] == 5060
+    # no port written: the port flag is clear and the value is the default, not a 0 span
+    assert vias[0]["port"] == "" and not vias[0]["has_port"] and vias[0]["value"] == 5060
     assert p.media()[0]["port"] == 49217
 
 
@@ -176,11 +229,17 @@ def test_intmeth_unknown_method():
     assert p.text(p.msg.method_tok) == b"!interesting-Method0123456789_*+`.%indeed'~"
 
 
+_CL0 = b"\r\nContent-Length: 0\r\n\r\n"
+DBLREQ_END = MSGS["dblreq.dat"].index(_CL0) + len(_CL0)  # end of the first request
+
+
 def test_dblreq_second_request_ignored():
     data = MSGS["dblreq.dat"]
     p = sipcore.parse(data)
     assert p.result == "OK"
-    assert p.msg.msg_len < len(data)
+    # the REGISTER ends at its blank line (Content-Length: 0); the INVITE is ignored
+    assert data[DBLREQ_END:].startswith(b"\r\nINVITE ")
+    assert (p.msg.body_off, p.msg.body_len, p.msg.msg_len) == (DBLREQ_END, 0, DBLREQ_END)
     assert p.msg.lenient & 8  # SIP_LENIENT_TRAILING
     assert p.text(p.msg.method_tok) == b"REGISTER"
 
@@ -193,7 +252,9 @@ def test_mpart01_multipart_not_rewritten():
 
 def test_noreason_empty_reason_phrase():
     p = sipcore.parse(MSGS["noreason.dat"])
-    assert p.msg.status == 100 and p.msg.reason.len == 0
+    assert MSGS["noreason.dat"].startswith(b"SIP/2.0 100 \r\n")
+    assert p.msg.status == 100
+    assert (p.msg.reason.off, p.msg.reason.len) == (len(b"SIP/2.0 100 "), 0)
 
 
 def test_baddn_lenient_missing_blank_line_is_counted():
@@ -208,6 +269,9 @@ def test_baddn_lenient_missing_blank_line_is_counted():
 def test_valid_messages_in_stream_mode(name):
     data = MSGS[name]
     p = sipcore.parse(data, sipcore.DATAGRAM, sites=False)
+    assert p.result == "OK"
+    # every valid message but dblreq is the whole file
+    assert p.msg.msg_len == (DBLREQ_END if name == "dblreq.dat" else len(data))
     if p.msg.content_length < 0:
         # no Content-Length: a stream cannot frame it
         assert sipcore.parse(data, sipcore.STREAM).result == "ERR_CONTENT_LENGTH"
