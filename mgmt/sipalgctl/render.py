@@ -10,8 +10,22 @@ import jinja2
 from .vpp import find_plugin_dir, find_prefix
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TEMPLATES = os.environ.get("SIPALGCTL_TEMPLATES",
-                           os.path.normpath(os.path.join(HERE, "..", "..", "templates")))
+
+
+def templates_dir():
+    """SIPALGCTL_TEMPLATES; else the copy built into the package (pip install ./mgmt, a
+    wheel, an sdist: see mgmt/setup.py); else the templates/ of the checkout this package
+    runs from (pip install -e mgmt), so that edits there show up."""
+    explicit = os.environ.get("SIPALGCTL_TEMPLATES")
+    if explicit:
+        return explicit
+    packaged = os.path.join(HERE, "templates")
+    if os.path.isdir(packaged):
+        return packaged
+    return os.path.normpath(os.path.join(HERE, "..", "..", "templates"))
+
+
+TEMPLATES = templates_dir()
 FILES = {"startup.conf": "startup.conf.j2", "bootstrap.cli": "bootstrap.cli.j2"}
 
 

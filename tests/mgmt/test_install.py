@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: Apache-2.0
+"""sipalgctl installed the way an operator installs it, not imported from the checkout: a
+wheel built from mgmt/ (directly, and through an sdist), installed into a fresh venv and run
+from outside the repository, renders the golden files from the templates packaged into it;
+SIPALGCTL_TEMPLATES still overrides them; an editable install reads the checkout's templates/,
+so edits show up.
+
+Builds run on a copy of mgmt/ and templates/ (an in-tree build leaves build/ and *.egg-info in
+mgmt/), through the PEP 517 hooks of setuptools.build_meta, as `pip wheel` and `pip install`
+call them: with this interpreter's setuptools when it can build wheels by itself, else in one
+venv per test module with setuptools from the package index (one download, rather than one
+isolated build environment per build). Installs are pip's, --no-deps --no-index: a .pth file
+points the fresh venvs at this interpreter's PyYAML and Jinja2."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+SEED = os.path.join(ROOT, "mgmt", "examples", "seed.yaml")
+GOLDEN = os.path.join(HERE, "golden", "seed")
+FILES = ("startup.conf", "bootstrap.cli")
+# the plugin directory is the one line that depends on where sipalgctl runs from
+ADD_PATH = re.compile(r"^(\s*add-path ).*$", re.M)
+
+
+def run(*cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kw)
+    assert r.returncode == 0, f"{' '.join(map(str, cmd))} -> {r.returncode}\n{r.stdout}{r.stderr}"
+    return r
+
+
+def local_build_ok():
+    """True if this interpreter's setuptools can build wheels without downloading anything
+    (setuptools >= 70.1 has bdist_wheel built in; older ones need the wheel package)."""
+    try:
+        import setuptools
+    except ImportError:
+        return False
+    version = tuple(int(x) for x in re.findall(r"\d+", setuptools.__version__)[:2])
+    if version >= (70, 1):
+        return True
+    try:
+        import wheel  # noqa: F401
+        return version >= (61, 0)
+    except ImportError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def build_python(tmp_path_factory):
+    """An interpreter whose setuptools builds wheels and editable wheels."""
+    if local_build_ok():
+        return sys.executable
+    path = str(tmp_path_factory.mktemp("build-venv"))
+    run(sys.executable, "-m", "venv", "--without-pip", path)
+    py = os.path.join(path, "bin", "python")
+    run(sys.executable, "-m", "pip", "--python", py, "install", "-q", "setuptools>=70.1")
+    return py
+
+
+def purelib(py):
+    return run(py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").stdout.strip()
+
+
+def checkout_copy(dst):
+    """mgmt/ and templates/ side by side, as in the repository, without build artefacts."""
+    skip = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__")
+    shutil.copytree(os.path.join(ROOT, "mgmt"), os.path.join(dst, "mgmt"), ignore=skip)
+    shutil.copytree(os.path.join(ROOT, "templates"), os.path.join(dst, "templates"))
+    return os.path.join(dst, "mgmt")
+
+
+def fresh_venv(path):
+    """A venv without pip or sipalgctl; PyYAML and Jinja2 (and MarkupSafe) come from this
+    interpreter through a .pth file, after the venv's own site-packages."""
+    import jinja2
+    import markupsafe
+    import yaml
+    run(sys.executable, "-m", "venv", "--without-pip", path)
+    py = os.path.join(path, "bin", "python")
+    dirs = {os.path.dirname(os.path.dirname(m.__file__)) for m in (yaml, jinja2, markupsafe)}
+    with open(os.path.join(purelib(py), "sipalg_test_deps.pth"), "w") as f:
+        f.write("".join(d + "\n" for d in sorted(dirs)))
+    return py
+
+
+def pip_install(py, path):
+    run(sys.executable, "-m", "pip", "--python", py, "install", "-q", "--no-deps", "--no-index",
+        path)
+
+
+def build(build_py, hook, src, out):
+    """Run the build backend's hook (build_wheel, build_sdist, build_editable) in src; the
+    path of what it wrote to out."""
+    os.makedirs(out, exist_ok=True)
+    r = run(build_py, "-c", "import sys; from setuptools import build_meta as b; "
+            f"print(b.{hook}(sys.argv[1]))", out, cwd=src)
+    return os.path.join(out, r.stdout.split()[-1])
+
+
+def build_wheel(build_py, src, out, via_sdist):
+    if via_sdist:
+        sdist = build(build_py, "build_sdist", src, out)
+        unpacked = os.path.join(out, "unpacked")
+        shutil.unpack_archive(sdist, unpacked)
+        (src,) = [os.path.join(unpacked, d) for d in os.listdir(unpacked)]
+    return build(build_py, "build_wheel", src, out)
+
+
+def render(py, cwd, env=None):
+    """`sipalgctl render seed.yaml --out` with the venv's console script, outside the repo."""
+    bindir = os.path.dirname(py)
+    env = {k: v for k, v in (env or os.environ).items()
+           if k not in ("SIPALGCTL_TEMPLATES", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    out = os.path.join(cwd, "out")
+    run(os.path.join(bindir, "sipalgctl"), "render", SEED, "--out", out, cwd=cwd, env=env)
+    return {name: open(os.path.join(out, name)).read() for name in FILES}
+
+
+def assert_golden(files):
+    for name in FILES:
+        text = files[name]
+        golden = open(os.path.join(GOLDEN, name)).read()
+        assert len(ADD_PATH.findall(text)) == len(ADD_PATH.findall(golden))
+        assert ADD_PATH.sub(r"\1PLUGIN_DIR", text) == ADD_PATH.sub(r"\1PLUGIN_DIR", golden), \
+            f"seed/{name} differs from its golden file"
+
+
+def imported_from(py, cwd):
+    return run(py, "-c", "import sipalgctl.render as r; print(r.__file__); print(r.TEMPLATES)",
+               cwd=cwd).stdout.split()
+
+
+@pytest.mark.parametrize("via_sdist", [False, True], ids=["wheel", "sdist-wheel"])
+def test_wheel_renders_golden(build_python, tmp_path, via_sdist):
+    src = checkout_copy(str(tmp_path / "src"))
+    whl = build_wheel(build_python, src, str(tmp_path / "dist"), via_sdist)
+    # the copy is gone before the wheel runs: nothing may be read from a checkout
+    shutil.rmtree(str(tmp_path / "src"))
+    py = fresh_venv(str(tmp_path / "venv"))
+    pip_install(py, whl)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    module, templates = imported_from(py, str(work))
+    assert module.startswith(str(tmp_path / "venv")), module
+    assert templates == os.path.join(os.path.dirname(module), "templates")
+    assert_golden(render(py, str(work)))
+
+    # SIPALGCTL_TEMPLATES overrides the packaged templates
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "startup.conf.j2").write_text("runtime {{ runtime_dir }}\n")
+    (mine / "bootstrap.cli.j2").write_text("show version\n")
+    bindir = os.path.dirname(py)
+    env = dict(os.environ, SIPALGCTL_TEMPLATES=str(mine))
+    env.pop("PYTHONPATH", None)
+    r = run(os.path.join(bindir, "sipalgctl"), "render", SEED, cwd=str(work), env=env)
+    assert r.stdout == "# ---- startup.conf\nruntime /run/sipalg\n# ---- bootstrap.cli\nshow version\n"
+
+
+def test_editable_reads_checkout_templates(build_python, tmp_path):
+    src = checkout_copy(str(tmp_path / "src"))
+    py = fresh_venv(str(tmp_path / "venv"))
+    pip_install(py, build(build_python, "build_editable", src, str(tmp_path / "dist")))
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    module, templates = imported_from(py, str(work))
+    assert module == os.path.join(src, "sipalgctl", "render.py")
+    assert templates == str(tmp_path / "src" / "templates")
+    assert_golden(render(py, str(work)))
+    # an edit in the checkout's templates/ shows up without reinstalling
+    with open(os.path.join(templates, "bootstrap.cli.j2"), "a") as f:
+        f.write("show version\n")
+    assert render(py, str(work))["bootstrap.cli"].endswith("\nshow version\n")
