@@ -10,7 +10,10 @@
  * buffer sits against a guard page too, with exactly the capacity the plan asks for, and
  * once with one byte less (must be refused with nothing written).
  * Invariants checked: spans inside the input, edits ordered, stream prefixes never yield a
- * message longer than the prefix, rewrite length == input length + delta.
+ * message longer than the prefix, rewrite length == input length + delta, the output is the
+ * input with exactly the planned edits, a message with a translatable IPv4 site comes out
+ * changed, every IPv4 media stream gets its new port. The run fails unless at least --min-rewritten=N messages (default
+ * MIN_REWRITTEN, what the repository's corpus gives) were actually rewritten.
  */
 
 #define _DEFAULT_SOURCE
@@ -27,10 +30,15 @@
 #include "sip_rewrite.h"
 #include "sip_call.h"
 
-static int n_files, n_fail;
+/* Messages of tests/fuzz/{corpus,found} the driver rewrites: of the 1,060 files, 186 parse,
+ * pass the site finder and carry an IPv4 host, and all 186 are rewritten. Adding to the
+ * corpus can only raise the count; a rewriter that silently does nothing fails the run. */
+#define MIN_REWRITTEN 186
+
+static int n_files, n_fail, n_rewritten;
 static long page;
 
-#define CHECK(c, ...)                                                                         \
+#define CHECK_(c, ret, ...)                                                                   \
   do                                                                                          \
     {                                                                                         \
       if (!(c))                                                                               \
@@ -39,10 +47,12 @@ static long page;
 	  fprintf (stderr, __VA_ARGS__);                                                      \
 	  fputc ('\n', stderr);                                                               \
 	  n_fail++;                                                                           \
-	  return;                                                                             \
+	  return ret;                                                                         \
 	}                                                                                     \
     }                                                                                         \
   while (0)
+#define CHECK(c, ...)	  CHECK_ (c, , __VA_ARGS__)
+#define CHECK_RET(c, ...) CHECK_ (c, 0, __VA_ARGS__)
 
 static const char *cur_name = "";
 
@@ -102,6 +112,30 @@ check_spans (const sip_msg_t *m, const sip_info_t *info, uint32_t len)
     }
 }
 
+/* out[0..out_len) is in[0..len) with exactly the plan's edits applied, each one a change. */
+static int
+check_applied (const uint8_t *in, uint32_t len, const sip_plan_t *plan, const uint8_t *out,
+	       uint32_t out_len)
+{
+  uint32_t ip = 0, op = 0;
+  for (int i = 0; i < plan->n_edits; i++)
+    {
+      const sip_edit_t *e = &plan->edits[i];
+      uint32_t keep = e->off - ip;
+      CHECK_RET (e->new_len != e->old_len || memcmp (in + e->off, e->text, e->new_len),
+		 "edit %d changes nothing", i);
+      CHECK_RET (op + keep + e->new_len <= out_len, "output too short at edit %d", i);
+      CHECK_RET (!memcmp (out + op, in + ip, keep), "bytes before edit %d differ", i);
+      op += keep;
+      CHECK_RET (!memcmp (out + op, e->text, e->new_len), "edit %d not applied", i);
+      op += e->new_len;
+      ip = (uint32_t) e->off + e->old_len;
+    }
+  CHECK_RET (op + (len - ip) == out_len, "output length %u != %u", out_len, op + (len - ip));
+  CHECK_RET (!memcmp (out + op, in + ip, len - ip), "bytes after the last edit differ");
+  return 1;
+}
+
 static void
 run_rewrite (const uint8_t *in, const sip_msg_t *m, const sip_info_t *info)
 {
@@ -110,6 +144,7 @@ run_rewrite (const uint8_t *in, const sip_msg_t *m, const sip_info_t *info)
   sip_edit_t edits[128];
   sip_plan_t plan;
   uint32_t n_xl = 0, out_len = 0;
+  int must_change = 0;
 
   /* translate the first IPv4 host and every media port: forces growth and shrink */
   for (int i = 0; i < info->n_sites && n_xl == 0; i++)
@@ -119,6 +154,9 @@ run_rewrite (const uint8_t *in, const sip_msg_t *m, const sip_info_t *info)
 			       info->sites[i].value, 65535 };
 	xl[1] = (sip_xlate_t){ info->sites[i].ip4, 0x01020304, 0, 1 };
 	n_xl = 2;
+	/* that site matches xl[0] (by address, or address and its own port): it changes
+	 * unless it already reads 203.0.113.10 */
+	must_change = info->sites[i].ip4 != 0xcb00710a;
       }
   for (int i = 0; i < SIP_SDP_MAX_MEDIA; i++)
     mx[i] = (sip_media_xlate_t){ (uint16_t) (10000 + 2 * i), (uint16_t) (10001 + 2 * i) };
@@ -127,6 +165,7 @@ run_rewrite (const uint8_t *in, const sip_msg_t *m, const sip_info_t *info)
   sip_result_t r = sip_rewrite_plan (in, m, info, &cfg, &plan, edits, 128);
   if (r != SIP_OK)
     return;
+  CHECK (!must_change || plan.n_edits > 0, "translatable site, but no edit planned");
   for (int i = 1; i < plan.n_edits; i++)
     CHECK (edits[i].off >= edits[i - 1].off + edits[i - 1].old_len, "edits overlap at %d", i);
 
@@ -145,6 +184,13 @@ run_rewrite (const uint8_t *in, const sip_msg_t *m, const sip_info_t *info)
   r = sip_rewrite_apply (in, m->msg_len, &plan, out.p + 1, need, &out_len);
   CHECK (r == SIP_OK, "apply: %s", sip_result_name (r));
   CHECK (out_len == need, "out_len %u != %u", out_len, need);
+  CHECK (out.p[0] == 0xa5, "written before the output buffer");
+  if (!check_applied (in, m->msg_len, &plan, out.p + 1, out_len))
+    return;
+  if (out_len != m->msg_len || memcmp (out.p + 1, in, out_len))
+    n_rewritten++;
+  else
+    CHECK (plan.n_edits == 0, "%u edits planned, output unchanged", plan.n_edits);
 
   /* the rewritten message parses again, with the same number of headers */
   if (!(m->lenient & SIP_LENIENT_NO_CLEN))
@@ -154,6 +200,22 @@ run_rewrite (const uint8_t *in, const sip_msg_t *m, const sip_info_t *info)
       r = sip_msg_parse (out.p + 1, out_len, SIP_PARSE_DATAGRAM, &m2, h2, 128);
       CHECK (r == SIP_OK, "rewritten message does not parse: %s", sip_result_name (r));
       CHECK (m2.n_hdrs == m->n_hdrs, "header count changed");
+      /* and every IPv4 media stream carries its new port (a disabled one keeps 0) */
+      if (info->body_kind == SIP_BODY_SDP)
+	{
+	  sip_site_t s2[128];
+	  sip_info_t i2;
+	  r = sip_sites_find (out.p + 1, &m2, &i2, s2, 128);
+	  CHECK (r == SIP_OK, "rewritten message: sites %s", sip_result_name (r));
+	  CHECK (i2.sdp.n_media == info->sdp.n_media, "media count changed");
+	  for (int i = 0; i < info->sdp.n_media; i++)
+	    {
+	      const sip_sdp_media_t *md = &info->sdp.media[i];
+	      uint16_t want = md->port && md->addr_type == SIP_HOST_IP4 ? mx[i].rtp_port : md->port;
+	      CHECK (i2.sdp.media[i].port == want, "media %d port %u, not %u", i,
+		     i2.sdp.media[i].port, want);
+	    }
+	}
     }
   guarded_free (&out);
 }
@@ -257,15 +319,22 @@ run_dir (const char *dir)
 int
 main (int argc, char **argv)
 {
+  int argi = 1, min_rewritten = MIN_REWRITTEN;
   page = sysconf (_SC_PAGESIZE);
-  if (argc < 2)
+  if (argi < argc && !strncmp (argv[argi], "--min-rewritten=", 16))
+    min_rewritten = atoi (argv[argi++] + 16);
+  if (argi >= argc)
     {
-      fprintf (stderr, "usage: %s DIR...\n", argv[0]);
+      fprintf (stderr, "usage: %s [--min-rewritten=N] DIR...\n", argv[0]);
       return 2;
     }
-  for (int i = 1; i < argc; i++)
-    run_dir (argv[i]);
+  for (; argi < argc; argi++)
+    run_dir (argv[argi]);
   /* the plain closing line CI reads */
-  printf ("robustness: %d passed, %d failed\n", n_files - n_fail, n_fail);
-  return n_fail || !n_files ? 1 : 0;
+  printf ("robustness: %d passed, %d failed; %d of %d messages rewritten (at least %d expected)\n",
+	  n_files - n_fail, n_fail, n_rewritten, n_files, min_rewritten);
+  if (n_rewritten < min_rewritten)
+    fprintf (stderr, "FAIL: %d messages rewritten, fewer than %d\n", n_rewritten,
+	     min_rewritten);
+  return n_fail || !n_files || n_rewritten < min_rewritten ? 1 : 0;
 }
