@@ -222,8 +222,8 @@ def test_response_via_received_rport_mapped_back():
         b"From: <sip:a@203.0.113.10:2222>;tag=1", b"To: <sip:b@198.51.100.2>;tag=2",
         b"Call-ID: x1@203.0.113.10", b"CSeq: 1 INVITE"])
     out, _ = rewrite(data, [(PUB, 2222, IN, 2000)])
-    assert b"\r\nVia: SIP/2.0/UDP 192.168.1.1:2000;branch=z9hG4bK1;rport=2000;received=192.168.1.1" \
-        b"\r\n" in out
+    assert b"\r\nVia: SIP/2.0/UDP 192.168.1.1:2000;branch=z9hG4bK1;rport=2000;" \
+        b"received=192.168.1.1\r\n" in out
     assert out == data.replace(PUB.encode(), IN.encode()).replace(b"2222", b"2000")
 
 
