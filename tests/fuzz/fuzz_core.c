@@ -4,8 +4,9 @@
 /*
  * libFuzzer target on the core: parser (datagram and stream), site finder and SDP decoder,
  * rewrite planner and applier, call FSM. Built with ASan+UBSan; the output buffer is
- * malloc'ed at exactly the planned size so any overflow is reported. Invariants that must
- * hold for any input abort the run.
+ * malloc'ed at exactly the planned size, not a byte more, so a write past it is reported;
+ * one byte less must be refused with nothing written. Invariants that must hold for any
+ * input abort the run.
  */
 
 #include <stdlib.h>
@@ -23,6 +24,26 @@
 	__builtin_trap ();                                                                    \
     }                                                                                         \
   while (0)
+
+/* out[0..out_len) is in[0..len) with exactly the plan's edits applied. */
+static void
+require_applied (const uint8_t *in, uint32_t len, const sip_plan_t *plan, const uint8_t *out,
+		 uint32_t out_len)
+{
+  uint32_t ip = 0, op = 0;
+  for (int i = 0; i < plan->n_edits; i++)
+    {
+      const sip_edit_t *e = &plan->edits[i];
+      uint32_t keep = e->off - ip;
+      REQUIRE (op + keep + e->new_len <= out_len);
+      REQUIRE (!memcmp (out + op, in + ip, keep));
+      op += keep;
+      REQUIRE (!memcmp (out + op, e->text, e->new_len));
+      op += e->new_len;
+      ip = (uint32_t) e->off + e->old_len;
+    }
+  REQUIRE (op + (len - ip) == out_len && !memcmp (out + op, in + ip, len - ip));
+}
 
 static void
 fuzz_rewrite (const uint8_t *data, const sip_msg_t *m, const sip_info_t *info, uint8_t knob)
@@ -51,13 +72,21 @@ fuzz_rewrite (const uint8_t *data, const sip_msg_t *m, const sip_info_t *info, u
     return;
   int64_t need = (int64_t) m->msg_len + plan.delta;
   REQUIRE (need >= 0);
-  uint8_t *out = malloc ((size_t) need + 1);
+  /* exactly need bytes (ASan gives malloc (0) a zero-byte region): any write past is caught */
+  uint8_t *out = malloc ((size_t) need);
+  REQUIRE (out);
+  memset (out, 0xa5, (size_t) need);
   if (need > 0)
-    REQUIRE (sip_rewrite_apply (data, m->msg_len, &plan, out, (uint32_t) need - 1, &out_len) ==
-	     SIP_ERR_NO_SPACE);
+    {
+      REQUIRE (sip_rewrite_apply (data, m->msg_len, &plan, out, (uint32_t) need - 1, &out_len) ==
+	       SIP_ERR_NO_SPACE);
+      for (int64_t i = 0; i < need; i++)
+	REQUIRE (out[i] == 0xa5); /* refused: nothing written */
+    }
   REQUIRE (sip_rewrite_apply (data, m->msg_len, &plan, out, (uint32_t) need, &out_len) ==
 	   SIP_OK);
   REQUIRE (out_len == (uint32_t) need);
+  require_applied (data, m->msg_len, &plan, out, out_len);
   free (out);
 }
 
@@ -71,9 +100,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   if (size > SIP_MAX_MSG_LEN + 16)
     return 0;
-  /* the input is the message itself; a copy of exactly its size so ASan sees any over-read */
-  uint8_t *buf = malloc (size ? size : 1);
-  memcpy (buf, data, size);
+  /* the input is the message itself; a copy of exactly its size so ASan sees any over-read
+   * (of an empty input too: malloc (0) is a zero-byte region) */
+  uint8_t *buf = malloc (size);
+  REQUIRE (buf);
+  if (size)
+    memcpy (buf, data, size);
 
   for (int mode = 0; mode < 2; mode++)
     {
