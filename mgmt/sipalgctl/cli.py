@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """sipalgctl: check, render, plan, apply, up, down, show, stats.
 
-Exit codes: 0 ok, 1 invalid config, 2 VPP unreachable, 3 apply failed."""
+Exit codes: 0 ok, 1 invalid config, 2 VPP not installed or not reachable, 3 apply failed."""
 
 import argparse
 import json
@@ -14,7 +14,8 @@ from . import config as C
 from . import plan as P
 from . import render as R
 from . import runner, show
-from .vpp import ApiError, Client, Unreachable, find_prefix
+from .vpp import API_JSON, BINARY, ApiError, Client, Unreachable, find_prefix, not_installed, \
+    not_running
 
 
 def out(args, data, lines):
@@ -31,7 +32,10 @@ def load(args):
 
 def client(args, cfg=None):
     sock = args.socket or (cfg.vpp.api_socket if cfg else C.VppSettings().api_socket)
-    prefix = find_prefix(cfg.vpp.prefix if cfg else None)
+    explicit = cfg.vpp.prefix if cfg else None
+    prefix = find_prefix(explicit, API_JSON)
+    if not prefix:
+        raise not_installed(explicit, API_JSON)
     return Client(sock, prefix)
 
 
@@ -90,9 +94,9 @@ def cmd_apply(args):
 
 def cmd_up(args):
     cfg = load(args)
-    prefix = find_prefix(cfg.vpp.prefix)
+    prefix = find_prefix(cfg.vpp.prefix, BINARY)
     if not prefix:
-        raise Unreachable("VPP not found (vpp.prefix, VPP_PREFIX, /usr, /usr/local, /opt/vpp)")
+        raise not_installed(cfg.vpp.prefix, BINARY)
     try:
         runner.start(cfg, prefix)
     except RuntimeError as e:
@@ -135,7 +139,7 @@ def cmd_stats(args):
     cfg = load(args) if args.config else None
     sock = args.stats_socket or (cfg.vpp.stats_socket if cfg else C.VppSettings().stats_socket)
     if not os.path.exists(sock):
-        raise Unreachable(f"no stats socket at {sock}")
+        raise not_running(sock, "no stats socket there")
     data = show.stats(sock)
     out(args, data, [f"{k:16s} {v}" for k, v in sorted(data.items())])
     return EXIT_OK

@@ -1,22 +1,29 @@
 # SPDX-License-Identifier: Apache-2.0
 """sipalgctl against a live VPP: `up` from YAML on the test's veths, a real sipp call,
 `show server-map` / `session-table` / `calls` / `stats` during it, apply twice = nothing,
-an item removed from the YAML is removed from VPP, `down` stops VPP."""
+an item removed from the YAML is removed from VPP, `down` stops VPP. And on any machine:
+VPP not installed, or installed and not running, is exit 2 with what to do."""
 
 import json
 import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 
+from sipalgctl import vpp as V
 from conftest import Topo
 from test_call import A_RTP, A_SIP, B_RTP, assert_seed_entries, run_call, udp_to
 
 
-def ctl(*args, check=True):
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEED = os.path.join(HERE, "..", "..", "mgmt", "examples", "seed.yaml")
+
+
+def ctl(*args, check=True, env=None):
     r = subprocess.run([sys.executable, "-m", "sipalgctl.cli", *args], capture_output=True,
-                       text=True, timeout=120)
+                       text=True, timeout=120, env=env)
     if check and r.returncode != 0:
         raise AssertionError(f"sipalgctl {' '.join(args)} -> {r.returncode}\n{r.stdout}{r.stderr}")
     return r
@@ -94,10 +101,34 @@ def test_up_call_show_down(e2e_prefix, tmp_path):
         assert not os.path.exists(os.path.join(run, "vpp.pid"))
 
 
-def test_apply_without_vpp_exits_2(tmp_path):
-    t = Topo.__new__(Topo)
-    t.if_in_vpp, t.if_out_vpp = "x1", "x2"
-    t.GW_IN, t.GW_OUT, t.OUT_HOST, t.PUB = Topo.GW_IN, Topo.GW_OUT, Topo.OUT_HOST, Topo.PUB
-    cfg = write_config(t, str(tmp_path / "fw.yaml"), str(tmp_path / "norun"))
-    r = ctl("apply", cfg, check=False)
-    assert r.returncode == 2 and "cannot reach VPP" in r.stderr
+def test_apply_vpp_not_installed_exits_2(tmp_path):
+    """No VPP where it is looked for: here an explicit VPP_PREFIX without VPP, which is the
+    only place looked at then."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = ctl("--socket", str(tmp_path / "api.sock"), "apply", SEED, check=False,
+            env=dict(os.environ, VPP_PREFIX=str(empty)))
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == (f"sipalgctl: VPP is not installed: no API definitions "
+                        f"(share/vpp/api/**/*.api.json) under {empty} (VPP_PREFIX); install "
+                        f"VPP there or set VPP_PREFIX to where it is installed\n")
+
+
+@pytest.mark.parametrize("vpp", ["fake", "installed"])
+def test_apply_vpp_not_running_exits_2(tmp_path, vpp):
+    """VPP installed, nothing at its API socket. "fake": a prefix with a minimal API
+    definition, on any machine (the socket is looked at before the definitions are loaded);
+    "installed": the VPP sipalgctl finds by itself."""
+    env = dict(os.environ)
+    if vpp == "fake":
+        api = tmp_path / "fake" / "share" / "vpp" / "api" / "core"
+        api.mkdir(parents=True)
+        (api / "memclnt.api.json").write_text('{"types": [], "messages": [], "services": {}}')
+        env["VPP_PREFIX"] = str(tmp_path / "fake")
+    elif not V.find_prefix(what=V.API_JSON):
+        pytest.skip(str(V.not_installed(what=V.API_JSON)))
+    sock = str(tmp_path / "run" / "api.sock")
+    r = ctl("--socket", sock, "apply", SEED, check=False, env=env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == (f"sipalgctl: cannot reach VPP at {sock}: no API socket there after "
+                        f"5 s; is it running? start it with `sipalgctl up <config.yaml>`\n")

@@ -14,9 +14,9 @@ from test_plan import FULL, fake_apply, fresh
 
 @pytest.fixture(scope="module")
 def messages():
-    prefix = V.find_prefix()
+    prefix = V.find_prefix(what=V.API_JSON)
     if not prefix:
-        pytest.skip("VPP not found (VPP_PREFIX, /usr, /usr/local, /opt/vpp): no API JSON")
+        pytest.skip(str(V.not_installed(what=V.API_JSON)))
     plugin_json = os.path.join(V.ROOT, "build", "plugin", "sip_alg", "sip_alg.api.json")
     if not os.path.exists(plugin_json):
         pytest.fail("VPP is installed but the plugin is not built (make plugin)")

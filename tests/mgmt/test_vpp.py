@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Where sipalgctl looks for VPP, and what it says (exit 2) when VPP is not installed there
+or not running, on any machine: "not installed" is a VPP_PREFIX without VPP (an explicit
+prefix is the only place looked at), "not running" a prefix with API definitions (minimal
+fake ones: the socket is checked before they are loaded) and a socket that does not exist."""
+
+import json
+import os
+import stat
+
+import pytest
+
+from sipalgctl import cli, vpp as V
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEED = os.path.join(HERE, "..", "..", "mgmt", "examples", "seed.yaml")
+FAKE_API = {"types": [], "messages": [], "unions": [], "enums": [], "enumflags": [],
+            "services": {}, "options": {}, "aliases": {}, "vl_api_version": "0x00000000"}
+
+
+@pytest.fixture(autouse=True)
+def no_wait(monkeypatch):
+    """Client retries a missing socket for 5 s; nothing appears here."""
+    monkeypatch.setattr(V.time, "sleep", lambda s: None)
+
+
+@pytest.fixture
+def empty(tmp_path):
+    d = tmp_path / "empty"
+    d.mkdir()
+    return str(d)
+
+
+@pytest.fixture
+def fake(tmp_path):
+    """A prefix with API definitions only (no bin/vpp)."""
+    d = tmp_path / "fake"
+    (d / "share" / "vpp" / "api" / "core").mkdir(parents=True)
+    (d / "share" / "vpp" / "api" / "core" / "memclnt.api.json").write_text(json.dumps(FAKE_API))
+    return str(d)
+
+
+def sipalgctl(capsys, *args):
+    rc = cli.main(list(args))
+    return rc, capsys.readouterr().err
+
+
+def test_explicit_prefix_is_the_only_place_looked_at(monkeypatch):
+    monkeypatch.delenv("VPP_PREFIX", raising=False)
+    assert V.search() == (V.PREFIXES, None)
+    monkeypatch.setenv("VPP_PREFIX", "/from/env")
+    assert V.search() == (("/from/env",), "VPP_PREFIX")
+    assert V.search("/from/yaml") == (("/from/yaml",), "vpp.prefix")
+
+
+def test_find_prefix_api_json_or_binary(monkeypatch, fake, empty):
+    monkeypatch.setenv("VPP_PREFIX", empty)
+    assert V.find_prefix(what=V.API_JSON) is None and V.find_prefix(what=V.BINARY) is None
+    monkeypatch.setenv("VPP_PREFIX", fake)
+    assert V.find_prefix(what=V.API_JSON) == fake
+    assert V.find_prefix(what=V.BINARY) is None
+    os.makedirs(os.path.join(fake, "bin"))
+    vpp = os.path.join(fake, "bin", "vpp")
+    open(vpp, "w").close()
+    assert V.find_prefix(what=V.BINARY) is None  # not executable
+    os.chmod(vpp, stat.S_IRWXU)
+    assert V.find_prefix(what=V.BINARY) == fake
+
+
+@pytest.mark.parametrize("cmd", [["apply", SEED], ["plan", SEED], ["show", "calls", SEED]])
+def test_not_installed(monkeypatch, capsys, empty, tmp_path, cmd):
+    monkeypatch.setenv("VPP_PREFIX", empty)
+    rc, err = sipalgctl(capsys, "--socket", str(tmp_path / "api.sock"), *cmd)
+    assert rc == 2
+    assert err == (f"sipalgctl: VPP is not installed: no API definitions "
+                   f"(share/vpp/api/**/*.api.json) under {empty} (VPP_PREFIX); install VPP "
+                   f"there or set VPP_PREFIX to where it is installed\n")
+
+
+def test_not_installed_standard_prefixes(monkeypatch, capsys, tmp_path):
+    monkeypatch.delenv("VPP_PREFIX", raising=False)
+    monkeypatch.setattr(V, "PREFIXES", (str(tmp_path / "usr"), str(tmp_path / "opt")))
+    rc, err = sipalgctl(capsys, "--socket", str(tmp_path / "api.sock"), "apply", SEED)
+    assert rc == 2
+    assert err == (f"sipalgctl: VPP is not installed: no API definitions "
+                   f"(share/vpp/api/**/*.api.json) under {tmp_path}/usr, {tmp_path}/opt; "
+                   f"install VPP, or set VPP_PREFIX (or vpp.prefix in the YAML) to where it is\n")
+
+
+def test_not_installed_yaml_prefix_wins(monkeypatch, capsys, fake, empty, tmp_path):
+    monkeypatch.setenv("VPP_PREFIX", fake)
+    cfg = tmp_path / "fw.yaml"
+    cfg.write_text(open(SEED).read().replace("vpp:\n", f"vpp:\n  prefix: {empty}\n", 1))
+    rc, err = sipalgctl(capsys, "--socket", str(tmp_path / "api.sock"), "apply", str(cfg))
+    assert rc == 2
+    assert f"VPP is not installed: no API definitions (share/vpp/api/**/*.api.json) under " \
+           f"{empty} (vpp.prefix); install VPP there or set vpp.prefix to" in err
+
+
+def test_up_not_installed(monkeypatch, capsys, fake):
+    monkeypatch.setenv("VPP_PREFIX", fake)  # API definitions, but nothing to start
+    rc, err = sipalgctl(capsys, "up", SEED)
+    assert rc == 2
+    assert err == (f"sipalgctl: VPP is not installed: no executable (bin/vpp) under {fake} "
+                   f"(VPP_PREFIX); install VPP there or set VPP_PREFIX to where it is "
+                   f"installed\n")
+
+
+@pytest.mark.parametrize("cmd", [["apply", SEED], ["plan", SEED], ["show", "server-map"]])
+def test_not_running(monkeypatch, capsys, fake, tmp_path, cmd):
+    pytest.importorskip("vpp_papi", reason="vpp_papi (a dependency of sipalgctl) not installed")
+    monkeypatch.setenv("VPP_PREFIX", fake)
+    sock = str(tmp_path / "run" / "api.sock")
+    rc, err = sipalgctl(capsys, "--socket", sock, *cmd)
+    assert rc == 2
+    assert err == (f"sipalgctl: cannot reach VPP at {sock}: no API socket there after 5 s; "
+                   "is it running? start it with `sipalgctl up <config.yaml>`\n")
+
+
+def test_stats_not_running(capsys, tmp_path):
+    sock = str(tmp_path / "stats.sock")
+    rc, err = sipalgctl(capsys, "stats", "--stats-socket", sock)
+    assert rc == 2
+    assert err == (f"sipalgctl: cannot reach VPP at {sock}: no stats socket there; "
+                   "is it running? start it with `sipalgctl up <config.yaml>`\n")
+
+
+def test_unloadable_api_definitions(monkeypatch, capsys, fake, tmp_path):
+    """A socket is there, but the API definitions are not VPP's: no retrying, no
+    "is it running?"."""
+    pytest.importorskip("vpp_papi", reason="vpp_papi (a dependency of sipalgctl) not installed")
+    monkeypatch.setenv("VPP_PREFIX", fake)
+    sock = tmp_path / "api.sock"
+    sock.write_text("")
+    rc, err = sipalgctl(capsys, "--socket", str(sock), "apply", SEED)
+    assert rc == 2
+    assert err.startswith(f"sipalgctl: VPP's API definitions under {fake} cannot be loaded: ")
+    assert err.endswith("; reinstall VPP\n")
