@@ -113,14 +113,19 @@ def build_wheel(build_py, src, out, via_sdist):
     return build(build_py, "build_wheel", src, out)
 
 
-def render(py, cwd, env=None):
-    """`sipalgctl render seed.yaml --out` with the venv's console script, outside the repo."""
-    bindir = os.path.dirname(py)
-    env = {k: v for k, v in (env or os.environ).items()
+def venv_env(py, **extra):
+    """The environment for running py's venv: nothing of this interpreter's path."""
+    env = {k: v for k, v in os.environ.items()
            if k not in ("SIPALGCTL_TEMPLATES", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    env["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    env["PATH"] = os.path.dirname(py) + os.pathsep + os.environ.get("PATH", "")
+    return dict(env, **extra)
+
+
+def render(py, cwd):
+    """`sipalgctl render seed.yaml --out` with the venv's console script, outside the repo."""
     out = os.path.join(cwd, "out")
-    run(os.path.join(bindir, "sipalgctl"), "render", SEED, "--out", out, cwd=cwd, env=env)
+    run(os.path.join(os.path.dirname(py), "sipalgctl"), "render", SEED, "--out", out, cwd=cwd,
+        env=venv_env(py))
     return {name: open(os.path.join(out, name)).read() for name in FILES}
 
 
@@ -135,7 +140,7 @@ def assert_golden(files):
 
 def imported_from(py, cwd):
     return run(py, "-c", "import sipalgctl.render as r; print(r.__file__); print(r.TEMPLATES)",
-               cwd=cwd).stdout.split()
+               cwd=cwd, env=venv_env(py)).stdout.split()
 
 
 @pytest.mark.parametrize("via_sdist", [False, True], ids=["wheel", "sdist-wheel"])
@@ -158,10 +163,8 @@ def test_wheel_renders_golden(build_python, tmp_path, via_sdist):
     mine.mkdir()
     (mine / "startup.conf.j2").write_text("runtime {{ runtime_dir }}\n")
     (mine / "bootstrap.cli.j2").write_text("show version\n")
-    bindir = os.path.dirname(py)
-    env = dict(os.environ, SIPALGCTL_TEMPLATES=str(mine))
-    env.pop("PYTHONPATH", None)
-    r = run(os.path.join(bindir, "sipalgctl"), "render", SEED, cwd=str(work), env=env)
+    r = run(os.path.join(os.path.dirname(py), "sipalgctl"), "render", SEED, cwd=str(work),
+            env=venv_env(py, SIPALGCTL_TEMPLATES=str(mine)))
     assert r.stdout == "# ---- startup.conf\nruntime /run/sipalg\n# ---- bootstrap.cli\nshow version\n"
 
 
