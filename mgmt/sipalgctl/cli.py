@@ -44,7 +44,8 @@ def cmd_check(args):
     n = len(cfg.interfaces)
     print(f"{args.config}: ok ({n} interfaces, {len(cfg.nat.pool)} NAT addresses, "
           f"{len(cfg.nat.static_mappings)} static mappings, SIP ALG "
-          f"{'on ' + ', '.join(cfg.alg_interfaces()) if cfg.sip_alg.enabled else 'off'})")
+          f"{'on ' + ', '.join(cfg.alg_interfaces()) if cfg.sip_alg.enabled else 'off'}; "
+          f"media-other-hosts {'on' if cfg.sip_alg.media_other_hosts else 'off'})")
     return EXIT_OK
 
 

@@ -97,6 +97,10 @@ class SipAlg:
     call: int = 7200
     max_calls: int = 10000
     media_ports: Tuple[int, int] = (40000, 59999)
+    # media pinholes also for other inside hosts an inside party's SDP names (a media server
+    # beside a PBX); off: only for the signaling endpoints (any inside phone could otherwise
+    # expose any port of any inside host)
+    media_other_hosts: bool = False
 
 
 @dataclass
@@ -357,11 +361,15 @@ def _sip_alg(ctx, obj):
     s = SipAlg()
     if obj is None:
         return s
-    if not _keys(ctx, "sip_alg", obj, {"enabled", "interfaces", "ports", "timeouts", "limits"}):
+    if not _keys(ctx, "sip_alg", obj, {"enabled", "interfaces", "ports", "timeouts", "limits",
+                                       "media_other_hosts"}):
         return s
     if "enabled" in obj:
         e = _bool(ctx, "sip_alg.enabled", obj["enabled"])
         s.enabled = True if e is None else e
+    if "media_other_hosts" in obj:
+        s.media_other_hosts = bool(_bool(ctx, "sip_alg.media_other_hosts",
+                                         obj["media_other_hosts"]))
     if "interfaces" in obj:
         v = obj["interfaces"]
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):

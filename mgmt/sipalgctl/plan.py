@@ -201,6 +201,17 @@ class AlgLimits(Op):
 
 
 @dataclass
+class AlgMediaPolicy(Op):
+    other_hosts: bool
+
+    def cli(self):
+        return f"set sip-alg media-other-hosts {'on' if self.other_hosts else 'off'}"
+
+    def call(self):
+        return "sip_alg_set_media_policy", {"other_hosts": self.other_hosts}
+
+
+@dataclass
 class AlgInterface(Op):
     ifname: str
     sw_if_index: int
@@ -265,7 +276,8 @@ def read_state(c):
     g = c.call("sip_alg_get_config")
     st.alg = {"udp": tuple(g.udp_ports[:g.n_udp_ports]), "signaling": g.signaling,
               "media": g.media, "call": g.call, "max_calls": g.max_calls,
-              "media_ports": (g.media_port_lo, g.media_port_hi)}
+              "media_ports": (g.media_port_lo, g.media_port_hi),
+              "media_other_hosts": bool(g.media_other_hosts)}
     return st
 
 
@@ -341,6 +353,8 @@ def plan(cfg, st):
         alg_ops.append(AlgTimeouts(s.signaling, s.media, s.call))
     if (cur.get("max_calls"), cur.get("media_ports")) != (s.max_calls, tuple(s.media_ports)):
         alg_ops.append(AlgLimits(s.max_calls, *s.media_ports))
+    if cur.get("media_other_hosts") != s.media_other_hosts:
+        alg_ops.append(AlgMediaPolicy(s.media_other_hosts))
     want_alg = {idx[n] for n in cfg.alg_interfaces()}
     for x in sorted((st.alg_interfaces & managed) - want_alg):
         del_alg.append(AlgInterface(ifname[x], x, False))

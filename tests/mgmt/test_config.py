@@ -51,3 +51,16 @@ def test_defaults():
     assert (cfg.sip_alg.signaling, cfg.sip_alg.media) == (120, 60)
     assert cfg.alg_interfaces() == ["inside", "outside"]
     assert cfg.interfaces["inside"].vpp_ifname == "host-sipalg-in"
+    assert cfg.sip_alg.media_other_hosts is False
+
+
+def test_media_other_hosts_on():
+    from sipalgctl import config
+    assert config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg.media_other_hosts
+
+
+def test_check_summary(capsys):
+    assert cli.main(["check", EXAMPLES[0]]) == 0
+    assert capsys.readouterr().out == (
+        f"{EXAMPLES[0]}: ok (2 interfaces, 1 NAT addresses, 0 static mappings, SIP ALG on "
+        f"inside, outside; media-other-hosts off)\n")

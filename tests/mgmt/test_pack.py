@@ -31,7 +31,7 @@ def all_ops():
     st = fake_apply(fresh(cfg), adds)
     empty = config.load(FULL)
     empty.nat.static_mappings, empty.nat.pool, empty.routes = [], [empty.nat.pool[0]], []
-    empty.sip_alg.enabled = False
+    empty.sip_alg.enabled, empty.sip_alg.media_other_hosts = False, False
     for i in empty.interfaces.values():
         i.address = config.ipaddress.IPv4Interface("192.0.2.200/32") if i.role == "none" else \
             i.address

@@ -5,6 +5,7 @@ deletions before additions in dependency order."""
 
 import copy
 import os
+from types import SimpleNamespace
 
 import pytest
 
@@ -23,7 +24,7 @@ def fresh(cfg):
         st.addresses[n] = set()
         st.up[n] = False
     st.alg = {"udp": (5060,), "signaling": 120, "media": 60, "call": 7200, "max_calls": 10000,
-              "media_ports": (40000, 59999)}
+              "media_ports": (40000, 59999), "media_other_hosts": False}
     return st
 
 
@@ -56,6 +57,8 @@ def fake_apply(st, ops):
             st.alg.update(signaling=op.signaling, media=op.media, call=op.call_)
         elif isinstance(op, P.AlgLimits):
             st.alg.update(max_calls=op.max_calls, media_ports=(op.lo, op.hi))
+        elif isinstance(op, P.AlgMediaPolicy):
+            st.alg["media_other_hosts"] = op.other_hosts
         elif isinstance(op, P.AlgInterface):
             (st.alg_interfaces.add if op.enable else st.alg_interfaces.discard)(op.sw_if_index)
         else:
@@ -144,3 +147,65 @@ def test_alg_disabled_disables_interfaces():
     assert [o.cli() for o in P.plan(cfg, st)] == [
         "set sip-alg interface host-sipalg-in disable",
         "set sip-alg interface host-sipalg-out disable"]
+
+
+def test_full_on_fresh_vpp_sets_every_alg_setting():
+    ops = P.plan(config.load(FULL), fresh(config.load(FULL)))
+    assert [o.cli() for o in ops if o.cli().startswith("set sip-alg")] == [
+        "set sip-alg ports udp 5060,5080",
+        "set sip-alg timeouts signaling 300 media 30 call 3600",
+        "set sip-alg max-calls 2000; set sip-alg media-ports 30000-39999",
+        "set sip-alg media-other-hosts on",
+        "set sip-alg interface tap0",
+        "set sip-alg interface host-sipalg-wan",
+    ]
+
+
+@pytest.mark.parametrize("running", [False, True], ids=["running-off", "running-on"])
+@pytest.mark.parametrize("want", [False, True], ids=["yaml-off", "yaml-on"])
+def test_media_other_hosts(running, want):
+    """One operation when the running value differs, none when it is the same."""
+    cfg = config.load(SEED)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    st.alg["media_other_hosts"] = running
+    cfg.sip_alg.media_other_hosts = want
+    ops = P.plan(cfg, st)
+    if running == want:
+        assert ops == []
+    else:
+        assert ops == [P.AlgMediaPolicy(want)]
+        assert ops[0].cli() == f"set sip-alg media-other-hosts {'on' if want else 'off'}"
+        assert ops[0].call() == ("sip_alg_set_media_policy", {"other_hosts": want})
+        assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+class FakeClient:
+    """Answers read_state's calls the way vpp_papi does, from a few fixed values."""
+
+    def __init__(self, media_other_hosts):
+        self.media_other_hosts = media_other_hosts
+
+    def dump(self, msg, **kw):
+        if msg == "sw_interface_dump":
+            return [SimpleNamespace(interface_name="host-sipalg-in", sw_if_index=1, flags=1)]
+        if msg == "ip_address_dump":
+            return [SimpleNamespace(prefix="192.168.1.254/24")]
+        return []
+
+    def call(self, msg, **kw):
+        if msg == "nat44_show_running_config":
+            return SimpleNamespace(sessions=0)
+        assert msg == "sip_alg_get_config", msg
+        return SimpleNamespace(n_udp_ports=1, udp_ports=[5060] + [0] * 7, signaling=120,
+                               media=60, call=7200, max_calls=10000, media_port_lo=40000,
+                               media_port_hi=59999,
+                               media_other_hosts=self.media_other_hosts)
+
+
+@pytest.mark.parametrize("value", [False, True])
+def test_read_state_reads_media_other_hosts(value):
+    st = P.read_state(FakeClient(value))
+    assert st.alg == {"udp": (5060,), "signaling": 120, "media": 60, "call": 7200,
+                      "max_calls": 10000, "media_ports": (40000, 59999),
+                      "media_other_hosts": value}
+    assert st.sw_if_index == {"host-sipalg-in": 1} and st.addresses == {1: {"192.168.1.254/24"}}
