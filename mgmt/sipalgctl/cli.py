@@ -14,8 +14,8 @@ from . import config as C
 from . import plan as P
 from . import render as R
 from . import runner, show
-from .vpp import API_JSON, BINARY, ApiError, Client, Unreachable, find_prefix, not_installed, \
-    not_running
+from .vpp import API_JSON, BINARY, ApiError, Client, Unreachable, find_plugin, find_prefix, \
+    installed_prefix, not_installed, not_running, shadowed, shadowing
 
 
 def out(args, data, lines):
@@ -30,13 +30,13 @@ def load(args):
     return C.load(args.config)
 
 
-def client(args, cfg=None):
+def client(args, cfg=None, plugin=None):
     sock = args.socket or (cfg.vpp.api_socket if cfg else C.VppSettings().api_socket)
     explicit = cfg.vpp.prefix if cfg else None
     prefix = find_prefix(explicit, API_JSON)
     if not prefix:
         raise not_installed(explicit, API_JSON)
-    return Client(sock, prefix)
+    return Client(sock, prefix, plugin=plugin, plugin_path=cfg.vpp.plugin_path if cfg else None)
 
 
 def cmd_check(args):
@@ -51,7 +51,12 @@ def cmd_check(args):
 
 def cmd_render(args):
     cfg = load(args)
-    files = R.render(cfg, templates=args.templates or R.TEMPLATES)
+    prefix = installed_prefix(cfg.vpp.prefix)
+    plugin = find_plugin(cfg.vpp.plugin_path, prefix)
+    so = shadowing(plugin, prefix)
+    if so:
+        print(f"sipalgctl: warning: {shadowed(plugin, prefix, so)}", file=sys.stderr)
+    files = R.render(cfg, templates=args.templates or R.TEMPLATES, plugin_dir=plugin.dir)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         for name, text in files.items():
@@ -75,8 +80,8 @@ def cmd_plan(args):
     return EXIT_OK
 
 
-def do_apply(args, cfg):
-    with client(args, cfg) as c:
+def do_apply(args, cfg, plugin=None):
+    with client(args, cfg, plugin) as c:
         ops = P.plan(cfg, P.read_state(c))
         P.apply(c, ops, progress=None if args.json else
                 lambda n, t, o: print(f"[{n}/{t}] {o.cli()}"))
@@ -98,17 +103,23 @@ def cmd_up(args):
     prefix = find_prefix(cfg.vpp.prefix, BINARY)
     if not prefix:
         raise not_installed(cfg.vpp.prefix, BINARY)
+    # everything VPP and sipalgctl will need, before VPP starts
+    plugin = find_plugin(cfg.vpp.plugin_path, prefix)
+    plugin.require_api_json()
+    so = shadowing(plugin, prefix)
+    if so:
+        raise shadowed(plugin, prefix, so)
     try:
-        runner.start(cfg, prefix)
+        runner.start(cfg, prefix, plugin_dir=plugin.dir)
     except RuntimeError as e:
         raise Unreachable(str(e))
     # the API socket comes up before VPP has run bootstrap.cli: wait for the interfaces
-    with client(args, cfg) as c:
+    with client(args, cfg, plugin) as c:
         want = {i.vpp_ifname for i in cfg.interfaces.values()}
         deadline = time.time() + 20
         while not want <= set(P.read_state(c).sw_if_index) and time.time() < deadline:
             time.sleep(0.2)
-    rc = do_apply(args, cfg)
+    rc = do_apply(args, cfg, plugin)
     print(f"up: VPP running, API {cfg.vpp.api_socket}, CLI {cfg.vpp.cli_socket}")
     return rc
 
@@ -162,7 +173,8 @@ def parser():
     with_config("check", cmd_check, "validate a configuration (no VPP needed)")
     r = with_config("render", cmd_render, "write startup.conf and bootstrap.cli")
     r.add_argument("--out", help="directory to write to (default: print)")
-    r.add_argument("--templates", help="template directory (default: the repository's)")
+    r.add_argument("--templates", help="template directory (default: SIPALGCTL_TEMPLATES, "
+                   "else the packaged ones, else the checkout's templates/)")
     with_config("plan", cmd_plan, "show what apply would change (read-only)")
     with_config("apply", cmd_apply, "bring the running VPP to the configuration")
     with_config("up", cmd_up, "render, start VPP, apply")

@@ -25,13 +25,14 @@ class ConfigError(Exception):
 
 @dataclass
 class VppSettings:
-    prefix: Optional[str] = None  # None: VPP_PREFIX, /usr, /usr/local, /opt/vpp
+    prefix: Optional[str] = None  # None: VPP_PREFIX, else /usr, /usr/local, /opt/vpp
     runtime_dir: str = "/run/sipalg"
     workers: int = 0
     main_core: int = 0
     buffers: int = 16384
     main_heap: str = "1G"
-    plugin_path: Optional[str] = None  # None: the repository's build/plugin
+    # None: SIPALGCTL_PLUGIN_PATH, else the checkout's build/plugin, else VPP's plugin dir
+    plugin_path: Optional[str] = None
 
     @property
     def api_socket(self):

@@ -7,7 +7,7 @@ import os
 
 import jinja2
 
-from .vpp import find_plugin_dir, find_prefix
+from .vpp import find_plugin, installed_prefix
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -30,8 +30,13 @@ FILES = {"startup.conf": "startup.conf.j2", "bootstrap.cli": "bootstrap.cli.j2"}
 
 
 def view(cfg, prefix=None, plugin_dir=None):
-    """The values the templates use, already formatted."""
+    """The values the templates use, already formatted. plugin_dir: the directory with
+    sip_alg_plugin.so; None: found (vpp.find_plugin) for the VPP in prefix, or the one found.
+    When that is VPP's own plugin directory, adding it again changes nothing (VPP loads the
+    first plugin of a name)."""
     v = cfg.vpp
+    if not plugin_dir:
+        plugin_dir = find_plugin(v.plugin_path, prefix or installed_prefix(v.prefix)).dir
     return {
         "runtime_dir": v.runtime_dir,
         "api_socket": v.api_socket,
@@ -41,7 +46,7 @@ def view(cfg, prefix=None, plugin_dir=None):
         "workers": v.workers,
         "buffers": v.buffers,
         "main_heap": v.main_heap,
-        "plugin_dir": plugin_dir or v.plugin_path or find_plugin_dir(),
+        "plugin_dir": plugin_dir,
         "bootstrap": f"{v.runtime_dir}/bootstrap.cli",
         "af_packet": [{"host_if": i.host_if} for i in cfg.interfaces.values()
                       if i.type == "af_packet"],

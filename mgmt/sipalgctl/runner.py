@@ -22,14 +22,15 @@ def running_pid(cfg):
         return None
 
 
-def start(cfg, prefix, wait=30.0, log=print):
-    """Write startup.conf + bootstrap.cli to the runtime dir and start VPP in the background."""
+def start(cfg, prefix, plugin_dir=None, wait=30.0, log=print):
+    """Write startup.conf + bootstrap.cli to the runtime dir and start VPP in the background.
+    plugin_dir: the plugin's directory (None: found for the VPP in prefix)."""
     d = cfg.vpp.runtime_dir
     os.makedirs(d, exist_ok=True)
     pid = running_pid(cfg)
     if pid:
         raise RuntimeError(f"VPP already running (pid {pid}, {pidfile(cfg)}): sipalgctl down first")
-    for name, text in render(cfg).items():
+    for name, text in render(cfg, prefix=prefix, plugin_dir=plugin_dir).items():
         with open(os.path.join(d, name), "w") as f:
             f.write(text)
     for sock in (cfg.vpp.api_socket, cfg.vpp.cli_socket):

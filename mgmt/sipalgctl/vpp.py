@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Finding VPP and talking to it: one thin vpp_papi client.
+"""Finding VPP and the plugin, and talking to VPP: one thin vpp_papi client.
 
 VPP is looked for in one place when one is given (vpp.prefix in the YAML, else the
 VPP_PREFIX environment variable), so that a wrong prefix is reported rather than another
@@ -8,13 +8,23 @@ definitions (<prefix>/share/vpp/api/**/*.api.json); starting it needs <prefix>/b
 Both failures are Unreachable (exit 2): NotInstalled names where it looked, NotRunning the
 socket it could not reach.
 
+The plugin (sip_alg_plugin.so, and its sip_alg.api.json to talk to it) is looked for in one
+place when one is given (vpp.plugin_path, else SIPALGCTL_PLUGIN_PATH); else in the build/plugin
+of the checkout sipalgctl runs from (`make plugin`), when it runs from one; else in VPP's own
+plugin directory (<prefix>/lib*/vpp_plugins or <prefix>/lib*/*/vpp_plugins, with the API JSON
+in <prefix>/share/vpp/api/plugins/: `make install-plugin`), which is how an installed
+sipalgctl finds it. Not found is PluginNotFound (exit 2), naming where it looked.
+
 Every call's retval is checked; a non-zero retval becomes ApiError naming the message.
 On connect the plugin's messages are checked against the running VPP (vpp_papi drops
 messages whose CRC differs, so a missing message means a version mismatch)."""
 
+import filecmp
 import glob
 import os
 import time
+from dataclasses import dataclass
+from typing import Optional, Tuple
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 PREFIXES = ("/usr", "/usr/local", "/opt/vpp")
@@ -88,24 +98,161 @@ def not_running(socket, why):
     return NotRunning(f"cannot reach VPP at {socket}: {why}; is it running? {START}")
 
 
-def find_plugin_dir():
-    return os.path.join(ROOT, "build", "plugin", "lib", "vpp_plugins")
+def installed_prefix(explicit=None):
+    """The VPP that is started (bin/vpp) or, failing that, talked to (API definitions)."""
+    return find_prefix(explicit, BINARY) or find_prefix(explicit, API_JSON)
 
 
-def api_files(prefix, plugin_json=None):
-    files = core_api_files(prefix)
-    plugin_json = plugin_json or os.path.join(ROOT, "build", "plugin", "sip_alg",
-                                              "sip_alg.api.json")
-    if os.path.exists(plugin_json):
-        files.append(plugin_json)
-    return files
+# --- the plugin -------------------------------------------------------------------------------
+
+PLUGIN_SO = "sip_alg_plugin.so"
+PLUGIN_JSON = "sip_alg.api.json"
+PLUGIN_ENV = "SIPALGCTL_PLUGIN_PATH"
+
+
+class PluginNotFound(NotInstalled):
+    """No sip_alg_plugin.so, or no API JSON beside it, where it was looked for."""
+
+
+class PluginShadowed(NotInstalled):
+    """Another sip_alg_plugin.so in VPP's own plugin directory would be loaded instead."""
+
+
+@dataclass(frozen=True)
+class Plugin:
+    dir: str  # holds sip_alg_plugin.so: what startup.conf adds to VPP's plugin path
+    api_json: Optional[str]  # its sip_alg.api.json; None: not found where looked
+    origin: str  # what named it: vpp.plugin_path, SIPALGCTL_PLUGIN_PATH, "this checkout", ...
+    json_looked: Tuple[str, ...] = ()
+
+    @property
+    def so(self):
+        return os.path.join(self.dir, PLUGIN_SO)
+
+    def require_api_json(self):
+        """The API JSON, needed to talk to the plugin; PluginNotFound without it."""
+        if self.api_json:
+            return self.api_json
+        if self.origin == "this checkout":
+            todo = "build the plugin again (make plugin)"
+        elif self.origin.startswith("VPP in "):
+            todo = "install the plugin again (make install-plugin)"
+        else:
+            todo = ("put it beside the plugin, or keep the plugin in its build tree or install "
+                    "prefix")
+        raise PluginNotFound(f"sip_alg plugin API definitions not found: no {PLUGIN_JSON} at "
+                             f"{', '.join(self.json_looked)} (for {self.so}, {self.origin}); "
+                             f"{todo}")
+
+
+def checkout():
+    """The root of the vpp-sipalg checkout this package runs from (pip install -e mgmt, or
+    python -m with mgmt/ on the path), or None when it is installed (a wheel)."""
+    return ROOT if os.path.isfile(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.api")) \
+        else None
+
+
+def checkout_plugin(root):
+    """(plugin directory, API JSON) where `make plugin` builds them."""
+    build = os.path.join(root, "build", "plugin")
+    return os.path.join(build, "lib", "vpp_plugins"), os.path.join(build, "sip_alg", PLUGIN_JSON)
+
+
+def vpp_plugin_dirs(prefix):
+    """VPP's own plugin directories under prefix (<prefix>/<lib dir>/vpp_plugins, the lib dir
+    being lib, lib64 or lib/<multiarch>): VPP searches them before any add-path, and
+    `cmake --install` (make install-plugin) puts plugins there."""
+    pats = (os.path.join(prefix, "lib*", "vpp_plugins"),
+            os.path.join(prefix, "lib*", "*", "vpp_plugins"))
+    return sorted({d for p in pats for d in glob.glob(p) if os.path.isdir(d)})
+
+
+def vpp_plugin_json(prefix):
+    return os.path.join(prefix, "share", "vpp", "api", "plugins", PLUGIN_JSON)
+
+
+def _json_near(d):
+    """Where the API JSON of a plugin in directory d can be: beside it; in its build tree
+    (<build>/lib/vpp_plugins -> <build>/sip_alg/); in its install prefix
+    (<prefix>/lib/vpp_plugins or <prefix>/lib/<multiarch>/vpp_plugins ->
+    <prefix>/share/vpp/api/plugins/)."""
+    d = os.path.abspath(d)
+    up2 = os.path.dirname(os.path.dirname(d))
+    return (os.path.join(d, PLUGIN_JSON), os.path.join(up2, "sip_alg", PLUGIN_JSON),
+            vpp_plugin_json(up2), vpp_plugin_json(os.path.dirname(up2)))
+
+
+def _plugin(d, looked, origin):
+    return Plugin(d, next((j for j in looked if os.path.isfile(j)), None), origin, tuple(looked))
+
+
+def find_plugin(explicit=None, prefix=None):
+    """The plugin VPP is to load, a Plugin; PluginNotFound if there is none. explicit:
+    vpp.plugin_path; prefix: the VPP found (installed_prefix()), or None."""
+    setting = "vpp.plugin_path" if explicit else PLUGIN_ENV if os.environ.get(PLUGIN_ENV) \
+        else None
+    if setting:
+        d = explicit or os.environ[PLUGIN_ENV]
+        if not os.path.isfile(os.path.join(d, PLUGIN_SO)):
+            raise PluginNotFound(f"sip_alg plugin not found: no {PLUGIN_SO} in {d} ({setting}); "
+                                 f"set {setting} to the directory that has it")
+        return _plugin(d, _json_near(d), setting)
+    root = checkout()
+    if root:
+        d, j = checkout_plugin(root)
+        if os.path.isfile(os.path.join(d, PLUGIN_SO)):
+            return _plugin(d, (j,), "this checkout")
+    if prefix:
+        for d in vpp_plugin_dirs(prefix):
+            if os.path.isfile(os.path.join(d, PLUGIN_SO)):
+                return _plugin(d, (vpp_plugin_json(prefix),), f"VPP in {prefix}")
+    where = [f"{checkout_plugin(root)[0]} (this checkout)"] if root else []
+    where.append(f"{prefix}/lib*/vpp_plugins, {prefix}/lib*/*/vpp_plugins (VPP's plugin "
+                 f"directories)" if prefix else "VPP's plugin directories (no VPP found)")
+    todo = ("build it (make plugin) or install it into VPP (make install-plugin)" if root else
+            "install it into VPP (make install-plugin, in a vpp-sipalg checkout)")
+    raise PluginNotFound(
+        f"sip_alg plugin not found: no {PLUGIN_SO} in {' or '.join(where)}; {todo}, or set "
+        f"vpp.plugin_path (or {PLUGIN_ENV}) to the directory that has it")
+
+
+def shadowing(plugin, prefix):
+    """The sip_alg_plugin.so VPP loads instead of plugin, or None: VPP searches its own plugin
+    directories before an add-path and loads the first plugin of a name, so an installed copy
+    that differs from plugin wins."""
+    if not prefix:
+        return None
+    for d in vpp_plugin_dirs(prefix):
+        so = os.path.join(d, PLUGIN_SO)
+        if os.path.isfile(so):
+            if os.path.samefile(so, plugin.so) or filecmp.cmp(so, plugin.so, shallow=False):
+                return None
+            return so
+    return None
+
+
+def shadowed(plugin, prefix, so):
+    return PluginShadowed(
+        f"VPP in {prefix} would load {so}, not {plugin.so} ({plugin.origin}): VPP searches its "
+        f"own plugin directory before add-path; install this plugin there "
+        f"(make install-plugin) or remove {so}")
+
+
+def api_files(prefix, plugin_json):
+    """VPP's API definitions and the plugin's; a sip_alg.api.json installed with VPP is left
+    out (plugin_json is the one of the plugin VPP loads)."""
+    return [f for f in core_api_files(prefix)
+            if os.path.basename(f) != PLUGIN_JSON] + [plugin_json]
 
 
 class Client:
-    """Context manager around VPPApiClient; prefix: from find_prefix(..., API_JSON)."""
+    """Context manager around VPPApiClient; prefix: from find_prefix(..., API_JSON); plugin: a
+    Plugin, else found (find_plugin(plugin_path, prefix)) once the socket is there."""
 
-    def __init__(self, socket, prefix, retries=10, delay=0.5, name="sipalgctl"):
+    def __init__(self, socket, prefix, plugin=None, plugin_path=None, retries=10, delay=0.5,
+                 name="sipalgctl"):
         self.socket, self.prefix = socket, prefix
+        self.plugin, self.plugin_path = plugin, plugin_path
         self.retries, self.delay, self.name = retries, delay, name
         self.vpp = None
 
@@ -117,15 +264,19 @@ class Client:
         except ImportError as e:
             raise Unreachable(f"vpp_papi is not installed ({e}): pip install vpp-papi, "
                               "a dependency of sipalgctl")
-        last = None
+        last, plugin_json = None, None
         for _ in range(self.retries):
             if os.path.exists(self.socket):
+                if not plugin_json:
+                    plugin = self.plugin or find_plugin(self.plugin_path, self.prefix)
+                    plugin_json = plugin.require_api_json()
                 try:
-                    vpp = VPPApiClient(apifiles=api_files(self.prefix),
+                    vpp = VPPApiClient(apifiles=api_files(self.prefix, plugin_json),
                                        server_address=self.socket, use_socket=True)
                 except Exception as e:  # the JSON files, not VPP: no use retrying
-                    raise NotInstalled(f"VPP's API definitions under {self.prefix} cannot be "
-                                       f"loaded: {e}; reinstall VPP")
+                    raise NotInstalled(f"VPP's API definitions under {self.prefix} or the "
+                                       f"plugin's ({plugin_json}) cannot be loaded: {e}; "
+                                       "reinstall VPP or the plugin")
                 try:
                     self.vpp = vpp
                     self.vpp.connect(self.name)
@@ -144,7 +295,8 @@ class Client:
         if missing:
             self.vpp.disconnect()
             raise Unreachable("the running VPP does not offer " + ", ".join(missing) +
-                              ": sip_alg plugin not loaded, or built from another sip_alg.api")
+                              ": sip_alg plugin not loaded, or built from another sip_alg.api "
+                              f"than {plugin_json}")
         return self
 
     def __exit__(self, *exc):

@@ -1,16 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
 """sipalgctl installed the way an operator installs it, not imported from the checkout: a
 wheel built from mgmt/ (directly, and through an sdist), installed into a fresh venv and run
-from outside the repository, renders the golden files from the templates packaged into it;
-SIPALGCTL_TEMPLATES still overrides them; an editable install reads the checkout's templates/,
-so edits show up.
+from outside the repository, renders the golden files from the templates packaged into it,
+with the plugin found in VPP's own plugin directory (where `make install-plugin` puts it: a
+fake VPP prefix here), and says where it looked when the plugin is nowhere (exit 2);
+SIPALGCTL_TEMPLATES still overrides the templates; an editable install reads the checkout's
+templates/, so edits show up, and finds the plugin in the checkout's build/plugin.
 
 Builds run on a copy of mgmt/ and templates/ (an in-tree build leaves build/ and *.egg-info in
 mgmt/), through the PEP 517 hooks of setuptools.build_meta, as `pip wheel` and `pip install`
 call them: with this interpreter's setuptools when it can build wheels by itself, else in one
 venv per test module with setuptools from the package index (one download, rather than one
-isolated build environment per build). Installs are pip's, --no-deps --no-index: a .pth file
-points the fresh venvs at this interpreter's PyYAML and Jinja2."""
+isolated build environment per build). Installs are pip's, --no-deps --no-index: a .pth file points the
+fresh venvs at this interpreter's PyYAML and Jinja2."""
 
 import os
 import re
@@ -27,6 +29,7 @@ GOLDEN = os.path.join(HERE, "golden", "seed")
 FILES = ("startup.conf", "bootstrap.cli")
 # the plugin directory is the one line that depends on where sipalgctl runs from
 ADD_PATH = re.compile(r"^(\s*add-path ).*$", re.M)
+MULTIARCH = "x86_64-linux-gnu"
 
 
 def run(*cmd, **kw):
@@ -69,11 +72,32 @@ def purelib(py):
 
 
 def checkout_copy(dst):
-    """mgmt/ and templates/ side by side, as in the repository, without build artefacts."""
+    """mgmt/ and templates/ side by side, as in the repository, without build artefacts; and
+    vpp-plugin/sip_alg/sip_alg.api, by which sipalgctl knows it runs from a checkout."""
     skip = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__")
     shutil.copytree(os.path.join(ROOT, "mgmt"), os.path.join(dst, "mgmt"), ignore=skip)
     shutil.copytree(os.path.join(ROOT, "templates"), os.path.join(dst, "templates"))
+    os.makedirs(os.path.join(dst, "vpp-plugin", "sip_alg"))
+    shutil.copy(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.api"),
+                os.path.join(dst, "vpp-plugin", "sip_alg"))
     return os.path.join(dst, "mgmt")
+
+
+def fake_vpp(path, plugin=True):
+    """A VPP prefix as far as finding it goes (API definitions, a plugin directory), with the
+    plugin installed the way `cmake --install build/plugin --prefix` installs it; the path of
+    VPP's plugin directory."""
+    api = os.path.join(path, "share", "vpp", "api")
+    os.makedirs(os.path.join(api, "core"))
+    open(os.path.join(api, "core", "memclnt.api.json"), "w").write("{}")
+    plugins = os.path.join(path, "lib", MULTIARCH, "vpp_plugins")
+    os.makedirs(plugins)
+    open(os.path.join(plugins, "nat_plugin.so"), "w").close()
+    if plugin:
+        open(os.path.join(plugins, "sip_alg_plugin.so"), "w").write("installed")
+        os.makedirs(os.path.join(api, "plugins"))
+        open(os.path.join(api, "plugins", "sip_alg.api.json"), "w").write("{}")
+    return plugins
 
 
 def fresh_venv(path):
@@ -116,26 +140,30 @@ def build_wheel(build_py, src, out, via_sdist):
 def venv_env(py, **extra):
     """The environment for running py's venv: nothing of this interpreter's path."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("SIPALGCTL_TEMPLATES", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+           if k not in ("SIPALGCTL_TEMPLATES", "SIPALGCTL_PLUGIN_PATH", "PYTHONPATH", "PYTHONHOME",
+                        "VIRTUAL_ENV")}
     env["PATH"] = os.path.dirname(py) + os.pathsep + os.environ.get("PATH", "")
     return dict(env, **extra)
 
 
-def render(py, cwd):
+def sipalgctl(py):
+    return os.path.join(os.path.dirname(py), "sipalgctl")
+
+
+def render(py, cwd, **env):
     """`sipalgctl render seed.yaml --out` with the venv's console script, outside the repo."""
     out = os.path.join(cwd, "out")
-    run(os.path.join(os.path.dirname(py), "sipalgctl"), "render", SEED, "--out", out, cwd=cwd,
-        env=venv_env(py))
+    r = run(sipalgctl(py), "render", SEED, "--out", out, cwd=cwd, env=venv_env(py, **env))
+    assert r.stderr == ""
     return {name: open(os.path.join(out, name)).read() for name in FILES}
 
 
-def assert_golden(files):
+def assert_golden(files, plugin_dir):
+    """The golden files, with the plugin directory sipalgctl found on the add-path line."""
     for name in FILES:
-        text = files[name]
-        golden = open(os.path.join(GOLDEN, name)).read()
-        assert len(ADD_PATH.findall(text)) == len(ADD_PATH.findall(golden))
-        assert ADD_PATH.sub(r"\1PLUGIN_DIR", text) == ADD_PATH.sub(r"\1PLUGIN_DIR", golden), \
-            f"seed/{name} differs from its golden file"
+        golden = ADD_PATH.sub(r"\1" + plugin_dir, open(os.path.join(GOLDEN, name)).read())
+        assert files[name] == golden, f"seed/{name} differs from its golden file"
+    assert f"  add-path {plugin_dir}\n" in files["startup.conf"]
 
 
 def imported_from(py, cwd):
@@ -156,15 +184,30 @@ def test_wheel_renders_golden(build_python, tmp_path, via_sdist):
     module, templates = imported_from(py, str(work))
     assert module.startswith(str(tmp_path / "venv")), module
     assert templates == os.path.join(os.path.dirname(module), "templates")
-    assert_golden(render(py, str(work)))
+    vpp = str(tmp_path / "vpp")
+    plugins = fake_vpp(vpp)
+    # the plugin in VPP's own plugin directory: adding that directory again changes nothing
+    assert_golden(render(py, str(work), VPP_PREFIX=vpp), plugins)
+
+    # the plugin nowhere: no checkout to look in, only VPP's plugin directories
+    novpp = str(tmp_path / "novpp")
+    fake_vpp(novpp, plugin=False)
+    r = subprocess.run([sipalgctl(py), "render", SEED], capture_output=True, text=True,
+                       cwd=str(work), env=venv_env(py, VPP_PREFIX=novpp))
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == (
+        f"sipalgctl: sip_alg plugin not found: no sip_alg_plugin.so in {novpp}/lib*/vpp_plugins, "
+        f"{novpp}/lib*/*/vpp_plugins (VPP's plugin directories); install it into VPP "
+        f"(make install-plugin, in a vpp-sipalg checkout), or set vpp.plugin_path (or "
+        f"SIPALGCTL_PLUGIN_PATH) to the directory that has it\n")
 
     # SIPALGCTL_TEMPLATES overrides the packaged templates
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "startup.conf.j2").write_text("runtime {{ runtime_dir }}\n")
     (mine / "bootstrap.cli.j2").write_text("show version\n")
-    r = run(os.path.join(os.path.dirname(py), "sipalgctl"), "render", SEED, cwd=str(work),
-            env=venv_env(py, SIPALGCTL_TEMPLATES=str(mine)))
+    r = run(sipalgctl(py), "render", SEED, cwd=str(work),
+            env=venv_env(py, SIPALGCTL_TEMPLATES=str(mine), VPP_PREFIX=vpp))
     assert r.stdout == "# ---- startup.conf\nruntime /run/sipalg\n# ---- bootstrap.cli\nshow version\n"
 
 
@@ -177,8 +220,14 @@ def test_editable_reads_checkout_templates(build_python, tmp_path):
     module, templates = imported_from(py, str(work))
     assert module == os.path.join(src, "sipalgctl", "render.py")
     assert templates == str(tmp_path / "src" / "templates")
-    assert_golden(render(py, str(work)))
+    # the plugin where `make plugin` builds it in the checkout; VPP without it
+    built = tmp_path / "src" / "build" / "plugin" / "lib" / "vpp_plugins"
+    built.mkdir(parents=True)
+    (built / "sip_alg_plugin.so").write_text("built")
+    vpp = str(tmp_path / "vpp")
+    fake_vpp(vpp, plugin=False)
+    assert_golden(render(py, str(work), VPP_PREFIX=vpp), str(built))
     # an edit in the checkout's templates/ shows up without reinstalling
     with open(os.path.join(templates, "bootstrap.cli.j2"), "a") as f:
         f.write("show version\n")
-    assert render(py, str(work))["bootstrap.cli"].endswith("\nshow version\n")
+    assert render(py, str(work), VPP_PREFIX=vpp)["bootstrap.cli"].endswith("\nshow version\n")

@@ -1,9 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Every operation the planner can produce packs into a real binary-API message, using the
-API JSON of the installed VPP and of the built plugin (so a field renamed in either fails
-here, not in front of an operator)."""
-
-import os
+API JSON of the installed VPP and of the plugin (built, or installed into VPP), so a field
+renamed in either fails here, not in front of an operator."""
 
 import pytest
 
@@ -17,9 +15,10 @@ def messages():
     prefix = V.find_prefix(what=V.API_JSON)
     if not prefix:
         pytest.skip(str(V.not_installed(what=V.API_JSON)))
-    plugin_json = os.path.join(V.ROOT, "build", "plugin", "sip_alg", "sip_alg.api.json")
-    if not os.path.exists(plugin_json):
-        pytest.fail("VPP is installed but the plugin is not built (make plugin)")
+    try:  # the plugin sipalgctl would use with this VPP (the checkout's build first)
+        plugin_json = V.find_plugin(prefix=prefix).require_api_json()
+    except V.PluginNotFound as e:
+        pytest.fail(f"VPP is installed but the plugin is not: {e}")
     from vpp_papi import VPPApiClient
     c = VPPApiClient(apifiles=V.api_files(prefix, plugin_json), testmode=True)
     return c.messages

@@ -38,8 +38,24 @@ def test_strict_undefined(tmp_path):
 
 
 def test_cli_render_writes_files(tmp_path, capsys):
+    """full.yaml's vpp.plugin_path, here a directory with a plugin in it."""
     from sipalgctl import cli
-    assert cli.main(["render", CONFIGS["full"], "--out", str(tmp_path)]) == 0
-    text = (tmp_path / "startup.conf").read_text()
-    assert "workers 2" in text and "add-path /opt/vpp-sipalg/plugins" in text
-    assert (tmp_path / "bootstrap.cli").read_text().count("create ") == 2
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "sip_alg_plugin.so").write_text("")
+    cfg = tmp_path / "full.yaml"
+    cfg.write_text(open(CONFIGS["full"]).read().replace(PLUGIN_DIR, str(plugins)))
+    out = tmp_path / "out"
+    assert cli.main(["render", str(cfg), "--out", str(out)]) == 0
+    text = (out / "startup.conf").read_text()
+    assert "workers 2" in text and f"add-path {plugins}\n" in text
+    assert (out / "bootstrap.cli").read_text().count("create ") == 2
+
+
+def test_cli_render_plugin_path_without_plugin(capsys):
+    """full.yaml's vpp.plugin_path as it is: no plugin there, and nowhere else looked at."""
+    from sipalgctl import cli
+    assert cli.main(["render", CONFIGS["full"]]) == 2
+    assert capsys.readouterr().err == (
+        f"sipalgctl: sip_alg plugin not found: no sip_alg_plugin.so in {PLUGIN_DIR} "
+        f"(vpp.plugin_path); set vpp.plugin_path to the directory that has it\n")

@@ -130,9 +130,15 @@ def test_unloadable_api_definitions(monkeypatch, capsys, fake, tmp_path):
     "is it running?"."""
     pytest.importorskip("vpp_papi", reason="vpp_papi (a dependency of sipalgctl) not installed")
     monkeypatch.setenv("VPP_PREFIX", fake)
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    (plugin / "sip_alg_plugin.so").write_text("")
+    (plugin / "sip_alg.api.json").write_text(json.dumps(FAKE_API))
+    monkeypatch.setenv("SIPALGCTL_PLUGIN_PATH", str(plugin))
     sock = tmp_path / "api.sock"
     sock.write_text("")
     rc, err = sipalgctl(capsys, "--socket", str(sock), "apply", SEED)
     assert rc == 2
-    assert err.startswith(f"sipalgctl: VPP's API definitions under {fake} cannot be loaded: ")
-    assert err.endswith("; reinstall VPP\n")
+    assert err.startswith(f"sipalgctl: VPP's API definitions under {fake} or the plugin's "
+                          f"({plugin}/sip_alg.api.json) cannot be loaded: ")
+    assert err.endswith("; reinstall VPP or the plugin\n")
