@@ -9,9 +9,10 @@ templates/, so edits show up, and finds the plugin in the checkout's build/plugi
 
 Builds run on a copy of mgmt/ and templates/ (an in-tree build leaves build/ and *.egg-info in
 mgmt/), through the PEP 517 hooks of setuptools.build_meta, as `pip wheel` and `pip install`
-call them: with this interpreter's setuptools when it can build wheels by itself, else in one
-venv per test module with setuptools from the package index (one download, rather than one
-isolated build environment per build). Installs are pip's, --no-deps --no-index: a .pth file points the
+call them: with this interpreter's setuptools when it can build wheels by itself (setuptools
+and wheel from tests/requirements.txt: then nothing is downloaded), else in one venv per test
+module with setuptools from the package index (one download, rather than one isolated build
+environment per build). Installs are pip's, --no-deps --no-index: a .pth file points the
 fresh venvs at this interpreter's PyYAML and Jinja2."""
 
 import os
@@ -39,8 +40,9 @@ def run(*cmd, **kw):
 
 
 def local_build_ok():
-    """True if this interpreter's setuptools can build wheels without downloading anything
-    (setuptools >= 70.1 has bdist_wheel built in; older ones need the wheel package)."""
+    """True if this interpreter's setuptools can build wheels and editable wheels (PEP 660,
+    setuptools >= 64) without downloading anything (setuptools >= 70.1 has bdist_wheel built
+    in; older ones need the wheel package)."""
     try:
         import setuptools
     except ImportError:
@@ -50,7 +52,7 @@ def local_build_ok():
         return True
     try:
         import wheel  # noqa: F401
-        return version >= (61, 0)
+        return version >= (64, 0)
     except ImportError:
         return False
 
