@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """sipalgctl against a live VPP: `up` from YAML on the test's veths, a real sipp call,
 `show server-map` / `session-table` / `calls` / `stats` during it, apply twice = nothing,
-an item removed from the YAML is removed from VPP, `down` stops VPP. And on any machine:
-VPP not installed, or installed and not running, is exit 2 with what to do."""
+an item removed from the YAML is removed from VPP, the media policy switched on and off,
+`down` stops VPP. And on any machine: VPP not installed, or installed and not running, is
+exit 2 with what to do."""
 
 import json
 import os
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from sipalgctl import vpp as V
-from conftest import Topo
+from topo import Topo
 from test_call import A_RTP, A_SIP, B_RTP, assert_seed_entries, run_call, udp_to
 
 
@@ -29,7 +30,7 @@ def ctl(*args, check=True, env=None):
     return r
 
 
-def write_config(t, path, runtime_dir, routes=True, static=True):
+def write_config(t, path, runtime_dir, routes=True, static=True, media_other_hosts=None):
     cfg = {
         "vpp": {"runtime_dir": runtime_dir, "buffers": 8192, "main_heap": "512M"},
         "interfaces": {
@@ -45,6 +46,8 @@ def write_config(t, path, runtime_dir, routes=True, static=True):
             if static else []},
         "sip_alg": {"ports": {"udp": [5060, 5062]}},
     }
+    if media_other_hosts is not None:
+        cfg["sip_alg"]["media_other_hosts"] = media_other_hosts
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f)
     return path
@@ -66,12 +69,14 @@ def test_up_call_show_down(e2e_prefix, tmp_path):
                 return {w: ctl("show", w, cfg).stdout for w in
                         ("calls", "server-map", "session-table")}
 
-            rc, inside, outside, seen = run_call(
+            c = run_call(
                 t, str(tmp_path), mid_call=during_call,
                 ready=lambda s: "confirmed" in s["calls"] and
                 len([l for l in s["server-map"].splitlines() if l.strip()]) == 6)
-            assert rc == 0
-            assert len(udp_to(inside, t.A, A_RTP)) > 50 and len(udp_to(outside, t.B, B_RTP)) > 50
+            seen = c.mid
+            assert (c.uac_rc, c.uas_rc) == (0, 0)
+            assert len(udp_to(c.inside, t.A, A_RTP)) > 50
+            assert len(udp_to(c.outside, t.B, B_RTP)) > 50
             smap = [l for l in seen["server-map"].splitlines() if l.strip()]
             assert_seed_entries(t, smap)
             sessions = seen["session-table"].splitlines()
@@ -95,6 +100,15 @@ def test_up_call_show_down(e2e_prefix, tmp_path):
                 f"ip route del 198.51.100.0/24 via {t.OUT_HOST} host-{t.if_out_vpp}"]
             ctl("apply", smaller)
             assert ctl("plan", smaller).stdout.strip() == "nothing to do"
+
+            # the media policy, read back from sip_alg_get_config: on, then off again
+            for on in (True, False):
+                policy = write_config(t, str(tmp_path / f"fw-{on}.yaml"), run, routes=False,
+                                      static=False, media_other_hosts=on)
+                assert ctl("plan", policy).stdout.splitlines() == [
+                    f"set sip-alg media-other-hosts {'on' if on else 'off'}"]
+                ctl("apply", policy)
+                assert ctl("plan", policy).stdout.strip() == "nothing to do"
         finally:
             down = ctl("down", cfg, check=False)
         assert down.returncode == 0 and "stopped" in down.stdout
