@@ -14,6 +14,8 @@
 
 #include <sip_alg/sip_alg.h>
 
+#include <vppinfra/bihash_template.c>
+
 sip_alg_main_t sip_alg_main;
 
 /* Requests queued by the RPC for the process node (main thread only). */
@@ -59,6 +61,8 @@ sip_alg_lazy_init (sip_alg_main_t *sam)
   if (sam->initialized)
     return;
   vec_validate_aligned (sam->per_thread, n_threads - 1, CLIB_CACHE_LINE_BYTES);
+  clib_bihash_init_8_8 (&sam->sig_endpoints, "sip-alg signaling endpoints", 1024, 4 << 20);
+  vec_validate_init_empty (sam->sig_port_refs, 65535, 0);
   for (u32 i = 0; i < n_threads; i++)
     {
       sip_alg_per_thread_t *ptd = &sam->per_thread[i];
@@ -127,38 +131,104 @@ sip_alg_set_max_calls (u32 max_calls)
   return 0;
 }
 
+int
+sip_alg_set_media_policy (int other_hosts)
+{
+  sip_alg_main.media_other_hosts = other_hosts != 0;
+  return 0;
+}
+
 /*
- * The media port range is split in equal slices, one per thread, so workers allocate
- * without locks. Only allowed while no media port is allocated.
+ * The media port range: public port pairs shared by all threads. Only allowed while no media
+ * port is allocated (main thread, workers stopped at the barrier).
  */
 int
 sip_alg_set_media_ports (u16 lo, u16 hi)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  u32 n_threads = vec_len (sam->per_thread);
 
-  if (lo < 1024 || hi <= lo || (hi - lo + 1) < 4)
+  lo &= ~1;
+  if (lo < 1024 || hi <= lo || ((u32) hi - lo + 1) < 4)
     return VNET_API_ERROR_INVALID_VALUE;
-  for (u32 i = 0; i < n_threads; i++)
-    if (clib_bitmap_count_set_bits (sam->per_thread[i].media_ports))
-      return VNET_API_ERROR_RSRC_IN_USE;
-  sam->media_port_lo = lo & ~1;
-  sam->media_port_hi = hi;
-  if (!n_threads)
-    return 0;
-  u32 span = ((u32) sam->media_port_hi - sam->media_port_lo + 1) / n_threads;
-  span &= ~1u;
-  if (span < 2)
-    return VNET_API_ERROR_INVALID_VALUE;
-  for (u32 i = 0; i < n_threads; i++)
+
+  u32 n_pairs = ((u32) hi - lo + 1) / 2;
+  u32 n_words = (n_pairs + 63) / 64;
+  vlib_worker_thread_barrier_sync (vlib_get_main ());
+  if (sip_alg_media_ports_in_use (sam))
     {
-      sip_alg_per_thread_t *ptd = &sam->per_thread[i];
-      ptd->port_lo = sam->media_port_lo + i * span;
-      ptd->port_hi = ptd->port_lo + span - 1;
-      ptd->port_next = ptd->port_lo;
-      clib_bitmap_free (ptd->media_ports);
+      vlib_worker_thread_barrier_release (vlib_get_main ());
+      return VNET_API_ERROR_RSRC_IN_USE;
+    }
+  vec_free (sam->media_pairs);
+  vec_validate_init_empty_aligned (sam->media_pairs, n_words - 1, 0, CLIB_CACHE_LINE_BYTES);
+  if (n_pairs % 64)
+    sam->media_pairs[n_words - 1] = ~0ULL << (n_pairs % 64); /* past the range: taken */
+  sam->n_media_pairs = n_pairs;
+  sam->media_port_lo = lo;
+  sam->media_port_hi = hi;
+  /* threads start their search at different places of the range */
+  for (u32 i = 0; i < vec_len (sam->per_thread); i++)
+    sam->per_thread[i].media_next = (u64) n_pairs * i / vec_len (sam->per_thread);
+  vlib_worker_thread_barrier_release (vlib_get_main ());
+  return 0;
+}
+
+/*
+ * An even public port (RTP; RTCP is the next one) from the shared range, 0 when none is
+ * left. Lock-free: a compare-and-swap on the word of the pair. Each thread moves round
+ * robin from where it took the last pair, so a port just given back is not reused at once.
+ */
+u16
+sip_alg_media_port_alloc (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd)
+{
+  u32 n_words = vec_len (sam->media_pairs);
+  u32 cur = ptd->media_next < sam->n_media_pairs ? ptd->media_next : 0;
+
+  if (PREDICT_FALSE (!n_words))
+    return 0; /* no range yet */
+
+  /* n_words + 1 visits: the first word again, below the cursor, at the end */
+  for (u32 k = 0; k <= n_words; k++)
+    {
+      u32 w = (cur / 64 + k) % n_words;
+      u64 below = k == 0 ? (1ULL << (cur % 64)) - 1 : 0;
+      u64 *wp = &sam->media_pairs[w];
+      u64 old = clib_atomic_load_relax_n (wp);
+      while ((old | below) != ~0ULL)
+	{
+	  u32 bit = count_trailing_zeros (~(old | below));
+	  if (clib_atomic_cmp_and_swap_acq_relax_n (wp, &old, old | (1ULL << bit), 0))
+	    {
+	      u32 pair = w * 64 + bit;
+	      ptd->media_next = pair + 1;
+	      return sam->media_port_lo + 2 * pair;
+	    }
+	  /* another thread changed the word: old holds its new value, try again */
+	}
     }
   return 0;
+}
+
+void
+sip_alg_media_port_free (sip_alg_main_t *sam, u16 pub_port)
+{
+  if (pub_port < sam->media_port_lo || pub_port > sam->media_port_hi)
+    return;
+  u32 pair = (pub_port - sam->media_port_lo) / 2;
+  if (pair >= sam->n_media_pairs)
+    return;
+  clib_atomic_fetch_and (&sam->media_pairs[pair / 64], ~(1ULL << (pair % 64)));
+}
+
+u32
+sip_alg_media_ports_in_use (sip_alg_main_t *sam)
+{
+  u32 n = 0, n_words = vec_len (sam->media_pairs);
+  for (u32 w = 0; w < n_words; w++)
+    n += count_set_bits (clib_atomic_load_relax_n (&sam->media_pairs[w]));
+  if (sam->n_media_pairs % 64)
+    n -= 64 - sam->n_media_pairs % 64; /* the bits past the range */
+  return n;
 }
 
 /* --- worker -> main thread ------------------------------------------------------------ */
@@ -249,6 +319,32 @@ sip_alg_nat_mapping (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
 
 /* --- server map (main thread) ----------------------------------------------------------- */
 
+/* One more (delta 1) or one less (-1) reference to a signaling endpoint. Main thread. */
+static void
+sip_alg_sig_endpoint_ref (sip_alg_main_t *sam, ip4_address_t addr, u16 port, int delta)
+{
+  u16 port_net = clib_host_to_net_u16 (port);
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_sig_key (addr, port_net) }, v;
+  u64 n = clib_bihash_search_8_8 (&sam->sig_endpoints, &kv, &v) == 0 ? v.value : 0;
+
+  if (delta < 0 && !n)
+    return;
+  n += delta;
+  kv.value = n;
+  clib_bihash_add_del_8_8 (&sam->sig_endpoints, &kv, n > 0 /* is_add */);
+  sam->sig_port_refs[port] += delta;
+}
+
+/* The signaling endpoints of a `sip` pinhole realised as a NAT mapping. */
+static void
+sip_alg_sig_endpoints (sip_alg_main_t *sam, const sip_alg_pinhole_t *ph, int delta)
+{
+  if (ph->app != SIP_ALG_APP_SIP || !ph->nat_mapping)
+    return;
+  sip_alg_sig_endpoint_ref (sam, ph->in_addr, ph->in_port, delta);
+  sip_alg_sig_endpoint_ref (sam, ph->pub_addr, ph->pub_port, delta);
+}
+
 static sip_alg_smap_t *
 sip_alg_smap_find (const sip_alg_pinhole_t *ph)
 {
@@ -261,18 +357,9 @@ sip_alg_smap_find (const sip_alg_pinhole_t *ph)
   return 0;
 }
 
-static void
-sip_alg_media_port_free (u16 thread, u16 pub_port)
-{
-  sip_alg_main_t *sam = &sip_alg_main;
-  if (thread >= vec_len (sam->per_thread))
-    return;
-  sip_alg_per_thread_t *ptd = &sam->per_thread[thread];
-  if (pub_port < ptd->port_lo || pub_port > ptd->port_hi)
-    return;
-  ptd->media_ports = clib_bitmap_set (ptd->media_ports, pub_port - ptd->port_lo, 0);
-}
+static sip_alg_call_t *sip_alg_call_at (u32 thread, u32 call_index);
 
+/* Barrier held. */
 static void
 sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
 {
@@ -280,7 +367,22 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
   if (e->installed)
     sip_alg_nat_mapping (vm, &e->ph, 0);
   if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
-    sip_alg_media_port_free (e->call_thread, e->ph.pub_port);
+    {
+      /*
+       * The pair goes back to the pool, so the call (if it lives on, e.g. its media aged
+       * out before it was established) must forget it: a later offer gets a new pair and
+       * a new pinhole instead of announcing a port another call may hold by then.
+       */
+      sip_alg_call_t *c = e->ph.bound ? 0 : sip_alg_call_at (e->call_thread, e->call_index);
+      for (u32 j = 0; c && j < c->n_media; j++)
+	if (c->media[j].pub_port == e->ph.pub_port)
+	  {
+	    c->media[j] = c->media[--c->n_media];
+	    break;
+	  }
+      sip_alg_media_port_free (sam, e->ph.pub_port);
+    }
+  sip_alg_sig_endpoints (sam, &e->ph, -1);
   sip_alg_count (counter, 1);
   pool_put (sam->smap, e);
 }
@@ -316,6 +418,7 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
     }
   pool_get_zero (sam->smap, e);
   e->ph = *ph;
+  sip_alg_sig_endpoints (sam, ph, 1);
   e->call_index = req->call_index;
   e->call_thread = req->thread;
   e->created = now;
@@ -351,6 +454,7 @@ sip_alg_call_free (u16 thread, u32 call_index)
   hash_unset_mem (ptd->call_by_id, c->call_id);
   vec_free (c->call_id);
   pool_put (ptd->calls, c);
+  clib_atomic_fetch_sub_relax (&ptd->n_calls, 1);
   sip_alg_count (SIP_ALG_ERROR_CALLS_CLOSED, 1);
 }
 
@@ -421,6 +525,12 @@ sip_alg_age (vlib_main_t *vm)
   u32 *del = 0;
 
   if (!sam->initialized)
+    return;
+  /* nothing to age: no barrier (the workers keep running) */
+  u32 n_calls = 0;
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    n_calls += clib_atomic_load_relax_n (&sam->per_thread[t].n_calls);
+  if (!n_calls && !pool_elts (sam->smap))
     return;
   vlib_worker_thread_barrier_sync (vm);
   pool_foreach (e, sam->smap)

@@ -16,9 +16,10 @@
  * fast path in both directions. Entries of the outside party are records (NAT44-ED lets
  * inside-to-outside traffic through on its own).
  *
- * Threads: call records, the media port allocator and the rewrite scratch are per worker;
- * the server map is owned by the main thread. Workers reach it through RPCs; the main thread
- * touches worker state only with the barrier held.
+ * Threads: call records and the rewrite scratch are per worker; the server map is owned by
+ * the main thread, which workers reach through RPCs, and which touches worker state only
+ * with the barrier held. Media ports are one pool shared by all threads (atomic bit
+ * operations). README.md, "Threads: who owns what", has the whole picture.
  */
 
 #ifndef __included_sip_alg_h__
@@ -29,6 +30,7 @@
 #include <vnet/ip/format.h>
 #include <vppinfra/bitmap.h>
 #include <vppinfra/hash.h>
+#include <vppinfra/bihash_8_8.h>
 
 #include <sip_alg/core/sip_msg.h>
 #include <sip_alg/core/sip_sites.h>
@@ -136,9 +138,8 @@ typedef struct
   CLIB_CACHE_LINE_ALIGN_MARK (cacheline0);
   sip_alg_call_t *calls; /* pool */
   uword *call_by_id;	 /* Call-ID vector -> pool index */
-  uword *media_ports;	 /* bitmap over [port_lo, port_hi], bit = port - port_lo */
-  u16 port_lo, port_hi;
-  u16 port_next;
+  u32 media_next;	 /* media pair this thread tries first (round robin) */
+  u32 n_calls;		 /* pool_elts (calls), readable without the barrier */
   u8 *scratch; /* rewrite output */
   sip_hdr_t hdrs[SIP_ALG_MAX_HDRS];
   sip_site_t sites[SIP_ALG_MAX_SITES];
@@ -155,7 +156,27 @@ typedef struct
   u32 timeout_call;
   u32 max_calls;
   u16 media_port_lo, media_port_hi;
-  uword *if_enabled; /* bitmap of sw_if_index */
+  u8 media_other_hosts; /* media pinholes for other inside hosts of the SDP */
+  uword *if_enabled;	/* bitmap of sw_if_index */
+
+  /*
+   * Media ports, shared by all threads: one bit per public port pair (RTP even, RTCP +1),
+   * bit i = ports media_port_lo + 2i, +1. Workers take and give back bits with atomic
+   * operations, so any worker can use the whole range. Bits past the range are set.
+   */
+  u64 *media_pairs;
+  u32 n_media_pairs;
+
+  /*
+   * Signaling endpoints of the server map: the inside (addr, port) and public (addr, port)
+   * of every `sip` pinhole. A UDP packet to or from one of them is inspected as SIP even
+   * when neither port is a configured SIP port (an in-dialog request from a new remote to a
+   * phone's Contact, and the phone's answer). Written by the main thread only; workers
+   * read: sig_port_refs[port] (number of endpoints on that port, host order) as a cheap
+   * filter, then the bihash (key: address << 32 | port, value: references).
+   */
+  u32 *sig_port_refs;
+  clib_bihash_8_8_t sig_endpoints;
 
   /* state */
   u8 initialized;
@@ -178,11 +199,16 @@ int sip_alg_set_udp_ports (const u16 *ports, u32 n);
 int sip_alg_set_timeouts (u32 signaling, u32 media, u32 call);
 int sip_alg_set_media_ports (u16 lo, u16 hi);
 int sip_alg_set_max_calls (u32 max_calls);
+int sip_alg_set_media_policy (int other_hosts);
 
 /* Called by the node (worker) -> RPC to the main thread. */
 void sip_alg_request_pinholes (u32 thread, u32 call_index, const sip_alg_pinhole_t *ph, u32 n,
 			       u32 held_bi, u32 next_node_index);
 void sip_alg_request_close_call (u32 thread, u32 call_index, u8 media_only);
+
+u16 sip_alg_media_port_alloc (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd);
+void sip_alg_media_port_free (sip_alg_main_t *sam, u16 pub_port);
+u32 sip_alg_media_ports_in_use (sip_alg_main_t *sam);
 
 static_always_inline int
 sip_alg_is_sip_port (sip_alg_main_t *sam, u16 port_net)
@@ -191,6 +217,23 @@ sip_alg_is_sip_port (sip_alg_main_t *sam, u16 port_net)
     if (sam->udp_ports[i] == port_net)
       return 1;
   return 0;
+}
+
+static_always_inline u64
+sip_alg_sig_key (ip4_address_t addr, u16 port_net)
+{
+  return ((u64) addr.as_u32 << 32) | port_net;
+}
+
+/* Is (addr, port) a signaling endpoint of the server map? (any thread) */
+static_always_inline int
+sip_alg_is_sig_endpoint (sip_alg_main_t *sam, ip4_address_t addr, u16 port_net)
+{
+  if (PREDICT_TRUE (!sam->sig_port_refs ||
+		    !sam->sig_port_refs[clib_net_to_host_u16 (port_net)]))
+    return 0;
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_sig_key (addr, port_net) };
+  return clib_bihash_search_inline_8_8 (&sam->sig_endpoints, &kv) == 0;
 }
 
 format_function_t format_sip_alg_smap;

@@ -58,9 +58,19 @@ vl_api_sip_alg_set_limits_t_handler (vl_api_sip_alg_set_limits_t *mp)
   sip_alg_main_t *sam = &sip_alg_main;
   vl_api_sip_alg_set_limits_reply_t *rmp;
   int rv = sip_alg_set_max_calls (mp->max_calls);
-  if (!rv && (mp->media_port_lo != sam->media_port_lo || mp->media_port_hi != sam->media_port_hi))
+  /* the range starts on an even port: an odd lo is the same range as lo - 1 */
+  if (!rv && ((mp->media_port_lo & ~1) != sam->media_port_lo ||
+	      mp->media_port_hi != sam->media_port_hi))
     rv = sip_alg_set_media_ports (mp->media_port_lo, mp->media_port_hi);
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_LIMITS_REPLY);
+}
+
+static void
+vl_api_sip_alg_set_media_policy_t_handler (vl_api_sip_alg_set_media_policy_t *mp)
+{
+  vl_api_sip_alg_set_media_policy_reply_t *rmp;
+  int rv = sip_alg_set_media_policy (mp->other_hosts);
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_MEDIA_POLICY_REPLY);
 }
 
 static void
@@ -81,6 +91,7 @@ vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 		      rmp->max_calls = sam->max_calls;
 		      rmp->media_port_lo = sam->media_port_lo;
 		      rmp->media_port_hi = sam->media_port_hi;
+		      rmp->media_other_hosts = sam->media_other_hosts;
 		    }));
 }
 

@@ -137,6 +137,29 @@ VLIB_CLI_COMMAND (sip_alg_media_ports_command, static) = {
 };
 
 static clib_error_t *
+sip_alg_media_policy_command_fn (vlib_main_t *vm, unformat_input_t *input,
+				 vlib_cli_command_t *cmd)
+{
+  int on;
+  if (unformat (input, "on"))
+    on = 1;
+  else if (unformat (input, "off"))
+    on = 0;
+  else
+    return clib_error_return (0, "expected: set sip-alg media-other-hosts on|off");
+  if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
+  return sip_alg_rv_error (sip_alg_set_media_policy (on), "media-other-hosts");
+}
+
+VLIB_CLI_COMMAND (sip_alg_media_policy_command, static) = {
+  .path = "set sip-alg media-other-hosts",
+  .short_help = "set sip-alg media-other-hosts on|off (media pinholes for other inside hosts "
+		"an inside party's SDP names; default off)",
+  .function = sip_alg_media_policy_command_fn,
+};
+
+static clib_error_t *
 sip_alg_max_calls_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
   u32 n;
@@ -231,8 +254,13 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
   vlib_cli_output (vm, "ports udp %v", s);
   vlib_cli_output (vm, "timeouts signaling %u media %u call %u", sam->timeout_signaling,
 		   sam->timeout_media, sam->timeout_call);
-  vlib_cli_output (vm, "media-ports %u-%u, max-calls %u per worker", sam->media_port_lo,
-		   sam->media_port_hi, sam->max_calls);
+  /* the pool is built when the ALG is first enabled; count the range before that */
+  vlib_cli_output (vm, "media-ports %u-%u (%u pairs shared by all threads, %u in use)",
+		   sam->media_port_lo, sam->media_port_hi,
+		   ((u32) sam->media_port_hi - sam->media_port_lo + 1) / 2,
+		   sip_alg_media_ports_in_use (sam));
+  vlib_cli_output (vm, "media-other-hosts %s", sam->media_other_hosts ? "on" : "off");
+  vlib_cli_output (vm, "max-calls %u per worker", sam->max_calls);
   uword i;
   clib_bitmap_foreach (i, sam->if_enabled)
     vlib_cli_output (vm, "interface %U", format_vnet_sw_if_index_name, vnm, i);

@@ -9,6 +9,9 @@
 #include <vnet/feature/feature.h>
 #include <vnet/ip/ip4.h>
 #include <vnet/udp/udp_packet.h>
+#include <vnet/fib/ip4_fib.h>
+#include <vnet/dpo/load_balance.h>
+#include <vnet/adj/adj.h>
 
 #include <sip_alg/sip_alg.h>
 
@@ -29,7 +32,8 @@ format_sip_alg_pre_trace (u8 *s, va_list *args)
 }
 
 /*
- * Stash the pre-NAT tuple of UDP packets to or from a SIP port; clear it on the others.
+ * Stash the pre-NAT tuple of UDP packets to or from a SIP port or a signaling endpoint of
+ * the server map (a phone's Contact, inside or public); clear it on the others.
  * Returns 1 for the first fragment of a fragmented SIP datagram (passed untouched, counted).
  */
 static_always_inline int
@@ -45,7 +49,9 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b)
   if (PREDICT_FALSE (ip4_is_fragment (ip)))
     return ip4_get_fragment_offset (ip) == 0 &&
 	   (sip_alg_is_sip_port (sam, udp->dst_port) || sip_alg_is_sip_port (sam, udp->src_port));
-  if (!sip_alg_is_sip_port (sam, udp->dst_port) && !sip_alg_is_sip_port (sam, udp->src_port))
+  if (!sip_alg_is_sip_port (sam, udp->dst_port) && !sip_alg_is_sip_port (sam, udp->src_port) &&
+      !sip_alg_is_sig_endpoint (sam, ip->dst_address, udp->dst_port) &&
+      !sip_alg_is_sig_endpoint (sam, ip->src_address, udp->src_port))
     return 0;
   st->magic = SIP_ALG_STASH_MAGIC;
   st->src = ip->src_address;
@@ -155,6 +161,10 @@ typedef struct
   u8 call_state;
   u16 n_ph;
   u16 n_no_media_port;
+  u16 n_media_refused;
+  u32 rx_sw_if_index;
+  u32 n_media_hosts;			  /* in media_hosts[] */
+  u32 media_hosts[SIP_ALG_CALL_MAX_MEDIA]; /* other inside hosts of the SDP, host order */
   sip_result_t result;
   sip_msg_t msg;
   sip_info_t info;
@@ -249,26 +259,9 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
   call->peer_port = c->peer_port;
   *call_index = call - ptd->calls;
   hash_set_mem (ptd->call_by_id, call->call_id, *call_index);
+  clib_atomic_fetch_add_relax (&ptd->n_calls, 1);
   vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_CALLS_CREATED, 1);
   return call;
-}
-
-/* Allocate an even public port (RTP) and the next one (RTCP) from this thread's slice. */
-static u16
-sip_alg_media_port_alloc (sip_alg_per_thread_t *ptd)
-{
-  u32 n = ptd->port_hi >= ptd->port_lo ? (u32) (ptd->port_hi - ptd->port_lo + 1) : 0;
-  for (u32 tries = 0; tries < n / 2; tries++)
-    {
-      u16 p = ptd->port_next;
-      ptd->port_next = (p + 2 > ptd->port_hi - 1) ? ptd->port_lo : p + 2;
-      if (!clib_bitmap_get (ptd->media_ports, p - ptd->port_lo))
-	{
-	  ptd->media_ports = clib_bitmap_set (ptd->media_ports, p - ptd->port_lo, 1);
-	  return p;
-	}
-    }
-  return 0;
 }
 
 static void
@@ -289,6 +282,51 @@ sip_alg_add_ph (sip_alg_ctx_t *c, ip4_address_t pub, u16 pub_port, ip4_address_t
 }
 
 /*
+ * Media of another inside host (a media server, gateway or second interface of a PBX): an
+ * address on the network of the interface the message came in on. Its media get public
+ * ports like the sender's, and its address is translated in o=/c= too. The pinholes' NAT
+ * static mappings are placed, like every NAT44-ED flow of that host, on the worker NAT
+ * chooses for the host's address. Only with media-other-hosts on: otherwise an inside
+ * phone could expose any port of any inside host, and the refusal is counted. Returns 1
+ * when the media is to be opened.
+ */
+static int
+sip_alg_inside_media_host (sip_alg_main_t *sam, sip_alg_ctx_t *c, ip4_address_t a)
+{
+  u32 fib_index = ip4_fib_table_get_index_for_sw_if_index (c->rx_sw_if_index);
+  const dpo_id_t *dpo =
+    load_balance_get_bucket_i (load_balance_get (ip4_fib_forwarding_lookup (fib_index, &a)), 0);
+  const ip_adjacency_t *adj;
+
+  /* a host on the attached network: glean (not resolved yet) or its own neighbour entry */
+  if (dpo->dpoi_type == DPO_ADJACENCY_GLEAN)
+    adj = adj_get (dpo->dpoi_index);
+  else if (dpo->dpoi_type == DPO_ADJACENCY || dpo->dpoi_type == DPO_ADJACENCY_INCOMPLETE)
+    {
+      adj = adj_get (dpo->dpoi_index);
+      if (adj->sub_type.nbr.next_hop.ip4.as_u32 != a.as_u32)
+	return 0; /* behind a router */
+    }
+  else
+    return 0;
+  if (adj->rewrite_header.sw_if_index != c->rx_sw_if_index)
+    return 0;
+  if (!sam->media_other_hosts)
+    {
+      c->n_media_refused++;
+      return 0;
+    }
+  u32 h = clib_net_to_host_u32 (a.as_u32);
+  for (u32 i = 0; i < c->n_media_hosts; i++)
+    if (c->media_hosts[i] == h)
+      return 1;
+  if (c->n_media_hosts >= ARRAY_LEN (c->media_hosts))
+    return 0;
+  c->media_hosts[c->n_media_hosts++] = h;
+  return 1;
+}
+
+/*
  * The inside party's SDP (in2out): give every media of the sender a public port pair,
  * reusing the pair a retransmission or an earlier offer already got.
  * Returns the number of new NAT pinholes.
@@ -304,32 +342,34 @@ sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_ca
     {
       const sip_sdp_media_t *md = &sdp->media[i];
       mx[i].rtp_port = mx[i].rtcp_port = 0;
-      if (!md->port || md->addr_type != SIP_HOST_IP4 ||
-	  md->ip4 != clib_net_to_host_u32 (c->in_addr.as_u32))
-	continue; /* disabled, not IPv4, or someone else's media */
+      if (!md->port || md->addr_type != SIP_HOST_IP4)
+	continue; /* disabled, or not IPv4 */
+      ip4_address_t maddr = { .as_u32 = clib_host_to_net_u32 (md->ip4) };
+      if (maddr.as_u32 != c->in_addr.as_u32 && !sip_alg_inside_media_host (sam, c, maddr))
+	continue; /* someone else's media */
 
       u16 pub = 0;
       for (u32 j = 0; j < call->n_media; j++)
-	if (call->media[j].in_port == md->port &&
-	    call->media[j].in_addr.as_u32 == c->in_addr.as_u32)
+	if (call->media[j].in_port == md->port && call->media[j].in_addr.as_u32 == maddr.as_u32)
 	  pub = call->media[j].pub_port;
       if (!pub)
 	{
-	  if (call->n_media >= SIP_ALG_CALL_MAX_MEDIA || !(pub = sip_alg_media_port_alloc (ptd)))
+	  if (call->n_media >= SIP_ALG_CALL_MAX_MEDIA ||
+	      !(pub = sip_alg_media_port_alloc (sam, ptd)))
 	    {
 	      c->n_no_media_port++; /* counted apart from the message's outcome */
 	      continue;
 	    }
 	  sip_alg_media_map_t *mm = &call->media[call->n_media++];
-	  mm->in_addr = c->in_addr;
+	  mm->in_addr = maddr;
 	  mm->in_port = md->port;
 	  mm->pub_port = pub;
-	  sip_alg_add_ph (c, c->pub_addr, pub, c->in_addr, md->port, SIP_ALG_APP_RTP, 1,
+	  sip_alg_add_ph (c, c->pub_addr, pub, maddr, md->port, SIP_ALG_APP_RTP, 1,
 			  sam->timeout_media);
 	  n_new++;
 	  if (!md->rtcp_mux)
 	    {
-	      sip_alg_add_ph (c, c->pub_addr, pub + 1, c->in_addr, md->rtcp_port,
+	      sip_alg_add_ph (c, c->pub_addr, pub + 1, maddr, md->rtcp_port,
 			      SIP_ALG_APP_RTCP, 1, sam->timeout_media);
 	      n_new++;
 	    }
@@ -462,6 +502,7 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
     }
   u32 len = udp_len - 8;
   c->len = len;
+  c->rx_sw_if_index = vnet_buffer (b)->sw_if_index[VLIB_RX];
 
   vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_SIP, 1);
   c->result = sip_msg_parse (payload, len, SIP_PARSE_DATAGRAM, &c->msg, ptd->hdrs,
@@ -500,7 +541,8 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   u32 n_media_before = call ? call->n_media : 0;
 
   /* translations: the sender's (in2out) or the receiver's (out2in) signaling address */
-  sip_xlate_t xl[2];
+  sip_xlate_t xl[2 + SIP_ALG_CALL_MAX_MEDIA];
+  u32 n_xl = 2;
   sip_media_xlate_t mx[SIP_SDP_MAX_MEDIA];
   u32 n_mx = 0, n_new_nat = 0;
   u32 in_h = clib_net_to_host_u32 (c->in_addr.as_u32);
@@ -514,6 +556,8 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
 	{
 	  n_new_nat = sip_alg_inside_media (sam, ptd, call, c, mx);
 	  n_mx = c->info.sdp.n_media;
+	  for (u32 i = 0; i < c->n_media_hosts; i++)
+	    xl[n_xl++] = (sip_xlate_t){ c->media_hosts[i], pub_h, 0, 0 };
 	}
       if (call && (c->actions & SIP_ACT_OPEN_SIGNAL))
 	{
@@ -540,7 +584,7 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
 
   /* rewrite */
   sip_plan_t plan;
-  sip_rewrite_cfg_t cfg = { xl, 2, mx, n_mx, SIP_SITE_MASK_ALL };
+  sip_rewrite_cfg_t cfg = { xl, n_xl, mx, n_mx, SIP_SITE_MASK_ALL };
   u32 out_len = 0;
   c->result = sip_rewrite_plan (payload, &c->msg, &c->info, &cfg, &plan, ptd->edits,
 				SIP_ALG_MAX_EDITS);
@@ -558,8 +602,7 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
       c->error = sip_alg_result_counter (c->result);
       c->n_ph = 0;
       for (u32 j = n_media_before; call && j < call->n_media; j++)
-	ptd->media_ports =
-	  clib_bitmap_set (ptd->media_ports, call->media[j].pub_port - ptd->port_lo, 0);
+	sip_alg_media_port_free (sam, call->media[j].pub_port);
       if (call)
 	call->n_media = n_media_before;
       return 0;
@@ -617,6 +660,9 @@ VLIB_NODE_FN (sip_alg_post_node)
 	  if (ctx.n_no_media_port)
 	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_NO_MEDIA_PORT,
 					 ctx.n_no_media_port);
+	  if (ctx.n_media_refused)
+	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_REFUSED,
+					 ctx.n_media_refused);
 	  if (PREDICT_FALSE (b[0]->flags & VLIB_BUFFER_IS_TRACED))
 	    {
 	      sip_alg_post_trace_t *t = vlib_add_trace (vm, node, b[0], sizeof (*t));
