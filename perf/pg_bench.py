@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "vpp"))
 
 import vpp_harness as h  # noqa: E402
 import sipmsgs as S  # noqa: E402
-from conftest import PgNat  # noqa: E402
+from pgnat import PgNat  # noqa: E402
 from scapy.all import wrpcap  # noqa: E402
 
 PATH_NODES = ["ethernet-input", "ip4-input-no-checksum", "ip4-input", "ip4-sv-reassembly-feature",

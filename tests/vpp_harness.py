@@ -3,10 +3,17 @@
 
 VPP is found through VPP_PREFIX, then /usr, /usr/local, /opt/vpp; the plugin in
 build/plugin (built by `make plugin`). `find_vpp()` says why a tier must be skipped.
+
+Workers: VPP pins its main thread and every worker to a CPU of its own and refuses more
+workers than there are CPUs online. On a small machine, VPP with workers runs as pthreads in
+a private mount namespace where /sys/devices/system/cpu/online is bind-mounted over by a
+file that shows enough CPUs (`unshare -m`, root). The threads share the real CPUs: this is
+for correctness (handoff, per-worker state), never for performance numbers.
 """
 
 import glob
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,7 +22,9 @@ import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PLUGIN_DIR = os.path.join(ROOT, "build", "plugin", "lib", "vpp_plugins")
-PREFIXES = [p for p in (os.environ.get("VPP_PREFIX"), "/usr", "/usr/local", "/opt/vpp") if p]
+# VPP_PREFIX, when set, is the only place looked at (as for the Makefile and sipalgctl)
+PREFIXES = [os.environ["VPP_PREFIX"]] if os.environ.get("VPP_PREFIX") else \
+    ["/usr", "/usr/local", "/opt/vpp"]
 
 
 def find_vpp():
@@ -25,7 +34,10 @@ def find_vpp():
         if os.access(vpp, os.X_OK) and glob.glob(os.path.join(p, "lib*", "**", "vpp_plugins",
                                                               "nat_plugin.so"), recursive=True):
             return p, None
-    return None, "VPP not found (VPP_PREFIX, /usr, /usr/local, /opt/vpp): build it from FDio/vpp"
+    where = f"VPP_PREFIX={PREFIXES[0]}" if os.environ.get("VPP_PREFIX") else \
+        "/usr, /usr/local, /opt/vpp"
+    return None, (f"VPP is not installed: no bin/vpp with the nat plugin under {where}; "
+                  "build it from FDio/vpp source and install it there, or set VPP_PREFIX")
 
 
 def find_plugin():
@@ -41,7 +53,7 @@ api-segment {{ prefix {prefix} }}
 memory {{ main-heap-size 512M main-heap-page-size 4k }}
 buffers {{ buffers-per-numa 8192 page-size 4k }}
 physmem {{ max-size 128m }}
-cpu {{ main-core 0 {workers} }}
+cpu {{ {cpu} }}
 plugins {{
   plugin default {{ disable }}
   plugin nat_plugin.so {{ enable }}
@@ -57,6 +69,30 @@ class VPPError(RuntimeError):
     pass
 
 
+WORKERS = (0, 2, 4)  # the worker counts the VPP tiers run with
+
+
+def workers_unavailable(n):
+    """Why VPP cannot run with n workers here, or None."""
+    if n == 0 or len(os.sched_getaffinity(0)) > n:
+        return None
+    if os.geteuid() != 0:
+        return f"{n} workers on {len(os.sched_getaffinity(0))} CPUs need root (a private " \
+               "mount namespace that shows more CPUs online)"
+    if not shutil.which("unshare"):
+        return "unshare (util-linux) not found"
+    return None
+
+
+def cpu_stanza(workers):
+    """startup.conf's cpu section and the CPUs that must look online for it."""
+    if not workers:
+        return "main-core 0", None
+    if len(os.sched_getaffinity(0)) > workers:
+        return f"main-core 0 workers {workers}", None
+    return f"main-core 1 workers {workers} use-pthreads", f"0-{workers + 1}"
+
+
 class VPP:
     """One VPP process. Use as a context manager."""
 
@@ -65,6 +101,7 @@ class VPP:
         self.workers = workers
         self.dir = tmpdir or tempfile.mkdtemp(prefix="sipalg-vpp-")
         self.proc = None
+        self.died = None  # VPP's exit status when it ended before stop()
 
     def __enter__(self):
         self.start()
@@ -75,14 +112,23 @@ class VPP:
 
     def start(self):
         conf = os.path.join(self.dir, "startup.conf")
+        cpu, online = cpu_stanza(self.workers)
         with open(conf, "w") as f:
             f.write(STARTUP.format(
                 d=self.dir, prefix="sipalg%d" % os.getpid() + os.path.basename(self.dir)[-6:],
-                workers=("workers %d" % self.workers) if self.workers else "",
-                plugin_dir=PLUGIN_DIR))
+                cpu=cpu, plugin_dir=PLUGIN_DIR))
+        cmd = [os.path.join(self.prefix, "bin", "vpp"), "-c", conf]
+        if online:
+            why = workers_unavailable(self.workers)
+            if why:
+                raise VPPError(why)
+            path = os.path.join(self.dir, "cpu-online")
+            with open(path, "w") as f:
+                f.write(online + "\n")
+            cmd = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                   'mount --bind "$0" /sys/devices/system/cpu/online && exec "$@"', path] + cmd
         self.log = open(os.path.join(self.dir, "stdout.log"), "w")
-        self.proc = subprocess.Popen([os.path.join(self.prefix, "bin", "vpp"), "-c", conf],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         sock = os.path.join(self.dir, "cli.sock")
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -91,14 +137,22 @@ class VPP:
             if os.path.exists(sock):
                 try:
                     if "sip_alg" in self.cli("show plugins"):
+                        threads = self.threads()
+                        if len(threads) != 1 + self.workers:
+                            raise VPPError(f"VPP runs {threads}, not 1 + {self.workers} workers")
                         return
-                except VPPError:
-                    pass
+                except VPPError as e:
+                    if "workers" in str(e):
+                        self.stop()
+                        raise
             time.sleep(0.2)
         self.stop()
         raise VPPError("VPP did not come up in 20 s")
 
     def stop(self):
+        """Stop VPP; remember in self.died how it ended if it was already gone."""
+        if self.proc and self.proc.poll() is not None and self.died is None:
+            self.died = self.proc.returncode
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -107,6 +161,21 @@ class VPP:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+    def log_tail(self, n=3000):
+        out = ""
+        for name in ("stdout.log", "vpp.log"):
+            p = os.path.join(self.dir, name)
+            if os.path.exists(p):
+                out += f"--- {p}\n" + open(p, errors="replace").read()[-n:]
+        return out
+
+    def assert_alive(self):
+        """VPP still runs (it did not crash during the test)."""
+        if self.proc is None or self.proc.poll() is not None:
+            rc = self.died if self.proc is None else self.proc.returncode
+            raise VPPError(f"VPP is not running (exit status {rc}); logs kept in {self.dir}\n"
+                           + self.log_tail())
 
     def cli(self, cmd):
         r = subprocess.run([os.path.join(self.prefix, "bin", "vppctl"), "-s",
@@ -132,5 +201,31 @@ class VPP:
         return [l.strip() for l in self.cli("show nat44 static mappings").splitlines()
                 if "local" in l]
 
+    def threads(self):
+        """Thread names from `show threads` (vpp_main, vpp_wk_0, ...)."""
+        out = re.sub(r"\x1b\[[0-9;]*m", "", self.cli("show threads"))  # colours
+        return re.findall(r"^\s*\d+\s+(\S+)", out, re.M)
+
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def failed_test(request):
+    """True when the test of this fixture request failed or never reached its call
+    (tests/conftest.py keeps the reports on the item)."""
+    rep = getattr(request.node, "rep_call", None)
+    return rep is None or rep.failed
+
+
+def finish(vpp, failed):
+    """Teardown shared by the tiers: VPP must have survived the test; its directory (config,
+    logs, captures) is removed when the test passed and kept, with its path printed, when
+    it failed."""
+    try:
+        vpp.assert_alive()
+    finally:
+        vpp.stop()
+        if failed or vpp.died is not None:
+            print(f"\nVPP directory kept: {vpp.dir}")
+        else:
+            vpp.cleanup()

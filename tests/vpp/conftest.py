@@ -1,19 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Tier 1 fixtures: a private VPP with NAT44-ED and the ALG on two packet-generator
-interfaces (pg0 inside 192.168.1.0/24, pg1 outside 203.0.113.0/24, NAT address 203.0.113.10).
+"""Tier 1 fixtures: the packet-generator topology of pgnat.py with 0, 2 and 4 workers.
 Skipped with the reason when VPP is not installed."""
 
-import os
-import re
 import subprocess
-import time
 
 import pytest
 
-import sipmsgs as S
 import vpp_harness as h
-
-from scapy.all import Ether, IP, UDP, Raw, rdpcap, wrpcap  # noqa: E402
+from pgnat import PgNat
 
 
 @pytest.fixture(scope="session")
@@ -27,105 +21,16 @@ def vpp_prefix():
     return prefix
 
 
-class PgNat:
-    """VPP + NAT44-ED + SIP ALG between pg0 (inside) and pg1 (outside)."""
-
-    INSIDE_GW, OUTSIDE_GW = "192.168.1.254", "203.0.113.1"
-    A_MAC, ROUTER_MAC = "02:00:00:00:01:01", "02:00:00:00:02:02"
-
-    def __init__(self, prefix, workers=0, alg=True):
-        self.vpp = h.VPP(prefix, workers=workers)
-        self.alg = alg
-        self.n = 0
-
-    def __enter__(self):
-        v = self.vpp
-        v.start()
-        for c in [
-            "create packet-generator interface pg0",
-            "create packet-generator interface pg1",
-            f"set int ip address pg0 {self.INSIDE_GW}/24",
-            f"set int ip address pg1 {self.OUTSIDE_GW}/24",
-            "set int state pg0 up",
-            "set int state pg1 up",
-            f"ip neighbor pg0 {S.A} {self.A_MAC}",
-            f"ip neighbor pg1 203.0.113.2 {self.ROUTER_MAC}",
-            "ip route add 198.51.100.0/24 via 203.0.113.2 pg1",
-            "nat44 plugin enable sessions 10000",
-            f"nat44 add address {S.PUB}",
-            "set interface nat44 in pg0 out pg1",
-        ] + (["set sip-alg interface pg0", "set sip-alg interface pg1"] if self.alg else []):
-            v.cli_ok(c)
-        self.mac = {i: self._mac(i) for i in ("pg0", "pg1")}
-        return self
-
-    def __exit__(self, *exc):
-        self.vpp.stop()
-        if not exc[0]:
-            self.vpp.cleanup()
-
-    def _mac(self, ifname):
-        hw = self.vpp.cli(f"show hardware-interfaces {ifname}")
-        return re.search(r"Ethernet address (\S+)", hw).group(1)
-
-    def udp(self, iface, src, sport, dst, dport, payload):
-        peer_mac = self.A_MAC if iface == "pg0" else self.ROUTER_MAC
-        return (Ether(dst=self.mac[iface], src=peer_mac) / IP(src=src, dst=dst) /
-                UDP(sport=sport, dport=dport) / Raw(payload))
-
-    def send(self, iface, pkts, out_iface, count, timeout=5.0):
-        """Send pkts on iface; return the count packets captured on out_iface."""
-        self.n += 1
-        d, n = self.vpp.dir, self.n
-        wrpcap(f"{d}/in{n}.pcap", pkts)
-        out = f"{d}/out{n}.pcap"
-        if count:
-            self.vpp.cli_ok(f"packet-generator capture {out_iface} pcap {out} count {count}")
-        self.vpp.cli_ok(f"packet-generator new pcap {d}/in{n}.pcap source {iface} name s{n}")
-        self.vpp.cli_ok(f"packet-generator enable-stream s{n}")
-        got = []
-        deadline = time.time() + timeout
-        while count and time.time() < deadline:
-            if os.path.exists(out) and os.path.getsize(out) > 24:
-                got = rdpcap(out)
-                if len(got) >= count:
-                    break
-            time.sleep(0.05)
-        if not count:
-            time.sleep(0.3)
-        self.vpp.cli_ok(f"packet-generator delete s{n}")
-        return list(got)
-
-    def counters(self):
-        out = {}
-        for line in self.vpp.cli("show sip-alg counters").splitlines():
-            f = line.split()
-            if len(f) >= 2 and f[1].isdigit():
-                out[f[0]] = int(f[1])
-        return out
-
-    def server_map(self):
-        return self.vpp.server_map()
-
-    def static_mappings(self):
-        return self.vpp.static_mappings()
-
-
-@pytest.fixture
-def pgnat(vpp_prefix):
-    with PgNat(vpp_prefix) as t:
+def _pgnat(prefix, request, workers):
+    why = h.workers_unavailable(workers)
+    if why:
+        pytest.skip(why)
+    with PgNat(prefix, workers=workers) as t:
         yield t
+        t.failed = h.failed_test(request)
 
 
-def max_workers():
-    """VPP pins main and each worker to a CPU of its own."""
-    return len(os.sched_getaffinity(0)) - 1
-
-
-@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
-def pgnat_workers(vpp_prefix, request):
-    if request.param > max_workers():
-        pytest.skip(f"{request.param} workers need {request.param + 1} CPUs, this machine has "
-                    f"{max_workers() + 1}")
-    with PgNat(vpp_prefix, workers=request.param) as t:
-        yield t
+@pytest.fixture(params=h.WORKERS, ids=[f"{n}w" for n in h.WORKERS])
+def pgnat(vpp_prefix, request):
+    """The topology with 0, 2 and 4 workers."""
+    yield from _pgnat(vpp_prefix, request, request.param)

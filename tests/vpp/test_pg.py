@@ -169,7 +169,8 @@ def test_non_sip_packets_pass_untouched(pgnat):
     payload = b"INVITE sip:x@192.168.1.1 SIP/2.0\r\n\r\n"  # SIP-looking, but not on a SIP port
     [p] = t.send("pg0", [t.udp("pg0", S.A, 1234, S.PROXY, 9999, payload)], "pg1", 1)
     assert bytes(p[Raw]) == payload and p[IP].src == S.PUB
-    assert all(v == 0 for v in t.counters().values())
+    c = t.counters()  # every counter of the plugin, each of them still 0
+    assert c and all(v == 0 for v in c.values()), c
 
 
 def test_malformed_sip_passes_untouched_and_is_counted(pgnat):
@@ -198,26 +199,6 @@ def test_trace_shows_alg_decision(pgnat):
     tr = t.vpp.cli("show trace")
     assert "sip-alg-pre: SIP port, pre-NAT tuple saved" in tr
     assert re.search(r"sip-alg-post: in2out INVITE len \d+ delta -?\d+ pinholes 3 held", tr)
-
-
-def test_workers_full_call(pgnat_workers):
-    t = pgnat_workers
-    _, p = send_invite(t)
-    pub_port = p[UDP].sport
-    rtp = media_port(bytes(p[Raw]))
-    assert bytes(p[Raw]) == S.invite(a=S.PUB, a_port=pub_port, rtp=rtp)
-    ok = S.response(200, "OK", "INVITE", 1, S.PUB, pub_port, body=S.sdp(S.B, S.B_RTP))
-    [q] = t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok)], "pg0", 1)
-    assert b"Via: SIP/2.0/UDP 192.168.1.1:2000;" in bytes(q[Raw])
-    got = t.send("pg1", [t.udp("pg1", S.B, S.B_RTP, S.PUB, rtp, bytes(172))], "pg0", 1)
-    assert [(g[IP].dst, g[UDP].dport) for g in got] == [(S.A, S.A_RTP)]
-    calls = t.vpp.cli("show sip-alg calls")
-    assert "State: confirmed" in calls
-    bye = S.request("BYE", S.A, S.A_PORT, 2)
-    t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, bye)], "pg1", 1)
-    ok_bye = S.response(200, "OK", "BYE", 2, S.PUB, pub_port)
-    t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok_bye)], "pg0", 1)
-    assert wait_for(lambda: t.server_map() == [] and t.static_mappings() == [])
 
 
 def test_growth_past_the_buffer_is_refused_untouched(pgnat):

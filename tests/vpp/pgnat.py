@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tier 1 topology: a private VPP with NAT44-ED and the ALG on two packet-generator
+interfaces (pg0 inside 192.168.1.0/24, pg1 outside 203.0.113.0/24, NAT address 203.0.113.10),
+with any number of workers."""
+
+import os
+import re
+import time
+
+import sipmsgs as S
+import vpp_harness as h
+
+from scapy.all import Ether, IP, UDP, Raw, rdpcap, wrpcap  # noqa: E402
+
+
+# every counter of sip_alg.api; `show sip-alg counters` must list each of them
+COUNTERS = ("sip", "rewritten", "unchanged", "keepalive", "not_translated", "chained",
+            "truncated", "fragment", "parse_error", "header_error", "sdp_error", "too_many",
+            "no_space", "held", "pinhole_added", "pinhole_removed", "pinhole_expired",
+            "pinhole_failed", "calls_created", "calls_closed", "max_calls", "no_media_port",
+            "media_refused")
+
+
+class PgNat:
+    """VPP + NAT44-ED + SIP ALG between pg0 (inside) and pg1 (outside)."""
+
+    INSIDE_GW, OUTSIDE_GW = "192.168.1.254", "203.0.113.1"
+    A_MAC, ROUTER_MAC = "02:00:00:00:01:01", "02:00:00:00:02:02"
+
+    def __init__(self, prefix, workers=0, alg=True):
+        self.vpp = h.VPP(prefix, workers=workers)
+        self.alg = alg
+        self.n = 0
+
+    def __enter__(self):
+        v = self.vpp
+        v.start()
+        for c in [
+            "create packet-generator interface pg0",
+            "create packet-generator interface pg1",
+            f"set int ip address pg0 {self.INSIDE_GW}/24",
+            f"set int ip address pg1 {self.OUTSIDE_GW}/24",
+            "set int state pg0 up",
+            "set int state pg1 up",
+            f"ip neighbor pg0 {S.A} {self.A_MAC}",
+            f"ip neighbor pg0 {S.A2} {self.A_MAC}",
+            f"ip neighbor pg1 203.0.113.2 {self.ROUTER_MAC}",
+            "ip route add 198.51.100.0/24 via 203.0.113.2 pg1",
+            "nat44 plugin enable sessions 10000",
+            f"nat44 add address {S.PUB}",
+            "set interface nat44 in pg0 out pg1",
+        ] + (["set sip-alg interface pg0", "set sip-alg interface pg1"] if self.alg else []):
+            v.cli_ok(c)
+        self.mac = {i: self._mac(i) for i in ("pg0", "pg1")}
+        return self
+
+    def __exit__(self, *exc):
+        h.finish(self.vpp, failed=exc[0] is not None or self.failed)
+
+    failed = False  # set by the fixture from the test's outcome
+
+    def _mac(self, ifname):
+        hw = self.vpp.cli(f"show hardware-interfaces {ifname}")
+        return re.search(r"Ethernet address (\S+)", hw).group(1)
+
+    def udp(self, iface, src, sport, dst, dport, payload):
+        peer_mac = self.A_MAC if iface == "pg0" else self.ROUTER_MAC
+        return (Ether(dst=self.mac[iface], src=peer_mac) / IP(src=src, dst=dst) /
+                UDP(sport=sport, dport=dport) / Raw(payload))
+
+    def send(self, iface, pkts, out_iface, count, timeout=5.0):
+        """Send pkts on iface; return the count packets captured on out_iface."""
+        self.n += 1
+        d, n = self.vpp.dir, self.n
+        wrpcap(f"{d}/in{n}.pcap", pkts)
+        out = f"{d}/out{n}.pcap"
+        if count:
+            self.vpp.cli_ok(f"packet-generator capture {out_iface} pcap {out} count {count}")
+        self.vpp.cli_ok(f"packet-generator new pcap {d}/in{n}.pcap source {iface} name s{n}")
+        self.vpp.cli_ok(f"packet-generator enable-stream s{n}")
+        got = []
+        deadline = time.time() + timeout
+        while count and time.time() < deadline:
+            if os.path.exists(out) and os.path.getsize(out) > 24:
+                got = rdpcap(out)
+                if len(got) >= count:
+                    break
+            time.sleep(0.05)
+        if not count:
+            time.sleep(0.3)
+        self.vpp.cli_ok(f"packet-generator delete s{n}")
+        return list(got)
+
+    def counters(self):
+        """`show sip-alg counters` (summed over threads) as {name: value}; all of them."""
+        out = {}
+        for line in self.vpp.cli("show sip-alg counters").splitlines():
+            f = line.split()
+            if len(f) >= 2 and f[1].isdigit():
+                out[f[0]] = int(f[1])
+        assert set(COUNTERS) <= set(out), f"counters missing: {set(COUNTERS) - set(out)}"
+        return out
+
+    def thread_counters(self):
+        """{(thread name, counter description): value} of sip-alg-post, per thread, from
+        `show errors verbose`."""
+        out, thread = {}, None
+        for line in self.vpp.cli("show errors verbose").splitlines():
+            if line.startswith("Total:"):
+                break
+            m = re.match(r"Thread (\d+) \((\S+)\)", line)
+            if m:
+                thread = m.group(2)
+                continue
+            m = re.match(r"\s*(\d+)\s+sip-alg-post\s+(.+?)\s{2,}", line + "  ")
+            if m and thread:
+                out[(thread, m.group(2).strip())] = int(m.group(1))
+        return out
+
+    def server_map(self):
+        return self.vpp.server_map()
+
+    def static_mappings(self):
+        return self.vpp.static_mappings()
