@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from conftest import HERE, Topo
+from topo import HERE, Topo
 
 A_SIP, A_RTP, B_SIP, B_RTP = 2000, 6000, 5062, 7000
+SIP_PORTS = (A_SIP, B_SIP, 5060)
 KAMAILIO_CFG = os.path.join(HERE, "..", "data", "kamailio.cfg.in")
 
 
@@ -44,22 +45,37 @@ def udp_to(pkts, dst, dport):
     return [p for p in pkts if IP in p and UDP in p and p[IP].dst == dst and p[UDP].dport == dport]
 
 
+class Call:
+    """What run_call saw: exit codes of both user agents, the packets captured inside and
+    outside, and the mid-call snapshot."""
+
+    def __init__(self, uac_rc, uas_rc, inside, outside, mid):
+        self.uac_rc, self.uas_rc = uac_rc, uas_rc
+        self.inside, self.outside, self.mid = inside, outside, mid
+
+
 def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=None,
-             ready=None):
-    """One call; returns (uac exit code, inside pcap packets, outside pcap packets, mid-call)."""
+             ready=None, record_route=True, uac="uac.xml", uas="uas.xml", after=None):
+    """One call from A to B; returns a Call. after(t) runs as soon as both user agents are
+    done, before the captures stop."""
     cap_in = capture(t, t.ns_in, t.if_in, "udp", f"{tmp}/inside.pcap")
     cap_out = capture(t, t.ns_out, t.if_out, "udp", f"{tmp}/outside.pcap")
     if via_proxy:
+        cfg = open(KAMAILIO_CFG).read().replace("@CALLEE@", f"{t.B}:{B_SIP}")
+        if not record_route:
+            # the proxy leaves the dialog: in-dialog requests go straight to the Contact
+            cfg, n = re.subn(r"^\s*record_route\(\);\n", "", cfg, flags=re.M)
+            assert n == 1
         with open(f"{tmp}/kamailio.cfg", "w") as f:
-            f.write(open(KAMAILIO_CFG).read().replace("@CALLEE@", f"{t.B}:{B_SIP}"))
+            f.write(cfg)
         t.popen_in(t.ns_out, "kamailio", "-f", f"{tmp}/kamailio.cfg", "-P", f"{tmp}/kam.pid",
                    "-Y", tmp, "-w", tmp, "-DD", "-E", log=f"{tmp}/kamailio.log")
-    uas = t.popen_in(t.ns_out, "sipp", "-sf", scenario("uas.xml", uas_media), "-i", t.B, "-p",
+    uas = t.popen_in(t.ns_out, "sipp", "-sf", scenario(uas, uas_media), "-i", t.B, "-p",
                      str(B_SIP), "-mi", t.B, "-mp", str(B_RTP), "-m", "1", "-nostdin",
                      "-timeout", "30s", "-trace_err", "-trace_msg", cwd=tmp, log=f"{tmp}/uas.log")
     time.sleep(1.0)
     target = f"{t.PROXY}:5060" if via_proxy else f"{t.B}:{B_SIP}"
-    uac = t.popen_in(t.ns_in, "sipp", "-sf", scenario("uac.xml", uac_media), target, "-s", "bob",
+    uac = t.popen_in(t.ns_in, "sipp", "-sf", scenario(uac, uac_media), target, "-s", "bob",
                      "-i", t.A, "-p", str(A_SIP), "-mi", t.A, "-mp", str(A_RTP), "-m", "1",
                      "-nostdin", "-timeout", "30s", "-trace_err", "-trace_msg", cwd=tmp,
                      log=f"{tmp}/uac.log")
@@ -72,13 +88,16 @@ def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=N
             seen = mid_call()
             if ready is None or ready(seen) or time.time() > deadline:
                 break
-    rc = uac.wait(40)
-    uas.wait(10)
+    uac_rc = uac.wait(40)
+    uas_rc = uas.wait(10)
+    if after:
+        after(t)
     time.sleep(1.5)
     for p in (cap_in, cap_out):
         p.terminate()
         p.wait(5)
-    return rc, packets(f"{tmp}/inside.pcap"), packets(f"{tmp}/outside.pcap"), seen
+    return Call(uac_rc, uas_rc, packets(f"{tmp}/inside.pcap"), packets(f"{tmp}/outside.pcap"),
+                seen)
 
 
 def assert_seed_entries(t, lines):
@@ -96,45 +115,113 @@ def assert_seed_entries(t, lines):
         assert re.search(r"Left-Time: \d\d:\d\d:\d\d, VPN: public -> public$", l), l
 
 
+def sip_payloads(pkts):
+    from scapy.all import Raw, UDP
+    return [bytes(p[Raw]) for p in pkts if UDP in p and Raw in p and
+            (p[UDP].sport in SIP_PORTS or p[UDP].dport in SIP_PORTS)]
+
+
 def assert_no_inside_address_outside(outside):
-    from scapy.all import IP, Raw
+    """Nothing that left VPP on the outside names the inside network: not the IP header,
+    not a line of SIP or SDP (Call-ID included), and there was SIP to look at."""
+    from scapy.all import IP
+    assert outside
     for p in outside:
         assert p[IP].src != Topo.A and p[IP].dst != Topo.A
-        if Raw in p:
-            data = bytes(p[Raw])
-            for line in data.split(b"\r\n"):
-                if not line.lower().startswith((b"call-id:", b"i:")):
-                    assert b"192.168.1.1" not in line, data
+    sip = sip_payloads(outside)
+    assert len(sip) >= 5, "too little SIP seen outside"
+    for data in sip:
+        assert b"192.168.1." not in data, data
+
+
+def counters(t):
+    out = {}
+    for line in t.vpp.cli("show sip-alg counters").splitlines():
+        f = line.split()
+        if len(f) >= 2 and f[1].isdigit():
+            out[f[0]] = int(f[1])
+    assert "calls_closed" in out and "sip" in out, out
+    return out
 
 
 @pytest.mark.parametrize("via_proxy", [False, True], ids=["direct", "kamailio"])
 def test_seed_call(topo, via_proxy, tmp_path):
     t = topo
-    rc, inside, outside, mid = run_call(t, str(tmp_path), via_proxy=via_proxy,
-                                        mid_call=t.server_map, ready=lambda m: len(m) == 6)
-    assert rc == 0, "the call did not complete"
-    rtp_to_a = udp_to(inside, t.A, A_RTP)
-    rtp_to_b = udp_to(outside, t.B, B_RTP)
+    c = run_call(t, str(tmp_path), via_proxy=via_proxy, mid_call=t.server_map,
+                 ready=lambda m: len(m) == 6)
+    assert (c.uac_rc, c.uas_rc) == (0, 0), "the call did not complete"
+    rtp_to_a = udp_to(c.inside, t.A, A_RTP)
+    rtp_to_b = udp_to(c.outside, t.B, B_RTP)
     assert len(rtp_to_a) > 50 and len(rtp_to_b) > 50, (len(rtp_to_a), len(rtp_to_b))
-    assert_seed_entries(t, mid)
-    assert_no_inside_address_outside(outside)
+    assert_seed_entries(t, c.mid)
+    assert_no_inside_address_outside(c.outside)
     assert t.server_map() == [] and t.static_mappings() == []
+    n = counters(t)
+    assert (n["calls_created"], n["calls_closed"], n["pinhole_expired"]) == (1, 1, 0)
+
+
+def test_callee_hangs_up_straight_to_the_caller(topo, tmp_path):
+    """The proxy does not record-route, so B's BYE goes straight to A's Contact from an
+    address the call's signaling has not used (the proxy's was). With workers, NAT44-ED
+    hands it to the worker of A's static mapping, the one that holds the call: the BYE
+    reaches A and ends the call at once, not by aging."""
+    t = topo
+    seen = {}
+
+    def after(t):
+        seen["server_map"] = t.server_map()
+        seen["counters"] = counters(t)
+
+    c = run_call(t, str(tmp_path), via_proxy=True, record_route=False, uac="uac_callee_bye.xml",
+                 uas="uas_bye.xml", mid_call=t.server_map, ready=lambda m: len(m) == 6,
+                 after=after)
+    assert (c.uac_rc, c.uas_rc) == (0, 0), "the call did not complete"
+    assert_seed_entries(t, c.mid)
+    assert len(udp_to(c.inside, t.A, A_RTP)) > 50 and len(udp_to(c.outside, t.B, B_RTP)) > 50
+    # the BYE came from B itself, not through the proxy, and reached A
+    byes = [p for p in c.inside if p.haslayer("Raw") and bytes(p["Raw"]).startswith(b"BYE ")]
+    assert byes and all(p["IP"].src == t.B for p in byes), [p.summary() for p in byes]
+    # right after the 200 OK to that BYE (timeouts: 120 s signaling, 60 s media)
+    assert seen["server_map"] == [], seen
+    n = seen["counters"]
+    assert (n["calls_created"], n["calls_closed"], n["pinhole_expired"]) == (1, 1, 0), n
+    assert t.static_mappings() == []
+    assert_no_inside_address_outside(c.outside)
 
 
 def test_only_outside_party_sends_media(topo, tmp_path):
+    """A silent caller: B's RTP reaches A only through the pinhole the ALG opened from A's
+    SDP (NAT has no session for A's media port before the first outside packet)."""
     t = topo
-    rc, inside, outside, _ = run_call(t, str(tmp_path), uac_media=False)
-    assert rc == 0
-    assert len(udp_to(inside, t.A, A_RTP)) > 50
-    assert udp_to(outside, t.B, B_RTP) == []
+    c = run_call(t, str(tmp_path), uac_media=False, mid_call=t.server_map,
+                 ready=lambda m: len(m) == 6)
+    assert (c.uac_rc, c.uas_rc) == (0, 0)
+    assert_seed_entries(t, c.mid)
+    to_a = udp_to(c.inside, t.A, A_RTP)
+    assert len(to_a) > 50
+    from scapy.all import IP, UDP
+    assert {(p[IP].src, p[UDP].sport) for p in to_a} == {(t.B, B_RTP)}
+    # outside, B sent it to the public port the ALG wrote into A's SDP
+    pub_ports = {p[UDP].dport for p in c.outside if IP in p and UDP in p and
+                 p[IP].src == t.B and p[UDP].sport == B_RTP}
+    assert len(pub_ports) == 1 and pub_ports != {A_RTP}, pub_ports
+    assert udp_to(c.outside, t.B, B_RTP) == []  # the caller was silent indeed
 
 
 def test_without_alg_no_media_reaches_inside(topo_no_alg, tmp_path):
-    """The same call with the ALG off: the callee sends its RTP to the private address
-    in the SDP, which the outside cannot reach. The ALG is what makes the call work."""
+    """The same call with the ALG off: the call itself sets up (NAT carries the signaling),
+    B sends its RTP to the private address in A's SDP, and none of it reaches A. The ALG is
+    what makes the media work."""
     t = topo_no_alg
-    rc, inside, outside, _ = run_call(t, str(tmp_path))
-    assert udp_to(inside, t.A, A_RTP) == []
+    # let B's packets to 192.168.1.0/24 leave its namespace, so the capture sees them (VPP
+    # drops them: wrong MAC, and it would not route them inside from the outside anyway)
+    t.run_in(t.ns_out, "ip", "route", "add", "192.168.1.0/24", "dev", t.if_out)
+    t.run_in(t.ns_out, "ip", "neigh", "add", t.A, "lladdr", "02:00:00:00:00:99", "dev", t.if_out,
+             "nud", "permanent")
+    c = run_call(t, str(tmp_path))
+    assert (c.uac_rc, c.uas_rc) == (0, 0), "the call did not set up without the ALG"
+    assert len(udp_to(c.outside, t.A, A_RTP)) > 50, "B sent no RTP"
+    assert udp_to(c.inside, t.A, A_RTP) == []
     # and the inside address leaked into the signaling
-    from scapy.all import Raw
-    assert any(b"192.168.1.1" in bytes(p[Raw]) for p in outside if Raw in p)
+    assert any(b"192.168.1.1" in d for d in sip_payloads(c.outside))
+    assert counters(t)["sip"] == 0  # the ALG saw nothing: it is off
