@@ -19,16 +19,18 @@ PLUGIN_SRCS := $(wildcard vpp-plugin/sip_alg/*.c vpp-plugin/sip_alg/*.h vpp-plug
   $(wildcard vpp-plugin/CMakeLists.txt vpp-plugin/sip_alg/CMakeLists.txt) $(CORE_SRCS) $(CORE_HDRS)
 PLUGIN_SO := $(BUILD)/plugin/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core plugin pg-bench test test-c test-py sanitize fuzz bench venv ci clean
+.PHONY: help core plugin install-plugin pg-bench test test-c test-py sanitize fuzz bench venv ci clean demo
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
+	@echo "make install-plugin  install the plugin and its API JSON into VPP_PREFIX"
 	@echo "make test      core library + C tests + plugin + pytest (all tiers VPP allows)"
 	@echo "make sanitize  C tests of the core under ASan+UBSan, inputs against a guard page"
 	@echo "make fuzz      libFuzzer on parser and rewriter for FUZZ_SECONDS (default 60)"
 	@echo "make bench     core microbenchmark: ns, cycles, callgrind instructions per message"
 	@echo "make pg-bench  plugin in VPP, packet generator: clocks/pkt per node, ALG on vs off"
 	@echo "make ci        everything CI runs: test, sanitize, fuzz"
+	@echo "make demo      the seed call for real: namespaces, VPP (sipalgctl up), sipp, tables (root)"
 
 $(BUILD)/core/libsipalg_core.so: $(CORE_SRCS) $(CORE_HDRS) tests/core/abi.c
 	@mkdir -p $(@D)
@@ -46,6 +48,10 @@ plugin:
 else
 plugin: $(PLUGIN_SO)
 endif
+
+install-plugin: plugin
+	@test -n "$(VPP_PREFIX)" || { echo "VPP not found: nothing to install into"; exit 2; }
+	cmake --install $(BUILD)/plugin --prefix $(VPP_PREFIX)
 
 $(BUILD)/core/test_core: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_core.c
 	@mkdir -p $(@D)
@@ -76,7 +82,7 @@ test-c: $(BUILD)/core/test_core
 	$(BUILD)/core/test_core tests/fuzz/corpus tests/fuzz/found
 
 test-py: core plugin venv
-	VPP_PREFIX=$(VPP_PREFIX) $(PY) -m pytest -rs $(PYTEST_ARGS) tests
+	VPP_PREFIX=$(VPP_PREFIX) $(PY) -m pytest $(PYTEST_ARGS) tests
 
 test: test-c test-py
 
@@ -95,6 +101,15 @@ pg-bench: plugin venv
 	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/pg_bench.py
 
 ci: sanitize fuzz test
+
+ifeq ($(VPP_PREFIX),)
+demo:
+	@echo "demo: VPP not found (VPP_PREFIX, /usr, /usr/local, /opt/vpp). Build VPP from FDio/vpp" \
+	  "source and install it into one of those prefixes (README: Install), then: make demo"; exit 2
+else
+demo: plugin venv
+	VPP_PREFIX=$(VPP_PREFIX) PYTHON=$(abspath $(PY)) bash mgmt/examples/demo.sh
+endif
 
 clean:
 	rm -rf $(BUILD)
