@@ -71,6 +71,13 @@ class VPPError(RuntimeError):
 
 WORKERS = (0, 2, 4)  # the worker counts the VPP tiers run with
 
+# every counter of sip_alg.api; `show sip-alg counters` must list each of them
+COUNTERS = ("sip", "rewritten", "unchanged", "keepalive", "not_translated", "chained",
+            "truncated", "fragment", "parse_error", "header_error", "sdp_error", "too_many",
+            "no_space", "held", "pinhole_added", "pinhole_removed", "pinhole_expired",
+            "pinhole_failed", "calls_created", "calls_closed", "max_calls", "no_media_port",
+            "media_refused")
+
 
 def workers_unavailable(n):
     """Why VPP cannot run with n workers here, or None."""
@@ -190,6 +197,19 @@ class VPP:
         out = self.cli(cmd).strip()
         if out:
             raise VPPError(f"{cmd}: {out}")
+        return out
+
+    def counters(self):
+        """`show sip-alg counters` (summed over threads) as {name: value}, every counter of
+        the plugin's .api (COUNTERS) present."""
+        out = {}
+        for line in self.cli("show sip-alg counters").splitlines():
+            f = line.split()
+            if len(f) >= 2 and f[1].isdigit():
+                out[f[0]] = int(f[1])
+        missing = set(COUNTERS) - set(out)
+        if missing:
+            raise VPPError(f"show sip-alg counters lacks {sorted(missing)}")
         return out
 
     def server_map(self):

@@ -134,16 +134,6 @@ def assert_no_inside_address_outside(outside):
         assert b"192.168.1." not in data, data
 
 
-def counters(t):
-    out = {}
-    for line in t.vpp.cli("show sip-alg counters").splitlines():
-        f = line.split()
-        if len(f) >= 2 and f[1].isdigit():
-            out[f[0]] = int(f[1])
-    assert "calls_closed" in out and "sip" in out, out
-    return out
-
-
 @pytest.mark.parametrize("via_proxy", [False, True], ids=["direct", "kamailio"])
 def test_seed_call(topo, via_proxy, tmp_path):
     t = topo
@@ -156,7 +146,7 @@ def test_seed_call(topo, via_proxy, tmp_path):
     assert_seed_entries(t, c.mid)
     assert_no_inside_address_outside(c.outside)
     assert t.server_map() == [] and t.static_mappings() == []
-    n = counters(t)
+    n = t.vpp.counters()
     assert (n["calls_created"], n["calls_closed"], n["pinhole_expired"]) == (1, 1, 0)
 
 
@@ -170,7 +160,7 @@ def test_callee_hangs_up_straight_to_the_caller(topo, tmp_path):
 
     def after(t):
         seen["server_map"] = t.server_map()
-        seen["counters"] = counters(t)
+        seen["counters"] = t.vpp.counters()
 
     c = run_call(t, str(tmp_path), via_proxy=True, record_route=False, uac="uac_callee_bye.xml",
                  uas="uas_bye.xml", mid_call=t.server_map, ready=lambda m: len(m) == 6,
@@ -224,4 +214,4 @@ def test_without_alg_no_media_reaches_inside(topo_no_alg, tmp_path):
     assert udp_to(c.inside, t.A, A_RTP) == []
     # and the inside address leaked into the signaling
     assert any(b"192.168.1.1" in d for d in sip_payloads(c.outside))
-    assert counters(t)["sip"] == 0  # the ALG saw nothing: it is off
+    assert t.vpp.counters()["sip"] == 0  # the ALG saw nothing: it is off

@@ -14,7 +14,6 @@ Skipped with the reason without VPP, root or tools.
 import itertools
 import os
 import re
-import shutil
 import subprocess
 import time
 

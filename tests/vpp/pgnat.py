@@ -13,14 +13,6 @@ import vpp_harness as h
 from scapy.all import Ether, IP, UDP, Raw, rdpcap, wrpcap  # noqa: E402
 
 
-# every counter of sip_alg.api; `show sip-alg counters` must list each of them
-COUNTERS = ("sip", "rewritten", "unchanged", "keepalive", "not_translated", "chained",
-            "truncated", "fragment", "parse_error", "header_error", "sdp_error", "too_many",
-            "no_space", "held", "pinhole_added", "pinhole_removed", "pinhole_expired",
-            "pinhole_failed", "calls_created", "calls_closed", "max_calls", "no_media_port",
-            "media_refused")
-
-
 class PgNat:
     """VPP + NAT44-ED + SIP ALG between pg0 (inside) and pg1 (outside)."""
 
@@ -92,14 +84,7 @@ class PgNat:
         return list(got)
 
     def counters(self):
-        """`show sip-alg counters` (summed over threads) as {name: value}; all of them."""
-        out = {}
-        for line in self.vpp.cli("show sip-alg counters").splitlines():
-            f = line.split()
-            if len(f) >= 2 and f[1].isdigit():
-                out[f[0]] = int(f[1])
-        assert set(COUNTERS) <= set(out), f"counters missing: {set(COUNTERS) - set(out)}"
-        return out
+        return self.vpp.counters()
 
     def thread_counters(self):
         """{(thread name, counter description): value} of sip-alg-post, per thread, from

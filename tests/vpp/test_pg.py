@@ -8,8 +8,6 @@ import os
 import re
 import time
 
-import pytest
-
 import sipmsgs as S
 from scapy.all import IP, UDP, Raw
 
