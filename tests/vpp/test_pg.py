@@ -297,3 +297,22 @@ def test_max_calls_counted_and_message_still_translated(pgnat):
     assert b"m=audio 3000 " in payload  # no call record: no media pinhole, port untouched
     c = t.counters()
     assert (c["max_calls"], c["calls_created"], c["rewritten"]) == (1, 1, 2)
+
+
+def test_sip_ports_follow_the_configuration(pgnat):
+    """Only the configured SIP ports (and signaling endpoints of the server map) are looked
+    at: after moving SIP to 5070, an INVITE to 5060 passes untouched, one to 5070 is
+    rewritten; moving back works the same way."""
+    t = pgnat
+    t.vpp.cli_ok("set sip-alg ports udp 5070")
+    inv = S.invite()
+    [p] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, 5060, inv)], "pg1", 1)
+    assert bytes(p[Raw]) == inv and t.counters()["sip"] == 0
+    [q] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, 5070, inv)], "pg1", 1)
+    assert b"192.168.1.1" not in bytes(q[Raw])
+    c = t.counters()
+    assert (c["sip"], c["rewritten"]) == (1, 1)
+    t.vpp.cli_ok("set sip-alg ports udp 5060")
+    other = inv.replace(b"call-1@", b"call-9@").replace(b"m=audio 3000", b"m=audio 3100")
+    [r] = t.send("pg0", [t.udp("pg0", S.A2, 2002, S.PROXY, 5070, other)], "pg1", 1)
+    assert bytes(r[Raw]) == other and t.counters()["sip"] == 1

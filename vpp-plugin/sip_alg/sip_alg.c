@@ -93,6 +93,18 @@ sip_alg_interface_enable_disable (u32 sw_if_index, int enable)
   return 0;
 }
 
+/*
+ * A port is a candidate while it is a configured SIP port or has a signaling endpoint. The
+ * bitmap is set in place (it keeps its 65536 bits): workers read it without the barrier.
+ */
+static void
+sip_alg_cand_port_update (sip_alg_main_t *sam, u16 port_net)
+{
+  int on = sip_alg_is_sip_port (sam, port_net) ||
+	   (sam->sig_port_refs && sam->sig_port_refs[port_net] > 0);
+  clib_bitmap_set_no_check (sam->cand_ports, port_net, on);
+}
+
 int
 sip_alg_set_udp_ports (const u16 *ports, u32 n)
 {
@@ -102,10 +114,17 @@ sip_alg_set_udp_ports (const u16 *ports, u32 n)
   for (u32 i = 0; i < n; i++)
     if (ports[i] == 0)
       return VNET_API_ERROR_INVALID_VALUE;
+  u16 old[SIP_ALG_MAX_PORTS];
+  u32 n_old = sam->n_udp_ports;
+  clib_memcpy (old, sam->udp_ports, sizeof (old));
   vlib_worker_thread_barrier_sync (vlib_get_main ());
   for (u32 i = 0; i < n; i++)
     sam->udp_ports[i] = clib_host_to_net_u16 (ports[i]);
   sam->n_udp_ports = n;
+  for (u32 i = 0; i < n_old; i++)
+    sip_alg_cand_port_update (sam, old[i]);
+  for (u32 i = 0; i < n; i++)
+    sip_alg_cand_port_update (sam, sam->udp_ports[i]);
   vlib_worker_thread_barrier_release (vlib_get_main ());
   return 0;
 }
@@ -332,7 +351,8 @@ sip_alg_sig_endpoint_ref (sip_alg_main_t *sam, ip4_address_t addr, u16 port, int
   n += delta;
   kv.value = n;
   clib_bihash_add_del_8_8 (&sam->sig_endpoints, &kv, n > 0 /* is_add */);
-  sam->sig_port_refs[port] += delta;
+  sam->sig_port_refs[port_net] += delta;
+  sip_alg_cand_port_update (sam, port_net);
 }
 
 /* The signaling endpoints of a `sip` pinhole realised as a NAT mapping. */
@@ -663,6 +683,8 @@ sip_alg_init (vlib_main_t *vm)
   sam->vlib_main = vm;
   sam->udp_ports[0] = clib_host_to_net_u16 (port);
   sam->n_udp_ports = 1;
+  clib_bitmap_alloc (sam->cand_ports, 65536); /* full size once: workers read it */
+  sip_alg_cand_port_update (sam, sam->udp_ports[0]);
   sam->timeout_signaling = SIP_ALG_DEFAULT_SIGNALING;
   sam->timeout_media = SIP_ALG_DEFAULT_MEDIA;
   sam->timeout_call = SIP_ALG_DEFAULT_CALL;

@@ -28,6 +28,7 @@
 #include <vnet/vnet.h>
 #include <vnet/ip/ip4_packet.h>
 #include <vnet/ip/format.h>
+#include <vnet/udp/udp_packet.h>
 #include <vppinfra/bitmap.h>
 #include <vppinfra/hash.h>
 #include <vppinfra/bihash_8_8.h>
@@ -171,11 +172,16 @@ typedef struct
    * Signaling endpoints of the server map: the inside (addr, port) and public (addr, port)
    * of every `sip` pinhole. A UDP packet to or from one of them is inspected as SIP even
    * when neither port is a configured SIP port (an in-dialog request from a new remote to a
-   * phone's Contact, and the phone's answer). Written by the main thread only; workers
-   * read: sig_port_refs[port] (number of endpoints on that port, host order) as a cheap
-   * filter, then the bihash (key: address << 32 | port, value: references).
+   * phone's Contact, and the phone's answer). Written by the main thread only.
+   *
+   * cand_ports: a bit per UDP port worth a look, indexed by the port in network byte order
+   * as it is in the packet (8 KB, allocated once at init, cache resident): the configured
+   * SIP ports and the ports of signaling endpoints. sip-alg-pre tests it first, so a packet
+   * on other ports costs two bit tests; a hit is confirmed against the SIP ports, then the
+   * bihash (key: address << 32 | port, value: references).
    */
-  u32 *sig_port_refs;
+  uword *cand_ports;
+  u32 *sig_port_refs; /* signaling endpoints per port (main thread only) */
   clib_bihash_8_8_t sig_endpoints;
 
   /* state */
@@ -229,11 +235,22 @@ sip_alg_sig_key (ip4_address_t addr, u16 port_net)
 static_always_inline int
 sip_alg_is_sig_endpoint (sip_alg_main_t *sam, ip4_address_t addr, u16 port_net)
 {
-  if (PREDICT_TRUE (!sam->sig_port_refs ||
-		    !sam->sig_port_refs[clib_net_to_host_u16 (port_net)]))
+  if (!sam->sig_port_refs) /* no table before the ALG is first enabled */
     return 0;
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_sig_key (addr, port_net) };
   return clib_bihash_search_inline_8_8 (&sam->sig_endpoints, &kv) == 0;
+}
+
+/* Is this UDP packet (pre-NAT) SIP to inspect? */
+static_always_inline int
+sip_alg_is_sip_udp (sip_alg_main_t *sam, const ip4_header_t *ip, const udp_header_t *udp)
+{
+  if (PREDICT_TRUE (!clib_bitmap_get_no_check (sam->cand_ports, udp->dst_port) &&
+		    !clib_bitmap_get_no_check (sam->cand_ports, udp->src_port)))
+    return 0;
+  return sip_alg_is_sip_port (sam, udp->dst_port) || sip_alg_is_sip_port (sam, udp->src_port) ||
+	 sip_alg_is_sig_endpoint (sam, ip->dst_address, udp->dst_port) ||
+	 sip_alg_is_sig_endpoint (sam, ip->src_address, udp->src_port);
 }
 
 format_function_t format_sip_alg_smap;

@@ -49,9 +49,7 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b)
   if (PREDICT_FALSE (ip4_is_fragment (ip)))
     return ip4_get_fragment_offset (ip) == 0 &&
 	   (sip_alg_is_sip_port (sam, udp->dst_port) || sip_alg_is_sip_port (sam, udp->src_port));
-  if (!sip_alg_is_sip_port (sam, udp->dst_port) && !sip_alg_is_sip_port (sam, udp->src_port) &&
-      !sip_alg_is_sig_endpoint (sam, ip->dst_address, udp->dst_port) &&
-      !sip_alg_is_sig_endpoint (sam, ip->src_address, udp->src_port))
+  if (!sip_alg_is_sip_udp (sam, ip, udp))
     return 0;
   st->magic = SIP_ALG_STASH_MAGIC;
   st->src = ip->src_address;
