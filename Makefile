@@ -53,15 +53,15 @@ install-plugin: plugin
 	@test -n "$(VPP_PREFIX)" || { echo "VPP not found: nothing to install into"; exit 2; }
 	cmake --install $(BUILD)/plugin --prefix $(VPP_PREFIX)
 
-$(BUILD)/core/test_core: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_core.c
+$(BUILD)/core/test_core: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_core.c tests/core/plan_check.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(OPT) -I$(CORE_DIR) $(CORE_SRCS) tests/core/test_core.c -o $@
 
-$(BUILD)/san/test_core: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_core.c
+$(BUILD)/san/test_core: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_core.c tests/core/plan_check.h
 	@mkdir -p $(@D)
 	$(CLANG) $(WARN) -O1 -g $(SAN) -I$(CORE_DIR) $(CORE_SRCS) tests/core/test_core.c -o $@
 
-$(BUILD)/fuzz/fuzz_core: $(CORE_SRCS) $(CORE_HDRS) tests/fuzz/fuzz_core.c
+$(BUILD)/fuzz/fuzz_core: $(CORE_SRCS) $(CORE_HDRS) tests/fuzz/fuzz_core.c tests/core/plan_check.h
 	@mkdir -p $(@D)
 	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  -I$(CORE_DIR) $(CORE_SRCS) tests/fuzz/fuzz_core.c -o $@

@@ -16,6 +16,7 @@
 #include "sip_sites.h"
 #include "sip_rewrite.h"
 #include "sip_call.h"
+#include "../core/plan_check.h"
 
 #define REQUIRE(c)                                                                            \
   do                                                                                          \
@@ -30,19 +31,8 @@ static void
 require_applied (const uint8_t *in, uint32_t len, const sip_plan_t *plan, const uint8_t *out,
 		 uint32_t out_len)
 {
-  uint32_t ip = 0, op = 0;
-  for (int i = 0; i < plan->n_edits; i++)
-    {
-      const sip_edit_t *e = &plan->edits[i];
-      uint32_t keep = e->off - ip;
-      REQUIRE (op + keep + e->new_len <= out_len);
-      REQUIRE (!memcmp (out + op, in + ip, keep));
-      op += keep;
-      REQUIRE (!memcmp (out + op, e->text, e->new_len));
-      op += e->new_len;
-      ip = (uint32_t) e->off + e->old_len;
-    }
-  REQUIRE (op + (len - ip) == out_len && !memcmp (out + op, in + ip, len - ip));
+  int edit;
+  REQUIRE (!plan_check_applied (in, len, plan, out, out_len, &edit));
 }
 
 static void
