@@ -76,7 +76,7 @@ COUNTERS = ("sip", "rewritten", "unchanged", "keepalive", "not_translated", "cha
             "truncated", "fragment", "parse_error", "header_error", "sdp_error", "too_many",
             "no_space", "held", "pinhole_added", "pinhole_removed", "pinhole_expired",
             "pinhole_failed", "calls_created", "calls_closed", "max_calls", "no_media_port",
-            "media_refused")
+            "media_refused", "media_privileged")
 
 
 def workers_unavailable(n):

@@ -316,3 +316,23 @@ def test_sip_ports_follow_the_configuration(pgnat):
     other = inv.replace(b"call-1@", b"call-9@").replace(b"m=audio 3000", b"m=audio 3100")
     [r] = t.send("pg0", [t.udp("pg0", S.A2, 2002, S.PROXY, 5070, other)], "pg1", 1)
     assert bytes(r[Raw]) == other and t.counters()["sip"] == 1
+
+
+def test_media_on_a_privileged_port_is_not_opened(pgnat):
+    """An inside party's SDP offering media on a port below 1024 (its SNMP, its SSH, or an
+    a=rtcp pointing at one): no pinhole opens to it, the SDP passes with the port as it was,
+    the refusal is counted; the call's signaling is translated as usual."""
+    t = pgnat
+    for i, sdp in enumerate((S.sdp(S.A, 161), S.sdp(S.A, 3000, extra=["a=rtcp:23"]))):
+        inv = S.message(f"INVITE sip:bob@{S.PROXY} SIP/2.0",
+                        S.dialog(S.A, S.A_PORT, 1, "INVITE"), sdp).replace(
+                            b"call-1@", b"call-p%d@" % i)
+        [p] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)], "pg1", 1)
+        payload = bytes(p[Raw])
+        assert b"192.168.1.1" not in payload  # signaling and c= translated
+        assert media_port(payload) == (161, 3000)[i]
+        assert b"a=rtcp:23" in payload or i == 0
+    assert {x[2] for x in entries(t)} == {"sip"}
+    assert len(t.static_mappings()) == 1
+    c = t.counters()
+    assert (c["media_privileged"], c["rewritten"], c["no_media_port"]) == (2, 2, 0)

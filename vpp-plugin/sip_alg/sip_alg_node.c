@@ -160,6 +160,7 @@ typedef struct
   u16 n_ph;
   u16 n_no_media_port;
   u16 n_media_refused;
+  u16 n_media_privileged;
   u32 rx_sw_if_index;
   u32 n_media_hosts;			  /* in media_hosts[] */
   u32 media_hosts[SIP_ALG_CALL_MAX_MEDIA]; /* other inside hosts of the SDP, host order */
@@ -345,6 +346,12 @@ sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_ca
       ip4_address_t maddr = { .as_u32 = clib_host_to_net_u32 (md->ip4) };
       if (maddr.as_u32 != c->in_addr.as_u32 && !sip_alg_inside_media_host (sam, c, maddr))
 	continue; /* someone else's media */
+      if (md->port < 1024 || md->rtcp_port < 1024)
+	{
+	  /* no pinhole from anywhere to a system service (SNMP, SSH, ...) of an inside host */
+	  c->n_media_privileged++;
+	  continue;
+	}
 
       u16 pub = 0;
       for (u32 j = 0; j < call->n_media; j++)
@@ -658,6 +665,9 @@ VLIB_NODE_FN (sip_alg_post_node)
 	  if (ctx.n_no_media_port)
 	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_NO_MEDIA_PORT,
 					 ctx.n_no_media_port);
+	  if (ctx.n_media_privileged)
+	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_PRIVILEGED,
+					 ctx.n_media_privileged);
 	  if (ctx.n_media_refused)
 	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_REFUSED,
 					 ctx.n_media_refused);
