@@ -46,6 +46,14 @@ def answer(t, pub_port, cseq=1):
     return q
 
 
+def hang_up(t, a, pub_port, call=b"call-1@"):
+    """A's BYE to the proxy (from inside address a) and the 200 OK back."""
+    bye = S.request("BYE", a, S.A_PORT, 2).replace(b"call-1@", call)
+    t.send("pg0", [t.udp("pg0", a, S.A_PORT, S.PROXY, S.PROXY_PORT, bye)], "pg1", 1)
+    ok_bye = S.response(200, "OK", "BYE", 2, S.PUB, pub_port).replace(b"call-1@", call)
+    t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok_bye)], "pg0", 1)
+
+
 def test_media_of_another_inside_host_refused_by_default(pgnat):
     """An inside party's SDP naming another inside host: without media-other-hosts no
     pinhole opens to it (a phone must not expose another host's ports), the address is
@@ -97,10 +105,7 @@ def test_media_of_another_inside_host_on_another_worker(pgnat):
         assert sig.startswith("vpp_wk_") and media.startswith("vpp_wk_")
         assert sig != media, threads
     # BYE from A ends everything, the media host's pinholes on the other worker included
-    bye = S.request("BYE", S.A, S.A_PORT, 2)
-    t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, bye)], "pg1", 1)
-    ok_bye = S.response(200, "OK", "BYE", 2, S.PUB, pub_port)
-    t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok_bye)], "pg0", 1)
+    hang_up(t, S.A, pub_port)
     assert wait_for(lambda: t.server_map() == [] and t.static_mappings() == [])
     c = t.counters()
     assert (c["calls_created"], c["calls_closed"], c["pinhole_removed"]) == (1, 1, 6)
@@ -178,11 +183,7 @@ def test_calls_on_different_workers_share_the_server_map_and_port_pool(pgnat):
         assert stats[k] == c[k], (k, stats, c)
     # BYE of each caller, each on its own worker
     for a, p, cid in ((S.A, p1, b"call-1@"), (S.A2, p2, b"call-2@")):
-        pub_port = p[UDP].sport
-        bye = S.request("BYE", a, S.A_PORT, 2).replace(b"call-1@", cid)
-        t.send("pg0", [t.udp("pg0", a, S.A_PORT, S.PROXY, S.PROXY_PORT, bye)], "pg1", 1)
-        ok_bye = S.response(200, "OK", "BYE", 2, S.PUB, pub_port).replace(b"call-1@", cid)
-        t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok_bye)], "pg0", 1)
+        hang_up(t, a, p[UDP].sport, cid)
     assert wait_for(lambda: t.server_map() == [] and t.static_mappings() == [])
     assert t.counters()["calls_closed"] == 2
 

@@ -377,7 +377,16 @@ sip_alg_smap_find (const sip_alg_pinhole_t *ph)
   return 0;
 }
 
-static sip_alg_call_t *sip_alg_call_at (u32 thread, u32 call_index);
+/* The call record (thread, index), or 0 when it is gone. Barrier held. */
+static sip_alg_call_t *
+sip_alg_call_at (u32 thread, u32 call_index)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (thread >= vec_len (sam->per_thread) ||
+      pool_is_free_index (sam->per_thread[thread].calls, call_index))
+    return 0;
+  return pool_elt_at_index (sam->per_thread[thread].calls, call_index);
+}
 
 /* Barrier held. */
 static void
@@ -451,17 +460,6 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
 	sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
     }
   sip_alg_count (SIP_ALG_ERROR_PINHOLE_ADDED, 1);
-}
-
-/* The call record (thread, index), or 0 when it is gone. Barrier held. */
-static sip_alg_call_t *
-sip_alg_call_at (u32 thread, u32 call_index)
-{
-  sip_alg_main_t *sam = &sip_alg_main;
-  if (thread >= vec_len (sam->per_thread) ||
-      pool_is_free_index (sam->per_thread[thread].calls, call_index))
-    return 0;
-  return pool_elt_at_index (sam->per_thread[thread].calls, call_index);
 }
 
 static void
