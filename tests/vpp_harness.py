@@ -20,22 +20,19 @@ import subprocess
 import tempfile
 import time
 
+from sipalgctl import vpp as V
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PLUGIN_DIR = os.path.join(ROOT, "build", "plugin", "lib", "vpp_plugins")
-# VPP_PREFIX, when set, is the only place looked at (as for the Makefile and sipalgctl)
-PREFIXES = [os.environ["VPP_PREFIX"]] if os.environ.get("VPP_PREFIX") else \
-    ["/usr", "/usr/local", "/opt/vpp"]
-
-
 def find_vpp():
-    """(prefix, None) or (None, reason)."""
-    for p in PREFIXES:
-        vpp = os.path.join(p, "bin", "vpp")
-        if os.access(vpp, os.X_OK) and glob.glob(os.path.join(p, "lib*", "**", "vpp_plugins",
-                                                              "nat_plugin.so"), recursive=True):
+    """(prefix, None) or (None, reason). Looks where sipalgctl looks (VPP_PREFIX, when set,
+    is the only place; else /usr, /usr/local, /opt/vpp)."""
+    prefixes, setting = V.search()
+    for p in prefixes:
+        if V.has(p, V.BINARY) and glob.glob(os.path.join(p, "lib*", "**", "vpp_plugins",
+                                                         "nat_plugin.so"), recursive=True):
             return p, None
-    where = f"VPP_PREFIX={PREFIXES[0]}" if os.environ.get("VPP_PREFIX") else \
-        "/usr, /usr/local, /opt/vpp"
+    where = f"VPP_PREFIX={prefixes[0]}" if setting else ", ".join(prefixes)
     return None, (f"VPP is not installed: no bin/vpp with the nat plugin under {where}; "
                   "build it from FDio/vpp source and install it there, or set VPP_PREFIX")
 
