@@ -39,13 +39,23 @@ def client(args, cfg=None, plugin=None):
     return Client(sock, prefix, plugin=plugin, plugin_path=cfg.vpp.plugin_path if cfg else None)
 
 
+def firewall_summary(fw):
+    if not fw.enabled:
+        return "firewall off"
+
+    def pol(name, p):
+        return f"{name} {p.default} + {len(p.rules)} rule{'' if len(p.rules) == 1 else 's'}"
+    return f"firewall on: {pol('outbound', fw.outbound)}, {pol('inbound', fw.inbound)}"
+
+
 def cmd_check(args):
     cfg = load(args)
     n = len(cfg.interfaces)
     print(f"{args.config}: ok ({n} interfaces, {len(cfg.nat.pool)} NAT addresses, "
           f"{len(cfg.nat.static_mappings)} static mappings, SIP ALG "
           f"{'on ' + ', '.join(cfg.alg_interfaces()) if cfg.sip_alg.enabled else 'off'}; "
-          f"media-other-hosts {'on' if cfg.sip_alg.media_other_hosts else 'off'})")
+          f"media-other-hosts {'on' if cfg.sip_alg.media_other_hosts else 'off'}; "
+          f"{firewall_summary(cfg.firewall)})")
     return EXIT_OK
 
 

@@ -104,6 +104,44 @@ class SipAlg:
     media_other_hosts: bool = False
 
 
+ANY_NET = ipaddress.IPv4Network("0.0.0.0/0")
+ACTIONS = ("permit", "permit+reflect", "deny")
+PROTOCOLS = {"any": 0, "icmp": 1, "tcp": 6, "udp": 17}
+
+
+@dataclass(frozen=True)
+class FwRule:
+    """One firewall rule; None ports / ICMP type or code: any."""
+    action: str  # permit | permit+reflect | deny
+    src: ipaddress.IPv4Network = ANY_NET
+    dst: ipaddress.IPv4Network = ANY_NET
+    proto: int = 0  # IP protocol number, 0: any
+    sport: Optional[Tuple[int, int]] = None  # udp/tcp only
+    dport: Optional[Tuple[int, int]] = None
+    icmp_type: Optional[Tuple[int, int]] = None  # icmp only
+    icmp_code: Optional[Tuple[int, int]] = None
+    tag: Optional[str] = None
+
+
+@dataclass
+class FwPolicy:
+    """Rules in order, first match wins; `default` applies to what no rule matches."""
+    default: str
+    rules: List[FwRule] = field(default_factory=list)
+
+
+@dataclass
+class Firewall:
+    """Input ACLs on the NAT's interfaces: `outbound` on every role:inside interface (traffic
+    from the inside, pre-NAT addresses), `inbound` on every role:outside interface (traffic
+    from the outside, public addresses); plus a permit+reflect output ACL on every outside
+    interface, so the return traffic of every flow that leaves gets in."""
+    enabled: bool = False
+    sessions: Optional[int] = None  # acl-plugin { connection count max N }; None: VPP's default
+    outbound: FwPolicy = field(default_factory=lambda: FwPolicy("permit"))
+    inbound: FwPolicy = field(default_factory=lambda: FwPolicy("deny"))
+
+
 @dataclass
 class Config:
     vpp: VppSettings
@@ -111,6 +149,7 @@ class Config:
     routes: List[Route]
     nat: Nat
     sip_alg: SipAlg
+    firewall: Firewall = field(default_factory=Firewall)
 
     def alg_interfaces(self):
         if not self.sip_alg.enabled:
@@ -414,6 +453,110 @@ def _sip_alg(ctx, obj):
     return s
 
 
+def _range(ctx, path, v, lo, hi, what):
+    """N or "N" or "A-B" -> (first, last)"""
+    if isinstance(v, int) and not isinstance(v, bool):
+        parts = [v]
+    elif isinstance(v, str) and all(p.strip().isdigit() for p in v.split("-")) and \
+            1 <= len(v.split("-")) <= 2:
+        parts = [int(p) for p in v.split("-")]
+    else:
+        ctx.err(path, f"must be a {what} (N) or a range of them (A-B), got {v!r}")
+        return None
+    for p in parts:
+        if not lo <= p <= hi:
+            ctx.err(path, f"{what}s must be between {lo} and {hi}, got {p}")
+            return None
+    first, last = parts[0], parts[-1]
+    if first > last:
+        ctx.err(path, f"range start {first} is above its end {last}")
+        return None
+    return (first, last)
+
+
+def _fw_rule(ctx, p, r):
+    keys = {"action", "src", "dst", "proto", "sport", "dport", "icmp_type", "icmp_code", "tag"}
+    if not _keys(ctx, p, r, keys, required=("action",)):
+        return None
+    ok = len(ctx.problems)
+    action = _str(ctx, f"{p}.action", r["action"], ACTIONS) if "action" in r else None
+    kw = {}
+    for k in ("src", "dst"):
+        if k in r:
+            kw[k] = _ip4_net(ctx, f"{p}.{k}", r[k])
+    proto = 0
+    if "proto" in r:
+        v = r["proto"]
+        if isinstance(v, str) and v in PROTOCOLS:
+            proto = PROTOCOLS[v]
+        elif isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255:
+            proto = v
+        else:
+            ctx.err(f"{p}.proto", f"must be one of {', '.join(PROTOCOLS)} or a protocol number "
+                                  f"0-255, got {v!r}")
+            proto = None
+    kw["proto"] = proto
+    for k, lo, hi, what, need in (("sport", 0, 65535, "port", (6, 17)),
+                                  ("dport", 0, 65535, "port", (6, 17)),
+                                  ("icmp_type", 0, 255, "ICMP type", (1,)),
+                                  ("icmp_code", 0, 255, "ICMP code", (1,))):
+        if k not in r:
+            continue
+        kw[k] = _range(ctx, f"{p}.{k}", r[k], lo, hi, what)
+        if proto is not None and proto not in need:
+            ctx.err(f"{p}.{k}", "ports need proto udp or tcp" if need != (1,) else
+                    f"{k} needs proto icmp")
+    if "tag" in r:
+        t = r["tag"]
+        if not isinstance(t, str) or not t.strip() or not t.isprintable():
+            ctx.err(f"{p}.tag", f"must be a short line of text, got {t!r}")
+        elif len(t) > 32:
+            ctx.err(f"{p}.tag", f"at most 32 characters, got {len(t)}")
+        else:
+            kw["tag"] = t
+    if len(ctx.problems) != ok:
+        return None
+    return FwRule(action=action, **kw)
+
+
+def _fw_policy(ctx, p, obj, default):
+    pol = FwPolicy(default)
+    if obj is None:
+        return pol
+    if not _keys(ctx, p, obj, {"default", "rules"}):
+        return pol
+    if "default" in obj:
+        pol.default = _str(ctx, f"{p}.default", obj["default"], ACTIONS) or default
+    rules = obj.get("rules", [])
+    if rules is None:
+        rules = []
+    if not isinstance(rules, list):
+        ctx.err(f"{p}.rules", "must be a list of rules")
+        return pol
+    for n, r in enumerate(rules):
+        rule = _fw_rule(ctx, f"{p}.rules[{n}]", r)
+        if rule:
+            pol.rules.append(rule)
+    return pol
+
+
+def _firewall(ctx, obj):
+    fw = Firewall()
+    if obj is None:
+        return fw
+    fw.enabled = True  # a firewall section is on unless it says otherwise
+    if not _keys(ctx, "firewall", obj, {"enabled", "sessions", "outbound", "inbound"}):
+        return fw
+    if "enabled" in obj:
+        e = _bool(ctx, "firewall.enabled", obj["enabled"])
+        fw.enabled = True if e is None else e
+    if "sessions" in obj:
+        fw.sessions = _int(ctx, "firewall.sessions", obj["sessions"], 1, 100_000_000)
+    fw.outbound = _fw_policy(ctx, "firewall.outbound", obj.get("outbound"), "permit")
+    fw.inbound = _fw_policy(ctx, "firewall.inbound", obj.get("inbound"), "deny")
+    return fw
+
+
 # --- semantics --------------------------------------------------------------------------
 
 def _semantics(ctx, cfg):
@@ -464,12 +607,15 @@ def _semantics(ctx, cfg):
             elif cfg.interfaces[n].role == "none":
                 ctx.err(f"sip_alg.interfaces[{i}]",
                         f"interfaces.{n} is not a NAT interface (role none)")
+    if cfg.firewall.enabled and "outside" not in roles:
+        ctx.err("firewall.enabled", "no interface has role outside: the inbound policy and the "
+                                    "reflect ACL go on outside interfaces")
 
 
 def parse(data):
     """Build a Config from already-loaded YAML data; raises ConfigError."""
     ctx = _Ctx()
-    if not _keys(ctx, "", data, {"vpp", "interfaces", "routes", "nat44", "sip_alg"},
+    if not _keys(ctx, "", data, {"vpp", "interfaces", "routes", "nat44", "sip_alg", "firewall"},
                  required=("interfaces", "nat44")):
         raise ConfigError(ctx.problems)
     cfg = Config(
@@ -478,6 +624,7 @@ def parse(data):
         routes=_routes(ctx, data.get("routes")),
         nat=_nat(ctx, data["nat44"]) if "nat44" in data else Nat(),
         sip_alg=_sip_alg(ctx, data.get("sip_alg")),
+        firewall=_firewall(ctx, data.get("firewall")),
     )
     if not ctx.problems:
         _semantics(ctx, cfg)

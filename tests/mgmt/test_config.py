@@ -7,6 +7,7 @@ import os
 import re
 
 import pytest
+import yaml
 
 from sipalgctl import cli
 
@@ -14,6 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 FIXTURES = sorted(glob.glob(os.path.join(HERE, "fixtures", "*.yaml")))
 EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "mgmt", "examples", "*.yaml")))
+SEED = os.path.join(ROOT, "mgmt", "examples", "seed.yaml")
 
 
 def expectations(path):
@@ -46,7 +48,7 @@ def test_missing_file(capsys):
 
 def test_defaults():
     from sipalgctl import config
-    cfg = config.load(EXAMPLES[0])
+    cfg = config.load(SEED)
     assert cfg.sip_alg.udp_ports == [5060]
     assert (cfg.sip_alg.signaling, cfg.sip_alg.media) == (120, 60)
     assert cfg.alg_interfaces() == ["inside", "outside"]
@@ -60,7 +62,47 @@ def test_media_other_hosts_on():
 
 
 def test_check_summary(capsys):
-    assert cli.main(["check", EXAMPLES[0]]) == 0
+    assert cli.main(["check", SEED]) == 0
     assert capsys.readouterr().out == (
-        f"{EXAMPLES[0]}: ok (2 interfaces, 1 NAT addresses, 0 static mappings, SIP ALG on "
-        f"inside, outside; media-other-hosts off)\n")
+        f"{SEED}: ok (2 interfaces, 1 NAT addresses, 0 static mappings, SIP ALG on "
+        f"inside, outside; media-other-hosts off; firewall off)\n")
+
+
+def test_check_summary_firewall(capsys):
+    path = os.path.join(ROOT, "mgmt", "examples", "firewall.yaml")
+    assert cli.main(["check", path]) == 0
+    assert capsys.readouterr().out.endswith(
+        "; firewall on: outbound permit + 0 rules, inbound deny + 0 rules)\n")
+
+
+def test_firewall_defaults():
+    """No section: off. A section: on, outbound permit, inbound deny, no rules, VPP's own
+    session limit; rule fields default to any."""
+    from sipalgctl import config
+    base = config.load(SEED)
+    assert base.firewall.enabled is False
+    data = yaml.safe_load(open(SEED))
+    data["firewall"] = {"inbound": {"rules": [{"action": "permit"}]}}
+    fw = config.parse(data).firewall
+    assert fw.enabled and fw.sessions is None
+    assert (fw.outbound.default, fw.outbound.rules) == ("permit", [])
+    assert fw.inbound.default == "deny"
+    assert fw.inbound.rules == [config.FwRule("permit")]
+    r = fw.inbound.rules[0]
+    assert (str(r.src), str(r.dst), r.proto, r.sport, r.dport, r.tag) == \
+        ("0.0.0.0/0", "0.0.0.0/0", 0, None, None, None)
+    data["firewall"] = {"enabled": False, "inbound": {"default": "permit"}}
+    assert config.parse(data).firewall.enabled is False
+
+
+def test_firewall_rule_fields():
+    from sipalgctl import config
+    fw = config.load(os.path.join(HERE, "configs", "full.yaml")).firewall
+    assert fw.sessions == 200000 and fw.outbound.default == "permit+reflect"
+    r = fw.inbound.rules
+    assert r[0] == config.FwRule("permit", dst=config.ipaddress.IPv4Network("203.0.113.10/32"),
+                                 proto=1, icmp_type=(8, 8), tag="ping-nat")
+    assert (r[1].proto, r[1].sport, r[1].dport) == (17, (1024, 65535), (5060, 5060))
+    assert str(r[1].src) == "198.51.100.0/24"
+    assert (r[3].icmp_type, r[3].icmp_code) == ((5, 5), (0, 3))
+    assert fw.outbound.rules[1].proto == 47
