@@ -52,6 +52,9 @@ def view(cfg, prefix=None, plugin_dir=None):
                       if i.type == "af_packet"],
         "taps": [{"id": i.tap_id, "host_if": i.host_if} for i in cfg.interfaces.values()
                  if i.type == "tap"],
+        # the firewall's ACLs need acl_plugin.so; sessions: its stateful connection table
+        "acl_plugin": cfg.firewall.enabled,
+        "acl_sessions": cfg.firewall.sessions if cfg.firewall.enabled else None,
     }
 
 

@@ -14,6 +14,7 @@ from sipalgctl import config, render
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 CONFIGS = {"seed": os.path.join(ROOT, "mgmt", "examples", "seed.yaml"),
+           "firewall": os.path.join(ROOT, "mgmt", "examples", "firewall.yaml"),
            "full": os.path.join(HERE, "configs", "full.yaml")}
 PLUGIN_DIR = "/opt/vpp-sipalg/plugins"  # fixed, so golden files do not depend on the checkout
 
@@ -59,3 +60,22 @@ def test_cli_render_plugin_path_without_plugin(capsys):
     assert capsys.readouterr().err == (
         f"sipalgctl: sip_alg plugin not found: no sip_alg_plugin.so in {PLUGIN_DIR} "
         f"(vpp.plugin_path); set vpp.plugin_path to the directory that has it\n")
+
+
+def test_acl_plugin_only_with_the_firewall():
+    """acl_plugin.so and its session limit are in startup.conf when the firewall is on, and
+    only then; the other plugins are the same either way."""
+    def plugins(text):
+        return [l.strip() for l in text.splitlines() if l.strip().startswith("plugin ")]
+    seed = render.render(config.load(CONFIGS["seed"]), plugin_dir=PLUGIN_DIR)["startup.conf"]
+    fw = render.render(config.load(CONFIGS["firewall"]), plugin_dir=PLUGIN_DIR)["startup.conf"]
+    assert "acl" not in seed
+    assert [p for p in plugins(fw) if "acl" not in p] == plugins(seed)
+    assert "plugin acl_plugin.so { enable }" in plugins(fw)
+    assert "acl-plugin {" not in fw  # no firewall.sessions: VPP's default
+    full = render.render(config.load(CONFIGS["full"]), plugin_dir=PLUGIN_DIR)["startup.conf"]
+    assert "acl-plugin { connection count max 200000 }\n" in full
+    off = config.load(CONFIGS["full"])
+    off.firewall.enabled = False
+    text = render.render(off, plugin_dir=PLUGIN_DIR)["startup.conf"]
+    assert "acl" not in text
