@@ -85,8 +85,14 @@ def cmd_plan(args):
     with client(args, cfg) as c:
         ops = P.plan(cfg, P.read_state(c))
     calls = [o.call() for o in ops]
-    out(args, [{"cli": o.cli(), "api": m, "args": a} for o, (m, a) in zip(ops, calls)],
-        [o.cli() for o in ops] or ["nothing to do"])
+    lines = []
+    for o in ops:
+        lines.append(o.cli())
+        if o.comment():
+            lines.append(f"  # {o.comment()}")
+    out(args, [{"cli": o.cli(), "api": m, "args": a, "comment": o.comment()}
+               for o, (m, a) in zip(ops, calls)],
+        lines or ["nothing to do"])
     return EXIT_OK
 
 
@@ -216,7 +222,8 @@ def main(argv=None):
         return EXIT_UNREACHABLE
     except (Unreachable, P.PlanError) as e:
         print(f"sipalgctl: {e}", file=sys.stderr)
-        return EXIT_UNREACHABLE if isinstance(e, Unreachable) else EXIT_APPLY_FAILED
+        return EXIT_UNREACHABLE if isinstance(e, (Unreachable, P.MissingPlugin)) else \
+            EXIT_APPLY_FAILED
     except ApiError as e:
         print(f"sipalgctl: apply failed: {e}", file=sys.stderr)
         return EXIT_APPLY_FAILED

@@ -5,11 +5,19 @@ Each operation renders as VPP CLI text (what `plan` prints) and as one binary-AP
 (what `apply` sends). Applying a config twice plans nothing; an item removed from the YAML
 is removed from VPP. sipalgctl owns, on the interfaces of the config: addresses, admin state,
 routes through them, NAT44-ED (pool, interface roles, static mappings except the ALG's own
-pinholes) and the SIP ALG settings.
+pinholes) and the SIP ALG settings; and, wherever they are, the firewall's ACLs (those tagged
+"sipalgctl:", see acl.py), which it puts first in each interface's ACL lists, keeping other
+ACLs bound after them in their order.
+
+An operation may refer to an ACL this plan creates, whose index VPP gives only when it is
+created: its cli() names it by tag (<sipalgctl:inbound>) and its call() carries the tag;
+apply() fills in the index (resolve) from the reply of the operation that created it (done).
 """
 
-from dataclasses import dataclass, field
-from typing import Dict, Optional, Set, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Dict, Optional, Set, Tuple, Union
+
+from . import acl as A
 
 IP_PROTO = {"udp": 17, "tcp": 6}
 PROTO_NAME = {v: k for k, v in IP_PROTO.items()}
@@ -32,6 +40,17 @@ class State:
     static_mappings: Set[Tuple[str, str, int, str, int]] = field(default_factory=set)
     alg_interfaces: Set[int] = field(default_factory=set)
     alg: Optional[dict] = None  # get_config reply as a dict
+    acl_plugin: bool = False  # VPP offers the ACL plugin's messages
+    acls: Dict[int, "Acl"] = field(default_factory=dict)  # every ACL, by index
+    # index -> (input ACLs, output ACLs), in order; interfaces without ACLs left out
+    acl_bindings: Dict[int, Tuple[Tuple[int, ...], Tuple[int, ...]]] = field(
+        default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Acl:
+    tag: str
+    rules: Tuple[A.AclRule, ...]
 
 
 # --- operations ------------------------------------------------------------------------------
@@ -44,6 +63,17 @@ class Op:
     def call(self):
         """(message name, arguments)"""
         raise NotImplementedError
+
+    def comment(self):
+        """What the operation is for, when its CLI text does not say it (or None)."""
+        return None
+
+    def resolve(self, created):
+        """The operation with the indices of the ACLs created so far ({tag: index})."""
+        return self
+
+    def done(self, reply, created):
+        """Note what VPP's reply tells later operations (the index of a created ACL)."""
 
 
 @dataclass
@@ -225,8 +255,97 @@ class AlgInterface(Op):
                                                     "enable": self.enable}
 
 
+AclRef = Union[int, str]  # an ACL's index, or the tag of one this plan creates
+
+
+def _ref(a):
+    return str(a) if isinstance(a, int) else f"<{a}>"
+
+
+@dataclass
+class AclAddReplace(Op):
+    tag: str
+    rules: Tuple[A.AclRule, ...]
+    index: Optional[int] = None  # None: create (VPP picks the index)
+    about: str = ""
+
+    def cli(self):
+        index = "" if self.index is None else f"index {self.index} "
+        return (f"set acl-plugin acl {index}" + ", ".join(r.cli() for r in self.rules)
+                + f" tag {self.tag}")
+
+    def call(self):
+        return "acl_add_replace", {"acl_index": A.NO_ACL if self.index is None else self.index,
+                                   "tag": self.tag, "count": len(self.rules),
+                                   "r": [r.api() for r in self.rules]}
+
+    def comment(self):
+        return f"rules {self.about}" if self.about else None
+
+    def done(self, reply, created):
+        if self.index is None:
+            created[self.tag] = reply.acl_index
+
+
+@dataclass
+class AclDel(Op):
+    index: int
+    tag: str
+
+    def cli(self):
+        return f"delete acl-plugin acl index {self.index}"
+
+    def call(self):
+        return "acl_del", {"acl_index": self.index}
+
+    def comment(self):
+        return f"{self.tag}, no longer configured"
+
+
+@dataclass
+class AclInterface(Op):
+    """An interface's input and output ACL lists, set at once (acl_interface_set_acl_list);
+    on the CLI, the ACLs from the first difference on are taken off and put back in order."""
+    ifname: str
+    sw_if_index: int
+    have: Tuple[Tuple[int, ...], Tuple[int, ...]]  # (input, output) now
+    want: Tuple[Tuple[AclRef, ...], Tuple[AclRef, ...]]
+
+    def cli(self):
+        cmds = []
+        for d, h, w in zip(("input", "output"), self.have, self.want):
+            # `... acl N` appends to the list, `... acl N del` takes N out: keep the longest
+            # start of w that h has in order, take the rest of h out, append the rest of w
+            kept, j = [], 0
+            for a in w:
+                if a not in h[j:]:
+                    break
+                j = h.index(a, j) + 1
+                kept.append(j - 1)
+            off, on = [a for n, a in enumerate(h) if n not in kept], w[len(kept):]
+            cmds += [f"set acl-plugin interface {self.ifname} {d} acl {a} del" for a in off]
+            cmds += [f"set acl-plugin interface {self.ifname} {d} acl {_ref(a)}" for a in on]
+        return "; ".join(cmds)
+
+    def call(self):
+        acls = list(self.want[0]) + list(self.want[1])
+        return "acl_interface_set_acl_list", {"sw_if_index": self.sw_if_index,
+                                              "count": len(acls), "n_input": len(self.want[0]),
+                                              "acls": acls}
+
+    def resolve(self, created):
+        def one(refs):
+            return tuple(created.get(a, a) if isinstance(a, str) else a for a in refs)
+        return replace(self, want=(one(self.want[0]), one(self.want[1])))
+
+
 class PlanError(Exception):
     """The running VPP lacks something the plan needs (e.g. an interface)."""
+
+
+class MissingPlugin(PlanError):
+    """The running VPP did not load a plugin the configuration needs (exit 2, like the
+    sip_alg plugin missing)."""
 
 
 # --- reading state ---------------------------------------------------------------------------
@@ -273,6 +392,15 @@ def read_state(c):
                                     str(d.local_ip_address), d.local_port,
                                     str(d.external_ip_address), d.external_port))
     st.alg_interfaces = {d.sw_if_index for d in c.dump("sip_alg_interfaces_get", cursor=0)}
+    st.acl_plugin = c.has("acl_dump")
+    if st.acl_plugin:
+        for d in c.dump("acl_dump", acl_index=A.NO_ACL):
+            st.acls[d.acl_index] = Acl(d.tag.rstrip("\x00"),
+                                       tuple(A.AclRule.from_api(r) for r in d.r[:d.count]))
+        for d in c.dump("acl_interface_list_dump", sw_if_index=A.NO_ACL):
+            acls = tuple(d.acls[:d.count])
+            if acls:
+                st.acl_bindings[d.sw_if_index] = (acls[:d.n_input], acls[d.n_input:])
     g = c.call("sip_alg_get_config")
     st.alg = {"udp": tuple(g.udp_ports[:g.n_udp_ports]), "signaling": g.signaling,
               "media": g.media, "call": g.call, "max_calls": g.max_calls,
@@ -361,13 +489,54 @@ def plan(cfg, st):
     alg_ops += [AlgInterface(ifname[x], x, True) for x in sorted(want_alg - st.alg_interfaces)]
 
     dels = del_alg + del_sm + del_nat_if + del_pool + del_routes + del_addr
-    return dels + adds + route_adds + nat_adds + alg_ops
+    # the firewall before anything that brings traffic: an interface comes up filtered
+    return dels + plan_firewall(cfg, st, idx) + adds + route_adds + nat_adds + alg_ops
+
+
+def plan_firewall(cfg, st, idx):
+    """ACLs to create or replace, interface ACL lists to set, ACLs to delete, in that order
+    (an ACL exists before it is bound, and is unbound before it is deleted). idx: the
+    config's interface names -> sw_if_index."""
+    want = A.wanted(cfg.firewall)
+    if want and not st.acl_plugin:
+        raise MissingPlugin(
+            "firewall: the running VPP has no ACL plugin (acl_plugin.so not loaded); start it "
+            "with the startup.conf `sipalgctl render` writes for this configuration "
+            "(sipalgctl down, then sipalgctl up)")
+    ours = {i: a for i, a in st.acls.items() if a.tag.startswith(A.TAG_PREFIX)}
+    keep = {}  # tag -> the index that stays (the lowest, should VPP have several)
+    for i in sorted(ours):
+        if ours[i].tag in want:
+            keep.setdefault(ours[i].tag, i)
+    ops = []
+    for tag, (rules, about) in want.items():
+        if tag not in keep:
+            ops.append(AclAddReplace(tag, rules, None, about))
+        elif ours[keep[tag]].rules != rules:
+            ops.append(AclAddReplace(tag, rules, keep[tag], about))
+    ref = {tag: keep.get(tag, tag) for tag in want}
+    mine = {}
+    for name, i in cfg.interfaces.items():
+        ins, outs = A.bindings(cfg.firewall, i.role)
+        if ins or outs:
+            mine[idx[name]] = (tuple(ref[t] for t in ins), tuple(ref[t] for t in outs))
+    names = {x: n for n, x in st.sw_if_index.items()}
+    for x in sorted(set(st.acl_bindings) | set(mine)):
+        have = st.acl_bindings.get(x, ((), ()))
+        first = mine.get(x, ((), ()))
+        new = tuple(f + tuple(a for a in h if a not in ours) for f, h in zip(first, have))
+        if new != have:
+            ops.append(AclInterface(names.get(x, f"sw_if_index {x}"), x, have, new))
+    ops += [AclDel(i, ours[i].tag) for i in sorted(ours) if i not in keep.values()]
+    return ops
 
 
 def apply(c, ops, progress=None):
     """Send the operations in order; the first failure raises ApiError."""
+    created = {}  # tag -> index of the ACLs created so far
     for n, op in enumerate(ops, 1):
+        op = op.resolve(created)
         msg, args = op.call()
         if progress:
             progress(n, len(ops), op)
-        c.call(msg, **args)
+        op.done(c.call(msg, **args), created)

@@ -303,6 +303,10 @@ class Client:
         if self.vpp:
             self.vpp.disconnect()
 
+    def has(self, msg):
+        """Whether the running VPP offers msg (a plugin it did not load offers nothing)."""
+        return hasattr(self.vpp.api, msg)
+
     def call(self, msg, **kw):
         r = getattr(self.vpp.api, msg)(**kw)
         rv = getattr(r, "retval", 0)

@@ -7,7 +7,7 @@ import pytest
 
 import vpp_harness as h
 
-from sipalgctl import config, plan as P, vpp as V
+from sipalgctl import acl as A, config, plan as P, vpp as V
 
 from test_plan import FULL, fake_apply, fresh
 
@@ -37,7 +37,14 @@ def all_ops():
     for i in empty.interfaces.values():
         i.address = config.ipaddress.IPv4Interface("192.0.2.200/32") if i.role == "none" else \
             i.address
-    return adds + P.plan(empty, st)
+    # an ACL replaced in place, then the firewall off (unbound, deleted)
+    changed = config.load(FULL)
+    changed.firewall.inbound.default = "permit"
+    replaced = P.plan(changed, st)
+    empty.firewall.enabled = False
+    # the ACLs a fresh plan creates, as apply would know them: indices from VPP's replies
+    created = {tag: n for n, tag in enumerate(A.TAGS)}
+    return [o.resolve(created) for o in adds] + replaced + P.plan(empty, st)
 
 
 OPS = all_ops()
@@ -61,3 +68,17 @@ def test_op_packs(messages, op):
     for k, v in args.items():
         if isinstance(v, (int, bool)):
             assert getattr(back, k) == v, k
+        elif isinstance(v, list) and all(isinstance(x, int) for x in v):
+            assert list(getattr(back, k)) == v, k
+
+
+def test_acl_rules_pack(messages):
+    """Every rule field of full.yaml's ACLs survives packing, as acl_dump would give it back."""
+    ops = [o for o in OPS if isinstance(o, P.AclAddReplace)]
+    assert ops
+    msg = messages["acl_add_replace"]
+    for op in ops:
+        _, args = op.call()
+        back, _ = msg.unpack(msg.pack(dict(args, _vl_msg_id=1, client_index=0, context=0)))
+        assert back.tag == op.tag
+        assert tuple(A.AclRule.from_api(r) for r in back.r) == op.rules

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from sipalgctl import config, plan as P
+from sipalgctl import acl as A, config, plan as P
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = os.path.join(HERE, "..", "..", "mgmt", "examples", "seed.yaml")
@@ -25,14 +25,61 @@ def fresh(cfg):
         st.up[n] = False
     st.alg = {"udp": (5060,), "signaling": 120, "media": 60, "call": 7200, "max_calls": 10000,
               "media_ports": (40000, 59999), "media_other_hosts": False}
+    st.acl_plugin = cfg.firewall.enabled  # loaded by the startup.conf rendered for cfg
     return st
 
 
+class AclRefused(AssertionError):
+    """What VPP refuses: deleting a bound ACL, binding or replacing one that does not exist."""
+
+
+def fake_acl(st, msg, args):
+    """The ACL plugin's messages on the fake state, from the API arguments; the reply."""
+    if msg == "acl_add_replace":
+        rules = tuple(A.AclRule(r["is_permit"], r["src_prefix"], r["dst_prefix"], r["proto"],
+                                (r["srcport_or_icmptype_first"], r["srcport_or_icmptype_last"]),
+                                (r["dstport_or_icmpcode_first"], r["dstport_or_icmpcode_last"]),
+                                r["tcp_flags_mask"], r["tcp_flags_value"]) for r in args["r"])
+        assert len(rules) == args["count"]
+        i = args["acl_index"]
+        if i == A.NO_ACL:  # VPP's pool: the lowest free index
+            i = next(n for n in range(len(st.acls) + 1) if n not in st.acls)
+        elif i not in st.acls:
+            raise AclRefused(f"acl_add_replace of ACL {i}, which does not exist")
+        st.acls[i] = P.Acl(args["tag"], rules)
+        return SimpleNamespace(acl_index=i, retval=0)
+    if msg == "acl_del":
+        i = args["acl_index"]
+        if any(i in ins + outs for ins, outs in st.acl_bindings.values()):
+            raise AclRefused(f"acl_del of ACL {i}, still bound")
+        if i not in st.acls:
+            raise AclRefused(f"acl_del of ACL {i}, which does not exist")
+        del st.acls[i]
+        return SimpleNamespace(retval=0)
+    assert msg == "acl_interface_set_acl_list", msg
+    acls = args["acls"]
+    assert len(acls) == args["count"]
+    for a in acls:
+        if not isinstance(a, int) or a not in st.acls:
+            raise AclRefused(f"binding ACL {a!r}, which does not exist")
+    n = args["n_input"]
+    if acls:
+        st.acl_bindings[args["sw_if_index"]] = (tuple(acls[:n]), tuple(acls[n:]))
+    else:
+        st.acl_bindings.pop(args["sw_if_index"], None)
+    return SimpleNamespace(retval=0)
+
+
 def fake_apply(st, ops):
-    """What VPP does with each message, on the fake state."""
+    """What VPP does with each message, on the fake state; ACL indices are resolved as
+    P.apply does (from the replies of the operations that created them)."""
     st = copy.deepcopy(st)
+    created = {}
     for op in ops:
-        if isinstance(op, P.SetInterfaceState):
+        op = op.resolve(created)
+        if isinstance(op, (P.AclAddReplace, P.AclDel, P.AclInterface)):
+            op.done(fake_acl(st, *op.call()), created)
+        elif isinstance(op, P.SetInterfaceState):
             st.up[op.sw_if_index] = op.up
         elif isinstance(op, P.InterfaceAddress):
             (st.addresses[op.sw_if_index].add if op.is_add else
@@ -185,11 +232,15 @@ class FakeClient:
     def __init__(self, media_other_hosts):
         self.media_other_hosts = media_other_hosts
 
+    def has(self, msg):
+        return False  # no ACL plugin
+
     def dump(self, msg, **kw):
         if msg == "sw_interface_dump":
             return [SimpleNamespace(interface_name="host-sipalg-in", sw_if_index=1, flags=1)]
         if msg == "ip_address_dump":
             return [SimpleNamespace(prefix="192.168.1.254/24")]
+        assert not msg.startswith("acl_"), "ACL messages without the ACL plugin"
         return []
 
     def call(self, msg, **kw):
