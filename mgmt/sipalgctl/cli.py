@@ -154,8 +154,10 @@ def cmd_show(args):
             data = show.server_map(c)
             out(args, data, show.format_server_map(data))
         elif args.what == "session-table":
-            data = show.session_table(c)
-            out(args, data, show.format_session_table(data))
+            data = {"sessions": show.session_table(c),
+                    "policy_verdicts": show.verdicts(stats_socket(args, cfg))}
+            out(args, data, show.format_session_table(data["sessions"])
+                + show.format_verdicts(data["policy_verdicts"]))
         else:
             data = show.calls(c)
             out(args, data, show.table(data, ["thread", "call_id", "state", "inside", "public",
@@ -163,14 +165,46 @@ def cmd_show(args):
     return EXIT_OK
 
 
+def stats_socket(args, cfg):
+    return args.stats_socket or (cfg.vpp.stats_socket if cfg else C.VppSettings().stats_socket)
+
+
 def cmd_stats(args):
     cfg = load(args) if args.config else None
-    sock = args.stats_socket or (cfg.vpp.stats_socket if cfg else C.VppSettings().stats_socket)
+    sock = stats_socket(args, cfg)
     if not os.path.exists(sock):
         raise not_running(sock, "no stats socket there")
     data = show.stats(sock)
     out(args, data, [f"{k:16s} {v}" for k, v in sorted(data.items())])
     return EXIT_OK
+
+
+CHECK_HELP = """validate a configuration (no VPP needed): every key known, every value in
+range, references between sections; each error names its YAML path. Sections: vpp,
+interfaces, routes, nat44, sip_alg (see mgmt/examples/seed.yaml) and firewall (see
+mgmt/examples/firewall.yaml):
+
+  firewall:
+    enabled: true|false        default true when the section is there
+    sessions: N                ACL plugin sessions, all interfaces (startup.conf; restart)
+    outbound:                  input ACL of every role:inside interface (pre-NAT)
+      default: permit          permit | permit+reflect | deny (default permit)
+      rules: [...]             in order, first match wins
+    inbound:                   input ACL of every role:outside interface (public addresses)
+      default: deny            (default deny)
+      rules: [...]
+  a rule: {action: permit|permit+reflect|deny, src: PREFIX, dst: PREFIX,
+           proto: udp|tcp|icmp|any|0-255, sport: N|A-B, dport: N|A-B (udp, tcp),
+           icmp_type: N|A-B, icmp_code: N|A-B (icmp), tag: up to 32 characters}
+  and always, on every outside interface, an output ACL permitting and reflecting
+  everything that leaves, so its return traffic gets in."""
+
+APPLY_HELP = """bring the running VPP to the configuration. sipalgctl owns, on the configured
+interfaces, addresses, admin state, routes, NAT44-ED and the ALG's settings, and, wherever
+they are, the ACLs tagged sipalgctl:outbound, sipalgctl:inbound and sipalgctl:reflect: it
+creates them, replaces them in place when their rules change, puts them first in each
+interface's ACL lists (ACLs of others stay bound after them, in their order) and deletes them
+(unbound first) when the firewall is off or gone. Applying twice changes nothing."""
 
 
 def parser():
@@ -180,24 +214,42 @@ def parser():
     p.add_argument("--socket", help="VPP API socket (default: from the config)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def with_config(name, fn, help, optional=False):
-        sp = sub.add_parser(name, help=help)
+    def with_config(name, fn, help, optional=False, description=None):
+        sp = sub.add_parser(name, help=help, description=description or help,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
         sp.add_argument("config", nargs="?" if optional else None, help="YAML configuration")
         sp.set_defaults(fn=fn)
         return sp
 
-    with_config("check", cmd_check, "validate a configuration (no VPP needed)")
-    r = with_config("render", cmd_render, "write startup.conf and bootstrap.cli")
+    with_config("check", cmd_check, "validate a configuration (no VPP needed)",
+                description=CHECK_HELP)
+    r = with_config("render", cmd_render, "write startup.conf and bootstrap.cli",
+                    description="write startup.conf and bootstrap.cli; startup.conf loads "
+                    "acl_plugin.so when firewall.enabled, with `acl-plugin { connection count "
+                    "max N }` when firewall.sessions is set")
     r.add_argument("--out", help="directory to write to (default: print)")
     r.add_argument("--templates", help="template directory (default: SIPALGCTL_TEMPLATES, "
                    "else the packaged ones, else the checkout's templates/)")
-    with_config("plan", cmd_plan, "show what apply would change (read-only)")
-    with_config("apply", cmd_apply, "bring the running VPP to the configuration")
+    with_config("plan", cmd_plan, "show what apply would change (read-only)",
+                description="show what apply would change (read-only), as VPP CLI text; an "
+                "ACL this plan creates is named by its tag (<sipalgctl:inbound>) until VPP "
+                "gives it an index, and `# rules ...` says which YAML rule each ACL rule is")
+    with_config("apply", cmd_apply, "bring the running VPP to the configuration",
+                description=APPLY_HELP)
     with_config("up", cmd_up, "render, start VPP, apply")
     with_config("down", cmd_down, "stop the VPP started by up")
-    s = sub.add_parser("show", help="server-map, session-table or calls")
+    s = sub.add_parser(
+        "show", help="server-map, session-table or calls",
+        description="server-map: the ALG's pinholes (sip, sip-rtp, sip-rtcp) with their "
+        "left-time. session-table: NAT44-ED's sessions, each tagged with the application of the "
+        "server-map entry it belongs to (else its protocol), with remote, public and inside "
+        "endpoints, idle time, packets and bytes; then the policy verdicts of the ALG's gate "
+        "(gate_pass: packets let past the firewall's inbound ACL by a live server-map entry, "
+        "gate_miss: left to the ACL), from the stats segment. calls: the ALG's call records.")
     s.add_argument("what", choices=["server-map", "session-table", "calls"])
-    s.add_argument("config", nargs="?", help="YAML configuration (for the socket path)")
+    s.add_argument("config", nargs="?", help="YAML configuration (for the socket paths)")
+    s.add_argument("--stats-socket", help="VPP stats socket, for session-table's policy "
+                   "verdicts (default: from the config)")
     s.set_defaults(fn=cmd_show)
     st = sub.add_parser("stats", help="the ALG's counters from the stats segment")
     st.add_argument("config", nargs="?")

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The ALG's tables as an operator reads them, or as JSON for scripts."""
 
+import os
+
 APPS = {0: "sip", 1: "sip-rtp", 2: "sip-rtcp"}
 
 
@@ -37,36 +39,87 @@ def format_server_map(entries):
     return lines
 
 
+PROTOCOLS = {17: "udp", 6: "tcp", 1: "icmp"}
+
+
 def session_table(c):
-    """NAT44-ED sessions, each tagged with the application of the server-map entry that
-    matches its inside or public endpoint (sip, sip-rtp, sip-rtcp) or its protocol."""
+    """NAT44-ED's live sessions (nat44_user_dump, then nat44_user_session_v3_dump per user),
+    each tagged with the application (sip, sip-rtp, sip-rtcp) of the server-map entry it
+    belongs to, else with its protocol: an inside party's entry (ANY -> public[inside]) when
+    the session's public endpoint is the entry's public one or its inside endpoint the
+    entry's inside one; an outside party's entry (ANY -> address:port) when the session's
+    remote endpoint is that one."""
     tags = {}
     for e in server_map(c):
         if e["inside"]:
-            tags[e["inside"]] = e["app"]
-            tags[e["public"]] = e["app"]
+            tags.setdefault(("public", e["public"]), e["app"])
+            tags.setdefault(("inside", e["inside"]), e["app"])
         else:
-            tags[e["public"]] = e["app"]
+            tags.setdefault(("remote", e["public"]), e["app"])
     out = []
     for u in c.dump("nat44_user_dump"):
         for s in c.dump("nat44_user_session_v3_dump", ip_address=u.ip_address, vrf_id=u.vrf_id):
+            if s.is_timed_out:
+                continue  # expired, kept by NAT44-ED only until reused
             inside = f"{s.inside_ip_address}:{s.inside_port}"
             public = f"{s.outside_ip_address}:{s.outside_port}"
-            ext = f"{s.ext_host_address}:{s.ext_host_port}"
-            proto = {17: "udp", 6: "tcp", 1: "icmp"}.get(int(s.protocol), str(s.protocol))
-            app = tags.get(inside) or tags.get(public) or tags.get(ext) or proto
-            out.append({"app": app, "protocol": proto, "inside": inside, "public": public,
-                        "remote": ext, "vpn": "public --> public",
-                        "packets": s.total_pkts, "bytes": s.total_bytes,
-                        "idle": round(s.time_since_last_heard, 1) if hasattr(
-                            s, "time_since_last_heard") else None})
+            remote = f"{s.ext_host_address}:{s.ext_host_port}"
+            proto = PROTOCOLS.get(int(s.protocol), str(s.protocol))
+            app = (tags.get(("public", public)) or tags.get(("inside", inside))
+                   or tags.get(("remote", remote)))
+            out.append({"app": app or proto, "alg": app is not None, "protocol": proto,
+                        "remote": remote, "public": public, "inside": inside,
+                        "vpn": "public --> public", "idle": int(s.time_since_last_heard),
+                        "packets": s.total_pkts, "bytes": s.total_bytes})
     return out
 
 
 def format_session_table(sessions):
-    """In the shape of a firewall's `display firewall session-table`."""
-    return [f"{s['app']} VPN:{s['vpn']} {s['inside']}[{s['public']}] --> {s['remote']}"
-            for s in sessions]
+    """In the shape of a firewall's `display firewall session-table` (app, VPN,
+    inside[public] --> remote), then aligned columns: protocol, time since last heard,
+    packets, bytes."""
+    if not sessions:
+        return ["no sessions"]
+    heads = [f"{s['app']} VPN:{s['vpn']} {s['inside']}[{s['public']}] --> {s['remote']}"
+             for s in sessions]
+    rows = [{"session": h, "protocol": s["protocol"], "idle": left_time(s["idle"]),
+             "packets": s["packets"], "bytes": s["bytes"]} for h, s in zip(heads, sessions)]
+    w = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in rows[0]}
+    right = ("packets", "bytes")
+    out = ["  ".join(k.upper().rjust(w[k]) if k in right else k.upper().ljust(w[k])
+                     for k in rows[0]).rstrip()]
+    out += ["  ".join(str(r[k]).rjust(w[k]) if k in right else str(r[k]).ljust(w[k])
+                      for k in r).rstrip() for r in rows]
+    return out
+
+
+GATE_COUNTERS = ("gate_pass", "gate_miss")
+
+
+def verdicts(stats_socket):
+    """The ALG gate's verdicts on packets entering outside interfaces, summed over threads and
+    over the sip-alg nodes that count them: gate_pass (a live server-map entry let the packet
+    past the firewall's inbound ACL), gate_miss (no live entry: left to the ACL). 0 when VPP
+    does not count them (a plugin without the gate); None without a stats socket."""
+    if not os.path.exists(stats_socket):
+        return None
+    from vpp_papi.vpp_stats import VPPStats
+    s = VPPStats(socketname=stats_socket)
+    s.connect()
+    try:
+        out = dict.fromkeys(GATE_COUNTERS, 0)
+        for name in s.ls([r"^/err/sip-alg[^/]*/gate_(pass|miss)$"]):
+            out[name.split("/")[-1]] += int(sum(s[name]))
+        return out
+    finally:
+        s.disconnect()
+
+
+def format_verdicts(v):
+    if v is None:
+        return ["policy verdicts: unknown (no stats socket; give --stats-socket or the config)"]
+    return [f"policy verdicts: gate_pass {v['gate_pass']} (past the inbound ACL by a server-map "
+            f"entry), gate_miss {v['gate_miss']} (left to the ACL)"]
 
 
 def calls(c):

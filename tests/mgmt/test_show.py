@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`sipalgctl show session-table` on fake dumps: NAT44-ED sessions joined with the server map
+in Python (each tagged with its entry's application, else its protocol), the table in the
+seed's shape with aligned columns, and the gate's policy verdicts from the stats segment (0
+when the plugin does not count them, unknown without a stats socket)."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from sipalgctl import cli, show
+
+PUB, A, B, PROXY = "203.0.113.10", "192.168.1.1", "198.51.100.2", "198.51.100.1"
+
+
+def entry(public, port, app, inside="0.0.0.0", inside_port=0):
+    return SimpleNamespace(public_address=public, public_port=port, inside_address=inside,
+                           inside_port=inside_port, app=app, left_time=50, nat_mapping=1,
+                           installed=1)
+
+
+def session(inside, public, remote, proto=17, idle=3, pkts=10, nbytes=1720, timed_out=False):
+    (ia, ip), (pa, pp), (ra, rp) = (x.split(":") for x in (inside, public, remote))
+    return SimpleNamespace(inside_ip_address=ia, inside_port=int(ip), outside_ip_address=pa,
+                           outside_port=int(pp), ext_host_address=ra, ext_host_port=int(rp),
+                           protocol=proto, time_since_last_heard=idle, total_pkts=pkts,
+                           total_bytes=nbytes, is_timed_out=timed_out)
+
+
+class FakeClient:
+    """The seed call mid-call: A's entries (signaling, RTP, RTCP) and B's, A's sessions."""
+
+    SERVER_MAP = [entry(PUB, 5060, 0, A, 5060), entry(PUB, 40000, 1, A, 6000),
+                  entry(PUB, 40001, 2, A, 6001), entry(B, 7000, 1), entry(B, 7001, 2)]
+    SESSIONS = [
+        session(f"{A}:5060", f"{PUB}:5060", f"{PROXY}:5060", pkts=6, nbytes=4812),
+        session(f"{A}:6000", f"{PUB}:40000", f"{B}:7000", idle=0, pkts=250, nbytes=43000),
+        session(f"{A}:6001", f"{PUB}:40001", f"{B}:7001", idle=4, pkts=2, nbytes=160),
+        # media from another port of A to B's RTP: B's entry names it
+        session(f"{A}:6010", f"{PUB}:1025", f"{B}:7000", pkts=1, nbytes=172),
+        session(f"{A}:1", f"{PUB}:63000", "192.0.2.7:1", proto=1, idle=61, pkts=1, nbytes=84),
+        session(f"{A}:5353", f"{PUB}:5353", "192.0.2.9:53", timed_out=True),
+    ]
+
+    def dump(self, msg, **kw):
+        if msg == "sip_alg_server_map_get":
+            return self.SERVER_MAP
+        if msg == "nat44_user_dump":
+            return [SimpleNamespace(ip_address=A, vrf_id=0)]
+        assert msg == "nat44_user_session_v3_dump", msg
+        assert kw == {"ip_address": A, "vrf_id": 0}
+        return self.SESSIONS
+
+
+def test_sessions_are_tagged_with_their_entry():
+    s = show.session_table(FakeClient())
+    assert [(x["app"], x["alg"], x["inside"], x["public"], x["remote"]) for x in s] == [
+        ("sip", True, f"{A}:5060", f"{PUB}:5060", f"{PROXY}:5060"),
+        ("sip-rtp", True, f"{A}:6000", f"{PUB}:40000", f"{B}:7000"),
+        ("sip-rtcp", True, f"{A}:6001", f"{PUB}:40001", f"{B}:7001"),
+        ("sip-rtp", True, f"{A}:6010", f"{PUB}:1025", f"{B}:7000"),
+        ("icmp", False, f"{A}:1", f"{PUB}:63000", "192.0.2.7:1"),
+    ]  # the timed-out session is not shown
+    assert s[1]["packets"] == 250 and s[1]["bytes"] == 43000 and s[1]["idle"] == 0
+    assert s[0]["protocol"] == "udp" and s[4]["protocol"] == "icmp"
+
+
+def test_session_table_text():
+    lines = show.format_session_table(show.session_table(FakeClient()))
+    assert lines[0].split() == ["SESSION", "PROTOCOL", "IDLE", "PACKETS", "BYTES"]
+    assert lines[1].startswith(f"sip VPN:public --> public {A}:5060[{PUB}:5060] --> "
+                               f"{PROXY}:5060 ")
+    assert lines[1].split()[-4:] == ["udp", "00:00:03", "6", "4812"]
+    assert lines[2].startswith(f"sip-rtp VPN:public --> public {A}:6000[{PUB}:40000] --> "
+                               f"{B}:7000 ")
+    assert lines[5].split()[-4:] == ["icmp", "00:01:01", "1", "84"]
+    # aligned: every column starts where its heading does
+    for col in ("PROTOCOL", "IDLE"):
+        at = lines[0].index(col)
+        assert all(l[at - 2:at] == "  " and l[at] != " " for l in lines[1:])
+    assert len({len(l) for l in lines}) == 1  # numbers right-aligned to the last column
+    assert show.format_session_table([]) == ["no sessions"]
+
+
+class FakeStats:
+    counters = {}
+
+    def __init__(self, socketname):
+        pass
+
+    def connect(self):
+        pass
+
+    def disconnect(self):
+        pass
+
+    def ls(self, patterns):
+        import re
+        return [k for k in self.counters if any(re.match(p, k) for p in patterns)]
+
+    def __getitem__(self, name):
+        return self.counters[name]
+
+
+@pytest.fixture
+def stats(monkeypatch, tmp_path):
+    vpp_stats = pytest.importorskip("vpp_papi.vpp_stats")
+    monkeypatch.setattr(vpp_stats, "VPPStats", FakeStats)
+    sock = tmp_path / "stats.sock"
+    sock.write_text("")
+    return str(sock)
+
+
+def test_verdicts_summed_over_threads_and_nodes(stats, monkeypatch):
+    monkeypatch.setattr(FakeStats, "counters", {
+        "/err/sip-alg-post/gate_pass": [3, 4, 0], "/err/sip-alg-post/gate_miss": [1, 0, 0],
+        "/err/sip-alg-gate/gate_pass": [2], "/err/sip-alg-post/sip": [9],
+        "/err/acl-plugin-in-ip4-fa/gate_pass": [100]})
+    assert show.verdicts(stats) == {"gate_pass": 9, "gate_miss": 1}
+
+
+def test_verdicts_absent_are_0(stats, monkeypatch):
+    monkeypatch.setattr(FakeStats, "counters", {"/err/sip-alg-post/sip": [9]})
+    assert show.verdicts(stats) == {"gate_pass": 0, "gate_miss": 0}
+    assert show.format_verdicts(show.verdicts(stats)) == [
+        "policy verdicts: gate_pass 0 (past the inbound ACL by a server-map entry), gate_miss 0 "
+        "(left to the ACL)"]
+
+
+def test_verdicts_without_stats_socket(tmp_path):
+    assert show.verdicts(str(tmp_path / "none.sock")) is None
+    assert show.format_verdicts(None)[0].startswith("policy verdicts: unknown")
+
+
+def test_show_session_table_json(stats, monkeypatch, capsys):
+    monkeypatch.setattr(FakeStats, "counters", {"/err/sip-alg-post/gate_pass": [5]})
+
+    class Client(FakeClient):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    monkeypatch.setattr(cli, "client", lambda args, cfg=None, plugin=None: Client())
+    assert cli.main(["--json", "show", "session-table", "--stats-socket", stats]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["policy_verdicts"] == {"gate_pass": 5, "gate_miss": 0}
+    assert data["sessions"][0] == {
+        "app": "sip", "alg": True, "protocol": "udp", "remote": f"{PROXY}:5060",
+        "public": f"{PUB}:5060", "inside": f"{A}:5060", "vpn": "public --> public",
+        "idle": 3, "packets": 6, "bytes": 4812}
+    assert cli.main(["show", "session-table", "--stats-socket", stats]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("policy verdicts: gate_pass 5 ")
