@@ -4,6 +4,7 @@
 To refresh after an intended template change:
   SIPALG_UPDATE_GOLDEN=1 pytest tests/mgmt/test_render.py  (then review the diff)"""
 
+import glob
 import os
 
 import jinja2
@@ -79,3 +80,20 @@ def test_acl_plugin_only_with_the_firewall():
     off.firewall.enabled = False
     text = render.render(off, plugin_dir=PLUGIN_DIR)["startup.conf"]
     assert "acl" not in text
+
+
+EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "mgmt", "examples", "*.yaml")))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
+def test_cli_renders_every_example(path, tmp_path, monkeypatch, capsys):
+    """`sipalgctl render` on each example, with a plugin where SIPALGCTL_PLUGIN_PATH says."""
+    from sipalgctl import cli
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "sip_alg_plugin.so").write_text("")
+    monkeypatch.setenv("SIPALGCTL_PLUGIN_PATH", str(plugins))
+    assert cli.main(["render", path, "--out", str(tmp_path / "out")]) == 0
+    text = (tmp_path / "out" / "startup.conf").read_text()
+    assert f"add-path {plugins}\n" in text
+    assert ("plugin acl_plugin.so { enable }" in text) == config.load(path).firewall.enabled
