@@ -203,7 +203,8 @@ APPLY_HELP = """bring the running VPP to the configuration. sipalgctl owns, on t
 interfaces, addresses, admin state, routes, NAT44-ED and the ALG's settings, and, wherever
 they are, the ACLs tagged sipalgctl:outbound, sipalgctl:inbound and sipalgctl:reflect: it
 creates them, replaces them in place when their rules change, puts them first in each
-interface's ACL lists (ACLs of others stay bound after them, in their order) and deletes them
+interface's ACL lists (ACLs of others stay bound after them, in their order, but no packet
+reaches them: each of sipalgctl's ends in its default, any -> any) and deletes them
 (unbound first) when the firewall is off or gone. Applying twice changes nothing."""
 
 
