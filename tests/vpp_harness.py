@@ -56,6 +56,7 @@ plugins {{
   plugin nat_plugin.so {{ enable }}
   plugin af_packet_plugin.so {{ enable }}
   plugin ping_plugin.so {{ enable }}
+  plugin acl_plugin.so {{ enable }}
   plugin sip_alg_plugin.so {{ enable }}
   add-path {plugin_dir}
 }}

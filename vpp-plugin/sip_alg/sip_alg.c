@@ -62,16 +62,103 @@ sip_alg_lazy_init (sip_alg_main_t *sam)
     return;
   vec_validate_aligned (sam->per_thread, n_threads - 1, CLIB_CACHE_LINE_BYTES);
   clib_bihash_init_8_8 (&sam->sig_endpoints, "sip-alg signaling endpoints", 1024, 4 << 20);
+  clib_bihash_init_8_8 (&sam->pinholes, "sip-alg pinholes", 4096, 16 << 20);
+  clib_bihash_init_8_8 (&sam->smap_by_key, "sip-alg server map", 4096, 16 << 20);
   vec_validate_init_empty (sam->sig_port_refs, 65535, 0);
+  vec_validate_init_empty (sam->gate_port_refs, 65535, 0);
   for (u32 i = 0; i < n_threads; i++)
     {
       sip_alg_per_thread_t *ptd = &sam->per_thread[i];
       ptd->call_by_id = hash_create_vec (64, sizeof (u8), sizeof (uword));
+      ptd->inbound_by_src = hash_create (0, sizeof (uword));
       vec_validate (ptd->scratch, SIP_MAX_MSG_LEN + 64);
     }
   sip_alg_set_media_ports (sam->media_port_lo, sam->media_port_hi);
   vlib_process_signal_event (sam->vlib_main, sam->process_node_index, 0, 0);
   sam->initialized = 1;
+}
+
+/* --- the gate (see sip_alg.h) ----------------------------------------------------------- */
+
+/* NAT44-ED's features on an interface where it translates out2in (outside, or in+out) */
+static const char *sip_alg_nat_outside_features[] = {
+  "nat-pre-out2in",
+  "nat44-out2in-worker-handoff",
+  "nat44-ed-classify",
+  "nat44-handoff-classify",
+};
+
+/*
+ * Which interfaces the gate serves, and how sip-alg-pre reaches the nodes after the ACL's
+ * input node. Main thread, after any feature change (the ACL plugin adding its node to an
+ * interface adds nexts to it) and any change of the ALG's interfaces.
+ */
+static void
+sip_alg_gate_update (sip_alg_main_t *sam)
+{
+  vlib_main_t *vm = vlib_get_main ();
+  vlib_node_t *acl = vlib_get_node_by_name (vm, (u8 *) "acl-plugin-in-ip4-fa");
+  uword *gate_if = 0;
+  u32 *map = 0, pre_next_acl = ~0;
+  uword i;
+
+  clib_bitmap_foreach (i, sam->if_enabled)
+    {
+      for (u32 f = 0; f < ARRAY_LEN (sip_alg_nat_outside_features); f++)
+	if (vnet_feature_is_enabled ("ip4-unicast", sip_alg_nat_outside_features[f], i))
+	  {
+	    gate_if = clib_bitmap_set (gate_if, i, 1);
+	    break;
+	  }
+    }
+  if (acl) /* the ACL plugin is loaded */
+    {
+      pre_next_acl = vlib_node_add_next (vm, sip_alg_pre_node.index, acl->index);
+      vec_validate_init_empty (map, vec_len (acl->next_nodes) - 1, ~0);
+      for (u32 j = 0; j < vec_len (acl->next_nodes); j++)
+	if (acl->next_nodes[j] != ~0)
+	  map[j] = vlib_node_add_next (vm, sip_alg_pre_node.index, acl->next_nodes[j]);
+    }
+  if (clib_bitmap_is_equal (gate_if, sam->gate_if) && pre_next_acl == sam->pre_next_acl &&
+      vec_len (map) == vec_len (sam->gate_next_by_acl_next) &&
+      (!vec_len (map) ||
+       !memcmp (map, sam->gate_next_by_acl_next, vec_len (map) * sizeof (map[0]))))
+    {
+      clib_bitmap_free (gate_if);
+      vec_free (map);
+      return;
+    }
+  /* workers read these without locks: swap them while they wait */
+  vlib_worker_thread_barrier_sync (vm);
+  uword *old_if = sam->gate_if;
+  u32 *old_map = sam->gate_next_by_acl_next;
+  sam->gate_if = gate_if;
+  sam->gate_next_by_acl_next = map;
+  sam->pre_next_acl = pre_next_acl;
+  vlib_worker_thread_barrier_release (vm);
+  clib_bitmap_free (old_if);
+  vec_free (old_map);
+}
+
+static void
+sip_alg_feature_update (u32 sw_if_index, u8 arc_index, u8 is_enable, void *data)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (sam->initialized)
+    sip_alg_gate_update (sam);
+}
+
+/* The gate's view of an installed pinhole (main thread, barrier held). */
+static void
+sip_alg_gate_add_del (sip_alg_main_t *sam, const sip_alg_smap_t *e, int is_add)
+{
+  u16 port_net = clib_host_to_net_u16 (e->ph.pub_port);
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_gate_key (e->ph.pub_addr, port_net),
+			      .value = e - sam->smap };
+  if (clib_bihash_add_del_8_8 (&sam->pinholes, &kv, is_add))
+    return; /* not there (delete) */
+  sam->gate_port_refs[port_net] += is_add ? 1 : -1;
+  clib_bitmap_set_no_check (sam->gate_ports, port_net, sam->gate_port_refs[port_net] > 0);
 }
 
 int
@@ -90,6 +177,7 @@ sip_alg_interface_enable_disable (u32 sw_if_index, int enable)
   vnet_feature_enable_disable ("ip4-unicast", "sip-alg-pre", sw_if_index, enable, 0, 0);
   vnet_feature_enable_disable ("ip4-unicast", "sip-alg-post", sw_if_index, enable, 0, 0);
   sam->if_enabled = clib_bitmap_set (sam->if_enabled, sw_if_index, enable);
+  sip_alg_gate_update (sam);
   return 0;
 }
 
@@ -155,6 +243,37 @@ sip_alg_set_media_policy (int other_hosts)
 {
   sip_alg_main.media_other_hosts = other_hosts != 0;
   return 0;
+}
+
+int
+sip_alg_set_security (const sip_alg_security_t *s)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (!s->max_inbound_calls || !s->max_inbound_per_source || !s->max_binding_time ||
+      !s->max_entries || s->max_entries_per_call < 4 || s->inside_port_lo < 1024 ||
+      s->inside_port_hi < s->inside_port_lo)
+    return VNET_API_ERROR_INVALID_VALUE;
+  sam->max_inbound_calls = s->max_inbound_calls;
+  sam->max_inbound_per_source = s->max_inbound_per_source;
+  sam->max_binding_time = s->max_binding_time;
+  sam->max_entries = s->max_entries;
+  sam->max_entries_per_call = s->max_entries_per_call;
+  sam->inside_port_lo = s->inside_port_lo;
+  sam->inside_port_hi = s->inside_port_hi;
+  return 0;
+}
+
+void
+sip_alg_get_security (sip_alg_security_t *s)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  s->max_inbound_calls = sam->max_inbound_calls;
+  s->max_inbound_per_source = sam->max_inbound_per_source;
+  s->max_binding_time = sam->max_binding_time;
+  s->max_entries = sam->max_entries;
+  s->max_entries_per_call = sam->max_entries_per_call;
+  s->inside_port_lo = sam->inside_port_lo;
+  s->inside_port_hi = sam->inside_port_hi;
 }
 
 /*
@@ -338,19 +457,26 @@ sip_alg_nat_mapping (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
 
 /* --- server map (main thread) ----------------------------------------------------------- */
 
-/* One more (delta 1) or one less (-1) reference to a signaling endpoint. Main thread. */
+/*
+ * One more (delta 1) or one less (-1) reference to a signaling endpoint, by a REGISTER
+ * binding (bound) or not. Main thread.
+ */
 static void
-sip_alg_sig_endpoint_ref (sip_alg_main_t *sam, ip4_address_t addr, u16 port, int delta)
+sip_alg_sig_endpoint_ref (sip_alg_main_t *sam, ip4_address_t addr, u16 port, int delta,
+			  int bound)
 {
   u16 port_net = clib_host_to_net_u16 (port);
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_sig_key (addr, port_net) }, v;
   u64 n = clib_bihash_search_8_8 (&sam->sig_endpoints, &kv, &v) == 0 ? v.value : 0;
+  u64 d = bound ? SIP_ALG_SIG_BOUND + 1 : 1;
 
-  if (delta < 0 && !n)
+  if (delta < 0 && (u32) n == 0)
     return;
-  n += delta;
+  if (delta < 0 && bound && !(n >> 32))
+    d = 1; /* no binding reference to drop */
+  n = delta > 0 ? n + d : n - d;
   kv.value = n;
-  clib_bihash_add_del_8_8 (&sam->sig_endpoints, &kv, n > 0 /* is_add */);
+  clib_bihash_add_del_8_8 (&sam->sig_endpoints, &kv, (u32) n > 0 /* is_add */);
   sam->sig_port_refs[port_net] += delta;
   sip_alg_cand_port_update (sam, port_net);
 }
@@ -361,20 +487,30 @@ sip_alg_sig_endpoints (sip_alg_main_t *sam, const sip_alg_pinhole_t *ph, int del
 {
   if (ph->app != SIP_ALG_APP_SIP || !ph->nat_mapping)
     return;
-  sip_alg_sig_endpoint_ref (sam, ph->in_addr, ph->in_port, delta);
-  sip_alg_sig_endpoint_ref (sam, ph->pub_addr, ph->pub_port, delta);
+  sip_alg_sig_endpoint_ref (sam, ph->in_addr, ph->in_port, delta, ph->bound);
+  sip_alg_sig_endpoint_ref (sam, ph->pub_addr, ph->pub_port, delta, ph->bound);
+}
+
+/*
+ * Server-map key: a NAT pinhole is unique by its public address and port (NAT44-ED has one
+ * static mapping per external address and port), an outside party's endpoint by its
+ * address, port and app.
+ */
+static u64
+sip_alg_smap_key (const sip_alg_pinhole_t *ph)
+{
+  return ((u64) ph->pub_addr.as_u32 << 32) | ((u64) ph->pub_port << 16) |
+	 (ph->nat_mapping ? 0xff : ph->app);
 }
 
 static sip_alg_smap_t *
 sip_alg_smap_find (const sip_alg_pinhole_t *ph)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  sip_alg_smap_t *e;
-  pool_foreach (e, sam->smap)
-    if (e->ph.pub_addr.as_u32 == ph->pub_addr.as_u32 && e->ph.pub_port == ph->pub_port &&
-	e->ph.in_addr.as_u32 == ph->in_addr.as_u32 && e->ph.app == ph->app)
-      return e;
-  return 0;
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (ph) };
+  if (clib_bihash_search_8_8 (&sam->smap_by_key, &kv, &kv))
+    return 0;
+  return pool_elt_at_index (sam->smap, kv.value);
 }
 
 /* The call record (thread, index), or 0 when it is gone. Barrier held. */
@@ -394,7 +530,18 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
 {
   sip_alg_main_t *sam = &sip_alg_main;
   if (e->installed)
-    sip_alg_nat_mapping (vm, &e->ph, 0);
+    {
+      sip_alg_gate_add_del (sam, e, 0);
+      sip_alg_nat_mapping (vm, &e->ph, 0);
+    }
+  if (e->counted)
+    {
+      sip_alg_call_t *c = sip_alg_call_at (e->call_thread, e->call_index);
+      if (c && c->n_entries)
+	c->n_entries--;
+    }
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (&e->ph) };
+  clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 0);
   if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
     {
       /*
@@ -422,7 +569,15 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
   sip_alg_main_t *sam = &sip_alg_main;
   f64 now = vlib_time_now (vm);
   sip_alg_smap_t *e = sip_alg_smap_find (ph);
+  sip_alg_call_t *call = sip_alg_call_at (req->thread, req->call_index);
 
+  if (e && e->ph.nat_mapping &&
+      (e->ph.in_addr.as_u32 != ph->in_addr.as_u32 || e->ph.in_port != ph->in_port))
+    {
+      /* that public port leads to another inside endpoint: NAT has one mapping per port */
+      sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
+      return;
+    }
   if (e)
     {
       /*
@@ -430,19 +585,39 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
        * binding keeps the entry: the calls of the registered contact share its pinhole,
        * and their end must not remove it.
        */
-      if (ph->bound)
+      if (ph->bound && !e->ph.bound)
 	{
-	  /* the registrar's expiry rules, also when it shortens the binding */
+	  /* the call's signaling entry becomes the binding: its endpoints count as one */
+	  sip_alg_sig_endpoints (sam, &e->ph, -1);
 	  e->ph.bound = 1;
-	  e->expires = now + ph->timeout;
+	  sip_alg_sig_endpoints (sam, &e->ph, 1);
 	}
+      if (ph->bound)
+	e->expires = now + ph->timeout; /* the registrar's expiry, also when shorter */
       else
 	e->expires = clib_max (e->expires, now + ph->timeout);
-      if (ph->bound || !e->ph.bound)
+      if ((ph->bound || !e->ph.bound) &&
+	  (e->call_index != req->call_index || e->call_thread != req->thread))
 	{
+	  /* re-pointed: the entry counts against its new record */
+	  if (e->counted)
+	    {
+	      sip_alg_call_t *old = sip_alg_call_at (e->call_thread, e->call_index);
+	      if (old && old->n_entries)
+		old->n_entries--;
+	    }
 	  e->call_index = req->call_index;
 	  e->call_thread = req->thread;
+	  e->counted = call != 0;
+	  if (call)
+	    call->n_entries++;
 	}
+      return;
+    }
+  if (pool_elts (sam->smap) >= sam->max_entries ||
+      (call && call->n_entries >= sam->max_entries_per_call))
+    {
+      sip_alg_count (SIP_ALG_ERROR_SMAP_FULL, 1);
       return;
     }
   pool_get_zero (sam->smap, e);
@@ -450,12 +625,27 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
   sip_alg_sig_endpoints (sam, ph, 1);
   e->call_index = req->call_index;
   e->call_thread = req->thread;
+  e->counted = call != 0;
+  if (call)
+    call->n_entries++;
   e->created = now;
   e->expires = now + ph->timeout;
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (ph), .value = e - sam->smap };
+  clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 1);
+  vlib_validate_combined_counter (&sam->gate_counters, e - sam->smap);
+  vlib_zero_combined_counter (&sam->gate_counters, e - sam->smap);
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    {
+      vec_validate (sam->per_thread[t].gate_remote, e - sam->smap);
+      sam->per_thread[t].gate_remote[e - sam->smap] = (sip_alg_gate_remote_t){};
+    }
   if (ph->nat_mapping)
     {
       if (sip_alg_nat_mapping (vm, ph, 1) == 0)
-	e->installed = 1;
+	{
+	  e->installed = 1;
+	  sip_alg_gate_add_del (sam, e, 1);
+	}
       else
 	sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
     }
@@ -469,6 +659,15 @@ sip_alg_call_free (u16 thread, u32 call_index)
   if (!c)
     return;
   sip_alg_per_thread_t *ptd = &sip_alg_main.per_thread[thread];
+  if (c->inbound)
+    {
+      uword *p = hash_get (ptd->inbound_by_src, c->peer_addr.as_u32);
+      if (p && p[0] > 1)
+	hash_set (ptd->inbound_by_src, c->peer_addr.as_u32, p[0] - 1);
+      else if (p)
+	hash_unset (ptd->inbound_by_src, c->peer_addr.as_u32);
+      ptd->n_inbound--;
+    }
   hash_unset_mem (ptd->call_by_id, c->call_id);
   vec_free (c->call_id);
   pool_put (ptd->calls, c);
@@ -689,6 +888,18 @@ sip_alg_init (vlib_main_t *vm)
   sam->max_calls = SIP_ALG_DEFAULT_MAX_CALLS;
   sam->media_port_lo = SIP_ALG_MEDIA_PORT_LO;
   sam->media_port_hi = SIP_ALG_MEDIA_PORT_HI;
+  sam->max_inbound_calls = SIP_ALG_DEFAULT_MAX_INBOUND;
+  sam->max_inbound_per_source = SIP_ALG_DEFAULT_MAX_INBOUND_SRC;
+  sam->max_binding_time = SIP_ALG_DEFAULT_MAX_BINDING;
+  sam->max_entries = SIP_ALG_DEFAULT_MAX_ENTRIES;
+  sam->max_entries_per_call = SIP_ALG_DEFAULT_MAX_PER_CALL;
+  sam->inside_port_lo = SIP_ALG_INSIDE_PORT_LO;
+  sam->inside_port_hi = SIP_ALG_INSIDE_PORT_HI;
+  clib_bitmap_alloc (sam->gate_ports, 65536);
+  sam->pre_next_acl = ~0;
+  sam->gate_counters.name = "sip-alg gate";
+  sam->gate_counters.stat_segment_name = "/sip-alg/gate";
+  vnet_feature_register (sip_alg_feature_update, 0);
   sam->process_node_index = sip_alg_process_node.index;
   return 0;
 }

@@ -52,6 +52,14 @@
 #define SIP_ALG_DEFAULT_MAX_CALLS 10000
 #define SIP_ALG_MEDIA_PORT_LO	  40000
 #define SIP_ALG_MEDIA_PORT_HI	  59999
+/* security limits (sip_alg_set_security) */
+#define SIP_ALG_DEFAULT_MAX_INBOUND	1000  /* per worker */
+#define SIP_ALG_DEFAULT_MAX_INBOUND_SRC 20    /* per worker and outside address */
+#define SIP_ALG_DEFAULT_MAX_BINDING	3600  /* seconds */
+#define SIP_ALG_DEFAULT_MAX_ENTRIES	65536 /* server map */
+#define SIP_ALG_DEFAULT_MAX_PER_CALL	24
+#define SIP_ALG_INSIDE_PORT_LO		1024
+#define SIP_ALG_INSIDE_PORT_HI		65535
 
 /* opaque2 stash written by sip-alg-pre */
 #define SIP_ALG_STASH_MAGIC 0x51a1a160
@@ -105,6 +113,7 @@ typedef struct
 {
   sip_alg_pinhole_t ph;
   u32 call_index; /* call record on call_thread, ~0 for none */
+  u8 counted;	  /* counted in that call record's n_entries */
   u16 call_thread;
   u8 installed; /* the NAT static mapping exists */
   f64 created;
@@ -125,6 +134,8 @@ typedef struct
   sip_call_fsm_t fsm;
   u8 n_media;	     /* entries in media[] */
   u8 closed;	     /* close requested, main thread frees it */
+  u8 inbound;	     /* created by an outside request (counted per source) */
+  u16 n_entries;     /* server-map entries of this record (main thread, barrier) */
   ip4_address_t in_addr, pub_addr, peer_addr;
   u16 in_port, pub_port, peer_port;
   f64 created;
@@ -134,13 +145,23 @@ typedef struct
   sip_alg_media_map_t media[SIP_ALG_CALL_MAX_MEDIA];
 } sip_alg_call_t;
 
+/* The last outside party a server-map entry let in on a thread (sessions view). */
+typedef struct
+{
+  ip4_address_t addr;
+  u16 port; /* network order */
+} sip_alg_gate_remote_t;
+
 typedef struct
 {
   CLIB_CACHE_LINE_ALIGN_MARK (cacheline0);
+  sip_alg_gate_remote_t *gate_remote; /* per server-map index, sized by the main thread */
   sip_alg_call_t *calls; /* pool */
   uword *call_by_id;	 /* Call-ID vector -> pool index */
   u32 media_next;	 /* media pair this thread tries first (round robin) */
   u32 n_calls;		 /* pool_elts (calls), readable without the barrier */
+  u32 n_inbound;	 /* records created by outside requests */
+  uword *inbound_by_src; /* outside address (u32, network order) -> such records */
   u8 *scratch; /* rewrite output */
   sip_hdr_t hdrs[SIP_ALG_MAX_HDRS];
   sip_site_t sites[SIP_ALG_MAX_SITES];
@@ -159,6 +180,38 @@ typedef struct
   u16 media_port_lo, media_port_hi;
   u8 media_other_hosts; /* media pinholes for other inside hosts of the SDP */
   uword *if_enabled;	/* bitmap of sw_if_index */
+
+  /* security limits: what attacker-controlled bytes may make the ALG keep or open */
+  u32 max_inbound_calls;      /* records outside requests may create, per worker */
+  u32 max_inbound_per_source; /* ... of them from one outside address */
+  u32 max_binding_time;	      /* cap on a registrar's Expires (s) */
+  u32 max_entries;	      /* server-map entries in total */
+  u32 max_entries_per_call;   /* server-map entries of one call record */
+  u16 inside_port_lo, inside_port_hi; /* inside ports a media pinhole may lead to */
+
+  /*
+   * The gate: sip-alg-pre runs before the ACL plugin's input node (the firewall's security
+   * policy) on the ip4-unicast arc. On an interface that is a NAT44-ED outside interface
+   * (gate_if), a UDP packet to the public address and port of an installed pinhole
+   * (pinholes: pub address << 32 | pub port in network order -> server-map index; ports
+   * with one have a bit in gate_ports) is sent past acl-plugin-in-ip4-fa to the feature
+   * after it, where NAT44-ED translates it by the pinhole's static mapping. A packet to the
+   * media port range or to a pinhole port that matches no live entry goes to the ACL as
+   * any other packet and is counted (gate_miss).
+   *
+   * Skipping a feature: the config string holds each feature's next index relative to the
+   * feature before it, so the index read past the ACL is relative to the ACL node;
+   * gate_next_by_acl_next maps it to sip-alg-pre's own next to the same node (built on the
+   * main thread whenever a feature changes; ~0 where not built yet: no bypass).
+   */
+  clib_bihash_8_8_t pinholes;
+  uword *gate_ports;
+  u32 *gate_port_refs;
+  uword *gate_if;
+  u32 *gate_next_by_acl_next;
+  u32 pre_next_acl; /* sip-alg-pre's next index to the ACL input node, ~0: none */
+  vlib_combined_counter_main_t gate_counters; /* packets passed, per server-map entry */
+  clib_bihash_8_8_t smap_by_key;		    /* sip_alg_smap_key () -> server-map index */
 
   /*
    * Media ports, shared by all threads: one bit per public port pair (RTP even, RTCP +1),
@@ -207,6 +260,18 @@ int sip_alg_set_media_ports (u16 lo, u16 hi);
 int sip_alg_set_max_calls (u32 max_calls);
 int sip_alg_set_media_policy (int other_hosts);
 
+typedef struct
+{
+  u32 max_inbound_calls;
+  u32 max_inbound_per_source;
+  u32 max_binding_time;
+  u32 max_entries;
+  u32 max_entries_per_call;
+  u16 inside_port_lo, inside_port_hi;
+} sip_alg_security_t;
+int sip_alg_set_security (const sip_alg_security_t *s);
+void sip_alg_get_security (sip_alg_security_t *s);
+
 /* Called by the node (worker) -> RPC to the main thread. */
 void sip_alg_request_pinholes (u32 thread, u32 call_index, const sip_alg_pinhole_t *ph, u32 n,
 			       u32 held_bi, u32 next_node_index);
@@ -225,11 +290,24 @@ sip_alg_is_sip_port (sip_alg_main_t *sam, u16 port_net)
   return 0;
 }
 
+/* Gate key: a public address and UDP port (network order) */
+static_always_inline u64
+sip_alg_gate_key (ip4_address_t addr, u16 port_net)
+{
+  return ((u64) addr.as_u32 << 32) | port_net;
+}
+
 static_always_inline u64
 sip_alg_sig_key (ip4_address_t addr, u16 port_net)
 {
   return ((u64) addr.as_u32 << 32) | port_net;
 }
+
+/*
+ * sig_endpoints values: references in the low 32 bits, references by REGISTER bindings in
+ * the high 32 bits (an outside request may start a call only towards a binding).
+ */
+#define SIP_ALG_SIG_BOUND (1ULL << 32)
 
 /* Is (addr, port) a signaling endpoint of the server map? (any thread) */
 static_always_inline int
@@ -239,6 +317,17 @@ sip_alg_is_sig_endpoint (sip_alg_main_t *sam, ip4_address_t addr, u16 port_net)
     return 0;
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_sig_key (addr, port_net) };
   return clib_bihash_search_inline_8_8 (&sam->sig_endpoints, &kv) == 0;
+}
+
+/* Is (addr, port) the public end of a REGISTER binding? (any thread) */
+static_always_inline int
+sip_alg_is_binding (sip_alg_main_t *sam, ip4_address_t addr, u16 port_net)
+{
+  if (!sam->sig_port_refs)
+    return 0;
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_sig_key (addr, port_net) };
+  return clib_bihash_search_inline_8_8 (&sam->sig_endpoints, &kv) == 0 &&
+	 (kv.value >> 32) > 0;
 }
 
 /* Is this UDP packet (pre-NAT) SIP to inspect? */

@@ -74,11 +74,31 @@ vl_api_sip_alg_set_media_policy_t_handler (vl_api_sip_alg_set_media_policy_t *mp
 }
 
 static void
+vl_api_sip_alg_set_security_t_handler (vl_api_sip_alg_set_security_t *mp)
+{
+  vl_api_sip_alg_set_security_reply_t *rmp;
+  sip_alg_security_t sec = {
+    .max_inbound_calls = mp->max_inbound_calls,
+    .max_inbound_per_source = mp->max_inbound_per_source,
+    .max_binding_time = mp->max_binding_time,
+    .max_entries = mp->max_entries,
+    .max_entries_per_call = mp->max_entries_per_call,
+    .inside_port_lo = mp->inside_port_lo,
+    .inside_port_hi = mp->inside_port_hi,
+  };
+  int rv = sip_alg_set_security (&sec);
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_SECURITY_REPLY);
+}
+
+static void
 vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 {
   sip_alg_main_t *sam = &sip_alg_main;
   vl_api_sip_alg_get_config_reply_t *rmp;
+  sip_alg_security_t sec;
   int rv = 0;
+
+  sip_alg_get_security (&sec);
 
   REPLY_MACRO2_END (VL_API_SIP_ALG_GET_CONFIG_REPLY, ({
 		      rmp->n_udp_ports = sam->n_udp_ports;
@@ -92,6 +112,13 @@ vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 		      rmp->media_port_lo = sam->media_port_lo;
 		      rmp->media_port_hi = sam->media_port_hi;
 		      rmp->media_other_hosts = sam->media_other_hosts;
+		      rmp->max_inbound_calls = sec.max_inbound_calls;
+		      rmp->max_inbound_per_source = sec.max_inbound_per_source;
+		      rmp->max_binding_time = sec.max_binding_time;
+		      rmp->max_entries = sec.max_entries;
+		      rmp->max_entries_per_call = sec.max_entries_per_call;
+		      rmp->inside_port_lo = sec.inside_port_lo;
+		      rmp->inside_port_hi = sec.inside_port_hi;
 		    }));
 }
 
@@ -124,6 +151,9 @@ sip_alg_send_smap_details (u32 index, vl_api_registration_t *rp, u32 context, f6
   sip_alg_main_t *sam = &sip_alg_main;
   sip_alg_smap_t *e = pool_elt_at_index (sam->smap, index);
   vl_api_sip_alg_server_map_details_t *rmp;
+  vlib_counter_t gate;
+
+  vlib_get_combined_counter (&sam->gate_counters, index, &gate);
 
   REPLY_MACRO_DETAILS4_END (VL_API_SIP_ALG_SERVER_MAP_DETAILS, rp, context, ({
 			      clib_memcpy (rmp->public_address, &e->ph.pub_addr, 4);
@@ -138,6 +168,8 @@ sip_alg_send_smap_details (u32 index, vl_api_registration_t *rp, u32 context, f6
 				e->expires > now ? (u32) (e->expires - now + 0.5) : 0;
 			      rmp->call_thread = e->call_thread;
 			      rmp->call_index = e->call_index;
+			      rmp->gate_packets = gate.packets;
+			      rmp->gate_bytes = gate.bytes;
 			    }));
 }
 

@@ -175,6 +175,107 @@ VLIB_CLI_COMMAND (sip_alg_max_calls_command, static) = {
 };
 
 static clib_error_t *
+sip_alg_security_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  sip_alg_security_t sec;
+  u32 lo, hi;
+
+  sip_alg_get_security (&sec);
+  while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    {
+      if (unformat (input, "max-inbound-calls %u", &sec.max_inbound_calls) ||
+	  unformat (input, "max-inbound-per-source %u", &sec.max_inbound_per_source) ||
+	  unformat (input, "max-binding-time %u", &sec.max_binding_time) ||
+	  unformat (input, "max-entries-per-call %u", &sec.max_entries_per_call) ||
+	  unformat (input, "max-entries %u", &sec.max_entries))
+	;
+      else if (unformat (input, "inside-media-ports %u - %u", &lo, &hi))
+	{
+	  if (lo < 1024 || hi > 65535 || lo > hi)
+	    return clib_error_return (0, "inside-media-ports %u-%u: want 1024 <= lo <= hi <= 65535",
+				      lo, hi);
+	  sec.inside_port_lo = lo;
+	  sec.inside_port_hi = hi;
+	}
+      else
+	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
+    }
+  return sip_alg_rv_error (sip_alg_set_security (&sec), "security");
+}
+
+VLIB_CLI_COMMAND (sip_alg_security_command, static) = {
+  .path = "set sip-alg security",
+  .short_help = "set sip-alg security [max-inbound-calls <n>] [max-inbound-per-source <n>] "
+		"[max-binding-time <s>] [max-entries <n>] [max-entries-per-call <n>] "
+		"[inside-media-ports <lo>-<hi>]",
+  .function = sip_alg_security_command_fn,
+};
+
+static u64
+sip_alg_counter_sum (vlib_main_t *vm, u32 counter)
+{
+  vlib_node_t *n = vlib_get_node (vm, sip_alg_post_node.index);
+  u32 ci = n->error_heap_index + counter;
+  u64 sum = 0;
+  foreach_vlib_main ()
+    {
+      vlib_error_main_t *tem = &this_vlib_main->error_main;
+      sum += tem->counters[ci];
+      if (ci < vec_len (tem->counters_last_clear))
+	sum -= tem->counters_last_clear[ci];
+    }
+  return sum;
+}
+
+/*
+ * Sessions the ALG's entries let in, in the shape of a firewall's "display firewall
+ * session-table": per installed entry and thread, the last outside party the gate let
+ * through and the packets and bytes it passed, then the policy verdicts.
+ */
+static clib_error_t *
+sip_alg_show_sessions_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sip_alg_smap_t *e;
+  u32 n = 0;
+
+  pool_foreach (e, sam->smap)
+    {
+      u32 ei = e - sam->smap;
+      if (!e->installed)
+	continue;
+      for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+	{
+	  sip_alg_per_thread_t *ptd = &sam->per_thread[t];
+	  if (ei >= vec_len (ptd->gate_remote) || !ptd->gate_remote[ei].addr.as_u32)
+	    continue;
+	  vlib_counter_t c = {};
+	  if (ei < vec_len (sam->gate_counters.counters[t]))
+	    c = sam->gate_counters.counters[t][ei];
+	  vlib_cli_output (vm,
+			   "%U VPN: public --> public %U:%u --> %U:%u[%U:%u] thread %u "
+			   "packets %llu bytes %llu",
+			   format_sip_alg_app, (u32) e->ph.app, format_ip4_address,
+			   &ptd->gate_remote[ei].addr,
+			   clib_net_to_host_u16 (ptd->gate_remote[ei].port), format_ip4_address,
+			   &e->ph.pub_addr, e->ph.pub_port, format_ip4_address, &e->ph.in_addr,
+			   e->ph.in_port, t, c.packets, c.bytes);
+	  n++;
+	}
+    }
+  vlib_cli_output (vm, "%u session%s; policy verdicts: gate_pass %llu, gate_miss %llu", n,
+		   n == 1 ? "" : "s", sip_alg_counter_sum (vm, SIP_ALG_ERROR_GATE_PASS),
+		   sip_alg_counter_sum (vm, SIP_ALG_ERROR_GATE_MISS));
+  return 0;
+}
+
+VLIB_CLI_COMMAND (sip_alg_show_sessions, static) = {
+  .path = "show sip-alg sessions",
+  .short_help = "show sip-alg sessions",
+  .function = sip_alg_show_sessions_fn,
+};
+
+static clib_error_t *
 sip_alg_show_server_map_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
   sip_alg_main_t *sam = &sip_alg_main;
@@ -261,9 +362,20 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 		   sip_alg_media_ports_in_use (sam));
   vlib_cli_output (vm, "media-other-hosts %s", sam->media_other_hosts ? "on" : "off");
   vlib_cli_output (vm, "max-calls %u per worker", sam->max_calls);
+  vlib_cli_output (vm,
+		   "security max-inbound-calls %u max-inbound-per-source %u (per worker) "
+		   "max-binding-time %u max-entries %u (%u in use) max-entries-per-call %u "
+		   "inside-media-ports %u-%u",
+		   sam->max_inbound_calls, sam->max_inbound_per_source, sam->max_binding_time,
+		   sam->max_entries, pool_elts (sam->smap), sam->max_entries_per_call,
+		   sam->inside_port_lo, sam->inside_port_hi);
   uword i;
   clib_bitmap_foreach (i, sam->if_enabled)
-    vlib_cli_output (vm, "interface %U", format_vnet_sw_if_index_name, vnm, i);
+    vlib_cli_output (vm, "interface %U%s", format_vnet_sw_if_index_name, vnm, i,
+		     clib_bitmap_get (sam->gate_if, i) ?
+		       (sam->pre_next_acl != ~0 ? " (NAT outside: gate before the input ACL)" :
+						  " (NAT outside: no ACL plugin, no gate)") :
+		       "");
   vec_free (s);
   return 0;
 }

@@ -17,18 +17,34 @@
 
 /* --- sip-alg-pre -------------------------------------------------------------------------- */
 
+typedef enum
+{
+  SIP_ALG_GATE_NONE = 0, /* not for the gate */
+  SIP_ALG_GATE_PASS,     /* a live pinhole: sent past the input ACL */
+  SIP_ALG_GATE_MISS,     /* media range or pinhole port, no live entry: left to the ACL */
+} sip_alg_gate_verdict_t;
+
 typedef struct
 {
   u8 stashed;
+  u8 gate; /* sip_alg_gate_verdict_t */
+  u32 entry;
+  u32 next_node;
 } sip_alg_pre_trace_t;
 
 static u8 *
 format_sip_alg_pre_trace (u8 *s, va_list *args)
 {
-  CLIB_UNUSED (vlib_main_t * vm) = va_arg (*args, vlib_main_t *);
+  vlib_main_t *vm = va_arg (*args, vlib_main_t *);
   CLIB_UNUSED (vlib_node_t * node) = va_arg (*args, vlib_node_t *);
   sip_alg_pre_trace_t *t = va_arg (*args, sip_alg_pre_trace_t *);
-  return format (s, "sip-alg-pre: %s", t->stashed ? "SIP port, pre-NAT tuple saved" : "not SIP");
+  s = format (s, "sip-alg-pre: %s", t->stashed ? "SIP port, pre-NAT tuple saved" : "not SIP");
+  if (t->gate == SIP_ALG_GATE_PASS)
+    s = format (s, "\n  gate: server-map entry %u, past acl-plugin-in-ip4-fa to %U", t->entry,
+		format_vlib_node_name, vm, t->next_node);
+  else if (t->gate == SIP_ALG_GATE_MISS)
+    s = format (s, "\n  gate: no live server-map entry, left to the security policy");
+  return s;
 }
 
 /*
@@ -59,6 +75,52 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b)
   return 0;
 }
 
+/*
+ * Is this UDP packet one for the gate: to a port with an installed pinhole, or to the media
+ * port range? Two tests on the destination port; everything else leaves at once.
+ */
+static_always_inline int
+sip_alg_gate_port (sip_alg_main_t *sam, const ip4_header_t *ip)
+{
+  if (ip->protocol != IP_PROTOCOL_UDP || ip4_is_fragment (ip))
+    return 0;
+  u16 dport = ((udp_header_t *) ip4_next_header ((ip4_header_t *) ip))->dst_port;
+  return clib_bitmap_get_no_check (sam->gate_ports, dport) ||
+	 (u16) (clib_net_to_host_u16 (dport) - sam->media_port_lo) <=
+	   (u16) (sam->media_port_hi - sam->media_port_lo);
+}
+
+/*
+ * The gate, for a packet about to enter the ACL's input node on a NAT44-ED outside
+ * interface: a live pinhole sends it past the ACL (next0 becomes sip-alg-pre's next to the
+ * feature after the ACL). Returns the verdict; *entry is the server-map index on a pass.
+ */
+static_always_inline sip_alg_gate_verdict_t
+sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u32 *next0, u32 *entry)
+{
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+  udp_header_t *udp = ip4_next_header (ip);
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_gate_key (ip->dst_address, udp->dst_port) };
+
+  if (!clib_bitmap_get (sam->gate_if, vnet_buffer (b)->sw_if_index[VLIB_RX]))
+    return SIP_ALG_GATE_NONE; /* inside: the operator's policy decides */
+  if (clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
+    return SIP_ALG_GATE_MISS;
+
+  /* the ACL's own entry in the feature config: the next index after it */
+  u32 ci = b->current_config_index, acl_next;
+  vnet_feature_next (&acl_next, b);
+  if (PREDICT_FALSE (acl_next >= vec_len (sam->gate_next_by_acl_next) ||
+		     sam->gate_next_by_acl_next[acl_next] == ~0))
+    {
+      b->current_config_index = ci; /* graph being changed: let the ACL have it */
+      return SIP_ALG_GATE_MISS;
+    }
+  *next0 = sam->gate_next_by_acl_next[acl_next];
+  *entry = kv.value;
+  return SIP_ALG_GATE_PASS;
+}
+
 VLIB_NODE_FN (sip_alg_pre_node)
 (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame)
 {
@@ -66,15 +128,36 @@ VLIB_NODE_FN (sip_alg_pre_node)
   u32 *from = vlib_frame_vector_args (frame), n_left = frame->n_vectors;
   vlib_buffer_t *bufs[VLIB_FRAME_SIZE], **b = bufs;
   u16 nexts[VLIB_FRAME_SIZE], *next = nexts;
-
-  u32 n_frag = 0;
+  u32 n_frag = 0, n_pass = 0, n_miss = 0, thread = vm->thread_index;
+  sip_alg_per_thread_t *ptd = 0;
+  u8 verdicts[VLIB_FRAME_SIZE];
+  u32 entries[VLIB_FRAME_SIZE];
 
   vlib_get_buffers (vm, from, bufs, n_left);
   while (n_left)
     {
-      u32 next0;
+      u32 next0, i = b - bufs;
       vnet_feature_next (&next0, b[0]);
       n_frag += sip_alg_pre_one (sam, b[0]);
+      verdicts[i] = SIP_ALG_GATE_NONE;
+      if (PREDICT_FALSE (next0 == sam->pre_next_acl &&
+			 sip_alg_gate_port (sam, vlib_buffer_get_current (b[0]))))
+	{
+	  verdicts[i] = sip_alg_gate (sam, b[0], &next0, &entries[i]);
+	  if (verdicts[i] == SIP_ALG_GATE_PASS)
+	    {
+	      ptd = vec_elt_at_index (sam->per_thread, thread);
+	      n_pass++;
+	      ip4_header_t *ip = vlib_buffer_get_current (b[0]);
+	      sip_alg_gate_remote_t *r = &ptd->gate_remote[entries[i]];
+	      vlib_increment_combined_counter (&sam->gate_counters, thread, entries[i], 1,
+					       vlib_buffer_length_in_chain (vm, b[0]));
+	      r->addr = ip->src_address;
+	      r->port = ((udp_header_t *) ip4_next_header (ip))->src_port;
+	    }
+	  else
+	    n_miss += verdicts[i] == SIP_ALG_GATE_MISS;
+	}
       next[0] = next0;
       b++;
       next++;
@@ -83,14 +166,22 @@ VLIB_NODE_FN (sip_alg_pre_node)
 
   if (PREDICT_FALSE (n_frag))
     vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_FRAGMENT, n_frag);
+  if (PREDICT_FALSE (n_pass))
+    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_GATE_PASS, n_pass);
+  if (PREDICT_FALSE (n_miss))
+    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_GATE_MISS, n_miss);
   if (PREDICT_FALSE (node->flags & VLIB_NODE_FLAG_TRACE))
     {
+      vlib_node_t *n = vlib_get_node (vm, node->node_index);
       b = bufs;
       for (u32 i = 0; i < frame->n_vectors; i++, b++)
 	if (b[0]->flags & VLIB_BUFFER_IS_TRACED)
 	  {
 	    sip_alg_pre_trace_t *t = vlib_add_trace (vm, node, b[0], sizeof (*t));
 	    t->stashed = sip_alg_stash (b[0])->magic == SIP_ALG_STASH_MAGIC;
+	    t->gate = verdicts[i];
+	    t->entry = t->gate == SIP_ALG_GATE_PASS ? entries[i] : ~0;
+	    t->next_node = n->next_nodes[nexts[i]];
 	  }
     }
   vlib_buffer_enqueue_to_next (vm, node, from, nexts, frame->n_vectors);
@@ -122,6 +213,8 @@ typedef struct
   u8 held;
   u8 call_state; /* sip_call_state_t after the message, 0xff: no call record */
   u32 error;	 /* counter index */
+  u8 refused[5]; /* media_refused, media_privileged, media_forbidden, inbound_refused,
+		    peer_mismatch */
 } sip_alg_post_trace_t;
 
 static u8 *
@@ -142,6 +235,11 @@ format_sip_alg_post_trace (u8 *s, va_list *args)
   s = format (s, "\n  result %s, counter %u, actions 0x%x, call %s", sip_result_name (t->result),
 	      t->error, t->actions,
 	      t->call_state == 0xff ? "none" : sip_call_state_name (t->call_state));
+  static const char *refusals[] = { "media_refused", "media_privileged", "media_forbidden",
+				    "inbound_refused", "peer_mismatch" };
+  for (int i = 0; i < ARRAY_LEN (refusals); i++)
+    if (t->refused[i])
+      s = format (s, "\n  refused: %s x%u", refusals[i], t->refused[i]);
   return s;
 }
 
@@ -161,6 +259,9 @@ typedef struct
   u16 n_no_media_port;
   u16 n_media_refused;
   u16 n_media_privileged;
+  u16 n_media_forbidden;
+  u16 n_inbound_refused;
+  u16 n_peer_mismatch;
   u32 rx_sw_if_index;
   u32 n_media_hosts;			  /* in media_hosts[] */
   u32 media_hosts[SIP_ALG_CALL_MAX_MEDIA]; /* other inside hosts of the SDP, host order */
@@ -246,8 +347,34 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
       vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_MAX_CALLS, 1);
       return 0;
     }
+  /*
+   * An outside request starts state only as a call to a REGISTER binding (an inbound call
+   * to a registered phone), within limits per worker and per outside address: anything
+   * else from outside (a new INVITE to a call's signaling entry, a REGISTER) passes
+   * without a record, so it cannot open media or move entries.
+   */
+  uword *src_n = 0;
+  if (c->dir == SIP_ALG_DIR_OUT2IN)
+    {
+      src_n = hash_get (ptd->inbound_by_src, c->peer_addr.as_u32);
+      if (m->method != SIP_METHOD_INVITE ||
+	  !sip_alg_is_binding (sam, c->pub_addr, clib_host_to_net_u16 (c->pub_port)) ||
+	  ptd->n_inbound >= sam->max_inbound_calls ||
+	  (src_n && src_n[0] >= sam->max_inbound_per_source))
+	{
+	  vec_free (key);
+	  c->n_inbound_refused++;
+	  return 0;
+	}
+    }
   sip_alg_call_t *call;
   pool_get_zero (ptd->calls, call);
+  if (c->dir == SIP_ALG_DIR_OUT2IN)
+    {
+      call->inbound = 1;
+      ptd->n_inbound++;
+      hash_set (ptd->inbound_by_src, c->peer_addr.as_u32, src_n ? src_n[0] + 1 : 1);
+    }
   call->call_id = key;
   call->created = vlib_time_now (vm);
   call->in_addr = c->in_addr;
@@ -350,6 +477,12 @@ sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_ca
 	{
 	  /* no pinhole from anywhere to a system service (SNMP, SSH, ...) of an inside host */
 	  c->n_media_privileged++;
+	  continue;
+	}
+      if (md->port < sam->inside_port_lo || md->port > sam->inside_port_hi ||
+	  md->rtcp_port < sam->inside_port_lo || md->rtcp_port > sam->inside_port_hi)
+	{
+	  c->n_media_forbidden++; /* outside the operator's inside media ports */
 	  continue;
 	}
 
@@ -528,6 +661,18 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   /* call state */
   int has_sdp = c->info.body_kind == SIP_BODY_SDP && c->info.sdp.n_media > 0;
   call = sip_alg_call_get (sam, ptd, vm, payload, c, &call_index);
+  if (call && c->dir == SIP_ALG_DIR_OUT2IN && call->fsm.state != SIP_CALL_IDLE &&
+      !call->inbound && !c->msg.is_request && c->msg.cseq_method == SIP_METHOD_REGISTER &&
+      (c->peer_addr.as_u32 != call->peer_addr.as_u32 ||
+       c->peer_port != call->peer_port))
+    {
+      /*
+       * A response to a REGISTER comes from the registrar it went to: anyone else could
+       * otherwise make or stretch a binding (its pinhole lets anyone reach the phone).
+       */
+      c->n_peer_mismatch++;
+      call = 0;
+    }
   if (call)
     {
       sip_call_event_t ev;
@@ -539,7 +684,7 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
       call->n_msgs++;
       c->call_state = call->fsm.state;
       if (res.actions & SIP_ACT_BIND)
-	call->bind_expires = res.expires;
+	call->bind_expires = clib_min (res.expires, sam->max_binding_time);
     }
 
   /* media ports this message allocates are given back if it cannot be rewritten */
@@ -671,6 +816,15 @@ VLIB_NODE_FN (sip_alg_post_node)
 	  if (ctx.n_media_refused)
 	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_REFUSED,
 					 ctx.n_media_refused);
+	  if (ctx.n_media_forbidden)
+	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_FORBIDDEN,
+					 ctx.n_media_forbidden);
+	  if (ctx.n_inbound_refused)
+	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_INBOUND_REFUSED,
+					 ctx.n_inbound_refused);
+	  if (ctx.n_peer_mismatch)
+	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_PEER_MISMATCH,
+					 ctx.n_peer_mismatch);
 	  if (PREDICT_FALSE (b[0]->flags & VLIB_BUFFER_IS_TRACED))
 	    {
 	      sip_alg_post_trace_t *t = vlib_add_trace (vm, node, b[0], sizeof (*t));
@@ -686,6 +840,11 @@ VLIB_NODE_FN (sip_alg_post_node)
 	      t->held = held;
 	      t->call_state = ctx.call_state;
 	      t->error = ctx.error;
+	      t->refused[0] = ctx.n_media_refused;
+	      t->refused[1] = ctx.n_media_privileged;
+	      t->refused[2] = ctx.n_media_forbidden;
+	      t->refused[3] = ctx.n_inbound_refused;
+	      t->refused[4] = ctx.n_peer_mismatch;
 	    }
 	}
       if (!held)
@@ -709,12 +868,19 @@ VLIB_REGISTER_NODE (sip_alg_post_node) = {
   .error_counters = sip_alg_error_counters,
 };
 
+/*
+ * sip-alg-pre runs before the firewall's input ACL (the gate) and after reassembly; NAT44-ED's
+ * entry nodes follow. `show features verbose` on an outside interface with all three:
+ *   ip4-sv-reassembly-feature, sip-alg-pre, acl-plugin-in-ip4-fa,
+ *   nat-pre-out2in (or nat44-out2in-worker-handoff), sip-alg-post
+ */
 VNET_FEATURE_INIT (sip_alg_pre, static) = {
   .arc_name = "ip4-unicast",
   .node_name = "sip-alg-pre",
-  .runs_after = VNET_FEATURES ("acl-plugin-in-ip4-fa", "ip4-sv-reassembly-feature",
-			       "ip4-full-reassembly-feature", "ip4-dhcp-client-detect"),
-  .runs_before = VNET_FEATURES ("nat-pre-in2out", "nat-pre-out2in", "nat44-ed-classify",
+  .runs_after = VNET_FEATURES ("ip4-sv-reassembly-feature", "ip4-full-reassembly-feature",
+			       "ip4-dhcp-client-detect"),
+  .runs_before = VNET_FEATURES ("acl-plugin-in-ip4-fa", "nat-pre-in2out", "nat-pre-out2in",
+				"nat44-ed-classify",
 				"nat44-handoff-classify", "nat44-in2out-worker-handoff",
 				"nat44-out2in-worker-handoff"),
 };
