@@ -5,7 +5,9 @@ interface`), traffic through it (the inside reaches the outside and gets its ans
 through the reflect session; the outside reaches nothing; an outbound rule drops what it
 names), apply twice = nothing, a rule changed = the ACL replaced in place, an ACL of the
 operator's own (made on VPP's CLI) kept through apply, after sipalgctl's, and the firewall
-turned off removing sipalgctl's ACLs and only them."""
+turned off removing sipalgctl's ACLs and only them. ACLs after sipalgctl's are never reached
+(each of sipalgctl's ends in its default): an address the operator's ACL denies gets in
+while the firewall lets it, and is dropped once the firewall is off."""
 
 import json
 import os
@@ -20,6 +22,7 @@ from topo import Topo
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUTBOUND, INBOUND, REFLECT = "sipalgctl:outbound", "sipalgctl:inbound", "sipalgctl:reflect"
+BLOCKED = "198.51.100.66"  # an outside address the operator's own ACL denies
 
 
 def ctl(*args, check=True):
@@ -103,10 +106,11 @@ class Vpp:
         return acls("input"), acls("output")
 
 
-def pings(t, ns, dst, tries):
+def pings(t, ns, dst, tries, src=None):
     """Whether one of `tries` pings (1 s each) from namespace ns reaches dst."""
     for _ in range(tries):
-        if t.run_in(ns, "ping", "-c1", "-W1", dst, check=False).returncode == 0:
+        if t.run_in(ns, "ping", "-c1", "-W1", *(("-I", src) if src else ()), dst,
+                    check=False).returncode == 0:
             return True
     return False
 
@@ -184,7 +188,7 @@ def test_firewall_apply(e2e_prefix, tmp_path):
             nothing_to_do(cfg2)
 
             # an ACL of the operator's: it stays, after sipalgctl's, in its place
-            made = v.cli("set acl-plugin acl deny src 198.51.100.66/32 dst 0.0.0.0/0, "
+            made = v.cli(f"set acl-plugin acl deny src {BLOCKED}/32 dst 0.0.0.0/0, "
                          "permit src 0.0.0.0/0 dst 0.0.0.0/0 tag operator")
             mine = int(re.search(r"ACL index:(\d+)", made).group(1))
             v.cli(f"set acl-plugin interface {vout} input acl {mine}")
@@ -201,11 +205,15 @@ def test_firewall_apply(e2e_prefix, tmp_path):
             assert v.bindings(vin) == ((tags[OUTBOUND], mine), ())
             assert v.bindings(vout) == ((tags[INBOUND], mine), (tags[REFLECT], mine))
             operator = ("operator", [
-                "ipv4 deny src 198.51.100.66/32 dst 0.0.0.0/0 proto 0 sport 0-65535 "
+                f"ipv4 deny src {BLOCKED}/32 dst 0.0.0.0/0 proto 0 sport 0-65535 "
                 "dport 0-65535",
                 "ipv4 permit src 0.0.0.0/0 dst 0.0.0.0/0 proto 0 sport 0-65535 dport 0-65535"])
             assert v.acls()[mine] == operator
             nothing_to_do(cfg2)
+            # VPP takes the first match along the list, and sipalgctl's ACL ends in its
+            # default: the operator's deny for this address is never reached
+            t.run_in(t.ns_out, "ip", "addr", "add", f"{BLOCKED}/32", "dev", "lo")
+            assert pings(t, t.ns_out, t.GW_OUT, 10, src=BLOCKED)
 
             # the firewall off: sipalgctl's ACLs unbound and deleted, the operator's kept
             off = write_config(t, str(tmp_path / "off.yaml"), run, {"enabled": False})
@@ -223,6 +231,7 @@ def test_firewall_apply(e2e_prefix, tmp_path):
             assert v.bindings(vout) == ((mine,), (mine,))
             nothing_to_do(off)
             assert pings(t, t.ns_out, t.GW_OUT, 10), "still filtered with the firewall off"
+            assert not pings(t, t.ns_out, t.GW_OUT, 2, src=BLOCKED)  # now the operator's ACL
 
             # and on again: new ACLs, first, before the operator's
             ctl("apply", cfg)
