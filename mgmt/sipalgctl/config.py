@@ -29,6 +29,9 @@ class VppSettings:
     runtime_dir: str = "/run/sipalg"
     workers: int = 0
     main_core: int = 0
+    # workers as pthreads, not pinned to a core each: more workers than free CPUs (a small
+    # VM, a test machine); VPP's cpu { use-pthreads }
+    use_pthreads: bool = False
     buffers: int = 16384
     main_heap: str = "1G"
     # None: SIPALGCTL_PLUGIN_PATH, else the checkout's build/plugin, else VPP's plugin dir
@@ -273,8 +276,8 @@ def _vpp(ctx, obj):
     s = VppSettings()
     if obj is None:
         return s
-    if not _keys(ctx, "vpp", obj, {"prefix", "runtime_dir", "workers", "main_core", "buffers",
-                                   "main_heap", "plugin_path"}):
+    if not _keys(ctx, "vpp", obj, {"prefix", "runtime_dir", "workers", "main_core",
+                                   "use_pthreads", "buffers", "main_heap", "plugin_path"}):
         return s
     if "prefix" in obj:
         s.prefix = _str(ctx, "vpp.prefix", obj["prefix"])
@@ -288,6 +291,8 @@ def _vpp(ctx, obj):
         s.workers = _int(ctx, "vpp.workers", obj["workers"], 0, 64) or 0
     if "main_core" in obj:
         s.main_core = _int(ctx, "vpp.main_core", obj["main_core"], 0, 1023) or 0
+    if "use_pthreads" in obj:
+        s.use_pthreads = bool(_bool(ctx, "vpp.use_pthreads", obj["use_pthreads"]))
     if "buffers" in obj:
         s.buffers = _int(ctx, "vpp.buffers", obj["buffers"], 1024, 10_000_000) or s.buffers
     if "main_heap" in obj:

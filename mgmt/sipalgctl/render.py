@@ -44,6 +44,7 @@ def view(cfg, prefix=None, plugin_dir=None):
         "stats_socket": v.stats_socket,
         "main_core": v.main_core,
         "workers": v.workers,
+        "use_pthreads": v.use_pthreads and v.workers > 0,
         "buffers": v.buffers,
         "main_heap": v.main_heap,
         "plugin_dir": plugin_dir,
