@@ -98,7 +98,7 @@ bench: $(BUILD)/perf/core_bench
 	python3 perf/core_bench.py $(BUILD)/perf/core_bench
 
 pg-bench: plugin venv
-	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/pg_bench.py
+	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/pg_bench.py --json $(BUILD)/pg-bench.json
 
 ci: sanitize fuzz test
 

@@ -2,19 +2,26 @@
 # SPDX-License-Identifier: Apache-2.0
 """Packet-generator benchmark of the plugin in a real VPP (no NICs needed).
 
-Three runs in one VPP build, same topology as tests/vpp (pg0 inside, pg1 outside,
-NAT44-ED on 203.0.113.10), each replaying one packet `--packets` times from pg0:
-  nat        : non-SIP UDP, NAT44-ED only (ALG not enabled)
-  nat+alg    : the same non-SIP UDP with the ALG enabled on both interfaces
-  sip        : a SIP INVITE with SDP (a retransmission after the first: parse, call lookup,
-               rewrite, no new pinhole) with the ALG enabled
-For each run it prints VPP's `show runtime` clocks per packet of every node on the path and
-their sum, and the ratio nat+alg / nat. Usage: perf/pg_bench.py [--packets N]
+Same topology as tests/vpp (pg0 inside, pg1 outside, NAT44-ED on 203.0.113.10), in four
+configurations: the ALG off or on, and the firewall (VPP's ACL plugin as in
+mgmt/examples/firewall.yaml: inside input permit, outside output permit+reflect, outside
+input deny) off or on. In each, one packet is replayed `--packets` times per run:
+  in2out      non-SIP UDP from the inside (an established NAT flow)
+  out2in      the reply of that flow from outside (the firewall's reflect session)
+  media       outside RTP to a live pinhole of a call (ALG on only: the gate's pass path)
+  sip         a SIP INVITE with SDP, a retransmission (ALG on, firewall off)
+For each it reads VPP's `show runtime`: clocks per packet of each node on the path, of the
+ALG's nodes (sip-alg-pre + sip-alg-post) and of the whole path. `--rounds` repeats every
+configuration (alternating) and reports medians; ratios are taken inside one run of this
+script, since whole-graph clocks drift by +-10% between runs on small VMs.
+Usage: perf/pg_bench.py [--packets N] [--rounds R] [--json FILE]
 """
 
 import argparse
+import json
 import os
 import re
+import statistics
 import sys
 import time
 
@@ -25,11 +32,26 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "vpp"))
 import vpp_harness as h  # noqa: E402
 import sipmsgs as S  # noqa: E402
 from pgnat import PgNat  # noqa: E402
-from scapy.all import wrpcap  # noqa: E402
+from scapy.all import IP, UDP, Raw, wrpcap  # noqa: E402
 
 PATH_NODES = ["ethernet-input", "ip4-input-no-checksum", "ip4-input", "ip4-sv-reassembly-feature",
-              "sip-alg-pre", "nat-pre-in2out", "nat44-ed-in2out", "sip-alg-post", "ip4-lookup",
-              "ip4-rewrite", "pg1-output", "pg1-tx"]
+              "sip-alg-pre", "acl-plugin-in-ip4-fa", "nat-pre-in2out", "nat44-ed-in2out",
+              "nat-pre-out2in", "nat44-ed-out2in", "sip-alg-post", "ip4-lookup", "ip4-rewrite",
+              "acl-plugin-out-ip4-fa", "pg0-output", "pg0-tx", "pg1-output", "pg1-tx"]
+ALG_NODES = ("sip-alg-pre", "sip-alg-post")
+
+
+def firewall(t):
+    """mgmt/examples/firewall.yaml's policy by CLI."""
+    v = t.vpp
+    idx = []
+    for rule in ("permit tag bench-outbound", "permit+reflect tag bench-reflect",
+                 "deny tag bench-inbound"):
+        idx.append(int(re.search(r"ACL index:\s*(\d+)", v.cli(f"set acl-plugin acl {rule}"))
+                       .group(1)))
+    v.cli_ok(f"set acl-plugin interface pg0 input acl {idx[0]}")
+    v.cli_ok(f"set acl-plugin interface pg1 output acl {idx[1]}")
+    v.cli_ok(f"set acl-plugin interface pg1 input acl {idx[2]}")
 
 
 def runtime(v):
@@ -42,16 +64,12 @@ def runtime(v):
     return out
 
 
-def run(t, name, pkt, packets):
+def run(t, name, pkt, packets, iface="pg0"):
+    """Replay pkt `packets` times from iface; the nodes' clocks per packet."""
     d = t.vpp.dir
     wrpcap(f"{d}/{name}.pcap", [pkt])
-    # one packet first (creates the NAT session / call), then the measured run
-    t.vpp.cli_ok(f"packet-generator new pcap {d}/{name}.pcap source pg0 name {name}0 limit 1")
-    t.vpp.cli_ok(f"packet-generator enable-stream {name}0")
-    time.sleep(0.5)
-    t.vpp.cli_ok(f"packet-generator delete {name}0")
     t.vpp.cli_ok("clear runtime")
-    t.vpp.cli_ok(f"packet-generator new pcap {d}/{name}.pcap source pg0 name {name} "
+    t.vpp.cli_ok(f"packet-generator new pcap {d}/{name}.pcap source {iface} name {name} "
                  f"limit {packets}")
     t0 = time.time()
     t.vpp.cli_ok(f"packet-generator enable-stream {name}")
@@ -59,41 +77,92 @@ def run(t, name, pkt, packets):
         time.sleep(0.2)
     rt = runtime(t.vpp)
     t.vpp.cli_ok(f"packet-generator delete {name}")
-    return rt
+    return {"nodes": {n: c for n, (v, c) in rt.items()},
+            "alg": sum(rt[n][1] for n in ALG_NODES if n in rt),
+            "total": sum(c for v, c in rt.values()),
+            "packets": max((v for v, c in rt.values()), default=0)}
 
 
-def report(name, rt):
-    total = sum(c for n, (v, c) in rt.items())
-    print(f"\n[{name}]")
-    for n in PATH_NODES:
-        if n in rt:
-            print(f"  {n:28s} {rt[n][1]:8.1f} clocks/pkt  ({rt[n][0]} pkts)")
-    print(f"  {'sum':28s} {total:8.1f}")
-    return total
+def measure(prefix, alg, fw, packets):
+    out = {}
+    with PgNat(prefix, alg=alg) as t:
+        if fw:
+            firewall(t)
+        # the flow first (NAT session, reflect session), then its two directions
+        udp = t.udp("pg0", S.A, 1234, S.PROXY, 9999, bytes(64))
+        [o] = t.send("pg0", [udp], "pg1", 1)
+        out["in2out"] = run(t, "in2out", udp, packets)
+        reply = t.udp("pg1", S.PROXY, 9999, S.PUB, o[UDP].sport, bytes(64))
+        out["out2in"] = run(t, "out2in", reply, packets, iface="pg1")
+        if alg:
+            inv = t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, S.invite())
+            [p] = t.send("pg0", [inv], "pg1", 1)
+            rtp = int(re.search(rb"m=audio (\d+) ", bytes(p[Raw])).group(1))
+            media = t.udp("pg1", S.B, S.B_RTP, S.PUB, rtp, b"\x80\x00" + bytes(170))
+            out["media"] = run(t, "media", media, packets, iface="pg1")
+            if not fw:
+                out["sip"] = run(t, "sip", inv, max(packets // 10, 1000))
+    return out
+
+
+CONFIGS = [("nat", False, False), ("nat+alg", True, False), ("nat+acl", False, True),
+           ("nat+acl+alg", True, True)]
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--packets", type=int, default=2_000_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", default=None, help="write the medians here")
     args = ap.parse_args()
     prefix, why = h.find_vpp()
     if not prefix or not h.find_plugin():
         sys.exit(why or "plugin not built: make plugin")
 
-    results = {}
-    for alg in (False, True):
-        with PgNat(prefix, alg=alg) as t:
-            udp = t.udp("pg0", S.A, 1234, S.PROXY, 9999, bytes(64))
-            results["nat+alg" if alg else "nat"] = report(
-                "non-SIP UDP, " + ("NAT44-ED + ALG" if alg else "NAT44-ED only"),
-                run(t, "udp", udp, args.packets))
-            if alg:
-                inv = t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, S.invite())
-                sip = run(t, "sip", inv, max(args.packets // 10, 1000))
-                results["sip"] = report("SIP INVITE (retransmission), NAT44-ED + ALG", sip)
-                print("  sip-alg-post on SIP: %.0f clocks/pkt" % sip["sip-alg-post"][1])
-    print("\nnon-SIP path, NAT44-ED + ALG / NAT44-ED only: %.3f" %
-          (results["nat+alg"] / results["nat"]))
+    rounds = {name: [] for name, _, _ in CONFIGS}
+    for r in range(args.rounds):
+        for name, alg, fw in CONFIGS:
+            rounds[name].append(measure(prefix, alg, fw, args.packets))
+            print(f"round {r + 1}/{args.rounds}: {name} done", file=sys.stderr)
+
+    med = {}
+    for name, runs in rounds.items():
+        med[name] = {}
+        for kind in runs[0]:
+            med[name][kind] = {
+                "alg": statistics.median(x[kind]["alg"] for x in runs),
+                "total": statistics.median(x[kind]["total"] for x in runs),
+                "nodes": {n: statistics.median(x[kind]["nodes"].get(n, 0) for x in runs)
+                          for n in runs[0][kind]["nodes"]},
+            }
+    for name, kinds in med.items():
+        for kind, m in kinds.items():
+            print(f"\n[{name}: {kind}] medians of {args.rounds}")
+            for n in PATH_NODES:
+                if n in m["nodes"]:
+                    print(f"  {n:28s} {m['nodes'][n]:8.1f} clocks/pkt")
+            print(f"  {'ALG nodes':28s} {m['alg']:8.1f}")
+            print(f"  {'path':28s} {m['total']:8.1f}")
+
+    def ratio(a, b, kind):
+        return med[a][kind]["total"] / med[b][kind]["total"]
+
+    print("\nsummary (medians; ALG nodes clk/pkt, path clk/pkt, ratios of path clocks)")
+    for kind in ("in2out", "out2in"):
+        print(f"  non-SIP {kind:7s} ALG nodes: firewall off {med['nat+alg'][kind]['alg']:.1f}, "
+              f"on {med['nat+acl+alg'][kind]['alg']:.1f};  path ALG on/off: firewall off "
+              f"{ratio('nat+alg', 'nat', kind):.3f}, on {ratio('nat+acl+alg', 'nat+acl', kind):.3f}")
+    print(f"  media to a pinhole through the firewall (gate pass): path "
+          f"{med['nat+acl+alg']['media']['total']:.1f} clk/pkt vs a reflected reply without "
+          f"the ALG {med['nat+acl']['out2in']['total']:.1f} "
+          f"(ratio {med['nat+acl+alg']['media']['total'] / med['nat+acl']['out2in']['total']:.3f}); "
+          f"ALG nodes {med['nat+acl+alg']['media']['alg']:.1f}")
+    print(f"  SIP INVITE retransmission: sip-alg-post "
+          f"{med['nat+alg']['sip']['nodes']['sip-alg-post']:.0f} clk/pkt")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"packets": args.packets, "rounds": args.rounds, "medians": med}, f,
+                      indent=1)
 
 
 if __name__ == "__main__":

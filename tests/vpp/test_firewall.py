@@ -313,3 +313,24 @@ def test_without_acl_no_gate_verdicts(pgnat):
     assert g[UDP].dport == S.A_RTP
     c = t.counters()
     assert c["gate_pass"] == 0 and c["gate_miss"] == 0
+
+
+def test_sip_looking_data_elsewhere_never_parsed(fw):
+    """An INVITE with SDP inside a TCP stream (HTTP to port 80, and TCP to 5060: SIP over
+    TCP is not handled) or in UDP between non-SIP ports: passed untouched, nothing parsed,
+    no entry."""
+    from scapy.all import Ether, TCP
+    t = fw
+    inv = S.invite()
+    tcp = lambda dport, flags, data=b"": (
+        Ether(dst=t.mac["pg0"], src=t.A_MAC) / IP(src=S.A, dst=S.PROXY) /
+        TCP(sport=40123, dport=dport, flags=flags, seq=1, ack=1) / Raw(data))
+    # the connections first (NAT44-ED makes TCP sessions on a SYN)
+    assert len(t.send("pg0", [tcp(80, "S"), tcp(5060, "S")], "pg1", 2)) == 2
+    pkts = [tcp(80, "PA", inv), tcp(5060, "PA", inv),
+            t.udp("pg0", S.A, 40124, S.PROXY, 8080, inv)]
+    got = t.send("pg0", pkts, "pg1", 3)
+    assert len(got) == 3
+    assert all(bytes(g[Raw]) == inv for g in got)
+    assert t.counters()["sip"] == 0
+    assert t.server_map() == []

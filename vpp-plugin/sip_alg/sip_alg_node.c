@@ -48,23 +48,38 @@ format_sip_alg_pre_trace (u8 *s, va_list *args)
 }
 
 /*
+ * Is this UDP packet one for the gate: to a port with an installed pinhole, or to the media
+ * port range? Two tests on the destination port.
+ */
+static_always_inline int
+sip_alg_gate_port (sip_alg_main_t *sam, u16 dport)
+{
+  return clib_bitmap_get_no_check (sam->gate_ports, dport) ||
+	 (u16) (clib_net_to_host_u16 (dport) - sam->media_port_lo) <=
+	   (u16) (sam->media_port_hi - sam->media_port_lo);
+}
+
+/*
  * Stash the pre-NAT tuple of UDP packets to or from a SIP port or a signaling endpoint of
- * the server map (a phone's Contact, inside or public); clear it on the others.
+ * the server map (a phone's Contact, inside or public); clear it on the others. *gate: the
+ * packet is one for the gate (sip_alg_gate_port).
  * Returns 1 for the first fragment of a fragmented SIP datagram (passed untouched, counted).
  */
 static_always_inline int
-sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b)
+sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
 {
   ip4_header_t *ip = vlib_buffer_get_current (b);
   sip_alg_stash_t *st = sip_alg_stash (b);
 
   st->magic = 0;
+  *gate = 0;
   if (ip->protocol != IP_PROTOCOL_UDP)
     return 0;
   udp_header_t *udp = ip4_next_header (ip);
   if (PREDICT_FALSE (ip4_is_fragment (ip)))
     return ip4_get_fragment_offset (ip) == 0 &&
 	   (sip_alg_is_sip_port (sam, udp->dst_port) || sip_alg_is_sip_port (sam, udp->src_port));
+  *gate = sip_alg_gate_port (sam, udp->dst_port);
   if (!sip_alg_is_sip_udp (sam, ip, udp))
     return 0;
   st->magic = SIP_ALG_STASH_MAGIC;
@@ -73,21 +88,6 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b)
   st->sport = udp->src_port;
   st->dport = udp->dst_port;
   return 0;
-}
-
-/*
- * Is this UDP packet one for the gate: to a port with an installed pinhole, or to the media
- * port range? Two tests on the destination port; everything else leaves at once.
- */
-static_always_inline int
-sip_alg_gate_port (sip_alg_main_t *sam, const ip4_header_t *ip)
-{
-  if (ip->protocol != IP_PROTOCOL_UDP || ip4_is_fragment (ip))
-    return 0;
-  u16 dport = ((udp_header_t *) ip4_next_header ((ip4_header_t *) ip))->dst_port;
-  return clib_bitmap_get_no_check (sam->gate_ports, dport) ||
-	 (u16) (clib_net_to_host_u16 (dport) - sam->media_port_lo) <=
-	   (u16) (sam->media_port_hi - sam->media_port_lo);
 }
 
 /*
@@ -137,11 +137,11 @@ VLIB_NODE_FN (sip_alg_pre_node)
   while (n_left)
     {
       u32 next0, i = b - bufs;
+      int gate;
       vnet_feature_next (&next0, b[0]);
-      n_frag += sip_alg_pre_one (sam, b[0]);
+      n_frag += sip_alg_pre_one (sam, b[0], &gate);
       verdicts[i] = SIP_ALG_GATE_NONE;
-      if (PREDICT_FALSE (next0 == sam->pre_next_acl &&
-			 sip_alg_gate_port (sam, vlib_buffer_get_current (b[0]))))
+      if (PREDICT_FALSE (gate && next0 == sam->pre_next_acl))
 	{
 	  verdicts[i] = sip_alg_gate (sam, b[0], &next0, &entries[i]);
 	  if (verdicts[i] == SIP_ALG_GATE_PASS)
