@@ -90,6 +90,33 @@ class Nat:
     static_mappings: List[StaticMapping] = field(default_factory=list)
 
 
+U32_MAX = 0xFFFFFFFF
+
+
+@dataclass
+class Security:
+    """Bounds on what attacker-controlled SIP may make the ALG keep or open (the plugin's
+    sip_alg_set_security). The defaults are the plugin's own, so a YAML without
+    sip_alg.security leaves a freshly started VPP as it is."""
+    # call records that requests from outside may create, per worker (an outside INVITE
+    # starts one only towards a REGISTER binding) ...
+    max_inbound_calls: int = 1000
+    # ... and of those, from one outside address, per worker
+    max_inbound_per_source: int = 20
+    # seconds; a registrar's longer Expires is cut to this
+    max_binding_time: int = 3600
+    # server-map entries in total, and of one call record (at least 4)
+    max_entries: int = 65536
+    max_entries_per_call: int = 24
+    # inside ports a media pinhole may lead to
+    inside_media_ports: Tuple[int, int] = (1024, 65535)
+
+
+# key -> lowest value the plugin accepts (all u32; 0 is refused)
+SECURITY_MIN = {"max_inbound_calls": 1, "max_inbound_per_source": 1, "max_binding_time": 1,
+                "max_entries": 1, "max_entries_per_call": 4}
+
+
 @dataclass
 class SipAlg:
     enabled: bool = True
@@ -105,6 +132,7 @@ class SipAlg:
     # beside a PBX); off: only for the signaling endpoints (any inside phone could otherwise
     # expose any port of any inside host)
     media_other_hosts: bool = False
+    security: Security = field(default_factory=Security)
 
 
 ANY_NET = ipaddress.IPv4Network("0.0.0.0/0")
@@ -407,7 +435,7 @@ def _sip_alg(ctx, obj):
     if obj is None:
         return s
     if not _keys(ctx, "sip_alg", obj, {"enabled", "interfaces", "ports", "timeouts", "limits",
-                                       "media_other_hosts"}):
+                                       "media_other_hosts", "security"}):
         return s
     if "enabled" in obj:
         e = _bool(ctx, "sip_alg.enabled", obj["enabled"])
@@ -455,7 +483,35 @@ def _sip_alg(ctx, obj):
                             f"got {v!r}")
                 else:
                     s.media_ports = (lo, hi)
+    sec = obj.get("security")
+    if sec is not None:
+        s.security = _security(ctx, sec)
     return s
+
+
+def _security(ctx, obj):
+    """sip_alg.security: the plugin's bounds (sip_alg_set_security refuses anything else)."""
+    sec = Security()
+    if not _keys(ctx, "sip_alg.security", obj, set(SECURITY_MIN) | {"inside_media_ports"}):
+        return sec
+    for k, lo in SECURITY_MIN.items():
+        if k in obj:
+            v = _int(ctx, f"sip_alg.security.{k}", obj[k], lo, U32_MAX)
+            if v is not None:
+                setattr(sec, k, v)
+    if "inside_media_ports" in obj:
+        p = "sip_alg.security.inside_media_ports"
+        v = obj["inside_media_ports"]
+        parts = v.split("-") if isinstance(v, str) else []
+        if len(parts) != 2 or not all(x.strip().isdigit() for x in parts):
+            ctx.err(p, f"must be 'lo-hi', got {v!r}")
+        else:
+            lo, hi = int(parts[0]), int(parts[1])
+            if not 1024 <= lo <= hi <= 65535:
+                ctx.err(p, f"must satisfy 1024 <= lo <= hi <= 65535, got {v!r}")
+            else:
+                sec.inside_media_ports = (lo, hi)
+    return sec
 
 
 def _range(ctx, path, v, lo, hi, what):

@@ -242,6 +242,37 @@ class AlgMediaPolicy(Op):
 
 
 @dataclass
+class AlgSecurity(Op):
+    """Every security bound at once (sip_alg_set_security sets them all)."""
+    max_inbound_calls: int
+    max_inbound_per_source: int
+    max_binding_time: int
+    max_entries: int
+    max_entries_per_call: int
+    lo: int
+    hi: int
+
+    def cli(self):
+        return (f"set sip-alg security max-inbound-calls {self.max_inbound_calls} "
+                f"max-inbound-per-source {self.max_inbound_per_source} "
+                f"max-binding-time {self.max_binding_time} max-entries {self.max_entries} "
+                f"max-entries-per-call {self.max_entries_per_call} "
+                f"inside-media-ports {self.lo}-{self.hi}")
+
+    def call(self):
+        return "sip_alg_set_security", {
+            "max_inbound_calls": self.max_inbound_calls,
+            "max_inbound_per_source": self.max_inbound_per_source,
+            "max_binding_time": self.max_binding_time, "max_entries": self.max_entries,
+            "max_entries_per_call": self.max_entries_per_call,
+            "inside_port_lo": self.lo, "inside_port_hi": self.hi}
+
+
+SECURITY = ("max_inbound_calls", "max_inbound_per_source", "max_binding_time", "max_entries",
+            "max_entries_per_call", "inside_media_ports")  # State.alg's keys, config's fields
+
+
+@dataclass
 class AlgInterface(Op):
     ifname: str
     sw_if_index: int
@@ -405,7 +436,12 @@ def read_state(c):
     st.alg = {"udp": tuple(g.udp_ports[:g.n_udp_ports]), "signaling": g.signaling,
               "media": g.media, "call": g.call, "max_calls": g.max_calls,
               "media_ports": (g.media_port_lo, g.media_port_hi),
-              "media_other_hosts": bool(g.media_other_hosts)}
+              "media_other_hosts": bool(g.media_other_hosts),
+              "max_inbound_calls": g.max_inbound_calls,
+              "max_inbound_per_source": g.max_inbound_per_source,
+              "max_binding_time": g.max_binding_time, "max_entries": g.max_entries,
+              "max_entries_per_call": g.max_entries_per_call,
+              "inside_media_ports": (g.inside_port_lo, g.inside_port_hi)}
     return st
 
 
@@ -483,6 +519,9 @@ def plan(cfg, st):
         alg_ops.append(AlgLimits(s.max_calls, *s.media_ports))
     if cur.get("media_other_hosts") != s.media_other_hosts:
         alg_ops.append(AlgMediaPolicy(s.media_other_hosts))
+    want_sec = tuple(getattr(s.security, k) for k in SECURITY)
+    if tuple(cur.get(k) for k in SECURITY) != want_sec:
+        alg_ops.append(AlgSecurity(*want_sec[:-1], *want_sec[-1]))
     want_alg = {idx[n] for n in cfg.alg_interfaces()}
     for x in sorted((st.alg_interfaces & managed) - want_alg):
         del_alg.append(AlgInterface(ifname[x], x, False))

@@ -106,3 +106,75 @@ def test_firewall_rule_fields():
     assert str(r[1].src) == "198.51.100.0/24"
     assert (r[3].icmp_type, r[3].icmp_code) == ((5, 5), (0, 3))
     assert fw.outbound.rules[1].proto == 47
+
+
+def _with(path, section, key, value):
+    """The example at path with data[section][key] = value, parsed."""
+    from sipalgctl import config
+    data = yaml.safe_load(open(path))
+    data.setdefault(section, {})[key] = value
+    return config.parse(data)
+
+
+def test_security_defaults():
+    """No sip_alg.security, or an empty one: the plugin's defaults."""
+    from sipalgctl import config
+    want = config.Security(max_inbound_calls=1000, max_inbound_per_source=20,
+                           max_binding_time=3600, max_entries=65536, max_entries_per_call=24,
+                           inside_media_ports=(1024, 65535))
+    assert config.load(SEED).sip_alg.security == want
+    assert _with(SEED, "sip_alg", "security", {}).sip_alg.security == want
+
+
+def test_security_defaults_are_the_plugins():
+    """config.Security's defaults are the SIP_ALG_* values the plugin starts with."""
+    from sipalgctl import config
+    h = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.h")).read()
+    macro = dict(re.findall(r"#define\s+(SIP_ALG_\w+)\s+(\d+)", h))
+    d = config.Security()
+    assert (d.max_inbound_calls, d.max_inbound_per_source, d.max_binding_time, d.max_entries,
+            d.max_entries_per_call, d.inside_media_ports) == tuple(int(macro[m]) for m in (
+                "SIP_ALG_DEFAULT_MAX_INBOUND", "SIP_ALG_DEFAULT_MAX_INBOUND_SRC",
+                "SIP_ALG_DEFAULT_MAX_BINDING", "SIP_ALG_DEFAULT_MAX_ENTRIES",
+                "SIP_ALG_DEFAULT_MAX_PER_CALL")) + (
+        (int(macro["SIP_ALG_INSIDE_PORT_LO"]), int(macro["SIP_ALG_INSIDE_PORT_HI"])),)
+
+
+def test_security_keys():
+    """Keys given are taken, the rest stay at the defaults (full.yaml leaves max_entries)."""
+    from sipalgctl import config
+    sec = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg.security
+    assert sec == config.Security(max_inbound_calls=200, max_inbound_per_source=5,
+                                  max_binding_time=1800, max_entries=65536,
+                                  max_entries_per_call=12, inside_media_ports=(10000, 20000))
+    # the extremes the plugin accepts
+    sec = _with(SEED, "sip_alg", "security", {
+        "max_inbound_calls": 1, "max_inbound_per_source": 4294967295, "max_binding_time": 1,
+        "max_entries": 1, "max_entries_per_call": 4,
+        "inside_media_ports": "65535-65535"}).sip_alg.security
+    assert (sec.max_inbound_calls, sec.max_inbound_per_source, sec.max_entries_per_call,
+            sec.inside_media_ports) == (1, 4294967295, 4, (65535, 65535))
+
+
+@pytest.mark.parametrize("value,msg", [
+    ("1024-65535", None),
+    ("2000-2000", None),
+    ("1023-2000", "must satisfy 1024 <= lo <= hi <= 65535, got '1023-2000'"),
+    ("3000-2000", "must satisfy 1024 <= lo <= hi <= 65535, got '3000-2000'"),
+    ("1024-65536", "must satisfy 1024 <= lo <= hi <= 65535, got '1024-65536'"),
+    ("2000", "must be 'lo-hi', got '2000'"),
+    (2000, "must be 'lo-hi', got 2000"),
+    ("a-b", "must be 'lo-hi', got 'a-b'"),
+    ("1024-2000-3000", "must be 'lo-hi', got '1024-2000-3000'"),
+])
+def test_security_inside_media_ports(value, msg):
+    from sipalgctl import config
+    if msg is None:
+        lo, hi = (int(x) for x in value.split("-"))
+        sec = _with(SEED, "sip_alg", "security", {"inside_media_ports": value}).sip_alg.security
+        assert sec.inside_media_ports == (lo, hi)
+        return
+    with pytest.raises(config.ConfigError) as e:
+        _with(SEED, "sip_alg", "security", {"inside_media_ports": value})
+    assert e.value.problems == [("sip_alg.security.inside_media_ports", msg)]
+

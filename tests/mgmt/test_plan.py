@@ -16,6 +16,13 @@ SEED = os.path.join(HERE, "..", "..", "mgmt", "examples", "seed.yaml")
 FULL = os.path.join(HERE, "configs", "full.yaml")
 
 
+# the plugin's security defaults, as get_config reports them (test_security_defaults_are_
+# the_plugins checks config.Security against the plugin's source)
+SECURITY_DEFAULTS = {"max_inbound_calls": 1000, "max_inbound_per_source": 20,
+                     "max_binding_time": 3600, "max_entries": 65536, "max_entries_per_call": 24,
+                     "inside_media_ports": (1024, 65535)}
+
+
 def fresh(cfg):
     """A VPP just started with the rendered startup.conf: interfaces exist, nothing else."""
     st = P.State()
@@ -24,7 +31,7 @@ def fresh(cfg):
         st.addresses[n] = set()
         st.up[n] = False
     st.alg = {"udp": (5060,), "signaling": 120, "media": 60, "call": 7200, "max_calls": 10000,
-              "media_ports": (40000, 59999), "media_other_hosts": False}
+              "media_ports": (40000, 59999), "media_other_hosts": False, **SECURITY_DEFAULTS}
     st.acl_plugin = cfg.firewall.enabled  # loaded by the startup.conf rendered for cfg
     return st
 
@@ -106,6 +113,12 @@ def fake_apply(st, ops):
             st.alg.update(max_calls=op.max_calls, media_ports=(op.lo, op.hi))
         elif isinstance(op, P.AlgMediaPolicy):
             st.alg["media_other_hosts"] = op.other_hosts
+        elif isinstance(op, P.AlgSecurity):
+            st.alg.update(max_inbound_calls=op.max_inbound_calls,
+                          max_inbound_per_source=op.max_inbound_per_source,
+                          max_binding_time=op.max_binding_time, max_entries=op.max_entries,
+                          max_entries_per_call=op.max_entries_per_call,
+                          inside_media_ports=(op.lo, op.hi))
         elif isinstance(op, P.AlgInterface):
             (st.alg_interfaces.add if op.enable else st.alg_interfaces.discard)(op.sw_if_index)
         else:
@@ -203,6 +216,9 @@ def test_full_on_fresh_vpp_sets_every_alg_setting():
         "set sip-alg timeouts signaling 300 media 30 call 3600",
         "set sip-alg max-calls 2000; set sip-alg media-ports 30000-39999",
         "set sip-alg media-other-hosts on",
+        "set sip-alg security max-inbound-calls 200 max-inbound-per-source 5 "
+        "max-binding-time 1800 max-entries 65536 max-entries-per-call 12 "
+        "inside-media-ports 10000-20000",
         "set sip-alg interface tap0",
         "set sip-alg interface host-sipalg-wan",
     ]
@@ -250,7 +266,11 @@ class FakeClient:
         return SimpleNamespace(n_udp_ports=1, udp_ports=[5060] + [0] * 7, signaling=120,
                                media=60, call=7200, max_calls=10000, media_port_lo=40000,
                                media_port_hi=59999,
-                               media_other_hosts=self.media_other_hosts)
+                               media_other_hosts=self.media_other_hosts,
+                               max_inbound_calls=1000, max_inbound_per_source=20,
+                               max_binding_time=3600, max_entries=65536,
+                               max_entries_per_call=24, inside_port_lo=2000,
+                               inside_port_hi=3000)
 
 
 @pytest.mark.parametrize("value", [False, True])
@@ -258,5 +278,66 @@ def test_read_state_reads_media_other_hosts(value):
     st = P.read_state(FakeClient(value))
     assert st.alg == {"udp": (5060,), "signaling": 120, "media": 60, "call": 7200,
                       "max_calls": 10000, "media_ports": (40000, 59999),
-                      "media_other_hosts": value}
+                      "media_other_hosts": value,
+                      **SECURITY_DEFAULTS, "inside_media_ports": (2000, 3000)}
     assert st.sw_if_index == {"host-sipalg-in": 1} and st.addresses == {1: {"192.168.1.254/24"}}
+
+
+SECURITY_CLI = ("set sip-alg security max-inbound-calls {} max-inbound-per-source {} "
+                "max-binding-time {} max-entries {} max-entries-per-call {} "
+                "inside-media-ports {}-{}")
+
+
+def test_security_defaults_plan_nothing():
+    """No sip_alg.security in the YAML: the plugin's defaults, which a fresh VPP has."""
+    cfg = config.load(SEED)
+    assert cfg.sip_alg.security == config.Security()
+    assert not [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgSecurity)]
+
+
+@pytest.mark.parametrize("key,running", [
+    ("max_inbound_calls", 999), ("max_inbound_per_source", 1), ("max_binding_time", 60),
+    ("max_entries", 100), ("max_entries_per_call", 4), ("inside_media_ports", (1024, 1024)),
+    ("inside_media_ports", (1025, 65535))])
+def test_security_one_difference_sets_every_field(key, running):
+    """Any running value that differs from the YAML: one operation with all the fields
+    (what the YAML says, defaults for what it leaves out); after it, nothing to do."""
+    cfg = config.load(SEED)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    st.alg[key] = running
+    ops = P.plan(cfg, st)
+    assert ops == [P.AlgSecurity(1000, 20, 3600, 65536, 24, 1024, 65535)]
+    assert ops[0].cli() == SECURITY_CLI.format(1000, 20, 3600, 65536, 24, 1024, 65535)
+    assert ops[0].call() == ("sip_alg_set_security", {
+        "max_inbound_calls": 1000, "max_inbound_per_source": 20, "max_binding_time": 3600,
+        "max_entries": 65536, "max_entries_per_call": 24, "inside_port_lo": 1024,
+        "inside_port_hi": 65535})
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_security_from_yaml():
+    """Keys the YAML sets, the plugin's defaults for the rest; apply twice plans nothing."""
+    import yaml
+    data = yaml.safe_load(open(SEED))
+    data["sip_alg"]["security"] = {"max_inbound_per_source": 3, "max_entries_per_call": 8,
+                                   "inside_media_ports": "16384-32767"}
+    cfg = config.parse(data)
+    ops = [o for o in P.plan(cfg, fresh(cfg)) if o.cli().startswith("set sip-alg security")]
+    assert ops == [P.AlgSecurity(1000, 3, 3600, 65536, 8, 16384, 32767)]
+    assert ops[0].cli() == SECURITY_CLI.format(1000, 3, 3600, 65536, 8, 16384, 32767)
+    assert ops[0].call()[1]["max_inbound_per_source"] == 3
+    assert (ops[0].call()[1]["inside_port_lo"], ops[0].call()[1]["inside_port_hi"]) == \
+        (16384, 32767)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    assert P.plan(cfg, st) == []
+    # back to the defaults: the key removed from the YAML is set to the plugin's value
+    ops = P.plan(config.load(SEED), st)
+    assert ops == [P.AlgSecurity(1000, 20, 3600, 65536, 24, 1024, 65535)]
+
+
+def test_security_before_the_interfaces():
+    """On a fresh VPP the bounds are in place before the ALG sees traffic."""
+    cfg = config.load(FULL)
+    ops = P.plan(cfg, fresh(cfg))
+    kinds = [type(o) for o in ops]
+    assert kinds.index(P.AlgSecurity) < kinds.index(P.AlgInterface)
