@@ -178,3 +178,17 @@ def test_security_inside_media_ports(value, msg):
         _with(SEED, "sip_alg", "security", {"inside_media_ports": value})
     assert e.value.problems == [("sip_alg.security.inside_media_ports", msg)]
 
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
+def test_examples_document_the_security_defaults(path):
+    """The commented-out sip_alg.security block of each example, uncommented (its `#   #`
+    lines stay comments), is valid and says the defaults."""
+    from sipalgctl import config
+    lines = open(path).read().splitlines()
+    start = lines.index("  # security:")
+    end = next(n for n in range(start, len(lines) + 1)
+               if n == len(lines) or not lines[n].startswith("  #"))
+    block = ["  " + l[4:] for l in lines[start:end] if not l.startswith("  #   #")]
+    data = yaml.safe_load("\n".join(lines[:start] + block + lines[end:]))
+    assert set(data["sip_alg"]["security"]) == set(config.SECURITY_MIN) | {"inside_media_ports"}
+    assert config.parse(data).sip_alg.security == config.Security()
