@@ -179,6 +179,18 @@ def test_security_inside_media_ports(value, msg):
     assert e.value.problems == [("sip_alg.security.inside_media_ports", msg)]
 
 
+def test_use_pthreads():
+    """vpp.use_pthreads: a bool, false by default (render: test_render.py)."""
+    from sipalgctl import config
+    assert config.load(SEED).vpp.use_pthreads is False
+    assert _with(SEED, "vpp", "use_pthreads", True).vpp.use_pthreads is True
+    assert _with(SEED, "vpp", "use_pthreads", False).vpp.use_pthreads is False
+    for bad in ("yes", 1, None):
+        with pytest.raises(config.ConfigError) as e:
+            _with(SEED, "vpp", "use_pthreads", bad)
+        assert e.value.problems == [("vpp.use_pthreads", f"must be true or false, got {bad!r}")]
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
 def test_examples_document_the_security_defaults(path):
     """The commented-out sip_alg.security block of each example, uncommented (its `#   #`

@@ -97,3 +97,25 @@ def test_cli_renders_every_example(path, tmp_path, monkeypatch, capsys):
     text = (tmp_path / "out" / "startup.conf").read_text()
     assert f"add-path {plugins}\n" in text
     assert ("plugin acl_plugin.so { enable }" in text) == config.load(path).firewall.enabled
+
+
+def _cpu(text):
+    """The lines of startup.conf's cpu { } section."""
+    lines = text.splitlines()
+    start = lines.index("cpu {")
+    return [l.strip() for l in lines[start + 1:lines.index("}", start)]]
+
+
+@pytest.mark.parametrize("workers,use_pthreads,want", [
+    (2, True, True), (2, False, False), (0, True, False), (0, False, False)])
+def test_use_pthreads(workers, use_pthreads, want):
+    """use-pthreads in the cpu section exactly when vpp.use_pthreads and there are workers
+    (nothing to run as pthreads without them); nowhere else."""
+    cfg = config.load(CONFIGS["seed"])
+    cfg.vpp.workers, cfg.vpp.use_pthreads = workers, use_pthreads
+    text = render.render(cfg, plugin_dir=PLUGIN_DIR)["startup.conf"]
+    cpu = _cpu(text)
+    assert ("use-pthreads" in cpu) == want
+    assert text.count("use-pthreads") == int(want)
+    assert cpu[0] == "main-core 0"
+    assert (f"workers {workers}" in cpu) == bool(workers)
