@@ -8,6 +8,7 @@ What does not: everything else from outside, including the public ports of a cal
 ended. Plus the hostile cases of issue 9, item 7: outside requests that may not create
 state, forged registrar answers, caps on the server map, forbidden inside ports."""
 
+import os
 import re
 
 import pytest
@@ -102,6 +103,18 @@ def test_silent_caller_gets_media_through_the_policy(fw):
     assert re.search(rf"sip-rtp VPN: public --> public {S.B}:{S.B_RTP} --> {S.PUB}:{rtp}"
                      rf"\[{S.A}:{S.A_RTP}\] thread \d+ packets 1 bytes \d+", sess), sess
     assert re.search(r"policy verdicts: gate_pass \d+, gate_miss 0", sess), sess
+    # the same through the binary API
+    from sipalgctl import vpp as V
+    with V.Client(f"{t.vpp.dir}/api.sock", t.vpp.prefix,
+                  plugin_path=h.PLUGIN_DIR) as c:
+        rows = c.dump("sip_alg_sessions_get", cursor=0xffffffff)
+        smap = c.dump("sip_alg_server_map_get", cursor=0xffffffff)
+    rtp_rows = [r for r in rows if r.public_port == rtp]
+    assert len(rtp_rows) == 1 and rtp_rows[0].packets == 1
+    r = rtp_rows[0]
+    assert (str(r.remote_address), r.remote_port, str(r.inside_address), r.inside_port) == \
+        (S.B, S.B_RTP, S.A, S.A_RTP)
+    assert [e.gate_packets for e in smap if e.public_port == rtp + 1] == [1]
     tr = t.vpp.cli("show trace")
     assert re.search(r"gate: server-map entry \d+, past acl-plugin-in-ip4-fa to "
                      r"(nat-pre-out2in|nat44-out2in-worker-handoff)", tr), tr

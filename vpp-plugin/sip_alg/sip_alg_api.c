@@ -233,6 +233,54 @@ vl_api_sip_alg_calls_get_t_handler (vl_api_sip_alg_calls_get_t *mp)
   REPLY_MACRO2_END (VL_API_SIP_ALG_CALLS_GET_REPLY, ({ rmp->cursor = ~0; }));
 }
 
+/* Per installed entry and thread: the cursor is entry index << 8 | thread. */
+static void
+vl_api_sip_alg_sessions_get_t_handler (vl_api_sip_alg_sessions_get_t *mp)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  vl_api_registration_t *rp = vl_api_client_index_to_registration (mp->client_index);
+  u32 start = mp->cursor == ~0 ? 0 : mp->cursor;
+  sip_alg_smap_t *e;
+  int rv = 0;
+
+  if (!rp)
+    return;
+  pool_foreach (e, sam->smap)
+    {
+      u32 ei = e - sam->smap;
+      if (!e->installed || ei < (start >> 8))
+	continue;
+      for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+	{
+	  sip_alg_per_thread_t *ptd = &sam->per_thread[t];
+	  if ((ei == (start >> 8) && t < (start & 0xff)) || ei >= vec_len (ptd->gate_remote) ||
+	      !ptd->gate_remote[ei].addr.as_u32)
+	    continue;
+	  vlib_counter_t c = {};
+	  if (ei < vec_len (sam->gate_counters.counters[t]))
+	    c = sam->gate_counters.counters[t][ei];
+	  vl_api_sip_alg_sessions_details_t *rmp;
+	  u32 context = mp->context; /* the macro's parameter is spelled "context" */
+	  REPLY_MACRO_DETAILS4_END (VL_API_SIP_ALG_SESSIONS_DETAILS, rp, context, ({
+				      rmp->thread = t;
+				      rmp->app = e->ph.app;
+				      clib_memcpy (rmp->remote_address,
+						   &ptd->gate_remote[ei].addr, 4);
+				      rmp->remote_port =
+					clib_net_to_host_u16 (ptd->gate_remote[ei].port);
+				      clib_memcpy (rmp->public_address, &e->ph.pub_addr, 4);
+				      rmp->public_port = e->ph.pub_port;
+				      clib_memcpy (rmp->inside_address, &e->ph.in_addr, 4);
+				      rmp->inside_port = e->ph.in_port;
+				      rmp->packets = c.packets;
+				      rmp->bytes = c.bytes;
+				    }));
+	}
+    }
+  vl_api_sip_alg_sessions_get_reply_t *rmp;
+  REPLY_MACRO2_END (VL_API_SIP_ALG_SESSIONS_GET_REPLY, ({ rmp->cursor = ~0; }));
+}
+
 #include <vnet/ip/ip_types_api.h>
 #include <vnet/format_fns.h>
 #include <sip_alg/sip_alg.api.c>
