@@ -266,6 +266,12 @@ typedef struct
   u32 n_media_hosts;			  /* in media_hosts[] */
   u32 media_hosts[SIP_ALG_CALL_MAX_MEDIA]; /* other inside hosts of the SDP, host order */
   sip_result_t result;
+  /* the message in progress (sip_alg_message -> commit / abort) */
+  sip_alg_call_t *call;
+  u32 call_index;
+  u32 n_media_before; /* the call's media before this message */
+  u32 n_new_nat;	    /* new NAT pinholes it asks for */
+  u32 n_edits;
   sip_msg_t msg;
   sip_info_t info;
   sip_alg_pinhole_t ph[2 * SIP_ALG_CALL_MAX_MEDIA + 2];
@@ -580,82 +586,90 @@ sip_alg_write_back (vlib_main_t *vm, vlib_buffer_t *b, ip4_header_t *ip, udp_hea
 }
 
 /*
- * One SIP message. Returns 1 when the buffer is held (it leaves later, from the main
- * thread, once its pinholes exist), 0 when it goes on now.
+ * Direction and endpoints of a translated packet from its stash (UDP and TCP alike): a
+ * changed source is in2out, a changed destination out2in. Returns 0 when NAT did not
+ * translate it.
  */
-static int
-sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
-		  sip_alg_per_thread_t *ptd, vlib_buffer_t *b, u32 bi, u32 next_node_index,
-		  sip_alg_ctx_t *c)
+static_always_inline int
+sip_alg_ctx_dir (sip_alg_ctx_t *c, const sip_alg_stash_t *st, const ip4_header_t *ip,
+		 u16 sport, u16 dport)
 {
-  sip_alg_stash_t *st = sip_alg_stash (b);
-  ip4_header_t *ip = vlib_buffer_get_current (b);
-  udp_header_t *udp = ip4_next_header (ip);
-  u32 thread = vm->thread_index;
-  u32 call_index = ~0;
-  sip_alg_call_t *call = 0;
-
-  c->error = ~0;
-  st->magic = 0;
-
-  if (ip->src_address.as_u32 != st->src.as_u32 || udp->src_port != st->sport)
+  if (ip->src_address.as_u32 != st->src.as_u32 || sport != st->sport)
     {
       c->dir = SIP_ALG_DIR_IN2OUT;
       c->in_addr = st->src;
       c->in_port = clib_net_to_host_u16 (st->sport);
       c->pub_addr = ip->src_address;
-      c->pub_port = clib_net_to_host_u16 (udp->src_port);
+      c->pub_port = clib_net_to_host_u16 (sport);
       c->peer_addr = ip->dst_address;
-      c->peer_port = clib_net_to_host_u16 (udp->dst_port);
+      c->peer_port = clib_net_to_host_u16 (dport);
+      return 1;
     }
-  else if (ip->dst_address.as_u32 != st->dst.as_u32 || udp->dst_port != st->dport)
+  if (ip->dst_address.as_u32 != st->dst.as_u32 || dport != st->dport)
     {
       c->dir = SIP_ALG_DIR_OUT2IN;
       c->pub_addr = st->dst;
       c->pub_port = clib_net_to_host_u16 (st->dport);
       c->in_addr = ip->dst_address;
-      c->in_port = clib_net_to_host_u16 (udp->dst_port);
+      c->in_port = clib_net_to_host_u16 (dport);
       c->peer_addr = ip->src_address;
-      c->peer_port = clib_net_to_host_u16 (udp->src_port);
+      c->peer_port = clib_net_to_host_u16 (sport);
+      return 1;
     }
-  else
-    {
-      c->dir = SIP_ALG_DIR_NONE;
-      c->error = SIP_ALG_ERROR_NOT_TRANSLATED;
-      return 0;
-    }
+  c->dir = SIP_ALG_DIR_NONE;
+  c->error = SIP_ALG_ERROR_NOT_TRANSLATED;
+  return 0;
+}
 
-  if (b->flags & VLIB_BUFFER_NEXT_PRESENT)
-    {
-      c->error = SIP_ALG_ERROR_CHAINED;
-      return 0;
-    }
-  u8 *payload = (u8 *) (udp + 1);
-  u8 *buf_end = vlib_buffer_get_current (b) + b->current_length;
-  u32 udp_len = clib_net_to_host_u16 (udp->length);
-  if (udp_len < 8 || payload + (udp_len - 8) > buf_end)
-    {
-      c->error = SIP_ALG_ERROR_TRUNCATED;
-      return 0;
-    }
-  u32 len = udp_len - 8;
+/* The message's bytes could not be placed: nothing of it takes effect (result: why). */
+static void
+sip_alg_message_abort (sip_alg_main_t *sam, sip_alg_ctx_t *c, sip_result_t result)
+{
+  sip_alg_call_t *call = c->call;
+  c->result = result;
+  c->error = sip_alg_result_counter (result);
+  c->n_ph = 0;
+  for (u32 j = c->n_media_before; call && j < call->n_media; j++)
+    sip_alg_media_port_free (sam, call->media[j].pub_port);
+  if (call)
+    call->n_media = c->n_media_before;
+}
+
+/*
+ * One SIP message at payload[0..len) (a datagram, or a message framed out of a TCP stream),
+ * c's direction and endpoints filled: parse, call state, the pinholes it needs, and its
+ * rewrite into out[0..out_cap). Returns SIP_OK with *out_len its new length (len and
+ * c->n_edits 0 when nothing changes); c->error is its outcome counter. On SIP_OK the
+ * caller places the bytes and then calls sip_alg_message_commit, or sip_alg_message_abort
+ * when it cannot.
+ */
+static sip_result_t
+sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
+		 sip_alg_per_thread_t *ptd, sip_alg_ctx_t *c, const u8 *payload, u32 len,
+		 sip_parse_mode_t mode, u8 *out, u32 out_cap, u32 *out_len)
+{
+  sip_alg_call_t *call = 0;
+  u32 call_index = ~0;
+
   c->len = len;
-  c->rx_sw_if_index = vnet_buffer (b)->sw_if_index[VLIB_RX];
-
+  c->n_edits = 0;
+  c->call = 0;
+  c->call_index = ~0;
+  c->n_ph = 0;
+  *out_len = len;
   vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_SIP, 1);
-  c->result = sip_msg_parse (payload, len, SIP_PARSE_DATAGRAM, &c->msg, ptd->hdrs,
-			     SIP_ALG_MAX_HDRS);
+  c->result = sip_msg_parse (payload, len, mode, &c->msg, ptd->hdrs, SIP_ALG_MAX_HDRS);
   if (c->result == SIP_OK && c->msg.n_hdrs == 0)
     {
       c->error = SIP_ALG_ERROR_KEEPALIVE;
-      return 0;
+      return SIP_OK;
     }
   if (c->result == SIP_OK)
     c->result = sip_sites_find (payload, &c->msg, &c->info, ptd->sites, SIP_ALG_MAX_SITES);
   if (c->result != SIP_OK)
     {
       c->error = sip_alg_result_counter (c->result);
-      return 0;
+      return c->result;
     }
 
   /* call state */
@@ -688,7 +702,7 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
     }
 
   /* media ports this message allocates are given back if it cannot be rewritten */
-  u32 n_media_before = call ? call->n_media : 0;
+  c->n_media_before = call ? call->n_media : 0;
 
   /* translations: the sender's (in2out) or the receiver's (out2in) signaling address */
   sip_xlate_t xl[2 + SIP_ALG_CALL_MAX_MEDIA];
@@ -735,48 +749,93 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   /* rewrite */
   sip_plan_t plan;
   sip_rewrite_cfg_t cfg = { xl, n_xl, mx, n_mx, SIP_SITE_MASK_ALL };
-  u32 out_len = 0;
   c->result = sip_rewrite_plan (payload, &c->msg, &c->info, &cfg, &plan, ptd->edits,
 				SIP_ALG_MAX_EDITS);
   if (c->result == SIP_OK && plan.n_edits)
-    {
-      c->result = sip_rewrite_apply (payload, len, &plan, ptd->scratch, vec_len (ptd->scratch),
-				     &out_len);
-      if (c->result == SIP_OK &&
-	  sip_alg_write_back (vm, b, ip, udp, payload, len, ptd->scratch, out_len))
-	c->result = SIP_ERR_NO_SPACE;
-    }
+    c->result = sip_rewrite_apply (payload, len, &plan, out, out_cap, out_len);
+  c->call = call;
+  c->call_index = call_index;
+  c->n_new_nat = n_new_nat;
   if (c->result != SIP_OK)
     {
-      /* nothing changed in the packet; pinholes of this message are not requested */
-      c->error = sip_alg_result_counter (c->result);
-      c->n_ph = 0;
-      for (u32 j = n_media_before; call && j < call->n_media; j++)
-	sip_alg_media_port_free (sam, call->media[j].pub_port);
-      if (call)
-	call->n_media = n_media_before;
-      return 0;
+      sip_alg_message_abort (sam, c, c->result);
+      return c->result;
     }
+  c->n_edits = plan.n_edits;
   c->delta = plan.delta;
   c->error = plan.n_edits ? SIP_ALG_ERROR_REWRITTEN : SIP_ALG_ERROR_UNCHANGED;
+  return SIP_OK;
+}
 
-  /* side effects on the server map */
+/*
+ * The message is on its way: ask the main thread for its pinholes and closes. Returns 1
+ * when it needs new NAT pinholes; with held_bi != ~0 that buffer is then held until they
+ * exist (the main thread sends it on to next_node_index).
+ */
+static int
+sip_alg_message_commit (vlib_main_t *vm, sip_alg_ctx_t *c, u32 held_bi, u32 next_node_index)
+{
+  sip_alg_call_t *call = c->call;
+  u32 thread = vm->thread_index;
   int hold = 0;
+
   if (c->n_ph)
     {
-      hold = n_new_nat > 0;
-      sip_alg_request_pinholes (thread, call_index, c->ph, c->n_ph, hold ? bi : ~0,
-				next_node_index);
+      hold = c->n_new_nat > 0;
+      sip_alg_request_pinholes (thread, c->call_index, c->ph, c->n_ph,
+				hold ? held_bi : ~0, next_node_index);
     }
   if (call && (c->actions & (SIP_ACT_CLOSE_MEDIA | SIP_ACT_CLOSE_CALL | SIP_ACT_UNBIND)))
     {
       int media_only = !(c->actions & (SIP_ACT_CLOSE_CALL | SIP_ACT_UNBIND));
       if (!media_only)
 	call->closed = 1;
-      sip_alg_request_close_call (thread, call_index, media_only);
+      sip_alg_request_close_call (thread, c->call_index, media_only);
     }
-  c->held = hold;
   return hold;
+}
+
+/*
+ * One SIP datagram. Returns 1 when the buffer is held (it leaves later, from the main
+ * thread, once its pinholes exist), 0 when it goes on now.
+ */
+static int
+sip_alg_post_udp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
+		  sip_alg_per_thread_t *ptd, vlib_buffer_t *b, u32 bi, u32 next_node_index,
+		  sip_alg_ctx_t *c)
+{
+  sip_alg_stash_t *st = sip_alg_stash (b);
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+  udp_header_t *udp = ip4_next_header (ip);
+
+  if (!sip_alg_ctx_dir (c, st, ip, udp->src_port, udp->dst_port))
+    return 0;
+  if (b->flags & VLIB_BUFFER_NEXT_PRESENT)
+    {
+      c->error = SIP_ALG_ERROR_CHAINED;
+      return 0;
+    }
+  u8 *payload = (u8 *) (udp + 1);
+  u8 *buf_end = vlib_buffer_get_current (b) + b->current_length;
+  u32 udp_len = clib_net_to_host_u16 (udp->length);
+  if (udp_len < 8 || payload + (udp_len - 8) > buf_end)
+    {
+      c->error = SIP_ALG_ERROR_TRUNCATED;
+      return 0;
+    }
+  u32 len = udp_len - 8, out_len;
+  c->rx_sw_if_index = vnet_buffer (b)->sw_if_index[VLIB_RX];
+  if (sip_alg_message (vm, node, sam, ptd, c, payload, len, SIP_PARSE_DATAGRAM, ptd->scratch,
+		       vec_len (ptd->scratch), &out_len) != SIP_OK)
+    return 0;
+  if (c->n_edits && sip_alg_write_back (vm, b, ip, udp, payload, len, ptd->scratch, out_len))
+    {
+      /* nothing changed in the packet; pinholes of this message are not requested */
+      sip_alg_message_abort (sam, c, SIP_ERR_NO_SPACE);
+      return 0;
+    }
+  c->held = sip_alg_message_commit (vm, c, bi, next_node_index);
+  return c->held;
 }
 
 VLIB_NODE_FN (sip_alg_post_node)
@@ -802,7 +861,7 @@ VLIB_NODE_FN (sip_alg_post_node)
 	{
 	  clib_memset (&ctx, 0, sizeof (ctx));
 	  ctx.call_state = 0xff;
-	  held = sip_alg_post_one (vm, node, sam, ptd, b[0], from[i], n->next_nodes[next0], &ctx);
+	  held = sip_alg_post_udp (vm, node, sam, ptd, b[0], from[i], n->next_nodes[next0], &ctx);
 	  if (ctx.error != ~0)
 	    vlib_node_increment_counter (vm, node->node_index, ctx.error, 1);
 	  if (held)
