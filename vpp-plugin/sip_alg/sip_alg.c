@@ -71,6 +71,7 @@ sip_alg_lazy_init (sip_alg_main_t *sam)
       sip_alg_per_thread_t *ptd = &sam->per_thread[i];
       ptd->call_by_id = hash_create_vec (64, sizeof (u8), sizeof (uword));
       ptd->inbound_by_src = hash_create (0, sizeof (uword));
+      ptd->tcp_by_key = hash_create_mem (0, sizeof (sip_alg_tcp_key_t), sizeof (uword));
       vec_validate (ptd->scratch, SIP_MAX_MSG_LEN + 64);
     }
   sip_alg_set_media_ports (sam->media_port_lo, sam->media_port_hi);
@@ -215,6 +216,50 @@ sip_alg_set_udp_ports (const u16 *ports, u32 n)
     sip_alg_cand_port_update (sam, sam->udp_ports[i]);
   vlib_worker_thread_barrier_release (vlib_get_main ());
   return 0;
+}
+
+/* SIP over TCP ports (0 ports: none inspected). Workers read them without the barrier. */
+int
+sip_alg_set_tcp_ports (const u16 *ports, u32 n)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (n > SIP_ALG_MAX_PORTS)
+    return VNET_API_ERROR_INVALID_VALUE;
+  for (u32 i = 0; i < n; i++)
+    if (ports[i] == 0)
+      return VNET_API_ERROR_INVALID_VALUE;
+  vlib_worker_thread_barrier_sync (vlib_get_main ());
+  for (u32 i = 0; i < n; i++)
+    sam->tcp_ports[i] = clib_host_to_net_u16 (ports[i]);
+  sam->n_tcp_ports = n;
+  vlib_worker_thread_barrier_release (vlib_get_main ());
+  return 0;
+}
+
+int
+sip_alg_set_tcp_reassembly (u32 bytes)
+{
+  if (bytes < 1024 || bytes > SIP_MAX_MSG_LEN)
+    return VNET_API_ERROR_INVALID_VALUE;
+  sip_alg_main.tcp_reassembly = bytes;
+  return 0;
+}
+
+/* Forget a SIP over TCP connection (its worker, or the main thread with the barrier). */
+void
+sip_alg_tcp_conn_free (sip_alg_per_thread_t *ptd, sip_alg_tcp_conn_t *tc)
+{
+  for (int d = 0; d < 2; d++)
+    {
+      vec_free (tc->half[d].pending);
+      vec_free (tc->half[d].unit);
+    }
+  hash_unset_mem (ptd->tcp_by_key, tc->key);
+  clib_mem_free (tc->key);
+  pool_put (ptd->tcp_conns, tc);
+  clib_atomic_fetch_sub_relax (&ptd->n_tcp_conns, 1);
+  vlib_node_increment_counter (vlib_get_main (), sip_alg_post_node.index,
+			       SIP_ALG_ERROR_TCP_CLOSED, 1);
 }
 
 int
@@ -746,7 +791,8 @@ sip_alg_age (vlib_main_t *vm)
   /* nothing to age: no barrier (the workers keep running) */
   u32 n_calls = 0;
   for (u32 t = 0; t < vec_len (sam->per_thread); t++)
-    n_calls += clib_atomic_load_relax_n (&sam->per_thread[t].n_calls);
+    n_calls += clib_atomic_load_relax_n (&sam->per_thread[t].n_calls) +
+	       clib_atomic_load_relax_n (&sam->per_thread[t].n_tcp_conns);
   if (!n_calls && !pool_elts (sam->smap))
     return;
   vlib_worker_thread_barrier_sync (vm);
@@ -787,6 +833,17 @@ sip_alg_age (vlib_main_t *vm)
 	  sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE, .thread = t, .call_index = del[i] };
 	  sip_alg_close (vm, &req);
 	}
+      vec_reset_length (del);
+
+      /* SIP over TCP connections: closed ones a little after their end (a retransmitted
+	 FIN or the last ACK still needs its offsets), idle ones after the call timeout */
+      sip_alg_tcp_conn_t *tc;
+      pool_foreach (tc, ptd->tcp_conns)
+	if ((tc->closing && tc->last_seen + 10 <= now) ||
+	    tc->last_seen + sam->timeout_call <= now)
+	  vec_add1 (del, tc - ptd->tcp_conns);
+      for (u32 i = 0; i < vec_len (del); i++)
+	sip_alg_tcp_conn_free (ptd, pool_elt_at_index (ptd->tcp_conns, del[i]));
       vec_reset_length (del);
     }
   vlib_worker_thread_barrier_release (vm);
@@ -888,6 +945,7 @@ sip_alg_init (vlib_main_t *vm)
   sam->max_calls = SIP_ALG_DEFAULT_MAX_CALLS;
   sam->media_port_lo = SIP_ALG_MEDIA_PORT_LO;
   sam->media_port_hi = SIP_ALG_MEDIA_PORT_HI;
+  sam->tcp_reassembly = SIP_ALG_DEFAULT_TCP_REASSEMBLY;
   sam->max_inbound_calls = SIP_ALG_DEFAULT_MAX_INBOUND;
   sam->max_inbound_per_source = SIP_ALG_DEFAULT_MAX_INBOUND_SRC;
   sam->max_binding_time = SIP_ALG_DEFAULT_MAX_BINDING;

@@ -60,6 +60,7 @@
 #define SIP_ALG_DEFAULT_MAX_PER_CALL	24
 #define SIP_ALG_INSIDE_PORT_LO		1024
 #define SIP_ALG_INSIDE_PORT_HI		65535
+#define SIP_ALG_DEFAULT_TCP_REASSEMBLY	16384 /* bytes per direction of a connection */
 
 /* opaque2 stash written by sip-alg-pre */
 #define SIP_ALG_STASH_MAGIC 0x51a1a160
@@ -69,6 +70,7 @@ typedef struct
   u32 magic;
   ip4_address_t src, dst;
   u16 sport, dport;
+  u8 proto; /* IP_PROTOCOL_UDP or IP_PROTOCOL_TCP */
 } sip_alg_stash_t;
 
 STATIC_ASSERT (sizeof (sip_alg_stash_t) <= sizeof (((vnet_buffer_opaque2_t *) 0)->unused),
@@ -127,6 +129,53 @@ typedef struct
   u16 pub_port; /* RTP; RTCP is pub_port + 1 */
 } sip_alg_media_map_t;
 
+/*
+ * SIP over TCP: one half of a connection (one direction, its sender's sequence space).
+ * The ALG changes message lengths, so the sequence numbers it sends differ from the
+ * sender's by an offset that grows at each rewrite; corr[] keeps the last corrections
+ * (original sequence number where a rewritten unit starts, offset before and after it),
+ * so a retransmission maps as the original did and the other direction's ACK and SACK
+ * edges map back.
+ */
+#define SIP_ALG_TCP_CORR 8
+
+typedef struct
+{
+  u32 pos;	     /* original sequence number of the rewritten unit's first byte */
+  i32 before, after; /* offset of sequence numbers up to pos / after it */
+} sip_alg_tcp_corr_t;
+
+typedef struct
+{
+  u32 next_seq; /* next original sequence number expected */
+  u8 seen;	/* next_seq is known */
+  u8 fin;
+  u8 n_corr;
+  u16 mss;  /* largest payload towards the receiver (its SYN's MSS option) */
+  i32 base; /* offset before the oldest correction kept */
+  sip_alg_tcp_corr_t corr[SIP_ALG_TCP_CORR];
+  u8 *pending;	   /* start of an incomplete message (original bytes), vector */
+  u32 pending_seq; /* original sequence number of pending[0] */
+  u8 *unit;	   /* the last unit sent, as rewritten (for retransmissions), vector */
+  u32 unit_seq;	   /* its original first sequence number ... */
+  u32 unit_len;	   /* ... and original length */
+} sip_alg_tcp_half_t;
+
+typedef struct
+{
+  u32 in_addr, peer_addr; /* network order */
+  u16 in_port, peer_port; /* network order */
+} sip_alg_tcp_key_t;
+
+typedef struct
+{
+  sip_alg_tcp_key_t *key; /* heap copy: the key of tcp_by_key (pool elements move) */
+  sip_alg_tcp_half_t half[2]; /* [0]: inside -> outside, [1]: outside -> inside */
+  u8 bypass;		      /* framing lost: bytes pass untouched, offsets still applied */
+  u8 closing;		      /* FIN both ways or RST: freed by aging shortly */
+  f64 last_seen;
+} sip_alg_tcp_conn_t;
+
 /* Call record (per worker). */
 typedef struct
 {
@@ -161,6 +210,10 @@ typedef struct
   u32 media_next;	 /* media pair this thread tries first (round robin) */
   u32 n_calls;		 /* pool_elts (calls), readable without the barrier */
   u32 n_inbound;	 /* records created by outside requests */
+  sip_alg_tcp_conn_t *tcp_conns; /* pool: SIP over TCP connections of this worker */
+  uword *tcp_by_key;		 /* sip_alg_tcp_key_t -> pool index */
+  u32 n_tcp_conns;		 /* pool_elts (tcp_conns), readable without the barrier */
+  u8 *tcp_out;			 /* rewritten stream bytes of one segment */
   uword *inbound_by_src; /* outside address (u32, network order) -> such records */
   u8 *scratch; /* rewrite output */
   sip_hdr_t hdrs[SIP_ALG_MAX_HDRS];
@@ -173,6 +226,9 @@ typedef struct
   /* configuration */
   u16 udp_ports[SIP_ALG_MAX_PORTS]; /* network byte order */
   u8 n_udp_ports;
+  u16 tcp_ports[SIP_ALG_MAX_PORTS]; /* network byte order */
+  u8 n_tcp_ports;
+  u32 tcp_reassembly; /* bytes of an incomplete message kept per direction */
   u32 timeout_signaling;
   u32 timeout_media;
   u32 timeout_call;
@@ -255,6 +311,9 @@ extern vlib_node_registration_t sip_alg_process_node;
 /* Core functions: CLI, binary API and tests call these. */
 int sip_alg_interface_enable_disable (u32 sw_if_index, int enable);
 int sip_alg_set_udp_ports (const u16 *ports, u32 n);
+int sip_alg_set_tcp_ports (const u16 *ports, u32 n);
+int sip_alg_set_tcp_reassembly (u32 bytes);
+void sip_alg_tcp_conn_free (sip_alg_per_thread_t *ptd, sip_alg_tcp_conn_t *tc);
 int sip_alg_set_timeouts (u32 signaling, u32 media, u32 call);
 int sip_alg_set_media_ports (u16 lo, u16 hi);
 int sip_alg_set_max_calls (u32 max_calls);
@@ -291,6 +350,15 @@ sip_alg_is_sip_port (sip_alg_main_t *sam, u16 port_net)
 }
 
 /* Gate key: a public address and UDP port (network order) */
+static_always_inline int
+sip_alg_is_sip_tcp_port (sip_alg_main_t *sam, u16 port_net)
+{
+  for (int i = 0; i < sam->n_tcp_ports; i++)
+    if (sam->tcp_ports[i] == port_net)
+      return 1;
+  return 0;
+}
+
 static_always_inline u64
 sip_alg_gate_key (ip4_address_t addr, u16 port_net)
 {

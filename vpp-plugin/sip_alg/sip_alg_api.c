@@ -37,10 +37,8 @@ vl_api_sip_alg_set_ports_t_handler (vl_api_sip_alg_set_ports_t *mp)
 
   if (mp->n_udp_ports > ARRAY_LEN (mp->udp_ports) || mp->n_tcp_ports > ARRAY_LEN (mp->tcp_ports))
     rv = VNET_API_ERROR_INVALID_VALUE;
-  else if (mp->n_tcp_ports)
-    rv = VNET_API_ERROR_UNIMPLEMENTED; /* SIP over TCP is not handled yet */
-  else
-    rv = sip_alg_set_udp_ports (mp->udp_ports, mp->n_udp_ports);
+  else if (!(rv = sip_alg_set_udp_ports (mp->udp_ports, mp->n_udp_ports)))
+    rv = sip_alg_set_tcp_ports (mp->tcp_ports, mp->n_tcp_ports);
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_PORTS_REPLY);
 }
 
@@ -74,6 +72,14 @@ vl_api_sip_alg_set_media_policy_t_handler (vl_api_sip_alg_set_media_policy_t *mp
 }
 
 static void
+vl_api_sip_alg_set_tcp_t_handler (vl_api_sip_alg_set_tcp_t *mp)
+{
+  vl_api_sip_alg_set_tcp_reply_t *rmp;
+  int rv = sip_alg_set_tcp_reassembly (mp->reassembly);
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_TCP_REPLY);
+}
+
+static void
 vl_api_sip_alg_set_security_t_handler (vl_api_sip_alg_set_security_t *mp)
 {
   vl_api_sip_alg_set_security_reply_t *rmp;
@@ -104,7 +110,10 @@ vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 		      rmp->n_udp_ports = sam->n_udp_ports;
 		      for (int i = 0; i < sam->n_udp_ports; i++)
 			rmp->udp_ports[i] = clib_net_to_host_u16 (sam->udp_ports[i]);
-		      rmp->n_tcp_ports = 0;
+		      rmp->n_tcp_ports = sam->n_tcp_ports;
+		      for (int i = 0; i < sam->n_tcp_ports; i++)
+			rmp->tcp_ports[i] = clib_net_to_host_u16 (sam->tcp_ports[i]);
+		      rmp->tcp_reassembly = sam->tcp_reassembly;
 		      rmp->signaling = sam->timeout_signaling;
 		      rmp->media = sam->timeout_media;
 		      rmp->call = sam->timeout_call;

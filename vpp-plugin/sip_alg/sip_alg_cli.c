@@ -68,33 +68,86 @@ VLIB_CLI_COMMAND (sip_alg_interface_command, static) = {
   .function = sip_alg_interface_command_fn,
 };
 
+/* <port>[,<port>...] */
 static clib_error_t *
-sip_alg_ports_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+sip_alg_port_list (unformat_input_t *input, u16 *ports, u32 *n)
 {
-  u16 ports[SIP_ALG_MAX_PORTS];
-  u32 n = 0, p;
-
-  if (!unformat (input, "udp"))
-    return clib_error_return (0, "expected: set sip-alg ports udp <port>[,<port>...]");
+  u32 p;
+  *n = 0;
   while (unformat (input, "%u", &p))
     {
       if (p == 0 || p > 65535)
 	return clib_error_return (0, "port %u out of range 1-65535", p);
-      if (n == SIP_ALG_MAX_PORTS)
+      if (*n == SIP_ALG_MAX_PORTS)
 	return clib_error_return (0, "at most %u ports", SIP_ALG_MAX_PORTS);
-      ports[n++] = p;
+      ports[(*n)++] = p;
       if (!unformat (input, ","))
 	break;
     }
-  if (!n || unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    return clib_error_return (0, "expected: set sip-alg ports udp <port>[,<port>...]");
-  return sip_alg_rv_error (sip_alg_set_udp_ports (ports, n), "ports");
+  return 0;
+}
+
+static clib_error_t *
+sip_alg_ports_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  u16 udp[SIP_ALG_MAX_PORTS], tcp[SIP_ALG_MAX_PORTS];
+  u32 n_udp = 0, n_tcp = 0;
+  int set_udp = 0, set_tcp = 0;
+  clib_error_t *err;
+  const char *usage = "expected: set sip-alg ports [udp <port>[,<port>...]] "
+		      "[tcp <port>[,<port>...] | tcp none]";
+
+  while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    {
+      if (unformat (input, "udp"))
+	{
+	  if ((err = sip_alg_port_list (input, udp, &n_udp)))
+	    return err;
+	  if (!n_udp)
+	    return clib_error_return (0, "%s", usage);
+	  set_udp = 1;
+	}
+      else if (unformat (input, "tcp none"))
+	set_tcp = 1, n_tcp = 0;
+      else if (unformat (input, "tcp"))
+	{
+	  if ((err = sip_alg_port_list (input, tcp, &n_tcp)))
+	    return err;
+	  if (!n_tcp)
+	    return clib_error_return (0, "%s", usage);
+	  set_tcp = 1;
+	}
+      else
+	return clib_error_return (0, "%s", usage);
+    }
+  if (!set_udp && !set_tcp)
+    return clib_error_return (0, "%s", usage);
+  if (set_udp && (err = sip_alg_rv_error (sip_alg_set_udp_ports (udp, n_udp), "ports udp")))
+    return err;
+  if (set_tcp)
+    return sip_alg_rv_error (sip_alg_set_tcp_ports (tcp, n_tcp), "ports tcp");
+  return 0;
 }
 
 VLIB_CLI_COMMAND (sip_alg_ports_command, static) = {
   .path = "set sip-alg ports",
-  .short_help = "set sip-alg ports udp <port>[,<port>...]",
+  .short_help = "set sip-alg ports [udp <port>[,<port>...]] [tcp <port>[,<port>...] | tcp none]",
   .function = sip_alg_ports_command_fn,
+};
+
+static clib_error_t *
+sip_alg_tcp_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  u32 n;
+  if (!unformat (input, "reassembly %u", &n))
+    return clib_error_return (0, "expected: set sip-alg tcp reassembly <bytes> (1024-65535)");
+  return sip_alg_rv_error (sip_alg_set_tcp_reassembly (n), "tcp reassembly");
+}
+
+VLIB_CLI_COMMAND (sip_alg_tcp_command, static) = {
+  .path = "set sip-alg tcp",
+  .short_help = "set sip-alg tcp reassembly <bytes>",
+  .function = sip_alg_tcp_command_fn,
 };
 
 static clib_error_t *
@@ -353,6 +406,13 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
   for (int i = 0; i < sam->n_udp_ports; i++)
     s = format (s, "%s%u", i ? "," : "", clib_net_to_host_u16 (sam->udp_ports[i]));
   vlib_cli_output (vm, "ports udp %v", s);
+  vec_reset_length (s);
+  for (int i = 0; i < sam->n_tcp_ports; i++)
+    s = format (s, "%s%u", i ? "," : "", clib_net_to_host_u16 (sam->tcp_ports[i]));
+  if (!sam->n_tcp_ports)
+    s = format (s, "none");
+  vlib_cli_output (vm, "ports tcp %v (reassembly %u bytes per direction)", s,
+		   sam->tcp_reassembly);
   vlib_cli_output (vm, "timeouts signaling %u media %u call %u", sam->timeout_signaling,
 		   sam->timeout_media, sam->timeout_call);
   /* the pool is built when the ALG is first enabled; count the range before that */

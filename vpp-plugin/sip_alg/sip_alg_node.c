@@ -9,6 +9,7 @@
 #include <vnet/feature/feature.h>
 #include <vnet/ip/ip4.h>
 #include <vnet/udp/udp_packet.h>
+#include <vnet/tcp/tcp_packet.h>
 #include <vnet/fib/ip4_fib.h>
 #include <vnet/dpo/load_balance.h>
 #include <vnet/adj/adj.h>
@@ -73,6 +74,20 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
 
   st->magic = 0;
   *gate = 0;
+  if (PREDICT_FALSE (ip->protocol == IP_PROTOCOL_TCP))
+    {
+      tcp_header_t *tcp = ip4_next_header (ip);
+      if (ip4_is_fragment (ip) || !(sip_alg_is_sip_tcp_port (sam, tcp->dst_port) ||
+				    sip_alg_is_sip_tcp_port (sam, tcp->src_port)))
+	return 0;
+      st->magic = SIP_ALG_STASH_MAGIC;
+      st->proto = IP_PROTOCOL_TCP;
+      st->src = ip->src_address;
+      st->dst = ip->dst_address;
+      st->sport = tcp->src_port;
+      st->dport = tcp->dst_port;
+      return 0;
+    }
   if (ip->protocol != IP_PROTOCOL_UDP)
     return 0;
   udp_header_t *udp = ip4_next_header (ip);
@@ -83,6 +98,7 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
   if (!sip_alg_is_sip_udp (sam, ip, udp))
     return 0;
   st->magic = SIP_ALG_STASH_MAGIC;
+  st->proto = IP_PROTOCOL_UDP;
   st->src = ip->src_address;
   st->dst = ip->dst_address;
   st->sport = udp->src_port;
@@ -838,6 +854,402 @@ sip_alg_post_udp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   return c->held;
 }
 
+/* --- SIP over TCP ------------------------------------------------------------------------- */
+
+/*
+ * A TCP segment of a SIP port passes sip-alg-post like a datagram, but its bytes are part
+ * of a stream: messages are framed by Content-Length across segments, several may share a
+ * segment, and a rewrite that changes a message's length shifts every later sequence number
+ * of that direction. Per connection and direction the ALG keeps the start of an incomplete
+ * message (the segment that carries it leaves without those bytes, as an ACK, until the
+ * rest arrives; then they leave together), the last unit it sent (a retransmission gets the
+ * same bytes again) and the corrections (sip_alg_tcp_half_t). Segments after a gap are
+ * dropped (the sender retransmits them in order).
+ */
+
+#define SIP_ALG_POST_NEXT_DROP 0
+#define SIP_ALG_TCP_DEFAULT_MSS 1460
+
+static_always_inline int
+sip_alg_seq_lt (u32 a, u32 b)
+{
+  return (i32) (a - b) < 0;
+}
+
+/* The offset of a unit of the sender's stream starting at seq. */
+static i32
+sip_alg_tcp_seq_offset (const sip_alg_tcp_half_t *h, u32 seq)
+{
+  i32 off = h->base;
+  for (u32 i = 0; i < h->n_corr && sip_alg_seq_lt (h->corr[i].pos, seq); i++)
+    off = h->corr[i].after;
+  return off;
+}
+
+/* An acknowledgement number of the rewritten stream of h, in the sender's numbers. */
+static u32
+sip_alg_tcp_ack_orig (const sip_alg_tcp_half_t *h, u32 ack)
+{
+  for (int i = h->n_corr - 1; i >= 0; i--)
+    if (sip_alg_seq_lt (h->corr[i].pos, ack - h->corr[i].before))
+      return ack - h->corr[i].after;
+  return ack - h->base;
+}
+
+/* The unit starting at pos (newer than any before) changed length by delta. */
+static void
+sip_alg_tcp_correct (sip_alg_tcp_half_t *h, u32 pos, i32 delta)
+{
+  i32 before = sip_alg_tcp_seq_offset (h, pos);
+  if (h->n_corr == SIP_ALG_TCP_CORR)
+    {
+      /* the oldest goes: units before it are too old to be retransmitted now */
+      h->base = h->corr[0].after;
+      memmove (h->corr, h->corr + 1, (SIP_ALG_TCP_CORR - 1) * sizeof (h->corr[0]));
+      h->n_corr--;
+    }
+  h->corr[h->n_corr++] = (sip_alg_tcp_corr_t){ pos, before, before + delta };
+}
+
+/*
+ * TCP options: *mss from an MSS option (SYN); with o, SACK block edges (the rewritten
+ * stream of o) mapped back to o's sender's numbers.
+ */
+static void
+sip_alg_tcp_options (tcp_header_t *tcp, u16 *mss, const sip_alg_tcp_half_t *o)
+{
+  u8 *opt = (u8 *) (tcp + 1), *end = (u8 *) tcp + tcp_header_bytes (tcp);
+  while (opt < end && opt[0] != 0)
+    {
+      if (opt[0] == 1)
+	{
+	  opt++;
+	  continue;
+	}
+      if (opt + 2 > end || opt[1] < 2 || opt + opt[1] > end)
+	break;
+      if (opt[0] == 2 && opt[1] == 4 && mss)
+	*mss = clib_net_to_host_u16 (clib_mem_unaligned (opt + 2, u16));
+      else if (opt[0] == 5 && o)
+	for (u8 *e = opt + 2; e + 4 <= opt + opt[1]; e += 4)
+	  clib_mem_unaligned (e, u32) = clib_host_to_net_u32 (
+	    sip_alg_tcp_ack_orig (o, clib_net_to_host_u32 (clib_mem_unaligned (e, u32))));
+      opt += opt[1];
+    }
+}
+
+/* The connection of this segment (c's endpoints), created when asked and there is room. */
+static sip_alg_tcp_conn_t *
+sip_alg_tcp_conn (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
+		  const sip_alg_ctx_t *c, int create)
+{
+  sip_alg_tcp_key_t key = { .in_addr = c->in_addr.as_u32,
+			    .peer_addr = c->peer_addr.as_u32,
+			    .in_port = clib_host_to_net_u16 (c->in_port),
+			    .peer_port = clib_host_to_net_u16 (c->peer_port) };
+  uword *p = hash_get_mem (ptd->tcp_by_key, &key);
+  if (p)
+    return pool_elt_at_index (ptd->tcp_conns, p[0]);
+  if (!create)
+    return 0;
+  if (pool_elts (ptd->tcp_conns) >= sam->max_calls)
+    {
+      vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_TCP_CONN_FULL, 1);
+      return 0;
+    }
+  sip_alg_tcp_conn_t *tc;
+  pool_get_zero (ptd->tcp_conns, tc);
+  tc->key = clib_mem_alloc (sizeof (key));
+  *tc->key = key;
+  tc->half[0].mss = tc->half[1].mss = SIP_ALG_TCP_DEFAULT_MSS;
+  hash_set_mem (ptd->tcp_by_key, tc->key, tc - ptd->tcp_conns);
+  clib_atomic_fetch_add_relax (&ptd->n_tcp_conns, 1);
+  vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_TCP_CONN, 1);
+  return tc;
+}
+
+/*
+ * New in-order bytes of direction h: frame the messages (with the start of an incomplete
+ * one kept from earlier segments), run each through sip_alg_message, keep the start of an
+ * incomplete one. ptd->tcp_out: the bytes to send, from *start (the sender's numbers).
+ * Returns 1 when a message needs new NAT pinholes (hold the segment).
+ */
+static int
+sip_alg_tcp_stream (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
+		    sip_alg_per_thread_t *ptd, sip_alg_ctx_t *c, sip_alg_tcp_conn_t *tc,
+		    sip_alg_tcp_half_t *h, const u8 *payload, u32 plen, u32 seq, u32 *start)
+{
+  int hold = 0;
+  u32 off = 0;
+
+  *start = vec_len (h->pending) ? h->pending_seq : seq;
+  vec_add (h->pending, payload, plen);
+  h->next_seq = seq + plen;
+  const u8 *data = h->pending;
+  u32 n = vec_len (h->pending);
+  vec_reset_length (ptd->tcp_out);
+
+  while (off < n)
+    {
+      /* keep-alives (RFC 5626: CRLF CRLF ping, CRLF pong) and stray line ends pass */
+      if (data[off] == '\r' || data[off] == '\n')
+	{
+	  vec_add1 (ptd->tcp_out, data[off]);
+	  off++;
+	  continue;
+	}
+      sip_msg_t m;
+      sip_result_t r =
+	sip_msg_parse (data + off, n - off, SIP_PARSE_STREAM, &m, ptd->hdrs, SIP_ALG_MAX_HDRS);
+      if (r == SIP_INCOMPLETE)
+	break;
+      if (r != SIP_OK)
+	{
+	  /* no framing to go by: the rest of this connection passes untouched */
+	  vlib_node_increment_counter (vm, node->node_index, sip_alg_result_counter (r), 1);
+	  vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_TCP_OVERFLOW, 1);
+	  tc->bypass = 1;
+	  vec_add (ptd->tcp_out, data + off, n - off);
+	  off = n;
+	  break;
+	}
+      u32 len = m.msg_len, out_len;
+      if (sip_alg_message (vm, node, sam, ptd, c, data + off, len, SIP_PARSE_STREAM,
+			   ptd->scratch, vec_len (ptd->scratch), &out_len) == SIP_OK)
+	{
+	  vec_add (ptd->tcp_out, c->n_edits ? ptd->scratch : data + off, out_len);
+	  hold |= sip_alg_message_commit (vm, c, ~0, 0);
+	}
+      else
+	vec_add (ptd->tcp_out, data + off, len); /* untouched, counted */
+      if (c->error != ~0)
+	vlib_node_increment_counter (vm, node->node_index, c->error, 1);
+      off += len;
+    }
+
+  u32 rest = n - off;
+  if (rest > sam->tcp_reassembly)
+    {
+      vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_TCP_OVERFLOW, 1);
+      tc->bypass = 1;
+      vec_add (ptd->tcp_out, data + off, rest);
+      off = n;
+      rest = 0;
+    }
+  else if (rest)
+    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_TCP_PARTIAL, 1);
+
+  i32 delta = (i32) vec_len (ptd->tcp_out) - (i32) off;
+  if (delta)
+    sip_alg_tcp_correct (h, *start, delta);
+  if (off)
+    {
+      vec_reset_length (h->unit);
+      vec_add (h->unit, ptd->tcp_out, vec_len (ptd->tcp_out));
+      h->unit_seq = *start;
+      h->unit_len = off;
+    }
+  if (rest)
+    {
+      memmove (h->pending, h->pending + off, rest);
+      vec_set_len (h->pending, rest);
+      h->pending_seq = *start + off;
+    }
+  else
+    vec_reset_length (h->pending);
+  return hold;
+}
+
+/* Lengths and checksums of a TCP segment whose header or payload changed. */
+static void
+sip_alg_tcp_fix (vlib_main_t *vm, vlib_buffer_t *b, ip4_header_t *ip, tcp_header_t *tcp,
+		 u32 plen)
+{
+  u32 hdrs = ip4_header_bytes (ip) + tcp_header_bytes (tcp);
+  b->current_length = hdrs + plen;
+  ip->length = clib_host_to_net_u16 (hdrs + plen);
+  ip->checksum = ip4_header_checksum (ip);
+  vnet_buffer_offload_flags_clear (b, VNET_BUFFER_OFFLOAD_F_TCP_CKSUM);
+  tcp->checksum = 0;
+  tcp->checksum = ip4_tcp_udp_compute_checksum (vm, b, ip);
+}
+
+/* A further segment (bytes out[0..len) at sequence number seq) after b, sent on at once. */
+static void
+sip_alg_tcp_extra_segment (vlib_main_t *vm, vlib_buffer_t *b, const u8 *out, u32 len, u32 seq,
+			   u32 next_node_index)
+{
+  vlib_buffer_t *c = vlib_buffer_copy (vm, b);
+  if (!c)
+    return; /* no buffer: the receiver asks again (the sender retransmits) */
+  ip4_header_t *ip = vlib_buffer_get_current (c);
+  tcp_header_t *tcp = ip4_next_header (ip);
+  clib_memcpy_fast ((u8 *) tcp + tcp_header_bytes (tcp), out, len);
+  tcp->seq_number = clib_host_to_net_u32 (seq);
+  sip_alg_tcp_fix (vm, c, ip, tcp, len);
+  vlib_frame_t *f = vlib_get_frame_to_node (vm, next_node_index);
+  u32 *to = vlib_frame_vector_args (f);
+  to[0] = vlib_get_buffer_index (vm, c);
+  f->n_vectors = 1;
+  vlib_put_frame_to_node (vm, next_node_index, f);
+  vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_TCP_SPLIT, 1);
+}
+
+/*
+ * One TCP segment of a SIP port. Returns 1 when the buffer is held (its messages' pinholes
+ * first), 2 when it is to be dropped (c->error says why), 0 when it goes on now.
+ */
+static int
+sip_alg_post_tcp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
+		  sip_alg_per_thread_t *ptd, vlib_buffer_t *b, u32 bi, u32 next_node_index,
+		  sip_alg_ctx_t *c)
+{
+  sip_alg_stash_t *st = sip_alg_stash (b);
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+  tcp_header_t *tcp = ip4_next_header (ip);
+
+  if (!sip_alg_ctx_dir (c, st, ip, tcp->src_port, tcp->dst_port))
+    return 0;
+  if (b->flags & VLIB_BUFFER_NEXT_PRESENT)
+    {
+      c->error = SIP_ALG_ERROR_CHAINED;
+      return 0;
+    }
+  u32 ip_len = clib_net_to_host_u16 (ip->length);
+  u32 hdrs = ip4_header_bytes (ip) + tcp_header_bytes (tcp);
+  if (tcp_header_bytes (tcp) < sizeof (tcp_header_t) || ip_len < hdrs ||
+      ip_len > b->current_length)
+    {
+      c->error = SIP_ALG_ERROR_TRUNCATED;
+      return 0;
+    }
+  u8 *payload = (u8 *) ip + hdrs;
+  u32 plen = ip_len - hdrs, seq = clib_net_to_host_u32 (tcp->seq_number);
+  int d = c->dir == SIP_ALG_DIR_IN2OUT ? 0 : 1;
+  u8 flags = tcp->flags;
+  c->rx_sw_if_index = vnet_buffer (b)->sw_if_index[VLIB_RX];
+
+  sip_alg_tcp_conn_t *tc = sip_alg_tcp_conn (vm, sam, ptd, c, (flags & TCP_FLAG_SYN) || plen);
+  if (!tc)
+    return 0; /* not tracked (a segment of a connection that ended, or the table is full) */
+  sip_alg_tcp_half_t *h = &tc->half[d], *o = &tc->half[!d];
+  tc->last_seen = vlib_time_now (vm);
+
+  if (flags & TCP_FLAG_SYN)
+    {
+      /* the MSS this side announces bounds what the other direction sends to it */
+      sip_alg_tcp_options (tcp, &o->mss, 0);
+      h->next_seq = seq + 1;
+      h->seen = 1;
+    }
+  int changed = 0;
+  if ((flags & TCP_FLAG_ACK) && (o->n_corr || o->base))
+    {
+      tcp->ack_number =
+	clib_host_to_net_u32 (sip_alg_tcp_ack_orig (o, clib_net_to_host_u32 (tcp->ack_number)));
+      sip_alg_tcp_options (tcp, 0, o);
+      changed = 1;
+    }
+
+  const u8 *out = 0;
+  u32 out_len = 0, emit_seq = seq;
+  int emit = 0, hold = 0;
+  if (plen && !tc->bypass && !(flags & TCP_FLAG_SYN))
+    {
+      if (!h->seen)
+	{
+	  /* picked up mid-stream (the ALG came later than the connection) */
+	  h->next_seq = seq;
+	  h->seen = 1;
+	}
+      if (sip_alg_seq_lt (seq, h->next_seq))
+	{
+	  u32 end = seq + plen;
+	  if (!sip_alg_seq_lt (h->next_seq, end))
+	    {
+	      /* all of it was seen before: a retransmission */
+	      if (vec_len (h->pending) && !sip_alg_seq_lt (seq, h->pending_seq))
+		emit = 1; /* bytes still kept: send none of them yet */
+	      else if (vec_len (h->unit) && !sip_alg_seq_lt (seq, h->unit_seq) &&
+		       sip_alg_seq_lt (seq, h->unit_seq + h->unit_len))
+		{
+		  out = h->unit;
+		  out_len = vec_len (h->unit);
+		  emit_seq = h->unit_seq;
+		  emit = 1;
+		  vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_TCP_RESENT, 1);
+		}
+	      else
+		{
+		  c->error = SIP_ALG_ERROR_TCP_OLD;
+		  return 2;
+		}
+	    }
+	  else
+	    {
+	      /* partly new: the new part only */
+	      u32 skip = h->next_seq - seq;
+	      payload += skip;
+	      plen -= skip;
+	      seq = h->next_seq;
+	    }
+	}
+      if (!emit)
+	{
+	  if (seq != h->next_seq)
+	    {
+	      c->error = SIP_ALG_ERROR_TCP_OUT_OF_ORDER;
+	      return 2;
+	    }
+	  /* the payload is copied into the stream before anything is written to the buffer */
+	  hold = sip_alg_tcp_stream (vm, node, sam, ptd, c, tc, h, payload, plen, seq, &emit_seq);
+	  out = ptd->tcp_out;
+	  out_len = vec_len (ptd->tcp_out);
+	  emit = 1;
+	}
+    }
+
+  u32 off_seq = emit ? emit_seq : seq;
+  if (emit || h->n_corr || h->base)
+    {
+      tcp->seq_number = clib_host_to_net_u32 (off_seq + sip_alg_tcp_seq_offset (h, off_seq));
+      changed = 1;
+    }
+  if (emit)
+    {
+      /* the first part in this buffer, the rest in more segments of at most the MSS */
+      u32 room = plen + vlib_buffer_space_left_at_end (vm, b) +
+		 (u32) (b->current_length - ip_len); /* bytes after the IP packet */
+      u32 seg = clib_min (h->mss ? h->mss : SIP_ALG_TCP_DEFAULT_MSS, room);
+      u32 first = clib_min (out_len, seg);
+      clib_memcpy_fast ((u8 *) ip + hdrs, out, first);
+      if (!out_len)
+	tcp->flags &= ~TCP_FLAG_PSH; /* nothing to push: an ACK */
+      sip_alg_tcp_fix (vm, b, ip, tcp, first);
+      changed = 0;
+      u32 s0 = clib_net_to_host_u32 (tcp->seq_number);
+      for (u32 pos = first; pos < out_len; pos += seg)
+	sip_alg_tcp_extra_segment (vm, b, out + pos, clib_min (seg, out_len - pos), s0 + pos,
+				   next_node_index);
+    }
+  if (changed)
+    sip_alg_tcp_fix (vm, b, ip, tcp, ip_len - hdrs);
+
+  if (flags & TCP_FLAG_FIN)
+    h->fin = 1;
+  if ((flags & TCP_FLAG_RST) || (tc->half[0].fin && tc->half[1].fin))
+    tc->closing = 1;
+  c->error = ~0; /* each message was counted */
+  if (hold)
+    {
+      /* the messages' pinhole requests are queued before this one, which releases it */
+      sip_alg_request_pinholes (vm->thread_index, ~0, 0, 0, bi, next_node_index);
+      c->held = 1;
+      return 1;
+    }
+  return 0;
+}
+
 VLIB_NODE_FN (sip_alg_post_node)
 (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame)
 {
@@ -861,10 +1273,15 @@ VLIB_NODE_FN (sip_alg_post_node)
 	{
 	  clib_memset (&ctx, 0, sizeof (ctx));
 	  ctx.call_state = 0xff;
-	  held = sip_alg_post_udp (vm, node, sam, ptd, b[0], from[i], n->next_nodes[next0], &ctx);
-	  if (ctx.error != ~0)
+	  held = sip_alg_stash (b[0])->proto == IP_PROTOCOL_TCP ?
+		   sip_alg_post_tcp (vm, node, sam, ptd, b[0], from[i], n->next_nodes[next0],
+				     &ctx) :
+		   sip_alg_post_udp (vm, node, sam, ptd, b[0], from[i], n->next_nodes[next0],
+				     &ctx);
+	  /* a dropped segment's counter is counted by error-drop from b->error */
+	  if (ctx.error != ~0 && held != 2)
 	    vlib_node_increment_counter (vm, node->node_index, ctx.error, 1);
-	  if (held)
+	  if (held == 1)
 	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_HELD, 1);
 	  if (ctx.n_no_media_port)
 	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_NO_MEDIA_PORT,
@@ -896,7 +1313,7 @@ VLIB_NODE_FN (sip_alg_post_node)
 	      t->actions = ctx.actions;
 	      t->delta = ctx.delta;
 	      t->len = ctx.len;
-	      t->held = held;
+	      t->held = held == 1;
 	      t->call_state = ctx.call_state;
 	      t->error = ctx.error;
 	      t->refused[0] = ctx.n_media_refused;
@@ -905,6 +1322,12 @@ VLIB_NODE_FN (sip_alg_post_node)
 	      t->refused[3] = ctx.n_inbound_refused;
 	      t->refused[4] = ctx.n_peer_mismatch;
 	    }
+	}
+      if (PREDICT_FALSE (held == 2))
+	{
+	  b[0]->error = node->errors[ctx.error];
+	  next0 = SIP_ALG_POST_NEXT_DROP;
+	  held = 0;
 	}
       if (!held)
 	{
@@ -925,6 +1348,8 @@ VLIB_REGISTER_NODE (sip_alg_post_node) = {
   .type = VLIB_NODE_TYPE_INTERNAL,
   .n_errors = SIP_ALG_N_ERROR,
   .error_counters = sip_alg_error_counters,
+  .n_next_nodes = 1,
+  .next_nodes = { [SIP_ALG_POST_NEXT_DROP] = "error-drop" },
 };
 
 /*
