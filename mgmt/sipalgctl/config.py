@@ -112,6 +112,9 @@ class Security:
     inside_media_ports: Tuple[int, int] = (1024, 65535)
 
 
+# sip_alg.limits.tcp_reassembly: what sip_alg_set_tcp accepts (the default: SipAlg's)
+TCP_REASSEMBLY_MIN, TCP_REASSEMBLY_MAX = 1024, 65535
+
 # key -> lowest value the plugin accepts (all u32; 0 is refused)
 SECURITY_MIN = {"max_inbound_calls": 1, "max_inbound_per_source": 1, "max_binding_time": 1,
                 "max_entries": 1, "max_entries_per_call": 4}
@@ -122,6 +125,7 @@ class SipAlg:
     enabled: bool = True
     interfaces: Optional[List[str]] = None  # None: every NAT interface
     udp_ports: List[int] = field(default_factory=lambda: [5060])
+    # SIP over TCP on these ports is rewritten too (sequence numbers adjusted); none: off
     tcp_ports: List[int] = field(default_factory=list)
     signaling: int = 120
     media: int = 60
@@ -132,6 +136,9 @@ class SipAlg:
     # beside a PBX); off: only for the signaling endpoints (any inside phone could otherwise
     # expose any port of any inside host)
     media_other_hosts: bool = False
+    # bytes of an incomplete SIP over TCP message kept per direction of a connection; a larger
+    # message passes untouched and the connection is no longer inspected (tcp_overflow)
+    tcp_reassembly: int = 16384
     security: Security = field(default_factory=Security)
 
 
@@ -454,10 +461,7 @@ def _sip_alg(ctx, obj):
         if "udp" in ports:
             s.udp_ports = _ports(ctx, "sip_alg.ports.udp", ports["udp"]) or s.udp_ports
         if "tcp" in ports:
-            tcp = _ports(ctx, "sip_alg.ports.tcp", ports["tcp"], allow_empty=True) or []
-            if tcp:
-                ctx.err("sip_alg.ports.tcp", "SIP over TCP is not supported yet: leave it empty")
-            s.tcp_ports = tcp
+            s.tcp_ports = _ports(ctx, "sip_alg.ports.tcp", ports["tcp"], allow_empty=True) or []
     t = obj.get("timeouts")
     if t is not None and _keys(ctx, "sip_alg.timeouts", t, {"signaling", "media", "call"}):
         for k in ("signaling", "media", "call"):
@@ -466,10 +470,14 @@ def _sip_alg(ctx, obj):
                 if v is not None:
                     setattr(s, k, v)
     lim = obj.get("limits")
-    if lim is not None and _keys(ctx, "sip_alg.limits", lim, {"max_calls", "media_ports"}):
+    if lim is not None and _keys(ctx, "sip_alg.limits", lim,
+                                 {"max_calls", "media_ports", "tcp_reassembly"}):
         if "max_calls" in lim:
             s.max_calls = _int(ctx, "sip_alg.limits.max_calls", lim["max_calls"], 1,
                                10_000_000) or s.max_calls
+        if "tcp_reassembly" in lim:
+            s.tcp_reassembly = _int(ctx, "sip_alg.limits.tcp_reassembly", lim["tcp_reassembly"],
+                                    TCP_REASSEMBLY_MIN, TCP_REASSEMBLY_MAX) or s.tcp_reassembly
         if "media_ports" in lim:
             v = lim["media_ports"]
             parts = v.split("-") if isinstance(v, str) else []

@@ -190,15 +190,20 @@ class NatStaticMapping(Op):
 
 @dataclass
 class AlgPorts(Op):
+    """The UDP and the TCP ports at once (sip_alg_set_ports sets both); no TCP ports: SIP
+    over TCP is not inspected (`tcp none`)."""
     udp: Tuple[int, ...]
+    tcp: Tuple[int, ...] = ()
 
     def cli(self):
-        return "set sip-alg ports udp " + ",".join(str(p) for p in self.udp)
+        return ("set sip-alg ports udp " + ",".join(str(p) for p in self.udp) + " tcp "
+                + (",".join(str(p) for p in self.tcp) or "none"))
 
     def call(self):
         return "sip_alg_set_ports", {"n_udp_ports": len(self.udp),
                                      "udp_ports": list(self.udp) + [0] * (8 - len(self.udp)),
-                                     "n_tcp_ports": 0, "tcp_ports": [0] * 8}
+                                     "n_tcp_ports": len(self.tcp),
+                                     "tcp_ports": list(self.tcp) + [0] * (8 - len(self.tcp))}
 
 
 @dataclass
@@ -228,6 +233,17 @@ class AlgLimits(Op):
     def call(self):
         return "sip_alg_set_limits", {"max_calls": self.max_calls, "media_port_lo": self.lo,
                                       "media_port_hi": self.hi}
+
+
+@dataclass
+class AlgTcp(Op):
+    reassembly: int
+
+    def cli(self):
+        return f"set sip-alg tcp reassembly {self.reassembly}"
+
+    def call(self):
+        return "sip_alg_set_tcp", {"reassembly": self.reassembly}
 
 
 @dataclass
@@ -433,9 +449,11 @@ def read_state(c):
             if acls:
                 st.acl_bindings[d.sw_if_index] = (acls[:d.n_input], acls[d.n_input:])
     g = c.call("sip_alg_get_config")
-    st.alg = {"udp": tuple(g.udp_ports[:g.n_udp_ports]), "signaling": g.signaling,
+    st.alg = {"udp": tuple(g.udp_ports[:g.n_udp_ports]),
+              "tcp": tuple(g.tcp_ports[:g.n_tcp_ports]), "signaling": g.signaling,
               "media": g.media, "call": g.call, "max_calls": g.max_calls,
               "media_ports": (g.media_port_lo, g.media_port_hi),
+              "tcp_reassembly": g.tcp_reassembly,
               "media_other_hosts": bool(g.media_other_hosts),
               "max_inbound_calls": g.max_inbound_calls,
               "max_inbound_per_source": g.max_inbound_per_source,
@@ -511,12 +529,14 @@ def plan(cfg, st):
     alg_ops = []
     s = cfg.sip_alg
     cur = st.alg or {}
-    if cur.get("udp") != tuple(s.udp_ports):
-        alg_ops.append(AlgPorts(tuple(s.udp_ports)))
+    if (cur.get("udp"), cur.get("tcp")) != (tuple(s.udp_ports), tuple(s.tcp_ports)):
+        alg_ops.append(AlgPorts(tuple(s.udp_ports), tuple(s.tcp_ports)))
     if (cur.get("signaling"), cur.get("media"), cur.get("call")) != (s.signaling, s.media, s.call):
         alg_ops.append(AlgTimeouts(s.signaling, s.media, s.call))
     if (cur.get("max_calls"), cur.get("media_ports")) != (s.max_calls, tuple(s.media_ports)):
         alg_ops.append(AlgLimits(s.max_calls, *s.media_ports))
+    if cur.get("tcp_reassembly") != s.tcp_reassembly:
+        alg_ops.append(AlgTcp(s.tcp_reassembly))
     if cur.get("media_other_hosts") != s.media_other_hosts:
         alg_ops.append(AlgMediaPolicy(s.media_other_hosts))
     want_sec = tuple(getattr(s.security, k) for k in SECURITY)

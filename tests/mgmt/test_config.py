@@ -204,3 +204,49 @@ def test_examples_document_the_security_defaults(path):
     data = yaml.safe_load("\n".join(lines[:start] + block + lines[end:]))
     assert set(data["sip_alg"]["security"]) == set(config.SECURITY_MIN) | {"inside_media_ports"}
     assert config.parse(data).sip_alg.security == config.Security()
+
+
+def test_tcp_defaults():
+    """No sip_alg.ports.tcp: SIP over TCP not inspected; tcp_reassembly the plugin's default
+    (SIP_ALG_DEFAULT_TCP_REASSEMBLY), its bounds what sip_alg_set_tcp accepts."""
+    from sipalgctl import config
+    s = config.load(SEED).sip_alg
+    assert (s.tcp_ports, s.tcp_reassembly) == ([], config.SipAlg().tcp_reassembly)
+    h = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.h")).read()
+    assert re.search(r"#define\s+SIP_ALG_DEFAULT_TCP_REASSEMBLY\s+(\d+)", h).group(1) == \
+        str(s.tcp_reassembly) == "16384"
+    types = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "core", "sip_types.h")).read()
+    assert (config.TCP_REASSEMBLY_MIN, config.TCP_REASSEMBLY_MAX) == (1024, int(
+        re.search(r"#define\s+SIP_MAX_MSG_LEN\s+(\d+)", types).group(1)))
+
+
+def test_tcp_from_full():
+    from sipalgctl import config
+    s = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg
+    assert (s.udp_ports, s.tcp_ports, s.tcp_reassembly) == ([5060, 5080], [5060], 32768)
+
+
+@pytest.mark.parametrize("tcp", [[], [5060], [5060, 5061], list(range(5060, 5068)), [1, 65535]])
+def test_tcp_ports_accepted(tcp):
+    s = _with(SEED, "sip_alg", "ports", {"udp": [5060], "tcp": tcp}).sip_alg
+    assert (s.udp_ports, s.tcp_ports) == ([5060], tcp)
+
+
+@pytest.mark.parametrize("value,msg", [
+    (1024, None), (65535, None), (16384, None),
+    (1023, "must be between 1024 and 65535, got 1023"),
+    (65536, "must be between 1024 and 65535, got 65536"),
+    (0, "must be between 1024 and 65535, got 0"),
+    ("2048", "must be an integer, got '2048'"),
+    (True, "must be an integer, got True"),
+])
+def test_tcp_reassembly(value, msg):
+    from sipalgctl import config
+    if msg is None:
+        lim = {"max_calls": 10000, "tcp_reassembly": value}
+        assert _with(SEED, "sip_alg", "limits", lim).sip_alg.tcp_reassembly == value
+        return
+    with pytest.raises(config.ConfigError) as e:
+        _with(SEED, "sip_alg", "limits", {"tcp_reassembly": value})
+    assert e.value.problems == [("sip_alg.limits.tcp_reassembly", msg)]
+

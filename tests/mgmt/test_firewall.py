@@ -393,13 +393,14 @@ def test_read_state_reads_acls():
         def call(self, msg, **kw):
             if msg == "nat44_show_running_config":
                 return SimpleNamespace(sessions=0)
-            return SimpleNamespace(n_udp_ports=1, udp_ports=[5060] + [0] * 7, signaling=120,
+            return SimpleNamespace(n_udp_ports=1, udp_ports=[5060] + [0] * 7, n_tcp_ports=0,
+                                   tcp_ports=[0] * 8, signaling=120,
                                    media=60, call=7200, max_calls=10000, media_port_lo=40000,
                                    media_port_hi=59999, media_other_hosts=False,
                                    max_inbound_calls=1000, max_inbound_per_source=20,
                                    max_binding_time=3600, max_entries=65536,
                                    max_entries_per_call=24, inside_port_lo=1024,
-                                   inside_port_hi=65535)
+                                   inside_port_hi=65535, tcp_reassembly=16384)
 
     st = P.read_state(Client())
     assert st.acl_plugin

@@ -30,8 +30,9 @@ def fresh(cfg):
         st.sw_if_index[i.vpp_ifname] = n
         st.addresses[n] = set()
         st.up[n] = False
-    st.alg = {"udp": (5060,), "signaling": 120, "media": 60, "call": 7200, "max_calls": 10000,
-              "media_ports": (40000, 59999), "media_other_hosts": False, **SECURITY_DEFAULTS}
+    st.alg = {"udp": (5060,), "tcp": (), "signaling": 120, "media": 60, "call": 7200,
+              "max_calls": 10000, "media_ports": (40000, 59999), "tcp_reassembly": 16384,
+              "media_other_hosts": False, **SECURITY_DEFAULTS}
     st.acl_plugin = cfg.firewall.enabled  # loaded by the startup.conf rendered for cfg
     return st
 
@@ -106,11 +107,13 @@ def fake_apply(st, ops):
             key = (op.protocol, op.local, op.local_port, op.external, op.external_port)
             (st.static_mappings.add if op.is_add else st.static_mappings.discard)(key)
         elif isinstance(op, P.AlgPorts):
-            st.alg["udp"] = op.udp
+            st.alg.update(udp=op.udp, tcp=op.tcp)
         elif isinstance(op, P.AlgTimeouts):
             st.alg.update(signaling=op.signaling, media=op.media, call=op.call_)
         elif isinstance(op, P.AlgLimits):
             st.alg.update(max_calls=op.max_calls, media_ports=(op.lo, op.hi))
+        elif isinstance(op, P.AlgTcp):
+            st.alg["tcp_reassembly"] = op.reassembly
         elif isinstance(op, P.AlgMediaPolicy):
             st.alg["media_other_hosts"] = op.other_hosts
         elif isinstance(op, P.AlgSecurity):
@@ -160,13 +163,14 @@ def test_removed_items_are_removed_in_dependency_order():
     smaller.routes = smaller.routes[:1]
     smaller.sip_alg.interfaces = ["lan"]
     smaller.sip_alg.udp_ports = [5060]
+    smaller.sip_alg.tcp_ports = []
     ops = P.plan(smaller, st)
     assert [o.cli() for o in ops] == [
         "set sip-alg interface host-sipalg-wan disable",
         "nat44 add static mapping tcp local 192.168.1.6 443 external 203.0.113.11 443 del",
         "nat44 add address 203.0.113.11 del",
         "ip route del 0.0.0.0/0 via 203.0.113.254 host-sipalg-wan",
-        "set sip-alg ports udp 5060",
+        "set sip-alg ports udp 5060 tcp none",
     ]
     assert P.plan(smaller, fake_apply(st, ops)) == []
 
@@ -212,9 +216,10 @@ def test_alg_disabled_disables_interfaces():
 def test_full_on_fresh_vpp_sets_every_alg_setting():
     ops = P.plan(config.load(FULL), fresh(config.load(FULL)))
     assert [o.cli() for o in ops if o.cli().startswith("set sip-alg")] == [
-        "set sip-alg ports udp 5060,5080",
+        "set sip-alg ports udp 5060,5080 tcp 5060",
         "set sip-alg timeouts signaling 300 media 30 call 3600",
         "set sip-alg max-calls 2000; set sip-alg media-ports 30000-39999",
+        "set sip-alg tcp reassembly 32768",
         "set sip-alg media-other-hosts on",
         "set sip-alg security max-inbound-calls 200 max-inbound-per-source 5 "
         "max-binding-time 1800 max-entries 65536 max-entries-per-call 12 "
@@ -245,8 +250,9 @@ def test_media_other_hosts(running, want):
 class FakeClient:
     """Answers read_state's calls the way vpp_papi does, from a few fixed values."""
 
-    def __init__(self, media_other_hosts):
+    def __init__(self, media_other_hosts, tcp=(), tcp_reassembly=16384):
         self.media_other_hosts = media_other_hosts
+        self.tcp, self.tcp_reassembly = tuple(tcp), tcp_reassembly
 
     def has(self, msg):
         return False  # no ACL plugin
@@ -263,22 +269,25 @@ class FakeClient:
         if msg == "nat44_show_running_config":
             return SimpleNamespace(sessions=0)
         assert msg == "sip_alg_get_config", msg
-        return SimpleNamespace(n_udp_ports=1, udp_ports=[5060] + [0] * 7, signaling=120,
-                               media=60, call=7200, max_calls=10000, media_port_lo=40000,
-                               media_port_hi=59999,
+        # the reply's arrays are full length (8), only the first n_*_ports count
+        return SimpleNamespace(n_udp_ports=1, udp_ports=[5060] + [0] * 7,
+                               n_tcp_ports=len(self.tcp),
+                               tcp_ports=list(self.tcp) + [0] * (8 - len(self.tcp)),
+                               signaling=120, media=60, call=7200, max_calls=10000,
+                               media_port_lo=40000, media_port_hi=59999,
                                media_other_hosts=self.media_other_hosts,
                                max_inbound_calls=1000, max_inbound_per_source=20,
                                max_binding_time=3600, max_entries=65536,
                                max_entries_per_call=24, inside_port_lo=2000,
-                               inside_port_hi=3000)
+                               inside_port_hi=3000, tcp_reassembly=self.tcp_reassembly)
 
 
 @pytest.mark.parametrize("value", [False, True])
 def test_read_state_reads_media_other_hosts(value):
     st = P.read_state(FakeClient(value))
-    assert st.alg == {"udp": (5060,), "signaling": 120, "media": 60, "call": 7200,
+    assert st.alg == {"udp": (5060,), "tcp": (), "signaling": 120, "media": 60, "call": 7200,
                       "max_calls": 10000, "media_ports": (40000, 59999),
-                      "media_other_hosts": value,
+                      "tcp_reassembly": 16384, "media_other_hosts": value,
                       **SECURITY_DEFAULTS, "inside_media_ports": (2000, 3000)}
     assert st.sw_if_index == {"host-sipalg-in": 1} and st.addresses == {1: {"192.168.1.254/24"}}
 
@@ -341,3 +350,93 @@ def test_security_before_the_interfaces():
     ops = P.plan(cfg, fresh(cfg))
     kinds = [type(o) for o in ops]
     assert kinds.index(P.AlgSecurity) < kinds.index(P.AlgInterface)
+
+
+@pytest.mark.parametrize("running,want", [
+    ((), (5060,)), ((5060,), ()), ((5060,), (5060, 5061)), ((5061, 5060), (5060, 5061)),
+    ((), ()), ((5060,), (5060,))])
+def test_tcp_ports(running, want):
+    """One sip_alg_set_ports (UDP and TCP together) when the running TCP ports differ, none
+    when they are the same; no TCP ports is `tcp none`."""
+    cfg = config.load(SEED)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    st.alg["tcp"] = running
+    cfg.sip_alg.tcp_ports = list(want)
+    ops = P.plan(cfg, st)
+    if running == want:
+        assert ops == []
+        return
+    assert ops == [P.AlgPorts((5060,), want)]
+    assert ops[0].cli() == "set sip-alg ports udp 5060 tcp " + \
+        (",".join(str(p) for p in want) or "none")
+    assert ops[0].call() == ("sip_alg_set_ports", {
+        "n_udp_ports": 1, "udp_ports": [5060] + [0] * 7,
+        "n_tcp_ports": len(want), "tcp_ports": list(want) + [0] * (8 - len(want))})
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_tcp_ports_eight():
+    cfg = config.load(SEED)
+    cfg.sip_alg.udp_ports = [5060, 5080]
+    cfg.sip_alg.tcp_ports = list(range(5060, 5068))
+    ops = [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgPorts)]
+    assert [o.cli() for o in ops] == [
+        "set sip-alg ports udp 5060,5080 tcp 5060,5061,5062,5063,5064,5065,5066,5067"]
+    assert ops[0].call()[1]["tcp_ports"] == list(range(5060, 5068))
+    assert ops[0].call()[1]["n_tcp_ports"] == 8
+
+
+@pytest.mark.parametrize("running,want", [(16384, 16384), (16384, 1024), (65535, 16384),
+                                          (4096, 65535)])
+def test_tcp_reassembly(running, want):
+    """One sip_alg_set_tcp when the running value differs, none when it is the same."""
+    cfg = config.load(SEED)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    st.alg["tcp_reassembly"] = running
+    cfg.sip_alg.tcp_reassembly = want
+    ops = P.plan(cfg, st)
+    if running == want:
+        assert ops == []
+        return
+    assert ops == [P.AlgTcp(want)]
+    assert ops[0].cli() == f"set sip-alg tcp reassembly {want}"
+    assert ops[0].call() == ("sip_alg_set_tcp", {"reassembly": want})
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_tcp_defaults_plan_nothing():
+    """The seed leaves SIP over TCP off at the default reassembly: what a fresh VPP has."""
+    cfg = config.load(SEED)
+    ops = P.plan(cfg, fresh(cfg))
+    assert not [o for o in ops if isinstance(o, (P.AlgPorts, P.AlgTcp))]
+
+
+def test_tcp_from_yaml_removed():
+    """full.yaml's TCP settings, applied; the keys removed from the YAML: back to no TCP
+    ports and the default reassembly."""
+    cfg = config.load(FULL)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    assert (st.alg["tcp"], st.alg["tcp_reassembly"]) == ((5060,), 32768)
+    cfg.sip_alg.tcp_ports, cfg.sip_alg.tcp_reassembly = [], config.SipAlg().tcp_reassembly
+    ops = P.plan(cfg, st)
+    assert [o.cli() for o in ops] == ["set sip-alg ports udp 5060,5080 tcp none",
+                                      "set sip-alg tcp reassembly 16384"]
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_tcp_before_the_interfaces():
+    """On a fresh VPP, TCP ports and reassembly are set before the ALG sees traffic."""
+    cfg = config.load(FULL)
+    kinds = [type(o) for o in P.plan(cfg, fresh(cfg))]
+    assert kinds.index(P.AlgPorts) < kinds.index(P.AlgInterface)
+    assert kinds.index(P.AlgTcp) < kinds.index(P.AlgInterface)
+
+
+@pytest.mark.parametrize("tcp,reassembly", [((), 16384), ((5060,), 4096),
+                                            (tuple(range(5060, 5068)), 65535)])
+def test_read_state_reads_tcp(tcp, reassembly):
+    """The TCP ports (the first n_tcp_ports of the reply's array) and the reassembly limit,
+    from sip_alg_get_config."""
+    st = P.read_state(FakeClient(False, tcp, reassembly))
+    assert (st.alg["udp"], st.alg["tcp"], st.alg["tcp_reassembly"]) == \
+        ((5060,), tcp, reassembly)
