@@ -250,3 +250,17 @@ def test_tcp_reassembly(value, msg):
         _with(SEED, "sip_alg", "limits", {"tcp_reassembly": value})
     assert e.value.problems == [("sip_alg.limits.tcp_reassembly", msg)]
 
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
+def test_examples_document_tcp(path):
+    """The commented-out sip_alg.ports.tcp and sip_alg.limits.tcp_reassembly lines of each
+    example, uncommented, are valid; tcp_reassembly says the default. Commented, the example
+    leaves SIP over TCP off."""
+    from sipalgctl import config
+    text = open(path).read()
+    assert config.parse(yaml.safe_load(text)).sip_alg.tcp_ports == []
+    for line in ("    # tcp: [5060]", "    # tcp_reassembly: 16384"):
+        assert text.count(line + "\n") == 1, line
+        text = text.replace(line, line.replace("# ", "", 1))
+    s = config.parse(yaml.safe_load(text)).sip_alg
+    assert (s.tcp_ports, s.tcp_reassembly) == ([5060], config.SipAlg().tcp_reassembly)
