@@ -48,12 +48,20 @@ def firewall_summary(fw):
     return f"firewall on: {pol('outbound', fw.outbound)}, {pol('inbound', fw.inbound)}"
 
 
+def tcp_summary(alg):
+    if not (alg.enabled and alg.tcp_ports):
+        return "SIP over TCP off"
+    return (f"SIP over TCP on {','.join(str(p) for p in alg.tcp_ports)} "
+            f"(reassembly {alg.tcp_reassembly} bytes)")
+
+
 def cmd_check(args):
     cfg = load(args)
     n = len(cfg.interfaces)
     print(f"{args.config}: ok ({n} interfaces, {len(cfg.nat.pool)} NAT addresses, "
           f"{len(cfg.nat.static_mappings)} static mappings, SIP ALG "
           f"{'on ' + ', '.join(cfg.alg_interfaces()) if cfg.sip_alg.enabled else 'off'}; "
+          f"{tcp_summary(cfg.sip_alg)}; "
           f"media-other-hosts {'on' if cfg.sip_alg.media_other_hosts else 'off'}; "
           f"{firewall_summary(cfg.firewall)})")
     return EXIT_OK

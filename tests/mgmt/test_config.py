@@ -65,7 +65,19 @@ def test_check_summary(capsys):
     assert cli.main(["check", SEED]) == 0
     assert capsys.readouterr().out == (
         f"{SEED}: ok (2 interfaces, 1 NAT addresses, 0 static mappings, SIP ALG on "
-        f"inside, outside; media-other-hosts off; firewall off)\n")
+        f"inside, outside; SIP over TCP off; media-other-hosts off; firewall off)\n")
+
+
+def test_check_summary_tcp(capsys):
+    """The TCP ports and the reassembly limit, when SIP over TCP is on; off with the ALG."""
+    path = os.path.join(HERE, "configs", "full.yaml")
+    assert cli.main(["check", path]) == 0
+    assert "; SIP over TCP on 5060 (reassembly 32768 bytes); media-other-hosts on; " in \
+        capsys.readouterr().out
+    from sipalgctl import config
+    alg = config.load(path).sip_alg
+    alg.enabled = False
+    assert cli.tcp_summary(alg) == "SIP over TCP off"
 
 
 def test_check_summary_firewall(capsys):
