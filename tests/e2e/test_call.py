@@ -17,8 +17,12 @@ SIP_PORTS = (A_SIP, B_SIP, 5060)
 KAMAILIO_CFG = os.path.join(HERE, "..", "data", "kamailio.cfg.in")
 
 
-def scenario(name, media=True):
+def scenario(name, media=True, tcp=False):
     xml = open(os.path.join(HERE, "scenarios", name)).read()
+    if tcp:
+        # over TCP the caller closes the connection as soon as it is done: a callee still
+        # pausing after its last message would count that as a failed call
+        xml = re.sub(r"\s*<pause milliseconds=\"500\"/>\s*</scenario>", "\n</scenario>", xml)
     if not media:
         xml, n = re.subn(r"<nop>\s*<action><exec play_pcap_audio=[^>]*/></action>\s*</nop>", "",
                          xml)
@@ -55,13 +59,22 @@ class Call:
 
 
 def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=None,
-             ready=None, record_route=True, uac="uac.xml", uas="uas.xml", after=None):
+             ready=None, record_route=True, uac="uac.xml", uas="uas.xml", after=None,
+             transport="udp"):
     """One call from A to B; returns a Call. after(t) runs as soon as both user agents are
-    done, before the captures stop."""
-    cap_in = capture(t, t.ns_in, t.if_in, "udp", f"{tmp}/inside.pcap")
-    cap_out = capture(t, t.ns_out, t.if_out, "udp", f"{tmp}/outside.pcap")
+    done, before the captures stop. transport "tcp": SIP over TCP (sipp -t t1, Kamailio
+    listening on TCP and relaying over TCP); media is RTP over UDP either way."""
+    bpf = "udp" if transport == "udp" else "udp or tcp"
+    cap_in = capture(t, t.ns_in, t.if_in, bpf, f"{tmp}/inside.pcap")
+    cap_out = capture(t, t.ns_out, t.if_out, bpf, f"{tmp}/outside.pcap")
+    tport = ["-t", "t1"] if transport == "tcp" else []
     if via_proxy:
-        cfg = open(KAMAILIO_CFG).read().replace("@CALLEE@", f"{t.B}:{B_SIP}")
+        callee = f"{t.B}:{B_SIP}" + (";transport=tcp" if transport == "tcp" else "")
+        cfg = open(KAMAILIO_CFG).read().replace("@CALLEE@", callee)
+        if transport == "tcp":
+            cfg = cfg.replace("disable_tcp=yes\n", "").replace(
+                "listen=udp:198.51.100.1:5060\n",
+                "listen=udp:198.51.100.1:5060\nlisten=tcp:198.51.100.1:5060\n")
         if not record_route:
             # the proxy leaves the dialog: in-dialog requests go straight to the Contact
             cfg, n = re.subn(r"^\s*record_route\(\);\n", "", cfg, flags=re.M)
@@ -70,12 +83,12 @@ def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=N
             f.write(cfg)
         t.popen_in(t.ns_out, "kamailio", "-f", f"{tmp}/kamailio.cfg", "-P", f"{tmp}/kam.pid",
                    "-Y", tmp, "-w", tmp, "-DD", "-E", log=f"{tmp}/kamailio.log")
-    uas = t.popen_in(t.ns_out, "sipp", "-sf", scenario(uas, uas_media), "-i", t.B, "-p",
+    uas = t.popen_in(t.ns_out, "sipp", "-sf", scenario(uas, uas_media, tcp=bool(tport)), *tport, "-i", t.B, "-p",
                      str(B_SIP), "-mi", t.B, "-mp", str(B_RTP), "-m", "1", "-nostdin",
                      "-timeout", "30s", "-trace_err", "-trace_msg", cwd=tmp, log=f"{tmp}/uas.log")
     time.sleep(1.0)
     target = f"{t.PROXY}:5060" if via_proxy else f"{t.B}:{B_SIP}"
-    uac = t.popen_in(t.ns_in, "sipp", "-sf", scenario(uac, uac_media), target, "-s", "bob",
+    uac = t.popen_in(t.ns_in, "sipp", "-sf", scenario(uac, uac_media), target, *tport, "-s", "bob",
                      "-i", t.A, "-p", str(A_SIP), "-mi", t.A, "-mp", str(A_RTP), "-m", "1",
                      "-nostdin", "-timeout", "30s", "-trace_err", "-trace_msg", cwd=tmp,
                      log=f"{tmp}/uac.log")

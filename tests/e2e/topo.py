@@ -131,7 +131,7 @@ class Topo:
             "nat44 plugin enable sessions 10000",
             f"nat44 add address {self.PUB}",
             f"set interface nat44 in host-{self.if_in_vpp} out host-{self.if_out_vpp}",
-            "set sip-alg ports udp 5060,5062",
+            "set sip-alg ports udp 5060,5062 tcp 5060,5062",
         ] + ([f"set sip-alg interface host-{self.if_in_vpp}",
               f"set sip-alg interface host-{self.if_out_vpp}"] if self.alg else []):
             out = v.cli(c).strip()

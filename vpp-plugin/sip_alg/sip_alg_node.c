@@ -1220,7 +1220,10 @@ sip_alg_post_tcp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
       /* the first part in this buffer, the rest in more segments of at most the MSS */
       u32 room = plen + vlib_buffer_space_left_at_end (vm, b) +
 		 (u32) (b->current_length - ip_len); /* bytes after the IP packet */
-      u32 seg = clib_min (h->mss ? h->mss : SIP_ALG_TCP_DEFAULT_MSS, room);
+      /* the MSS counts a bare TCP header: options (timestamps, ...) come off it */
+      u32 mss = h->mss ? h->mss : SIP_ALG_TCP_DEFAULT_MSS;
+      u32 opts = tcp_header_bytes (tcp) - sizeof (tcp_header_t);
+      u32 seg = clib_min (mss > opts + 64 ? mss - opts : 64, room);
       u32 first = clib_min (out_len, seg);
       clib_memcpy_fast ((u8 *) ip + hdrs, out, first);
       if (!out_len)

@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tier 2: SIP over TCP through VPP, 0 and 2 workers: sipp (-t t1) calls direct and
+through Kamailio listening on TCP, media both ways and from the outside first; and a 4 KB
+INVITE over TCP (many segments). Nothing that leaves VPP on the outside names the inside
+network."""
+
+import os
+import re
+
+import pytest
+
+import vpp_harness as h
+from test_call import A_RTP, B_RTP, HERE, run_call, udp_to
+from topo import Topo
+
+
+@pytest.fixture(params=(0, 2), ids=("0w", "2w"))
+def tcp_topo(e2e_prefix, request):
+    why = h.workers_unavailable(request.param)
+    if why:
+        pytest.skip(why)
+    with Topo(e2e_prefix, workers=request.param) as t:
+        yield t
+        t.failed = h.failed_test(request)
+
+
+def tcp_payloads(pkts):
+    # the TCP payload whatever scapy dissects it as (port 2000 looks like Skinny to it)
+    from scapy.all import IP, TCP
+    return [bytes(p[TCP].payload) for p in pkts if IP in p and TCP in p and len(p[TCP].payload)]
+
+
+def assert_tcp_sip_clean(outside, min_msgs=5):
+    """SIP went over TCP outside, and none of it names the inside network."""
+    data = b"".join(tcp_payloads(outside))
+    assert len(re.findall(rb"^(?:[A-Z]+ sip:|SIP/2\.0 \d\d\d)", data, re.M)) >= min_msgs, data[:500]
+    assert b"192.168.1." not in data, data
+
+
+@pytest.mark.parametrize("via_proxy", [False, True], ids=["direct", "kamailio"])
+def test_tcp_call(tcp_topo, via_proxy, tmp_path):
+    t = tcp_topo
+    c = run_call(t, str(tmp_path), via_proxy=via_proxy, transport="tcp")
+    assert (c.uac_rc, c.uas_rc) == (0, 0), open(f"{tmp_path}/uac.log").read()[-1500:]
+    assert len(udp_to(c.inside, t.A, A_RTP)) > 50
+    assert len(udp_to(c.outside, t.B, B_RTP)) > 50
+    assert_tcp_sip_clean(c.outside)
+    assert t.vpp.counters()["tcp_conn"] >= 1
+
+
+def test_tcp_silent_caller(tcp_topo, tmp_path):
+    """The caller sends no media: B's RTP, first from the outside, reaches A."""
+    t = tcp_topo
+    c = run_call(t, str(tmp_path), uac_media=False, transport="tcp")
+    assert (c.uac_rc, c.uas_rc) == (0, 0)
+    assert len(udp_to(c.inside, t.A, A_RTP)) > 50
+    assert udp_to(c.outside, t.B, B_RTP) == []
+
+
+def big_uac(tmp):
+    """uac.xml with 3.5 KB of extra SDP attributes: a 4 KB INVITE."""
+    xml = open(os.path.join(HERE, "scenarios", "uac.xml")).read()
+    extra = "".join(f"      a=x-pad{i}:{'p' * 60}\n" for i in range(55))
+    xml = xml.replace("      a=rtpmap:8 PCMA/8000\n    ]]>", "      a=rtpmap:8 PCMA/8000\n" + extra +
+                      "    ]]>", 1)
+    assert "x-pad54" in xml
+    path = os.path.join(tmp, "uac_big.xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    return path
+
+
+def test_tcp_4k_invite(tcp_topo, tmp_path):
+    """A 4 KB INVITE over TCP crosses VPP in several segments, framed and rewritten whole."""
+    t = tcp_topo
+    c = run_call(t, str(tmp_path), uac=big_uac(str(tmp_path)), transport="tcp")
+    assert (c.uac_rc, c.uas_rc) == (0, 0), open(f"{tmp_path}/uac.log").read()[-1500:]
+    assert len(udp_to(c.inside, t.A, A_RTP)) > 50
+    assert len(udp_to(c.outside, t.B, B_RTP)) > 50
+    assert_tcp_sip_clean(c.outside)
+    assert t.vpp.counters()["tcp_partial"] >= 1
