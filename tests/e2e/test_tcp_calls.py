@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Tier 2: SIP over TCP through VPP, 0 and 2 workers: sipp (-t t1) calls direct and
-through Kamailio listening on TCP, media both ways and from the outside first; and a 4 KB
-INVITE over TCP (many segments). Nothing that leaves VPP on the outside names the inside
-network."""
+"""Tier 2: SIP over TCP and large SIP messages through VPP, 0 and 2 workers: sipp (-t t1)
+calls direct and through Kamailio listening on TCP, media both ways and from the outside
+first; a 4 KB INVITE over TCP (many segments) and over UDP (IP fragments, reassembled and
+fragmented again). Nothing that leaves VPP on the outside names the inside network."""
 
 import os
 import re
@@ -79,3 +79,21 @@ def test_tcp_4k_invite(tcp_topo, tmp_path):
     assert len(udp_to(c.outside, t.B, B_RTP)) > 50
     assert_tcp_sip_clean(c.outside)
     assert t.vpp.counters()["tcp_partial"] >= 1
+
+
+def test_udp_4k_invite(tcp_topo, tmp_path):
+    """The same 4 KB INVITE over UDP: it leaves A in IP fragments, VPP reassembles it, the
+    ALG rewrites it whole, VPP fragments it again to the outside MTU."""
+    from test_call import sip_payloads
+    from scapy.all import IP, defragment
+    t = tcp_topo
+    c = run_call(t, str(tmp_path), uac=big_uac(str(tmp_path)))
+    assert (c.uac_rc, c.uas_rc) == (0, 0), open(f"{tmp_path}/uac.log").read()[-1500:]
+    assert len(udp_to(c.inside, t.A, A_RTP)) > 50
+    assert len(udp_to(c.outside, t.B, B_RTP)) > 50
+    frags = [p[IP] for p in c.outside if IP in p and (p[IP].flags.MF or p[IP].frag)]
+    assert frags, "the INVITE did not leave in fragments"
+    whole = [bytes(p[IP].payload.payload) for p in defragment(frags) if not p[IP].flags.MF]
+    assert any(w.startswith(b"INVITE ") for w in whole)
+    assert all(b"192.168.1." not in w for w in whole)
+    assert all(b"192.168.1." not in d for d in sip_payloads(c.outside))

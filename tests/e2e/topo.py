@@ -125,6 +125,9 @@ class Topo:
             f"create host-interface name {self.if_out_vpp}",
             f"set int ip address host-{self.if_in_vpp} {self.GW_IN}/24",
             f"set int ip address host-{self.if_out_vpp} {self.GW_OUT}/24",
+            # af_packet interfaces come up with VPP's 9000-byte MTU: the veths carry 1500
+            f"set interface mtu packet 1500 host-{self.if_in_vpp}",
+            f"set interface mtu packet 1500 host-{self.if_out_vpp}",
             f"set int state host-{self.if_in_vpp} up",
             f"set int state host-{self.if_out_vpp} up",
             f"ip route add 198.51.100.0/24 via {self.OUT_HOST} host-{self.if_out_vpp}",

@@ -199,9 +199,17 @@ def test_trace_shows_alg_decision(pgnat):
     assert re.search(r"sip-alg-post: in2out INVITE len \d+ delta -?\d+ pinholes 3 held", tr)
 
 
-def test_growth_past_the_buffer_is_refused_untouched(pgnat):
-    """A message that fills the buffer and would grow past it: passed as it was, counted,
-    and none of its pinholes requested."""
+def big_invite(size):
+    """The seed INVITE with SDP attributes padding it to about size bytes."""
+    inv = S.invite()
+    n = max(0, (size - len(inv)) // 70)
+    return S.message(f"INVITE sip:bob@{S.PROXY} SIP/2.0", S.dialog(S.A, S.A_PORT, 1, "INVITE"),
+                     S.sdp(S.A, S.A_RTP, [f"a=x-pad{i}:{'p' * 58}" for i in range(n)]))
+
+
+def test_growth_past_the_buffer_goes_to_a_chain(pgnat):
+    """A message that fills its buffer and grows past it is written back as a chain of
+    buffers: rewritten whole, lengths and checksums right, pinholes as usual."""
     t = pgnat
     contacts = ", ".join(f"<sip:a{i}@{S.A}:{S.A_PORT}>" for i in range(40))
     headers = S.dialog(S.A, S.A_PORT, 1, "INVITE") + [f"Contact: {contacts}"]
@@ -212,25 +220,72 @@ def test_growth_past_the_buffer_is_refused_untouched(pgnat):
     headers.insert(1, "X-Pad: " + "x" * pad)
     inv = S.message(f"INVITE sip:bob@{S.PROXY} SIP/2.0", headers, body)
     [p] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)], "pg1", 1)
-    assert bytes(p[Raw]) == inv and checksums_ok(p)
+    out = bytes(p[Raw])
+    pub = p[UDP].sport
+    sub = lambda h: h.replace(f"{S.A}:{S.A_PORT}", f"{S.PUB}:{pub}").replace(S.A, S.PUB)
+    assert out == S.message(f"INVITE sip:bob@{S.PROXY} SIP/2.0", [sub(h) for h in headers],
+                            S.sdp(S.PUB, media_port(out)))
+    assert len(out) > len(inv) and p[IP].len == 28 + len(out) and checksums_ok(p)
     c = t.counters()
-    assert (c["no_space"], c["rewritten"], c["pinhole_added"], c["held"]) == (1, 0, 0, 0)
-    assert t.server_map() == [] and t.static_mappings() == []
+    assert (c["no_space"], c["rewritten"], c["pinhole_added"]) == (0, 1, 3)
 
 
-def test_fragmented_sip_counted_and_passed(pgnat):
-    from scapy.all import fragment
+def test_fragmented_sip_reassembled_and_rewritten(pgnat):
+    """A SIP datagram in fragments: VPP's full reassembly makes it whole, the ALG rewrites
+    it like any other."""
+    from scapy.all import fragment, Ether
     t = pgnat
     inv = S.invite()
     pkt = t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)
     frags = fragment(pkt[IP], fragsize=200)
     assert len(frags) >= 2
-    from scapy.all import Ether
     pkts = [Ether(dst=t.mac["pg0"], src=t.A_MAC) / f for f in frags]
-    got = t.send("pg0", pkts, "pg1", len(frags))
-    assert len(got) == len(frags)
+    [p] = t.send("pg0", pkts, "pg1", 1)
+    out = bytes(p[Raw])
+    assert out == S.invite(a=S.PUB, a_port=p[UDP].sport, rtp=media_port(out))
+    assert checksums_ok(p)
     c = t.counters()
-    assert (c["fragment"], c["sip"], c["rewritten"]) == (1, 0, 0)
+    assert (c["fragment"], c["sip"], c["rewritten"]) == (0, 1, 1)
+
+
+def test_4k_datagram_fragmented_again(pgnat):
+    """A 4 KB INVITE arrives in fragments, is reassembled and rewritten, and leaves in
+    fragments that fit the outside MTU; reassembled, they are the rewritten message."""
+    from scapy.all import fragment, defragment, Ether
+    t = pgnat
+    t.vpp.cli_ok("set interface mtu packet 1500 pg1")
+    inv = big_invite(4000)
+    assert len(inv) > 3900
+    pkt = t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)
+    frags = [Ether(dst=t.mac["pg0"], src=t.A_MAC) / f for f in fragment(pkt[IP], fragsize=1480)]
+    got = t.send("pg0", frags, "pg1", 3)
+    assert len(got) == 3 and all(len(g[IP]) <= 1500 for g in got)
+    [whole] = defragment([g[IP] for g in got])
+    out = bytes(whole[UDP].payload)
+    assert b"192.168.1." not in out and out.startswith(b"INVITE sip:bob@")
+    assert len(out) == len(inv) + (len(S.PUB) - len(S.A)) * out.count(S.PUB.encode()) + \
+        len(str(media_port(out))) - len(str(S.A_RTP)) + \
+        (len(str(whole[UDP].sport)) - len(str(S.A_PORT))) * out.count(b"%s:%d" % (S.PUB.encode(), whole[UDP].sport))
+    assert {e[2] for e in entries(t)} == {"sip", "sip-rtp", "sip-rtcp"}
+
+
+def test_growth_past_mtu_with_df_cleared(pgnat):
+    """A 1,470-byte INVITE with DF set that the rewrite makes larger than the outside MTU:
+    DF is cleared (counted) and VPP fragments it instead of dropping it."""
+    from scapy.all import defragment
+    t = pgnat
+    t.vpp.cli_ok("set interface mtu packet 1500 pg1")
+    inv = big_invite(1400)
+    pad = 1500 - 28 - len(inv) - 4 - len("X-Pad: \r\n")
+    inv = inv.replace(b"Max-Forwards: 70\r\n", b"Max-Forwards: 70\r\nX-Pad: " + b"x" * pad + b"\r\n")
+    assert 1465 <= 28 + len(inv) <= 1500
+    pkt = t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)
+    pkt[IP].flags = "DF"
+    got = t.send("pg0", [pkt], "pg1", 2)
+    assert len(got) == 2
+    [whole] = defragment([g[IP] for g in got])
+    assert b"192.168.1." not in bytes(whole[UDP].payload)
+    assert t.counters()["df_cleared"] == 1
 
 
 def test_register_binding_outlives_calls(pgnat):

@@ -11,6 +11,7 @@
 #include <vnet/plugin/plugin.h>
 #include <vlib/threads.h>
 #include <vpp/app/version.h>
+#include <vnet/ip/reass/ip4_full_reass.h>
 
 #include <sip_alg/sip_alg.h>
 
@@ -175,6 +176,8 @@ sip_alg_interface_enable_disable (u32 sw_if_index, int enable)
 		    VNET_API_ERROR_FEATURE_ALREADY_DISABLED;
   if (enable)
     sip_alg_lazy_init (sam);
+  /* SIP datagrams over the MTU arrive as fragments: VPP's full reassembly makes them whole */
+  ip4_full_reass_enable_disable_with_refcnt (sw_if_index, enable);
   vnet_feature_enable_disable ("ip4-unicast", "sip-alg-pre", sw_if_index, enable, 0, 0);
   vnet_feature_enable_disable ("ip4-unicast", "sip-alg-post", sw_if_index, enable, 0, 0);
   sam->if_enabled = clib_bitmap_set (sam->if_enabled, sw_if_index, enable);

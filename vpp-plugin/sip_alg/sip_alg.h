@@ -214,6 +214,7 @@ typedef struct
   uword *tcp_by_key;		 /* sip_alg_tcp_key_t -> pool index */
   u32 n_tcp_conns;		 /* pool_elts (tcp_conns), readable without the barrier */
   u8 *tcp_out;			 /* rewritten stream bytes of one segment */
+  u8 *linear;			 /* a chained datagram copied into one piece */
   uword *inbound_by_src; /* outside address (u32, network order) -> such records */
   u8 *scratch; /* rewrite output */
   sip_hdr_t hdrs[SIP_ALG_MAX_HDRS];

@@ -812,6 +812,60 @@ sip_alg_message_commit (vlib_main_t *vm, sip_alg_ctx_t *c, u32 held_bi, u32 next
 }
 
 /*
+ * The datagram's payload replaced by new[0..new_len) in a chain of buffers: the first keeps
+ * the IP and UDP headers (hdrs bytes), the rest of the old chain is freed. Returns 0, or -1
+ * when buffers ran out (the packet is then incomplete and must be dropped).
+ */
+static int
+sip_alg_udp_rechain (vlib_main_t *vm, vlib_buffer_t *b, ip4_header_t *ip, udp_header_t *udp,
+		     u32 hdrs, const u8 *new, u32 new_len)
+{
+  if (b->flags & VLIB_BUFFER_NEXT_PRESENT)
+    vlib_buffer_free_one (vm, b->next_buffer); /* and the chain after it */
+  b->flags &= ~VLIB_BUFFER_NEXT_PRESENT;
+  b->total_length_not_including_first_buffer = 0;
+  b->current_length = hdrs;
+  vlib_buffer_t *last = b;
+  if (vlib_buffer_chain_append_data_with_alloc (vm, b, &last, (void *) new, new_len) != new_len)
+    return -1;
+  if (b->flags & VLIB_BUFFER_NEXT_PRESENT)
+    b->flags |= VLIB_BUFFER_TOTAL_LENGTH_VALID;
+  ip->length = clib_host_to_net_u16 (hdrs + new_len);
+  ip->checksum = ip4_header_checksum (ip);
+  udp->length = clib_host_to_net_u16 (8 + new_len);
+  vnet_buffer_offload_flags_clear (b, VNET_BUFFER_OFFLOAD_F_UDP_CKSUM);
+  udp->checksum = 0;
+  udp->checksum = ip4_tcp_udp_compute_checksum (vm, b, ip);
+  if (udp->checksum == 0)
+    udp->checksum = 0xffff;
+  return 0;
+}
+
+/*
+ * A datagram the rewrite made larger than the MTU towards its destination, with DF set,
+ * would be dropped by ip4-rewrite and sent again at the same size forever: clear DF so
+ * VPP fragments it (counted).
+ */
+static void
+sip_alg_fit_mtu (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b,
+		 ip4_header_t *ip)
+{
+  if (!(ip->flags_and_fragment_offset & clib_host_to_net_u16 (IP4_HEADER_FLAG_DONT_FRAGMENT)))
+    return;
+  u32 fib_index = ip4_fib_table_get_index_for_sw_if_index (vnet_buffer (b)->sw_if_index[VLIB_RX]);
+  const dpo_id_t *dpo = load_balance_get_bucket_i (
+    load_balance_get (ip4_fib_forwarding_lookup (fib_index, &ip->dst_address)), 0);
+  if (dpo->dpoi_type != DPO_ADJACENCY && dpo->dpoi_type != DPO_ADJACENCY_INCOMPLETE)
+    return;
+  u32 mtu = adj_get (dpo->dpoi_index)->rewrite_header.max_l3_packet_bytes;
+  if (!mtu || clib_net_to_host_u16 (ip->length) <= mtu)
+    return;
+  ip->flags_and_fragment_offset &= ~clib_host_to_net_u16 (IP4_HEADER_FLAG_DONT_FRAGMENT);
+  ip->checksum = ip4_header_checksum (ip);
+  vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_DF_CLEARED, 1);
+}
+
+/*
  * One SIP datagram. Returns 1 when the buffer is held (it leaves later, from the main
  * thread, once its pinholes exist), 0 when it goes on now.
  */
@@ -826,29 +880,43 @@ sip_alg_post_udp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
 
   if (!sip_alg_ctx_dir (c, st, ip, udp->src_port, udp->dst_port))
     return 0;
-  if (b->flags & VLIB_BUFFER_NEXT_PRESENT)
-    {
-      c->error = SIP_ALG_ERROR_CHAINED;
-      return 0;
-    }
-  u8 *payload = (u8 *) (udp + 1);
-  u8 *buf_end = vlib_buffer_get_current (b) + b->current_length;
+  /*
+   * A datagram larger than one buffer (VPP's full reassembly chains the fragments) is
+   * read from a linear copy and written back as a new chain.
+   */
+  int chained = (b->flags & VLIB_BUFFER_NEXT_PRESENT) != 0;
+  u32 hdrs = (u8 *) (udp + 1) - (u8 *) ip;
+  u32 total = chained ? vlib_buffer_length_in_chain (vm, b) : b->current_length;
   u32 udp_len = clib_net_to_host_u16 (udp->length);
-  if (udp_len < 8 || payload + (udp_len - 8) > buf_end)
+  if (b->current_length < hdrs || udp_len < 8 || hdrs - 8 + udp_len > total ||
+      udp_len - 8 > SIP_MAX_MSG_LEN)
     {
       c->error = SIP_ALG_ERROR_TRUNCATED;
       return 0;
+    }
+  u8 *payload = (u8 *) (udp + 1);
+  if (chained)
+    {
+      vec_validate (ptd->linear, total - 1);
+      vlib_buffer_contents (vm, bi, ptd->linear);
+      payload = ptd->linear + hdrs;
     }
   u32 len = udp_len - 8, out_len;
   c->rx_sw_if_index = vnet_buffer (b)->sw_if_index[VLIB_RX];
   if (sip_alg_message (vm, node, sam, ptd, c, payload, len, SIP_PARSE_DATAGRAM, ptd->scratch,
 		       vec_len (ptd->scratch), &out_len) != SIP_OK)
     return 0;
-  if (c->n_edits && sip_alg_write_back (vm, b, ip, udp, payload, len, ptd->scratch, out_len))
+  if (c->n_edits)
     {
-      /* nothing changed in the packet; pinholes of this message are not requested */
-      sip_alg_message_abort (sam, c, SIP_ERR_NO_SPACE);
-      return 0;
+      if (!chained && (i32) out_len - (i32) len <= (i32) vlib_buffer_space_left_at_end (vm, b))
+	sip_alg_write_back (vm, b, ip, udp, payload, len, ptd->scratch, out_len);
+      else if (sip_alg_udp_rechain (vm, b, ip, udp, hdrs, ptd->scratch, out_len))
+	{
+	  /* out of buffers half way: the packet is gone, and so are its pinholes */
+	  sip_alg_message_abort (sam, c, SIP_ERR_NO_SPACE);
+	  return 2;
+	}
+      sip_alg_fit_mtu (vm, node, b, ip);
     }
   c->held = sip_alg_message_commit (vm, c, bi, next_node_index);
   return c->held;
