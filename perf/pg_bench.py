@@ -10,6 +10,9 @@ input deny) off or on. In each, one packet is replayed `--packets` times per run
   out2in      the reply of that flow from outside (the firewall's reflect session)
   media       outside RTP to a live pinhole of a call (ALG on only: the gate's pass path)
   sip         a SIP INVITE with SDP, a retransmission (ALG on, firewall off)
+  tcp         non-SIP TCP from the inside (port 80, an established NAT flow)
+  sip-tcp     a SIP over TCP segment with an INVITE, a retransmission of it (the ALG sends
+              the unit as first rewritten again) (ALG on, firewall off)
 For each it reads VPP's `show runtime`: clocks per packet of each node on the path, of the
 ALG's nodes (sip-alg-pre + sip-alg-post) and of the whole path. `--rounds` repeats every
 configuration (alternating) and reports medians; ratios are taken inside one run of this
@@ -32,7 +35,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "vpp"))
 import vpp_harness as h  # noqa: E402
 import sipmsgs as S  # noqa: E402
 from pgnat import PgNat  # noqa: E402
-from scapy.all import IP, UDP, Raw, wrpcap  # noqa: E402
+from scapy.all import Ether, IP, TCP, UDP, Raw, wrpcap  # noqa: E402
 
 PATH_NODES = ["ethernet-input", "ip4-input-no-checksum", "ip4-input", "ip4-sv-reassembly-feature",
               "sip-alg-pre", "acl-plugin-in-ip4-fa", "nat-pre-in2out", "nat44-ed-in2out",
@@ -86,6 +89,8 @@ def run(t, name, pkt, packets, iface="pg0"):
 def measure(prefix, alg, fw, packets):
     out = {}
     with PgNat(prefix, alg=alg) as t:
+        if alg:
+            t.vpp.cli_ok("set sip-alg ports udp 5060 tcp 5060")
         if fw:
             firewall(t)
         # the flow first (NAT session, reflect session), then its two directions
@@ -102,7 +107,24 @@ def measure(prefix, alg, fw, packets):
             out["media"] = run(t, "media", media, packets, iface="pg1")
             if not fw:
                 out["sip"] = run(t, "sip", inv, max(packets // 10, 1000))
+        out["tcp"] = run(t, "tcp", tcp_flow(t, 80, b"x" * 64), packets)
+        if alg and not fw:
+            seg = tcp_flow(t, 5060, S.invite(a_port=40600), sport=40600)
+            out["sip-tcp"] = run(t, "siptcp", seg, max(packets // 10, 1000))
     return out
+
+
+def tcp_flow(t, dport, data, sport=40500):
+    """A TCP connection from A (SYN through NAT44-ED), its first data segment sent once;
+    returns that segment for replaying."""
+    mk = lambda flags, seq, d=b"": (Ether(dst=t.mac["pg0"], src=t.A_MAC) /
+                                    IP(src=S.A, dst=S.PROXY) /
+                                    TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=1) /
+                                    Raw(d))
+    t.send("pg0", [mk("S", 0)], "pg1", 1)
+    seg = mk("PA", 1, data)
+    t.send("pg0", [seg], "pg1", 1)
+    return seg
 
 
 CONFIGS = [("nat", False, False), ("nat+alg", True, False), ("nat+acl", False, True),
@@ -159,6 +181,10 @@ def main():
           f"ALG nodes {med['nat+acl+alg']['media']['alg']:.1f}")
     print(f"  SIP INVITE retransmission: sip-alg-post "
           f"{med['nat+alg']['sip']['nodes']['sip-alg-post']:.0f} clk/pkt")
+    print(f"  non-SIP TCP in2out ALG nodes: {med['nat+alg']['tcp']['alg']:.1f} clk/pkt; path ALG "
+          f"on/off {ratio('nat+alg', 'nat', 'tcp'):.3f}")
+    print(f"  SIP over TCP segment (INVITE, resent unit): sip-alg-post "
+          f"{med['nat+alg']['sip-tcp']['nodes']['sip-alg-post']:.0f} clk/pkt")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"packets": args.packets, "rounds": args.rounds, "medians": med}, f,
