@@ -281,3 +281,17 @@ def test_non_sip_tcp_untouched(tcpnat):
     [o] = c.from_a(junk)
     assert payload(o) == junk
     assert t.counters()["tcp_overflow"] == 1
+
+
+def test_transport_tcp_params(tcpnat):
+    """Via SIP/2.0/TCP and a Contact with ;transport=tcp are rewritten like any other."""
+    t = tcpnat
+    c = Conn(t)
+    tcpify = lambda m, a, p: m.replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP").replace(
+        b"Contact: <sip:alice@%s:%d>" % (a.encode(), p),
+        b"Contact: <sip:alice@%s:%d;transport=tcp>" % (a.encode(), p))
+    inv = tcpify(invite(c), S.A, A_TCP)
+    assert b";transport=tcp>" in inv and b"SIP/2.0/TCP" in inv
+    [o] = c.from_a(inv)
+    out = payload(o)
+    assert out == tcpify(expected_invite(c, out), S.PUB, c.pub_port)
