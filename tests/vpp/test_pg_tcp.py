@@ -42,15 +42,15 @@ class Conn:
     """A's connection to the proxy: builds both sides' segments with their own sequence
     numbers (what each endpoint believes), sends them, returns what VPP forwards."""
 
-    def __init__(self, t, mss=1460):
+    def __init__(self, t, mss=1460, isn_a=ISN_A):
         self.t = t
-        self.a_seq, self.p_seq = ISN_A + 1, ISN_P + 1
-        syn = self.a("S", seq=ISN_A, ack=0, opts=[("MSS", 1460)])
+        self.a_seq, self.p_seq = isn_a + 1, ISN_P + 1
+        syn = self.a("S", seq=isn_a, ack=0, opts=[("MSS", 1460)])
         [o] = t.send("pg0", [syn], "pg1", 1)
         self.pub_port = o[TCP].sport
-        synack = self.p("SA", seq=ISN_P, ack=ISN_A + 1, opts=[("MSS", mss)])
+        synack = self.p("SA", seq=ISN_P, ack=isn_a + 1, opts=[("MSS", mss)])
         [i] = t.send("pg1", [synack], "pg0", 1)
-        assert i[TCP].ack == ISN_A + 1
+        assert i[TCP].ack == isn_a + 1
         t.send("pg0", [self.a("A")], "pg1", 1)
 
     def a(self, flags, data=b"", seq=None, ack=None, opts=()):
@@ -295,3 +295,16 @@ def test_transport_tcp_params(tcpnat):
     [o] = c.from_a(inv)
     out = payload(o)
     assert out == tcpify(expected_invite(c, out), S.PUB, c.pub_port)
+
+
+def test_new_connection_on_the_same_ports_starts_clean(tcpnat):
+    """After a reset, a new connection between the same endpoints (a SYN) carries none of
+    the old connection's offsets."""
+    t = tcpnat
+    c = Conn(t)
+    [o] = c.from_a(invite(c))
+    assert len(payload(o)) != len(invite(c))  # the old connection has an offset now
+    t.send("pg0", [c.a("R")], "pg1", 1)
+    c2 = Conn(t, isn_a=ISN_A + 100000)  # same ports, a later initial sequence number
+    [o2] = t.send("pg0", [c2.a("A")], "pg1", 1)
+    assert o2[TCP].seq == ISN_A + 100001

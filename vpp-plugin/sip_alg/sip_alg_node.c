@@ -672,6 +672,8 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
   c->call = 0;
   c->call_index = ~0;
   c->n_ph = 0;
+  c->actions = 0;
+  c->n_media_hosts = 0; /* a TCP segment runs several messages through one context */
   *out_len = len;
   vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_SIP, 1);
   c->result = sip_msg_parse (payload, len, mode, &c->msg, ptd->hdrs, SIP_ALG_MAX_HDRS);
@@ -1203,6 +1205,18 @@ sip_alg_post_tcp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   sip_alg_tcp_half_t *h = &tc->half[d], *o = &tc->half[!d];
   tc->last_seen = vlib_time_now (vm);
 
+  if ((flags & TCP_FLAG_SYN) && !(flags & TCP_FLAG_ACK) && tc->closing)
+    {
+      /* the same endpoints open a new connection: nothing of the old one applies */
+      for (int k = 0; k < 2; k++)
+	{
+	  vec_free (tc->half[k].pending);
+	  vec_free (tc->half[k].unit);
+	  clib_memset (&tc->half[k], 0, sizeof (tc->half[k]));
+	  tc->half[k].mss = SIP_ALG_TCP_DEFAULT_MSS;
+	}
+      tc->closing = tc->bypass = 0;
+    }
   if (flags & TCP_FLAG_SYN)
     {
       /* the MSS this side announces bounds what the other direction sends to it */
