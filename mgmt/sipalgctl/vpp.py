@@ -30,7 +30,8 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 PREFIXES = ("/usr", "/usr/local", "/opt/vpp")
 REQUIRED = ("sip_alg_interface_enable_disable", "sip_alg_set_ports", "sip_alg_set_timeouts",
             "sip_alg_set_limits", "sip_alg_set_media_policy", "sip_alg_get_config",
-            "sip_alg_interfaces_get", "sip_alg_server_map_get", "sip_alg_calls_get")
+            "sip_alg_interfaces_get", "sip_alg_server_map_get", "sip_alg_calls_get",
+            "sip_alg_set_security", "sip_alg_set_tcp", "sip_alg_sessions_get")
 
 
 class Unreachable(Exception):
