@@ -18,7 +18,7 @@ def server_map(c):
         out.append({
             "public": f"{e.public_address}:{e.public_port}",
             "inside": None if inside == "0.0.0.0" else f"{inside}:{e.inside_port}",
-            "protocol": "udp",
+            "protocol": "tcp" if getattr(e, "tcp", False) else "udp",
             "app": APPS.get(int(e.app), str(e.app)),
             "left_time": e.left_time,
             "nat_mapping": bool(e.nat_mapping),

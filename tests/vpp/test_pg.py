@@ -13,7 +13,7 @@ from scapy.all import IP, UDP, Raw
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
-ENTRY = re.compile(r"Type: ASPF, ANY -> (\S+?)(?:\[(\S+)\])?, Protocol: udp\(Appro: (\S+)\), "
+ENTRY = re.compile(r"Type: ASPF, ANY -> (\S+?)(?:\[(\S+)\])?, Protocol: (?:udp|tcp)\(Appro: (\S+)\), "
                    r"Left-Time: (\d\d):(\d\d):(\d\d), VPN: public -> public$")
 
 

@@ -308,3 +308,57 @@ def test_new_connection_on_the_same_ports_starts_clean(tcpnat):
     c2 = Conn(t, isn_a=ISN_A + 100000)  # same ports, a later initial sequence number
     [o2] = t.send("pg0", [c2.a("A")], "pg1", 1)
     assert o2[TCP].seq == ISN_A + 100001
+
+
+def test_tcp_signaling_entries_are_records(tcpnat):
+    """Over TCP the connection carries in-dialog requests: the call's signaling entry is a
+    record (Protocol: tcp), no NAT static mapping opens the port number to UDP."""
+    t = tcpnat
+    c = Conn(t)
+    [o] = c.from_a(invite(c))
+    rtp = media_port(payload(o))
+    assert wait_for(lambda: len(t.server_map()) == 3)
+    sig = [l for l in t.server_map() if "Appro: sip)" in l]
+    assert len(sig) == 1 and sig[0].startswith(
+        f"Type: ASPF, ANY -> {S.PUB}:{c.pub_port}[{S.A}:{A_TCP}], Protocol: tcp(Appro: sip)")
+    assert sorted(t.static_mappings()) == sorted(
+        f"UDP local {S.A}:{p} external {S.PUB}:{q} vrf 0"
+        for p, q in ((S.A_RTP, rtp), (S.A_RTP + 1, rtp + 1)))
+
+
+def test_inbound_call_over_a_registered_tcp_connection(tcpnat):
+    """A phone registers over TCP; the registrar's INVITE comes back over the same
+    connection, starts a call record through the binding, and the phone's answer gets
+    its media pinholes."""
+    t = tcpnat
+    c = Conn(t)
+    reg = S.register(a_port=A_TCP).replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP")
+    [o] = c.from_a(reg)
+    ok = S.register_ok(S.PUB, c.pub_port, expires=300).replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP")
+    c.from_p(ok, ack=ISN_A + 1 + len(payload(o)))
+    assert wait_for(lambda: any("tcp(Appro: sip)" in l for l in t.server_map()))
+    inv = S.message(f"INVITE sip:alice@{S.PUB}:{c.pub_port};transport=tcp SIP/2.0", [
+        f"Via: SIP/2.0/TCP {S.PROXY}:5060;branch=z9hG4bK-in1",
+        "Max-Forwards: 69",
+        f"From: <sip:bob@{S.PROXY}>;tag=b9",
+        f"To: <sip:alice@{S.PROXY}>",
+        "Call-ID: in-tcp-1@198.51.100.1",
+        "CSeq: 1 INVITE",
+        f"Contact: <sip:bob@{S.B}:{S.B_SIP};transport=tcp>",
+    ], S.sdp(S.B, S.B_RTP))
+    [i] = c.from_p(inv)
+    assert f"INVITE sip:alice@{S.A}:{A_TCP};transport=tcp".encode() in payload(i)
+    answer = S.message("SIP/2.0 200 OK", [
+        f"Via: SIP/2.0/TCP {S.PROXY}:5060;branch=z9hG4bK-in1",
+        f"From: <sip:bob@{S.PROXY}>;tag=b9",
+        f"To: <sip:alice@{S.PROXY}>;tag=a9",
+        "Call-ID: in-tcp-1@198.51.100.1",
+        "CSeq: 1 INVITE",
+        f"Contact: <sip:alice@{S.A}:{A_TCP};transport=tcp>",
+    ], S.sdp(S.A, S.A_RTP))
+    [a] = c.from_a(answer)
+    rtp = media_port(payload(a))
+    assert b"192.168.1." not in payload(a)
+    assert (f"{S.PUB}:{rtp}", f"{S.A}:{S.A_RTP}", "sip-rtp") in entries(t)
+    assert "in-tcp-1@198.51.100.1" in t.vpp.cli("show sip-alg calls")
+    assert t.counters()["inbound_refused"] == 0

@@ -533,7 +533,7 @@ sip_alg_sig_endpoint_ref (sip_alg_main_t *sam, ip4_address_t addr, u16 port, int
 static void
 sip_alg_sig_endpoints (sip_alg_main_t *sam, const sip_alg_pinhole_t *ph, int delta)
 {
-  if (ph->app != SIP_ALG_APP_SIP || !ph->nat_mapping)
+  if (ph->app != SIP_ALG_APP_SIP || !(ph->nat_mapping || ph->tcp))
     return;
   sip_alg_sig_endpoint_ref (sam, ph->in_addr, ph->in_port, delta, ph->bound);
   sip_alg_sig_endpoint_ref (sam, ph->pub_addr, ph->pub_port, delta, ph->bound);
@@ -548,7 +548,7 @@ static u64
 sip_alg_smap_key (const sip_alg_pinhole_t *ph)
 {
   return ((u64) ph->pub_addr.as_u32 << 32) | ((u64) ph->pub_port << 16) |
-	 (ph->nat_mapping ? 0xff : ph->app);
+	 ((u64) ph->tcp << 8) | (ph->nat_mapping ? 0xff : ph->app);
 }
 
 static sip_alg_smap_t *
@@ -910,8 +910,8 @@ format_sip_alg_smap (u8 *s, va_list *args)
 	      e->ph.pub_port);
   if (e->ph.in_addr.as_u32)
     s = format (s, "[%U:%u]", format_ip4_address, &e->ph.in_addr, e->ph.in_port);
-  s = format (s, ", Protocol: udp(Appro: %U), Left-Time: %U, VPN: public -> public",
-	      format_sip_alg_app, (u32) e->ph.app, format_sip_alg_left_time, e->expires - now);
+  s = format (s, ", Protocol: %s(Appro: %U), Left-Time: %U, VPN: public -> public",
+	      e->ph.tcp ? "tcp" : "udp", format_sip_alg_app, (u32) e->ph.app, format_sip_alg_left_time, e->expires - now);
   return s;
 }
 

@@ -107,6 +107,7 @@ typedef struct
   u8 app;	  /* sip_alg_app_t */
   u8 nat_mapping; /* realise as a NAT44-ED static mapping */
   u8 bound;	  /* REGISTER binding: lives for `timeout`, not with a call */
+  u8 tcp;	  /* a signaling endpoint of SIP over TCP: a record, the connection carries it */
   u32 timeout;	  /* seconds (media: before the call is established) */
 } sip_alg_pinhole_t;
 

@@ -179,6 +179,7 @@ sip_alg_send_smap_details (u32 index, vl_api_registration_t *rp, u32 context, f6
 			      rmp->call_index = e->call_index;
 			      rmp->gate_packets = gate.packets;
 			      rmp->gate_bytes = gate.bytes;
+			      rmp->tcp = e->ph.tcp;
 			    }));
 }
 

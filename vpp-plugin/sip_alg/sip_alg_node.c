@@ -279,6 +279,7 @@ typedef struct
   u16 n_inbound_refused;
   u16 n_peer_mismatch;
   u32 rx_sw_if_index;
+  u8 tcp; /* the message came over TCP */
   u32 n_media_hosts;			  /* in media_hosts[] */
   u32 media_hosts[SIP_ALG_CALL_MAX_MEDIA]; /* other inside hosts of the SDP, host order */
   sip_result_t result;
@@ -743,9 +744,11 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 	}
       if (call && (c->actions & SIP_ACT_OPEN_SIGNAL))
 	{
+	  /* over TCP the connection carries in-dialog requests: an entry, no NAT mapping */
 	  sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
-			  1, sam->timeout_signaling);
-	  n_new_nat++;
+			  !c->tcp, sam->timeout_signaling);
+	  c->ph[c->n_ph - 1].tcp = c->tcp;
+	  n_new_nat += !c->tcp;
 	}
     }
   else
@@ -758,9 +761,10 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 	{
 	  /* a REGISTER binding: inbound requests may reach the inside contact */
 	  sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
-			  1, call->bind_expires);
+			  !c->tcp, call->bind_expires);
 	  c->ph[c->n_ph - 1].bound = 1;
-	  n_new_nat++;
+	  c->ph[c->n_ph - 1].tcp = c->tcp;
+	  n_new_nat += !c->tcp;
 	}
     }
 
@@ -1197,6 +1201,7 @@ sip_alg_post_tcp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   u32 plen = ip_len - hdrs, seq = clib_net_to_host_u32 (tcp->seq_number);
   int d = c->dir == SIP_ALG_DIR_IN2OUT ? 0 : 1;
   u8 flags = tcp->flags;
+  c->tcp = 1;
   c->rx_sw_if_index = vnet_buffer (b)->sw_if_index[VLIB_RX];
 
   sip_alg_tcp_conn_t *tc = sip_alg_tcp_conn (vm, sam, ptd, c, (flags & TCP_FLAG_SYN) || plen);
