@@ -301,27 +301,14 @@ sip_alg_set_security (const sip_alg_security_t *s)
       !s->max_entries || s->max_entries_per_call < 4 || s->inside_port_lo < 1024 ||
       s->inside_port_hi < s->inside_port_lo)
     return VNET_API_ERROR_INVALID_VALUE;
-  sam->max_inbound_calls = s->max_inbound_calls;
-  sam->max_inbound_per_source = s->max_inbound_per_source;
-  sam->max_binding_time = s->max_binding_time;
-  sam->max_entries = s->max_entries;
-  sam->max_entries_per_call = s->max_entries_per_call;
-  sam->inside_port_lo = s->inside_port_lo;
-  sam->inside_port_hi = s->inside_port_hi;
+  sam->sec = *s;
   return 0;
 }
 
 void
 sip_alg_get_security (sip_alg_security_t *s)
 {
-  sip_alg_main_t *sam = &sip_alg_main;
-  s->max_inbound_calls = sam->max_inbound_calls;
-  s->max_inbound_per_source = sam->max_inbound_per_source;
-  s->max_binding_time = sam->max_binding_time;
-  s->max_entries = sam->max_entries;
-  s->max_entries_per_call = sam->max_entries_per_call;
-  s->inside_port_lo = sam->inside_port_lo;
-  s->inside_port_hi = sam->inside_port_hi;
+  *s = sip_alg_main.sec;
 }
 
 /*
@@ -662,8 +649,8 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
 	}
       return;
     }
-  if (pool_elts (sam->smap) >= sam->max_entries ||
-      (call && call->n_entries >= sam->max_entries_per_call))
+  if (pool_elts (sam->smap) >= sam->sec.max_entries ||
+      (call && call->n_entries >= sam->sec.max_entries_per_call))
     {
       sip_alg_count (SIP_ALG_ERROR_SMAP_FULL, 1);
       return;
@@ -949,13 +936,15 @@ sip_alg_init (vlib_main_t *vm)
   sam->media_port_lo = SIP_ALG_MEDIA_PORT_LO;
   sam->media_port_hi = SIP_ALG_MEDIA_PORT_HI;
   sam->tcp_reassembly = SIP_ALG_DEFAULT_TCP_REASSEMBLY;
-  sam->max_inbound_calls = SIP_ALG_DEFAULT_MAX_INBOUND;
-  sam->max_inbound_per_source = SIP_ALG_DEFAULT_MAX_INBOUND_SRC;
-  sam->max_binding_time = SIP_ALG_DEFAULT_MAX_BINDING;
-  sam->max_entries = SIP_ALG_DEFAULT_MAX_ENTRIES;
-  sam->max_entries_per_call = SIP_ALG_DEFAULT_MAX_PER_CALL;
-  sam->inside_port_lo = SIP_ALG_INSIDE_PORT_LO;
-  sam->inside_port_hi = SIP_ALG_INSIDE_PORT_HI;
+  sam->sec = (sip_alg_security_t){
+    .max_inbound_calls = SIP_ALG_DEFAULT_MAX_INBOUND,
+    .max_inbound_per_source = SIP_ALG_DEFAULT_MAX_INBOUND_SRC,
+    .max_binding_time = SIP_ALG_DEFAULT_MAX_BINDING,
+    .max_entries = SIP_ALG_DEFAULT_MAX_ENTRIES,
+    .max_entries_per_call = SIP_ALG_DEFAULT_MAX_PER_CALL,
+    .inside_port_lo = SIP_ALG_INSIDE_PORT_LO,
+    .inside_port_hi = SIP_ALG_INSIDE_PORT_HI,
+  };
   clib_bitmap_alloc (sam->gate_ports, 65536);
   sam->pre_next_acl = ~0;
   sam->gate_counters.name = "sip-alg gate";

@@ -223,6 +223,17 @@ typedef struct
   sip_edit_t edits[SIP_ALG_MAX_EDITS];
 } sip_alg_per_thread_t;
 
+/* Security limits: what attacker-controlled bytes may make the ALG keep or open. */
+typedef struct
+{
+  u32 max_inbound_calls;	      /* records outside requests may create, per worker */
+  u32 max_inbound_per_source;	      /* ... of them from one outside address */
+  u32 max_binding_time;		      /* cap on a registrar's Expires (s) */
+  u32 max_entries;		      /* server-map entries in total */
+  u32 max_entries_per_call;	      /* server-map entries of one call record */
+  u16 inside_port_lo, inside_port_hi; /* inside ports a media pinhole may lead to */
+} sip_alg_security_t;
+
 typedef struct
 {
   /* configuration */
@@ -239,13 +250,7 @@ typedef struct
   u8 media_other_hosts; /* media pinholes for other inside hosts of the SDP */
   uword *if_enabled;	/* bitmap of sw_if_index */
 
-  /* security limits: what attacker-controlled bytes may make the ALG keep or open */
-  u32 max_inbound_calls;      /* records outside requests may create, per worker */
-  u32 max_inbound_per_source; /* ... of them from one outside address */
-  u32 max_binding_time;	      /* cap on a registrar's Expires (s) */
-  u32 max_entries;	      /* server-map entries in total */
-  u32 max_entries_per_call;   /* server-map entries of one call record */
-  u16 inside_port_lo, inside_port_hi; /* inside ports a media pinhole may lead to */
+  sip_alg_security_t sec;
 
   /*
    * The gate: sip-alg-pre runs before the ACL plugin's input node (the firewall's security
@@ -320,16 +325,6 @@ int sip_alg_set_timeouts (u32 signaling, u32 media, u32 call);
 int sip_alg_set_media_ports (u16 lo, u16 hi);
 int sip_alg_set_max_calls (u32 max_calls);
 int sip_alg_set_media_policy (int other_hosts);
-
-typedef struct
-{
-  u32 max_inbound_calls;
-  u32 max_inbound_per_source;
-  u32 max_binding_time;
-  u32 max_entries;
-  u32 max_entries_per_call;
-  u16 inside_port_lo, inside_port_hi;
-} sip_alg_security_t;
 int sip_alg_set_security (const sip_alg_security_t *s);
 void sip_alg_get_security (sip_alg_security_t *s);
 

@@ -372,22 +372,10 @@ static clib_error_t *
 sip_alg_show_counters_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
   vlib_node_t *n = vlib_get_node (vm, sip_alg_post_node.index);
-  u64 sum;
 
   for (u32 i = 0; i < n->n_errors; i++)
-    {
-      u32 ci = n->error_heap_index + i;
-      sum = 0;
-      foreach_vlib_main ()
-	{
-	  vlib_error_main_t *tem = &this_vlib_main->error_main;
-	  sum += tem->counters[ci];
-	  if (ci < vec_len (tem->counters_last_clear))
-	    sum -= tem->counters_last_clear[ci];
-	}
-      vlib_cli_output (vm, "%-16s %12llu  %s", n->error_counters[i].name, sum,
-		       n->error_counters[i].desc);
-    }
+    vlib_cli_output (vm, "%-16s %12llu  %s", n->error_counters[i].name,
+		     sip_alg_counter_sum (vm, i), n->error_counters[i].desc);
   return 0;
 }
 
@@ -426,9 +414,9 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 		   "security max-inbound-calls %u max-inbound-per-source %u (per worker) "
 		   "max-binding-time %u max-entries %u (%u in use) max-entries-per-call %u "
 		   "inside-media-ports %u-%u",
-		   sam->max_inbound_calls, sam->max_inbound_per_source, sam->max_binding_time,
-		   sam->max_entries, pool_elts (sam->smap), sam->max_entries_per_call,
-		   sam->inside_port_lo, sam->inside_port_hi);
+		   sam->sec.max_inbound_calls, sam->sec.max_inbound_per_source, sam->sec.max_binding_time,
+		   sam->sec.max_entries, pool_elts (sam->smap), sam->sec.max_entries_per_call,
+		   sam->sec.inside_port_lo, sam->sec.inside_port_hi);
   uword i;
   clib_bitmap_foreach (i, sam->if_enabled)
     vlib_cli_output (vm, "interface %U%s", format_vnet_sw_if_index_name, vnm, i,

@@ -382,8 +382,8 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
       src_n = hash_get (ptd->inbound_by_src, c->peer_addr.as_u32);
       if (m->method != SIP_METHOD_INVITE ||
 	  !sip_alg_is_binding (sam, c->pub_addr, clib_host_to_net_u16 (c->pub_port)) ||
-	  ptd->n_inbound >= sam->max_inbound_calls ||
-	  (src_n && src_n[0] >= sam->max_inbound_per_source))
+	  ptd->n_inbound >= sam->sec.max_inbound_calls ||
+	  (src_n && src_n[0] >= sam->sec.max_inbound_per_source))
 	{
 	  vec_free (key);
 	  c->n_inbound_refused++;
@@ -502,8 +502,8 @@ sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_ca
 	  c->n_media_privileged++;
 	  continue;
 	}
-      if (md->port < sam->inside_port_lo || md->port > sam->inside_port_hi ||
-	  md->rtcp_port < sam->inside_port_lo || md->rtcp_port > sam->inside_port_hi)
+      if (md->port < sam->sec.inside_port_lo || md->port > sam->sec.inside_port_hi ||
+	  md->rtcp_port < sam->sec.inside_port_lo || md->rtcp_port > sam->sec.inside_port_hi)
 	{
 	  c->n_media_forbidden++; /* outside the operator's inside media ports */
 	  continue;
@@ -571,6 +571,28 @@ sip_alg_outside_endpoints (sip_alg_main_t *sam, sip_alg_ctx_t *c)
     }
 }
 
+/*
+ * IP and UDP lengths and checksums of a datagram whose IP length is now ip_len and UDP
+ * payload payload_len; the UDP checksum is computed when always_csum or when the sender
+ * wrote one (or left it to offload).
+ */
+static void
+sip_alg_udp_fix (vlib_main_t *vm, vlib_buffer_t *b, ip4_header_t *ip, udp_header_t *udp,
+		 u32 ip_len, u32 payload_len, int always_csum)
+{
+  ip->length = clib_host_to_net_u16 (ip_len);
+  ip->checksum = ip4_header_checksum (ip);
+  udp->length = clib_host_to_net_u16 (8 + payload_len);
+  if (always_csum || udp->checksum || (b->flags & VNET_BUFFER_F_OFFLOAD))
+    {
+      vnet_buffer_offload_flags_clear (b, VNET_BUFFER_OFFLOAD_F_UDP_CKSUM);
+      udp->checksum = 0;
+      udp->checksum = ip4_tcp_udp_compute_checksum (vm, b, ip);
+      if (udp->checksum == 0)
+	udp->checksum = 0xffff;
+    }
+}
+
 /* Write the rewritten payload back and fix lengths and checksums. */
 static int
 sip_alg_write_back (vlib_main_t *vm, vlib_buffer_t *b, ip4_header_t *ip, udp_header_t *udp,
@@ -588,17 +610,7 @@ sip_alg_write_back (vlib_main_t *vm, vlib_buffer_t *b, ip4_header_t *ip, udp_hea
   clib_memcpy_fast (payload, new_payload, new_len);
   b->current_length += delta;
 
-  ip->length = clib_host_to_net_u16 (clib_net_to_host_u16 (ip->length) + delta);
-  ip->checksum = ip4_header_checksum (ip);
-  udp->length = clib_host_to_net_u16 (8 + new_len);
-  if (udp->checksum || (b->flags & VNET_BUFFER_F_OFFLOAD))
-    {
-      vnet_buffer_offload_flags_clear (b, VNET_BUFFER_OFFLOAD_F_UDP_CKSUM);
-      udp->checksum = 0;
-      udp->checksum = ip4_tcp_udp_compute_checksum (vm, b, ip);
-      if (udp->checksum == 0)
-	udp->checksum = 0xffff;
-    }
+  sip_alg_udp_fix (vm, b, ip, udp, clib_net_to_host_u16 (ip->length) + delta, new_len, 0);
   return 0;
 }
 
@@ -717,7 +729,7 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
       call->n_msgs++;
       c->call_state = call->fsm.state;
       if (res.actions & SIP_ACT_BIND)
-	call->bind_expires = clib_min (res.expires, sam->max_binding_time);
+	call->bind_expires = clib_min (res.expires, sam->sec.max_binding_time);
     }
 
   /* media ports this message allocates are given back if it cannot be rewritten */
@@ -836,14 +848,7 @@ sip_alg_udp_rechain (vlib_main_t *vm, vlib_buffer_t *b, ip4_header_t *ip, udp_he
     return -1;
   if (b->flags & VLIB_BUFFER_NEXT_PRESENT)
     b->flags |= VLIB_BUFFER_TOTAL_LENGTH_VALID;
-  ip->length = clib_host_to_net_u16 (hdrs + new_len);
-  ip->checksum = ip4_header_checksum (ip);
-  udp->length = clib_host_to_net_u16 (8 + new_len);
-  vnet_buffer_offload_flags_clear (b, VNET_BUFFER_OFFLOAD_F_UDP_CKSUM);
-  udp->checksum = 0;
-  udp->checksum = ip4_tcp_udp_compute_checksum (vm, b, ip);
-  if (udp->checksum == 0)
-    udp->checksum = 0xffff;
+  sip_alg_udp_fix (vm, b, ip, udp, hdrs + new_len, new_len, 1);
   return 0;
 }
 
