@@ -13,24 +13,15 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import yaml
 
 from sipalgctl import vpp as V
-from topo import Topo
+from topo import Topo, ctl
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUTBOUND, INBOUND, REFLECT = "sipalgctl:outbound", "sipalgctl:inbound", "sipalgctl:reflect"
 BLOCKED = "198.51.100.66"  # an outside address the operator's own ACL denies
-
-
-def ctl(*args, check=True):
-    r = subprocess.run([sys.executable, "-m", "sipalgctl.cli", *args], capture_output=True,
-                       text=True, timeout=120)
-    if check and r.returncode != 0:
-        raise AssertionError(f"sipalgctl {' '.join(args)} -> {r.returncode}\n{r.stdout}{r.stderr}")
-    return r
 
 
 def write_config(t, path, runtime_dir, firewall):

@@ -11,8 +11,6 @@ from another socket of the registrar, and after the calls the public ports are c
 import os
 import random
 import re
-import subprocess
-import sys
 import time
 
 import pytest
@@ -21,18 +19,10 @@ import yaml
 import vpp_harness as h
 from test_call import (A_RTP, A_SIP, B_RTP, B_SIP, HERE, capture, packets, run_call, scenario,
                        udp_to)
-from topo import Topo
+from topo import Topo, ctl
 
 FIREWALL = os.path.join(HERE, "..", "..", "mgmt", "examples", "firewall.yaml")
 REGISTRAR_CFG = os.path.join(HERE, "..", "data", "kamailio-registrar.cfg.in")
-
-
-def ctl(*args, wrap=(), check=True):
-    r = subprocess.run([*wrap, sys.executable, "-m", "sipalgctl.cli", *args],
-                       capture_output=True, text=True, timeout=120)
-    if check and r.returncode != 0:
-        raise AssertionError(f"sipalgctl {' '.join(args)} -> {r.returncode}\n{r.stdout}{r.stderr}")
-    return r
 
 
 class FwTopo(Topo):

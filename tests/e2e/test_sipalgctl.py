@@ -7,28 +7,18 @@ exit 2 with what to do."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 import vpp_harness as h
 from sipalgctl import vpp as V
-from topo import Topo
+from topo import Topo, ctl
 from test_call import A_RTP, A_SIP, B_RTP, assert_seed_entries, run_call, udp_to
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = os.path.join(HERE, "..", "..", "mgmt", "examples", "seed.yaml")
-
-
-def ctl(*args, check=True, env=None):
-    r = subprocess.run([sys.executable, "-m", "sipalgctl.cli", *args], capture_output=True,
-                       text=True, timeout=120, env=env)
-    if check and r.returncode != 0:
-        raise AssertionError(f"sipalgctl {' '.join(args)} -> {r.returncode}\n{r.stdout}{r.stderr}")
-    return r
 
 
 def write_config(t, path, runtime_dir, routes=True, static=True, media_other_hosts=None):

@@ -15,6 +15,7 @@ import itertools
 import os
 import re
 import subprocess
+import sys
 import time
 
 import vpp_harness as h
@@ -25,6 +26,16 @@ TOOLS = ("ip", "ethtool", "sipp", "tcpdump", "kamailio")
 
 def sh(*cmd, check=True):
     return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+
+def ctl(*args, check=True, env=None, wrap=()):
+    """Run sipalgctl (this checkout's, through the test's Python) with args; wrap: a command
+    to run it under (e.g. unshare). A non-zero exit fails the test unless check is False."""
+    r = subprocess.run([*wrap, sys.executable, "-m", "sipalgctl.cli", *args],
+                       capture_output=True, text=True, timeout=120, env=env)
+    if check and r.returncode != 0:
+        raise AssertionError(f"sipalgctl {' '.join(args)} -> {r.returncode}\n{r.stdout}{r.stderr}")
+    return r
 
 
 NAME = re.compile(r"^sipalg-(?:in|out)-(\d+)-\d+$")

@@ -8,7 +8,6 @@ What does not: everything else from outside, including the public ports of a cal
 ended. Plus the hostile cases of issue 9, item 7: outside requests that may not create
 state, forged registrar answers, caps on the server map, forbidden inside ports."""
 
-import os
 import re
 
 import pytest
@@ -71,6 +70,15 @@ def answered_call(t):
     ack = S.request("ACK", S.A, S.A_PORT, 1)
     t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, ack)], "pg1", 1)
     return pub_port, rtp
+
+
+def hang_up(t, pub_port):
+    """A's BYE out, the 200 OK in: the call's entries are gone."""
+    bye = S.request("BYE", S.A, S.A_PORT, 2)
+    t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, bye)], "pg1", 1)
+    ok_bye = S.response(200, "OK", "BYE", 2, S.PUB, pub_port)
+    t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok_bye)], "pg0", 1)
+    assert wait_for(lambda: t.server_map() == [])
 
 
 def test_features_order(fw):
@@ -140,11 +148,7 @@ def test_closed_after_bye(fw):
     """After BYE the call's public ports meet the policy again: dropped, no session."""
     t = fw
     pub_port, rtp = answered_call(t)
-    bye = S.request("BYE", S.A, S.A_PORT, 2)
-    t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, bye)], "pg1", 1)
-    ok_bye = S.response(200, "OK", "BYE", 2, S.PUB, pub_port)
-    t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok_bye)], "pg0", 1)
-    assert wait_for(lambda: t.server_map() == [])
+    hang_up(t, pub_port)
     drops = acl_drops(t)
     late = [t.udp("pg1", S.B, S.B_RTP, S.PUB, rtp, RTP),
             t.udp("pg1", S.B, S.B_RTP + 1, S.PUB, rtp + 1, RTP),
@@ -303,11 +307,7 @@ def test_scan_after_call_finds_nothing(fw):
     import random
     t = fw
     pub_port, rtp = answered_call(t)
-    bye = S.request("BYE", S.A, S.A_PORT, 2)
-    t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, bye)], "pg1", 1)
-    ok_bye = S.response(200, "OK", "BYE", 2, S.PUB, pub_port)
-    t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub_port, ok_bye)], "pg0", 1)
-    assert wait_for(lambda: t.server_map() == [])
+    hang_up(t, pub_port)
     sessions = nat_sessions(t)
     rnd = random.Random(9)
     ports = [pub_port, rtp, rtp + 1, S.A_PORT, S.A_RTP, 5060] + \

@@ -13,7 +13,7 @@ import sipmsgs as S
 import vpp_harness as h
 from pgnat import PgNat
 from scapy.all import Ether, IP, TCP, Raw
-from test_pg import checksums_ok, entries, media_port, wait_for
+from test_pg import entries, media_port, wait_for
 
 A_TCP = 40500
 ISN_A, ISN_P = 1000, 500000
