@@ -12,6 +12,9 @@
 #include <vlib/threads.h>
 #include <vpp/app/version.h>
 #include <vnet/ip/reass/ip4_full_reass.h>
+#include <vlibapi/api.h>
+#include <vlibmemory/api.h>
+#include <nat/nat44-ed/nat44_ed.api_types.h>
 
 #include <sip_alg/sip_alg.h>
 
@@ -53,6 +56,8 @@ sip_alg_count (u32 counter, u64 n)
 
 /* --- configuration ------------------------------------------------------------------ */
 
+static void sip_alg_nat_api_init (sip_alg_main_t *sam);
+
 static void
 sip_alg_lazy_init (sip_alg_main_t *sam)
 {
@@ -76,6 +81,7 @@ sip_alg_lazy_init (sip_alg_main_t *sam)
       vec_validate (ptd->scratch, SIP_MAX_MSG_LEN + 64);
     }
   sip_alg_set_media_ports (sam->media_port_lo, sam->media_port_hi);
+  sip_alg_nat_api_init (sam);
   vlib_process_signal_event (sam->vlib_main, sam->process_node_index, 0, 0);
   sam->initialized = 1;
 }
@@ -91,6 +97,33 @@ static const char *sip_alg_nat_outside_features[] = {
 };
 
 /*
+ * sip-alg-pre's fast test (sam->look): a UDP port is looked at when it is a candidate
+ * (cand_ports), has a pinhole (gate_ports) or lies in the media range while the gate
+ * guards one (gate_media: an outside interface with the ACL's input node). Bitmaps keep their
+ * 65536 bits and are set in place: workers read them without the barrier.
+ */
+static void
+sip_alg_look_update (sip_alg_main_t *sam, u16 port_net)
+{
+  u16 port = clib_net_to_host_u16 (port_net);
+  int on = clib_bitmap_get_no_check (sam->cand_ports, port_net) ||
+	   clib_bitmap_get_no_check (sam->gate_ports, port_net) ||
+	   (sam->gate_media && port >= sam->media_port_lo && port <= sam->media_port_hi);
+  clib_bitmap_set_no_check (sam->look[IP_PROTOCOL_UDP], port_net, on);
+}
+
+static void
+sip_alg_look_rebuild (sip_alg_main_t *sam)
+{
+  for (u32 p = 0; p < 65536; p++)
+    {
+      sip_alg_look_update (sam, p);
+      clib_bitmap_set_no_check (sam->look[IP_PROTOCOL_TCP], p,
+				sip_alg_is_sip_tcp_port (sam, p));
+    }
+}
+
+/*
  * Which interfaces the gate serves, and how sip-alg-pre reaches the nodes after the ACL's
  * input node. Main thread, after any feature change (the ACL plugin adding its node to an
  * interface adds nexts to it) and any change of the ALG's interfaces.
@@ -102,6 +135,7 @@ sip_alg_gate_update (sip_alg_main_t *sam)
   vlib_node_t *acl = vlib_get_node_by_name (vm, (u8 *) "acl-plugin-in-ip4-fa");
   uword *gate_if = 0;
   u32 *map = 0, pre_next_acl = ~0;
+  u8 gate_media = 0;
   uword i;
 
   clib_bitmap_foreach (i, sam->if_enabled)
@@ -110,6 +144,7 @@ sip_alg_gate_update (sip_alg_main_t *sam)
 	if (vnet_feature_is_enabled ("ip4-unicast", sip_alg_nat_outside_features[f], i))
 	  {
 	    gate_if = clib_bitmap_set (gate_if, i, 1);
+	    gate_media |= acl && vnet_feature_is_enabled ("ip4-unicast", "acl-plugin-in-ip4-fa", i);
 	    break;
 	  }
     }
@@ -122,6 +157,7 @@ sip_alg_gate_update (sip_alg_main_t *sam)
 	  map[j] = vlib_node_add_next (vm, sip_alg_pre_node.index, acl->next_nodes[j]);
     }
   if (clib_bitmap_is_equal (gate_if, sam->gate_if) && pre_next_acl == sam->pre_next_acl &&
+      gate_media == sam->gate_media &&
       vec_len (map) == vec_len (sam->gate_next_by_acl_next) &&
       (!vec_len (map) ||
        !memcmp (map, sam->gate_next_by_acl_next, vec_len (map) * sizeof (map[0]))))
@@ -137,6 +173,11 @@ sip_alg_gate_update (sip_alg_main_t *sam)
   sam->gate_if = gate_if;
   sam->gate_next_by_acl_next = map;
   sam->pre_next_acl = pre_next_acl;
+  if (gate_media != sam->gate_media)
+    {
+      sam->gate_media = gate_media;
+      sip_alg_look_rebuild (sam);
+    }
   vlib_worker_thread_barrier_release (vm);
   clib_bitmap_free (old_if);
   vec_free (old_map);
@@ -161,6 +202,7 @@ sip_alg_gate_add_del (sip_alg_main_t *sam, const sip_alg_smap_t *e, int is_add)
     return; /* not there (delete) */
   sam->gate_port_refs[port_net] += is_add ? 1 : -1;
   clib_bitmap_set_no_check (sam->gate_ports, port_net, sam->gate_port_refs[port_net] > 0);
+  sip_alg_look_update (sam, port_net);
 }
 
 int
@@ -195,6 +237,7 @@ sip_alg_cand_port_update (sip_alg_main_t *sam, u16 port_net)
   int on = sip_alg_is_sip_port (sam, port_net) ||
 	   (sam->sig_port_refs && sam->sig_port_refs[port_net] > 0);
   clib_bitmap_set_no_check (sam->cand_ports, port_net, on);
+  sip_alg_look_update (sam, port_net);
 }
 
 int
@@ -235,6 +278,7 @@ sip_alg_set_tcp_ports (const u16 *ports, u32 n)
   for (u32 i = 0; i < n; i++)
     sam->tcp_ports[i] = clib_host_to_net_u16 (ports[i]);
   sam->n_tcp_ports = n;
+  sip_alg_look_rebuild (sam);
   vlib_worker_thread_barrier_release (vlib_get_main ());
   return 0;
 }
@@ -342,6 +386,7 @@ sip_alg_set_media_ports (u16 lo, u16 hi)
   /* threads start their search at different places of the range */
   for (u32 i = 0; i < vec_len (sam->per_thread); i++)
     sam->per_thread[i].media_next = (u64) n_pairs * i / vec_len (sam->per_thread);
+  sip_alg_look_rebuild (sam);
   vlib_worker_thread_barrier_release (vlib_get_main ());
   return 0;
 }
@@ -452,6 +497,30 @@ sip_alg_request_close_call (u32 thread, u32 call_index, u8 media_only)
 
 /* --- NAT44-ED static mappings ---------------------------------------------------------- */
 
+/*
+ * Pinholes are NAT44-ED static mappings, made by NAT's own binary-API handler for
+ * nat44_add_del_static_mapping_v2, called in-process with a typed message: its functions
+ * (nat44_ed_add_static_mapping and _del_) are not exported from nat_plugin.so, but its API
+ * is, with a CRC that pins the message layout this plugin was built against. The reply
+ * (NAT's own error code) comes back on a private queue of an internal API registration.
+ * When the message is not there (a NAT plugin with another API), the CLI is the fallback.
+ */
+static void
+sip_alg_nat_api_init (sip_alg_main_t *sam)
+{
+  sam->nat_msg_id = vl_msg_api_get_msg_index ((u8 *) VL_API_NAT44_ADD_DEL_STATIC_MAPPING_V2_CRC);
+  if (sam->nat_msg_id == (u32) ~0 ||
+      !vl_api_get_msg_data (vlibapi_get_main (), sam->nat_msg_id)->handler)
+    {
+      sam->nat_msg_id = ~0;
+      clib_warning ("sip-alg: NAT44-ED has no %s: pinholes through the NAT CLI",
+		    VL_API_NAT44_ADD_DEL_STATIC_MAPPING_V2_CRC);
+      return;
+    }
+  sam->nat_q = svm_queue_alloc_and_init (4, sizeof (uword), getpid ());
+  sam->nat_client = vl_api_memclnt_create_internal ("sip-alg", sam->nat_q);
+}
+
 static void
 sip_alg_cli_sink (uword arg, u8 *buffer, uword n)
 {
@@ -459,18 +528,17 @@ sip_alg_cli_sink (uword arg, u8 *buffer, uword n)
   vec_add (*out, buffer, n);
 }
 
-/* Run a NAT CLI command from the process node. Returns 0 on success. */
+/* The fallback: NAT's CLI, from the process node. Returns 0 on success. */
 static int
-sip_alg_nat_cli (vlib_main_t *vm, char *fmt, ...)
+sip_alg_nat_cli (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
 {
-  va_list va;
   u8 *cmd, *out = 0;
   unformat_input_t in;
   int rv;
 
-  va_start (va, fmt);
-  cmd = va_format (0, fmt, &va);
-  va_end (va);
+  cmd = format (0, "nat44 add static mapping udp local %U %u external %U %u%s",
+		format_ip4_address, &ph->in_addr, ph->in_port, format_ip4_address, &ph->pub_addr,
+		ph->pub_port, is_add ? "" : " del");
   unformat_init_vector (&in, cmd); /* takes ownership of cmd */
   rv = vlib_cli_input (vm, &in, sip_alg_cli_sink, (uword) &out);
   unformat_free (&in);
@@ -482,12 +550,52 @@ sip_alg_nat_cli (vlib_main_t *vm, char *fmt, ...)
   return rv;
 }
 
+/*
+ * Add or delete the static mapping of a pinhole. Main thread, barrier held (NAT's handler
+ * is not mp-safe). Returns NAT's error code (VNET_API_ERROR_*), 0 on success.
+ */
 static int
 sip_alg_nat_mapping (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
 {
-  return sip_alg_nat_cli (vm, "nat44 add static mapping udp local %U %u external %U %u%s",
-			  format_ip4_address, &ph->in_addr, ph->in_port, format_ip4_address,
-			  &ph->pub_addr, ph->pub_port, is_add ? "" : " del");
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (PREDICT_FALSE (sam->nat_msg_id == (u32) ~0))
+    return sip_alg_nat_cli (vm, ph, is_add);
+
+  vl_api_nat44_add_del_static_mapping_v2_t mp = {
+    ._vl_msg_id = clib_host_to_net_u16 (sam->nat_msg_id),
+    .client_index = sam->nat_client,
+    .context = clib_host_to_net_u32 (++sam->nat_context),
+    .is_add = is_add,
+    .protocol = IP_PROTOCOL_UDP,
+    .local_port = clib_host_to_net_u16 (ph->in_port),
+    .external_port = clib_host_to_net_u16 (ph->pub_port),
+    .external_sw_if_index = ~0,
+    .vrf_id = 0,
+  };
+  clib_memcpy (mp.local_ip_address, &ph->in_addr, 4);
+  clib_memcpy (mp.external_ip_address, &ph->pub_addr, 4);
+
+  vl_api_msg_data_t *m = vl_api_get_msg_data (vlibapi_get_main (), sam->nat_msg_id);
+  if (m->is_autoendian)
+    m->endian_handler (&mp, 0 /* to host */);
+  m->handler (&mp);
+
+  vl_api_nat44_add_del_static_mapping_v2_reply_t *r;
+  if (svm_queue_sub (sam->nat_q, (u8 *) &r, SVM_Q_NOWAIT, 0))
+    {
+      clib_warning ("sip-alg: no reply from NAT44-ED's static mapping handler");
+      return VNET_API_ERROR_UNSPECIFIED;
+    }
+  int rv = m->is_autoendian ? r->retval : (i32) clib_net_to_host_u32 (r->retval);
+  vl_msg_api_free (r);
+  if (rv)
+    {
+      sam->nat_last_error = rv;
+      vlib_log_notice (sam->log_class, "NAT44-ED refused %s %U:%u -> %U:%u: %U",
+		      is_add ? "add" : "del", format_ip4_address, &ph->pub_addr, ph->pub_port,
+		      format_ip4_address, &ph->in_addr, ph->in_port, format_vnet_api_errno, rv);
+    }
+  return rv;
 }
 
 /* --- server map (main thread) ----------------------------------------------------------- */
@@ -925,9 +1033,18 @@ sip_alg_init (vlib_main_t *vm)
   u16 port = SIP_ALG_DEFAULT_PORT;
 
   sam->vlib_main = vm;
+  sam->log_class = vlib_log_register_class ("sip-alg", 0);
+  sam->nat_msg_id = ~0;
   sam->udp_ports[0] = clib_host_to_net_u16 (port);
   sam->n_udp_ports = 1;
   clib_bitmap_alloc (sam->cand_ports, 65536); /* full size once: workers read it */
+  clib_bitmap_alloc (sam->gate_ports, 65536);
+  clib_bitmap_alloc (sam->look_none, 65536);
+  clib_bitmap_alloc (sam->look[IP_PROTOCOL_UDP], 65536);
+  clib_bitmap_alloc (sam->look[IP_PROTOCOL_TCP], 65536);
+  for (u32 i = 0; i < ARRAY_LEN (sam->look); i++)
+    if (!sam->look[i])
+      sam->look[i] = sam->look_none;
   sip_alg_cand_port_update (sam, sam->udp_ports[0]);
   sam->timeout_signaling = SIP_ALG_DEFAULT_SIGNALING;
   sam->timeout_media = SIP_ALG_DEFAULT_MEDIA;
@@ -945,7 +1062,7 @@ sip_alg_init (vlib_main_t *vm)
     .inside_port_lo = SIP_ALG_INSIDE_PORT_LO,
     .inside_port_hi = SIP_ALG_INSIDE_PORT_HI,
   };
-  clib_bitmap_alloc (sam->gate_ports, 65536);
+  sip_alg_look_rebuild (sam); /* the port 5060, the media range */
   sam->pre_next_acl = ~0;
   sam->gate_counters.name = "sip-alg gate";
   sam->gate_counters.stat_segment_name = "/sip-alg/gate";

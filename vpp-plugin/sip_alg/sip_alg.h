@@ -62,8 +62,17 @@
 #define SIP_ALG_INSIDE_PORT_HI		65535
 #define SIP_ALG_DEFAULT_TCP_REASSEMBLY	16384 /* bytes per direction of a connection */
 
-/* opaque2 stash written by sip-alg-pre */
-#define SIP_ALG_STASH_MAGIC 0x51a1a160
+/*
+ * opaque2 stash written by sip-alg-pre for a packet it found to be SIP, which it marks with
+ * SIP_ALG_BUFFER_F_SIP in b->flags (cache line 0, which every node touches): sip-alg-post
+ * tests the flag and reads the stash (cache line 1) only for marked packets. The flag is
+ * one of vnet's unassigned buffer flags; the template resets it when a buffer is freed, and
+ * sip-alg-pre clears it on every packet it does not mark.
+ */
+#define SIP_ALG_STASH_MAGIC  0x51a1a160
+#define SIP_ALG_BUFFER_F_SIP VNET_BUFFER_F_AVAIL9
+STATIC_ASSERT ((SIP_ALG_BUFFER_F_SIP & VNET_BUFFER_FLAGS_ALL_AVAIL) != 0,
+	       "the SIP mark must be an unassigned vnet buffer flag");
 
 typedef struct
 {
@@ -273,6 +282,7 @@ typedef struct
   uword *gate_if;
   u32 *gate_next_by_acl_next;
   u32 pre_next_acl; /* sip-alg-pre's next index to the ACL input node, ~0: none */
+  u8 gate_media;    /* a gate interface has the ACL's input node: media range looked at */
   vlib_combined_counter_main_t gate_counters; /* packets passed, per server-map entry */
   clib_bihash_8_8_t smap_by_key;		    /* sip_alg_smap_key () -> server-map index */
 
@@ -297,6 +307,14 @@ typedef struct
    * bihash (key: address << 32 | port, value: references).
    */
   uword *cand_ports;
+  /*
+   * look[protocol]: sip-alg-pre's first and only test on most packets, a bit per port
+   * (network order) tested for the source and the destination port. UDP: cand_ports |
+   * gate_ports | the media range; TCP: the SIP TCP ports; every other protocol shares one
+   * empty bitmap. Kept by sip_alg_look_update / sip_alg_look_rebuild on the main thread.
+   */
+  uword *look[256];
+  uword *look_none;
   u32 *sig_port_refs; /* signaling endpoints per port (main thread only) */
   clib_bihash_8_8_t sig_endpoints;
 
@@ -308,6 +326,14 @@ typedef struct
 
   u16 msg_id_base;
   vlib_main_t *vlib_main;
+  vlib_log_class_t log_class;
+
+  /* NAT44-ED's static mapping API, called in-process (sip_alg_nat_mapping) */
+  u32 nat_msg_id; /* nat44_add_del_static_mapping_v2, ~0: not there, CLI instead */
+  u32 nat_client; /* the internal API registration its replies go to */
+  struct _svm_queue *nat_q;
+  u32 nat_context;
+  i32 nat_last_error;
 } sip_alg_main_t;
 
 extern sip_alg_main_t sip_alg_main;

@@ -417,6 +417,17 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 		   sam->sec.max_inbound_calls, sam->sec.max_inbound_per_source, sam->sec.max_binding_time,
 		   sam->sec.max_entries, pool_elts (sam->smap), sam->sec.max_entries_per_call,
 		   sam->sec.inside_port_lo, sam->sec.inside_port_hi);
+  if (sam->initialized)
+    {
+      vec_reset_length (s);
+      if (sam->nat_last_error)
+	s = format (s, ", last refusal: %U", format_vnet_api_errno, sam->nat_last_error);
+      vlib_cli_output (vm, "pinholes %s%v",
+		       sam->nat_msg_id != ~0 ? "by NAT44-ED's nat44_add_del_static_mapping_v2 "
+					       "handler, in-process" :
+					       "by NAT44-ED's CLI (its API message is not there)",
+		       s);
+    }
   uword i;
   clib_bitmap_foreach (i, sam->if_enabled)
     vlib_cli_output (vm, "interface %U%s", format_vnet_sw_if_index_name, vnm, i,

@@ -61,8 +61,26 @@ sip_alg_gate_port (sip_alg_main_t *sam, u16 dport)
 }
 
 /*
+ * The fast test, for every packet: may it be SIP or one for the gate? One bitmap per IP
+ * protocol (sam->look), indexed by either port as it is in the packet; protocols other
+ * than UDP and TCP point at an empty one, so there is no branch on the protocol. Reads
+ * the first word past the IP header, within the buffer's data even for a runt or a
+ * fragment (the slow path sorts those out).
+ */
+static_always_inline uword
+sip_alg_pre_look (sip_alg_main_t *sam, vlib_buffer_t *b)
+{
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+  u32 ports = clib_mem_unaligned (ip4_next_header (ip), u32);
+  uword *look = sam->look[ip->protocol];
+  return clib_bitmap_get_no_check (look, ports & 0xffff) |
+	 clib_bitmap_get_no_check (look, ports >> 16);
+}
+
+/*
  * Stash the pre-NAT tuple of UDP packets to or from a SIP port or a signaling endpoint of
- * the server map (a phone's Contact, inside or public); clear it on the others. *gate: the
+ * the server map (a phone's Contact, inside or public), and of TCP segments to or from a
+ * SIP TCP port, and mark the buffer (SIP_ALG_BUFFER_F_SIP) for sip-alg-post. *gate: the
  * packet is one for the gate (sip_alg_gate_port).
  * Returns 1 for the first fragment of a fragmented SIP datagram (passed untouched, counted).
  */
@@ -72,7 +90,6 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
   ip4_header_t *ip = vlib_buffer_get_current (b);
   sip_alg_stash_t *st = sip_alg_stash (b);
 
-  st->magic = 0;
   *gate = 0;
   if (PREDICT_FALSE (ip->protocol == IP_PROTOCOL_TCP))
     {
@@ -86,6 +103,7 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
       st->dst = ip->dst_address;
       st->sport = tcp->src_port;
       st->dport = tcp->dst_port;
+      b->flags |= SIP_ALG_BUFFER_F_SIP;
       return 0;
     }
   if (ip->protocol != IP_PROTOCOL_UDP)
@@ -103,6 +121,7 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
   st->dst = ip->dst_address;
   st->sport = udp->src_port;
   st->dport = udp->dst_port;
+  b->flags |= SIP_ALG_BUFFER_F_SIP;
   return 0;
 }
 
@@ -112,7 +131,7 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
  * feature after the ACL). Returns the verdict; *entry is the server-map index on a pass.
  */
 static_always_inline sip_alg_gate_verdict_t
-sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u32 *next0, u32 *entry)
+sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0, u32 *entry)
 {
   ip4_header_t *ip = vlib_buffer_get_current (b);
   udp_header_t *udp = ip4_next_header (ip);
@@ -137,6 +156,44 @@ sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u32 *next0, u32 *entry)
   return SIP_ALG_GATE_PASS;
 }
 
+typedef struct
+{
+  u32 n_frag, n_pass, n_miss;
+} sip_alg_pre_counts_t;
+
+/* A packet the fast test picked: SIP, the gate, or a false alarm (rare by design). */
+static never_inline u8
+sip_alg_pre_slow (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0,
+		  u32 *entry, sip_alg_pre_counts_t *n)
+{
+  int gate;
+  n->n_frag += sip_alg_pre_one (sam, b, &gate);
+  if (!gate || *next0 != sam->pre_next_acl)
+    return SIP_ALG_GATE_NONE;
+
+  u8 verdict = sip_alg_gate (sam, b, next0, entry);
+  if (verdict == SIP_ALG_GATE_PASS)
+    {
+      u32 thread = vm->thread_index;
+      sip_alg_per_thread_t *ptd = vec_elt_at_index (sam->per_thread, thread);
+      ip4_header_t *ip = vlib_buffer_get_current (b);
+      sip_alg_gate_remote_t *r = &ptd->gate_remote[*entry];
+      vlib_increment_combined_counter (&sam->gate_counters, thread, *entry, 1,
+				       vlib_buffer_length_in_chain (vm, b));
+      r->addr = ip->src_address;
+      r->port = ((udp_header_t *) ip4_next_header (ip))->src_port;
+      n->n_pass++;
+    }
+  else
+    n->n_miss += verdict == SIP_ALG_GATE_MISS;
+  return verdict;
+}
+
+/*
+ * sip-alg-pre. Every packet: the feature's next, the SIP flag cleared (cache line 0 is
+ * written by vnet_feature_next anyway), the fast test. Only packets it picks are looked
+ * at further; a frame of other traffic writes nothing else.
+ */
 VLIB_NODE_FN (sip_alg_pre_node)
 (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame)
 {
@@ -144,60 +201,83 @@ VLIB_NODE_FN (sip_alg_pre_node)
   u32 *from = vlib_frame_vector_args (frame), n_left = frame->n_vectors;
   vlib_buffer_t *bufs[VLIB_FRAME_SIZE], **b = bufs;
   u16 nexts[VLIB_FRAME_SIZE], *next = nexts;
-  u32 n_frag = 0, n_pass = 0, n_miss = 0, thread = vm->thread_index;
-  sip_alg_per_thread_t *ptd = 0;
-  u8 verdicts[VLIB_FRAME_SIZE];
+  sip_alg_pre_counts_t n = {};
+  u8 verdicts[VLIB_FRAME_SIZE]; /* written for picked packets; read for traced ones */
   u32 entries[VLIB_FRAME_SIZE];
+  int tracing = node->flags & VLIB_NODE_FLAG_TRACE;
 
   vlib_get_buffers (vm, from, bufs, n_left);
+  if (PREDICT_FALSE (tracing))
+    clib_memset (verdicts, SIP_ALG_GATE_NONE, frame->n_vectors);
+
+#define SIP_ALG_PRE_PICK(i)                                                                   \
+  if (PREDICT_FALSE (l##i))                                                                   \
+  verdicts[b - bufs + i] = sip_alg_pre_slow (vm, sam, b[i], next + i, &entries[b - bufs + i], &n)
+
+  while (n_left >= 8)
+    {
+      vlib_prefetch_buffer_header (b[4], STORE);
+      vlib_prefetch_buffer_header (b[5], STORE);
+      vlib_prefetch_buffer_header (b[6], STORE);
+      vlib_prefetch_buffer_header (b[7], STORE);
+      vlib_prefetch_buffer_data (b[4], LOAD);
+      vlib_prefetch_buffer_data (b[5], LOAD);
+      vlib_prefetch_buffer_data (b[6], LOAD);
+      vlib_prefetch_buffer_data (b[7], LOAD);
+
+      vnet_feature_next_u16 (next + 0, b[0]);
+      vnet_feature_next_u16 (next + 1, b[1]);
+      vnet_feature_next_u16 (next + 2, b[2]);
+      vnet_feature_next_u16 (next + 3, b[3]);
+      b[0]->flags &= ~SIP_ALG_BUFFER_F_SIP;
+      b[1]->flags &= ~SIP_ALG_BUFFER_F_SIP;
+      b[2]->flags &= ~SIP_ALG_BUFFER_F_SIP;
+      b[3]->flags &= ~SIP_ALG_BUFFER_F_SIP;
+      uword l0 = sip_alg_pre_look (sam, b[0]);
+      uword l1 = sip_alg_pre_look (sam, b[1]);
+      uword l2 = sip_alg_pre_look (sam, b[2]);
+      uword l3 = sip_alg_pre_look (sam, b[3]);
+      if (PREDICT_FALSE (l0 | l1 | l2 | l3))
+	{
+	  SIP_ALG_PRE_PICK (0);
+	  SIP_ALG_PRE_PICK (1);
+	  SIP_ALG_PRE_PICK (2);
+	  SIP_ALG_PRE_PICK (3);
+	}
+      b += 4;
+      next += 4;
+      n_left -= 4;
+    }
   while (n_left)
     {
-      u32 next0, i = b - bufs;
-      int gate;
-      vnet_feature_next (&next0, b[0]);
-      n_frag += sip_alg_pre_one (sam, b[0], &gate);
-      verdicts[i] = SIP_ALG_GATE_NONE;
-      if (PREDICT_FALSE (gate && next0 == sam->pre_next_acl))
-	{
-	  verdicts[i] = sip_alg_gate (sam, b[0], &next0, &entries[i]);
-	  if (verdicts[i] == SIP_ALG_GATE_PASS)
-	    {
-	      ptd = vec_elt_at_index (sam->per_thread, thread);
-	      n_pass++;
-	      ip4_header_t *ip = vlib_buffer_get_current (b[0]);
-	      sip_alg_gate_remote_t *r = &ptd->gate_remote[entries[i]];
-	      vlib_increment_combined_counter (&sam->gate_counters, thread, entries[i], 1,
-					       vlib_buffer_length_in_chain (vm, b[0]));
-	      r->addr = ip->src_address;
-	      r->port = ((udp_header_t *) ip4_next_header (ip))->src_port;
-	    }
-	  else
-	    n_miss += verdicts[i] == SIP_ALG_GATE_MISS;
-	}
-      next[0] = next0;
+      vnet_feature_next_u16 (next, b[0]);
+      b[0]->flags &= ~SIP_ALG_BUFFER_F_SIP;
+      uword l0 = sip_alg_pre_look (sam, b[0]);
+      SIP_ALG_PRE_PICK (0);
       b++;
       next++;
       n_left--;
     }
+#undef SIP_ALG_PRE_PICK
 
-  if (PREDICT_FALSE (n_frag))
-    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_FRAGMENT, n_frag);
-  if (PREDICT_FALSE (n_pass))
-    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_GATE_PASS, n_pass);
-  if (PREDICT_FALSE (n_miss))
-    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_GATE_MISS, n_miss);
-  if (PREDICT_FALSE (node->flags & VLIB_NODE_FLAG_TRACE))
+  if (PREDICT_FALSE (n.n_frag))
+    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_FRAGMENT, n.n_frag);
+  if (PREDICT_FALSE (n.n_pass))
+    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_GATE_PASS, n.n_pass);
+  if (PREDICT_FALSE (n.n_miss))
+    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_GATE_MISS, n.n_miss);
+  if (PREDICT_FALSE (tracing))
     {
-      vlib_node_t *n = vlib_get_node (vm, node->node_index);
+      vlib_node_t *nd = vlib_get_node (vm, node->node_index);
       b = bufs;
       for (u32 i = 0; i < frame->n_vectors; i++, b++)
 	if (b[0]->flags & VLIB_BUFFER_IS_TRACED)
 	  {
 	    sip_alg_pre_trace_t *t = vlib_add_trace (vm, node, b[0], sizeof (*t));
-	    t->stashed = sip_alg_stash (b[0])->magic == SIP_ALG_STASH_MAGIC;
+	    t->stashed = (b[0]->flags & SIP_ALG_BUFFER_F_SIP) != 0;
 	    t->gate = verdicts[i];
 	    t->entry = t->gate == SIP_ALG_GATE_PASS ? entries[i] : ~0;
-	    t->next_node = n->next_nodes[nexts[i]];
+	    t->next_node = nd->next_nodes[nexts[i]];
 	  }
     }
   vlib_buffer_enqueue_to_next (vm, node, from, nexts, frame->n_vectors);
@@ -1345,93 +1425,138 @@ sip_alg_post_tcp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   return 0;
 }
 
+/*
+ * One buffer sip-alg-pre marked as SIP. Returns 1 when the buffer is held (waiting for its
+ * pinholes, or the start of a TCP message), 0 when it goes on to *next0 (which may become
+ * error-drop).
+ */
+static never_inline int
+sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
+		  sip_alg_per_thread_t *ptd, vlib_buffer_t *b, u32 bi, u16 *next0)
+{
+  vlib_node_t *n = vlib_get_node (vm, node->node_index);
+  sip_alg_stash_t *st = sip_alg_stash (b);
+  sip_alg_ctx_t ctx;
+  int held;
+
+  b->flags &= ~SIP_ALG_BUFFER_F_SIP;
+  if (PREDICT_FALSE (st->magic != SIP_ALG_STASH_MAGIC))
+    return 0;
+  st->magic = 0;
+  clib_memset (&ctx, 0, sizeof (ctx));
+  ctx.call_state = 0xff;
+  held = st->proto == IP_PROTOCOL_TCP ?
+	   sip_alg_post_tcp (vm, node, sam, ptd, b, bi, n->next_nodes[*next0], &ctx) :
+	   sip_alg_post_udp (vm, node, sam, ptd, b, bi, n->next_nodes[*next0], &ctx);
+  /* a dropped segment's counter is counted by error-drop from b->error */
+  if (ctx.error != ~0 && held != 2)
+    vlib_node_increment_counter (vm, node->node_index, ctx.error, 1);
+  if (held == 1)
+    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_HELD, 1);
+  if (ctx.n_no_media_port)
+    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_NO_MEDIA_PORT,
+				 ctx.n_no_media_port);
+  if (ctx.n_media_privileged)
+    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_PRIVILEGED,
+				 ctx.n_media_privileged);
+  if (ctx.n_media_refused)
+    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_REFUSED,
+				 ctx.n_media_refused);
+  if (ctx.n_media_forbidden)
+    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_FORBIDDEN,
+				 ctx.n_media_forbidden);
+  if (ctx.n_inbound_refused)
+    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_INBOUND_REFUSED,
+				 ctx.n_inbound_refused);
+  if (ctx.n_peer_mismatch)
+    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_PEER_MISMATCH,
+				 ctx.n_peer_mismatch);
+  if (PREDICT_FALSE (b->flags & VLIB_BUFFER_IS_TRACED))
+    {
+      sip_alg_post_trace_t *t = vlib_add_trace (vm, node, b, sizeof (*t));
+      t->dir = ctx.dir;
+      t->is_request = ctx.msg.is_request;
+      t->method = ctx.msg.method;
+      t->status = ctx.msg.status;
+      t->result = ctx.result;
+      t->n_pinholes = ctx.n_ph;
+      t->actions = ctx.actions;
+      t->delta = ctx.delta;
+      t->len = ctx.len;
+      t->held = held == 1;
+      t->call_state = ctx.call_state;
+      t->error = ctx.error;
+      t->refused[0] = ctx.n_media_refused;
+      t->refused[1] = ctx.n_media_privileged;
+      t->refused[2] = ctx.n_media_forbidden;
+      t->refused[3] = ctx.n_inbound_refused;
+      t->refused[4] = ctx.n_peer_mismatch;
+    }
+  if (PREDICT_FALSE (held == 2))
+    {
+      b->error = node->errors[ctx.error];
+      *next0 = SIP_ALG_POST_NEXT_DROP;
+      return 0;
+    }
+  return held;
+}
+
+/*
+ * sip-alg-post. The fast pass takes every packet's next and looks at one flag in cache
+ * line 0; a frame with no packet marked by sip-alg-pre (nearly all of them) goes on as a
+ * whole. Otherwise the marked packets are handled in order and held ones leave the frame.
+ */
 VLIB_NODE_FN (sip_alg_post_node)
 (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_frame_t *frame)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  sip_alg_per_thread_t *ptd = vec_elt_at_index (sam->per_thread, vm->thread_index);
   u32 *from = vlib_frame_vector_args (frame), n_left = frame->n_vectors;
   vlib_buffer_t *bufs[VLIB_FRAME_SIZE], **b = bufs;
-  u16 nexts[VLIB_FRAME_SIZE];
-  u32 fwd[VLIB_FRAME_SIZE], n_fwd = 0;
-  vlib_node_t *n = vlib_get_node (vm, node->node_index);
-  sip_alg_ctx_t ctx;
+  u16 nexts[VLIB_FRAME_SIZE], *next = nexts;
+  u32 sip = 0;
 
   vlib_get_buffers (vm, from, bufs, n_left);
-  for (u32 i = 0; i < frame->n_vectors; i++, b++)
+  while (n_left >= 8)
     {
-      u32 next0;
-      int held = 0;
-      vnet_feature_next (&next0, b[0]);
-
-      if (PREDICT_FALSE (sip_alg_stash (b[0])->magic == SIP_ALG_STASH_MAGIC))
-	{
-	  clib_memset (&ctx, 0, sizeof (ctx));
-	  ctx.call_state = 0xff;
-	  held = sip_alg_stash (b[0])->proto == IP_PROTOCOL_TCP ?
-		   sip_alg_post_tcp (vm, node, sam, ptd, b[0], from[i], n->next_nodes[next0],
-				     &ctx) :
-		   sip_alg_post_udp (vm, node, sam, ptd, b[0], from[i], n->next_nodes[next0],
-				     &ctx);
-	  /* a dropped segment's counter is counted by error-drop from b->error */
-	  if (ctx.error != ~0 && held != 2)
-	    vlib_node_increment_counter (vm, node->node_index, ctx.error, 1);
-	  if (held == 1)
-	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_HELD, 1);
-	  if (ctx.n_no_media_port)
-	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_NO_MEDIA_PORT,
-					 ctx.n_no_media_port);
-	  if (ctx.n_media_privileged)
-	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_PRIVILEGED,
-					 ctx.n_media_privileged);
-	  if (ctx.n_media_refused)
-	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_REFUSED,
-					 ctx.n_media_refused);
-	  if (ctx.n_media_forbidden)
-	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_FORBIDDEN,
-					 ctx.n_media_forbidden);
-	  if (ctx.n_inbound_refused)
-	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_INBOUND_REFUSED,
-					 ctx.n_inbound_refused);
-	  if (ctx.n_peer_mismatch)
-	    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_PEER_MISMATCH,
-					 ctx.n_peer_mismatch);
-	  if (PREDICT_FALSE (b[0]->flags & VLIB_BUFFER_IS_TRACED))
-	    {
-	      sip_alg_post_trace_t *t = vlib_add_trace (vm, node, b[0], sizeof (*t));
-	      t->dir = ctx.dir;
-	      t->is_request = ctx.msg.is_request;
-	      t->method = ctx.msg.method;
-	      t->status = ctx.msg.status;
-	      t->result = ctx.result;
-	      t->n_pinholes = ctx.n_ph;
-	      t->actions = ctx.actions;
-	      t->delta = ctx.delta;
-	      t->len = ctx.len;
-	      t->held = held == 1;
-	      t->call_state = ctx.call_state;
-	      t->error = ctx.error;
-	      t->refused[0] = ctx.n_media_refused;
-	      t->refused[1] = ctx.n_media_privileged;
-	      t->refused[2] = ctx.n_media_forbidden;
-	      t->refused[3] = ctx.n_inbound_refused;
-	      t->refused[4] = ctx.n_peer_mismatch;
-	    }
-	}
-      if (PREDICT_FALSE (held == 2))
-	{
-	  b[0]->error = node->errors[ctx.error];
-	  next0 = SIP_ALG_POST_NEXT_DROP;
-	  held = 0;
-	}
-      if (!held)
-	{
-	  fwd[n_fwd] = from[i];
-	  nexts[n_fwd] = next0;
-	  n_fwd++;
-	}
+      vlib_prefetch_buffer_header (b[4], STORE);
+      vlib_prefetch_buffer_header (b[5], STORE);
+      vlib_prefetch_buffer_header (b[6], STORE);
+      vlib_prefetch_buffer_header (b[7], STORE);
+      vnet_feature_next_u16 (next + 0, b[0]);
+      vnet_feature_next_u16 (next + 1, b[1]);
+      vnet_feature_next_u16 (next + 2, b[2]);
+      vnet_feature_next_u16 (next + 3, b[3]);
+      sip |= b[0]->flags | b[1]->flags | b[2]->flags | b[3]->flags;
+      b += 4;
+      next += 4;
+      n_left -= 4;
+    }
+  while (n_left)
+    {
+      vnet_feature_next_u16 (next, b[0]);
+      sip |= b[0]->flags;
+      b++;
+      next++;
+      n_left--;
     }
 
+  if (PREDICT_TRUE (!(sip & SIP_ALG_BUFFER_F_SIP)))
+    {
+      vlib_buffer_enqueue_to_next (vm, node, from, nexts, frame->n_vectors);
+      return frame->n_vectors;
+    }
+
+  sip_alg_per_thread_t *ptd = vec_elt_at_index (sam->per_thread, vm->thread_index);
+  u32 fwd[VLIB_FRAME_SIZE], n_fwd = 0;
+  for (u32 i = 0; i < frame->n_vectors; i++)
+    {
+      if (PREDICT_FALSE (bufs[i]->flags & SIP_ALG_BUFFER_F_SIP) &&
+	  sip_alg_post_one (vm, node, sam, ptd, bufs[i], from[i], &nexts[i]))
+	continue; /* held */
+      fwd[n_fwd] = from[i];
+      nexts[n_fwd] = nexts[i];
+      n_fwd++;
+    }
   vlib_buffer_enqueue_to_next (vm, node, fwd, nexts, n_fwd);
   return frame->n_vectors;
 }
