@@ -1,0 +1,382 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""TRex throughput suite: the SIP ALG in VPP's NAT44-ED path, ALG on vs off.
+
+Starts a private VPP (NAT44-ED + the plugin, two memif links) and a TRex server on the other
+end of them (testbed.py), then for each profile:
+  udp64, udp512  the non-SIP UDP baseline (udp_flows.py): 1,000 inside flows, 64/512 B frames
+  sip            the SIP call mix (sip_calls.py): calls set up and checked first (callsetup.py),
+                 then RTP both ways through their pinholes plus a steady rate of new INVITEs
+it searches the no-drop rate (NDR) and the partial-drop rate (PDR, 0.5% loss) with MLRsearch
+(the CSIT method), ALG on and ALG off in the same VPP (`set sip-alg interface ... [disable]`),
+printing every trial; then runs a fixed load with the ALG on and off alternately and records
+VPP's clocks per packet per node (`show runtime`). Writes <out>/results.json and PNG plots.
+
+The generator is the ceiling: TRex and VPP share this machine's 2 CPUs and TRex's memif receive
+side saturates first (../shared/research/trex.md), so absolute rates say little about VPP;
+the ALG on/off ratios from the same run, and VPP's clocks per packet, are what to read.
+
+Usage: perf/trex/run.py [--quick] [--duration S] [--search-time S] [--profiles udp64,udp512,sip]
+                        [--out DIR]
+       perf/trex/run.py --ci --json FILE    the short check tests/perf runs (no search of
+                                            the SIP mix, fixed low loads, a 2-3 trial search)
+Exit status: 0 done, 2 VPP, the plugin or TRex not found (the reason is printed).
+"""
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+
+import testbed as T  # noqa: E402  (puts tests/ on sys.path for the VPP harness)
+import vpp_harness as h  # noqa: E402
+from locate import find_trex  # noqa: E402
+
+CEILING = ("The generator is the ceiling: TRex and VPP share 2 CPUs (VPP's main thread on CPU 0, "
+           "TRex's data core on CPU 1, over memif), and TRex's receive side saturates before VPP "
+           "does; absolute rates are the testbed's, read the ALG on/off ratios and VPP's "
+           "clocks per packet")
+
+
+def log(msg=""):
+    print(msg, flush=True)
+
+
+def udp_streams(size, hosts, ports):
+    from trex.stl.api import STLProfile
+
+    path = os.path.join(HERE, "udp_flows.py")
+
+    def streams(load):
+        prof = STLProfile.load_py(path, port_id=0, size=size, hosts=hosts, ports=ports, pps=load)
+        return {0: prof.get_streams(), 1: []}
+    return streams
+
+
+def sip_streams(calls_file, invite_pps, rtp_size=218):
+    from trex.stl.api import STLProfile
+
+    path = os.path.join(HERE, "sip_calls.py")
+
+    def streams(load):  # load: RTP packets per second, both directions together
+        return {p: STLProfile.load_py(path, port_id=p, calls=calls_file, rtp_pps=load / 2,
+                                      invite_pps=invite_pps if p == 0 else 0,
+                                      rtp_size=rtp_size).get_streams()
+                for p in (0, 1)}
+    return streams
+
+
+def ratio(a, b):
+    return round(a / b, 4) if a is not None and b else None
+
+
+def sample_translated(tb, run):
+    """Run `run()` while capturing up to 64 packets that reach TRex port 1: how many came from
+    the NAT address."""
+    from trex.stl.api import IP, UDP, Ether
+
+    c = tb.client
+    cap = c.start_capture(rx_ports=[1], limit=64)["id"]
+    try:
+        rec = run()
+    finally:
+        got = []
+        c.stop_capture(cap, output=got)
+    pkts = [Ether(g["binary"]) for g in got]
+    udp = [p for p in pkts if UDP in p]
+    return rec, {"captured": len(udp),
+                 "from_nat_address": sum(1 for p in udp if p[IP].src == T.PUB),
+                 "inside_source_left": sum(1 for p in udp if p[IP].src.startswith("192.168."))}
+
+
+def profile_udp(tb, name, size, args, M):
+    hosts, ports = args.hosts, args.ports
+    trials = M.Trials(tb, name, udp_streams(size, hosts, ports), [1], progress=log)
+    out = {"frame_bytes": size, "flows": hosts * ports, "direction": "inside -> outside"}
+    log(f"\n== {name}: non-SIP UDP, {hosts * ports} flows ({hosts} inside hosts x {ports} source "
+        f"ports), {size} B frames")
+    tb.alg(True)
+    trials.run(1.0, args.min_load)  # the NAT sessions, before anything is measured
+    out["nat_sessions"] = tb.nat_sessions()
+    out["search"] = {}
+    for on in (True, False):
+        tb.alg(on)
+        out["search"]["alg_on" if on else "alg_off"] = M.search(
+            trials, args.min_load, args.max_load, args.duration, args.width, args.search_time,
+            progress=log)
+    s = out["search"]
+    out["ratios"] = {k: ratio(s["alg_on"][k], s["alg_off"][k]) for k in ("ndr", "pdr")}
+    ndrs = [x["ndr"] for x in s.values() if x["ndr"]]
+    out["fixed"] = M.fixed_load(tb, trials, 0.8 * min(ndrs) if ndrs else args.min_load,
+                                args.duration, args.rounds, progress=log)
+    out["trials"] = trials.trials
+    return out
+
+
+def profile_sip(tb, args, M, C):
+    log(f"\n== sip: SIP call mix, {args.calls} calls with RTP both ways "
+        f"({args.rtp_size} B frames) + {args.invite_pps:g} new INVITEs/s")
+    tb.alg(True)
+    calls, setup = C.setup(tb, args.calls, progress=log)
+    out = {"setup": setup, "rtp_frame_bytes": args.rtp_size, "invite_pps": args.invite_pps,
+           "load": "RTP packets per second, both directions together (INVITEs on top)"}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", dir=tb.vpp.dir, delete=False) as f:
+        json.dump([{k: c[k] for k in ("a", "a_rtp", "b", "b_rtp", "pub_rtp")} for c in calls], f)
+    from sip_calls import PG_INVITE, PG_RTP_IN, PG_RTP_OUT
+    trials = M.Trials(tb, "sip", sip_streams(f.name, args.invite_pps, args.rtp_size),
+                      [PG_RTP_OUT, PG_RTP_IN, PG_INVITE], extra_pps=args.invite_pps,
+                      progress=log)
+    trials.run(1.0, args.min_load)  # RTP's NAT sessions; the client's overhead at a low rate
+    out["search"] = {}
+    for on in (True, False):
+        tb.alg(on)
+        before = tb.vpp.counters()
+        out["search"]["alg_on" if on else "alg_off"] = M.search(
+            trials, args.min_load, args.max_load, args.duration, args.width, args.search_time,
+            progress=log)
+        out["search"]["alg_on" if on else "alg_off"]["counters"] = C.delta(before,
+                                                                         tb.vpp.counters())
+    s = out["search"]
+    out["ratios"] = {k: ratio(s["alg_on"][k], s["alg_off"][k]) for k in ("ndr", "pdr")}
+    ndrs = [x["ndr"] for x in s.values() if x["ndr"]]
+    out["fixed"] = M.fixed_load(tb, trials, 0.8 * min(ndrs) if ndrs else args.min_load,
+                                args.duration, args.rounds, progress=log)
+    tb.alg(True)
+    out["teardown"] = C.teardown(tb, calls, progress=log)
+    out["trials"] = trials.trials
+    return out
+
+
+def ci(tb, args, M, C):
+    """The short check: fixed low loads ALG on and off, a 2-3 trial search, the call mix."""
+    out = {}
+    trials = M.Trials(tb, "udp64", udp_streams(64, args.hosts, args.ports), [1], progress=log)
+    log(f"\n== udp64: {args.hosts * args.ports} flows, fixed {args.ci_load / 1e3:.0f} kpps, "
+        f"{args.ci_seconds} s, ALG on and off")
+    u = out["udp64"] = {"flows": args.hosts * args.ports}
+    for on in (True, False):
+        tb.alg(on)
+        rec, sample = sample_translated(tb, lambda: trials.run(args.ci_seconds, args.ci_load))
+        u["alg_on" if on else "alg_off"] = {**rec, "sample": sample}
+    u["nat_sessions"] = tb.nat_sessions()
+    tb.alg(True)
+    u["search"] = M.search(trials, args.ci_load / 2, args.max_load, 1.0, 0.5, args.search_time,
+                           progress=log)
+
+    log(f"\n== sip: {args.calls} calls, RTP {args.ci_load / 1e3:.0f} kpps + "
+        f"{args.invite_pps:g} INVITEs/s, {args.ci_seconds} s, ALG on and off")
+    calls, setup = C.setup(tb, args.calls, progress=log)
+    s = out["sip"] = {"setup": setup}
+    path = os.path.join(tb.vpp.dir, "calls.json")
+    with open(path, "w") as f:
+        json.dump([{k: c[k] for k in ("a", "a_rtp", "b", "b_rtp", "pub_rtp")} for c in calls], f)
+    from sip_calls import PG_INVITE, PG_RTP_IN, PG_RTP_OUT
+    sip = M.Trials(tb, "sip", sip_streams(path, args.invite_pps), [PG_RTP_OUT, PG_RTP_IN, PG_INVITE],
+                   extra_pps=args.invite_pps, progress=log)
+    for on in (True, False):
+        tb.alg(on)
+        before = tb.vpp.counters()
+        rec = sip.run(args.ci_seconds, args.ci_load)
+        fs = tb.client.get_stats()["flow_stats"]
+        rec["groups"] = {name: {"tx": fs[pg]["tx_pkts"]["total"], "rx": fs[pg]["rx_pkts"]["total"]}
+                         for name, pg in (("rtp_out", PG_RTP_OUT), ("rtp_in", PG_RTP_IN),
+                                          ("invite", PG_INVITE))}
+        rec["counters"] = C.delta(before, tb.vpp.counters())
+        s["alg_on" if on else "alg_off"] = rec
+    tb.alg(True)
+    s["teardown"] = C.teardown(tb, calls, progress=log)
+    return out
+
+
+def summary(res):
+    lines = ["", "summary (NDR/PDR in kpps; ratio = ALG on / ALG off, same VPP, same run)"]
+    for name, p in res["profiles"].items():
+        s = p["search"]
+        cells = []
+        for k in ("ndr", "pdr"):
+            cells.append(f"{k.upper()} on {kp(s['alg_on'][k])} off {kp(s['alg_off'][k])} "
+                         f"ratio {p['ratios'][k] if p['ratios'][k] is not None else '-'}")
+        lines.append(f"  {name:7s} " + "; ".join(cells))
+        f = p["fixed"]
+        alg = ", ".join(f"{n} {f['alg_on']['nodes'].get(n, 0):.1f}" for n in T.ALG_NODES)
+        lines.append(f"          at {f['load'] / 1e3:.0f} kpps: ALG nodes {f['alg_on']['alg']:.1f} "
+                     f"clk/pkt ({alg}), NAT nodes {f['alg_on']['nat']:.1f} on / "
+                     f"{f['alg_off']['nat']:.1f} off, path {f['alg_on']['total']:.1f} / "
+                     f"{f['alg_off']['total']:.1f} clk/pkt (ratio {f['path_ratio_on_off']:.3f})")
+    lines.append("  " + CEILING + ".")
+    return "\n".join(lines)
+
+
+def kp(pps):
+    return "-" if pps is None else f"{pps / 1e3:.1f}"
+
+
+def plots(res, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(res["profiles"])
+    files = []
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for on, colour in ((True, "tab:red"), (False, "tab:blue")):
+            for short, marker in ((False, "o"), (True, "x")):
+                t = [x for x in res["profiles"][name]["trials"]
+                     if x["alg"] == on and x["generator_short"] == short]
+                ax.scatter([x["load"] / 1e6 for x in t], [100 * x["loss_ratio"] for x in t],
+                           s=14, color=colour, marker=marker,
+                           label=f"ALG {'on' if on else 'off'}"
+                           + (", TRex short of the load" if short else ""))
+        ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+        ax.set_yscale("symlog", linthresh=0.01)
+        ax.set_ylim(0, 100)
+        ax.set_title(name)
+        ax.set_xlabel("offered load (Mpps)")
+        ax.set_ylabel("loss (%)")
+        ax.legend(fontsize=7)
+    fig.suptitle("TRex trials: loss vs offered load (dashed: PDR's 0.5%)")
+    fig.tight_layout()
+    files.append(os.path.join(out, "loss_vs_load.png"))
+    fig.savefig(files[-1], dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width, xs = 0.2, range(len(names))
+    for k, (goal, on) in enumerate([("ndr", True), ("ndr", False), ("pdr", True), ("pdr", False)]):
+        vals = [(res["profiles"][n]["search"]["alg_on" if on else "alg_off"][goal] or 0) / 1e6
+                for n in names]
+        bars = ax.bar([x + (k - 1.5) * width for x in xs], vals, width,
+                      label=f"{goal.upper()} ALG {'on' if on else 'off'}",
+                      color=["tab:red", "tab:blue", "salmon", "lightsteelblue"][k])
+        if on:
+            for b, n in zip(bars, names):
+                r = res["profiles"][n]["ratios"][goal]
+                if r is not None:
+                    ax.annotate(f"{r:.3f}", (b.get_x() + width, b.get_height()), ha="center",
+                                va="bottom", fontsize=8)
+    ax.set_xticks(list(xs), names)
+    ax.set_ylabel("Mpps")
+    ax.set_title("NDR / PDR, ALG on vs off (labels: on/off ratio); the generator is the ceiling")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    files.append(os.path.join(out, "ndr_pdr.png"))
+    fig.savefig(files[-1], dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4.5), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        f = res["profiles"][name]["fixed"]
+        nodes = [n for n in T.NODES if n != "memif-input" and
+                 (n in f["alg_on"]["nodes"] or n in f["alg_off"]["nodes"])]
+        ys = range(len(nodes))
+        ax.barh([y + 0.2 for y in ys], [f["alg_on"]["nodes"].get(n, 0) for n in nodes], 0.4,
+                color="tab:red", label="ALG on")
+        ax.barh([y - 0.2 for y in ys], [f["alg_off"]["nodes"].get(n, 0) for n in nodes], 0.4,
+                color="tab:blue", label="ALG off")
+        ax.set_yticks(list(ys), nodes, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("clocks per packet")
+        ax.set_title(f"{name} at {f['load'] / 1e3:.0f} kpps (medians of {f['rounds']})",
+                     fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    files.append(os.path.join(out, "clocks.png"))
+    fig.savefig(files[-1], dpi=100)
+    plt.close(fig)
+    return files
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="1 s trials, 20%% width, short searches")
+    ap.add_argument("--duration", type=float, help="final trial duration, s (default 2; quick 1)")
+    ap.add_argument("--search-time", type=float,
+                    help="bound on each search, s (default 100; quick 30; ci 20)")
+    ap.add_argument("--width", type=float, help="MLRsearch relative width (default 0.02; quick 0.2)")
+    ap.add_argument("--rounds", type=int, help="fixed-load rounds ALG on/off (default 3; quick 1)")
+    ap.add_argument("--profiles", default="udp64,udp512,sip")
+    ap.add_argument("--min-load", type=float, default=10e3, help="pps")
+    ap.add_argument("--max-load", type=float, default=3e6, help="pps")
+    ap.add_argument("--hosts", type=int, default=100, help="inside hosts of the UDP baseline")
+    ap.add_argument("--ports", type=int, default=10, help="source ports per host")
+    ap.add_argument("--calls", type=int, help="calls of the SIP mix (default 64; ci 8)")
+    ap.add_argument("--invite-pps", type=float, help="new INVITEs/s in the SIP mix (default 100; ci 20)")
+    ap.add_argument("--rtp-size", type=int, default=218)
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "trex"))
+    ap.add_argument("--ci", action="store_true", help="the short check of tests/perf")
+    ap.add_argument("--ci-load", type=float, default=20e3, help="pps of the ci check's trials")
+    ap.add_argument("--ci-seconds", type=float, default=3.0)
+    ap.add_argument("--json", help="results file (default <out>/results.json)")
+    args = ap.parse_args()
+    quick = args.quick or args.ci
+    args.duration = args.duration or (1.0 if quick else 2.0)
+    args.search_time = args.search_time or (20.0 if args.ci else 30.0 if quick else 100.0)
+    args.width = args.width or (0.2 if quick else 0.02)
+    args.rounds = args.rounds or (1 if quick else 3)
+    args.calls = args.calls or (8 if args.ci else 16 if quick else 64)
+    args.invite_pps = args.invite_pps if args.invite_pps is not None else \
+        (20.0 if args.ci else 100.0)
+
+    # a SIGTERM (a test's timeout, make interrupted) unwinds: TRex and VPP are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    prefix, why = h.find_vpp()
+    if not prefix:
+        log(why)
+        return 2
+    if not h.find_plugin():
+        log("the plugin is not built: make plugin")
+        return 2
+    scripts, why = find_trex()
+    if not scripts:
+        log(why)
+        return 2
+    # TRex's client puts its own scapy and yaml first on sys.path: import it after the harness
+    import lbr_trex_client  # noqa: F401
+    import callsetup as C
+    import measure as M
+
+    log(f"VPP {prefix}, plugin {h.find_plugin()}, TRex {scripts}")
+    log(CEILING + ".")
+    t0 = time.monotonic()
+    res = {"generator_ceiling": CEILING,
+           "testbed": {"vpp": prefix, "trex": scripts, "cpus": os.cpu_count(),
+                       "machine": platform.machine(), "vpp_workers": 0,
+                       "memif_ring_slots": 16384},
+           "settings": {k: v for k, v in vars(args).items() if k not in ("out", "json")}}
+    with T.Testbed(prefix, scripts, log=log) as tb:
+        res["testbed"]["vpp_version"] = tb.vpp.cli("show version").strip()
+        if args.ci:
+            res["ci"] = ci(tb, args, M, C)
+        else:
+            res["profiles"] = {}
+            for name in args.profiles.split(","):
+                if name in ("udp64", "udp512"):
+                    res["profiles"][name] = profile_udp(tb, name, int(name[3:]), args, M)
+                elif name == "sip":
+                    res["profiles"][name] = profile_sip(tb, args, M, C)
+                else:
+                    raise SystemExit(f"unknown profile {name}")
+        res["vpp_errors"] = [l for l in tb.vpp.cli("show errors").splitlines()[1:] if l.strip()]
+    res["seconds"] = round(time.monotonic() - t0, 1)
+    os.makedirs(args.out, exist_ok=True)
+    path = args.json or os.path.join(args.out, "results.json")
+    with open(path, "w") as f:
+        json.dump(res, f, indent=1)
+    if not args.ci:
+        log(summary(res))
+        for p in plots(res, args.out):
+            log(f"wrote {p}")
+    log(f"wrote {path} ({res['seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
