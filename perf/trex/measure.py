@@ -27,7 +27,7 @@ NDR, PDR = 0.0, 0.005  # the goals' loss ratios: no drop, partial drop (0.5%)
 class Trials(AbstractMeasurer):
     """MLRsearch's measurer for one profile and one ALG setting.
 
-    streams(load) -> {port: [STLStream]}; pgs: the flow-stats groups counted; extra_pps: the
+    streams(load, duration) -> {port: [STLStream]}; pgs: the flow-stats groups counted; extra_pps: the
     fixed-rate part of the profile (sent in addition to the intended load)."""
 
     def __init__(self, tb, label, streams, pgs, extra_pps=0.0, progress=print):
@@ -40,7 +40,7 @@ class Trials(AbstractMeasurer):
     def run(self, duration, load, runtime=False):
         """One trial; returns its record (dict)."""
         c, tb = self.tb.client, self.tb
-        by_port = self.streams(load)
+        by_port = self.streams(load, duration)
         ports = sorted(by_port)
         c.stop(ports=[0, 1])
         c.remove_all_streams(ports=[0, 1])

@@ -54,7 +54,7 @@ def udp_streams(size, hosts, ports):
 
     path = os.path.join(HERE, "udp_flows.py")
 
-    def streams(load):
+    def streams(load, duration):
         prof = STLProfile.load_py(path, port_id=0, size=size, hosts=hosts, ports=ports, pps=load)
         return {0: prof.get_streams(), 1: []}
     return streams
@@ -65,11 +65,15 @@ def sip_streams(calls_file, invite_pps, rtp_size=218):
 
     path = os.path.join(HERE, "sip_calls.py")
 
-    def streams(load):  # load: RTP packets per second, both directions together
-        return {p: STLProfile.load_py(path, port_id=p, calls=calls_file, rtp_pps=load / 2,
-                                      invite_pps=invite_pps if p == 0 else 0,
-                                      rtp_size=rtp_size).get_streams()
-                for p in (0, 1)}
+    n = [0]  # trials so far: each sends its new INVITEs from the next host
+
+    def streams(load, duration):  # load: RTP packets per second, both directions together
+        out = {p: STLProfile.load_py(path, port_id=p, calls=calls_file, rtp_pps=load / 2,
+                                     invite_pps=invite_pps if p == 0 else 0, rtp_size=rtp_size,
+                                     invite_host=n[0]).get_streams()
+               for p in (0, 1)}
+        n[0] += 1
+        return out
     return streams
 
 

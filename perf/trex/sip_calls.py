@@ -7,9 +7,10 @@ outside to the translated signaling port, ACK) and the public ports the ALG gave
 media are read from VPP's `show sip-alg server-map`. This profile then streams, per call:
   port 0  RTP  A_i:rtp_i -> B_i:brtp_i           (leaves from the call's public RTP port)
   port 1  RTP  B_i:brtp_i -> 203.0.113.10:pub_i  (reaches A only through the ALG's pinhole)
-and on port 0 a steady rate of INVITEs with SDP from one more inside host, whose Call-ID, Via
-branch and SDP media port the field engine rewrites as text (three ASCII digits: 1,000
-distinct calls, then retransmissions of them while their entries live).
+and on port 0 a steady rate of new INVITEs with SDP from another inside host (--invite-host:
+192.168.1.200 + N; run.py takes the next for each trial, so no trial repeats the calls of one
+before it), whose Call-ID, Via branch and SDP media port the field engine rewrites as text
+(four ASCII digits: 10,000 distinct calls). None is answered: their media entries age out.
 
 Tunables (STLProfile.load_py(path, port_id=N, calls=FILE, ...), or `-t` in trex-console):
   --calls FILE      JSON list of the set-up calls (run.py writes it):
@@ -17,6 +18,7 @@ Tunables (STLProfile.load_py(path, port_id=N, calls=FILE, ...), or `-t` in trex-
   --rtp-pps N       RTP packets per second per direction, spread over the calls
   --invite-pps N    new INVITEs per second (port 0; 0: none)
   --rtp-size N      RTP frame size in bytes with FCS (default 218: G.711, 20 ms)
+  --invite-host N   the new INVITEs' host, 192.168.1.200 + N % 50
 Flow-stats groups: PG_RTP_OUT (port 0 RTP), PG_RTP_IN (port 1 RTP), PG_INVITE.
 Frames carry UDP checksum 0 (valid in IPv4), so the field engine's text writes stay valid.
 """
@@ -31,7 +33,7 @@ PUB = "203.0.113.10"
 PROXY, PROXY_PORT = "198.51.100.1", 5060
 CALLEE = "198.51.100.2"
 SIP_PORT = 5060
-NEW_CALLER = "192.168.1.200"  # the host of the steady new INVITEs
+NEW_CALLERS = 50  # hosts of the steady new INVITEs: 192.168.1.200-249, one per trial in turn
 PG_RTP_OUT, PG_RTP_IN, PG_INVITE = 10, 11, 12
 HDR = 14 + 20 + 8  # Ethernet, IPv4, UDP
 
@@ -42,7 +44,11 @@ def caller(i):
 
 
 def callers(n):
-    return sorted({caller(i)[0] for i in range(n)} | {NEW_CALLER})
+    return sorted({caller(i)[0] for i in range(n)})
+
+
+def new_caller(host):
+    return f"192.168.1.{200 + host % NEW_CALLERS}"
 
 
 def plan(n):
@@ -117,23 +123,28 @@ def rtp(size):
     return b"\x80\x00\x00\x01" + bytes(max(size - 4 - HDR - 4, 0))
 
 
-def new_invite_stream(pps):
-    """INVITEs from NEW_CALLER whose Call-ID, branch and media port end in three digits the
-    field engine counts through 000-999 (ASCII '0'-'9' per byte, chained)."""
-    c = {"i": 999, "a": NEW_CALLER, "a_rtp": 30000, "call_id": "trex-new-000-7c1d"}
+def new_invite_stream(pps, host=0):
+    """INVITEs from new_caller(host) whose Call-ID and Via branch end in a four-digit number the
+    field engine counts up from 0000 as ASCII text (one byte var per digit, each stepping the
+    next when it wraps; 10,000 distinct calls) and whose SDP media port is 2ddd0, ddd its last
+    three digits (RTP even, RTCP next, no two of 1,000 calls in a row sharing a port)."""
+    a = new_caller(host)
+    c = {"i": 9999, "a": a, "a_rtp": 20000, "call_id": f"trex-new{host}-0000-7c1d"}
     text = message(f"INVITE sip:bob@{PROXY} SIP/2.0",
-                   _dialog(c, NEW_CALLER, SIP_PORT, 1, "INVITE", "z9hG4bK-new-000"),
-                   sdp(NEW_CALLER, "30000"))
+                   _dialog(c, a, SIP_PORT, 1, "INVITE", f"z9hG4bK-new{host}-0000"),
+                   sdp(a, 20000))
     pkt = to_proxy(c, text)
-    spots = [HDR + text.index(m) + len(m) - 3
-             for m in (b"trex-new-000", b"z9hG4bK-new-000", b"m=audio 3000")]
+    # (offset of the number's last digit, digits written)
+    spots = [(HDR + text.index(m) + len(m) + last, n)
+             for m, last, n in ((f"trex-new{host}-".encode(), 3, 4),
+                                (f"z9hG4bK-new{host}-".encode(), 3, 4), (b"m=audio 2", 2, 3))]
     vm = STLVM()
-    for k in range(3):  # d0 is the last digit; each wrap of d<k> steps d<k+1>
+    for k in range(4):  # d0 is the last digit
         vm.var(name=f"d{k}", min_value=0x30, max_value=0x39, size=1, op="inc",
-               next_var=f"d{k + 1}" if k < 2 else None)
-    for s in spots:
-        for k in range(3):
-            vm.write(fv_name=f"d{k}", pkt_offset=s + 2 - k)
+               next_var=f"d{k + 1}" if k < 3 else None)
+    for end, n in spots:
+        for k in range(n):
+            vm.write(fv_name=f"d{k}", pkt_offset=end - k)
     return STLStream(packet=STLPktBuilder(pkt=pkt, vm=vm), mode=STLTXCont(pps=pps),
                      flow_stats=STLFlowStats(pg_id=PG_INVITE))
 
@@ -145,6 +156,7 @@ class SipCalls:
         p.add_argument("--rtp-pps", "--rtp_pps", type=float, default=1000.0)
         p.add_argument("--invite-pps", "--invite_pps", type=float, default=0.0)
         p.add_argument("--rtp-size", "--rtp_size", type=int, default=218)
+        p.add_argument("--invite-host", "--invite_host", type=int, default=0)
         args = p.parse_args(tunables)
         with open(args.calls) as f:
             calls = json.load(f)
@@ -160,7 +172,7 @@ class SipCalls:
             streams.append(STLStream(packet=STLPktBuilder(pkt=pkt), mode=STLTXCont(pps=pps),
                                      flow_stats=STLFlowStats(pg_id=pg)))
         if port_id == 0 and args.invite_pps > 0:
-            streams.append(new_invite_stream(args.invite_pps))
+            streams.append(new_invite_stream(args.invite_pps, args.invite_host))
         return streams
 
 

@@ -212,6 +212,7 @@ class Testbed:
             f"nat44 add address {PUB}",
             f"set interface nat44 in {IN_IF} out {OUT_IF}",
             "set sip-alg ports udp 5060",
+            "set sip-alg max-calls 50000",  # the SIP mix's new INVITEs are never answered
         ]:
             out = v.cli(c).strip()
             if out and not re.match(r"^memif\d+/\d+$", out):  # `create interface` names it
