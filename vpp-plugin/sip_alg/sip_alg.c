@@ -575,6 +575,7 @@ sip_alg_nat_mapping (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
   clib_memcpy (mp.local_ip_address, &ph->in_addr, 4);
   clib_memcpy (mp.external_ip_address, &ph->pub_addr, 4);
 
+  u64 t0 = clib_cpu_time_now ();
   vl_api_msg_data_t *m = vl_api_get_msg_data (vlibapi_get_main (), sam->nat_msg_id);
   if (m->is_autoendian)
     m->endian_handler (&mp, 0 /* to host */);
@@ -588,6 +589,10 @@ sip_alg_nat_mapping (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
     }
   int rv = m->is_autoendian ? r->retval : (i32) clib_net_to_host_u32 (r->retval);
   vl_msg_api_free (r);
+  if (is_add)
+    sam->mt.nat_add++, sam->mt.nat_add_clocks += clib_cpu_time_now () - t0;
+  else
+    sam->mt.nat_del++, sam->mt.nat_del_clocks += clib_cpu_time_now () - t0;
   if (rv)
     {
       sam->nat_last_error = rv;
@@ -667,6 +672,46 @@ sip_alg_call_at (u32 thread, u32 call_index)
   return pool_elt_at_index (sam->per_thread[thread].calls, call_index);
 }
 
+/*
+ * An entry belongs to the call record (thread, index) that asked for it last: counted in
+ * its n_entries and linked in its list (entries, smap_t.call_next), so closing a call
+ * touches its own entries only. A record that is gone leaves the entry to aging. Barrier
+ * held.
+ */
+static void
+sip_alg_smap_tie (sip_alg_main_t *sam, sip_alg_smap_t *e, u16 thread, u32 call_index)
+{
+  sip_alg_call_t *c = sip_alg_call_at (thread, call_index);
+  e->call_thread = thread;
+  e->call_index = call_index;
+  e->counted = c != 0;
+  e->call_next = ~0;
+  if (c)
+    {
+      c->n_entries++;
+      e->call_next = c->entries;
+      c->entries = e - sam->smap;
+    }
+}
+
+static void
+sip_alg_smap_untie (sip_alg_main_t *sam, sip_alg_smap_t *e)
+{
+  sip_alg_call_t *c = e->counted ? sip_alg_call_at (e->call_thread, e->call_index) : 0;
+  u32 idx = e - sam->smap;
+  e->counted = 0;
+  if (!c)
+    return;
+  if (c->n_entries)
+    c->n_entries--;
+  for (u32 *p = &c->entries; *p != ~0; p = &sam->smap[*p].call_next)
+    if (*p == idx)
+      {
+	*p = e->call_next;
+	break;
+      }
+}
+
 /* Barrier held. */
 static void
 sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
@@ -677,12 +722,7 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
       sip_alg_gate_add_del (sam, e, 0);
       sip_alg_nat_mapping (vm, &e->ph, 0);
     }
-  if (e->counted)
-    {
-      sip_alg_call_t *c = sip_alg_call_at (e->call_thread, e->call_index);
-      if (c && c->n_entries)
-	c->n_entries--;
-    }
+  sip_alg_smap_untie (sam, e);
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (&e->ph) };
   clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 0);
   if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
@@ -743,17 +783,8 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
 	  (e->call_index != req->call_index || e->call_thread != req->thread))
 	{
 	  /* re-pointed: the entry counts against its new record */
-	  if (e->counted)
-	    {
-	      sip_alg_call_t *old = sip_alg_call_at (e->call_thread, e->call_index);
-	      if (old && old->n_entries)
-		old->n_entries--;
-	    }
-	  e->call_index = req->call_index;
-	  e->call_thread = req->thread;
-	  e->counted = call != 0;
-	  if (call)
-	    call->n_entries++;
+	  sip_alg_smap_untie (sam, e);
+	  sip_alg_smap_tie (sam, e, req->thread, req->call_index);
 	}
       return;
     }
@@ -766,12 +797,7 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
   pool_get_zero (sam->smap, e);
   e->ph = *ph;
   sip_alg_sig_endpoints (sam, ph, 1);
-  e->call_index = req->call_index;
-  e->call_thread = req->thread;
-  e->counted = call != 0;
-  if (call)
-    call->n_entries++;
-  e->created = now;
+  sip_alg_smap_tie (sam, e, req->thread, req->call_index);
   e->expires = now + ph->timeout;
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (ph), .value = e - sam->smap };
   clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 1);
@@ -822,21 +848,25 @@ static void
 sip_alg_close (vlib_main_t *vm, const sip_alg_req_t *req)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  sip_alg_smap_t *e;
-  u32 *del = 0;
+  sip_alg_call_t *c = sip_alg_call_at (req->thread, req->call_index);
+  u32 del[64], n_del = 0;
 
-  pool_foreach (e, sam->smap)
-    if (e->call_thread == req->thread && e->call_index == req->call_index &&
-	(!req->media_only || e->ph.app != SIP_ALG_APP_SIP))
-      vec_add1 (del, e - sam->smap);
-  for (u32 i = 0; i < vec_len (del); i++)
-    sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]), SIP_ALG_ERROR_PINHOLE_REMOVED);
-  vec_free (del);
+  /* the call's own entries (its list); again while a list is longer than del[] */
+  do
+    {
+      n_del = 0;
+      for (u32 i = c ? c->entries : ~0; i != ~0 && n_del < ARRAY_LEN (del);
+	   i = sam->smap[i].call_next)
+	if (!req->media_only || sam->smap[i].ph.app != SIP_ALG_APP_SIP)
+	  del[n_del++] = i;
+      for (u32 i = 0; i < n_del; i++)
+	sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]), SIP_ALG_ERROR_PINHOLE_REMOVED);
+    }
+  while (n_del == ARRAY_LEN (del));
 
-  sip_alg_call_t *c;
   if (!req->media_only)
     sip_alg_call_free (req->thread, req->call_index);
-  else if ((c = sip_alg_call_at (req->thread, req->call_index)))
+  else if (c)
     c->n_media = 0; /* media of the call is gone: the worker allocates anew on the next offer */
 }
 
@@ -851,27 +881,57 @@ sip_alg_release_held (vlib_main_t *vm, u32 bi, u32 next_node_index)
   vlib_put_frame_to_node (vm, next_node_index, f);
 }
 
+/*
+ * Requests from the workers, in order, with the barrier held for at most about
+ * SIP_ALG_BARRIER_BUDGET_US (a NAT44-ED static mapping delete walks NAT's session pool:
+ * ~100 us with 30k sessions, so a burst of call ends would otherwise stop the workers for
+ * tens of milliseconds). What is left waits for the next turn of the process node, after
+ * the graph ran once.
+ */
+#define SIP_ALG_BARRIER_BUDGET_US 1000
+
 static void
 sip_alg_handle_requests (vlib_main_t *vm)
 {
+  sip_alg_main_t *sam = &sip_alg_main;
   sip_alg_req_t *reqs = sip_alg_reqs, *req;
+  u64 budget = vm->clib_time.clocks_per_second * SIP_ALG_BARRIER_BUDGET_US * 1e-6;
+  u32 n = 0;
   sip_alg_reqs = 0;
 
+  u64 t0 = clib_cpu_time_now ();
   vlib_worker_thread_barrier_sync (vm);
-  vec_foreach (req, reqs)
+  while (n < vec_len (reqs))
     {
+      req = &reqs[n++];
       if (req->kind == SIP_ALG_REQ_PINHOLES)
 	for (u32 i = 0; i < req->n_ph; i++)
 	  sip_alg_smap_add (vm, req, &req->ph[i]);
       else if (req->kind == SIP_ALG_REQ_CLOSE)
 	sip_alg_close (vm, req);
+      if (clib_cpu_time_now () - t0 > budget)
+	break;
     }
   vlib_worker_thread_barrier_release (vm);
+  sam->mt.batches++;
+  sam->mt.requests += n;
+  sam->mt.batch_clocks += clib_cpu_time_now () - t0;
+  sam->mt.batch_max = clib_max (sam->mt.batch_max, clib_cpu_time_now () - t0);
 
   /* the pinholes exist now: let the messages that announce them go */
-  vec_foreach (req, reqs)
-    if (req->held_bi != ~0)
-      sip_alg_release_held (vm, req->held_bi, req->next_node_index);
+  for (u32 i = 0; i < n; i++)
+    if (reqs[i].held_bi != ~0)
+      sip_alg_release_held (vm, reqs[i].held_bi, reqs[i].next_node_index);
+  if (n < vec_len (reqs))
+    {
+      /* the rest first, then whatever came in meanwhile */
+      vec_delete (reqs, n, 0);
+      vec_append (reqs, sip_alg_reqs);
+      vec_free (sip_alg_reqs);
+      sip_alg_reqs = reqs;
+      sam->mt.deferred++;
+      return;
+    }
   vec_free (reqs);
 }
 
@@ -893,6 +953,7 @@ sip_alg_age (vlib_main_t *vm)
 	       clib_atomic_load_relax_n (&sam->per_thread[t].n_tcp_conns);
   if (!n_calls && !pool_elts (sam->smap))
     return;
+  u64 t0 = clib_cpu_time_now ();
   vlib_worker_thread_barrier_sync (vm);
   pool_foreach (e, sam->smap)
     {
@@ -945,6 +1006,8 @@ sip_alg_age (vlib_main_t *vm)
       vec_reset_length (del);
     }
   vlib_worker_thread_barrier_release (vm);
+  sam->mt.ages++;
+  sam->mt.age_clocks += clib_cpu_time_now () - t0;
   vec_free (del);
 }
 
@@ -956,7 +1019,8 @@ sip_alg_process (vlib_main_t *vm, vlib_node_runtime_t *rt, vlib_frame_t *f)
 
   while (1)
     {
-      vlib_process_wait_for_event_or_clock (vm, 1.0);
+      /* requests left over by the barrier budget: again after one turn of the graph */
+      vlib_process_wait_for_event_or_clock (vm, vec_len (sip_alg_reqs) ? 1e-5 : 1.0);
       vlib_process_get_events (vm, &event_data);
       vec_reset_length (event_data);
       if (vec_len (sip_alg_reqs))

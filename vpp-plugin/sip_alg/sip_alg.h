@@ -125,10 +125,10 @@ typedef struct
 {
   sip_alg_pinhole_t ph;
   u32 call_index; /* call record on call_thread, ~0 for none */
-  u8 counted;	  /* counted in that call record's n_entries */
+  u32 call_next;  /* next entry of that record (sip_alg_call_t.entries), ~0: last */
+  u8 counted;	  /* counted in that record's n_entries and linked in its list */
+  u8 installed;	  /* the NAT static mapping exists */
   u16 call_thread;
-  u8 installed; /* the NAT static mapping exists */
-  f64 created;
   f64 expires;
 } sip_alg_smap_t;
 
@@ -195,6 +195,7 @@ typedef struct
   u8 closed;	     /* close requested, main thread frees it */
   u8 inbound;	     /* created by an outside request (counted per source) */
   u16 n_entries;     /* server-map entries of this record (main thread, barrier) */
+  u32 entries;	     /* the first of them (sip_alg_smap_t.call_next), ~0: none */
   ip4_address_t in_addr, pub_addr, peer_addr;
   u16 in_port, pub_port, peer_port;
   f64 created;
@@ -217,6 +218,7 @@ typedef struct
   sip_alg_gate_remote_t *gate_remote; /* per server-map index, sized by the main thread */
   sip_alg_call_t *calls; /* pool */
   uword *call_by_id;	 /* Call-ID vector -> pool index */
+  u8 *call_key;		 /* a message's key, built in place for the lookup */
   u32 media_next;	 /* media pair this thread tries first (round robin) */
   u32 n_calls;		 /* pool_elts (calls), readable without the barrier */
   u32 n_inbound;	 /* records created by outside requests */
@@ -334,6 +336,18 @@ typedef struct
   struct _svm_queue *nat_q;
   u32 nat_context;
   i32 nat_last_error;
+
+  /* the main thread's share (show sip-alg main-thread): CPU clocks */
+  struct
+  {
+    u64 batches, requests;	   /* request batches: one barrier each */
+    u64 deferred;		   /* batches cut short by the barrier budget */
+    u64 batch_clocks;		   /* barrier held for them, in total */
+    u64 batch_max;		   /* ... and at most */
+    u64 nat_add, nat_add_clocks; /* NAT44-ED static mappings added */
+    u64 nat_del, nat_del_clocks; /* ... and deleted */
+    u64 ages, age_clocks;	   /* aging passes that took the barrier */
+  } mt;
 } sip_alg_main_t;
 
 extern sip_alg_main_t sip_alg_main;

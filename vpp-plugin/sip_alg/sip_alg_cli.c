@@ -444,3 +444,104 @@ VLIB_CLI_COMMAND (sip_alg_show_config, static) = {
   .short_help = "show sip-alg config",
   .function = sip_alg_show_config_fn,
 };
+
+/* Bytes a vector or pool holds on the heap (0 for none). */
+static uword
+sip_alg_vec_bytes (void *v)
+{
+  return v ? vec_mem_size (v) : 0;
+}
+
+/* Bytes a bihash table took from the heap (its buckets and key/value pages). */
+static u64
+sip_alg_bihash_bytes (clib_bihash_8_8_t *h)
+{
+  u64 n = 0;
+  for (clib_bihash_alloc_chunk_8_8_t *c = h->chunks; c; c = c->next)
+    n += c->size - c->bytes_left;
+  return n;
+}
+
+/*
+ * What the ALG's state holds: the variable part (call records and their Call-ID keys and
+ * hashes, TCP connections, the server map, its bihash tables) and the per-call figure.
+ * Heap bytes are allocated sizes (pools, hashes and bihash tables grow in steps).
+ */
+static clib_error_t *
+sip_alg_show_memory_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  u64 calls = 0, rec = 0, keys = 0, hashes = 0, tcp = 0, remote = 0, bihash = 0, smap;
+  sip_alg_per_thread_t *ptd;
+  sip_alg_call_t *c;
+  sip_alg_tcp_conn_t *tc;
+
+  if (!sam->initialized)
+    return clib_error_return (0, "sip-alg is not enabled on any interface");
+  vec_foreach (ptd, sam->per_thread)
+    {
+      calls += pool_elts (ptd->calls);
+      rec += sip_alg_vec_bytes (ptd->calls);
+      pool_foreach (c, ptd->calls)
+	keys += sip_alg_vec_bytes (c->call_id);
+      hashes += hash_bytes (ptd->call_by_id) + hash_bytes (ptd->inbound_by_src) +
+		hash_bytes (ptd->tcp_by_key);
+      tcp += sip_alg_vec_bytes (ptd->tcp_conns);
+      pool_foreach (tc, ptd->tcp_conns)
+	tcp += sizeof (*tc->key) + sip_alg_vec_bytes (tc->half[0].pending) +
+	       sip_alg_vec_bytes (tc->half[1].pending) + sip_alg_vec_bytes (tc->half[0].unit) +
+	       sip_alg_vec_bytes (tc->half[1].unit);
+      remote += sip_alg_vec_bytes (ptd->gate_remote);
+    }
+  smap = sip_alg_vec_bytes (sam->smap) + remote;
+  for (u32 t = 0; t < vec_len (sam->gate_counters.counters); t++)
+    smap += sip_alg_vec_bytes (sam->gate_counters.counters[t]);
+  bihash = sip_alg_bihash_bytes (&sam->pinholes) + sip_alg_bihash_bytes (&sam->smap_by_key) +
+	   sip_alg_bihash_bytes (&sam->sig_endpoints);
+  u64 total = rec + keys + hashes + tcp + smap + bihash;
+  vlib_cli_output (vm, "call records %llu: %llu bytes (%u each), Call-ID keys %llu, hashes %llu",
+		   calls, rec, (u32) sizeof (sip_alg_call_t), keys, hashes);
+  vlib_cli_output (vm, "server map %u entries: %llu bytes (%u each, with per-thread counters)",
+		   pool_elts (sam->smap), smap, (u32) sizeof (sip_alg_smap_t));
+  vlib_cli_output (vm, "bihash tables (pinholes, server map keys, signaling endpoints): "
+		       "%llu bytes",
+		   bihash);
+  vlib_cli_output (vm, "tcp connections: %llu bytes", tcp);
+  vlib_cli_output (vm, "total %llu bytes%s", total, calls ? "" : ", no call records");
+  if (calls)
+    vlib_cli_output (vm, "per call record %llu bytes", total / calls);
+  return 0;
+}
+
+VLIB_CLI_COMMAND (sip_alg_show_memory, static) = {
+  .path = "show sip-alg memory",
+  .short_help = "show sip-alg memory",
+  .function = sip_alg_show_memory_fn,
+};
+
+/* The main thread's share of the work: request batches and NAT44-ED static mappings. */
+static clib_error_t *
+sip_alg_show_main_thread_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  f64 us = 1e6 / vm->clib_time.clocks_per_second;
+#define _(n, c) (c) * us, (n) ? (c) * us / (n) : 0.0
+  vlib_cli_output (vm, "request batches %llu (one barrier each), requests %llu: %.0f us (%.1f us "
+		       "a batch, %.0f us at most); %llu batches cut at the barrier budget",
+		   sam->mt.batches, sam->mt.requests, _(sam->mt.batches, sam->mt.batch_clocks),
+		   sam->mt.batch_max * us, sam->mt.deferred);
+  vlib_cli_output (vm, "NAT44-ED static mappings added %llu: %.0f us (%.1f us each)",
+		   sam->mt.nat_add, _(sam->mt.nat_add, sam->mt.nat_add_clocks));
+  vlib_cli_output (vm, "NAT44-ED static mappings deleted %llu: %.0f us (%.1f us each)",
+		   sam->mt.nat_del, _(sam->mt.nat_del, sam->mt.nat_del_clocks));
+  vlib_cli_output (vm, "aging passes with the barrier %llu: %.0f us (%.1f us each)",
+		   sam->mt.ages, _(sam->mt.ages, sam->mt.age_clocks));
+#undef _
+  return 0;
+}
+
+VLIB_CLI_COMMAND (sip_alg_show_main_thread, static) = {
+  .path = "show sip-alg main-thread",
+  .short_help = "show sip-alg main-thread",
+  .function = sip_alg_show_main_thread_fn,
+};

@@ -400,13 +400,31 @@ sip_alg_result_counter (sip_result_t r)
     }
 }
 
+/* Append the dotted quad of a (network order) to vector v, as format_ip4_address does. */
+static u8 *
+sip_alg_put_ip4 (u8 *v, ip4_address_t a)
+{
+  for (int i = 0; i < 4; i++)
+    {
+      u8 o = a.as_u8[i], d[3], n = 0;
+      do
+	d[n++] = '0' + o % 10;
+      while ((o /= 10));
+      while (n)
+	vec_add1 (v, d[--n]);
+      if (i < 3)
+	vec_add1 (v, '.');
+    }
+  return v;
+}
+
 /* Find or create the call record of this message (per worker). */
 static sip_alg_call_t *
 sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *vm,
 		  const u8 *payload, sip_alg_ctx_t *c, u32 *call_index)
 {
   const sip_msg_t *m = &c->msg;
-  u8 *key = 0;
+  u8 *key = ptd->call_key; /* built in place: no allocation unless a record is created */
   uword *p;
 
   if (!m->call_id.len)
@@ -421,31 +439,28 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
       if (c->info.sites[i].kind == SIP_SITE_CALL_ID &&
 	  c->info.sites[i].ip4 == clib_net_to_host_u32 (c->pub_addr.as_u32))
 	cs = &c->info.sites[i];
+  vec_reset_length (key);
   if (cs)
     {
       vec_add (key, payload + m->call_id.off, cs->host.off - m->call_id.off);
-      key = format (key, "%U", format_ip4_address, &c->in_addr);
+      key = sip_alg_put_ip4 (key, c->in_addr);
       vec_add (key, payload + cs->host.off + cs->host.len,
 	       m->call_id.off + m->call_id.len - cs->host.off - cs->host.len);
     }
   else
     vec_add (key, payload + m->call_id.off, m->call_id.len);
+  ptd->call_key = key;
   p = hash_get_mem (ptd->call_by_id, key);
   if (p)
     {
-      vec_free (key);
       *call_index = p[0];
       return pool_elt_at_index (ptd->calls, p[0]);
     }
   /* only a request starts a record: INVITE (a call) or REGISTER (a binding) */
   if (!m->is_request || (m->method != SIP_METHOD_INVITE && m->method != SIP_METHOD_REGISTER))
-    {
-      vec_free (key);
-      return 0;
-    }
+    return 0;
   if (pool_elts (ptd->calls) >= sam->max_calls)
     {
-      vec_free (key);
       /* counted on its own: the message still gets an outcome (rewritten, ...) */
       vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_MAX_CALLS, 1);
       return 0;
@@ -465,11 +480,11 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
 	  ptd->n_inbound >= sam->sec.max_inbound_calls ||
 	  (src_n && src_n[0] >= sam->sec.max_inbound_per_source))
 	{
-	  vec_free (key);
 	  c->n_inbound_refused++;
 	  return 0;
 	}
     }
+  key = vec_dup (key);
   sip_alg_call_t *call;
   pool_get_zero (ptd->calls, call);
   if (c->dir == SIP_ALG_DIR_OUT2IN)
@@ -479,6 +494,7 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
       hash_set (ptd->inbound_by_src, c->peer_addr.as_u32, src_n ? src_n[0] + 1 : 1);
     }
   call->call_id = key;
+  call->entries = ~0;
   call->created = vlib_time_now (vm);
   call->in_addr = c->in_addr;
   call->in_port = c->in_port;
