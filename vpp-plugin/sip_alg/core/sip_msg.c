@@ -14,12 +14,13 @@
 #define U SIP_CC_URIC
 #define TU (SIP_CC_TOKEN | SIP_CC_URIC)
 #define W SIP_CC_LWS
+#define UE (SIP_CC_URIC | SIP_CC_HEND)
 const uint8_t sip_char_class[256] = {
   ['\t'] = W, ['\n'] = W, ['\r'] = W, [' '] = W,
   ['!'] = TU, ['%'] = TU, ['*'] = TU, ['+'] = TU, ['-'] = TU, ['.'] = TU, ['_'] = TU,
   ['`'] = T, ['\''] = TU, ['~'] = TU,
-  ['$'] = U, ['&'] = U, ['('] = U, [')'] = U, [','] = U, ['/'] = U, [':'] = U, [';'] = U,
-  ['='] = U, ['?'] = U, ['@'] = U, ['['] = U, [']'] = U,
+  ['$'] = U, ['&'] = U, ['('] = U, [')'] = U, [','] = U, ['/'] = U, [':'] = UE, [';'] = UE,
+  ['='] = U, ['?'] = UE, ['@'] = U, ['['] = U, [']'] = U, ['>'] = SIP_CC_HEND,
   ['0'] = D, ['1'] = D, ['2'] = D, ['3'] = D, ['4'] = D,
   ['5'] = D, ['6'] = D, ['7'] = D, ['8'] = D, ['9'] = D,
   ['A'] = H, ['B'] = H, ['C'] = H, ['D'] = H, ['E'] = H, ['F'] = H,
@@ -38,6 +39,7 @@ const uint8_t sip_char_class[256] = {
 #undef U
 #undef TU
 #undef W
+#undef UE
 /* clang-format on */
 
 static const char *const sip_result_strings[] = {

@@ -17,6 +17,7 @@
 #define SIP_CC_LWS   0x08 /* SP HT CR LF: blanks inside a (possibly folded) header value */
 #define SIP_CC_HEX   0x10
 #define SIP_CC_URIC  0x20 /* characters a URI may contain (RFC 3986 + RFC 3261 extras) */
+#define SIP_CC_HEND  0x40 /* ends the host of a URI: ':' ';' '?' '>' */
 
 extern const uint8_t sip_char_class[256];
 
@@ -111,33 +112,38 @@ static inline int
 sip_parse_ip4 (const uint8_t *p, const uint8_t *end, uint32_t *ip)
 {
   uint32_t a = 0;
-  int part = 0, digits = 0;
-  uint32_t cur = 0;
   if (end - p < 7 || end - p > 15)
     return 0;
-  for (; p < end; p++)
+  /* one octet at a time, unrolled: most hosts are names and fail on the first byte */
+  for (int part = 0; part < 4; part++)
     {
-      if (*p >= '0' && *p <= '9')
-	{
-	  cur = cur * 10 + (uint32_t) (*p - '0');
-	  if (++digits > 3 || cur > 255)
-	    return 0;
-	}
-      else if (*p == '.')
-	{
-	  if (!digits || part == 3)
-	    return 0;
-	  a = (a << 8) | cur;
-	  part++;
-	  cur = 0;
-	  digits = 0;
-	}
-      else
+      uint32_t cur, d;
+      if (p >= end || (cur = (uint32_t) (*p - '0')) > 9)
 	return 0;
+      p++;
+      if (p < end && (d = (uint32_t) (*p - '0')) <= 9)
+	{
+	  cur = cur * 10 + d;
+	  p++;
+	  if (p < end && (d = (uint32_t) (*p - '0')) <= 9)
+	    {
+	      cur = cur * 10 + d;
+	      p++;
+	      if (cur > 255)
+		return 0;
+	    }
+	}
+      a = (a << 8) | cur;
+      if (part < 3)
+	{
+	  if (p >= end || *p != '.')
+	    return 0;
+	  p++;
+	}
     }
-  if (part != 3 || !digits)
+  if (p != end)
     return 0;
-  *ip = (a << 8) | cur;
+  *ip = a;
   return 1;
 }
 

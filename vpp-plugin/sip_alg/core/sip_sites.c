@@ -139,7 +139,7 @@ sip_uri_site (const uint8_t *base, sip_info_t *info, sip_site_kind_t kind, const
       he = rb + 1;
     }
   else
-    while (he < end && *he != ':' && *he != ';' && *he != '?' && *he != '>')
+    while (he < end && !sip_is (*he, SIP_CC_HEND))
       he++;
 
   sip_site_t *s = sip_site_add (info, kind);
