@@ -315,12 +315,22 @@ class Client:
             raise ApiError(msg, rv, kw)
         return r
 
+    EAGAIN = -165  # VNET_API_ERROR_EAGAIN: a *_get stopped to let VPP run; go on from cursor
+
     def dump(self, msg, **kw):
-        """A *_dump (list of details) or a cursor-based *_get (reply, details)."""
+        """A *_dump (list of details) or a cursor-based *_get (reply, details). A *_get
+        that VPP cut short (EAGAIN, the main thread had other work) is continued from the
+        cursor it returned until it is complete."""
         r = getattr(self.vpp.api, msg)(**kw)
-        if isinstance(r, tuple):
+        if not isinstance(r, tuple):
+            return list(r)
+        out = []
+        for _ in range(1_000_000):  # bounded: each round returns at least one entry
             reply, details = r
-            if reply.retval not in (0,):
+            out += list(details)
+            if reply.retval == 0:
+                return out
+            if reply.retval != self.EAGAIN:
                 raise ApiError(msg, reply.retval, kw)
-            return list(details)
-        return list(r)
+            r = getattr(self.vpp.api, msg)(**dict(kw, cursor=reply.cursor))
+        raise ApiError(msg, reply.retval, kw)

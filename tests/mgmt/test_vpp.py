@@ -142,3 +142,31 @@ def test_unloadable_api_definitions(monkeypatch, capsys, fake, tmp_path):
     assert err.startswith(f"sipalgctl: VPP's API definitions under {fake} or the plugin's "
                           f"({plugin}/sip_alg.api.json) cannot be loaded: ")
     assert err.endswith("; reinstall VPP or the plugin\n")
+
+
+class _Reply:
+    def __init__(self, retval, cursor):
+        self.retval, self.cursor = retval, cursor
+
+
+def test_get_continues_after_eagain():
+    """A cursor-based *_get that VPP cut short (EAGAIN: its main thread had other work)
+    goes on from the returned cursor; every entry arrives once; another error is raised."""
+    calls = []
+
+    def server_map_get(cursor):
+        calls.append(cursor)
+        pages = {0xffffffff: (_Reply(V.Client.EAGAIN, 2), ["e0", "e1"]),
+                 2: (_Reply(V.Client.EAGAIN, 4), ["e2", "e3"]),
+                 4: (_Reply(0, 0xffffffff), ["e4"])}
+        return pages[cursor]
+
+    c = V.Client.__new__(V.Client)
+    c.vpp = type("P", (), {"api": type("A", (), {"sip_alg_server_map_get":
+                                                staticmethod(server_map_get)})})
+    assert c.dump("sip_alg_server_map_get", cursor=0xffffffff) == ["e0", "e1", "e2", "e3", "e4"]
+    assert calls == [0xffffffff, 2, 4]
+
+    c.vpp.api.sip_alg_server_map_get = staticmethod(lambda cursor: (_Reply(-7, 0), []))
+    with pytest.raises(V.ApiError):
+        c.dump("sip_alg_server_map_get", cursor=0xffffffff)
