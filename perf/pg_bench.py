@@ -67,10 +67,13 @@ def runtime(v):
     return out
 
 
-def run(t, name, pkt, packets, iface="pg0"):
-    """Replay pkt `packets` times from iface; the nodes' clocks per packet."""
+def run(t, name, pkts, packets, iface="pg0"):
+    """Replay pkts (cycling) until `packets` are sent from iface; the nodes' clocks per
+    packet."""
     d = t.vpp.dir
-    wrpcap(f"{d}/{name}.pcap", [pkt])
+    wrpcap(f"{d}/{name}.pcap", pkts if isinstance(pkts, list) else [pkts])
+    for i in ("pg0", "pg1"):  # a capture left armed costs its tx node ~1,500 clk/pkt
+        t.vpp.cli(f"packet-generator capture {i} disable")
     t.vpp.cli_ok("clear runtime")
     t.vpp.cli_ok(f"packet-generator new pcap {d}/{name}.pcap source {iface} name {name} "
                  f"limit {packets}")
@@ -80,25 +83,41 @@ def run(t, name, pkt, packets, iface="pg0"):
         time.sleep(0.2)
     rt = runtime(t.vpp)
     t.vpp.cli_ok(f"packet-generator delete {name}")
+    total = sum(c for v, c in rt.values())
+    alg = sum(rt[n][1] for n in ALG_NODES if n in rt)
     return {"nodes": {n: c for n, (v, c) in rt.items()},
-            "alg": sum(rt[n][1] for n in ALG_NODES if n in rt),
-            "total": sum(c for v, c in rt.values()),
+            "alg": alg, "total": total, "rest": total - alg,
             "packets": max((v for v, c in rt.values()), default=0)}
 
 
-def measure(prefix, alg, fw, packets):
+def flows(t, n, make, out_iface="pg1"):
+    """n packets (one per flow) sent once, so NAT44-ED has their sessions; returns what
+    came out of out_iface."""
+    pkts = [make(i) for i in range(n)]
+    out = []
+    for i in range(0, n, 500):  # the capture in batches: pg's pcap writer keeps up
+        out += t.send("pg0", pkts[i:i + 500], out_iface, len(pkts[i:i + 500]), timeout=30)
+    return pkts, out
+
+
+def invite(i):
+    """The INVITE of call i from A (Call-ID, SIP and RTP port differ per call)."""
+    return S.invite(a_port=20000 + 2 * i, rtp=30000 + 2 * i).replace(b"call-1@", b"call-%d@" % i)
+
+
+def measure(prefix, alg, fw, packets, n_flows):
     out = {}
     with PgNat(prefix, alg=alg) as t:
         if alg:
             t.vpp.cli_ok("set sip-alg ports udp 5060 tcp 5060")
         if fw:
             firewall(t)
-        # the flow first (NAT session, reflect session), then its two directions
-        udp = t.udp("pg0", S.A, 1234, S.PROXY, 9999, bytes(64))
-        [o] = t.send("pg0", [udp], "pg1", 1)
+        # the flows first (NAT sessions, reflect sessions), then their two directions
+        udp, o = flows(t, n_flows, lambda i: t.udp("pg0", S.A, 10000 + i, S.PROXY, 9999,
+                                                    bytes(64)))
         out["in2out"] = run(t, "in2out", udp, packets)
-        reply = t.udp("pg1", S.PROXY, 9999, S.PUB, o[UDP].sport, bytes(64))
-        out["out2in"] = run(t, "out2in", reply, packets, iface="pg1")
+        replies = [t.udp("pg1", S.PROXY, 9999, S.PUB, p[UDP].sport, bytes(64)) for p in o]
+        out["out2in"] = run(t, "out2in", replies, packets, iface="pg1")
         if alg:
             inv = t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, S.invite())
             [p] = t.send("pg0", [inv], "pg1", 1)
@@ -106,8 +125,13 @@ def measure(prefix, alg, fw, packets):
             media = t.udp("pg1", S.B, S.B_RTP, S.PUB, rtp, b"\x80\x00" + bytes(170))
             out["media"] = run(t, "media", media, packets, iface="pg1")
             if not fw:
-                out["sip"] = run(t, "sip", inv, max(packets // 10, 1000))
-        out["tcp"] = run(t, "tcp", tcp_flow(t, 80, b"x" * 64), packets)
+                # n calls set up once (pinholes installed), then their INVITEs resent: the
+                # cost of a message, without installing pinholes
+                sip, _ = flows(t, min(n_flows, 1000), lambda i: t.udp(
+                    "pg0", S.A, 20000 + 2 * i, S.PROXY, S.PROXY_PORT, invite(i)))
+                out["sip"] = run(t, "sip", sip, max(packets // 10, 2000))
+        tcp = [tcp_flow(t, 80, b"x" * 64, sport=41000 + i) for i in range(min(n_flows, 200))]
+        out["tcp"] = run(t, "tcp", tcp, packets)
         if alg and not fw:
             seg = tcp_flow(t, 5060, S.invite(a_port=40600), sport=40600)
             out["sip-tcp"] = run(t, "siptcp", seg, max(packets // 10, 1000))
@@ -121,10 +145,8 @@ def tcp_flow(t, dport, data, sport=40500):
                                     IP(src=S.A, dst=S.PROXY) /
                                     TCP(sport=sport, dport=dport, flags=flags, seq=seq, ack=1) /
                                     Raw(d))
-    t.send("pg0", [mk("S", 0)], "pg1", 1)
-    seg = mk("PA", 1, data)
-    t.send("pg0", [seg], "pg1", 1)
-    return seg
+    t.send("pg0", [mk("S", 0), mk("PA", 1, data)], "pg1", 2)
+    return mk("PA", 1, data)
 
 
 CONFIGS = [("nat", False, False), ("nat+alg", True, False), ("nat+acl", False, True),
@@ -135,6 +157,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--packets", type=int, default=2_000_000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--flows", type=int, default=1000, help="UDP flows (TCP: up to 200, "
+                    "SIP calls: up to 1000)")
     ap.add_argument("--json", default=None, help="write the medians here")
     args = ap.parse_args()
     prefix, why = h.find_vpp()
@@ -144,7 +168,7 @@ def main():
     rounds = {name: [] for name, _, _ in CONFIGS}
     for r in range(args.rounds):
         for name, alg, fw in CONFIGS:
-            rounds[name].append(measure(prefix, alg, fw, args.packets))
+            rounds[name].append(measure(prefix, alg, fw, args.packets, args.flows))
             print(f"round {r + 1}/{args.rounds}: {name} done", file=sys.stderr)
 
     med = {}

@@ -19,9 +19,10 @@ class PgNat:
     INSIDE_GW, OUTSIDE_GW = "192.168.1.254", "203.0.113.1"
     A_MAC, ROUTER_MAC = "02:00:00:00:01:01", "02:00:00:00:02:02"
 
-    def __init__(self, prefix, workers=0, alg=True):
+    def __init__(self, prefix, workers=0, alg=True, sessions=10000):
         self.vpp = h.VPP(prefix, workers=workers)
         self.alg = alg
+        self.sessions = sessions
         self.n = 0
 
     def __enter__(self):
@@ -38,7 +39,7 @@ class PgNat:
             f"ip neighbor pg0 {S.A2} {self.A_MAC}",
             f"ip neighbor pg1 203.0.113.2 {self.ROUTER_MAC}",
             "ip route add 198.51.100.0/24 via 203.0.113.2 pg1",
-            "nat44 plugin enable sessions 10000",
+            f"nat44 plugin enable sessions {self.sessions}",
             f"nat44 add address {S.PUB}",
             "set interface nat44 in pg0 out pg1",
         ] + (["set sip-alg interface pg0", "set sip-alg interface pg1"] if self.alg else []):

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Call setup and teardown rate, and memory per call, of the plugin in a real VPP.
+
+VPP's packet generator plays N calls (inside phones 192.168.1.10.. behind NAT44-ED on
+203.0.113.10, a proxy outside) in bursts, each burst as fast as pg sends it:
+  invite    N INVITEs with SDP (each needs three NAT44-ED static mappings: signaling,
+            RTP, RTCP; the INVITE is held until the main thread made them)
+  answer    N 200 OKs with SDP from outside (three records each, no NAT mapping)
+  ack       N ACKs
+  bye       N BYEs and their 200 OKs (the call and its six entries are removed)
+A burst is timed from the stream's start to the last of its packets leaving VPP (for bye:
+to the server map being empty), from the interface counters polled every 10 ms. Between
+answer/ack and bye, N calls are up: `show memory main-heap` against the same VPP before
+the first INVITE gives heap bytes per call (ALG + NAT44-ED), and `show sip-alg memory`
+the ALG's own state per call. `show sip-alg main-thread` says where the main thread's
+time went (barrier, NAT44-ED's static mapping handler).
+
+Usage: perf/call_bench.py [--calls 1000,10000] [--json FILE]
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "vpp"))
+
+import vpp_harness as h  # noqa: E402
+import sipmsgs as S  # noqa: E402
+from pgnat import PgNat  # noqa: E402
+from scapy.all import UDP, rdpcap, wrpcap  # noqa: E402
+
+PER_HOST = 50  # calls per inside phone address (distinct SIP and RTP ports)
+
+
+def host(i):
+    n = 10 + i // PER_HOST
+    return f"192.168.{1 + n // 250}.{n % 250 + 1}"
+
+
+def ports(i):
+    k = i % PER_HOST
+    return 20000 + 2 * k, 30000 + 2 * k  # SIP, RTP
+
+
+def cid(msg, i):
+    return msg.replace(b"call-1@", b"call-%d@" % i)
+
+
+def tx(v, iface):
+    m = re.search(r"tx packets\s+(\d+)", v.cli(f"show interface {iface}"))
+    return int(m.group(1)) if m else 0
+
+
+def entries_in_use(v):
+    return int(re.search(r"max-entries \d+ \((\d+) in use\)", v.cli("show sip-alg config"))
+               .group(1))
+
+
+def heap_used(v):
+    """Bytes in use in the main heap (thread 0), from `show memory main-heap`."""
+    out = v.cli("show memory main-heap")
+    m = re.search(r"used:\s*([\d.]+)([KMG]?)", out)
+    return float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2)]
+
+
+def burst(t, name, iface, pkts, done, timeout=120.0):
+    """Send pkts from iface as fast as pg does; seconds until done() holds."""
+    d = t.vpp.dir
+    wrpcap(f"{d}/{name}.pcap", pkts)
+    t.vpp.cli_ok(f"packet-generator new pcap {d}/{name}.pcap source {iface} name {name}")
+    t0 = time.monotonic()
+    t.vpp.cli_ok(f"packet-generator enable-stream {name}")
+    while not done():
+        if time.monotonic() - t0 > timeout:
+            raise RuntimeError(f"{name}: not done after {timeout} s")
+        time.sleep(0.01)
+    dt = time.monotonic() - t0
+    t.vpp.cli_ok(f"packet-generator delete {name}")
+    return dt
+
+
+def run(prefix, n):
+    res = {"calls": n}
+    with PgNat(prefix, alg=True, sessions=max(4 * n, 10000)) as t:
+        v = t.vpp
+        for c in ["set sip-alg ports udp 5060", f"set sip-alg max-calls {n + 100}",
+                  f"set sip-alg security max-entries {8 * n}",
+                  "set sip-alg media-ports 20000-59999"]:
+            v.cli_ok(c)
+        for k in range(0, (n + PER_HOST - 1) // PER_HOST):
+            v.cli_ok(f"ip neighbor pg0 {host(k * PER_HOST)} {t.A_MAC}")
+        heap0 = heap_used(v)
+        alg0 = v.cli("show sip-alg memory")
+
+        invites = []
+        for i in range(n):
+            sip, rtp = ports(i)
+            invites.append(t.udp("pg0", host(i), sip, S.PROXY, S.PROXY_PORT,
+                                 cid(S.invite(a=host(i), a_port=sip, rtp=rtp), i)))
+        base = tx(v, "pg1")
+        v.cli_ok(f"packet-generator capture pg1 pcap {v.dir}/inv.pcap count {n}")
+        res["invite_s"] = burst(t, "invite", "pg0", invites, lambda: tx(v, "pg1") >= base + n)
+        pub = {}
+        deadline = time.time() + 30
+        while len(pub) < n and time.time() < deadline:
+            time.sleep(0.2)
+            if os.path.exists(f"{v.dir}/inv.pcap"):
+                for p in rdpcap(f"{v.dir}/inv.pcap"):
+                    # bytes of the UDP payload (scapy dissects some ports as RADIUS, LLMNR...)
+                    m = re.search(rb"Call-ID: call-(\d+)@", bytes(p[UDP].payload))
+                    pub[int(m.group(1))] = p[UDP].sport
+        assert len(pub) == n, f"{len(pub)} of {n} INVITEs captured"
+        v.cli("packet-generator capture pg1 disable")
+
+        answers = [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub[i],
+                         cid(S.response(200, "OK", "INVITE", 1, S.PUB, pub[i],
+                                        body=S.sdp(S.B, 4000 + 2 * (i % 1000))), i))
+                   for i in range(n)]
+        base = tx(v, "pg0")
+        res["answer_s"] = burst(t, "answer", "pg1", answers, lambda: tx(v, "pg0") >= base + n)
+        acks = []
+        for i in range(n):
+            sip, _ = ports(i)
+            acks.append(t.udp("pg0", host(i), sip, S.PROXY, S.PROXY_PORT,
+                              cid(S.request("ACK", host(i), sip, 1), i)))
+        base = tx(v, "pg1")
+        res["ack_s"] = burst(t, "ack", "pg0", acks, lambda: tx(v, "pg1") >= base + n)
+
+        time.sleep(1.5)  # the process node's last batch
+        res["entries_up"] = entries_in_use(v)
+        res["heap_per_call"] = (heap_used(v) - heap0) / n
+        alg = v.cli("show sip-alg memory")
+        tot = lambda s: int(re.search(r"total (\d+) bytes", s).group(1))  # noqa: E731
+        res["alg_per_call"] = (tot(alg) - tot(alg0)) / n
+        res["alg_memory"] = alg
+        mt_setup = v.cli("show sip-alg main-thread")
+
+        byes = []
+        for i in range(n):
+            sip, _ = ports(i)
+            byes.append(t.udp("pg0", host(i), sip, S.PROXY, S.PROXY_PORT,
+                              cid(S.request("BYE", host(i), sip, 2), i)))
+            byes.append(t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub[i],
+                              cid(S.response(200, "OK", "BYE", 2, S.PUB, pub[i]), i)))
+        # pg plays one interface per stream: the BYEs, then their answers, both streams
+        # made before the clock starts
+        d = v.dir
+        wrpcap(f"{d}/bye.pcap", byes[0::2])
+        wrpcap(f"{d}/byeok.pcap", byes[1::2])
+        v.cli_ok(f"packet-generator new pcap {d}/bye.pcap source pg0 name bye")
+        v.cli_ok(f"packet-generator new pcap {d}/byeok.pcap source pg1 name byeok")
+        base = tx(v, "pg1")
+        t0 = time.monotonic()
+        v.cli_ok("packet-generator enable-stream bye")
+        while tx(v, "pg1") < base + n and time.monotonic() - t0 < 120:
+            time.sleep(0.01)
+        v.cli_ok("packet-generator enable-stream byeok")
+        while entries_in_use(v) and time.monotonic() - t0 < 300:
+            time.sleep(0.01)
+        res["bye_s"] = time.monotonic() - t0
+        res["main_thread_setup"] = mt_setup
+        res["main_thread"] = v.cli("show sip-alg main-thread")
+        res["counters"] = {k: val for k, val in t.counters().items()
+                           if k in ("pinhole_added", "pinhole_removed", "pinhole_failed",
+                                    "calls_created", "calls_closed", "held", "smap_full",
+                                    "no_media_port")}
+    setup = res["invite_s"] + res["answer_s"] + res["ack_s"]
+    res["setup_calls_per_s"] = n / setup
+    res["teardown_calls_per_s"] = n / res["bye_s"]
+    res["calls_per_s"] = n / (setup + res["bye_s"])
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--calls", default="1000,10000")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    prefix, why = h.find_vpp()
+    if not prefix or not h.find_plugin():
+        sys.exit(why or "plugin not built: make plugin")
+    out = []
+    for n in (int(x) for x in args.calls.split(",")):
+        r = run(prefix, n)
+        out.append(r)
+        print(f"\n{n} calls: setup {r['setup_calls_per_s']:.0f} calls/s (INVITE burst "
+              f"{r['invite_s']:.2f} s, 200 {r['answer_s']:.2f} s, ACK {r['ack_s']:.2f} s), "
+              f"teardown {r['teardown_calls_per_s']:.0f} calls/s ({r['bye_s']:.2f} s), "
+              f"whole calls {r['calls_per_s']:.0f}/s")
+        print(f"  up: {r['entries_up']} server-map entries; heap (ALG + NAT44-ED) "
+              f"{r['heap_per_call']:.0f} B per call; ALG state {r['alg_per_call']:.0f} B per call")
+        print("  " + r["alg_memory"].strip().replace("\n", "\n  "))
+        print("  main thread, after setup:\n    " +
+              r["main_thread_setup"].strip().replace("\n", "\n    "))
+        print("  main thread, after teardown:\n    " +
+              r["main_thread"].strip().replace("\n", "\n    "))
+        print(f"  counters: {r['counters']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The packet-generator benchmarks (perf/pg_bench.py, perf/call_bench.py) in short form,
+so CI runs them whenever VPP is there. They check that the benchmarks measure what they
+say (every packet through the path, the ALG's nodes on it, the calls set up and torn
+down), not how fast: performance goals live in the benchmarks, whose figures are in the
+README. The measured ratios are written to build/pg-throughput.json for the record."""
+
+import json
+import os
+import sys
+
+import pytest
+
+import vpp_harness as h
+
+sys.path.insert(0, os.path.join(h.ROOT, "perf"))
+import call_bench  # noqa: E402
+import pg_bench  # noqa: E402
+
+PACKETS = 200_000
+FLOWS = 200
+
+
+@pytest.fixture(scope="module")
+def bench(vpp_prefix):
+    """ALG off and on (no firewall), one round each."""
+    out = {name: pg_bench.measure(vpp_prefix, alg, False, PACKETS, FLOWS)
+           for name, alg in (("nat", False), ("nat+alg", True))}
+    ratios = {k: out["nat+alg"][k]["total"] / out["nat"][k]["total"]
+              for k in ("in2out", "out2in", "tcp")}
+    os.makedirs(os.path.join(h.ROOT, "build"), exist_ok=True)
+    with open(os.path.join(h.ROOT, "build", "pg-throughput.json"), "w") as f:
+        json.dump({"packets": PACKETS, "flows": FLOWS, "path_clock_ratio_on_off": ratios,
+                   "alg_clk_per_pkt": {k: v["alg"] for k, v in out["nat+alg"].items()}},
+                  f, indent=1)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["in2out", "out2in", "tcp"])
+def test_every_packet_crosses_the_path(bench, kind):
+    """pg's packets all reach the tx node; with the ALG on, both of its nodes saw them
+    and cost something; without it, neither is on the path."""
+    tx = "pg0-tx" if kind == "out2in" else "pg1-tx"
+    for name in ("nat", "nat+alg"):
+        r = bench[name][kind]
+        assert r["packets"] == PACKETS, (name, kind, r)
+        assert r["nodes"].get(tx, 0) > 0, (name, kind, r["nodes"])
+    on, off = bench["nat+alg"][kind]["nodes"], bench["nat"][kind]["nodes"]
+    assert on["sip-alg-pre"] > 0 and on["sip-alg-post"] > 0
+    assert "sip-alg-pre" not in off and "sip-alg-post" not in off
+
+
+def test_sip_messages_measured(bench):
+    """The SIP runs go through sip-alg-post (an INVITE costs far more than a non-SIP
+    packet: the message is parsed and rewritten, not skipped)."""
+    r = bench["nat+alg"]
+    assert r["sip"]["nodes"]["sip-alg-post"] > 10 * r["in2out"]["nodes"]["sip-alg-post"]
+    assert r["sip-tcp"]["nodes"]["sip-alg-post"] > 0
+    assert r["media"]["packets"] == PACKETS
+
+
+def test_call_setup_and_teardown(vpp_prefix):
+    """perf/call_bench.py with 500 calls: each call's INVITE held until its pinholes
+    exist, every call set up and closed, every entry gone at the end, the main thread's
+    work accounted."""
+    r = call_bench.run(vpp_prefix, 500)
+    c = r["counters"]
+    assert c["calls_created"] == 500 and c["calls_closed"] == 500 and c["held"] == 500
+    assert c["pinhole_added"] == c["pinhole_removed"] > 0
+    assert r["entries_up"] == c["pinhole_added"]
+    assert "NAT44-ED static mappings added" in r["main_thread"]
+    assert r["alg_per_call"] > 0 and r["setup_calls_per_s"] > 0
