@@ -19,7 +19,7 @@ PLUGIN_SRCS := $(wildcard vpp-plugin/sip_alg/*.c vpp-plugin/sip_alg/*.h vpp-plug
   $(wildcard vpp-plugin/CMakeLists.txt vpp-plugin/sip_alg/CMakeLists.txt) $(CORE_SRCS) $(CORE_HDRS)
 PLUGIN_SO := $(BUILD)/plugin/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core plugin install-plugin pg-bench perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo
+.PHONY: help core plugin install-plugin pg-bench call-bench perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
@@ -29,6 +29,7 @@ help:
 	@echo "make fuzz      libFuzzer on parser and rewriter for FUZZ_SECONDS (default 60)"
 	@echo "make bench     core microbenchmark: ns, cycles, callgrind instructions per message"
 	@echo "make pg-bench  plugin in VPP, packet generator: clocks/pkt per node, ALG on vs off"
+	@echo "make call-bench plugin in VPP, packet generator: calls/s set up and torn down, bytes per call"
 	@echo "make perf-trex TRex over memif (perf/trex): NDR/PDR and clocks/pkt, ALG on vs off -> $(BUILD)/trex"
 	@echo "make ci        everything CI runs: test, sanitize, fuzz"
 	@echo "make demo      the seed call for real: namespaces, VPP (sipalgctl up), sipp, tables (root)"
@@ -100,6 +101,9 @@ bench: $(BUILD)/perf/core_bench
 
 pg-bench: plugin venv
 	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/pg_bench.py --json $(BUILD)/pg-bench.json
+
+call-bench: plugin venv
+	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/call_bench.py --json $(BUILD)/call-bench.json
 
 perf-trex: plugin venv
 	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/trex/run.py --out $(BUILD)/trex

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Test tiers: core/ (anywhere), mgmt/ (anywhere), vpp/ (packet generator, needs VPP),
-e2e/ (network namespaces and real SIP user agents, needs VPP and root). Helpers shared by
+e2e/ (network namespaces and real SIP user agents, needs VPP and root), perf/ (TRex over
+memif against VPP: needs VPP and a TRex server, skipped with where it looked otherwise). Helpers shared by
 the VPP tiers live beside this file (vpp_harness.py).
 
 A VPP tier skips, with its reason, where VPP is not installed. Where it is, SIPALG_REQUIRE_VPP=1
@@ -13,7 +14,7 @@ from collections import defaultdict
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-TIERS = ("core", "mgmt", "vpp", "e2e")
+TIERS = ("core", "mgmt", "vpp", "e2e", "perf")
 VPP_TIERS = ("vpp", "e2e")
 
 _results = defaultdict(lambda: defaultdict(int))

@@ -246,6 +246,10 @@ def test_fragmented_sip_reassembled_and_rewritten(pgnat):
     assert checksums_ok(p)
     c = t.counters()
     assert (c["fragment"], c["sip"], c["rewritten"]) == (0, 1, 1)
+    # only the fragments went to reassembly, not the interface's every packet
+    assert c["reassembly"] == len(frags)
+    feats = t.vpp.cli("show interface features pg0")
+    assert "sip-alg-pre" in feats and "ip4-full-reassembly-feature" not in feats, feats
 
 
 def test_4k_datagram_fragmented_again(pgnat):

@@ -285,6 +285,8 @@ typedef struct
   u32 *gate_next_by_acl_next;
   u32 pre_next_acl; /* sip-alg-pre's next index to the ACL input node, ~0: none */
   u8 gate_media;    /* a gate interface has the ACL's input node: media range looked at */
+  u32 pre_next_reass;	 /* sip-alg-pre -> ip4-full-reassembly-custom */
+  u32 reass_custom_next; /* that node's next to ip4-input (the whole datagram) */
   vlib_combined_counter_main_t gate_counters; /* packets passed, per server-map entry */
   clib_bihash_8_8_t smap_by_key;		    /* sip_alg_smap_key () -> server-map index */
 
