@@ -516,7 +516,9 @@ static void
 sip_alg_nat_api_init (sip_alg_main_t *sam)
 {
   sam->nat_msg_id = vl_msg_api_get_msg_index ((u8 *) VL_API_NAT44_ADD_DEL_STATIC_MAPPING_V2_CRC);
-  if (sam->nat_msg_id == (u32) ~0 ||
+  sam->nat_reply_id =
+    vl_msg_api_get_msg_index ((u8 *) VL_API_NAT44_ADD_DEL_STATIC_MAPPING_V2_REPLY_CRC);
+  if (sam->nat_msg_id == (u32) ~0 || sam->nat_reply_id == (u32) ~0 ||
       !vl_api_get_msg_data (vlibapi_get_main (), sam->nat_msg_id)->handler)
     {
       sam->nat_msg_id = ~0;
@@ -524,8 +526,42 @@ sip_alg_nat_api_init (sip_alg_main_t *sam)
 		    VL_API_NAT44_ADD_DEL_STATIC_MAPPING_V2_CRC);
       return;
     }
-  sam->nat_q = svm_queue_alloc_and_init (4, sizeof (uword), getpid ());
+  sam->nat_q = svm_queue_alloc_and_init (SIP_ALG_NAT_Q_LEN, sizeof (uword), getpid ());
   sam->nat_client = vl_api_memclnt_create_internal ("sip-alg", sam->nat_q);
+}
+
+/*
+ * Empty the registration's queue: NAT's reply to the message with `context` gives *rv;
+ * anything else (the API's keepalives to a quiet client) is freed. A reply's send waits
+ * while the queue is full, so nothing may stay in it.
+ */
+static void
+sip_alg_nat_api_drain (sip_alg_main_t *sam, u32 context, int *rv)
+{
+  uword msg;
+  while (!svm_queue_sub (sam->nat_q, (u8 *) &msg, SVM_Q_NOWAIT, 0))
+    {
+      vl_api_nat44_add_del_static_mapping_v2_reply_t *r = (void *) msg;
+      if (rv && clib_net_to_host_u16 (r->_vl_msg_id) == sam->nat_reply_id &&
+	  r->context == context)
+	*rv = (i32) clib_net_to_host_u32 (r->retval);
+      vl_msg_api_free (r);
+    }
+}
+
+/*
+ * Keep the internal client heard from (the API's dead-client scan pings a client silent
+ * for 10 s), and its queue empty. Main thread, from the process node.
+ */
+static void
+sip_alg_nat_api_tick (vlib_main_t *vm, sip_alg_main_t *sam)
+{
+  if (sam->nat_msg_id == (u32) ~0 || !sam->nat_q)
+    return;
+  vl_api_registration_t *reg = vl_api_client_index_to_registration (sam->nat_client);
+  if (reg)
+    reg->last_heard = vlib_time_now (vm);
+  sip_alg_nat_api_drain (sam, 0, 0);
 }
 
 static void
@@ -584,18 +620,15 @@ sip_alg_nat_mapping (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
 
   u64 t0 = clib_cpu_time_now ();
   vl_api_msg_data_t *m = vl_api_get_msg_data (vlibapi_get_main (), sam->nat_msg_id);
+  u32 context = mp.context;
+  int rv = VNET_API_ERROR_UNSPECIFIED;
+  sip_alg_nat_api_drain (sam, 0, 0); /* room for the reply */
   if (m->is_autoendian)
     m->endian_handler (&mp, 0 /* to host */);
   m->handler (&mp);
-
-  vl_api_nat44_add_del_static_mapping_v2_reply_t *r;
-  if (svm_queue_sub (sam->nat_q, (u8 *) &r, SVM_Q_NOWAIT, 0))
-    {
-      clib_warning ("sip-alg: no reply from NAT44-ED's static mapping handler");
-      return VNET_API_ERROR_UNSPECIFIED;
-    }
-  int rv = m->is_autoendian ? r->retval : (i32) clib_net_to_host_u32 (r->retval);
-  vl_msg_api_free (r);
+  sip_alg_nat_api_drain (sam, context, &rv);
+  if (rv == VNET_API_ERROR_UNSPECIFIED)
+    clib_warning ("sip-alg: no reply from NAT44-ED's static mapping handler");
   if (is_add)
     sam->mt.nat_add++, sam->mt.nat_add_clocks += clib_cpu_time_now () - t0;
   else
@@ -1030,6 +1063,7 @@ sip_alg_process (vlib_main_t *vm, vlib_node_runtime_t *rt, vlib_frame_t *f)
       vlib_process_wait_for_event_or_clock (vm, vec_len (sip_alg_reqs) ? 1e-5 : 1.0);
       vlib_process_get_events (vm, &event_data);
       vec_reset_length (event_data);
+      sip_alg_nat_api_tick (vm, &sip_alg_main);
       if (vec_len (sip_alg_reqs))
 	sip_alg_handle_requests (vm);
       if (vlib_time_now (vm) - last_age >= 1.0)

@@ -61,6 +61,7 @@
 #define SIP_ALG_INSIDE_PORT_LO		1024
 #define SIP_ALG_INSIDE_PORT_HI		65535
 #define SIP_ALG_DEFAULT_TCP_REASSEMBLY	16384 /* bytes per direction of a connection */
+#define SIP_ALG_NAT_Q_LEN		32    /* the internal API client's queue: replies, keepalives */
 
 /*
  * opaque2 stash written by sip-alg-pre for a packet it found to be SIP, which it marks with
@@ -333,7 +334,8 @@ typedef struct
   vlib_log_class_t log_class;
 
   /* NAT44-ED's static mapping API, called in-process (sip_alg_nat_mapping) */
-  u32 nat_msg_id; /* nat44_add_del_static_mapping_v2, ~0: not there, CLI instead */
+  u32 nat_msg_id;   /* nat44_add_del_static_mapping_v2, ~0: not there, CLI instead */
+  u32 nat_reply_id; /* ... and its reply */
   u32 nat_client; /* the internal API registration its replies go to */
   struct _svm_queue *nat_q;
   u32 nat_context;
