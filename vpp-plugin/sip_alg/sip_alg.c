@@ -47,7 +47,16 @@ enum
   SIP_ALG_EVENT_REQ = 1,
 };
 
-static sip_alg_req_t *sip_alg_reqs; /* main thread queue */
+static sip_alg_req_t *sip_alg_reqs; /* the process node's queue (main thread) */
+
+/*
+ * Requests from the threads that run the data path: appended under a spinlock, then the
+ * main thread's sip-alg-wake node is set pending (an interrupt: cross-thread safe, no
+ * barrier), which wakes the process node. An RPC to the main thread would cost a barrier
+ * per batch on top of the process node's own.
+ */
+static sip_alg_req_t *sip_alg_incoming;
+static clib_spinlock_t sip_alg_incoming_lock;
 
 static void
 sip_alg_count (u32 counter, u64 n)
@@ -458,22 +467,37 @@ sip_alg_media_ports_in_use (sip_alg_main_t *sam)
 
 /* --- worker -> main thread ------------------------------------------------------------ */
 
-static void
-sip_alg_rpc_enqueue (void *arg)
+static uword
+sip_alg_wake (vlib_main_t *vm, vlib_node_runtime_t *rt, vlib_frame_t *f)
 {
-  sip_alg_req_t *req = arg;
-  vec_add1 (sip_alg_reqs, *req);
-  vlib_process_signal_event (vlib_get_main (), sip_alg_main.process_node_index,
-			     SIP_ALG_EVENT_REQ, 0);
+  vlib_process_signal_event (vm, sip_alg_main.process_node_index, SIP_ALG_EVENT_REQ, 0);
+  return 0;
 }
+
+VLIB_REGISTER_NODE (sip_alg_wake_node) = {
+  .function = sip_alg_wake,
+  .type = VLIB_NODE_TYPE_INPUT,
+  .name = "sip-alg-wake",
+  .state = VLIB_NODE_STATE_INTERRUPT,
+};
 
 static void
 sip_alg_send_req (sip_alg_req_t *req)
 {
-  u32 size = STRUCT_OFFSET_OF (sip_alg_req_t, ph) + req->n_ph * sizeof (sip_alg_pinhole_t);
-  /* always queued: the handler runs in the main loop, never inside the calling node */
-  vlib_force_rpc_call_main_thread (sip_alg_rpc_enqueue, (u8 *) req,
-				   clib_max (size, sizeof (sip_alg_req_t)));
+  clib_spinlock_lock (&sip_alg_incoming_lock);
+  vec_add1 (sip_alg_incoming, *req);
+  clib_spinlock_unlock (&sip_alg_incoming_lock);
+  vlib_node_set_interrupt_pending (vlib_get_main_by_index (0), sip_alg_wake_node.index);
+}
+
+/* Main thread: the requests that came in, after the ones still queued. */
+static void
+sip_alg_take_incoming (void)
+{
+  clib_spinlock_lock (&sip_alg_incoming_lock);
+  vec_append (sip_alg_reqs, sip_alg_incoming);
+  vec_reset_length (sip_alg_incoming);
+  clib_spinlock_unlock (&sip_alg_incoming_lock);
 }
 
 void
@@ -1063,6 +1087,7 @@ sip_alg_process (vlib_main_t *vm, vlib_node_runtime_t *rt, vlib_frame_t *f)
       vlib_process_wait_for_event_or_clock (vm, vec_len (sip_alg_reqs) ? 1e-5 : 1.0);
       vlib_process_get_events (vm, &event_data);
       vec_reset_length (event_data);
+      sip_alg_take_incoming ();
       sip_alg_nat_api_tick (vm, &sip_alg_main);
       if (vec_len (sip_alg_reqs))
 	sip_alg_handle_requests (vm);
@@ -1138,6 +1163,7 @@ sip_alg_init (vlib_main_t *vm)
   u16 port = SIP_ALG_DEFAULT_PORT;
 
   sam->vlib_main = vm;
+  clib_spinlock_init (&sip_alg_incoming_lock);
   sam->log_class = vlib_log_register_class ("sip-alg", 0);
   sam->nat_msg_id = ~0;
   sam->udp_ports[0] = clib_host_to_net_u16 (port);
