@@ -81,10 +81,10 @@ sip_alg_pre_look (sip_alg_main_t *sam, vlib_buffer_t *b)
  * Stash the pre-NAT tuple of UDP packets to or from a SIP port or a signaling endpoint of
  * the server map (a phone's Contact, inside or public), and of TCP segments to or from a
  * SIP TCP port, and mark the buffer (SIP_ALG_BUFFER_F_SIP) for sip-alg-post. *gate: the
- * packet is one for the gate (sip_alg_gate_port).
- * Returns 1 for the first fragment of a fragmented SIP datagram (passed untouched, counted).
+ * packet is one for the gate (sip_alg_gate_port). Not for fragments (sip_alg_pre_slow
+ * sends them to reassembly first).
  */
-static_always_inline int
+static_always_inline void
 sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
 {
   ip4_header_t *ip = vlib_buffer_get_current (b);
@@ -94,9 +94,9 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
   if (PREDICT_FALSE (ip->protocol == IP_PROTOCOL_TCP))
     {
       tcp_header_t *tcp = ip4_next_header (ip);
-      if (ip4_is_fragment (ip) || !(sip_alg_is_sip_tcp_port (sam, tcp->dst_port) ||
-				    sip_alg_is_sip_tcp_port (sam, tcp->src_port)))
-	return 0;
+      if (!(sip_alg_is_sip_tcp_port (sam, tcp->dst_port) ||
+	    sip_alg_is_sip_tcp_port (sam, tcp->src_port)))
+	return;
       st->magic = SIP_ALG_STASH_MAGIC;
       st->proto = IP_PROTOCOL_TCP;
       st->src = ip->src_address;
@@ -104,17 +104,14 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
       st->sport = tcp->src_port;
       st->dport = tcp->dst_port;
       b->flags |= SIP_ALG_BUFFER_F_SIP;
-      return 0;
+      return;
     }
   if (ip->protocol != IP_PROTOCOL_UDP)
-    return 0;
+    return;
   udp_header_t *udp = ip4_next_header (ip);
-  if (PREDICT_FALSE (ip4_is_fragment (ip)))
-    return ip4_get_fragment_offset (ip) == 0 &&
-	   (sip_alg_is_sip_port (sam, udp->dst_port) || sip_alg_is_sip_port (sam, udp->src_port));
   *gate = sip_alg_gate_port (sam, udp->dst_port);
   if (!sip_alg_is_sip_udp (sam, ip, udp))
-    return 0;
+    return;
   st->magic = SIP_ALG_STASH_MAGIC;
   st->proto = IP_PROTOCOL_UDP;
   st->src = ip->src_address;
@@ -122,7 +119,6 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
   st->sport = udp->src_port;
   st->dport = udp->dst_port;
   b->flags |= SIP_ALG_BUFFER_F_SIP;
-  return 0;
 }
 
 /*
@@ -158,7 +154,7 @@ sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0, u32 *entry)
 
 typedef struct
 {
-  u32 n_frag, n_pass, n_miss, n_reass;
+  u32 n_pass, n_miss, n_reass;
 } sip_alg_pre_counts_t;
 
 /*
@@ -171,8 +167,8 @@ sip_alg_pre_slow (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u16 *n
 		  u32 *entry, sip_alg_pre_counts_t *n)
 {
   int gate;
-  if (ip4_is_fragment ((ip4_header_t *) vlib_buffer_get_current (b)) &&
-      PREDICT_TRUE (sam->pre_next_reass != ~0))
+  /* pre_next_reass is set up when the ALG is first enabled, before this node runs */
+  if (ip4_is_fragment ((ip4_header_t *) vlib_buffer_get_current (b)))
     {
       vnet_buffer (b)->ip.reass.next_index = sam->reass_custom_next;
       vnet_buffer (b)->ip.reass.error_next_index = ~0;
@@ -180,7 +176,7 @@ sip_alg_pre_slow (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u16 *n
       n->n_reass++;
       return SIP_ALG_GATE_NONE;
     }
-  n->n_frag += sip_alg_pre_one (sam, b, &gate);
+  sip_alg_pre_one (sam, b, &gate);
   if (!gate || *next0 != sam->pre_next_acl)
     return SIP_ALG_GATE_NONE;
 
@@ -268,8 +264,6 @@ VLIB_NODE_FN (sip_alg_pre_node)
     }
 #undef SIP_ALG_PRE_PICK
 
-  if (PREDICT_FALSE (n.n_frag))
-    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_FRAGMENT, n.n_frag);
   if (PREDICT_FALSE (n.n_reass))
     vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_REASSEMBLY,
 				 n.n_reass);
@@ -1478,26 +1472,23 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   /* a dropped segment's counter is counted by error-drop from b->error */
   if (ctx.error != ~0 && held != 2)
     vlib_node_increment_counter (vm, node->node_index, ctx.error, 1);
-  if (held == 1)
-    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_HELD, 1);
-  if (ctx.n_no_media_port)
-    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_NO_MEDIA_PORT,
-				 ctx.n_no_media_port);
-  if (ctx.n_media_privileged)
-    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_PRIVILEGED,
-				 ctx.n_media_privileged);
-  if (ctx.n_media_refused)
-    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_REFUSED,
-				 ctx.n_media_refused);
-  if (ctx.n_media_forbidden)
-    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_MEDIA_FORBIDDEN,
-				 ctx.n_media_forbidden);
-  if (ctx.n_inbound_refused)
-    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_INBOUND_REFUSED,
-				 ctx.n_inbound_refused);
-  if (ctx.n_peer_mismatch)
-    vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_PEER_MISMATCH,
-				 ctx.n_peer_mismatch);
+  /* the message's refusals; the trace shows the same five in this order (refused[]) */
+  const struct
+  {
+    u32 counter;
+    u16 n;
+  } counts[] = {
+    { SIP_ALG_ERROR_HELD, held == 1 },
+    { SIP_ALG_ERROR_NO_MEDIA_PORT, ctx.n_no_media_port },
+    { SIP_ALG_ERROR_MEDIA_REFUSED, ctx.n_media_refused },
+    { SIP_ALG_ERROR_MEDIA_PRIVILEGED, ctx.n_media_privileged },
+    { SIP_ALG_ERROR_MEDIA_FORBIDDEN, ctx.n_media_forbidden },
+    { SIP_ALG_ERROR_INBOUND_REFUSED, ctx.n_inbound_refused },
+    { SIP_ALG_ERROR_PEER_MISMATCH, ctx.n_peer_mismatch },
+  };
+  for (u32 i = 0; i < ARRAY_LEN (counts); i++)
+    if (counts[i].n)
+      vlib_node_increment_counter (vm, node->node_index, counts[i].counter, counts[i].n);
   if (PREDICT_FALSE (b->flags & VLIB_BUFFER_IS_TRACED))
     {
       sip_alg_post_trace_t *t = vlib_add_trace (vm, node, b, sizeof (*t));
@@ -1513,11 +1504,8 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
       t->held = held == 1;
       t->call_state = ctx.call_state;
       t->error = ctx.error;
-      t->refused[0] = ctx.n_media_refused;
-      t->refused[1] = ctx.n_media_privileged;
-      t->refused[2] = ctx.n_media_forbidden;
-      t->refused[3] = ctx.n_inbound_refused;
-      t->refused[4] = ctx.n_peer_mismatch;
+      for (u32 i = 0; i < ARRAY_LEN (t->refused); i++)
+	t->refused[i] = counts[2 + i].n;
     }
   if (PREDICT_FALSE (held == 2))
     {
