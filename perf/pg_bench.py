@@ -58,16 +58,6 @@ def firewall(t):
     v.cli_ok(f"set acl-plugin interface pg1 input acl {idx[2]}")
 
 
-def hugepage_buffers():
-    """VPP's buffers on 2 MB pages, as in any production VPP (needs free hugepages:
-    `echo 300 > /proc/sys/vm/nr_hugepages`). With the harness's 4 KB pages every node's
-    first touch of a buffer header is a TLB miss, which hides what the nodes themselves
-    cost (sip-alg-pre + sip-alg-post: ~50 clk/pkt on 4 KB pages, ~22 on 2 MB)."""
-    old = "buffers {{ buffers-per-numa 8192 page-size 4k }}"
-    assert old in h.STARTUP, "the harness's buffers stanza changed"
-    h.STARTUP = h.STARTUP.replace(old, "buffers {{ buffers-per-numa 8192 page-size 2M }}")
-
-
 def free_hugepages():
     with open("/proc/meminfo") as f:
         return int(re.search(r"HugePages_Free:\s+(\d+)", f.read()).group(1))
@@ -121,9 +111,9 @@ def invite(i):
     return S.invite(a_port=20000 + 2 * i, rtp=30000 + 2 * i).replace(b"call-1@", b"call-%d@" % i)
 
 
-def measure(prefix, alg, fw, packets, n_flows):
+def measure(prefix, alg, fw, packets, n_flows, pages="4k"):
     out = {}
-    with PgNat(prefix, alg=alg) as t:
+    with PgNat(prefix, alg=alg, buffer_pages=pages) as t:
         if alg:
             t.vpp.cli_ok("set sip-alg ports udp 5060 tcp 5060")
         if fw:
@@ -177,11 +167,13 @@ def main():
                     "SIP calls: up to 1000)")
     ap.add_argument("--json", default=None, help="write the medians here")
     ap.add_argument("--pages", choices=("4k", "2M", "auto"), default="auto",
-                    help="page size of VPP's buffers (auto: 2M when 100 hugepages are free)")
+                    help="page size of VPP's buffers (auto: 2M when 100 hugepages are free: "
+                    "`echo 300 > /proc/sys/vm/nr_hugepages`). On 4 KB pages every node's first "
+                    "touch of a buffer header is a TLB miss, which hides what the nodes "
+                    "themselves cost (sip-alg-pre + sip-alg-post: ~50 clk/pkt on 4 KB pages, "
+                    "~22 on 2 MB)")
     args = ap.parse_args()
     pages = args.pages if args.pages != "auto" else ("2M" if free_hugepages() >= 100 else "4k")
-    if pages == "2M":
-        hugepage_buffers()
     print(f"buffers on {pages} pages", file=sys.stderr)
     prefix, why = h.find_vpp()
     if not prefix or not h.find_plugin():
@@ -190,7 +182,7 @@ def main():
     rounds = {name: [] for name, _, _ in CONFIGS}
     for r in range(args.rounds):
         for name, alg, fw in CONFIGS:
-            rounds[name].append(measure(prefix, alg, fw, args.packets, args.flows))
+            rounds[name].append(measure(prefix, alg, fw, args.packets, args.flows, pages))
             print(f"round {r + 1}/{args.rounds}: {name} done", file=sys.stderr)
 
     med = {}

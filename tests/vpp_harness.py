@@ -48,7 +48,7 @@ socksvr {{ socket-name {d}/api.sock }}
 statseg {{ socket-name {d}/stats.sock size 32m page-size 4k }}
 api-segment {{ prefix {prefix} }}
 memory {{ main-heap-size 512M main-heap-page-size 4k }}
-buffers {{ buffers-per-numa 8192 page-size 4k }}
+buffers {{ buffers-per-numa 8192 page-size {buffer_pages} }}
 physmem {{ max-size 128m }}
 cpu {{ {cpu} }}
 plugins {{
@@ -101,9 +101,12 @@ def cpu_stanza(workers):
 class VPP:
     """One VPP process. Use as a context manager."""
 
-    def __init__(self, prefix, workers=0, tmpdir=None):
+    def __init__(self, prefix, workers=0, tmpdir=None, buffer_pages="4k"):
+        """buffer_pages: page size of the buffer memory ("4k": no hugepages needed; "2M" as
+        in production, needs free hugepages)."""
         self.prefix = prefix
         self.workers = workers
+        self.buffer_pages = buffer_pages
         self.dir = tmpdir or tempfile.mkdtemp(prefix="sipalg-vpp-")
         self.proc = None
         self.died = None  # VPP's exit status when it ended before stop()
@@ -121,7 +124,7 @@ class VPP:
         with open(conf, "w") as f:
             f.write(STARTUP.format(
                 d=self.dir, prefix="sipalg%d" % os.getpid() + os.path.basename(self.dir)[-6:],
-                cpu=cpu, plugin_dir=PLUGIN_DIR))
+                cpu=cpu, plugin_dir=PLUGIN_DIR, buffer_pages=self.buffer_pages))
         cmd = [os.path.join(self.prefix, "bin", "vpp"), "-c", conf]
         if online:
             why = workers_unavailable(self.workers)
