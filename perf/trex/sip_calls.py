@@ -25,6 +25,13 @@ Frames carry UDP checksum 0 (valid in IPv4), so the field engine's text writes s
 
 import argparse
 import json
+import os
+import sys
+
+# the SIP message builders the packet-generator tiers use (plain Python, no scapy)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "vpp"))
+from sipmsgs import message, sdp  # noqa: E402
 
 from trex.stl.api import (IP, UDP, Ether, STLFlowStats, STLPktBuilder, STLStream, STLTXCont,
                           STLVM)
@@ -59,20 +66,6 @@ def plan(n):
         out.append({"i": i, "a": a, "a_rtp": a_rtp, "b": CALLEE, "b_rtp": 20000 + 2 * i,
                     "call_id": f"trex-{i}-4f2a"})
     return out
-
-
-def message(start, headers, body=b""):
-    lines = [start] + headers
-    if body:
-        lines.append("Content-Type: application/sdp")
-    lines.append("Content-Length: %d" % len(body))
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-def sdp(addr, port):
-    return "".join(l + "\r\n" for l in [
-        "v=0", f"o=- 2890844526 2890844526 IN IP4 {addr}", "s=-", f"c=IN IP4 {addr}", "t=0 0",
-        f"m=audio {port} RTP/AVP 0", "a=rtpmap:0 PCMU/8000"]).encode()
 
 
 def _dialog(c, a, a_port, cseq, method, branch, via_extra="", to_tag=None):
