@@ -168,8 +168,7 @@ def cmd_show(args):
                 + show.format_verdicts(data["policy_verdicts"]))
         else:
             data = show.calls(c)
-            out(args, data, show.table(data, ["thread", "call_id", "state", "inside", "public",
-                                              "peer", "messages", "media", "age"]))
+            out(args, data, show.format_calls(data))
     return EXIT_OK
 
 
@@ -254,7 +253,11 @@ def parser():
         "server-map entry it belongs to (else its protocol), with remote, public and inside "
         "endpoints, idle time, packets and bytes; then the policy verdicts of the ALG's gate "
         "(gate_pass: packets let past the firewall's inbound ACL by a live server-map entry, "
-        "gate_miss: left to the ACL), from the stats segment. calls: the ALG's call records.")
+        "gate_miss: left to the ACL), from the stats segment. calls: the ALG's call records, with "
+        "seconds since the first message (age), since the last (idle), since the last media "
+        "packet of an established call (media_idle; -: not established or no media), before "
+        "the record ends by its timers (left_time), and the dialogs the record carried before "
+        "this one (epoch).")
     s.add_argument("what", choices=["server-map", "session-table", "calls"])
     s.add_argument("config", nargs="?", help="YAML configuration (for the socket paths)")
     s.add_argument("--stats-socket", help="VPP stats socket, for session-table's policy "

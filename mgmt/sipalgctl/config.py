@@ -115,6 +115,11 @@ class Security:
 # sip_alg.limits.tcp_reassembly: what sip_alg_set_tcp accepts (the default: SipAlg's)
 TCP_REASSEMBLY_MIN, TCP_REASSEMBLY_MAX = 1024, 65535
 
+# sip_alg.timeouts' call timers: key -> (lowest, highest) value other than 0 (off); the
+# defaults (SipAlg) are the plugin's, Juniper SRX's SIP ALG's inactive-media-timeout and
+# maximum-call-duration
+CALL_TIMERS = {"media_inactivity": (10, 86400), "max_duration": (60, 604800)}
+
 # key -> lowest value the plugin accepts (all u32; 0 is refused)
 SECURITY_MIN = {"max_inbound_calls": 1, "max_inbound_per_source": 1, "max_binding_time": 1,
                 "max_entries": 1, "max_entries_per_call": 4}
@@ -130,6 +135,11 @@ class SipAlg:
     signaling: int = 120
     media: int = 60
     call: int = 7200
+    # seconds, 0: off. An established call whose media (RTP and RTCP, either direction) has
+    # been silent this long loses its media entries (the call stays) ...
+    media_inactivity: int = 120
+    # ... and a call record ends this long after its first INVITE, with its entries
+    max_duration: int = 43200
     max_calls: int = 10000
     media_ports: Tuple[int, int] = (40000, 59999)
     # media pinholes also for other inside hosts an inside party's SDP names (a media server
@@ -227,6 +237,17 @@ def _int(ctx, path, v, lo, hi):
         return None
     if not lo <= v <= hi:
         ctx.err(path, f"must be between {lo} and {hi}, got {v}")
+        return None
+    return v
+
+
+def _timer(ctx, path, v, lo, hi):
+    """Seconds between lo and hi, or 0: off."""
+    if isinstance(v, bool) or not isinstance(v, int):
+        ctx.err(path, f"must be an integer, got {v!r}")
+        return None
+    if v != 0 and not lo <= v <= hi:
+        ctx.err(path, f"must be 0 (off) or between {lo} and {hi}, got {v}")
         return None
     return v
 
@@ -463,10 +484,16 @@ def _sip_alg(ctx, obj):
         if "tcp" in ports:
             s.tcp_ports = _ports(ctx, "sip_alg.ports.tcp", ports["tcp"], allow_empty=True) or []
     t = obj.get("timeouts")
-    if t is not None and _keys(ctx, "sip_alg.timeouts", t, {"signaling", "media", "call"}):
+    if t is not None and _keys(ctx, "sip_alg.timeouts", t,
+                               {"signaling", "media", "call"} | set(CALL_TIMERS)):
         for k in ("signaling", "media", "call"):
             if k in t:
                 v = _int(ctx, f"sip_alg.timeouts.{k}", t[k], 1, 86400 * 7)
+                if v is not None:
+                    setattr(s, k, v)
+        for k, (lo, hi) in CALL_TIMERS.items():
+            if k in t:
+                v = _timer(ctx, f"sip_alg.timeouts.{k}", t[k], lo, hi)
                 if v is not None:
                     setattr(s, k, v)
     lim = obj.get("limits")

@@ -222,6 +222,26 @@ class AlgTimeouts(Op):
 
 
 @dataclass
+class AlgCallTimers(Op):
+    """The media inactivity timer and the maximum call duration, in seconds, 0: off
+    (sip_alg_set_call_timers; on the CLI, the same `set sip-alg timeouts` command as
+    AlgTimeouts, with its other keywords)."""
+    media_inactivity: int
+    max_duration: int
+
+    def cli(self):
+        return (f"set sip-alg timeouts media-inactivity {self.media_inactivity} "
+                f"max-duration {self.max_duration}")
+
+    def call(self):
+        return "sip_alg_set_call_timers", {"media_inactivity": self.media_inactivity,
+                                           "max_duration": self.max_duration}
+
+
+CALL_TIMERS = ("media_inactivity", "max_duration")  # State.alg's keys, config's fields
+
+
+@dataclass
 class AlgLimits(Op):
     max_calls: int
     lo: int
@@ -395,6 +415,18 @@ class MissingPlugin(PlanError):
     sip_alg plugin missing)."""
 
 
+def _fields(reply, msg, names):
+    """The fields names of reply, as a dict; MissingPlugin naming those it lacks (a plugin built
+    from an older sip_alg.api)."""
+    missing = [n for n in names if not hasattr(reply, n)]
+    if missing:
+        raise MissingPlugin(
+            f"the running sip_alg plugin's {msg} has no {', '.join(missing)}: it is older than "
+            f"this sipalgctl (sip_alg API 0.6.0 or later needed); build and install the plugin "
+            f"again (make plugin, or make install-plugin) and restart VPP")
+    return {n: getattr(reply, n) for n in names}
+
+
 # --- reading state ---------------------------------------------------------------------------
 
 def read_state(c):
@@ -459,7 +491,8 @@ def read_state(c):
               "max_inbound_per_source": g.max_inbound_per_source,
               "max_binding_time": g.max_binding_time, "max_entries": g.max_entries,
               "max_entries_per_call": g.max_entries_per_call,
-              "inside_media_ports": (g.inside_port_lo, g.inside_port_hi)}
+              "inside_media_ports": (g.inside_port_lo, g.inside_port_hi),
+              **_fields(g, "sip_alg_get_config_reply", CALL_TIMERS)}
     return st
 
 
@@ -533,6 +566,9 @@ def plan(cfg, st):
         alg_ops.append(AlgPorts(tuple(s.udp_ports), tuple(s.tcp_ports)))
     if (cur.get("signaling"), cur.get("media"), cur.get("call")) != (s.signaling, s.media, s.call):
         alg_ops.append(AlgTimeouts(s.signaling, s.media, s.call))
+    want_timers = tuple(getattr(s, k) for k in CALL_TIMERS)
+    if tuple(cur.get(k) for k in CALL_TIMERS) != want_timers:
+        alg_ops.append(AlgCallTimers(*want_timers))
     if (cur.get("max_calls"), cur.get("media_ports")) != (s.max_calls, tuple(s.media_ports)):
         alg_ops.append(AlgLimits(s.max_calls, *s.media_ports))
     if cur.get("tcp_reassembly") != s.tcp_reassembly:

@@ -122,14 +122,34 @@ def format_verdicts(v):
             f"entry), gate_miss {v['gate_miss']} (left to the ACL)"]
 
 
+NO_MEDIA = 0xFFFFFFFF  # sip_alg_calls_details.media_idle: not established or no media entries
+
+
 def calls(c):
+    """Call records as dicts, from sip_alg_calls_get. Seconds: age since the first message,
+    idle since the last one, media_idle since the last media packet of an established call
+    (None: not established, or no media entries), left_time before the record ends by its
+    timers; epoch: the dialogs the record carried before this one (a new INVITE on the
+    Call-ID, e.g. after a 401/407 challenge)."""
     return [{"thread": d.thread, "call_id": d.call_id.rstrip("\x00"),
              "state": d.state.rstrip("\x00"),
              "inside": f"{d.inside_address}:{d.inside_port}",
              "public": f"{d.public_address}:{d.public_port}",
              "peer": f"{d.peer_address}:{d.peer_port}", "messages": d.messages,
-             "media": d.n_media, "age": d.age}
+             "media": d.n_media, "age": d.age, "idle": d.idle,
+             "media_idle": None if d.media_idle == NO_MEDIA else d.media_idle,
+             "left_time": d.left_time, "epoch": d.epoch}
             for d in c.dump("sip_alg_calls_get", cursor=0)]
+
+
+CALL_COLUMNS = ("thread", "call_id", "state", "inside", "public", "peer", "messages", "media",
+                "age", "idle", "media_idle", "left_time", "epoch")
+
+
+def format_calls(rows):
+    """An aligned table, seconds as numbers; "-" for no media idle time."""
+    return table([dict(r, media_idle="-" if r["media_idle"] is None else r["media_idle"])
+                  for r in rows], CALL_COLUMNS)
 
 
 def table(rows, cols):

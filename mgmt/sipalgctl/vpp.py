@@ -21,6 +21,7 @@ messages whose CRC differs, so a missing message means a version mismatch)."""
 
 import filecmp
 import glob
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ PREFIXES = ("/usr", "/usr/local", "/opt/vpp")
 REQUIRED = ("sip_alg_interface_enable_disable", "sip_alg_set_ports", "sip_alg_set_timeouts",
             "sip_alg_set_limits", "sip_alg_set_media_policy", "sip_alg_get_config",
             "sip_alg_interfaces_get", "sip_alg_server_map_get", "sip_alg_calls_get",
-            "sip_alg_set_security", "sip_alg_set_tcp", "sip_alg_sessions_get")
+            "sip_alg_set_security", "sip_alg_set_tcp", "sip_alg_sessions_get",
+            "sip_alg_set_call_timers")  # API 0.6.0: call timers, in get_config and calls_get
 
 
 class Unreachable(Exception):
@@ -246,6 +248,15 @@ def api_files(prefix, plugin_json):
             if os.path.basename(f) != PLUGIN_JSON] + [plugin_json]
 
 
+def api_version(api_json):
+    """The `option version` of an API JSON file, or None."""
+    try:
+        with open(api_json) as f:
+            return json.load(f).get("options", {}).get("version")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 class Client:
     """Context manager around VPPApiClient; prefix: from find_prefix(..., API_JSON); plugin: a
     Plugin, else found (find_plugin(plugin_path, prefix)) once the socket is there."""
@@ -295,9 +306,14 @@ class Client:
         missing = [m for m in REQUIRED if not hasattr(self.vpp.api, m)]
         if missing:
             self.vpp.disconnect()
+            version = api_version(plugin_json)
             raise Unreachable("the running VPP does not offer " + ", ".join(missing) +
                               ": sip_alg plugin not loaded, or built from another sip_alg.api "
-                              f"than {plugin_json}")
+                              f"than {plugin_json}" +
+                              (f" (API {version})" if version else "") +
+                              "; this sipalgctl needs the plugin's API 0.6.0 or later: build "
+                              "and install the plugin again (make plugin, or make "
+                              "install-plugin) and restart VPP")
         return self
 
     def __exit__(self, *exc):

@@ -276,3 +276,89 @@ def test_examples_document_tcp(path):
         text = text.replace(line, line.replace("# ", "", 1))
     s = config.parse(yaml.safe_load(text)).sip_alg
     assert (s.tcp_ports, s.tcp_reassembly) == ([5060], config.SipAlg().tcp_reassembly)
+
+
+def test_call_timer_defaults():
+    """No media_inactivity or max_duration: the plugin's defaults (Juniper SRX's SIP ALG's
+    inactive-media-timeout and maximum-call-duration, 120 s and 720 min)."""
+    from sipalgctl import config
+    s = config.load(SEED).sip_alg
+    assert (s.media_inactivity, s.max_duration) == (120, 43200)
+    s = _with(SEED, "sip_alg", "timeouts", {"signaling": 30}).sip_alg
+    assert (s.signaling, s.media, s.call, s.media_inactivity, s.max_duration) == \
+        (30, 60, 7200, 120, 43200)
+
+
+def test_call_timer_defaults_are_the_plugins():
+    """config.SipAlg's call timers are the SIP_ALG_DEFAULT_* values the plugin starts with."""
+    from sipalgctl import config
+    h = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.h")).read()
+    macro = dict(re.findall(r"#define\s+(SIP_ALG_\w+)\s+(\d+)", h))
+    d = config.SipAlg()
+    assert (d.media_inactivity, d.max_duration) == (
+        int(macro["SIP_ALG_DEFAULT_MEDIA_INACTIVITY"]), int(macro["SIP_ALG_DEFAULT_MAX_DURATION"]))
+
+
+def test_call_timers_from_full():
+    from sipalgctl import config
+    s = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg
+    assert (s.signaling, s.media, s.call, s.media_inactivity, s.max_duration) == \
+        (300, 30, 3600, 300, 0)
+
+
+@pytest.mark.parametrize("key,value,msg", [
+    # 0 turns either off; otherwise the bounds, both ends included
+    ("media_inactivity", 0, None), ("media_inactivity", 10, None),
+    ("media_inactivity", 120, None), ("media_inactivity", 86400, None),
+    ("max_duration", 0, None), ("max_duration", 60, None), ("max_duration", 43200, None),
+    ("max_duration", 604800, None),
+    ("media_inactivity", 9, "must be 0 (off) or between 10 and 86400, got 9"),
+    ("media_inactivity", 1, "must be 0 (off) or between 10 and 86400, got 1"),
+    ("media_inactivity", 86401, "must be 0 (off) or between 10 and 86400, got 86401"),
+    ("media_inactivity", -1, "must be 0 (off) or between 10 and 86400, got -1"),
+    ("media_inactivity", 4294967295,
+     "must be 0 (off) or between 10 and 86400, got 4294967295"),
+    ("max_duration", 59, "must be 0 (off) or between 60 and 604800, got 59"),
+    ("max_duration", 604801, "must be 0 (off) or between 60 and 604800, got 604801"),
+    ("max_duration", -43200, "must be 0 (off) or between 60 and 604800, got -43200"),
+    ("max_duration", 2 ** 32, "must be 0 (off) or between 60 and 604800, got 4294967296"),
+    # not integers: YAML strings, booleans (0/1 in Python), floats, null, lists
+    ("media_inactivity", "120", "must be an integer, got '120'"),
+    ("media_inactivity", "off", "must be an integer, got 'off'"),
+    ("media_inactivity", False, "must be an integer, got False"),
+    ("max_duration", True, "must be an integer, got True"),
+    ("max_duration", 43200.0, "must be an integer, got 43200.0"),
+    ("max_duration", None, "must be an integer, got None"),
+    ("max_duration", [60], "must be an integer, got [60]"),
+    ("max_duration", "12h", "must be an integer, got '12h'"),
+])
+def test_call_timers(key, value, msg):
+    from sipalgctl import config
+    if msg is None:
+        s = _with(SEED, "sip_alg", "timeouts", {key: value}).sip_alg
+        assert getattr(s, key) == value
+        return
+    with pytest.raises(config.ConfigError) as e:
+        _with(SEED, "sip_alg", "timeouts", {key: value})
+    assert e.value.problems == [(f"sip_alg.timeouts.{key}", msg)]
+
+
+def test_call_timer_unknown_key():
+    """A misspelt timer is refused, the allowed keys listed."""
+    from sipalgctl import config
+    with pytest.raises(config.ConfigError) as e:
+        _with(SEED, "sip_alg", "timeouts", {"media_inactive": 60})
+    assert e.value.problems == [(
+        "sip_alg.timeouts.media_inactive",
+        "unknown key (allowed: call, max_duration, media, media_inactivity, signaling)")]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
+def test_examples_document_the_call_timers(path):
+    """Each example says the call timers' defaults."""
+    from sipalgctl import config
+    data = yaml.safe_load(open(path))
+    t = data["sip_alg"]["timeouts"]
+    assert (t["media_inactivity"], t["max_duration"]) == (120, 43200)
+    d = config.SipAlg()
+    assert (d.media_inactivity, d.max_duration) == (120, 43200)

@@ -400,7 +400,8 @@ def test_read_state_reads_acls():
                                    max_inbound_calls=1000, max_inbound_per_source=20,
                                    max_binding_time=3600, max_entries=65536,
                                    max_entries_per_call=24, inside_port_lo=1024,
-                                   inside_port_hi=65535, tcp_reassembly=16384)
+                                   inside_port_hi=65535, tcp_reassembly=16384,
+                                   media_inactivity=120, max_duration=43200)
 
     st = P.read_state(Client())
     assert st.acl_plugin

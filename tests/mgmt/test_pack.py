@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Every operation the planner can produce packs into a real binary-API message, using the
-API JSON of the installed VPP and of the plugin (built, or installed into VPP), so a field
-renamed in either fails here, not in front of an operator."""
+API JSON of the installed VPP and of the plugin (built, or installed into VPP), and the
+plugin's replies that sipalgctl reads decode with the fields it reads, so a field renamed in
+either fails here, not in front of an operator."""
 
 import pytest
 
@@ -82,3 +83,46 @@ def test_acl_rules_pack(messages):
         back, _ = msg.unpack(msg.pack(dict(args, _vl_msg_id=1, client_index=0, context=0)))
         assert back.tag == op.tag
         assert tuple(A.AclRule.from_api(r) for r in back.r) == op.rules
+
+
+class Replying:
+    """A client whose replies are the plugin's own messages, packed and unpacked."""
+
+    def __init__(self, api, name, /, **fields):
+        msg = api[name]
+        self.reply, _ = msg.unpack(msg.pack(dict(fields, _vl_msg_id=1, context=0)))
+
+    def call(self, msg, **kw):
+        if msg == "nat44_show_running_config":
+            return type("R", (), {"sessions": 0})()
+        assert msg == "sip_alg_get_config"
+        return self.reply
+
+    def dump(self, msg, **kw):
+        return [self.reply] if msg == "sip_alg_calls_get" else []
+
+    def has(self, msg):
+        return False
+
+
+def test_get_config_reply_has_what_read_state_reads(messages):
+    """read_state reads every field it compares (the call timers included) from the plugin's
+    sip_alg_get_config_reply as vpp_papi decodes it."""
+    c = Replying(messages, "sip_alg_get_config_reply", n_udp_ports=1, udp_ports=[5060] + [0] * 7,
+                 tcp_ports=[0] * 8, media_inactivity=120, max_duration=43200, max_calls=10000)
+    st = P.read_state(c)
+    assert (st.alg["media_inactivity"], st.alg["max_duration"], st.alg["udp"]) == \
+        (120, 43200, (5060,))
+
+
+def test_calls_details_have_what_show_reads(messages):
+    from sipalgctl import show
+    c = Replying(messages, "sip_alg_calls_details", thread=1, call_id="abc", state="confirmed",
+                 inside_address="192.168.1.1", inside_port=5060, public_address="203.0.113.10",
+                 public_port=5060, peer_address="198.51.100.1", peer_port=5060, messages=6,
+                 n_media=2, age=30, idle=5, media_idle=0xFFFFFFFF, left_time=115, epoch=1)
+    row, = show.calls(c)
+    assert {k: row[k] for k in ("call_id", "state", "inside", "idle", "media_idle",
+                                "left_time", "epoch")} == {
+        "call_id": "abc", "state": "confirmed", "inside": "192.168.1.1:5060", "idle": 5,
+        "media_idle": None, "left_time": 115, "epoch": 1}

@@ -21,6 +21,9 @@ FULL = os.path.join(HERE, "configs", "full.yaml")
 SECURITY_DEFAULTS = {"max_inbound_calls": 1000, "max_inbound_per_source": 20,
                      "max_binding_time": 3600, "max_entries": 65536, "max_entries_per_call": 24,
                      "inside_media_ports": (1024, 65535)}
+# the plugin's call timers (SIP_ALG_DEFAULT_MEDIA_INACTIVITY, SIP_ALG_DEFAULT_MAX_DURATION;
+# test_config's test_call_timer_defaults_are_the_plugins checks config.SipAlg against them)
+CALL_TIMER_DEFAULTS = {"media_inactivity": 120, "max_duration": 43200}
 
 
 def fresh(cfg):
@@ -32,7 +35,7 @@ def fresh(cfg):
         st.up[n] = False
     st.alg = {"udp": (5060,), "tcp": (), "signaling": 120, "media": 60, "call": 7200,
               "max_calls": 10000, "media_ports": (40000, 59999), "tcp_reassembly": 16384,
-              "media_other_hosts": False, **SECURITY_DEFAULTS}
+              "media_other_hosts": False, **SECURITY_DEFAULTS, **CALL_TIMER_DEFAULTS}
     st.acl_plugin = cfg.firewall.enabled  # loaded by the startup.conf rendered for cfg
     return st
 
@@ -110,6 +113,8 @@ def fake_apply(st, ops):
             st.alg.update(udp=op.udp, tcp=op.tcp)
         elif isinstance(op, P.AlgTimeouts):
             st.alg.update(signaling=op.signaling, media=op.media, call=op.call_)
+        elif isinstance(op, P.AlgCallTimers):
+            st.alg.update(media_inactivity=op.media_inactivity, max_duration=op.max_duration)
         elif isinstance(op, P.AlgLimits):
             st.alg.update(max_calls=op.max_calls, media_ports=(op.lo, op.hi))
         elif isinstance(op, P.AlgTcp):
@@ -218,6 +223,7 @@ def test_full_on_fresh_vpp_sets_every_alg_setting():
     assert [o.cli() for o in ops if o.cli().startswith("set sip-alg")] == [
         "set sip-alg ports udp 5060,5080 tcp 5060",
         "set sip-alg timeouts signaling 300 media 30 call 3600",
+        "set sip-alg timeouts media-inactivity 300 max-duration 0",
         "set sip-alg max-calls 2000; set sip-alg media-ports 30000-39999",
         "set sip-alg tcp reassembly 32768",
         "set sip-alg media-other-hosts on",
@@ -250,9 +256,11 @@ def test_media_other_hosts(running, want):
 class FakeClient:
     """Answers read_state's calls the way vpp_papi does, from a few fixed values."""
 
-    def __init__(self, media_other_hosts, tcp=(), tcp_reassembly=16384):
+    def __init__(self, media_other_hosts, tcp=(), tcp_reassembly=16384,
+                 call_timers=(120, 43200)):
         self.media_other_hosts = media_other_hosts
         self.tcp, self.tcp_reassembly = tuple(tcp), tcp_reassembly
+        self.call_timers = call_timers  # None: a plugin older than API 0.6.0
 
     def has(self, msg):
         return False  # no ACL plugin
@@ -270,7 +278,9 @@ class FakeClient:
             return SimpleNamespace(sessions=0)
         assert msg == "sip_alg_get_config", msg
         # the reply's arrays are full length (8), only the first n_*_ports count
-        return SimpleNamespace(n_udp_ports=1, udp_ports=[5060] + [0] * 7,
+        timers = {} if self.call_timers is None else dict(
+            media_inactivity=self.call_timers[0], max_duration=self.call_timers[1])
+        return SimpleNamespace(**timers, n_udp_ports=1, udp_ports=[5060] + [0] * 7,
                                n_tcp_ports=len(self.tcp),
                                tcp_ports=list(self.tcp) + [0] * (8 - len(self.tcp)),
                                signaling=120, media=60, call=7200, max_calls=10000,
@@ -288,7 +298,8 @@ def test_read_state_reads_media_other_hosts(value):
     assert st.alg == {"udp": (5060,), "tcp": (), "signaling": 120, "media": 60, "call": 7200,
                       "max_calls": 10000, "media_ports": (40000, 59999),
                       "tcp_reassembly": 16384, "media_other_hosts": value,
-                      **SECURITY_DEFAULTS, "inside_media_ports": (2000, 3000)}
+                      **SECURITY_DEFAULTS, "inside_media_ports": (2000, 3000),
+                      **CALL_TIMER_DEFAULTS}
     assert st.sw_if_index == {"host-sipalg-in": 1} and st.addresses == {1: {"192.168.1.254/24"}}
 
 
@@ -440,3 +451,108 @@ def test_read_state_reads_tcp(tcp, reassembly):
     st = P.read_state(FakeClient(False, tcp, reassembly))
     assert (st.alg["udp"], st.alg["tcp"], st.alg["tcp_reassembly"]) == \
         ((5060,), tcp, reassembly)
+
+
+CALL_TIMERS_CLI = "set sip-alg timeouts media-inactivity {} max-duration {}"
+
+
+def test_call_timer_defaults_plan_nothing():
+    """The seed says the plugin's defaults, which a fresh VPP has."""
+    cfg = config.load(SEED)
+    assert not [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgCallTimers)]
+
+
+@pytest.mark.parametrize("running,want", [
+    ((120, 43200), (120, 43200)), ((120, 43200), (300, 43200)), ((120, 43200), (120, 3600)),
+    ((120, 43200), (0, 0)), ((0, 0), (120, 43200)), ((10, 604800), (86400, 60))])
+def test_call_timers(running, want):
+    """One sip_alg_set_call_timers with both values when either running value differs, none
+    when both are the same; 0 (off) is a value like any other; after it, nothing to do."""
+    cfg = config.load(SEED)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    st.alg.update(media_inactivity=running[0], max_duration=running[1])
+    cfg.sip_alg.media_inactivity, cfg.sip_alg.max_duration = want
+    ops = P.plan(cfg, st)
+    if running == want:
+        assert ops == []
+        return
+    assert ops == [P.AlgCallTimers(*want)]
+    assert ops[0].cli() == CALL_TIMERS_CLI.format(*want)
+    assert ops[0].call() == ("sip_alg_set_call_timers",
+                             {"media_inactivity": want[0], "max_duration": want[1]})
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_call_timers_apart_from_the_other_timeouts():
+    """The signaling, media and call timeouts and the call timers are two messages
+    (sip_alg_set_timeouts, sip_alg_set_call_timers), each sent only when its values differ;
+    both are the CLI's one `set sip-alg timeouts` command."""
+    cfg = config.load(SEED)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    cfg.sip_alg.signaling = 30
+    assert [o.call()[0] for o in P.plan(cfg, st)] == ["sip_alg_set_timeouts"]
+    cfg.sip_alg.max_duration = 0
+    ops = P.plan(cfg, st)
+    assert [o.call()[0] for o in ops] == ["sip_alg_set_timeouts", "sip_alg_set_call_timers"]
+    assert [o.cli() for o in ops] == ["set sip-alg timeouts signaling 30 media 60 call 7200",
+                                      "set sip-alg timeouts media-inactivity 120 max-duration 0"]
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_call_timers_from_yaml_removed():
+    """full.yaml's call timers, applied; the keys removed from the YAML: back to the
+    plugin's defaults."""
+    cfg = config.load(FULL)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    assert (st.alg["media_inactivity"], st.alg["max_duration"]) == (300, 0)
+    d = config.SipAlg()
+    cfg.sip_alg.media_inactivity, cfg.sip_alg.max_duration = d.media_inactivity, d.max_duration
+    ops = P.plan(cfg, st)
+    assert [o.cli() for o in ops] == [CALL_TIMERS_CLI.format(120, 43200)]
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_call_timers_before_the_interfaces():
+    """On a fresh VPP, the call timers are set before the ALG sees traffic."""
+    cfg = config.load(FULL)
+    kinds = [type(o) for o in P.plan(cfg, fresh(cfg))]
+    assert kinds.index(P.AlgTimeouts) < kinds.index(P.AlgCallTimers) < \
+        kinds.index(P.AlgInterface)
+
+
+@pytest.mark.parametrize("timers", [(120, 43200), (0, 0), (86400, 604800)])
+def test_read_state_reads_call_timers(timers):
+    st = P.read_state(FakeClient(False, call_timers=timers))
+    assert (st.alg["media_inactivity"], st.alg["max_duration"]) == timers
+
+
+def test_read_state_old_plugin():
+    """A get_config reply without the call timers (a plugin built from sip_alg.api 0.5.0):
+    MissingPlugin naming the reply and the fields, not an AttributeError."""
+    with pytest.raises(P.MissingPlugin) as e:
+        P.read_state(FakeClient(False, call_timers=None))
+    assert str(e.value) == (
+        "the running sip_alg plugin's sip_alg_get_config_reply has no media_inactivity, "
+        "max_duration: it is older than this sipalgctl (sip_alg API 0.6.0 or later needed); "
+        "build and install the plugin again (make plugin, or make install-plugin) and "
+        "restart VPP")
+
+
+def test_plan_old_plugin_exits_2(monkeypatch, capsys):
+    """`sipalgctl plan` against that plugin: exit 2 (like a plugin not loaded), the message
+    on stderr."""
+    from sipalgctl import cli
+
+    class Client(FakeClient):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    monkeypatch.setattr(cli, "client",
+                        lambda args, cfg=None, plugin=None: Client(False, call_timers=None))
+    assert cli.main(["plan", SEED]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sipalgctl: the running sip_alg plugin's sip_alg_get_config_reply "
+                          "has no media_inactivity, max_duration: ")

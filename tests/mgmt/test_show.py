@@ -5,6 +5,7 @@ seed's shape with aligned columns, and the gate's policy verdicts from the stats
 when the plugin does not count them, unknown without a stats socket)."""
 
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -154,3 +155,80 @@ def test_show_session_table_json(stats, monkeypatch, capsys):
     assert cli.main(["show", "session-table", "--stats-socket", stats]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-1].startswith("policy verdicts: gate_pass 5 ")
+
+
+def call(call_id, state, thread=0, index=0, messages=5, n_media=2, age=40, idle=3,
+         media_idle=0xFFFFFFFF, left_time=117, epoch=0):
+    """A sip_alg_calls_details as vpp_papi gives it (strings NUL-padded)."""
+    return SimpleNamespace(thread=thread, index=index, call_id=call_id + "\x00" * 4,
+                           state=state + "\x00\x00", inside_address=A, inside_port=5060,
+                           public_address=PUB, public_port=5060, peer_address=PROXY,
+                           peer_port=5060, messages=messages, n_media=n_media, age=age,
+                           idle=idle, media_idle=media_idle, left_time=left_time, epoch=epoch)
+
+
+class CallsClient:
+    """Three calls: ringing (no media idle time), established with media flowing, and
+    established after a 407 challenge (epoch 1) with media silent for 95 s; and one with
+    every counter at its largest."""
+
+    CALLS = [call("a84b4c76e66710", "early", idle=1, left_time=119),
+             call("843817637684230", "confirmed", thread=1, index=7, messages=9, age=3600,
+                  idle=1790, media_idle=0, left_time=39600, epoch=0),
+             call("1j9FpLxk3uxtm8tn", "confirmed", index=8, messages=12, age=200, idle=95,
+                  media_idle=95, left_time=7105, epoch=1),
+             call("x", "confirmed", thread=65535, index=0xFFFFFFFE, messages=0xFFFFFFFF,
+                  n_media=255, age=0xFFFFFFFF, idle=0xFFFFFFFF, media_idle=0xFFFFFFFE,
+                  left_time=0xFFFFFFFF, epoch=0xFFFFFFFF)]
+
+    def dump(self, msg, **kw):
+        assert (msg, kw) == ("sip_alg_calls_get", {"cursor": 0})
+        return self.CALLS
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+def test_calls():
+    """The call timers' fields: idle, media idle (None: not established or no media), left
+    time, epoch; 0xfffffffe is a time like any other."""
+    c = show.calls(CallsClient())
+    assert c[0] == {"thread": 0, "call_id": "a84b4c76e66710", "state": "early",
+                    "inside": f"{A}:5060", "public": f"{PUB}:5060", "peer": f"{PROXY}:5060",
+                    "messages": 5, "media": 2, "age": 40, "idle": 1, "media_idle": None,
+                    "left_time": 119, "epoch": 0}
+    assert [(x["idle"], x["media_idle"], x["left_time"], x["epoch"]) for x in c] == [
+        (1, None, 119, 0), (1790, 0, 39600, 0), (95, 95, 7105, 1),
+        (0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFF)]
+
+
+def test_calls_table():
+    lines = show.format_calls(show.calls(CallsClient()))
+    assert lines[0].split() == ["THREAD", "CALL_ID", "STATE", "INSIDE", "PUBLIC", "PEER",
+                                "MESSAGES", "MEDIA", "AGE", "IDLE", "MEDIA_IDLE", "LEFT_TIME",
+                                "EPOCH"]
+    assert [l.split()[-4:] for l in lines[1:]] == [
+        ["1", "-", "119", "0"], ["1790", "0", "39600", "0"], ["95", "95", "7105", "1"],
+        ["4294967295", "4294967294", "4294967295", "4294967295"]]
+    assert lines[1].split()[:3] == ["0", "a84b4c76e66710", "early"]
+    # aligned: every column starts where its heading does
+    for col in ("CALL_ID", "AGE", "IDLE", "MEDIA_IDLE", "LEFT_TIME", "EPOCH"):
+        at = re.search(rf"(?:^| ){col}(?: |$)", lines[0]).start() + 1
+        assert all(l[at - 2:at] == "  " and l[at] != " " for l in lines[1:]), col
+    assert show.format_calls([]) == []
+
+
+def test_show_calls_json_and_text(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "client", lambda args, cfg=None, plugin=None: CallsClient())
+    assert cli.main(["--json", "show", "calls"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data[0]["media_idle"] is None and data[0]["idle"] == 1
+    assert {k: data[2][k] for k in ("idle", "media_idle", "left_time", "epoch")} == \
+        {"idle": 95, "media_idle": 95, "left_time": 7105, "epoch": 1}
+    assert cli.main(["show", "calls"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == show.format_calls(show.calls(CallsClient()))
+    assert out[1].split()[-3] == "-"

@@ -170,3 +170,88 @@ def test_get_continues_after_eagain():
     c.vpp.api.sip_alg_server_map_get = staticmethod(lambda cursor: (_Reply(-7, 0), []))
     with pytest.raises(V.ApiError):
         c.dump("sip_alg_server_map_get", cursor=0xffffffff)
+
+
+class FakeApi:
+    """A running VPP's messages as vpp_papi shows them: one attribute per message it offers
+    (vpp_papi drops those the running VPP lacks or has with another CRC)."""
+
+
+def fake_papi(monkeypatch, offers):
+    """vpp_papi with a VPPApiClient that connects and offers the messages in offers."""
+    import sys
+    import types
+    disconnected = []
+
+    class VPPApiClient:
+        def __init__(self, apifiles, server_address, use_socket):
+            self.api = FakeApi()
+            for m in offers:
+                setattr(self.api, m, lambda **kw: None)
+
+        def connect(self, name):
+            pass
+
+        def disconnect(self):
+            disconnected.append(True)
+
+    monkeypatch.setitem(sys.modules, "vpp_papi", types.SimpleNamespace(VPPApiClient=VPPApiClient))
+    return disconnected
+
+
+@pytest.fixture
+def connectable(tmp_path, fake):
+    """(socket that exists, the plugin with an API JSON of version 0.5.0)."""
+    sock = tmp_path / "api.sock"
+    sock.write_text("")
+    plugin = tmp_path / "plugin"
+    plugin.mkdir()
+    (plugin / "sip_alg.api.json").write_text(json.dumps(dict(FAKE_API,
+                                                              options={"version": "0.5.0"})))
+    return str(sock), V.Plugin(str(plugin), str(plugin / "sip_alg.api.json"), "test")
+
+
+def test_plugin_without_call_timers(monkeypatch, fake, connectable):
+    """A VPP whose plugin lacks sip_alg_set_call_timers (API 0.5.0, before the call timers):
+    refused on connect, naming the message and the API version of the JSON used."""
+    sock, plugin = connectable
+    disconnected = fake_papi(monkeypatch, [m for m in V.REQUIRED
+                                           if m != "sip_alg_set_call_timers"])
+    with pytest.raises(V.Unreachable) as e:
+        with V.Client(sock, fake, plugin=plugin, retries=1):
+            pass
+    assert str(e.value) == (
+        f"the running VPP does not offer sip_alg_set_call_timers: sip_alg plugin not loaded, "
+        f"or built from another sip_alg.api than {plugin.api_json} (API 0.5.0); this sipalgctl "
+        f"needs the plugin's API 0.6.0 or later: build and install the plugin again (make "
+        f"plugin, or make install-plugin) and restart VPP")
+    assert disconnected == [True]
+
+
+def test_plugin_with_every_message(monkeypatch, fake, connectable):
+    sock, plugin = connectable
+    fake_papi(monkeypatch, V.REQUIRED)
+    with V.Client(sock, fake, plugin=plugin, retries=1) as c:
+        assert c.has("sip_alg_set_call_timers") and c.has("sip_alg_get_config")
+
+
+def test_required_has_every_plugin_request():
+    """REQUIRED names every request of sip_alg.api (the messages sipalgctl may send), so a
+    plugin from before any of them is refused on connect."""
+    import re
+    api = open(os.path.join(HERE, "..", "..", "vpp-plugin", "sip_alg", "sip_alg.api")).read()
+    requests = {m for m in re.findall(r"define\s+(sip_alg_\w+)", api)
+                if not m.endswith(("_reply", "_details"))}
+    assert set(V.REQUIRED) == requests
+    assert "sip_alg_set_call_timers" in V.REQUIRED
+
+
+def test_api_version(tmp_path):
+    p = tmp_path / "x.api.json"
+    p.write_text(json.dumps({"options": {"version": "0.6.0"}}))
+    assert V.api_version(str(p)) == "0.6.0"
+    p.write_text("not json")
+    assert V.api_version(str(p)) is None
+    assert V.api_version(str(tmp_path / "none.json")) is None
+    p.write_text("[]")
+    assert V.api_version(str(p)) is None
