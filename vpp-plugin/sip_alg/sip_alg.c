@@ -28,6 +28,8 @@ typedef struct
 {
   u8 kind; /* SIP_ALG_REQ_* */
   u8 media_only;
+  u8 replace_outside; /* PINHOLES: the outside party's media records become these */
+  u32 epoch;	      /* the call record's dialog it is for */
   u16 thread;
   u32 call_index;
   u32 held_bi; /* ~0: nothing held */
@@ -40,6 +42,7 @@ enum
 {
   SIP_ALG_REQ_PINHOLES = 1,
   SIP_ALG_REQ_CLOSE,
+  SIP_ALG_REQ_RELEASE, /* media the session no longer has: ph[].pub_addr/pub_port (RTP) */
 };
 
 enum
@@ -82,6 +85,7 @@ sip_alg_lazy_init (sip_alg_main_t *sam)
   clib_bihash_init_8_8 (&sam->smap_by_key, "sip-alg server map", 4096, 16 << 20);
   vec_validate_init_empty (sam->sig_port_refs, 65535, 0);
   vec_validate_init_empty (sam->gate_port_refs, 65535, 0);
+  vec_validate_init_empty (sam->inside_port_refs, 65535, 0);
   for (u32 i = 0; i < n_threads; i++)
     {
       sip_alg_per_thread_t *ptd = &sam->per_thread[i];
@@ -126,6 +130,7 @@ sip_alg_look_update (sip_alg_main_t *sam, u16 port_net)
   u16 port = clib_net_to_host_u16 (port_net);
   int on = clib_bitmap_get_no_check (sam->cand_ports, port_net) ||
 	   clib_bitmap_get_no_check (sam->gate_ports, port_net) ||
+	   clib_bitmap_get_no_check (sam->inside_ports, port_net) ||
 	   (sam->gate_media && port >= sam->media_port_lo && port <= sam->media_port_hi);
   clib_bitmap_set_no_check (sam->look[IP_PROTOCOL_UDP], port_net, on);
 }
@@ -209,17 +214,33 @@ sip_alg_feature_update (u32 sw_if_index, u8 arc_index, u8 is_enable, void *data)
     sip_alg_gate_update (sam);
 }
 
-/* The gate's view of an installed pinhole (main thread, barrier held). */
+/*
+ * The gate's view of an installed pinhole, and its inside end for media activity (main
+ * thread, barrier held).
+ */
 static void
 sip_alg_gate_add_del (sip_alg_main_t *sam, const sip_alg_smap_t *e, int is_add)
 {
   u16 port_net = clib_host_to_net_u16 (e->ph.pub_port);
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_gate_key (e->ph.pub_addr, port_net),
 			      .value = e - sam->smap };
-  if (clib_bihash_add_del_8_8 (&sam->pinholes, &kv, is_add))
-    return; /* not there (delete) */
-  sam->gate_port_refs[port_net] += is_add ? 1 : -1;
-  clib_bitmap_set_no_check (sam->gate_ports, port_net, sam->gate_port_refs[port_net] > 0);
+  if (clib_bihash_add_del_8_8 (&sam->pinholes, &kv, is_add) == 0)
+    {
+      sam->gate_port_refs[port_net] += is_add ? 1 : -1;
+      clib_bitmap_set_no_check (sam->gate_ports, port_net, sam->gate_port_refs[port_net] > 0);
+      sip_alg_look_update (sam, port_net);
+    }
+  if (e->ph.app == SIP_ALG_APP_SIP)
+    return; /* signaling is looked at anyway */
+  port_net = clib_host_to_net_u16 (e->ph.in_port);
+  kv.key = sip_alg_inside_key (e->ph.in_addr, port_net);
+  clib_bihash_kv_8_8_t v;
+  int there = clib_bihash_search_8_8 (&sam->pinholes, &kv, &v) == 0;
+  if (is_add ? there : !there || v.value != kv.value)
+    return; /* another entry's inside end (NAT refuses a second mapping of it anyway) */
+  clib_bihash_add_del_8_8 (&sam->pinholes, &kv, is_add);
+  sam->inside_port_refs[port_net] += is_add ? 1 : -1;
+  clib_bitmap_set_no_check (sam->inside_ports, port_net, sam->inside_port_refs[port_net] > 0);
   sip_alg_look_update (sam, port_net);
 }
 
@@ -334,6 +355,15 @@ sip_alg_set_timeouts (u32 signaling, u32 media, u32 call)
   sam->timeout_signaling = signaling;
   sam->timeout_media = media;
   sam->timeout_call = call;
+  return 0;
+}
+
+int
+sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sam->media_inactivity = media_inactivity;
+  sam->max_duration = max_duration;
   return 0;
 }
 
@@ -501,12 +531,14 @@ sip_alg_take_incoming (void)
 }
 
 void
-sip_alg_request_pinholes (u32 thread, u32 call_index, const sip_alg_pinhole_t *ph, u32 n,
-			  u32 held_bi, u32 next_node_index)
+sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_alg_pinhole_t *ph,
+			  u32 n, u8 replace_outside, u32 held_bi, u32 next_node_index)
 {
   sip_alg_req_t req = { .kind = SIP_ALG_REQ_PINHOLES,
 			.thread = thread,
 			.call_index = call_index,
+			.epoch = epoch,
+			.replace_outside = replace_outside,
 			.held_bi = held_bi,
 			.next_node_index = next_node_index };
   n = clib_min (n, ARRAY_LEN (req.ph));
@@ -516,13 +548,33 @@ sip_alg_request_pinholes (u32 thread, u32 call_index, const sip_alg_pinhole_t *p
 }
 
 void
-sip_alg_request_close_call (u32 thread, u32 call_index, u8 media_only)
+sip_alg_request_close_call (u32 thread, u32 call_index, u32 epoch, u8 media_only)
 {
   sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE,
 			.thread = thread,
 			.call_index = call_index,
+			.epoch = epoch,
 			.media_only = media_only,
 			.held_bi = ~0 };
+  sip_alg_send_req (&req);
+}
+
+void
+sip_alg_request_release_media (u32 thread, u32 call_index, u32 epoch, ip4_address_t pub_addr,
+			       const u16 *pub_ports, u32 n)
+{
+  sip_alg_req_t req = { .kind = SIP_ALG_REQ_RELEASE,
+			.thread = thread,
+			.call_index = call_index,
+			.epoch = epoch,
+			.held_bi = ~0 };
+  n = clib_min (n, ARRAY_LEN (req.ph));
+  for (u32 i = 0; i < n; i++)
+    {
+      req.ph[i].pub_addr = pub_addr;
+      req.ph[i].pub_port = pub_ports[i];
+    }
+  req.n_ph = n;
   sip_alg_send_req (&req);
 }
 
@@ -737,17 +789,18 @@ sip_alg_call_at (u32 thread, u32 call_index)
 }
 
 /*
- * An entry belongs to the call record (thread, index) that asked for it last: counted in
- * its n_entries and linked in its list (entries, smap_t.call_next), so closing a call
- * touches its own entries only. A record that is gone leaves the entry to aging. Barrier
- * held.
+ * An entry belongs to the call record (thread, index) and dialog (epoch) that asked for it
+ * last: counted in its n_entries and linked in its list (entries, smap_t.call_next), so
+ * closing a call touches its own entries only. Barrier held.
  */
 static void
-sip_alg_smap_tie (sip_alg_main_t *sam, sip_alg_smap_t *e, u16 thread, u32 call_index)
+sip_alg_smap_tie (sip_alg_main_t *sam, sip_alg_smap_t *e, u16 thread, u32 call_index,
+		  u32 epoch)
 {
   sip_alg_call_t *c = sip_alg_call_at (thread, call_index);
   e->call_thread = thread;
   e->call_index = call_index;
+  e->call_epoch = epoch;
   e->counted = c != 0;
   e->call_next = ~0;
   if (c)
@@ -776,38 +829,91 @@ sip_alg_smap_untie (sip_alg_main_t *sam, sip_alg_smap_t *e)
       }
 }
 
+/* The record of an entry's dialog, 0 when the record is gone or has moved on. */
+static sip_alg_call_t *
+sip_alg_smap_call (const sip_alg_smap_t *e)
+{
+  sip_alg_call_t *c = e->counted ? sip_alg_call_at (e->call_thread, e->call_index) : 0;
+  return c && c->epoch == e->call_epoch ? c : 0;
+}
+
+/* A media port pair the call will not use: back to the pool, and out of the call. */
+static void
+sip_alg_media_forget (sip_alg_main_t *sam, sip_alg_call_t *c, u16 pub_port)
+{
+  for (u32 j = 0; c && j < c->n_media; j++)
+    if (c->media[j].pub_port == pub_port)
+      {
+	c->media[j] = c->media[--c->n_media];
+	break;
+      }
+  sip_alg_media_port_free (sam, pub_port);
+}
+
 /* Barrier held. */
 static void
 sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
 {
   sip_alg_main_t *sam = &sip_alg_main;
+  if (e->ph.bound && e->refs)
+    {
+      /* a binding ends while calls still use its entry: it lives on as their signaling */
+      sip_alg_sig_endpoints (sam, &e->ph, -1);
+      e->ph.bound = 0;
+      e->ph.shared = 1;
+      sip_alg_sig_endpoints (sam, &e->ph, 1);
+      sip_alg_smap_untie (sam, e);
+      e->call_index = ~0;
+      return;
+    }
   if (e->installed)
     {
       sip_alg_gate_add_del (sam, e, 0);
       sip_alg_nat_mapping (vm, &e->ph, 0);
     }
+  /*
+   * The pair goes back to the pool, so the call (if it lives on, e.g. its media went
+   * silent) must forget it: a later offer gets a new pair and a new pinhole instead of
+   * announcing a port another call may hold by then.
+   */
+  if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
+    sip_alg_media_forget (sam, e->ph.bound ? 0 : sip_alg_smap_call (e), e->ph.pub_port);
   sip_alg_smap_untie (sam, e);
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (&e->ph) };
   clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 0);
-  if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
-    {
-      /*
-       * The pair goes back to the pool, so the call (if it lives on, e.g. its media aged
-       * out before it was established) must forget it: a later offer gets a new pair and
-       * a new pinhole instead of announcing a port another call may hold by then.
-       */
-      sip_alg_call_t *c = e->ph.bound ? 0 : sip_alg_call_at (e->call_thread, e->call_index);
-      for (u32 j = 0; c && j < c->n_media; j++)
-	if (c->media[j].pub_port == e->ph.pub_port)
-	  {
-	    c->media[j] = c->media[--c->n_media];
-	    break;
-	  }
-      sip_alg_media_port_free (sam, e->ph.pub_port);
-    }
   sip_alg_sig_endpoints (sam, &e->ph, -1);
   sip_alg_count (counter, 1);
   pool_put (sam->smap, e);
+}
+
+/* The call record c no longer holds its shared signaling entry: the last one deletes it. */
+static void
+sip_alg_sig_unref (vlib_main_t *vm, sip_alg_call_t *c)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  u32 i = c->sig_entry;
+  c->sig_entry = ~0;
+  if (i == ~0 || pool_is_free_index (sam->smap, i))
+    return;
+  sip_alg_smap_t *e = pool_elt_at_index (sam->smap, i);
+  if (e->gen != c->sig_gen || !e->refs)
+    return; /* gone meanwhile (a binding's expiry), the index is another entry's */
+  if (--e->refs == 0 && !e->ph.bound)
+    sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED);
+}
+
+static void
+sip_alg_sig_ref (vlib_main_t *vm, sip_alg_call_t *c, sip_alg_smap_t *e)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  u32 i = e - sam->smap;
+  if (c->sig_entry == i && c->sig_gen == e->gen)
+    return; /* held already (the record's next dialog, a retransmission) */
+  if (c->sig_entry != ~0)
+    sip_alg_sig_unref (vm, c); /* the phone's public port changed */
+  e->refs++;
+  c->sig_entry = i;
+  c->sig_gen = e->gen;
 }
 
 static void
@@ -817,12 +923,17 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
   f64 now = vlib_time_now (vm);
   sip_alg_smap_t *e = sip_alg_smap_find (ph);
   sip_alg_call_t *call = sip_alg_call_at (req->thread, req->call_index);
+  /* a media port of the request's dialog: given back when its entry cannot be made */
+  sip_alg_call_t *owner = call && call->epoch == req->epoch ? call : 0;
+  int media_port = ph->nat_mapping && ph->app == SIP_ALG_APP_RTP && !ph->bound;
 
   if (e && e->ph.nat_mapping &&
       (e->ph.in_addr.as_u32 != ph->in_addr.as_u32 || e->ph.in_port != ph->in_port))
     {
       /* that public port leads to another inside endpoint: NAT has one mapping per port */
       sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
+      if (media_port)
+	sip_alg_media_forget (sam, owner, ph->pub_port);
       return;
     }
   if (e)
@@ -843,25 +954,42 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
 	e->expires = now + ph->timeout; /* the registrar's expiry, also when shorter */
       else
 	e->expires = clib_max (e->expires, now + ph->timeout);
-      if ((ph->bound || !e->ph.bound) &&
-	  (e->call_index != req->call_index || e->call_thread != req->thread))
+      if (ph->shared)
+	{
+	  if (call)
+	    sip_alg_sig_ref (vm, call, e);
+	  return;
+	}
+      if ((ph->bound || (!e->ph.bound && !e->ph.shared)) &&
+	  (!e->counted || e->call_index != req->call_index || e->call_thread != req->thread ||
+	   e->call_epoch != req->epoch))
 	{
 	  /* re-pointed: the entry counts against its new record */
 	  sip_alg_smap_untie (sam, e);
-	  sip_alg_smap_tie (sam, e, req->thread, req->call_index);
+	  sip_alg_smap_tie (sam, e, req->thread, req->call_index, req->epoch);
 	}
       return;
     }
   if (pool_elts (sam->smap) >= sam->sec.max_entries ||
-      (call && call->n_entries >= sam->sec.max_entries_per_call))
+      (call && !ph->shared && call->n_entries >= sam->sec.max_entries_per_call))
     {
       sip_alg_count (SIP_ALG_ERROR_SMAP_FULL, 1);
+      if (media_port)
+	sip_alg_media_forget (sam, owner, ph->pub_port);
       return;
     }
   pool_get_zero (sam->smap, e);
   e->ph = *ph;
+  e->gen = ++sam->smap_gen;
   sip_alg_sig_endpoints (sam, ph, 1);
-  sip_alg_smap_tie (sam, e, req->thread, req->call_index);
+  if (ph->shared)
+    {
+      e->call_index = ~0;
+      if (call)
+	sip_alg_sig_ref (vm, call, e);
+    }
+  else
+    sip_alg_smap_tie (sam, e, req->thread, req->call_index, req->epoch);
   e->expires = now + ph->timeout;
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (ph), .value = e - sam->smap };
   clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 1);
@@ -869,8 +997,12 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
   vlib_zero_combined_counter (&sam->gate_counters, e - sam->smap);
   for (u32 t = 0; t < vec_len (sam->per_thread); t++)
     {
-      vec_validate (sam->per_thread[t].gate_remote, e - sam->smap);
-      sam->per_thread[t].gate_remote[e - sam->smap] = (sip_alg_gate_remote_t){};
+      sip_alg_per_thread_t *ptd = &sam->per_thread[t];
+      vec_validate (ptd->gate_remote, e - sam->smap);
+      ptd->gate_remote[e - sam->smap] = (sip_alg_gate_remote_t){};
+      vec_validate (ptd->media_seen, e - sam->smap);
+      /* a new entry counts as active: media inactivity runs from its making at the latest */
+      ptd->media_seen[e - sam->smap] = t == 0 ? (u32) now : 0;
     }
   if (ph->nat_mapping)
     {
@@ -885,13 +1017,88 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
   sip_alg_count (SIP_ALG_ERROR_PINHOLE_ADDED, 1);
 }
 
+/*
+ * The outside party's media records of the call's dialog become those of this request
+ * (the description that now holds: the answer of the dialog that was answered, a new offer
+ * or answer in it), so the records of forks that were not answered and of media the
+ * outside party no longer uses go.
+ */
 static void
-sip_alg_call_free (u16 thread, u32 call_index)
+sip_alg_replace_outside (vlib_main_t *vm, const sip_alg_req_t *req)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sip_alg_call_t *c = sip_alg_call_at (req->thread, req->call_index);
+  u32 del[64], n_del = 0;
+
+  if (!c || c->epoch != req->epoch)
+    return;
+  for (u32 i = c->entries; i != ~0 && n_del < ARRAY_LEN (del); i = sam->smap[i].call_next)
+    {
+      sip_alg_smap_t *e = &sam->smap[i];
+      if (e->ph.nat_mapping || e->ph.app == SIP_ALG_APP_SIP || e->call_epoch != req->epoch)
+	continue;
+      u64 key = sip_alg_smap_key (&e->ph), keep = 0;
+      for (u32 k = 0; k < req->n_ph && !keep; k++)
+	keep = sip_alg_smap_key (&req->ph[k]) == key;
+      if (!keep)
+	del[n_del++] = i;
+    }
+  for (u32 i = 0; i < n_del; i++)
+    sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]), SIP_ALG_ERROR_PINHOLE_REMOVED);
+}
+
+/* Media the call's session no longer has (offer/answer): their pinholes go. */
+static void
+sip_alg_release (vlib_main_t *vm, const sip_alg_req_t *req)
+{
+  for (u32 i = 0; i < req->n_ph; i++)
+    for (u32 k = 0; k < 2; k++)
+      {
+	sip_alg_pinhole_t ph = { .pub_addr = req->ph[i].pub_addr,
+				 .pub_port = req->ph[i].pub_port + k,
+				 .nat_mapping = 1 };
+	sip_alg_smap_t *e = sip_alg_smap_find (&ph);
+	if (e && e->counted && e->call_thread == req->thread &&
+	    e->call_index == req->call_index && e->call_epoch == req->epoch &&
+	    e->ph.app != SIP_ALG_APP_SIP)
+	  sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED);
+      }
+}
+
+/*
+ * Delete the entries of the record's list for which keep () is false. Done again while
+ * a list is longer than del[].
+ */
+static void
+sip_alg_call_entries_del (vlib_main_t *vm, sip_alg_call_t *c, u32 epoch, int any_epoch,
+			  int media_only, u32 counter)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  u32 del[64], n_del;
+  do
+    {
+      n_del = 0;
+      for (u32 i = c ? c->entries : ~0; i != ~0 && n_del < ARRAY_LEN (del);
+	   i = sam->smap[i].call_next)
+	if ((any_epoch || sam->smap[i].call_epoch == epoch) &&
+	    (!media_only || sam->smap[i].ph.app != SIP_ALG_APP_SIP))
+	  del[n_del++] = i;
+      for (u32 i = 0; i < n_del; i++)
+	sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]), counter);
+    }
+  while (n_del == ARRAY_LEN (del));
+}
+
+static void
+sip_alg_call_free (vlib_main_t *vm, u16 thread, u32 call_index)
 {
   sip_alg_call_t *c = sip_alg_call_at (thread, call_index);
   if (!c)
     return;
   sip_alg_per_thread_t *ptd = &sip_alg_main.per_thread[thread];
+  /* what is left of it: an earlier dialog's entries whose close did not come */
+  sip_alg_call_entries_del (vm, c, 0, 1 /* any epoch */, 0, SIP_ALG_ERROR_PINHOLE_REMOVED);
+  sip_alg_sig_unref (vm, c);
   if (c->inbound)
     {
       uword *p = hash_get (ptd->inbound_by_src, c->peer_addr.as_u32);
@@ -908,29 +1115,27 @@ sip_alg_call_free (u16 thread, u32 call_index)
   sip_alg_count (SIP_ALG_ERROR_CALLS_CLOSED, 1);
 }
 
+/*
+ * A call's dialog ends (media_only: its media only). When the record has moved on to a
+ * later dialog (a new INVITE on the same Call-ID came first), only the entries of the
+ * dialog that ended go, and the record stays.
+ */
 static void
-sip_alg_close (vlib_main_t *vm, const sip_alg_req_t *req)
+sip_alg_close (vlib_main_t *vm, const sip_alg_req_t *req, u32 counter)
 {
-  sip_alg_main_t *sam = &sip_alg_main;
   sip_alg_call_t *c = sip_alg_call_at (req->thread, req->call_index);
-  u32 del[64], n_del = 0;
 
-  /* the call's own entries (its list); again while a list is longer than del[] */
-  do
+  if (!c)
+    return;
+  if (c->epoch != req->epoch)
     {
-      n_del = 0;
-      for (u32 i = c ? c->entries : ~0; i != ~0 && n_del < ARRAY_LEN (del);
-	   i = sam->smap[i].call_next)
-	if (!req->media_only || sam->smap[i].ph.app != SIP_ALG_APP_SIP)
-	  del[n_del++] = i;
-      for (u32 i = 0; i < n_del; i++)
-	sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]), SIP_ALG_ERROR_PINHOLE_REMOVED);
+      sip_alg_call_entries_del (vm, c, req->epoch, 0, req->media_only, counter);
+      return;
     }
-  while (n_del == ARRAY_LEN (del));
-
+  sip_alg_call_entries_del (vm, c, req->epoch, 0, req->media_only, counter);
   if (!req->media_only)
-    sip_alg_call_free (req->thread, req->call_index);
-  else if (c)
+    sip_alg_call_free (vm, req->thread, req->call_index);
+  else
     c->n_media = 0; /* media of the call is gone: the worker allocates anew on the next offer */
 }
 
@@ -969,10 +1174,16 @@ sip_alg_handle_requests (vlib_main_t *vm)
     {
       req = &reqs[n++];
       if (req->kind == SIP_ALG_REQ_PINHOLES)
-	for (u32 i = 0; i < req->n_ph; i++)
-	  sip_alg_smap_add (vm, req, &req->ph[i]);
+	{
+	  if (req->replace_outside)
+	    sip_alg_replace_outside (vm, req);
+	  for (u32 i = 0; i < req->n_ph; i++)
+	    sip_alg_smap_add (vm, req, &req->ph[i]);
+	}
       else if (req->kind == SIP_ALG_REQ_CLOSE)
-	sip_alg_close (vm, req);
+	sip_alg_close (vm, req, SIP_ALG_ERROR_PINHOLE_REMOVED);
+      else if (req->kind == SIP_ALG_REQ_RELEASE)
+	sip_alg_release (vm, req);
       if (clib_cpu_time_now () - t0 > budget)
 	break;
     }
@@ -999,6 +1210,55 @@ sip_alg_handle_requests (vlib_main_t *vm)
   vec_free (reqs);
 }
 
+/*
+ * The last packet (vlib time, s) of an established call's media: the newest of its media
+ * pinholes' last packets on any thread, and not before the call was answered.
+ */
+static f64
+sip_alg_call_media_seen (sip_alg_main_t *sam, sip_alg_call_t *c, int *n_media)
+{
+  *n_media = 0;
+  if (!c->confirmed_at)
+    return 0;
+  f64 last = c->confirmed_at;
+  for (u32 i = c->entries; i != ~0; i = sam->smap[i].call_next)
+    {
+      sip_alg_smap_t *e = &sam->smap[i];
+      if (!e->installed || e->ph.app == SIP_ALG_APP_SIP || e->call_epoch != c->epoch)
+	continue;
+      (*n_media)++;
+      for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+	last = clib_max (last, (f64) sam->per_thread[t].media_seen[i]);
+    }
+  return last;
+}
+
+/* When the record ends by its timers (vlib time); also what `show sip-alg calls` shows. */
+f64
+sip_alg_call_deadline (sip_alg_main_t *sam, sip_alg_call_t *c)
+{
+  f64 idle = c->fsm.state == SIP_CALL_CONFIRMED	 ? sam->timeout_call :
+	     c->fsm.state == SIP_CALL_REGISTERED ? c->bind_expires :
+						   sam->timeout_signaling;
+  f64 end = c->last_seen + idle;
+  if (c->closed)
+    end = c->last_seen + 2;
+  if (sam->max_duration && c->fsm.state != SIP_CALL_REGISTERED &&
+      c->fsm.state != SIP_CALL_REGISTERING)
+    end = clib_min (end, c->created + sam->max_duration);
+  return end;
+}
+
+/* Seconds since the last media packet of an established call, ~0: not established, or no
+   media entries (main thread). */
+u32
+sip_alg_call_media_idle (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now)
+{
+  int n_media;
+  f64 last = sip_alg_call_media_seen (sam, c, &n_media);
+  return n_media ? (u32) clib_max (now - last, 0) : ~0;
+}
+
 /* Aging: one pass per second over the server map and the call records. */
 static void
 sip_alg_age (vlib_main_t *vm)
@@ -1006,7 +1266,7 @@ sip_alg_age (vlib_main_t *vm)
   sip_alg_main_t *sam = &sip_alg_main;
   f64 now = vlib_time_now (vm);
   sip_alg_smap_t *e;
-  u32 *del = 0;
+  u32 *del = 0, *quiet = 0;
 
   if (!sam->initialized)
     return;
@@ -1021,13 +1281,23 @@ sip_alg_age (vlib_main_t *vm)
   vlib_worker_thread_barrier_sync (vm);
   pool_foreach (e, sam->smap)
     {
-      /* entries of a live call follow the call's signaling */
-      sip_alg_call_t *c = e->ph.bound ? 0 : sip_alg_call_at (e->call_thread, e->call_index);
+      if (e->refs && !e->ph.bound)
+	{
+	  /* a phone's signaling entry lives while a call holds it */
+	  e->expires = clib_max (e->expires, now + sam->timeout_signaling);
+	  continue;
+	}
+      /* entries of a live dialog live with it: while it rings, and while it is up */
+      sip_alg_call_t *c = e->ph.bound ? 0 : sip_alg_smap_call (e);
       if (c)
 	{
-	  f64 t = e->ph.app == SIP_ALG_APP_SIP ? sam->timeout_signaling : 0;
+	  f64 t = 0;
 	  if (c->fsm.state == SIP_CALL_CONFIRMED)
-	    t = sam->timeout_call; /* media of an established call lives with the call */
+	    t = sam->timeout_call;
+	  else if (c->fsm.state == SIP_CALL_INVITING || c->fsm.state == SIP_CALL_EARLY)
+	    t = sam->timeout_signaling;
+	  else if (e->ph.app == SIP_ALG_APP_SIP)
+	    t = sam->timeout_signaling;
 	  if (t && c->last_seen + t > e->expires)
 	    e->expires = c->last_seen + t;
 	}
@@ -1035,28 +1305,56 @@ sip_alg_age (vlib_main_t *vm)
 	vec_add1 (del, e - sam->smap);
     }
   for (u32 i = 0; i < vec_len (del); i++)
-    sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]), SIP_ALG_ERROR_PINHOLE_EXPIRED);
+    if (!pool_is_free_index (sam->smap, del[i])) /* a binding's end may have taken two */
+      sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]),
+			SIP_ALG_ERROR_PINHOLE_EXPIRED);
   vec_reset_length (del);
 
-  /* call records idle for longer than their timeout go, with what is left of them */
+  /* call records: idle or over their maximum duration, with what is left of them; the
+     media of established calls whose media went silent */
   for (u32 t = 0; t < vec_len (sam->per_thread); t++)
     {
       sip_alg_per_thread_t *ptd = &sam->per_thread[t];
       sip_alg_call_t *c;
       pool_foreach (c, ptd->calls)
 	{
-	  f64 idle = c->fsm.state == SIP_CALL_CONFIRMED	 ? sam->timeout_call :
-		     c->fsm.state == SIP_CALL_REGISTERED ? c->bind_expires :
-							   sam->timeout_signaling;
-	  if (c->last_seen + idle <= now || (c->closed && c->last_seen + 2 <= now))
-	    vec_add1 (del, c - ptd->calls);
+	  if (sip_alg_call_deadline (sam, c) <= now)
+	    {
+	      vec_add1 (del, c - ptd->calls);
+	      continue;
+	    }
+	  if (!sam->media_inactivity || c->fsm.state != SIP_CALL_CONFIRMED)
+	    continue;
+	  int n_media;
+	  f64 seen = sip_alg_call_media_seen (sam, c, &n_media);
+	  if (n_media && seen + sam->media_inactivity <= now)
+	    vec_add1 (quiet, c - ptd->calls);
 	}
       for (u32 i = 0; i < vec_len (del); i++)
 	{
-	  sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE, .thread = t, .call_index = del[i] };
-	  sip_alg_close (vm, &req);
+	  c = pool_elt_at_index (ptd->calls, del[i]);
+	  sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE,
+				.thread = t,
+				.call_index = del[i],
+				.epoch = c->epoch };
+	  if (!c->closed && sam->max_duration && c->created + sam->max_duration <= now &&
+	      c->fsm.state != SIP_CALL_REGISTERED && c->fsm.state != SIP_CALL_REGISTERING)
+	    sip_alg_count (SIP_ALG_ERROR_MAX_DURATION, 1);
+	  sip_alg_close (vm, &req, SIP_ALG_ERROR_PINHOLE_EXPIRED);
+	}
+      for (u32 i = 0; i < vec_len (quiet); i++)
+	{
+	  c = pool_elt_at_index (ptd->calls, quiet[i]);
+	  sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE,
+				.thread = t,
+				.call_index = quiet[i],
+				.epoch = c->epoch,
+				.media_only = 1 };
+	  sip_alg_close (vm, &req, SIP_ALG_ERROR_PINHOLE_EXPIRED);
+	  sip_alg_count (SIP_ALG_ERROR_MEDIA_INACTIVE, 1);
 	}
       vec_reset_length (del);
+      vec_reset_length (quiet);
 
       /* SIP over TCP connections: closed ones a little after their end (a retransmitted
 	 FIN or the last ACK still needs its offsets), idle ones after the call timeout */
@@ -1073,6 +1371,7 @@ sip_alg_age (vlib_main_t *vm)
   sam->mt.ages++;
   sam->mt.age_clocks += clib_cpu_time_now () - t0;
   vec_free (del);
+  vec_free (quiet);
 }
 
 static uword
@@ -1143,14 +1442,22 @@ format_sip_alg_smap (u8 *s, va_list *args)
 u8 *
 format_sip_alg_call (u8 *s, va_list *args)
 {
+  sip_alg_main_t *sam = &sip_alg_main;
   sip_alg_call_t *c = va_arg (*args, sip_alg_call_t *);
   f64 now = va_arg (*args, f64);
+  u32 media_idle = sip_alg_call_media_idle (sam, c, now);
   s = format (s, "Call-ID: %v, State: %s, Inside: %U:%u[%U:%u], Peer: %U:%u, Messages: %u, "
-		 "Media: %u, Age: %U",
+		 "Media: %u, Age: %U, Idle: %U, Media-Idle: ",
 	      c->call_id, sip_call_state_name (c->fsm.state), format_ip4_address, &c->in_addr,
 	      c->in_port, format_ip4_address, &c->pub_addr, c->pub_port, format_ip4_address,
 	      &c->peer_addr, c->peer_port, c->n_msgs, c->n_media, format_sip_alg_left_time,
-	      now - c->created);
+	      now - c->created, format_sip_alg_left_time, now - c->last_seen);
+  if (media_idle == ~0)
+    s = format (s, "-");
+  else
+    s = format (s, "%U", format_sip_alg_left_time, (f64) media_idle);
+  s = format (s, ", Left-Time: %U, Epoch: %u", format_sip_alg_left_time,
+	      sip_alg_call_deadline (sam, c) - now, c->epoch);
   return s;
 }
 
@@ -1170,6 +1477,7 @@ sip_alg_init (vlib_main_t *vm)
   sam->n_udp_ports = 1;
   clib_bitmap_alloc (sam->cand_ports, 65536); /* full size once: workers read it */
   clib_bitmap_alloc (sam->gate_ports, 65536);
+  clib_bitmap_alloc (sam->inside_ports, 65536);
   clib_bitmap_alloc (sam->look_none, 65536);
   clib_bitmap_alloc (sam->look[IP_PROTOCOL_UDP], 65536);
   clib_bitmap_alloc (sam->look[IP_PROTOCOL_TCP], 65536);
@@ -1180,6 +1488,8 @@ sip_alg_init (vlib_main_t *vm)
   sam->timeout_signaling = SIP_ALG_DEFAULT_SIGNALING;
   sam->timeout_media = SIP_ALG_DEFAULT_MEDIA;
   sam->timeout_call = SIP_ALG_DEFAULT_CALL;
+  sam->media_inactivity = SIP_ALG_DEFAULT_MEDIA_INACTIVITY;
+  sam->max_duration = SIP_ALG_DEFAULT_MAX_DURATION;
   sam->max_calls = SIP_ALG_DEFAULT_MAX_CALLS;
   sam->media_port_lo = SIP_ALG_MEDIA_PORT_LO;
   sam->media_port_hi = SIP_ALG_MEDIA_PORT_HI;

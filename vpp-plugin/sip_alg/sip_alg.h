@@ -50,6 +50,8 @@
 #define SIP_ALG_DEFAULT_MEDIA	  60
 #define SIP_ALG_DEFAULT_CALL	  7200
 #define SIP_ALG_DEFAULT_MAX_CALLS 10000
+#define SIP_ALG_DEFAULT_MEDIA_INACTIVITY 120	/* s, Juniper's inactive-media-timeout */
+#define SIP_ALG_DEFAULT_MAX_DURATION	 43200	/* s, Juniper's maximum-call-duration */
 #define SIP_ALG_MEDIA_PORT_LO	  40000
 #define SIP_ALG_MEDIA_PORT_HI	  59999
 /* security limits (sip_alg_set_security) */
@@ -117,27 +119,47 @@ typedef struct
   u8 app;	  /* sip_alg_app_t */
   u8 nat_mapping; /* realise as a NAT44-ED static mapping */
   u8 bound;	  /* REGISTER binding: lives for `timeout`, not with a call */
+  u8 shared;	  /* a call's own signaling entry: held by reference, see sip_alg_smap_t */
   u8 tcp;	  /* a signaling endpoint of SIP over TCP: a record, the connection carries it */
   u32 timeout;	  /* seconds (media: before the call is established) */
 } sip_alg_pinhole_t;
 
-/* Server-map entry (main thread). */
+/*
+ * Server-map entry (main thread). Media entries and the outside party's records belong to
+ * one call record (and one of its dialogs, call_epoch) and are listed in it. A call's own
+ * signaling entry (ANY -> public:port of the phone, ph.shared) is one per phone, and every
+ * call of that phone holds a reference to it (refs; the record keeps sig_entry/sig_gen):
+ * it goes with the last of them, not with whichever call ends first.
+ */
 typedef struct
 {
   sip_alg_pinhole_t ph;
   u32 call_index; /* call record on call_thread, ~0 for none */
   u32 call_next;  /* next entry of that record (sip_alg_call_t.entries), ~0: last */
+  u32 call_epoch; /* that record's dialog it was opened for */
+  u32 refs;	  /* shared signaling entry: call records holding it */
+  u32 gen;	  /* creation number: a record's reference names the entry it took */
   u8 counted;	  /* counted in that record's n_entries and linked in its list */
   u8 installed;	  /* the NAT static mapping exists */
   u16 call_thread;
   f64 expires;
 } sip_alg_smap_t;
 
+/*
+ * A media stream of the inside party and its public port pair. Offer/answer (RFC 3264):
+ * a stream is LIVE in the session last agreed, OFFERED in the inside party's offer that
+ * awaits its answer. When the answer comes, streams no longer in the session are released
+ * (their pinholes and ports), so a call's streams are those of at most two descriptions.
+ */
+#define SIP_ALG_MEDIA_LIVE    (1 << 0)
+#define SIP_ALG_MEDIA_OFFERED (1 << 1)
+
 typedef struct
 {
   ip4_address_t in_addr;
   u16 in_port;
   u16 pub_port; /* RTP; RTCP is pub_port + 1 */
+  u8 flags;	/* SIP_ALG_MEDIA_* */
 } sip_alg_media_map_t;
 
 /*
@@ -187,7 +209,12 @@ typedef struct
   f64 last_seen;
 } sip_alg_tcp_conn_t;
 
-/* Call record (per worker). */
+/*
+ * Call record (per worker), one per Call-ID. A record can carry several dialogs in turn:
+ * a new INVITE on the Call-ID of a call that failed (a 401/407 challenge, then the INVITE
+ * again with credentials) or ended starts a new epoch; requests to the main thread name
+ * the epoch, so a close still queued for the old dialog leaves the new one alone.
+ */
 typedef struct
 {
   u8 *call_id; /* vector, key of call_by_id */
@@ -195,12 +222,19 @@ typedef struct
   u8 n_media;	     /* entries in media[] */
   u8 closed;	     /* close requested, main thread frees it */
   u8 inbound;	     /* created by an outside request (counted per source) */
+  u8 offer_method;   /* method of the inside party's offer awaiting its answer ... */
+  u32 offer_cseq;    /* ... and its CSeq, 0: none */
+  u32 epoch;	     /* dialogs before the current one */
+  u32 callee_tag;    /* hash of the callee's tag of the answered dialog, 0: not answered */
   u16 n_entries;     /* server-map entries of this record (main thread, barrier) */
   u32 entries;	     /* the first of them (sip_alg_smap_t.call_next), ~0: none */
+  u32 sig_entry;     /* the shared signaling entry it holds (main thread), ~0: none */
+  u32 sig_gen;	     /* ... its sip_alg_smap_t.gen */
   ip4_address_t in_addr, pub_addr, peer_addr;
   u16 in_port, pub_port, peer_port;
   f64 created;
   f64 last_seen;
+  f64 confirmed_at; /* the 2xx to its INVITE, 0: not yet */
   u32 n_msgs;
   u32 bind_expires; /* REGISTER binding lifetime (s) */
   sip_alg_media_map_t media[SIP_ALG_CALL_MAX_MEDIA];
@@ -217,6 +251,7 @@ typedef struct
 {
   CLIB_CACHE_LINE_ALIGN_MARK (cacheline0);
   sip_alg_gate_remote_t *gate_remote; /* per server-map index, sized by the main thread */
+  u32 *media_seen; /* per server-map index: vlib time (s) of its last packet, 0: none */
   sip_alg_call_t *calls; /* pool */
   uword *call_by_id;	 /* Call-ID vector -> pool index */
   u8 *call_key;		 /* a message's key, built in place for the lookup */
@@ -257,6 +292,8 @@ typedef struct
   u32 timeout_signaling;
   u32 timeout_media;
   u32 timeout_call;
+  u32 media_inactivity; /* s, 0: off */
+  u32 max_duration;	/* s, 0: off */
   u32 max_calls;
   u16 media_port_lo, media_port_hi;
   u8 media_other_hosts; /* media pinholes for other inside hosts of the SDP */
@@ -321,12 +358,20 @@ typedef struct
   uword *look[256];
   uword *look_none;
   u32 *sig_port_refs; /* signaling endpoints per port (main thread only) */
+  /*
+   * Media activity (media inactivity timer): pinholes also holds the inside end of every
+   * installed entry (sip_alg_inside_key); inside_ports has a bit per inside port of one
+   * (references in inside_port_refs), so sip-alg-pre looks at packets from it.
+   */
+  uword *inside_ports;
+  u32 *inside_port_refs;
   clib_bihash_8_8_t sig_endpoints;
 
   /* state */
   u8 initialized;
   sip_alg_per_thread_t *per_thread;
   sip_alg_smap_t *smap; /* pool, main thread */
+  u32 smap_gen;		/* entries made so far (sip_alg_smap_t.gen) */
   u32 process_node_index;
 
   u16 msg_id_base;
@@ -366,6 +411,7 @@ int sip_alg_set_tcp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_reassembly (u32 bytes);
 void sip_alg_tcp_conn_free (sip_alg_per_thread_t *ptd, sip_alg_tcp_conn_t *tc);
 int sip_alg_set_timeouts (u32 signaling, u32 media, u32 call);
+int sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration);
 int sip_alg_set_media_ports (u16 lo, u16 hi);
 int sip_alg_set_max_calls (u32 max_calls);
 int sip_alg_set_media_policy (int other_hosts);
@@ -373,9 +419,11 @@ int sip_alg_set_security (const sip_alg_security_t *s);
 void sip_alg_get_security (sip_alg_security_t *s);
 
 /* Called by the node (worker) -> RPC to the main thread. */
-void sip_alg_request_pinholes (u32 thread, u32 call_index, const sip_alg_pinhole_t *ph, u32 n,
-			       u32 held_bi, u32 next_node_index);
-void sip_alg_request_close_call (u32 thread, u32 call_index, u8 media_only);
+void sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_alg_pinhole_t *ph,
+			       u32 n, u8 replace_outside, u32 held_bi, u32 next_node_index);
+void sip_alg_request_close_call (u32 thread, u32 call_index, u32 epoch, u8 media_only);
+void sip_alg_request_release_media (u32 thread, u32 call_index, u32 epoch,
+				    ip4_address_t pub_addr, const u16 *pub_ports, u32 n);
 
 u16 sip_alg_media_port_alloc (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd);
 void sip_alg_media_port_free (sip_alg_main_t *sam, u16 pub_port);
@@ -404,6 +452,13 @@ static_always_inline u64
 sip_alg_gate_key (ip4_address_t addr, u16 port_net)
 {
   return ((u64) addr.as_u32 << 32) | port_net;
+}
+
+/* The inside end (addr, port) of an installed entry, in the same table as the gate keys. */
+static_always_inline u64
+sip_alg_inside_key (ip4_address_t addr, u16 port_net)
+{
+  return ((u64) addr.as_u32 << 32) | (1 << 16) | port_net;
 }
 
 static_always_inline u64
@@ -450,6 +505,9 @@ sip_alg_is_sip_udp (sip_alg_main_t *sam, const ip4_header_t *ip, const udp_heade
 	 sip_alg_is_sig_endpoint (sam, ip->dst_address, udp->dst_port) ||
 	 sip_alg_is_sig_endpoint (sam, ip->src_address, udp->src_port);
 }
+
+f64 sip_alg_call_deadline (sip_alg_main_t *sam, sip_alg_call_t *c);
+u32 sip_alg_call_media_idle (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now);
 
 format_function_t format_sip_alg_smap;
 format_function_t format_sip_alg_call;

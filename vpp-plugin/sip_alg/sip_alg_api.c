@@ -51,6 +51,14 @@ vl_api_sip_alg_set_timeouts_t_handler (vl_api_sip_alg_set_timeouts_t *mp)
 }
 
 static void
+vl_api_sip_alg_set_call_timers_t_handler (vl_api_sip_alg_set_call_timers_t *mp)
+{
+  vl_api_sip_alg_set_call_timers_reply_t *rmp;
+  int rv = sip_alg_set_call_timers (mp->media_inactivity, mp->max_duration);
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_CALL_TIMERS_REPLY);
+}
+
+static void
 vl_api_sip_alg_set_limits_t_handler (vl_api_sip_alg_set_limits_t *mp)
 {
   sip_alg_main_t *sam = &sip_alg_main;
@@ -117,6 +125,8 @@ vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 		      rmp->signaling = sam->timeout_signaling;
 		      rmp->media = sam->timeout_media;
 		      rmp->call = sam->timeout_call;
+		      rmp->media_inactivity = sam->media_inactivity;
+		      rmp->max_duration = sam->max_duration;
 		      rmp->max_calls = sam->max_calls;
 		      rmp->media_port_lo = sam->media_port_lo;
 		      rmp->media_port_hi = sam->media_port_hi;
@@ -236,6 +246,11 @@ vl_api_sip_alg_calls_get_t_handler (vl_api_sip_alg_calls_get_t *mp)
 	      rmp->messages = c->n_msgs;
 	      rmp->n_media = c->n_media;
 	      rmp->age = (u32) (now - c->created);
+	      rmp->idle = (u32) (now - c->last_seen);
+	      rmp->media_idle = sip_alg_call_media_idle (sam, c, now);
+	      f64 left = sip_alg_call_deadline (sam, c) - now;
+	      rmp->left_time = left > 0 ? (u32) (left + 0.5) : 0;
+	      rmp->epoch = c->epoch;
 	    }));
 	}
     }

@@ -155,21 +155,28 @@ sip_alg_timeouts_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_
 {
   sip_alg_main_t *sam = &sip_alg_main;
   u32 sig = sam->timeout_signaling, media = sam->timeout_media, call = sam->timeout_call;
+  u32 inactivity = sam->media_inactivity, duration = sam->max_duration;
 
   while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
     {
       if (unformat (input, "signaling %u", &sig) || unformat (input, "media %u", &media) ||
-	  unformat (input, "call %u", &call))
+	  unformat (input, "call %u", &call) ||
+	  unformat (input, "media-inactivity %u", &inactivity) ||
+	  unformat (input, "max-duration %u", &duration))
 	;
       else
 	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
     }
-  return sip_alg_rv_error (sip_alg_set_timeouts (sig, media, call), "timeouts");
+  clib_error_t *err = sip_alg_rv_error (sip_alg_set_timeouts (sig, media, call), "timeouts");
+  if (err)
+    return err;
+  return sip_alg_rv_error (sip_alg_set_call_timers (inactivity, duration), "timeouts");
 }
 
 VLIB_CLI_COMMAND (sip_alg_timeouts_command, static) = {
   .path = "set sip-alg timeouts",
-  .short_help = "set sip-alg timeouts [signaling <s>] [media <s>] [call <s>]",
+  .short_help = "set sip-alg timeouts [signaling <s>] [media <s>] [call <s>] "
+		"[media-inactivity <s>] [max-duration <s>]",
   .function = sip_alg_timeouts_command_fn,
 };
 
@@ -401,8 +408,9 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
     s = format (s, "none");
   vlib_cli_output (vm, "ports tcp %v (reassembly %u bytes per direction)", s,
 		   sam->tcp_reassembly);
-  vlib_cli_output (vm, "timeouts signaling %u media %u call %u", sam->timeout_signaling,
-		   sam->timeout_media, sam->timeout_call);
+  vlib_cli_output (vm, "timeouts signaling %u media %u call %u media-inactivity %u max-duration %u",
+		   sam->timeout_signaling, sam->timeout_media, sam->timeout_call,
+		   sam->media_inactivity, sam->max_duration);
   /* the pool is built when the ALG is first enabled; count the range before that */
   vlib_cli_output (vm, "media-ports %u-%u (%u pairs shared by all threads, %u in use)",
 		   sam->media_port_lo, sam->media_port_hi,

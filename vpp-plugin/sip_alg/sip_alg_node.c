@@ -5,6 +5,8 @@
  * Graph nodes: sip-alg-pre (before NAT44-ED) and sip-alg-post (after it).
  */
 
+#include <strings.h>
+
 #include <vnet/vnet.h>
 #include <vnet/feature/feature.h>
 #include <vnet/ip/ip4.h>
@@ -152,6 +154,33 @@ sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0, u32 *entry)
   return SIP_ALG_GATE_PASS;
 }
 
+/*
+ * Media activity, for the media inactivity timer: a UDP packet to the public end or from
+ * the inside end of an installed pinhole stamps the entry's last packet on this thread
+ * (once a second: the word is written when the second changes).
+ */
+static_always_inline void
+sip_alg_media_seen (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b)
+{
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+  udp_header_t *udp = ip4_next_header (ip);
+  clib_bihash_kv_8_8_t kv;
+
+  kv.key = sip_alg_gate_key (ip->dst_address, udp->dst_port);
+  if (!clib_bitmap_get_no_check (sam->gate_ports, udp->dst_port) ||
+      clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
+    {
+      kv.key = sip_alg_inside_key (ip->src_address, udp->src_port);
+      if (!clib_bitmap_get_no_check (sam->inside_ports, udp->src_port) ||
+	  clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
+	return;
+    }
+  sip_alg_per_thread_t *ptd = vec_elt_at_index (sam->per_thread, vm->thread_index);
+  u32 now = (u32) vlib_time_now (vm);
+  if (kv.value < vec_len (ptd->media_seen) && ptd->media_seen[kv.value] != now)
+    ptd->media_seen[kv.value] = now;
+}
+
 typedef struct
 {
   u32 n_pass, n_miss, n_reass;
@@ -177,6 +206,9 @@ sip_alg_pre_slow (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u16 *n
       return SIP_ALG_GATE_NONE;
     }
   sip_alg_pre_one (sam, b, &gate);
+  if (sam->media_inactivity && !(b->flags & SIP_ALG_BUFFER_F_SIP) &&
+      ((ip4_header_t *) vlib_buffer_get_current (b))->protocol == IP_PROTOCOL_UDP)
+    sip_alg_media_seen (vm, sam, b);
   if (!gate || *next0 != sam->pre_next_acl)
     return SIP_ALG_GATE_NONE;
 
@@ -372,6 +404,9 @@ typedef struct
   sip_alg_call_t *call;
   u32 call_index;
   u32 n_media_before; /* the call's media before this message */
+  u32 sdp_media;      /* the inside party's SDP: bit j for call->media[j] it has */
+  u8 inside_sdp;      /* ... which this message carries (in2out) */
+  u8 replace_outside; /* the outside party's SDP is the dialog's description now */
   u32 n_new_nat;	    /* new NAT pinholes it asks for */
   u32 n_edits;
   sip_msg_t msg;
@@ -421,6 +456,37 @@ sip_alg_put_ip4 (u8 *v, ip4_address_t a)
 	vec_add1 (v, '.');
     }
   return v;
+}
+
+/*
+ * Hash of the tag parameter of the message's From or To header (hdr), 0 when it has none.
+ * Forked dialogs of one call differ by the callee's tag.
+ */
+static u32
+sip_alg_tag_hash (const u8 *payload, const sip_msg_t *m, u8 hdr)
+{
+  u16 h = m->first[hdr];
+  if (h == SIP_HDR_NONE)
+    return 0;
+  const u8 *p = payload + m->hdrs[h].value.off, *end = p + m->hdrs[h].value.len;
+  const u8 *gt = memchr (p, '>', end - p);
+  if (gt)
+    p = gt; /* header parameters follow the name-addr: a URI parameter is not the tag */
+  for (; p + 5 <= end; p++)
+    {
+      if (*p != ';')
+	continue;
+      const u8 *q = p + 1;
+      while (q < end && (*q == ' ' || *q == '\t'))
+	q++;
+      if (end - q < 4 || strncasecmp ((const char *) q, "tag=", 4))
+	continue;
+      u32 hash = 2166136261u; /* FNV-1a */
+      for (q += 4; q < end && *q != ';' && *q != ' ' && *q != '\t' && *q != '\r'; q++)
+	hash = (hash ^ *q) * 16777619u;
+      return hash ? hash : 1;
+    }
+  return 0;
 }
 
 /* Find or create the call record of this message (per worker). */
@@ -613,7 +679,10 @@ sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_ca
       u16 pub = 0;
       for (u32 j = 0; j < call->n_media; j++)
 	if (call->media[j].in_port == md->port && call->media[j].in_addr.as_u32 == maddr.as_u32)
-	  pub = call->media[j].pub_port;
+	  {
+	    pub = call->media[j].pub_port;
+	    c->sdp_media |= 1 << j;
+	  }
       if (!pub)
 	{
 	  if (call->n_media >= SIP_ALG_CALL_MAX_MEDIA ||
@@ -622,10 +691,12 @@ sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_ca
 	      c->n_no_media_port++; /* counted apart from the message's outcome */
 	      continue;
 	    }
+	  c->sdp_media |= 1 << call->n_media;
 	  sip_alg_media_map_t *mm = &call->media[call->n_media++];
 	  mm->in_addr = maddr;
 	  mm->in_port = md->port;
 	  mm->pub_port = pub;
+	  mm->flags = 0;
 	  sip_alg_add_ph (c, c->pub_addr, pub, maddr, md->port, SIP_ALG_APP_RTP, 1,
 			  sam->timeout_media);
 	  n_new++;
@@ -788,6 +859,9 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
   c->n_ph = 0;
   c->actions = 0;
   c->n_media_hosts = 0; /* a TCP segment runs several messages through one context */
+  c->sdp_media = 0;
+  c->inside_sdp = 0;
+  c->replace_outside = 0;
   *out_len = len;
   vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_SIP, 1);
   c->result = sip_msg_parse (payload, len, mode, &c->msg, ptd->hdrs, SIP_ALG_MAX_HDRS);
@@ -819,14 +893,47 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
       c->n_peer_mismatch++;
       call = 0;
     }
+  if (call && c->msg.is_request && c->msg.method == SIP_METHOD_BYE && call->callee_tag &&
+      sip_alg_tag_hash (payload, &c->msg,
+			(c->dir == SIP_ALG_DIR_IN2OUT) != call->inbound ? SIP_HDR_TO :
+									  SIP_HDR_FROM) !=
+	call->callee_tag)
+    {
+      /* the BYE of a forked dialog that was not the answered one (RFC 3261 13.2.2.4) */
+      vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_OTHER_DIALOG, 1);
+      call = 0;
+    }
   if (call)
     {
       sip_call_event_t ev;
       sip_call_result_t res;
+      f64 now = vlib_time_now (vm);
       sip_call_event_from_msg (&c->msg, has_sdp, c->info.contact_expires, &ev);
       res = sip_call_step (&call->fsm, &ev, &call->fsm);
       c->actions = res.actions;
-      call->last_seen = vlib_time_now (vm);
+      if ((res.actions & SIP_ACT_OPEN_SIGNAL) && call->n_msgs)
+	{
+	  /*
+	   * A new INVITE on a record that carried a dialog already (it failed, e.g. a 401
+	   * or 407 challenge, or ended): a new epoch. Its media start afresh; what the old
+	   * dialog has goes with the old dialog's close, which may still be queued.
+	   */
+	  call->epoch++;
+	  call->n_media = 0;
+	  call->closed = 0;
+	  call->offer_cseq = 0;
+	  call->callee_tag = 0;
+	  call->confirmed_at = 0;
+	  call->created = now;
+	  vlib_node_increment_counter (vm, sip_alg_post_node.index,
+				       SIP_ALG_ERROR_DIALOG_RESTARTED, 1);
+	}
+      if (call->fsm.state == SIP_CALL_CONFIRMED && !call->confirmed_at)
+	call->confirmed_at = now;
+      if (!c->msg.is_request && c->msg.cseq_method == SIP_METHOD_INVITE &&
+	  c->msg.status >= 200 && c->msg.status < 300 && !call->callee_tag)
+	call->callee_tag = sip_alg_tag_hash (payload, &c->msg, SIP_HDR_TO);
+      call->last_seen = now;
       call->n_msgs++;
       c->call_state = call->fsm.state;
       if (res.actions & SIP_ACT_BIND)
@@ -861,15 +968,21 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 	  sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
 			  !c->tcp, sam->timeout_signaling);
 	  c->ph[c->n_ph - 1].tcp = c->tcp;
+	  c->ph[c->n_ph - 1].shared = 1; /* the phone's, held by each of its calls */
 	  n_new_nat += !c->tcp;
 	}
+      c->inside_sdp = call && has_sdp && !(c->actions & SIP_ACT_RETRANSMIT);
     }
   else
     {
       xl[0] = (sip_xlate_t){ pub_h, in_h, c->pub_port, c->in_port };
       xl[1] = (sip_xlate_t){ pub_h, in_h, 0, 0 };
       if (call && has_sdp && !(c->actions & SIP_ACT_RETRANSMIT))
-	sip_alg_outside_endpoints (sam, c);
+	{
+	  sip_alg_outside_endpoints (sam, c);
+	  /* once answered, the dialog's description: other forks' and older records go */
+	  c->replace_outside = call->fsm.state == SIP_CALL_CONFIRMED;
+	}
       if (call && (c->actions & SIP_ACT_BIND))
 	{
 	  /* a REGISTER binding: inbound requests may reach the inside contact */
@@ -903,6 +1016,77 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 }
 
 /*
+ * Offer/answer (RFC 3264) for the inside party's media, once its message is on its way. An
+ * offer of the inside party (INVITE, UPDATE) marks the streams it has OFFERED and keeps the
+ * others until the answer: a 2xx from the outside releases what was not offered, a failure
+ * (488, 491 glare, ...) what was offered anew. An answer of the inside party (in a response,
+ * ACK or PRACK) is the session: streams not in it are released now. Released streams leave
+ * the call record at once (a later offer gets new ports) and their pinholes go on the main
+ * thread, which gives their ports back.
+ */
+static void
+sip_alg_offer_answer (vlib_main_t *vm, sip_alg_ctx_t *c, sip_alg_call_t *call)
+{
+  const sip_msg_t *m = &c->msg;
+  u32 release = 0; /* bits of call->media */
+
+  if (c->inside_sdp)
+    {
+      if (m->is_request && (m->method == SIP_METHOD_INVITE || m->method == SIP_METHOD_UPDATE))
+	{
+	  for (u32 j = 0; j < call->n_media; j++)
+	    if (c->sdp_media & (1 << j))
+	      call->media[j].flags |= SIP_ALG_MEDIA_OFFERED;
+	    else
+	      call->media[j].flags &= ~SIP_ALG_MEDIA_OFFERED;
+	  call->offer_cseq = m->cseq;
+	  call->offer_method = m->method;
+	}
+      else
+	{
+	  for (u32 j = 0; j < call->n_media; j++)
+	    if (c->sdp_media & (1 << j))
+	      call->media[j].flags = SIP_ALG_MEDIA_LIVE;
+	    else
+	      release |= 1 << j;
+	  call->offer_cseq = 0;
+	}
+    }
+  else if (c->dir == SIP_ALG_DIR_OUT2IN && !m->is_request && call->offer_cseq &&
+	   m->cseq == call->offer_cseq && m->cseq_method == call->offer_method && m->status >= 200)
+    {
+      int ok = m->status < 300;
+      for (u32 j = 0; j < call->n_media; j++)
+	{
+	  sip_alg_media_map_t *mm = &call->media[j];
+	  if (ok ? !(mm->flags & SIP_ALG_MEDIA_OFFERED) :
+		   (mm->flags & (SIP_ALG_MEDIA_OFFERED | SIP_ALG_MEDIA_LIVE)) ==
+		     SIP_ALG_MEDIA_OFFERED)
+	    release |= 1 << j;
+	  else if (ok)
+	    mm->flags = SIP_ALG_MEDIA_LIVE;
+	  else
+	    mm->flags &= ~SIP_ALG_MEDIA_OFFERED;
+	}
+      call->offer_cseq = 0;
+    }
+  if (!release)
+    return;
+
+  u16 ports[SIP_ALG_CALL_MAX_MEDIA];
+  u32 n = 0;
+  for (i32 j = call->n_media - 1; j >= 0; j--) /* from the end: removal moves the last */
+    if (release & (1 << j))
+      {
+	ports[n++] = call->media[j].pub_port;
+	call->media[j] = call->media[--call->n_media];
+      }
+  sip_alg_request_release_media (vm->thread_index, c->call_index, call->epoch, c->pub_addr,
+				 ports, n);
+  vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_MEDIA_RELEASED, n);
+}
+
+/*
  * The message is on its way: ask the main thread for its pinholes and closes. Returns 1
  * when it needs new NAT pinholes; with held_bi != ~0 that buffer is then held until they
  * exist (the main thread sends it on to next_node_index).
@@ -914,18 +1098,20 @@ sip_alg_message_commit (vlib_main_t *vm, sip_alg_ctx_t *c, u32 held_bi, u32 next
   u32 thread = vm->thread_index;
   int hold = 0;
 
-  if (c->n_ph)
+  if (c->n_ph || c->replace_outside)
     {
       hold = c->n_new_nat > 0;
-      sip_alg_request_pinholes (thread, c->call_index, c->ph, c->n_ph,
-				hold ? held_bi : ~0, next_node_index);
+      sip_alg_request_pinholes (thread, c->call_index, call ? call->epoch : 0, c->ph, c->n_ph,
+				c->replace_outside, hold ? held_bi : ~0, next_node_index);
     }
+  if (call)
+    sip_alg_offer_answer (vm, c, call);
   if (call && (c->actions & (SIP_ACT_CLOSE_MEDIA | SIP_ACT_CLOSE_CALL | SIP_ACT_UNBIND)))
     {
       int media_only = !(c->actions & (SIP_ACT_CLOSE_CALL | SIP_ACT_UNBIND));
       if (!media_only)
 	call->closed = 1;
-      sip_alg_request_close_call (thread, c->call_index, media_only);
+      sip_alg_request_close_call (thread, c->call_index, call->epoch, media_only);
     }
   return hold;
 }
@@ -1439,7 +1625,7 @@ sip_alg_post_tcp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   if (hold)
     {
       /* the messages' pinhole requests are queued before this one, which releases it */
-      sip_alg_request_pinholes (vm->thread_index, ~0, 0, 0, bi, next_node_index);
+      sip_alg_request_pinholes (vm->thread_index, ~0, 0, 0, 0, 0, bi, next_node_index);
       c->held = 1;
       return 1;
     }
