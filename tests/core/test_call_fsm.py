@@ -53,6 +53,26 @@ SEQUENCES = [
         (R("INVITE", 3, True), {"replace_media"}, "confirmed"),
         (S(488, "INVITE", 3), set(), "confirmed"),
     ]),
+    ("481 or 408 to a re-INVITE: the dialog is gone (RFC 5057)", [
+        (R("INVITE", 1, True), {"open_signal", "open_media"}, "inviting"),
+        (S(200, "INVITE", 1, sdp=True), {"open_media"}, "confirmed"),
+        (R("INVITE", 2, True), {"replace_media"}, "confirmed"),
+        (S(481, "INVITE", 2), {"close_media", "close_call"}, "closed"),
+    ]),
+    ("408 to a re-INVITE", [
+        (R("INVITE", 1, True), {"open_signal", "open_media"}, "inviting"),
+        (S(200, "INVITE", 1, sdp=True), {"open_media"}, "confirmed"),
+        (R("INVITE", 2, True), {"replace_media"}, "confirmed"),
+        (S(408, "INVITE", 2), {"close_media", "close_call"}, "closed"),
+    ]),
+    ("crossing BYEs: the first 200 to the first BYE ends the call", [
+        (R("INVITE", 1, True), {"open_signal", "open_media"}, "inviting"),
+        (S(200, "INVITE", 1, sdp=True), {"open_media"}, "confirmed"),
+        (R("BYE", 2), {"close_media"}, "terminating"),
+        (R("BYE", 9), set(), "terminating"),
+        (S(200, "BYE", 9), set(), "terminating"),
+        (S(200, "BYE", 2), {"close_call"}, "closed"),
+    ]),
     ("late offer: answer in ACK", [
         (R("INVITE", 1), {"open_signal"}, "inviting"),
         (S(200, "INVITE", 1, sdp=True), {"open_media"}, "confirmed"),

@@ -316,6 +316,38 @@ def test_cancel_clears_the_call(pg):
     assert "0 in use" in t.vpp.cli("show sip-alg config")
 
 
+def test_481_to_a_reinvite_ends_the_call(pg):
+    """481 Call/Transaction Does Not Exist to a re-INVITE: the dialog is gone (RFC 5057),
+    so is everything the call had, also the re-offer's new port."""
+    t = pg
+    c = Call(t)
+    c.establish()
+    c.reinvite(3010, 2)
+    c.answer(481, "Call/Transaction Does Not Exist", 2)
+    c.ack(2)
+    assert wait_for(lambda: t.server_map() == [] and t.static_mappings() == [])
+    assert t.counters()["calls_closed"] == 1
+    assert "0 in use" in t.vpp.cli("show sip-alg config")
+
+
+def test_crossing_byes(pg):
+    """A and B hang up at once: both BYEs pass, the call ends with the 200 to A's BYE and
+    nothing is left."""
+    t = pg
+    c = Call(t)
+    c.establish()
+    c.a_sends(S.request("BYE", S.A, S.A_PORT, 2))
+    bye_b = S.request_from_b("BYE", S.PUB, c.pub_port, 9)
+    [p] = t.send("pg1", [t.udp("pg1", S.B, S.B_SIP, S.PUB, c.pub_port, bye_b)], "pg0", 1)
+    assert (p[IP].dst, p[UDP].dport) == (S.A, S.A_PORT)
+    ok_b = S.response_to_b(200, "OK", "BYE", 9, S.A, S.A_PORT)
+    t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.B, S.B_SIP, ok_b)], "pg1", 1)
+    c.answer(200, "OK", 2, method="BYE")
+    assert wait_for(lambda: t.server_map() == [] and t.static_mappings() == [])
+    n = t.counters()
+    assert n["calls_closed"] == 1 and n["pinhole_expired"] == 0
+
+
 def send_together(t, streams, out_iface, count, timeout=5.0):
     """Several packet-generator streams (iface, packets) started by one command: pg-input
     sends them in one dispatch, before the main thread handles a request they cause."""

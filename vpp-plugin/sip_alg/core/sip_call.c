@@ -138,8 +138,10 @@ sip_call_response (sip_call_fsm_t *f, const sip_call_event_t *ev, uint32_t *expi
 	  f->confirmed_once = 1;
 	  return a;
 	}
-      if (f->confirmed_once)
-	return 0; /* failed re-INVITE: the session goes on with its media */
+      /* a failed re-INVITE: the session goes on with its media, unless the answer says
+	 the dialog is gone (481, 408: RFC 5057 section 5.1) */
+      if (f->confirmed_once && st != 481 && st != 408)
+	return 0;
       f->state = SIP_CALL_CLOSED;
       return SIP_ACT_CLOSE_MEDIA | SIP_ACT_CLOSE_CALL;
 

@@ -5,9 +5,12 @@
  * Call state machine as a pure function: (state, message) -> (new state, actions).
  *
  * The data plane keeps one sip_call_fsm_t per Call-ID and turns the actions into server-map
- * operations: open media pinholes from an SDP, replace them on a re-INVITE/UPDATE offer,
- * close them on BYE, CANCEL and failure final responses, keep a REGISTER binding for its
- * expiry. No I/O, no clock, no allocation.
+ * operations: the signaling pinhole of a new call, closing media on BYE, CANCEL and failure
+ * final responses, closing the call, keeping a REGISTER binding for its expiry. OPEN_MEDIA
+ * and REPLACE_MEDIA say that a message carries a new description; which streams it opens
+ * and releases the plugin decides by offer/answer (sip_alg_offer_answer: an offer's new
+ * streams before it leaves, the old ones when its answer comes). No I/O, no clock, no
+ * allocation.
  */
 
 #ifndef __included_sip_call_h__
