@@ -9,6 +9,9 @@ input deny) off or on. In each, one packet is replayed `--packets` times per run
   in2out      non-SIP UDP from the inside (an established NAT flow)
   out2in      the reply of that flow from outside (the firewall's reflect session)
   media       outside RTP to a live pinhole of a call (ALG on only: the gate's pass path)
+  media-out   the inside party's RTP out through that pinhole (ALG on only)
+  media-untracked, media-out-untracked: the same two with the media inactivity timer off
+              (no activity stamp: the difference is what the timer costs per media packet)
   sip         a SIP INVITE with SDP, a retransmission (ALG on, firewall off)
   tcp         non-SIP TCP from the inside (port 80, an established NAT flow)
   sip-tcp     a SIP over TCP segment with an INVITE, a retransmission of it (the ALG sends
@@ -130,6 +133,14 @@ def measure(prefix, alg, fw, packets, n_flows, pages="4k"):
             rtp = int(re.search(rb"m=audio (\d+) ", bytes(p[Raw])).group(1))
             media = t.udp("pg1", S.B, S.B_RTP, S.PUB, rtp, b"\x80\x00" + bytes(170))
             out["media"] = run(t, "media", media, packets, iface="pg1")
+            # the inside party's RTP out through its pinhole; then both without the media
+            # inactivity timer's stamp (one hash lookup per media packet)
+            rtp_out = t.udp("pg0", S.A, S.A_RTP, S.B, S.B_RTP, b"\x80\x00" + bytes(170))
+            out["media-out"] = run(t, "mediaout", rtp_out, packets)
+            t.vpp.cli_ok("set sip-alg timeouts media-inactivity 0")
+            out["media-untracked"] = run(t, "media0", media, packets, iface="pg1")
+            out["media-out-untracked"] = run(t, "mediaout0", rtp_out, packets)
+            t.vpp.cli_ok("set sip-alg timeouts media-inactivity 120")
             if not fw:
                 # n calls set up once (pinholes installed), then their INVITEs resent: the
                 # cost of a message, without installing pinholes
@@ -227,6 +238,12 @@ def main():
           f"{med['nat+acl+alg']['media']['total']:.1f} clk/pkt vs a reflected reply without "
           f"the ALG {med['nat+acl']['out2in']['total']:.1f}; ALG nodes "
           f"{med['nat+acl+alg']['media']['alg']:.1f}")
+    for cfg in ("nat+alg", "nat+acl+alg"):
+        m = med[cfg]
+        print(f"  media ({cfg}): ALG nodes in {m['media']['alg']:.1f} / out "
+              f"{m['media-out']['alg']:.1f} clk/pkt with the media inactivity stamp, "
+              f"{m['media-untracked']['alg']:.1f} / {m['media-out-untracked']['alg']:.1f} "
+              f"without; path in {m['media']['total']:.1f} / out {m['media-out']['total']:.1f}")
     print(f"  SIP INVITE+SDP (1,000 calls' INVITEs resent, no pinhole install): sip-alg-post "
           f"{med['nat+alg']['sip']['nodes']['sip-alg-post']:.0f}, sip-alg-pre "
           f"{med['nat+alg']['sip']['nodes']['sip-alg-pre']:.0f} clk/pkt")
