@@ -21,7 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = os.path.join(HERE, "..", "..", "mgmt", "examples", "seed.yaml")
 
 
-def write_config(t, path, runtime_dir, routes=True, static=True, media_other_hosts=None):
+def write_config(t, path, runtime_dir, routes=True, static=True, media_other_hosts=None,
+                 timeouts=None):
     cfg = {
         "vpp": {"runtime_dir": runtime_dir, "buffers": 8192, "main_heap": "512M"},
         "interfaces": {
@@ -39,6 +40,8 @@ def write_config(t, path, runtime_dir, routes=True, static=True, media_other_hos
     }
     if media_other_hosts is not None:
         cfg["sip_alg"]["media_other_hosts"] = media_other_hosts
+    if timeouts is not None:
+        cfg["sip_alg"]["timeouts"] = timeouts
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f)
     return path
@@ -100,6 +103,15 @@ def test_up_call_show_down(e2e_prefix, tmp_path):
                     f"set sip-alg media-other-hosts {'on' if on else 'off'}"]
                 ctl("apply", policy)
                 assert ctl("plan", policy).stdout.strip() == "nothing to do"
+
+            # the call timers, read back from sip_alg_get_config
+            timers = write_config(t, str(tmp_path / "fw-timers.yaml"), run, routes=False,
+                                  static=False, media_other_hosts=False,
+                                  timeouts={"media_inactivity": 30, "max_duration": 0})
+            assert ctl("plan", timers).stdout.splitlines() == [
+                "set sip-alg timeouts media-inactivity 30 max-duration 0"]
+            ctl("apply", timers)
+            assert ctl("plan", timers).stdout.strip() == "nothing to do"
         finally:
             down = ctl("down", cfg, check=False)
         assert down.returncode == 0 and "stopped" in down.stdout
