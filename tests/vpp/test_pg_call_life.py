@@ -147,6 +147,26 @@ def test_reinvite_to_a_new_port_moves_the_media(pg):
     assert "Media: 1," in t.vpp.cli("show sip-alg calls")
 
 
+def test_added_then_disabled_stream(pg):
+    """A re-INVITE adds a video stream (its own pinholes); the next one disables it with
+    port 0 (RFC 3264 8.2): the video's pinholes go, the audio's stay."""
+    t = pg
+    c = Call(t)
+    audio = c.establish()
+    c.reinvite(S.A_RTP, 2, extra=["m=video 3100 RTP/AVP 96", "a=rtpmap:96 H264/90000"])
+    c.answer(200, "OK", 2, sdp=S.B_RTP)
+    c.ack(2)
+    assert wait_for(lambda: inside_media(t) == {(3000, "sip-rtp"), (3001, "sip-rtcp"),
+                                                (3100, "sip-rtp"), (3101, "sip-rtcp")})
+    assert c.reinvite(S.A_RTP, 3, extra=["m=video 0 RTP/AVP 96"]) == audio
+    c.answer(200, "OK", 3, sdp=S.B_RTP)
+    c.ack(3)
+    assert wait_for(lambda: inside_media(t) == {(3000, "sip-rtp"), (3001, "sip-rtcp")})
+    assert mappings_for(t, 3100) == []
+    assert t.counters()["media_released"] == 1
+    assert media_to_a(t, audio, S.A_RTP)
+
+
 def test_rejected_reoffer_keeps_the_session(pg):
     """Glare: B answers A's re-INVITE with 491. The port offered anew is released, the
     session's media stay and still carry B's RTP."""
