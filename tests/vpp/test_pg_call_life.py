@@ -294,18 +294,24 @@ def test_forks_records_and_the_bye_of_a_fork_not_answered(pg):
     pub = c.invite()
     c.b_sends(S.response(183, "Session Progress", "INVITE", 1, S.PUB, c.pub_port,
                          body=S.sdp(S.B, 4000), to_tag="f1"))
-    c.b_sends(S.response(183, "Session Progress", "INVITE", 1, S.PUB, c.pub_port,
-                         body=S.sdp("198.51.100.3", 4200), to_tag="f2"))
+    f2_contact = lambda m: m.replace(f"<sip:bob@{S.B}:{S.B_SIP}>".encode(),
+                                     b"<sip:bob@198.51.100.3:5064>")
+    c.b_sends(f2_contact(S.response(183, "Session Progress", "INVITE", 1, S.PUB, c.pub_port,
+                                    body=S.sdp("198.51.100.3", 4200), to_tag="f2")))
     assert wait_for(lambda: {p for p, i, a in entries(t) if i is None and a == "sip-rtp"} ==
                     {f"{S.B}:4000", "198.51.100.3:4200"})
+    assert {p for p, i, a in entries(t) if i is None and a == "sip"} == \
+        {f"{S.B}:{S.B_SIP}", "198.51.100.3:5064"}
     c.b_sends(S.response(200, "OK", "INVITE", 1, S.PUB, c.pub_port, body=S.sdp(S.B, 4000),
                          to_tag="f1"))
     c.ack(1, tag="f1")
     assert wait_for(lambda: {p for p, i, a in entries(t) if i is None and a == "sip-rtp"} ==
                     {f"{S.B}:4000"})
+    # the forks' Contact records: only the answered one's
+    assert {p for p, i, a in entries(t) if i is None and a == "sip"} == {f"{S.B}:{S.B_SIP}"}
     # f2 answers too late: A acknowledges and hangs up on that dialog only
-    c.b_sends(S.response(200, "OK", "INVITE", 1, S.PUB, c.pub_port,
-                         body=S.sdp("198.51.100.3", 4200), to_tag="f2"))
+    c.b_sends(f2_contact(S.response(200, "OK", "INVITE", 1, S.PUB, c.pub_port,
+                                    body=S.sdp("198.51.100.3", 4200), to_tag="f2")))
     c.ack(1, tag="f2")
     c.bye(2, tag="f2")
     time.sleep(0.5)

@@ -1018,10 +1018,10 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
 }
 
 /*
- * The outside party's media records of the call's dialog become those of this request
- * (the description that now holds: the answer of the dialog that was answered, a new offer
- * or answer in it), so the records of forks that were not answered and of media the
- * outside party no longer uses go.
+ * The outside party's records (its Contact and media) of the call's dialog become those of
+ * this request (the description that now holds: the answer of the dialog that was
+ * answered, a new offer or answer in it), so the records of forks that were not answered
+ * and of media the outside party no longer uses go.
  */
 static void
 sip_alg_replace_outside (vlib_main_t *vm, const sip_alg_req_t *req)
@@ -1035,8 +1035,8 @@ sip_alg_replace_outside (vlib_main_t *vm, const sip_alg_req_t *req)
   for (u32 i = c->entries; i != ~0 && n_del < ARRAY_LEN (del); i = sam->smap[i].call_next)
     {
       sip_alg_smap_t *e = &sam->smap[i];
-      if (e->ph.nat_mapping || e->ph.app == SIP_ALG_APP_SIP || e->call_epoch != req->epoch)
-	continue;
+      if (e->ph.nat_mapping || e->ph.in_addr.as_u32 || e->call_epoch != req->epoch)
+	continue; /* not an outside party's record of this dialog */
       u64 key = sip_alg_smap_key (&e->ph), keep = 0;
       for (u32 k = 0; k < req->n_ph && !keep; k++)
 	keep = sip_alg_smap_key (&req->ph[k]) == key;
