@@ -916,7 +916,8 @@ sip_alg_sig_ref (vlib_main_t *vm, sip_alg_call_t *c, sip_alg_smap_t *e)
   c->sig_gen = e->gen;
 }
 
-static void
+/* Returns 0, or -1 when the entry could not be made. */
+static int
 sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinhole_t *ph)
 {
   sip_alg_main_t *sam = &sip_alg_main;
@@ -934,7 +935,7 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
       sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
       if (media_port)
 	sip_alg_media_forget (sam, owner, ph->pub_port);
-      return;
+      return -1;
     }
   if (e)
     {
@@ -958,7 +959,7 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
 	{
 	  if (call)
 	    sip_alg_sig_ref (vm, call, e);
-	  return;
+	  return 0;
 	}
       if ((ph->bound || (!e->ph.bound && !e->ph.shared)) &&
 	  (!e->counted || e->call_index != req->call_index || e->call_thread != req->thread ||
@@ -968,7 +969,7 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
 	  sip_alg_smap_untie (sam, e);
 	  sip_alg_smap_tie (sam, e, req->thread, req->call_index, req->epoch);
 	}
-      return;
+      return 0;
     }
   if (pool_elts (sam->smap) >= sam->sec.max_entries ||
       (call && !ph->shared && call->n_entries >= sam->sec.max_entries_per_call))
@@ -976,7 +977,7 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
       sip_alg_count (SIP_ALG_ERROR_SMAP_FULL, 1);
       if (media_port)
 	sip_alg_media_forget (sam, owner, ph->pub_port);
-      return;
+      return -1;
     }
   pool_get_zero (sam->smap, e);
   e->ph = *ph;
@@ -1015,6 +1016,7 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
 	sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
     }
   sip_alg_count (SIP_ALG_ERROR_PINHOLE_ADDED, 1);
+  return 0;
 }
 
 /*
@@ -1178,7 +1180,15 @@ sip_alg_handle_requests (vlib_main_t *vm)
 	  if (req->replace_outside)
 	    sip_alg_replace_outside (vm, req);
 	  for (u32 i = 0; i < req->n_ph; i++)
-	    sip_alg_smap_add (vm, req, &req->ph[i]);
+	    {
+	      const sip_alg_pinhole_t *ph = &req->ph[i];
+	      /* no RTCP pinhole on a pair whose RTP pinhole failed: the pair went back */
+	      if (sip_alg_smap_add (vm, req, ph) && ph->nat_mapping &&
+		  ph->app == SIP_ALG_APP_RTP && i + 1 < req->n_ph &&
+		  req->ph[i + 1].app == SIP_ALG_APP_RTCP &&
+		  req->ph[i + 1].pub_port == ph->pub_port + 1)
+		i++;
+	    }
 	}
       else if (req->kind == SIP_ALG_REQ_CLOSE)
 	sip_alg_close (vm, req, SIP_ALG_ERROR_PINHOLE_REMOVED);

@@ -157,10 +157,11 @@ sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0, u32 *entry)
 /*
  * Media activity, for the media inactivity timer: a UDP packet to the public end or from
  * the inside end of an installed pinhole stamps the entry's last packet on this thread
- * (once a second: the word is written when the second changes).
+ * (once a second: the word is written when the second changes). *now: the time in
+ * seconds, read once per frame (0: not yet).
  */
 static_always_inline void
-sip_alg_media_seen (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b)
+sip_alg_media_seen (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u32 *now)
 {
   ip4_header_t *ip = vlib_buffer_get_current (b);
   udp_header_t *udp = ip4_next_header (ip);
@@ -176,14 +177,16 @@ sip_alg_media_seen (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b)
 	return;
     }
   sip_alg_per_thread_t *ptd = vec_elt_at_index (sam->per_thread, vm->thread_index);
-  u32 now = (u32) vlib_time_now (vm);
-  if (kv.value < vec_len (ptd->media_seen) && ptd->media_seen[kv.value] != now)
-    ptd->media_seen[kv.value] = now;
+  if (PREDICT_FALSE (!*now))
+    *now = (u32) vlib_time_now (vm);
+  if (kv.value < vec_len (ptd->media_seen) && ptd->media_seen[kv.value] != *now)
+    ptd->media_seen[kv.value] = *now;
 }
 
 typedef struct
 {
   u32 n_pass, n_miss, n_reass;
+  u32 now; /* seconds, for media activity (0: not read yet in this frame) */
 } sip_alg_pre_counts_t;
 
 /*
@@ -208,7 +211,7 @@ sip_alg_pre_slow (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u16 *n
   sip_alg_pre_one (sam, b, &gate);
   if (sam->media_inactivity && !(b->flags & SIP_ALG_BUFFER_F_SIP) &&
       ((ip4_header_t *) vlib_buffer_get_current (b))->protocol == IP_PROTOCOL_UDP)
-    sip_alg_media_seen (vm, sam, b);
+    sip_alg_media_seen (vm, sam, b, &n->now);
   if (!gate || *next0 != sam->pre_next_acl)
     return SIP_ALG_GATE_NONE;
 
