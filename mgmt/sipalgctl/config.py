@@ -1,19 +1,28 @@
 # SPDX-License-Identifier: Apache-2.0
 """YAML configuration: parsed once into typed models, validated in two passes.
 
-1. Schema: every key known, every value of the right type and range. Each problem is
-   reported with the YAML path of the bad key (``interfaces.inside.address``).
-2. Semantics: pure checks across objects (references between sections, roles, overlaps).
+1. Schema: pydantic models of the YAML (below: ConfigModel and its sections): every key
+   known, every value of the right type and range. Each problem is reported with the YAML
+   path of the bad key (``interfaces.inside.address``).
+2. Semantics: pure checks across objects (references between sections, roles, overlaps), and
+   values VPP would store differently from what the YAML says (so that `apply`, comparing
+   the two, would never settle).
 
-All problems are collected and raised together as ConfigError.
+All problems are collected and raised together as ConfigError. The valid models become the
+dataclasses the rest of sipalgctl reads (Config and below). Defaults and bounds: defaults.py.
 """
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Annotated, Dict, List, Literal, Optional, Tuple
 
 import yaml
+from annotated_types import Ge, Le, MinLen
+from pydantic import (BaseModel, ConfigDict, PlainValidator, Strict, TypeAdapter,
+                      ValidationError, WrapValidator, model_validator)
+from pydantic_core import PydanticCustomError
 
+from . import defaults as D
 
 class ConfigError(Exception):
     """Invalid configuration: a list of (yaml path, message)."""
@@ -26,14 +35,14 @@ class ConfigError(Exception):
 @dataclass
 class VppSettings:
     prefix: Optional[str] = None  # None: VPP_PREFIX, else /usr, /usr/local, /opt/vpp
-    runtime_dir: str = "/run/sipalg"
+    runtime_dir: str = D.RUNTIME_DIR
     workers: int = 0
     main_core: int = 0
     # workers as pthreads, not pinned to a core each: more workers than free CPUs (a small
     # VM, a test machine); VPP's cpu { use-pthreads }
     use_pthreads: bool = False
-    buffers: int = 16384
-    main_heap: str = "1G"
+    buffers: int = D.BUFFERS
+    main_heap: str = D.MAIN_HEAP
     # None: SIPALGCTL_PLUGIN_PATH, else the checkout's build/plugin, else VPP's plugin dir
     plugin_path: Optional[str] = None
 
@@ -85,12 +94,12 @@ class StaticMapping:
 
 @dataclass
 class Nat:
-    sessions: int = 10000
+    sessions: int = D.NAT_SESSIONS
     pool: List[ipaddress.IPv4Address] = field(default_factory=list)
     static_mappings: List[StaticMapping] = field(default_factory=list)
 
 
-U32_MAX = 0xFFFFFFFF
+U32_MAX = D.U32_MAX
 
 
 @dataclass
@@ -100,55 +109,48 @@ class Security:
     sip_alg.security leaves a freshly started VPP as it is."""
     # call records that requests from outside may create, per worker (an outside INVITE
     # starts one only towards a REGISTER binding) ...
-    max_inbound_calls: int = 1000
+    max_inbound_calls: int = D.MAX_INBOUND_CALLS
     # ... and of those, from one outside address, per worker
-    max_inbound_per_source: int = 20
+    max_inbound_per_source: int = D.MAX_INBOUND_PER_SOURCE
     # seconds; a registrar's longer Expires is cut to this
-    max_binding_time: int = 3600
+    max_binding_time: int = D.MAX_BINDING_TIME
     # server-map entries in total, and of one call record (at least 4)
-    max_entries: int = 65536
-    max_entries_per_call: int = 24
+    max_entries: int = D.MAX_ENTRIES
+    max_entries_per_call: int = D.MAX_ENTRIES_PER_CALL
     # inside ports a media pinhole may lead to
-    inside_media_ports: Tuple[int, int] = (1024, 65535)
+    inside_media_ports: Tuple[int, int] = D.INSIDE_MEDIA_PORTS
 
 
-# sip_alg.limits.tcp_reassembly: what sip_alg_set_tcp accepts (the default: SipAlg's)
-TCP_REASSEMBLY_MIN, TCP_REASSEMBLY_MAX = 1024, 65535
-
-# sip_alg.timeouts' call timers: key -> (lowest, highest) value other than 0 (off); the
-# defaults (SipAlg) are the plugin's, Juniper SRX's SIP ALG's inactive-media-timeout and
-# maximum-call-duration
-CALL_TIMERS = {"media_inactivity": (10, 86400), "max_duration": (60, 604800)}
-
-# key -> lowest value the plugin accepts (all u32; 0 is refused)
-SECURITY_MIN = {"max_inbound_calls": 1, "max_inbound_per_source": 1, "max_binding_time": 1,
-                "max_entries": 1, "max_entries_per_call": 4}
+# the plugin's bounds, under the names the tests and the rest of sipalgctl know
+TCP_REASSEMBLY_MIN, TCP_REASSEMBLY_MAX = D.TCP_REASSEMBLY_MIN, D.TCP_REASSEMBLY_MAX
+CALL_TIMERS = D.CALL_TIMERS
+SECURITY_MIN = D.SECURITY_MIN
 
 
 @dataclass
 class SipAlg:
     enabled: bool = True
     interfaces: Optional[List[str]] = None  # None: every NAT interface
-    udp_ports: List[int] = field(default_factory=lambda: [5060])
+    udp_ports: List[int] = field(default_factory=lambda: [D.UDP_PORT])
     # SIP over TCP on these ports is rewritten too (sequence numbers adjusted); none: off
     tcp_ports: List[int] = field(default_factory=list)
-    signaling: int = 120
-    media: int = 60
-    call: int = 7200
+    signaling: int = D.SIGNALING
+    media: int = D.MEDIA
+    call: int = D.CALL
     # seconds, 0: off. An established call whose media (RTP and RTCP, either direction) has
     # been silent this long loses its media entries (the call stays) ...
-    media_inactivity: int = 120
+    media_inactivity: int = D.MEDIA_INACTIVITY
     # ... and a call record ends this long after its first INVITE, with its entries
-    max_duration: int = 43200
-    max_calls: int = 10000
-    media_ports: Tuple[int, int] = (40000, 59999)
+    max_duration: int = D.MAX_DURATION
+    max_calls: int = D.MAX_CALLS
+    media_ports: Tuple[int, int] = D.MEDIA_PORTS
     # media pinholes also for other inside hosts an inside party's SDP names (a media server
     # beside a PBX); off: only for the signaling endpoints (any inside phone could otherwise
     # expose any port of any inside host)
     media_other_hosts: bool = False
     # bytes of an incomplete SIP over TCP message kept per direction of a connection; a larger
     # message passes untouched and the connection is no longer inspected (tcp_overflow)
-    tcp_reassembly: int = 16384
+    tcp_reassembly: int = D.TCP_REASSEMBLY
     security: Security = field(default_factory=Security)
 
 
@@ -186,8 +188,8 @@ class Firewall:
     interface, so the return traffic of every flow that leaves gets in."""
     enabled: bool = False
     sessions: Optional[int] = None  # acl-plugin { connection count max N }; None: VPP's default
-    outbound: FwPolicy = field(default_factory=lambda: FwPolicy("permit"))
-    inbound: FwPolicy = field(default_factory=lambda: FwPolicy("deny"))
+    outbound: FwPolicy = field(default_factory=lambda: FwPolicy(D.FW_OUTBOUND))
+    inbound: FwPolicy = field(default_factory=lambda: FwPolicy(D.FW_INBOUND))
 
 
 @dataclass
@@ -207,7 +209,520 @@ class Config:
         return [n for n, i in self.interfaces.items() if i.role in ("inside", "outside")]
 
 
-# --- schema helpers ------------------------------------------------------------------------
+# --- schema: pydantic models of the YAML ----------------------------------------------------
+#
+# The models mirror the YAML (nested sections, constrained leaf types); _build turns a valid
+# one into the dataclasses above. Every leaf type words its own error; every model collects
+# its problems, its children's included, as (path, message) pairs (the "sipalg_multi" error
+# below), so that all of a file's problems are reported at once, each with its YAML path.
+
+MULTI = "sipalg_multi"
+
+
+def _fail(msg):
+    raise PydanticCustomError("sipalg", msg)
+
+
+def _multi(problems):
+    return PydanticCustomError(MULTI, "{n} problems", {"n": len(problems), "problems": problems})
+
+
+def _problems(e, model=None):
+    """A ValidationError as [(loc tuple, message)]; model: the class whose keys are checked."""
+    out = []
+    for d in e.errors():
+        loc, t = tuple(d["loc"]), d["type"]
+        if t == MULTI:
+            out += [(loc + tuple(sub), m) for sub, m in d["ctx"]["problems"]]
+        elif t == "missing":
+            out.append((loc, "required"))
+        elif t == "extra_forbidden" and model is not None:
+            allowed = ", ".join(sorted(model.model_fields))
+            out.append((loc, f"unknown key (allowed: {allowed})"))
+        else:
+            out.append((loc, d["msg"]))
+    return out
+
+
+def _path(loc):
+    s = ""
+    for x in loc:
+        s += f"[{x}]" if isinstance(x, int) and not isinstance(x, bool) else \
+            (f".{x}" if s else str(x))
+    return s or "(top)"
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int_t(lo, hi):
+    """An integer (no bool, float or string) in [lo, hi]."""
+    def check(v, handler):
+        if not _is_int(v):
+            _fail(f"must be an integer, got {v!r}")
+        try:
+            return handler(v)
+        except ValidationError:
+            _fail(f"must be between {lo} and {hi}, got {v}")
+    return Annotated[int, Strict(), Ge(lo), Le(hi), WrapValidator(check)]
+
+
+def _timer_t(lo, hi):
+    """Seconds between lo and hi, or 0: off."""
+    def check(v, handler):
+        if not _is_int(v):
+            _fail(f"must be an integer, got {v!r}")
+        if v != 0 and not lo <= v <= hi:
+            _fail(f"must be 0 (off) or between {lo} and {hi}, got {v}")
+        return handler(v)
+    return Annotated[int, Strict(), Ge(0), Le(hi), WrapValidator(check)]
+
+
+def _str_check(v, handler):
+    if not isinstance(v, str) or not v:
+        _fail(f"must be a non-empty string, got {v!r}")
+    return handler(v)
+
+
+Str = Annotated[str, Strict(), MinLen(1), WrapValidator(_str_check)]
+
+
+def _choice_t(*choices):
+    def check(v, handler):
+        _str_check(v, lambda x: x)
+        if v not in choices:
+            _fail(f"must be one of {', '.join(choices)}, got {v!r}")
+        return handler(v)
+    return Annotated[Literal[choices], WrapValidator(check)]
+
+
+def _bool_check(v, handler):
+    if not isinstance(v, bool):
+        _fail(f"must be true or false, got {v!r}")
+    return handler(v)
+
+
+Bool = Annotated[bool, Strict(), WrapValidator(_bool_check)]
+
+
+def _msg_t(tp, msg):
+    """tp, its error worded msg (formatted with the value)."""
+    def check(v, handler):
+        try:
+            return handler(v)
+        except ValidationError:
+            _fail(msg.format(v=v))
+    return Annotated[tp, WrapValidator(check)]
+
+
+IP4 = _msg_t(ipaddress.IPv4Address, "must be an IPv4 address, got {v!r}")
+IP4Net = _msg_t(ipaddress.IPv4Network, "must be an IPv4 prefix (a.b.c.d/n, host bits zero), "
+                                       "got {v!r}")
+
+
+def _ip4_if(v):
+    try:
+        if "/" not in str(v):
+            raise ValueError
+        return ipaddress.IPv4Interface(v)
+    except (ValueError, TypeError):
+        _fail(f"must be an IPv4 address with prefix length (a.b.c.d/n), got {v!r}")
+
+
+IP4If = Annotated[ipaddress.IPv4Interface, PlainValidator(_ip4_if)]
+Port = _int_t(1, 65535)
+
+
+def _endpoint(v):
+    """'a.b.c.d:port' -> (address, port)"""
+    if not isinstance(v, str) or v.count(":") != 1:
+        _fail(f"must be address:port, got {v!r}")
+    a, p = v.split(":")
+    try:
+        addr = ipaddress.IPv4Address(a)
+    except ValueError:
+        _fail(f"must be an IPv4 address, got {a!r}")
+    if not p.isdigit():
+        _fail(f"port must be 1-65535, got {p!r}")
+    if not 1 <= int(p) <= 65535:
+        _fail(f"must be between 1 and 65535, got {int(p)}")
+    return (addr, int(p))
+
+
+Endpoint = Annotated[Tuple[ipaddress.IPv4Address, int], PlainValidator(_endpoint)]
+
+
+def _lo_hi(v):
+    parts = v.split("-") if isinstance(v, str) else []
+    if len(parts) != 2 or not all(x.strip().isdigit() for x in parts):
+        _fail(f"must be 'lo-hi', got {v!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def _media_ports(v):
+    """The public media port range, 'lo-hi' (sip_alg_set_media_ports)."""
+    lo, hi = _lo_hi(v)
+    if not (D.MEDIA_PORT_MIN <= lo < hi <= 65535) or hi - lo + 1 < D.MEDIA_PORTS_MIN_COUNT:
+        _fail(f"must satisfy {D.MEDIA_PORT_MIN} <= lo < hi <= 65535 with at least "
+              f"{D.MEDIA_PORTS_MIN_COUNT} ports, got {v!r}")
+    return (lo, hi)
+
+
+def _inside_ports(v):
+    lo, hi = _lo_hi(v)
+    if not D.INSIDE_PORT_MIN <= lo <= hi <= 65535:
+        _fail(f"must satisfy {D.INSIDE_PORT_MIN} <= lo <= hi <= 65535, got {v!r}")
+    return (lo, hi)
+
+
+MediaPorts = Annotated[Tuple[int, int], PlainValidator(_media_ports)]
+InsidePorts = Annotated[Tuple[int, int], PlainValidator(_inside_ports)]
+
+
+def _range_t(lo, hi, what):
+    """N or "N" or "A-B" -> (first, last)"""
+    def check(v):
+        if _is_int(v):
+            parts = [v]
+        elif isinstance(v, str) and 1 <= len(v.split("-")) <= 2 and \
+                all(p.strip().isdigit() for p in v.split("-")):
+            parts = [int(p) for p in v.split("-")]
+        else:
+            _fail(f"must be a {what} (N) or a range of them (A-B), got {v!r}")
+        for p in parts:
+            if not lo <= p <= hi:
+                _fail(f"{what}s must be between {lo} and {hi}, got {p}")
+        if parts[0] > parts[-1]:
+            _fail(f"range start {parts[0]} is above its end {parts[-1]}")
+        return (parts[0], parts[-1])
+    return Annotated[Tuple[int, int], PlainValidator(check)]
+
+
+def _proto(v):
+    if isinstance(v, str) and v in PROTOCOLS:
+        return PROTOCOLS[v]
+    if _is_int(v) and 0 <= v <= 255:
+        return v
+    _fail(f"must be one of {', '.join(PROTOCOLS)} or a protocol number 0-255, got {v!r}")
+
+
+def _tag(t):
+    if not isinstance(t, str) or not t.strip() or not t.isprintable():
+        _fail(f"must be a short line of text, got {t!r}")
+    if len(t) > 32:
+        _fail(f"at most 32 characters, got {len(t)}")
+    return t
+
+
+def _runtime_dir(v, handler):
+    d = _str_check(v, handler)
+    if not d.startswith("/"):
+        _fail(f"must be an absolute path, got {d!r}")
+    return d.rstrip("/")
+
+
+def _main_heap(v, handler):
+    h = _str_check(v, handler)
+    if not (h[:-1].isdigit() and h[-1] in "MG"):
+        _fail(f"must be a size like 512M or 1G, got {h!r}")
+    return h
+
+
+def _host_if(v, handler):
+    h = _str_check(v, handler)
+    if len(h) > 15:
+        _fail(f"Linux interface names have at most 15 characters, got {h!r}")
+    return h
+
+
+def _list_t(item, msg, allow_empty=True):
+    """A list of item; anything else (or an empty list, unless allowed): msg."""
+    def check(v, handler):
+        if not isinstance(v, list) or (not v and not allow_empty):
+            _fail(msg)
+        return handler(v)
+    return Annotated[List[item], WrapValidator(check)]
+
+
+def _unique_list_t(item, msg, allow_empty, dup, max_len=None):
+    """_list_t whose items are also reported when listed twice (dup(value): the message),
+    and its length when above max_len; every problem at once."""
+    def check(v, handler):
+        if not isinstance(v, list) or (not v and not allow_empty):
+            _fail(msg)
+        problems, out = [], None
+        try:
+            out = handler(v)
+        except ValidationError as e:
+            problems = _problems(e)
+        seen = []
+        for i, x in enumerate(out if out is not None else v):
+            if out is None:  # only the valid ones, as the item type makes them
+                try:
+                    x = TypeAdapter(item).validate_python(x)
+                except ValidationError:
+                    continue
+            if x in seen:
+                problems.append(((i,), dup(x)))
+            seen.append(x)
+        if max_len is not None and len(v) > max_len:
+            problems.append(((), f"at most {max_len} ports, got {len(v)}"))
+        if problems:
+            raise _multi(problems)
+        return out
+    return Annotated[List[item], WrapValidator(check)]
+
+
+def _ports_t(allow_empty):
+    return _unique_list_t(Port, "must be a list of ports" + ("" if allow_empty else
+                                                             " (at least one)"),
+                          allow_empty, lambda p: f"port {p} listed twice", D.MAX_PORTS)
+
+
+class _Model(BaseModel):
+    """A YAML mapping: known keys only; its problems and its children's collected."""
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _collect(cls, data, handler):
+        if not isinstance(data, dict):
+            raise _multi([((), f"must be a mapping, got {type(data).__name__}")])
+        try:
+            m = handler(data)
+        except ValidationError as e:
+            raise _multi(_problems(e, cls))
+        problems = m._check()
+        if problems:
+            raise _multi(problems)
+        return m
+
+    def _check(self):
+        """Checks across this mapping's keys: [(key path tuple, message)]."""
+        return []
+
+
+class VppModel(_Model):
+    prefix: Str = None
+    runtime_dir: Annotated[str, WrapValidator(_runtime_dir)] = D.RUNTIME_DIR
+    workers: _int_t(0, 64) = 0
+    main_core: _int_t(0, 1023) = 0
+    use_pthreads: Bool = False
+    buffers: _int_t(1024, 10_000_000) = D.BUFFERS
+    main_heap: Annotated[str, WrapValidator(_main_heap)] = D.MAIN_HEAP
+    plugin_path: Str = None
+
+
+InterfaceType = _choice_t("af_packet", "tap", "existing")
+Role = _choice_t("inside", "outside", "none")
+
+
+class InterfaceModel(_Model):
+    type: InterfaceType
+    role: Role
+    address: IP4If
+    host_if: Annotated[str, WrapValidator(_host_if)] = None
+    vpp_name: Str = None
+
+    def _check(self):
+        t, out = self.type, []
+        if t in ("af_packet", "tap"):
+            if self.host_if is None:
+                out.append((("host_if",), f"required for type {t}"))
+            if self.vpp_name is not None:
+                out.append((("vpp_name",), f"only for type existing (VPP names {t} itself)"))
+        elif self.vpp_name is None:
+            out.append((("vpp_name",), "required for type existing"))
+        return out
+
+
+def _interfaces_check(v, handler):
+    msg = "must be a mapping of interface names to settings (at least one)"
+    if not isinstance(v, dict) or not v:
+        _fail(msg)
+    problems, good = [], {}
+    for name, x in v.items():
+        if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+            problems.append(((str(name),), "interface names are letters, digits, '-' and '_'"))
+        else:
+            good[name] = x
+    try:
+        out = handler(good)
+    except ValidationError as e:
+        problems += _problems(e)
+    if problems:
+        raise _multi(problems)
+    return out
+
+
+class RouteModel(_Model):
+    prefix: IP4Net
+    via: IP4
+    interface: Str
+
+
+NatProtocol = _choice_t("udp", "tcp")
+
+
+class StaticMappingModel(_Model):
+    protocol: NatProtocol
+    local: Endpoint
+    external: Endpoint
+
+
+Pool = _unique_list_t(IP4, "must be a list of at least one IPv4 address", False,
+                      lambda a: f"{a} listed twice")
+StaticMappings = _list_t(StaticMappingModel, "must be a list")
+
+
+class NatModel(_Model):
+    sessions: _int_t(1, 100_000_000) = D.NAT_SESSIONS
+    pool: Pool
+    static_mappings: StaticMappings = []
+
+
+class PortsModel(_Model):
+    udp: _ports_t(False) = [D.UDP_PORT]
+    tcp: _ports_t(True) = []
+
+
+_Timeout = _int_t(1, 86400 * 7)
+
+
+class TimeoutsModel(_Model):
+    signaling: _Timeout = D.SIGNALING
+    media: _Timeout = D.MEDIA
+    call: _Timeout = D.CALL
+    media_inactivity: _timer_t(*D.CALL_TIMERS["media_inactivity"]) = D.MEDIA_INACTIVITY
+    max_duration: _timer_t(*D.CALL_TIMERS["max_duration"]) = D.MAX_DURATION
+
+
+class LimitsModel(_Model):
+    max_calls: _int_t(1, 10_000_000) = D.MAX_CALLS
+    media_ports: MediaPorts = D.MEDIA_PORTS
+    tcp_reassembly: _int_t(D.TCP_REASSEMBLY_MIN, D.TCP_REASSEMBLY_MAX) = D.TCP_REASSEMBLY
+
+
+class SecurityModel(_Model):
+    """sip_alg.security: the plugin's bounds (sip_alg_set_security refuses anything else)."""
+    max_inbound_calls: _int_t(D.SECURITY_MIN["max_inbound_calls"], U32_MAX) = \
+        D.MAX_INBOUND_CALLS
+    max_inbound_per_source: _int_t(D.SECURITY_MIN["max_inbound_per_source"], U32_MAX) = \
+        D.MAX_INBOUND_PER_SOURCE
+    max_binding_time: _int_t(D.SECURITY_MIN["max_binding_time"], U32_MAX) = D.MAX_BINDING_TIME
+    max_entries: _int_t(D.SECURITY_MIN["max_entries"], U32_MAX) = D.MAX_ENTRIES
+    max_entries_per_call: _int_t(D.SECURITY_MIN["max_entries_per_call"], U32_MAX) = \
+        D.MAX_ENTRIES_PER_CALL
+    inside_media_ports: InsidePorts = D.INSIDE_MEDIA_PORTS
+
+
+InterfaceNames = _list_t(Annotated[str, WrapValidator(
+    lambda v, h: h(v) if isinstance(v, str) else _fail(f"must be an interface name, got {v!r}"))],
+    "must be a list of interface names")
+
+
+class SipAlgModel(_Model):
+    enabled: Bool = True
+    interfaces: InterfaceNames = None
+    ports: Optional[PortsModel] = None
+    timeouts: Optional[TimeoutsModel] = None
+    limits: Optional[LimitsModel] = None
+    media_other_hosts: Bool = False
+    security: Optional[SecurityModel] = None
+
+
+Action = _choice_t(*ACTIONS)
+_PortRange = _range_t(0, 65535, "port")
+_IcmpType = _range_t(0, 255, "ICMP type")
+_IcmpCode = _range_t(0, 255, "ICMP code")
+
+
+class FwRuleModel(_Model):
+    action: Action
+    src: IP4Net = ANY_NET
+    dst: IP4Net = ANY_NET
+    proto: Annotated[int, PlainValidator(_proto)] = 0
+    sport: _PortRange = None
+    dport: _PortRange = None
+    icmp_type: _IcmpType = None
+    icmp_code: _IcmpCode = None
+    tag: Annotated[str, PlainValidator(_tag)] = None
+
+    def _check(self):
+        out = []
+        for k, need in (("sport", (6, 17)), ("dport", (6, 17)), ("icmp_type", (1,)),
+                        ("icmp_code", (1,))):
+            if getattr(self, k) is not None and self.proto not in need:
+                out.append(((k,), "ports need proto udp or tcp" if need != (1,) else
+                            f"{k} needs proto icmp"))
+        return out
+
+
+FwRules = _list_t(FwRuleModel, "must be a list of rules")
+
+
+class FwPolicyModel(_Model):
+    default: Action = None  # None: the policy's own (FW_OUTBOUND, FW_INBOUND)
+    rules: Optional[FwRules] = None
+
+
+class FirewallModel(_Model):
+    enabled: Bool = True  # a firewall section is on unless it says otherwise
+    sessions: _int_t(1, 100_000_000) = None
+    outbound: Optional[FwPolicyModel] = None
+    inbound: Optional[FwPolicyModel] = None
+
+
+Routes = _list_t(RouteModel, "must be a list")
+
+
+class ConfigModel(_Model):
+    vpp: Optional[VppModel] = None
+    interfaces: Annotated[Dict[str, InterfaceModel], WrapValidator(_interfaces_check)]
+    routes: Optional[Routes] = None
+    nat44: NatModel
+    sip_alg: Optional[SipAlgModel] = None
+    firewall: Optional[FirewallModel] = None
+
+
+# --- the models as the dataclasses the rest of sipalgctl reads ---------------------------------
+
+def _build(m):
+    vpp = VppSettings(**(m.vpp or VppModel()).model_dump())
+    interfaces, tap_id = {}, 0
+    for name, i in m.interfaces.items():
+        itf = Interface(name=name, type=i.type, role=i.role, address=i.address,
+                        host_if=i.host_if if i.type != "existing" else None,
+                        vpp_name=i.vpp_name)
+        if i.type == "tap":
+            itf.tap_id, tap_id = tap_id, tap_id + 1
+        interfaces[name] = itf
+    routes = [Route(r.prefix, r.via, r.interface) for r in m.routes or []]
+    nat = Nat(sessions=m.nat44.sessions, pool=list(m.nat44.pool),
+              static_mappings=[StaticMapping(s.protocol, s.local, s.external)
+                               for s in m.nat44.static_mappings])
+    a = m.sip_alg or SipAlgModel()
+    ports, t = a.ports or PortsModel(), a.timeouts or TimeoutsModel()
+    lim, sec = a.limits or LimitsModel(), a.security or SecurityModel()
+    sip_alg = SipAlg(enabled=a.enabled, interfaces=a.interfaces, udp_ports=list(ports.udp),
+                     tcp_ports=list(ports.tcp), signaling=t.signaling, media=t.media,
+                     call=t.call, media_inactivity=t.media_inactivity,
+                     max_duration=t.max_duration, max_calls=lim.max_calls,
+                     media_ports=tuple(lim.media_ports), media_other_hosts=a.media_other_hosts,
+                     tcp_reassembly=lim.tcp_reassembly,
+                     security=Security(**sec.model_dump()))
+    fw = Firewall()
+    if m.firewall is not None:
+        def policy(p, default):
+            p = p or FwPolicyModel()
+            rules = [FwRule(**r.model_dump(exclude_unset=True)) for r in p.rules or []]
+            return FwPolicy(p.default or default, rules)
+        fw = Firewall(enabled=m.firewall.enabled, sessions=m.firewall.sessions,
+                      outbound=policy(m.firewall.outbound, D.FW_OUTBOUND),
+                      inbound=policy(m.firewall.inbound, D.FW_INBOUND))
+    return Config(vpp=vpp, interfaces=interfaces, routes=routes, nat=nat, sip_alg=sip_alg,
+                  firewall=fw)
 
 class _Ctx:
     def __init__(self):
@@ -215,442 +730,6 @@ class _Ctx:
 
     def err(self, path, msg):
         self.problems.append((path, msg))
-
-
-def _keys(ctx, path, obj, allowed, required=()):
-    if not isinstance(obj, dict):
-        ctx.err(path or "(top)", f"must be a mapping, got {type(obj).__name__}")
-        return False
-    for k in obj:
-        if k not in allowed:
-            ctx.err(f"{path}.{k}" if path else str(k),
-                    f"unknown key (allowed: {', '.join(sorted(allowed))})")
-    for k in required:
-        if k not in obj:
-            ctx.err(f"{path}.{k}" if path else k, "required")
-    return True
-
-
-def _int(ctx, path, v, lo, hi):
-    if isinstance(v, bool) or not isinstance(v, int):
-        ctx.err(path, f"must be an integer, got {v!r}")
-        return None
-    if not lo <= v <= hi:
-        ctx.err(path, f"must be between {lo} and {hi}, got {v}")
-        return None
-    return v
-
-
-def _timer(ctx, path, v, lo, hi):
-    """Seconds between lo and hi, or 0: off."""
-    if isinstance(v, bool) or not isinstance(v, int):
-        ctx.err(path, f"must be an integer, got {v!r}")
-        return None
-    if v != 0 and not lo <= v <= hi:
-        ctx.err(path, f"must be 0 (off) or between {lo} and {hi}, got {v}")
-        return None
-    return v
-
-
-def _str(ctx, path, v, choices=None):
-    if not isinstance(v, str) or not v:
-        ctx.err(path, f"must be a non-empty string, got {v!r}")
-        return None
-    if choices and v not in choices:
-        ctx.err(path, f"must be one of {', '.join(choices)}, got {v!r}")
-        return None
-    return v
-
-
-def _bool(ctx, path, v):
-    if not isinstance(v, bool):
-        ctx.err(path, f"must be true or false, got {v!r}")
-        return None
-    return v
-
-
-def _ip4(ctx, path, v):
-    try:
-        return ipaddress.IPv4Address(v)
-    except (ValueError, TypeError):
-        ctx.err(path, f"must be an IPv4 address, got {v!r}")
-        return None
-
-
-def _ip4_if(ctx, path, v):
-    try:
-        i = ipaddress.IPv4Interface(v)
-        if "/" not in str(v):
-            raise ValueError
-        return i
-    except (ValueError, TypeError):
-        ctx.err(path, f"must be an IPv4 address with prefix length (a.b.c.d/n), got {v!r}")
-        return None
-
-
-def _ip4_net(ctx, path, v):
-    try:
-        return ipaddress.IPv4Network(v)
-    except (ValueError, TypeError):
-        ctx.err(path, f"must be an IPv4 prefix (a.b.c.d/n, host bits zero), got {v!r}")
-        return None
-
-
-def _endpoint(ctx, path, v):
-    """'a.b.c.d:port'"""
-    if not isinstance(v, str) or v.count(":") != 1:
-        ctx.err(path, f"must be address:port, got {v!r}")
-        return None
-    a, p = v.split(":")
-    addr = _ip4(ctx, path, a)
-    if not p.isdigit():
-        ctx.err(path, f"port must be 1-65535, got {p!r}")
-        return None
-    port = _int(ctx, path, int(p), 1, 65535)
-    return (addr, port) if addr is not None and port is not None else None
-
-
-def _ports(ctx, path, v, allow_empty=False):
-    if not isinstance(v, list) or (not v and not allow_empty):
-        ctx.err(path, "must be a list of ports" + ("" if allow_empty else " (at least one)"))
-        return None
-    out = []
-    for i, p in enumerate(v):
-        x = _int(ctx, f"{path}[{i}]", p, 1, 65535)
-        if x is not None:
-            if x in out:
-                ctx.err(f"{path}[{i}]", f"port {x} listed twice")
-            out.append(x)
-    if len(v) > 8:
-        ctx.err(path, f"at most 8 ports, got {len(v)}")
-    return out
-
-
-# --- sections ---------------------------------------------------------------------------
-
-def _vpp(ctx, obj):
-    s = VppSettings()
-    if obj is None:
-        return s
-    if not _keys(ctx, "vpp", obj, {"prefix", "runtime_dir", "workers", "main_core",
-                                   "use_pthreads", "buffers", "main_heap", "plugin_path"}):
-        return s
-    if "prefix" in obj:
-        s.prefix = _str(ctx, "vpp.prefix", obj["prefix"])
-    if "runtime_dir" in obj:
-        d = _str(ctx, "vpp.runtime_dir", obj["runtime_dir"])
-        if d and not d.startswith("/"):
-            ctx.err("vpp.runtime_dir", f"must be an absolute path, got {d!r}")
-        elif d:
-            s.runtime_dir = d.rstrip("/")
-    if "workers" in obj:
-        s.workers = _int(ctx, "vpp.workers", obj["workers"], 0, 64) or 0
-    if "main_core" in obj:
-        s.main_core = _int(ctx, "vpp.main_core", obj["main_core"], 0, 1023) or 0
-    if "use_pthreads" in obj:
-        s.use_pthreads = bool(_bool(ctx, "vpp.use_pthreads", obj["use_pthreads"]))
-    if "buffers" in obj:
-        s.buffers = _int(ctx, "vpp.buffers", obj["buffers"], 1024, 10_000_000) or s.buffers
-    if "main_heap" in obj:
-        h = _str(ctx, "vpp.main_heap", obj["main_heap"])
-        if h and not (h[:-1].isdigit() and h[-1] in "MG"):
-            ctx.err("vpp.main_heap", f"must be a size like 512M or 1G, got {h!r}")
-        elif h:
-            s.main_heap = h
-    if "plugin_path" in obj:
-        s.plugin_path = _str(ctx, "vpp.plugin_path", obj["plugin_path"])
-    return s
-
-
-def _interfaces(ctx, obj):
-    out = {}
-    if not isinstance(obj, dict) or not obj:
-        ctx.err("interfaces", "must be a mapping of interface names to settings (at least one)")
-        return out
-    tap_id = 0
-    for name, v in obj.items():
-        p = f"interfaces.{name}"
-        if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
-            ctx.err(p, "interface names are letters, digits, '-' and '_'")
-            continue
-        if not _keys(ctx, p, v, {"type", "host_if", "vpp_name", "address", "role"},
-                     required=("type", "address", "role")):
-            continue
-        t = _str(ctx, f"{p}.type", v.get("type"), ("af_packet", "tap", "existing"))
-        role = _str(ctx, f"{p}.role", v.get("role"), ("inside", "outside", "none"))
-        addr = _ip4_if(ctx, f"{p}.address", v.get("address")) if "address" in v else None
-        i = Interface(name=name, type=t, role=role, address=addr)
-        if t in ("af_packet", "tap"):
-            if "host_if" not in v:
-                ctx.err(f"{p}.host_if", f"required for type {t}")
-            else:
-                h = _str(ctx, f"{p}.host_if", v["host_if"])
-                if h and len(h) > 15:
-                    ctx.err(f"{p}.host_if", f"Linux interface names have at most 15 characters, "
-                                            f"got {h!r}")
-                i.host_if = h
-            if "vpp_name" in v:
-                ctx.err(f"{p}.vpp_name", f"only for type existing (VPP names {t} itself)")
-        if t == "tap":
-            i.tap_id = tap_id
-            tap_id += 1
-        if t == "existing":
-            if "vpp_name" not in v:
-                ctx.err(f"{p}.vpp_name", "required for type existing")
-            else:
-                i.vpp_name = _str(ctx, f"{p}.vpp_name", v["vpp_name"])
-        out[name] = i
-    return out
-
-
-def _routes(ctx, obj):
-    out = []
-    if obj is None:
-        return out
-    if not isinstance(obj, list):
-        ctx.err("routes", "must be a list")
-        return out
-    for n, r in enumerate(obj):
-        p = f"routes[{n}]"
-        if not _keys(ctx, p, r, {"prefix", "via", "interface"},
-                     required=("prefix", "via", "interface")):
-            continue
-        pre = _ip4_net(ctx, f"{p}.prefix", r.get("prefix")) if "prefix" in r else None
-        via = _ip4(ctx, f"{p}.via", r.get("via")) if "via" in r else None
-        itf = _str(ctx, f"{p}.interface", r.get("interface")) if "interface" in r else None
-        if pre and via and itf:
-            out.append(Route(pre, via, itf))
-    return out
-
-
-def _nat(ctx, obj):
-    nat = Nat()
-    if not _keys(ctx, "nat44", obj, {"sessions", "pool", "static_mappings"}, required=("pool",)):
-        return nat
-    if "sessions" in obj:
-        nat.sessions = _int(ctx, "nat44.sessions", obj["sessions"], 1, 100_000_000) or 10000
-    pool = obj.get("pool")
-    if "pool" not in obj:
-        pass  # reported as required
-    elif not isinstance(pool, list) or not pool:
-        ctx.err("nat44.pool", "must be a list of at least one IPv4 address")
-    else:
-        for i, a in enumerate(pool):
-            x = _ip4(ctx, f"nat44.pool[{i}]", a)
-            if x is not None:
-                if x in nat.pool:
-                    ctx.err(f"nat44.pool[{i}]", f"{x} listed twice")
-                nat.pool.append(x)
-    sms = obj.get("static_mappings", [])
-    if not isinstance(sms, list):
-        ctx.err("nat44.static_mappings", "must be a list")
-        sms = []
-    for i, m in enumerate(sms):
-        p = f"nat44.static_mappings[{i}]"
-        if not _keys(ctx, p, m, {"protocol", "local", "external"},
-                     required=("protocol", "local", "external")):
-            continue
-        proto = _str(ctx, f"{p}.protocol", m.get("protocol"), ("udp", "tcp"))
-        loc = _endpoint(ctx, f"{p}.local", m.get("local")) if "local" in m else None
-        ext = _endpoint(ctx, f"{p}.external", m.get("external")) if "external" in m else None
-        if proto and loc and ext:
-            nat.static_mappings.append(StaticMapping(proto, loc, ext))
-    return nat
-
-
-def _sip_alg(ctx, obj):
-    s = SipAlg()
-    if obj is None:
-        return s
-    if not _keys(ctx, "sip_alg", obj, {"enabled", "interfaces", "ports", "timeouts", "limits",
-                                       "media_other_hosts", "security"}):
-        return s
-    if "enabled" in obj:
-        e = _bool(ctx, "sip_alg.enabled", obj["enabled"])
-        s.enabled = True if e is None else e
-    if "media_other_hosts" in obj:
-        s.media_other_hosts = bool(_bool(ctx, "sip_alg.media_other_hosts",
-                                         obj["media_other_hosts"]))
-    if "interfaces" in obj:
-        v = obj["interfaces"]
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            ctx.err("sip_alg.interfaces", "must be a list of interface names")
-        else:
-            s.interfaces = list(v)
-    ports = obj.get("ports")
-    if ports is not None and _keys(ctx, "sip_alg.ports", ports, {"udp", "tcp"}):
-        if "udp" in ports:
-            s.udp_ports = _ports(ctx, "sip_alg.ports.udp", ports["udp"]) or s.udp_ports
-        if "tcp" in ports:
-            s.tcp_ports = _ports(ctx, "sip_alg.ports.tcp", ports["tcp"], allow_empty=True) or []
-    t = obj.get("timeouts")
-    if t is not None and _keys(ctx, "sip_alg.timeouts", t,
-                               {"signaling", "media", "call"} | set(CALL_TIMERS)):
-        for k in ("signaling", "media", "call"):
-            if k in t:
-                v = _int(ctx, f"sip_alg.timeouts.{k}", t[k], 1, 86400 * 7)
-                if v is not None:
-                    setattr(s, k, v)
-        for k, (lo, hi) in CALL_TIMERS.items():
-            if k in t:
-                v = _timer(ctx, f"sip_alg.timeouts.{k}", t[k], lo, hi)
-                if v is not None:
-                    setattr(s, k, v)
-    lim = obj.get("limits")
-    if lim is not None and _keys(ctx, "sip_alg.limits", lim,
-                                 {"max_calls", "media_ports", "tcp_reassembly"}):
-        if "max_calls" in lim:
-            s.max_calls = _int(ctx, "sip_alg.limits.max_calls", lim["max_calls"], 1,
-                               10_000_000) or s.max_calls
-        if "tcp_reassembly" in lim:
-            s.tcp_reassembly = _int(ctx, "sip_alg.limits.tcp_reassembly", lim["tcp_reassembly"],
-                                    TCP_REASSEMBLY_MIN, TCP_REASSEMBLY_MAX) or s.tcp_reassembly
-        if "media_ports" in lim:
-            v = lim["media_ports"]
-            parts = v.split("-") if isinstance(v, str) else []
-            if len(parts) != 2 or not all(x.strip().isdigit() for x in parts):
-                ctx.err("sip_alg.limits.media_ports", f"must be 'lo-hi', got {v!r}")
-            else:
-                lo, hi = int(parts[0]), int(parts[1])
-                if not (1024 <= lo < hi <= 65535) or hi - lo < 3:
-                    ctx.err("sip_alg.limits.media_ports",
-                            f"must satisfy 1024 <= lo < hi <= 65535 with at least 4 ports, "
-                            f"got {v!r}")
-                else:
-                    s.media_ports = (lo, hi)
-    sec = obj.get("security")
-    if sec is not None:
-        s.security = _security(ctx, sec)
-    return s
-
-
-def _security(ctx, obj):
-    """sip_alg.security: the plugin's bounds (sip_alg_set_security refuses anything else)."""
-    sec = Security()
-    if not _keys(ctx, "sip_alg.security", obj, set(SECURITY_MIN) | {"inside_media_ports"}):
-        return sec
-    for k, lo in SECURITY_MIN.items():
-        if k in obj:
-            v = _int(ctx, f"sip_alg.security.{k}", obj[k], lo, U32_MAX)
-            if v is not None:
-                setattr(sec, k, v)
-    if "inside_media_ports" in obj:
-        p = "sip_alg.security.inside_media_ports"
-        v = obj["inside_media_ports"]
-        parts = v.split("-") if isinstance(v, str) else []
-        if len(parts) != 2 or not all(x.strip().isdigit() for x in parts):
-            ctx.err(p, f"must be 'lo-hi', got {v!r}")
-        else:
-            lo, hi = int(parts[0]), int(parts[1])
-            if not 1024 <= lo <= hi <= 65535:
-                ctx.err(p, f"must satisfy 1024 <= lo <= hi <= 65535, got {v!r}")
-            else:
-                sec.inside_media_ports = (lo, hi)
-    return sec
-
-
-def _range(ctx, path, v, lo, hi, what):
-    """N or "N" or "A-B" -> (first, last)"""
-    if isinstance(v, int) and not isinstance(v, bool):
-        parts = [v]
-    elif isinstance(v, str) and all(p.strip().isdigit() for p in v.split("-")) and \
-            1 <= len(v.split("-")) <= 2:
-        parts = [int(p) for p in v.split("-")]
-    else:
-        ctx.err(path, f"must be a {what} (N) or a range of them (A-B), got {v!r}")
-        return None
-    for p in parts:
-        if not lo <= p <= hi:
-            ctx.err(path, f"{what}s must be between {lo} and {hi}, got {p}")
-            return None
-    first, last = parts[0], parts[-1]
-    if first > last:
-        ctx.err(path, f"range start {first} is above its end {last}")
-        return None
-    return (first, last)
-
-
-def _fw_rule(ctx, p, r):
-    keys = {"action", "src", "dst", "proto", "sport", "dport", "icmp_type", "icmp_code", "tag"}
-    if not _keys(ctx, p, r, keys, required=("action",)):
-        return None
-    ok = len(ctx.problems)
-    action = _str(ctx, f"{p}.action", r["action"], ACTIONS) if "action" in r else None
-    kw = {}
-    for k in ("src", "dst"):
-        if k in r:
-            kw[k] = _ip4_net(ctx, f"{p}.{k}", r[k])
-    proto = 0
-    if "proto" in r:
-        v = r["proto"]
-        if isinstance(v, str) and v in PROTOCOLS:
-            proto = PROTOCOLS[v]
-        elif isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255:
-            proto = v
-        else:
-            ctx.err(f"{p}.proto", f"must be one of {', '.join(PROTOCOLS)} or a protocol number "
-                                  f"0-255, got {v!r}")
-            proto = None
-    kw["proto"] = proto
-    for k, lo, hi, what, need in (("sport", 0, 65535, "port", (6, 17)),
-                                  ("dport", 0, 65535, "port", (6, 17)),
-                                  ("icmp_type", 0, 255, "ICMP type", (1,)),
-                                  ("icmp_code", 0, 255, "ICMP code", (1,))):
-        if k not in r:
-            continue
-        kw[k] = _range(ctx, f"{p}.{k}", r[k], lo, hi, what)
-        if proto is not None and proto not in need:
-            ctx.err(f"{p}.{k}", "ports need proto udp or tcp" if need != (1,) else
-                    f"{k} needs proto icmp")
-    if "tag" in r:
-        t = r["tag"]
-        if not isinstance(t, str) or not t.strip() or not t.isprintable():
-            ctx.err(f"{p}.tag", f"must be a short line of text, got {t!r}")
-        elif len(t) > 32:
-            ctx.err(f"{p}.tag", f"at most 32 characters, got {len(t)}")
-        else:
-            kw["tag"] = t
-    if len(ctx.problems) != ok:
-        return None
-    return FwRule(action=action, **kw)
-
-
-def _fw_policy(ctx, p, obj, default):
-    pol = FwPolicy(default)
-    if obj is None:
-        return pol
-    if not _keys(ctx, p, obj, {"default", "rules"}):
-        return pol
-    if "default" in obj:
-        pol.default = _str(ctx, f"{p}.default", obj["default"], ACTIONS) or default
-    rules = obj.get("rules", [])
-    if rules is None:
-        rules = []
-    if not isinstance(rules, list):
-        ctx.err(f"{p}.rules", "must be a list of rules")
-        return pol
-    for n, r in enumerate(rules):
-        rule = _fw_rule(ctx, f"{p}.rules[{n}]", r)
-        if rule:
-            pol.rules.append(rule)
-    return pol
-
-
-def _firewall(ctx, obj):
-    fw = Firewall()
-    if obj is None:
-        return fw
-    fw.enabled = True  # a firewall section is on unless it says otherwise
-    if not _keys(ctx, "firewall", obj, {"enabled", "sessions", "outbound", "inbound"}):
-        return fw
-    if "enabled" in obj:
-        e = _bool(ctx, "firewall.enabled", obj["enabled"])
-        fw.enabled = True if e is None else e
-    if "sessions" in obj:
-        fw.sessions = _int(ctx, "firewall.sessions", obj["sessions"], 1, 100_000_000)
-    fw.outbound = _fw_policy(ctx, "firewall.outbound", obj.get("outbound"), "permit")
-    fw.inbound = _fw_policy(ctx, "firewall.inbound", obj.get("inbound"), "deny")
-    return fw
 
 
 # --- semantics --------------------------------------------------------------------------
@@ -708,22 +787,48 @@ def _semantics(ctx, cfg):
                                     "reflect ACL go on outside interfaces")
 
 
+
+# --- values VPP would store differently ----------------------------------------------------
+#
+# `apply` plans by comparing the configuration with what VPP reports (plan.read_state); a
+# value VPP stores differently from what it was given, or does not report where read_state
+# looks, would make every `apply` plan the same change again. Such values are refused here.
+
+def _normalisation(ctx, cfg):
+    lo, hi = cfg.sip_alg.media_ports
+    if lo % 2:
+        # sip_alg_set_media_ports: lo &= ~1 (RTP on the even port, RTCP on the odd one above)
+        ctx.err("sip_alg.limits.media_ports",
+                f"first port {lo} is odd: the plugin starts the range on an even port and "
+                f"would run {lo - 1}-{hi} (write that, or {lo + 1}-{hi})")
+    connected = {}
+    for n, i in cfg.interfaces.items():
+        connected[i.address.network] = f"the network of interfaces.{n}"
+        connected[ipaddress.IPv4Network(f"{i.address.ip}/32")] = f"the address of interfaces.{n}"
+    for n, r in enumerate(cfg.routes):
+        if r.prefix in connected:
+            # the interface's connected (or local) route outranks a static one in VPP's FIB:
+            # ip_route_dump shows the attached path, never the static route
+            ctx.err(f"routes[{n}].prefix",
+                    f"{r.prefix} is {connected[r.prefix]}: VPP's connected route for it "
+                    f"outranks a static one, which would never show as configured")
+        elif str(r.prefix) == f"{r.via}/32":
+            # VPP reports a /32 through itself as an attached host, not a static route
+            ctx.err(f"routes[{n}].prefix",
+                    f"{r.prefix} via {r.via} is a route to its own next hop: VPP reports it "
+                    f"as an attached host, never as this static route")
+
+
 def parse(data):
     """Build a Config from already-loaded YAML data; raises ConfigError."""
+    try:
+        model = ConfigModel.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError([(_path(loc), m) for loc, m in _problems(e, ConfigModel)])
+    cfg = _build(model)
     ctx = _Ctx()
-    if not _keys(ctx, "", data, {"vpp", "interfaces", "routes", "nat44", "sip_alg", "firewall"},
-                 required=("interfaces", "nat44")):
-        raise ConfigError(ctx.problems)
-    cfg = Config(
-        vpp=_vpp(ctx, data.get("vpp")),
-        interfaces=_interfaces(ctx, data.get("interfaces")),
-        routes=_routes(ctx, data.get("routes")),
-        nat=_nat(ctx, data["nat44"]) if "nat44" in data else Nat(),
-        sip_alg=_sip_alg(ctx, data.get("sip_alg")),
-        firewall=_firewall(ctx, data.get("firewall")),
-    )
-    if not ctx.problems:
-        _semantics(ctx, cfg)
+    _semantics(ctx, cfg)
+    _normalisation(ctx, cfg)
     if ctx.problems:
         raise ConfigError(ctx.problems)
     return cfg

@@ -362,3 +362,74 @@ def test_examples_document_the_call_timers(path):
     assert (t["media_inactivity"], t["max_duration"]) == (120, 43200)
     d = config.SipAlg()
     assert (d.media_inactivity, d.max_duration) == (120, 43200)
+
+
+# --- values VPP would store differently: `apply` would never settle ------------------------
+
+@pytest.mark.parametrize("value,msg", [
+    ("40000-59999", None), ("40000-59998", None), ("1024-1027", None), ("65532-65535", None),
+    ("40001-59999", "first port 40001 is odd: the plugin starts the range on an even port and "
+                    "would run 40000-59999 (write that, or 40002-59999)"),
+    ("1025-2000", "first port 1025 is odd: the plugin starts the range on an even port and "
+                  "would run 1024-2000 (write that, or 1026-2000)"),
+])
+def test_media_ports_first_port_even(value, msg):
+    """sip_alg_set_media_ports rounds the first port down to even and get_config reports the
+    rounded one: an odd first port would differ from the running VPP on every plan."""
+    from sipalgctl import config
+    if msg is None:
+        s = _with(SEED, "sip_alg", "limits", {"media_ports": value}).sip_alg
+        assert "-".join(map(str, s.media_ports)) == value
+        return
+    with pytest.raises(config.ConfigError) as e:
+        _with(SEED, "sip_alg", "limits", {"media_ports": value})
+    assert e.value.problems == [("sip_alg.limits.media_ports", msg)]
+
+
+@pytest.mark.parametrize("route,path,msg", [
+    ({"prefix": "192.168.1.0/24", "via": "192.168.1.1", "interface": "inside"},
+     "routes[0].prefix", "192.168.1.0/24 is the network of interfaces.inside: VPP's connected "
+     "route for it outranks a static one, which would never show as configured"),
+    ({"prefix": "203.0.113.1/32", "via": "203.0.113.2", "interface": "outside"},
+     "routes[0].prefix", "203.0.113.1/32 is the address of interfaces.outside: VPP's connected "
+     "route for it outranks a static one, which would never show as configured"),
+    ({"prefix": "203.0.113.9/32", "via": "203.0.113.9", "interface": "outside"},
+     "routes[0].prefix", "203.0.113.9/32 via 203.0.113.9 is a route to its own next hop: VPP "
+     "reports it as an attached host, never as this static route"),
+    ({"prefix": "203.0.113.9/32", "via": "203.0.113.2", "interface": "outside"}, None, None),
+    ({"prefix": "192.168.0.0/16", "via": "192.168.1.1", "interface": "inside"}, None, None),
+    ({"prefix": "0.0.0.0/0", "via": "203.0.113.254", "interface": "outside"}, None, None),
+])
+def test_routes_vpp_would_not_report(route, path, msg):
+    """plan.read_state takes a route as configured only when VPP reports it with its next hop
+    (one path, not a /32 through itself); a route VPP reports otherwise is refused."""
+    from sipalgctl import config
+    data = yaml.safe_load(open(SEED))
+    data["routes"] = [route]
+    if msg is None:
+        assert config.parse(data).routes[0].interface == route["interface"]
+        return
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(data)
+    assert e.value.problems == [(path, msg)]
+
+
+def test_pydantic_model():
+    """The schema is a pydantic model: its JSON schema carries the constraints, and its
+    errors come back as YAML paths, every one at once."""
+    from sipalgctl import config
+    s = config.ConfigModel.model_json_schema()
+    limits = s["$defs"]["LimitsModel"]["properties"]["max_calls"]
+    assert (limits["minimum"], limits["maximum"]) == (1, 10_000_000)
+    assert s["$defs"]["SecurityModel"]["additionalProperties"] is False
+    data = yaml.safe_load(open(SEED))
+    data["sip_alg"]["ports"] = {"udp": [5060, 5060, "x"]}
+    data["vpp"] = {"workers": -1}
+    data["interfaces"]["inside"]["role"] = "lan"
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(data)
+    assert sorted(e.value.problems) == sorted([
+        ("sip_alg.ports.udp[1]", "port 5060 listed twice"),
+        ("sip_alg.ports.udp[2]", "must be an integer, got 'x'"),
+        ("vpp.workers", "must be between 0 and 64, got -1"),
+        ("interfaces.inside.role", "must be one of inside, outside, none, got 'lan'")])

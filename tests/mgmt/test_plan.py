@@ -556,3 +556,15 @@ def test_plan_old_plugin_exits_2(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.startswith("sipalgctl: the running sip_alg plugin's sip_alg_get_config_reply "
                           "has no media_inactivity, max_duration: ")
+
+
+def test_odd_first_media_port_would_never_settle():
+    """Why `check` refuses an odd first media port (test_config): the plugin stores lo & ~1
+    and get_config reports that, so every plan would set the limits again."""
+    cfg = config.load(SEED)
+    cfg.sip_alg.media_ports = (40001, 59999)  # past check, as the old model let it through
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    st.alg["media_ports"] = (40000, 59999)  # what the plugin made of it
+    assert [op for op in P.plan(cfg, st) if isinstance(op, P.AlgLimits)]
+    cfg.sip_alg.media_ports = (40000, 59999)
+    assert P.plan(cfg, st) == []

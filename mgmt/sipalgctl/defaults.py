@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Every default and bound sipalgctl's configuration model uses, in one place.
+
+The first part is the plugin's: the values a freshly started VPP has (vpp-plugin/sip_alg/
+sip_alg.h, SIP_ALG_* macros) and the bounds its setters accept, so that a YAML that leaves a
+key out leaves the plugin as it starts. PLUGIN_MACROS names the macro of each;
+tests/mgmt/test_defaults.py reads the header and fails when one drifts. The second part is
+sipalgctl's own (startup.conf, NAT44-ED, the firewall)."""
+
+# --- the plugin's (sip_alg.h) --------------------------------------------------------------
+
+UDP_PORT = 5060  # SIP_ALG_DEFAULT_PORT
+MAX_PORTS = 8  # SIP_ALG_MAX_PORTS: UDP and TCP ports each
+SIGNALING = 120  # seconds
+MEDIA = 60
+CALL = 7200
+MAX_CALLS = 10000
+# call timers, 0: off (Juniper SRX's SIP ALG's inactive-media-timeout, maximum-call-duration)
+MEDIA_INACTIVITY = 120
+MAX_DURATION = 43200
+MEDIA_PORTS = (40000, 59999)  # public media port pairs: the range starts on an even port
+# security (sip_alg_set_security)
+MAX_INBOUND_CALLS = 1000
+MAX_INBOUND_PER_SOURCE = 20
+MAX_BINDING_TIME = 3600
+MAX_ENTRIES = 65536
+MAX_ENTRIES_PER_CALL = 24
+INSIDE_MEDIA_PORTS = (1024, 65535)
+TCP_REASSEMBLY = 16384  # bytes per direction of a connection
+
+# constant -> the header macro it must equal (a pair: the macros of its two ends)
+PLUGIN_MACROS = {
+    "UDP_PORT": "SIP_ALG_DEFAULT_PORT",
+    "MAX_PORTS": "SIP_ALG_MAX_PORTS",
+    "SIGNALING": "SIP_ALG_DEFAULT_SIGNALING",
+    "MEDIA": "SIP_ALG_DEFAULT_MEDIA",
+    "CALL": "SIP_ALG_DEFAULT_CALL",
+    "MAX_CALLS": "SIP_ALG_DEFAULT_MAX_CALLS",
+    "MEDIA_INACTIVITY": "SIP_ALG_DEFAULT_MEDIA_INACTIVITY",
+    "MAX_DURATION": "SIP_ALG_DEFAULT_MAX_DURATION",
+    "MEDIA_PORTS": ("SIP_ALG_MEDIA_PORT_LO", "SIP_ALG_MEDIA_PORT_HI"),
+    "MAX_INBOUND_CALLS": "SIP_ALG_DEFAULT_MAX_INBOUND",
+    "MAX_INBOUND_PER_SOURCE": "SIP_ALG_DEFAULT_MAX_INBOUND_SRC",
+    "MAX_BINDING_TIME": "SIP_ALG_DEFAULT_MAX_BINDING",
+    "MAX_ENTRIES": "SIP_ALG_DEFAULT_MAX_ENTRIES",
+    "MAX_ENTRIES_PER_CALL": "SIP_ALG_DEFAULT_MAX_PER_CALL",
+    "INSIDE_MEDIA_PORTS": ("SIP_ALG_INSIDE_PORT_LO", "SIP_ALG_INSIDE_PORT_HI"),
+    "TCP_REASSEMBLY": "SIP_ALG_DEFAULT_TCP_REASSEMBLY",
+}
+
+# bounds the plugin's setters enforce
+U32_MAX = 0xFFFFFFFF
+MEDIA_PORT_MIN = 1024  # sip_alg_set_media_ports: lo >= 1024, at least 4 ports
+MEDIA_PORTS_MIN_COUNT = 4
+INSIDE_PORT_MIN = 1024  # SIP_ALG_INSIDE_PORT_LO: sip_alg_set_security's lowest inside port
+# sip_alg_set_tcp_reassembly: 1024 .. SIP_MAX_MSG_LEN (core/sip_types.h)
+TCP_REASSEMBLY_MIN, TCP_REASSEMBLY_MAX = 1024, 65535
+# call timers: key -> (lowest, highest) value other than 0 (off)
+CALL_TIMERS = {"media_inactivity": (10, 86400), "max_duration": (60, 604800)}
+# security: key -> lowest value the plugin accepts (all u32; 0 is refused)
+SECURITY_MIN = {"max_inbound_calls": 1, "max_inbound_per_source": 1, "max_binding_time": 1,
+                "max_entries": 1, "max_entries_per_call": 4}
+
+# --- sipalgctl's own -------------------------------------------------------------------------
+
+RUNTIME_DIR = "/run/sipalg"
+BUFFERS = 16384
+MAIN_HEAP = "1G"
+NAT_SESSIONS = 10000
+FW_OUTBOUND = "permit"
+FW_INBOUND = "deny"
