@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from . import defaults as D
 
+
 class ConfigError(Exception):
     """Invalid configuration: a list of (yaml path, message)."""
 
