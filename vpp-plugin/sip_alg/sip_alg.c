@@ -120,9 +120,11 @@ static const char *sip_alg_nat_outside_features[] = {
 
 /*
  * sip-alg-pre's fast test (sam->look): a UDP port is looked at when it is a candidate
- * (cand_ports), has a pinhole (gate_ports) or lies in the media range while the gate
- * guards one (gate_media: an outside interface with the ACL's input node). Bitmaps keep their
- * 65536 bits and are set in place: workers read them without the barrier.
+ * (cand_ports), has a pinhole (gate_ports), is the inside end of a media pinhole while the
+ * media inactivity timer runs (inside_ports: the inside party's media are stamped), or lies
+ * in the media range while the gate guards one (gate_media: an outside interface with the
+ * ACL's input node). Bitmaps keep their 65536 bits and are set in place: workers read them
+ * without the barrier.
  */
 static void
 sip_alg_look_update (sip_alg_main_t *sam, u16 port_net)
@@ -130,7 +132,7 @@ sip_alg_look_update (sip_alg_main_t *sam, u16 port_net)
   u16 port = clib_net_to_host_u16 (port_net);
   int on = clib_bitmap_get_no_check (sam->cand_ports, port_net) ||
 	   clib_bitmap_get_no_check (sam->gate_ports, port_net) ||
-	   clib_bitmap_get_no_check (sam->inside_ports, port_net) ||
+	   (sam->media_inactivity && clib_bitmap_get_no_check (sam->inside_ports, port_net)) ||
 	   (sam->gate_media && port >= sam->media_port_lo && port <= sam->media_port_hi);
   clib_bitmap_set_no_check (sam->look[IP_PROTOCOL_UDP], port_net, on);
 }
@@ -362,8 +364,17 @@ int
 sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration)
 {
   sip_alg_main_t *sam = &sip_alg_main;
+  int look = !media_inactivity != !sam->media_inactivity;
+  if (look)
+    vlib_worker_thread_barrier_sync (vlib_get_main ());
   sam->media_inactivity = media_inactivity;
   sam->max_duration = max_duration;
+  if (look)
+    {
+      /* the inside ends of media pinholes are looked at only while the timer runs */
+      sip_alg_look_rebuild (sam);
+      vlib_worker_thread_barrier_release (vlib_get_main ());
+    }
   return 0;
 }
 
