@@ -508,6 +508,24 @@ def test_media_inactivity_ends_the_media_not_the_call(pg):
     assert media_to_a(t, again, S.A_RTP)
 
 
+def test_media_through_the_firewall_gate_keeps_the_call_active(pg):
+    """With the firewall, outside RTP passes the ALG's gate, which stamps the entry it
+    found: only B sends, and the media stay for longer than the timer."""
+    from test_pg_firewall import firewall
+    t = pg
+    firewall(t)
+    t.vpp.cli_ok("set sip-alg timeouts media-inactivity 3")
+    c = Call(t)
+    pub = c.establish()
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        assert media_to_a(t, pub, S.A_RTP)
+        time.sleep(0.5)
+    n = t.counters()
+    assert n["gate_pass"] >= 5 and n["media_inactive"] == 0
+    assert pub_media(t) == {pub}
+
+
 def test_inside_media_alone_keeps_the_call_active(pg):
     """Only A sends RTP (B is silent): that counts as media activity too."""
     t = pg

@@ -1140,12 +1140,9 @@ sip_alg_close (vlib_main_t *vm, const sip_alg_req_t *req, u32 counter)
 
   if (!c)
     return;
-  if (c->epoch != req->epoch)
-    {
-      sip_alg_call_entries_del (vm, c, req->epoch, 0, req->media_only, counter);
-      return;
-    }
   sip_alg_call_entries_del (vm, c, req->epoch, 0, req->media_only, counter);
+  if (c->epoch != req->epoch)
+    return; /* the record has moved on: only the ended dialog's entries go */
   if (!req->media_only)
     sip_alg_call_free (vm, req->thread, req->call_index);
   else
@@ -1254,6 +1251,16 @@ sip_alg_call_media_seen (sip_alg_main_t *sam, sip_alg_call_t *c, int *n_media)
   return last;
 }
 
+/* When the maximum duration ends the record (vlib time), 0: never (off, or a binding). */
+static f64
+sip_alg_call_max_end (sip_alg_main_t *sam, sip_alg_call_t *c)
+{
+  if (!sam->max_duration || c->fsm.state == SIP_CALL_REGISTERED ||
+      c->fsm.state == SIP_CALL_REGISTERING)
+    return 0;
+  return c->created + sam->max_duration;
+}
+
 /* When the record ends by its timers (vlib time); also what `show sip-alg calls` shows. */
 f64
 sip_alg_call_deadline (sip_alg_main_t *sam, sip_alg_call_t *c)
@@ -1264,9 +1271,9 @@ sip_alg_call_deadline (sip_alg_main_t *sam, sip_alg_call_t *c)
   f64 end = c->last_seen + idle;
   if (c->closed)
     end = c->last_seen + 2;
-  if (sam->max_duration && c->fsm.state != SIP_CALL_REGISTERED &&
-      c->fsm.state != SIP_CALL_REGISTERING)
-    end = clib_min (end, c->created + sam->max_duration);
+  f64 max_end = sip_alg_call_max_end (sam, c);
+  if (max_end)
+    end = clib_min (end, max_end);
   return end;
 }
 
@@ -1358,8 +1365,8 @@ sip_alg_age (vlib_main_t *vm)
 				.thread = t,
 				.call_index = del[i],
 				.epoch = c->epoch };
-	  if (!c->closed && sam->max_duration && c->created + sam->max_duration <= now &&
-	      c->fsm.state != SIP_CALL_REGISTERED && c->fsm.state != SIP_CALL_REGISTERING)
+	  f64 max_end = sip_alg_call_max_end (sam, c);
+	  if (!c->closed && max_end && max_end <= now)
 	    sip_alg_count (SIP_ALG_ERROR_MAX_DURATION, 1);
 	  sip_alg_close (vm, &req, SIP_ALG_ERROR_PINHOLE_EXPIRED);
 	}

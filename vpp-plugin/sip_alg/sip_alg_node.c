@@ -157,24 +157,29 @@ sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0, u32 *entry)
 /*
  * Media activity, for the media inactivity timer: a UDP packet to the public end or from
  * the inside end of an installed pinhole stamps the entry's last packet on this thread
- * (once a second: the word is written when the second changes). *now: the time in
- * seconds, read once per frame (0: not yet).
+ * (once a second: the word is written when the second changes). entry: the server-map
+ * index the gate found for the packet, ~0: look it up. *now: the time in seconds, read
+ * once per frame (0: not yet).
  */
 static_always_inline void
-sip_alg_media_seen (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u32 *now)
+sip_alg_media_seen (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u32 entry,
+		    u32 *now)
 {
   ip4_header_t *ip = vlib_buffer_get_current (b);
   udp_header_t *udp = ip4_next_header (ip);
-  clib_bihash_kv_8_8_t kv;
+  clib_bihash_kv_8_8_t kv = { .value = entry };
 
-  kv.key = sip_alg_gate_key (ip->dst_address, udp->dst_port);
-  if (!clib_bitmap_get_no_check (sam->gate_ports, udp->dst_port) ||
-      clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
+  if (entry == ~0)
     {
-      kv.key = sip_alg_inside_key (ip->src_address, udp->src_port);
-      if (!clib_bitmap_get_no_check (sam->inside_ports, udp->src_port) ||
+      kv.key = sip_alg_gate_key (ip->dst_address, udp->dst_port);
+      if (!clib_bitmap_get_no_check (sam->gate_ports, udp->dst_port) ||
 	  clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
-	return;
+	{
+	  kv.key = sip_alg_inside_key (ip->src_address, udp->src_port);
+	  if (!clib_bitmap_get_no_check (sam->inside_ports, udp->src_port) ||
+	      clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
+	    return;
+	}
     }
   sip_alg_per_thread_t *ptd = vec_elt_at_index (sam->per_thread, vm->thread_index);
   if (PREDICT_FALSE (!*now))
@@ -209,13 +214,13 @@ sip_alg_pre_slow (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u16 *n
       return SIP_ALG_GATE_NONE;
     }
   sip_alg_pre_one (sam, b, &gate);
+  u8 verdict = SIP_ALG_GATE_NONE;
+  if (gate && *next0 == sam->pre_next_acl)
+    verdict = sip_alg_gate (sam, b, next0, entry);
+  /* a packet the gate passed has its entry already: no second lookup */
   if (sam->media_inactivity && !(b->flags & SIP_ALG_BUFFER_F_SIP) &&
       ((ip4_header_t *) vlib_buffer_get_current (b))->protocol == IP_PROTOCOL_UDP)
-    sip_alg_media_seen (vm, sam, b, &n->now);
-  if (!gate || *next0 != sam->pre_next_acl)
-    return SIP_ALG_GATE_NONE;
-
-  u8 verdict = sip_alg_gate (sam, b, next0, entry);
+    sip_alg_media_seen (vm, sam, b, verdict == SIP_ALG_GATE_PASS ? *entry : ~0, &n->now);
   if (verdict == SIP_ALG_GATE_PASS)
     {
       u32 thread = vm->thread_index;
