@@ -42,6 +42,13 @@ def topo(e2e_prefix, request):
     yield from _topo(e2e_prefix, request, workers=request.param)
 
 
+@pytest.fixture(params=(0, 2), ids=("0w", "2w"))
+def topo02(e2e_prefix, request):
+    """The topology with 0 and 2 workers: for the longer files, where 4 adds run time and
+    no other thread layout."""
+    yield from _topo(e2e_prefix, request, workers=request.param)
+
+
 @pytest.fixture
 def topo_no_alg(e2e_prefix, request):
     yield from _topo(e2e_prefix, request, alg=False)

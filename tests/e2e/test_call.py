@@ -44,6 +44,17 @@ def packets(path):
     return list(rdpcap(path)) if os.path.exists(path) and os.path.getsize(path) > 24 else []
 
 
+def end_capture(t, caps, after=None):
+    """The user agents are done: after(t) (before the captures stop), then let the last
+    packets land and stop the captures caps."""
+    if after:
+        after(t)
+    time.sleep(1.5)
+    for p in caps:
+        p.terminate()
+        p.wait(5)
+
+
 def udp_to(pkts, dst, dport):
     from scapy.all import IP, UDP
     return [p for p in pkts if IP in p and UDP in p and p[IP].dst == dst and p[UDP].dport == dport]
@@ -103,12 +114,7 @@ def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=N
                 break
     uac_rc = uac.wait(40)
     uas_rc = uas.wait(10)
-    if after:
-        after(t)
-    time.sleep(1.5)
-    for p in (cap_in, cap_out):
-        p.terminate()
-        p.wait(5)
+    end_capture(t, (cap_in, cap_out), after)
     return Call(uac_rc, uas_rc, packets(f"{tmp}/inside.pcap"), packets(f"{tmp}/outside.pcap"),
                 seen)
 

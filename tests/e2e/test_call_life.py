@@ -22,9 +22,8 @@ import time
 
 import pytest
 
-import vpp_harness as h
 from test_call import (A_RTP, A_SIP, B_RTP, B_SIP, HERE, assert_no_inside_address_outside,
-                       assert_seed_entries, capture, packets, udp_to)
+                       assert_seed_entries, capture, end_capture, packets, udp_to)
 from topo import Topo
 
 SCENARIOS = os.path.join(HERE, "scenarios")
@@ -32,16 +31,6 @@ FORK_CFG = os.path.join(HERE, "..", "data", "kamailio-fork.cfg.in")
 B2_SIP, B2_RTP = 5064, 7100  # the second callee of the forking test
 A_NEW_RTP = 6010  # where the re-INVITE moves the caller's media
 SIP_PORTS = (A_SIP, B_SIP, 5060)
-
-
-@pytest.fixture(params=(0, 2), ids=("0w", "2w"))
-def life_topo(e2e_prefix, request):
-    why = h.workers_unavailable(request.param)
-    if why:
-        pytest.skip(why)
-    with Topo(e2e_prefix, workers=request.param) as t:
-        yield t
-        t.failed = h.failed_test(request)
 
 
 class Run:
@@ -116,12 +105,7 @@ def run(t, tmp, uac, uas=(("", B_SIP, B_RTP),), kamailio=None, snapshot=None, af
             time.sleep(0.1)
     uac_rc = caller.wait(30)
     uas_rc = {port: p.wait(10) for port, p in callees.items()}
-    if after:
-        after(t)
-    time.sleep(1.5)
-    for p in (cap_in, cap_out):
-        p.terminate()
-        p.wait(5)
+    end_capture(t, (cap_in, cap_out), after)
     return Run(tmp, uac_rc, uas_rc, packets(f"{tmp}/inside.pcap"),
                packets(f"{tmp}/outside.pcap"), seen)
 
@@ -208,11 +192,11 @@ def entries_for(lines, port):
 
 
 @pytest.mark.parametrize("hold", ["sendonly", "c0"])
-def test_hold_and_resume(life_topo, hold, tmp_path):
+def test_hold_and_resume(topo02, hold, tmp_path):
     """A never sends media. After the call is set up A puts B on hold (a=sendonly, or the
     RFC 2543 c=0.0.0.0), B answers a=recvonly; A resumes on the same port (a=sendrecv) and
     only then B plays its RTP: it must reach A:6000 inside, through the pinhole of A's SDP."""
-    t = life_topo
+    t = topo02
     uac = "call_life_hold_uac.xml" if hold == "sendonly" else "call_life_hold0_uac.xml"
     c = run(t, str(tmp_path), uac, (("call_life_hold_uas.xml", B_SIP, B_RTP),))
     assert c.ok(), c.logs()
@@ -237,11 +221,11 @@ def test_hold_and_resume(life_topo, hold, tmp_path):
     assert_after_call(t, n_calls=1)
 
 
-def test_reinvite_to_new_port(life_topo, tmp_path):
+def test_reinvite_to_new_port(topo02, tmp_path):
     """A (silent) moves its media from 6000 to 6010 with a re-INVITE; B plays after the
     re-INVITE's ACK. Its RTP reaches A:6010, and mid-call the ALG has an entry (and NAT a
     static mapping) for A:6010 and none left for A:6000, which the call no longer uses."""
-    t = life_topo
+    t = topo02
     c = run(t, str(tmp_path), "call_life_newport_uac.xml",
             (("call_life_newport_uas.xml", B_SIP, B_RTP),),
             snapshot=(lambda log: sent(log, "ACK ") >= 2, lambda: state(t)))
@@ -275,10 +259,10 @@ def assert_early_media(t, c, min_early=50):
     assert udp_to(c.outside, t.B, B_RTP) == []
 
 
-def test_early_media(life_topo, tmp_path):
+def test_early_media(topo02, tmp_path):
     """B answers 183 Session Progress with SDP (no 100rel) and plays RTP for 2.5 s before
     its 200 OK; A is silent. The RTP reaches A before the 200."""
-    t = life_topo
+    t = topo02
     c = run(t, str(tmp_path), "call_life_early_uac.xml",
             (("call_life_early_uas.xml", B_SIP, B_RTP),))
     assert c.ok(), c.logs()
@@ -287,11 +271,11 @@ def test_early_media(life_topo, tmp_path):
     assert_after_call(t, n_calls=1)
 
 
-def test_early_media_prack(life_topo, tmp_path):
+def test_early_media_prack(topo02, tmp_path):
     """Reliable early media: INVITE with Supported: 100rel, B's 183 with Require: 100rel,
     RSeq: 1 and SDP, A's PRACK (RAck: 1 1 INVITE) and B's 200 OK to it, then B's RTP for
     2.5 s, then the 200 OK to the INVITE. The RTP reaches A before that 200."""
-    t = life_topo
+    t = topo02
     c = run(t, str(tmp_path), "call_life_prack_uac.xml",
             (("call_life_prack_uas.xml", B_SIP, B_RTP),))
     assert c.ok(), c.logs()
@@ -304,13 +288,13 @@ def test_early_media_prack(life_topo, tmp_path):
     assert_after_call(t, n_calls=1)
 
 
-def test_forked_call(life_topo, tmp_path):
+def test_forked_call(topo02, tmp_path):
     """Kamailio forks A's INVITE in parallel to B on 5062 (RTP 7000) and on 5064 (RTP 7100).
     Both answer 183 with SDP (two early dialogs: two To tags, two media ports); 5062 answers
     200 and Kamailio CANCELs 5064. The answering callee's RTP reaches A, the ALG keeps no
     media entry of the cancelled fork once the call is answered, and afterwards nothing of
     the call is left."""
-    t = life_topo
+    t = topo02
     cfg = open(FORK_CFG).read().replace("@CALLEE1@", f"{t.B}:{B_SIP}").replace(
         "@CALLEE2@", f"{t.B}:{B2_SIP}")
     c = run(t, str(tmp_path), "call_life_silent_uac.xml",
@@ -346,11 +330,11 @@ def assert_seed_entries_fork(t, smap):
     assert any("sip-rtcp" in l for l in entries_for(smap, A_RTP + 1)), smap
 
 
-def test_long_ringing(life_topo, tmp_path):
+def test_long_ringing(topo02, tmp_path):
     """The media timeout (here 2 s) is how long media entries wait for the call to be set
     up: B rings for 4 s (180), then answers. A's media entries must still be there when it
     does, so B's RTP after the 200 reaches the silent A."""
-    t = life_topo
+    t = topo02
     t.vpp.cli_ok("set sip-alg timeouts media 2")
     c = run(t, str(tmp_path), "call_life_silent_uac.xml",
             (("call_life_ring_uas.xml", B_SIP, B_RTP),),
@@ -365,11 +349,11 @@ def test_long_ringing(life_topo, tmp_path):
     assert_after_call(t, n_calls=1)
 
 
-def test_cancel(life_topo, tmp_path):
+def test_cancel(topo02, tmp_path):
     """A INVITEs, B rings (180), A CANCELs: 200 OK to the CANCEL, 487 to the INVITE, ACK.
     While it rang the ALG had A's media entries and static mappings; a few seconds after
     the CANCEL nothing is left and the call was closed, not aged out."""
-    t = life_topo
+    t = topo02
     c = run(t, str(tmp_path), "call_life_cancel_uac.xml",
             (("call_life_cancel_uas.xml", B_SIP, B_RTP),),
             snapshot=(lambda log: received(log, "SIP/2.0 180") >= 1, lambda: state(t)))
@@ -390,11 +374,11 @@ def test_cancel(life_topo, tmp_path):
     assert_after_call(t, n_calls=1)
 
 
-def test_auth_challenge(life_topo, tmp_path):
+def test_auth_challenge(topo02, tmp_path):
     """B answers the first INVITE 401 with WWW-Authenticate; A ACKs it and sends the INVITE
     again with CSeq 2, an Authorization header and the same Call-ID. That call is set up
     with RTP both ways, then BYE; nothing of it is left afterwards."""
-    t = life_topo
+    t = topo02
     c = run(t, str(tmp_path), "call_life_auth_uac.xml",
             (("call_life_auth_uas.xml", B_SIP, B_RTP),),
             snapshot=(lambda log: sent(log, "ACK ") >= 2, t.server_map))

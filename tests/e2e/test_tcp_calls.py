@@ -9,19 +9,7 @@ import re
 
 import pytest
 
-import vpp_harness as h
 from test_call import A_RTP, B_RTP, HERE, run_call, udp_to
-from topo import Topo
-
-
-@pytest.fixture(params=(0, 2), ids=("0w", "2w"))
-def tcp_topo(e2e_prefix, request):
-    why = h.workers_unavailable(request.param)
-    if why:
-        pytest.skip(why)
-    with Topo(e2e_prefix, workers=request.param) as t:
-        yield t
-        t.failed = h.failed_test(request)
 
 
 def tcp_payloads(pkts):
@@ -38,8 +26,8 @@ def assert_tcp_sip_clean(outside, min_msgs=5):
 
 
 @pytest.mark.parametrize("via_proxy", [False, True], ids=["direct", "kamailio"])
-def test_tcp_call(tcp_topo, via_proxy, tmp_path):
-    t = tcp_topo
+def test_tcp_call(topo02, via_proxy, tmp_path):
+    t = topo02
     c = run_call(t, str(tmp_path), via_proxy=via_proxy, transport="tcp")
     assert (c.uac_rc, c.uas_rc) == (0, 0), open(f"{tmp_path}/uac.log").read()[-1500:]
     assert len(udp_to(c.inside, t.A, A_RTP)) > 50
@@ -48,9 +36,9 @@ def test_tcp_call(tcp_topo, via_proxy, tmp_path):
     assert t.vpp.counters()["tcp_conn"] >= 1
 
 
-def test_tcp_silent_caller(tcp_topo, tmp_path):
+def test_tcp_silent_caller(topo02, tmp_path):
     """The caller sends no media: B's RTP, first from the outside, reaches A."""
-    t = tcp_topo
+    t = topo02
     c = run_call(t, str(tmp_path), uac_media=False, transport="tcp")
     assert (c.uac_rc, c.uas_rc) == (0, 0)
     assert len(udp_to(c.inside, t.A, A_RTP)) > 50
@@ -70,9 +58,9 @@ def big_uac(tmp):
     return path
 
 
-def test_tcp_4k_invite(tcp_topo, tmp_path):
+def test_tcp_4k_invite(topo02, tmp_path):
     """A 4 KB INVITE over TCP crosses VPP in several segments, framed and rewritten whole."""
-    t = tcp_topo
+    t = topo02
     c = run_call(t, str(tmp_path), uac=big_uac(str(tmp_path)), transport="tcp")
     assert (c.uac_rc, c.uas_rc) == (0, 0), open(f"{tmp_path}/uac.log").read()[-1500:]
     assert len(udp_to(c.inside, t.A, A_RTP)) > 50
@@ -81,12 +69,12 @@ def test_tcp_4k_invite(tcp_topo, tmp_path):
     assert t.vpp.counters()["tcp_partial"] >= 1
 
 
-def test_udp_4k_invite(tcp_topo, tmp_path):
+def test_udp_4k_invite(topo02, tmp_path):
     """The same 4 KB INVITE over UDP: it leaves A in IP fragments, VPP reassembles it, the
     ALG rewrites it whole, VPP fragments it again to the outside MTU."""
     from test_call import sip_payloads
     from scapy.all import IP, defragment
-    t = tcp_topo
+    t = topo02
     c = run_call(t, str(tmp_path), uac=big_uac(str(tmp_path)))
     assert (c.uac_rc, c.uas_rc) == (0, 0), open(f"{tmp_path}/uac.log").read()[-1500:]
     assert len(udp_to(c.inside, t.A, A_RTP)) > 50

@@ -34,3 +34,10 @@ def _pgnat(prefix, request, workers):
 def pgnat(vpp_prefix, request):
     """The topology with 0, 2 and 4 workers."""
     yield from _pgnat(vpp_prefix, request, request.param)
+
+
+@pytest.fixture(params=(0, 2), ids=("0w", "2w"))
+def pgnat02(vpp_prefix, request):
+    """The topology with 0 and 2 workers: for the longer files, where 4 adds run time and
+    no other thread layout."""
+    yield from _pgnat(vpp_prefix, request, request.param)

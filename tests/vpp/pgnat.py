@@ -21,6 +21,7 @@ class PgNat:
 
     def __init__(self, prefix, workers=0, alg=True, sessions=10000, buffer_pages="4k"):
         self.vpp = h.VPP(prefix, workers=workers, buffer_pages=buffer_pages)
+        self.workers = workers
         self.alg = alg
         self.sessions = sessions
         self.n = 0

@@ -9,24 +9,9 @@ import os
 import re
 import time
 
-import pytest
-
 import sipmsgs as S
-import vpp_harness as h
-from pgnat import PgNat
 from scapy.all import IP, UDP, Raw, wrpcap
 from test_pg import entries, media_port, wait_for
-
-
-@pytest.fixture(params=(0, 2), ids=("0w", "2w"))
-def pg(vpp_prefix, request):
-    why = h.workers_unavailable(request.param)
-    if why:
-        pytest.skip(why)
-    with PgNat(vpp_prefix, workers=request.param) as t:
-        t.workers = request.param
-        yield t
-        t.failed = h.failed_test(request)
 
 
 class Call:
@@ -122,11 +107,11 @@ def mappings_for(t, in_port):
 # --- renegotiation -----------------------------------------------------------------------
 
 
-def test_reinvite_to_a_new_port_moves_the_media(pg):
+def test_reinvite_to_a_new_port_moves_the_media(pgnat02):
     """A re-INVITE to a new port opens the new port's pinholes before the offer leaves
     VPP, keeps the old ones until B answers, then releases them (entries, NAT mappings and
     the port pair); B's media reaches the new port."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     old_pub = c.establish()
     new_pub = c.reinvite(3010, 2)
@@ -147,10 +132,10 @@ def test_reinvite_to_a_new_port_moves_the_media(pg):
     assert "Media: 1," in t.vpp.cli("show sip-alg calls")
 
 
-def test_added_then_disabled_stream(pg):
+def test_added_then_disabled_stream(pgnat02):
     """A re-INVITE adds a video stream (its own pinholes); the next one disables it with
     port 0 (RFC 3264 8.2): the video's pinholes go, the audio's stay."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     audio = c.establish()
     c.reinvite(S.A_RTP, 2, extra=["m=video 3100 RTP/AVP 96", "a=rtpmap:96 H264/90000"])
@@ -167,10 +152,10 @@ def test_added_then_disabled_stream(pg):
     assert media_to_a(t, audio, S.A_RTP)
 
 
-def test_rejected_reoffer_keeps_the_session(pg):
+def test_rejected_reoffer_keeps_the_session(pgnat02):
     """Glare: B answers A's re-INVITE with 491. The port offered anew is released, the
     session's media stay and still carry B's RTP."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     old_pub = c.establish()
     new_pub = c.reinvite(3010, 2)
@@ -186,9 +171,9 @@ def test_rejected_reoffer_keeps_the_session(pg):
     assert wait_for(lambda: t.server_map() == [] and t.static_mappings() == [])
 
 
-def test_update_moves_the_media(pg):
+def test_update_moves_the_media(pgnat02):
     """UPDATE with an offer (RFC 3311) moves the media like a re-INVITE."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     c.establish()
     new_pub = c.reinvite(3020, 2, method="UPDATE")
@@ -197,10 +182,10 @@ def test_update_moves_the_media(pg):
     assert media_to_a(t, new_pub, 3020)
 
 
-def test_hold_sendonly_and_resume_keep_the_pinholes(pg):
+def test_hold_sendonly_and_resume_keep_the_pinholes(pgnat02):
     """Hold with a=sendonly and resume with a=sendrecv on the same port: the same public
     port, no pinhole churn, and B's media reaches A after the resume."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     pub = c.establish()
     assert c.reinvite(S.A_RTP, 2, extra=["a=sendonly"]) == pub
@@ -216,10 +201,10 @@ def test_hold_sendonly_and_resume_keep_the_pinholes(pg):
     assert media_to_a(t, pub, S.A_RTP)
 
 
-def test_hold_with_zero_address_releases_and_resume_reopens(pg):
+def test_hold_with_zero_address_releases_and_resume_reopens(pgnat02):
     """The old hold form, c=0.0.0.0 (RFC 2543): no pinhole for it, the session's media are
     released once B accepts; the resume gets a new public port that works."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     pub = c.establish()
     c.reinvite(S.A_RTP, 2, addr="0.0.0.0")
@@ -235,11 +220,11 @@ def test_hold_with_zero_address_releases_and_resume_reopens(pg):
     assert t.counters()["media_released"] == 1
 
 
-def test_many_reoffers_stay_translated(pg):
+def test_many_reoffers_stay_translated(pgnat02):
     """Twelve re-INVITEs, each to a new port, each answered: every offer leaves with a
     public port (none untranslated past the call's eight streams), and only the last
     stream keeps pinholes."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     c.establish()
     for k in range(12):
@@ -254,10 +239,10 @@ def test_many_reoffers_stay_translated(pg):
     assert media_to_a(t, pub, 3122)
 
 
-def test_outside_party_moves_its_media(pg):
+def test_outside_party_moves_its_media(pgnat02):
     """B's re-INVITE to a new port of its own: B's old media records go, the new ones
     come; A's pinholes stay."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     pub = c.establish()
     reinv = S.request_from_b("INVITE", S.PUB, c.pub_port, 1)
@@ -273,9 +258,9 @@ def test_outside_party_moves_its_media(pg):
 # --- early media, forking ----------------------------------------------------------------
 
 
-def test_early_media_before_the_answer(pg):
+def test_early_media_before_the_answer(pgnat02):
     """183 with SDP: B's media reaches A before the 200 OK, and goes on after it."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     pub = c.invite()
     c.answer(183, "Session Progress", 1, sdp=S.B_RTP)
@@ -285,11 +270,11 @@ def test_early_media_before_the_answer(pg):
     assert media_to_a(t, pub, S.A_RTP)
 
 
-def test_forks_records_and_the_bye_of_a_fork_not_answered(pg):
+def test_forks_records_and_the_bye_of_a_fork_not_answered(pgnat02):
     """Two forks answer 183 with their own SDP (to-tags f1, f2). The 200 of f1 leaves f1's
     records only; the caller's BYE to f2 (after f2's late 200) ends f2's dialog, not the
     call: A's media stay until the BYE to f1."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     pub = c.invite()
     c.b_sends(S.response(183, "Session Progress", "INVITE", 1, S.PUB, c.pub_port,
@@ -325,8 +310,8 @@ def test_forks_records_and_the_bye_of_a_fork_not_answered(pg):
 # --- teardown and failures ---------------------------------------------------------------
 
 
-def test_cancel_clears_the_call(pg):
-    t = pg
+def test_cancel_clears_the_call(pgnat02):
+    t = pgnat02
     c = Call(t)
     c.invite()
     c.answer(180, "Ringing", 1)
@@ -342,10 +327,10 @@ def test_cancel_clears_the_call(pg):
     assert "0 in use" in t.vpp.cli("show sip-alg config")
 
 
-def test_481_to_a_reinvite_ends_the_call(pg):
+def test_481_to_a_reinvite_ends_the_call(pgnat02):
     """481 Call/Transaction Does Not Exist to a re-INVITE: the dialog is gone (RFC 5057),
     so is everything the call had, also the re-offer's new port."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     c.establish()
     c.reinvite(3010, 2)
@@ -356,10 +341,10 @@ def test_481_to_a_reinvite_ends_the_call(pg):
     assert "0 in use" in t.vpp.cli("show sip-alg config")
 
 
-def test_crossing_byes(pg):
+def test_crossing_byes(pgnat02):
     """A and B hang up at once: both BYEs pass, the call ends with the 200 to A's BYE and
     nothing is left."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     c.establish()
     c.a_sends(S.request("BYE", S.A, S.A_PORT, 2))
@@ -399,11 +384,11 @@ def send_together(t, streams, out_iface, count, timeout=5.0):
     return list(got)
 
 
-def test_challenge_and_retry_in_one_burst(pg):
+def test_challenge_and_retry_in_one_burst(pgnat02):
     """407, its ACK and the INVITE with credentials (CSeq 2, same Call-ID) reach the
     plugin before the main thread has handled the 407's close: the retry is a new dialog
     of the record (counted), its media get pinholes that stay, and B's media reaches A."""
-    t = pg
+    t = pgnat02
     c = Call(t)
     c.invite()
     challenge = c._id(S.response(407, "Proxy Authentication Required", "INVITE", 1, S.PUB,
@@ -437,10 +422,10 @@ def test_challenge_and_retry_in_one_burst(pg):
     assert "0 in use" in t.vpp.cli("show sip-alg config")
 
 
-def test_media_entries_live_while_the_call_rings(pg):
+def test_media_entries_live_while_the_call_rings(pgnat02):
     """Media timeout 2 s, the callee rings for 4 s: the media pinholes are still there when
     B answers, and B's media reaches A (a silent caller)."""
-    t = pg
+    t = pgnat02
     t.vpp.cli_ok("set sip-alg timeouts media 2")
     c = Call(t)
     pub = c.invite()
@@ -453,11 +438,11 @@ def test_media_entries_live_while_the_call_rings(pg):
     assert t.counters()["pinhole_expired"] == 0
 
 
-def test_signaling_entry_shared_by_two_calls(pg):
+def test_signaling_entry_shared_by_two_calls(pgnat02):
     """Two calls of one phone share its signaling entry (one public port). The newer call
     ends first: the entry stays for the older one, which still receives its BYE; it goes
     with the last call."""
-    t = pg
+    t = pgnat02
     c1, c2 = Call(t, "call-1"), Call(t, "call-2")
     c1.establish()
     c2.pub_port = c1.pub_port
@@ -481,10 +466,10 @@ def test_signaling_entry_shared_by_two_calls(pg):
 # --- timers ------------------------------------------------------------------------------
 
 
-def test_media_inactivity_ends_the_media_not_the_call(pg):
+def test_media_inactivity_ends_the_media_not_the_call(pgnat02):
     """media-inactivity 3: RTP every half second keeps the media; once it stops, the
     media entries go within the timer (counted) and the call record stays, confirmed."""
-    t = pg
+    t = pgnat02
     t.vpp.cli_ok("set sip-alg timeouts media-inactivity 3")
     assert "media-inactivity 3 " in t.vpp.cli("show sip-alg config")
     c = Call(t)
@@ -508,11 +493,11 @@ def test_media_inactivity_ends_the_media_not_the_call(pg):
     assert media_to_a(t, again, S.A_RTP)
 
 
-def test_media_through_the_firewall_gate_keeps_the_call_active(pg):
+def test_media_through_the_firewall_gate_keeps_the_call_active(pgnat02):
     """With the firewall, outside RTP passes the ALG's gate, which stamps the entry it
     found: only B sends, and the media stay for longer than the timer."""
     from test_pg_firewall import firewall
-    t = pg
+    t = pgnat02
     firewall(t)
     t.vpp.cli_ok("set sip-alg timeouts media-inactivity 3")
     c = Call(t)
@@ -526,9 +511,9 @@ def test_media_through_the_firewall_gate_keeps_the_call_active(pg):
     assert pub_media(t) == {pub}
 
 
-def test_inside_media_alone_keeps_the_call_active(pg):
+def test_inside_media_alone_keeps_the_call_active(pgnat02):
     """Only A sends RTP (B is silent): that counts as media activity too."""
-    t = pg
+    t = pgnat02
     t.vpp.cli_ok("set sip-alg timeouts media-inactivity 3")
     c = Call(t)
     pub = c.establish()
@@ -540,8 +525,8 @@ def test_inside_media_alone_keeps_the_call_active(pg):
     assert pub_media(t) == {pub} and t.counters()["media_inactive"] == 0
 
 
-def test_max_duration_ends_the_call(pg):
-    t = pg
+def test_max_duration_ends_the_call(pgnat02):
+    t = pgnat02
     t.vpp.cli_ok("set sip-alg timeouts max-duration 3")
     c = Call(t)
     c.establish()

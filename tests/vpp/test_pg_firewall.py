@@ -14,7 +14,6 @@ import pytest
 
 import sipmsgs as S
 import vpp_harness as h
-from pgnat import PgNat
 from scapy.all import IP, UDP, Raw
 from test_pg import entries, left_times, media_port, send_invite, wait_for
 
@@ -33,15 +32,10 @@ def firewall(t):
     return idx
 
 
-@pytest.fixture(params=(0, 2), ids=("0w", "2w"))
-def fw(vpp_prefix, request):
-    why = h.workers_unavailable(request.param)
-    if why:
-        pytest.skip(why)
-    with PgNat(vpp_prefix, workers=request.param) as t:
-        firewall(t)
-        yield t
-        t.failed = h.failed_test(request)
+@pytest.fixture
+def fw(pgnat02):
+    firewall(pgnat02)
+    return pgnat02
 
 
 def acl_drops(t):

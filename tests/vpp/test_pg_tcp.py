@@ -10,8 +10,6 @@ reset mid-message, and a message that outgrows the receiver's MSS."""
 import pytest
 
 import sipmsgs as S
-import vpp_harness as h
-from pgnat import PgNat
 from scapy.all import Ether, IP, TCP, Raw
 from test_pg import entries, media_port, wait_for
 
@@ -19,15 +17,10 @@ A_TCP = 40500
 ISN_A, ISN_P = 1000, 500000
 
 
-@pytest.fixture(params=(0, 2), ids=("0w", "2w"))
-def tcpnat(vpp_prefix, request):
-    why = h.workers_unavailable(request.param)
-    if why:
-        pytest.skip(why)
-    with PgNat(vpp_prefix, workers=request.param) as t:
-        t.vpp.cli_ok("set sip-alg ports udp 5060 tcp 5060")
-        yield t
-        t.failed = h.failed_test(request)
+@pytest.fixture
+def tcpnat(pgnat02):
+    pgnat02.vpp.cli_ok("set sip-alg ports udp 5060 tcp 5060")
+    return pgnat02
 
 
 def tcp_ok(p):
