@@ -91,6 +91,9 @@ sip_alg_lazy_init (sip_alg_main_t *sam)
       sip_alg_per_thread_t *ptd = &sam->per_thread[i];
       ptd->call_by_id = hash_create_vec (64, sizeof (u8), sizeof (uword));
       ptd->inbound_by_src = hash_create (0, sizeof (uword));
+      ptd->calls_by_host = hash_create (0, sizeof (uword));
+      for (u32 k = 0; k < SIP_ALG_N_RATES; k++)
+	vec_validate_aligned (ptd->buckets[k], SIP_ALG_RATE_BUCKETS - 1, CLIB_CACHE_LINE_BYTES);
       ptd->tcp_by_key = hash_create_mem (0, sizeof (sip_alg_tcp_key_t), sizeof (uword));
       vec_validate (ptd->scratch, SIP_MAX_MSG_LEN + 64);
     }
@@ -404,6 +407,40 @@ sip_alg_set_security (const sip_alg_security_t *s)
     return VNET_API_ERROR_INVALID_VALUE;
   sam->sec = *s;
   return 0;
+}
+
+/* Main thread, barrier held (API, CLI): the buckets start full under the new rates. */
+int
+sip_alg_set_validation (const sip_alg_validation_t *v)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  for (u32 i = 0; i < SIP_ALG_N_CLASSES; i++)
+    if (v->action[i] > SIP_ALG_ACTION_DROP)
+      return VNET_API_ERROR_INVALID_VALUE;
+  for (u32 k = 0; k < SIP_ALG_N_RATES; k++)
+    if (v->rate[k].rate && v->rate[k].burst < 1)
+      return VNET_API_ERROR_INVALID_VALUE;
+  if (v->block_methods & ~(((2u << SIP_METHOD_OTHER) - 1) & ~1u))
+    return VNET_API_ERROR_INVALID_VALUE;
+  sam->val = *v;
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    for (u32 k = 0; k < SIP_ALG_N_RATES; k++)
+      if (sam->per_thread[t].buckets[k])
+	clib_memset (sam->per_thread[t].buckets[k], 0,
+		     vec_len (sam->per_thread[t].buckets[k]) * sizeof (sip_alg_bucket_t));
+  return 0;
+}
+
+/* Per-host counts (inside address -> n): +1 / -1, the key gone at 0. */
+void
+sip_alg_host_count (uword **h, u32 addr, int delta)
+{
+  uword *p = hash_get (*h, addr);
+  uword n = (p ? p[0] : 0) + delta;
+  if (n && n < (uword) 1 << 32)
+    hash_set (*h, addr, n);
+  else if (p)
+    hash_unset (*h, addr);
 }
 
 void
@@ -893,6 +930,8 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (&e->ph) };
   clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 0);
   sip_alg_sig_endpoints (sam, &e->ph, -1);
+  if (e->ph.in_addr.as_u32)
+    sip_alg_host_count (&sam->entries_by_host, e->ph.in_addr.as_u32, -1);
   sip_alg_count (counter, 1);
   pool_put (sam->smap, e);
 }
@@ -990,7 +1029,20 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
 	sip_alg_media_forget (sam, owner, ph->pub_port);
       return -1;
     }
+  if (ph->in_addr.as_u32 && sam->sec.max_entries_per_host)
+    {
+      uword *n = hash_get (sam->entries_by_host, ph->in_addr.as_u32);
+      if (n && n[0] >= sam->sec.max_entries_per_host)
+	{
+	  sip_alg_count (SIP_ALG_ERROR_HOST_SMAP_FULL, 1);
+	  if (media_port)
+	    sip_alg_media_forget (sam, owner, ph->pub_port);
+	  return -1;
+	}
+    }
   pool_get_zero (sam->smap, e);
+  if (ph->in_addr.as_u32)
+    sip_alg_host_count (&sam->entries_by_host, ph->in_addr.as_u32, 1);
   e->ph = *ph;
   e->gen = ++sam->smap_gen;
   sip_alg_sig_endpoints (sam, ph, 1);
@@ -1121,6 +1173,7 @@ sip_alg_call_free (vlib_main_t *vm, u16 thread, u32 call_index)
 	hash_unset (ptd->inbound_by_src, c->peer_addr.as_u32);
       ptd->n_inbound--;
     }
+  sip_alg_host_count (&ptd->calls_by_host, c->in_addr.as_u32, -1);
   hash_unset_mem (ptd->call_by_id, c->call_id);
   vec_free (c->call_id);
   pool_put (ptd->calls, c);

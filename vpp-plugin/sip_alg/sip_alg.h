@@ -64,6 +64,7 @@
 #define SIP_ALG_INSIDE_PORT_HI		65535
 #define SIP_ALG_DEFAULT_TCP_REASSEMBLY	16384 /* bytes per direction of a connection */
 #define SIP_ALG_NAT_Q_LEN		32    /* the internal API client's queue: replies, keepalives */
+#define SIP_ALG_RATE_BUCKETS		4096  /* token buckets per worker and method (power of 2) */
 
 /*
  * opaque2 stash written by sip-alg-pre for a packet it found to be SIP, which it marks with
@@ -240,6 +241,70 @@ typedef struct
   sip_alg_media_map_t media[SIP_ALG_CALL_MAX_MEDIA];
 } sip_alg_call_t;
 
+/* Security limits: what attacker-controlled bytes may make the ALG keep or open. */
+typedef struct
+{
+  u32 max_inbound_calls;	      /* records outside requests may create, per worker */
+  u32 max_inbound_per_source;	      /* ... of them from one outside address */
+  u32 max_binding_time;		      /* cap on a registrar's Expires (s) */
+  u32 max_entries;		      /* server-map entries in total */
+  u32 max_entries_per_call;	      /* server-map entries of one call record */
+  u16 inside_port_lo, inside_port_hi; /* inside ports a media pinhole may lead to */
+  u32 max_calls_per_host;	      /* call records of one inside host, per worker, 0: off */
+  u32 max_entries_per_host;	      /* server-map entries towards one inside host, 0: off */
+} sip_alg_security_t;
+
+/*
+ * Validation: what happens to a message the ALG finds malformed, blocks or rate-limits.
+ * Every verdict is counted. Malformed classes (their counters): parse (parse_error,
+ * truncated), header (header_error), sdp (sdp_error), too_many (too_many). Action pass:
+ * the message goes on untouched (no rewrite, no state); drop: it is dropped (a UDP
+ * datagram) or cut out of the stream (a TCP message, the sequence numbers corrected), and
+ * counted again in malformed_drop. Strict mode also holds to RFC 3261 what the lenient
+ * parser accepts and counts (`lenient`): bare LF line ends, blank lines before the start
+ * line, bytes after the body, a datagram without Content-Length or blank line (parse
+ * class), and a request without Max-Forwards (header class; the parser refuses a message
+ * without Via, From, To, Call-ID or CSeq, or a request whose CSeq method is not its own,
+ * in both modes).
+ */
+typedef enum
+{
+  SIP_ALG_CLASS_PARSE = 0,
+  SIP_ALG_CLASS_HEADER,
+  SIP_ALG_CLASS_SDP,
+  SIP_ALG_CLASS_TOO_MANY,
+  SIP_ALG_N_CLASSES,
+} sip_alg_class_t;
+
+#define SIP_ALG_ACTION_PASS 0
+#define SIP_ALG_ACTION_DROP 1
+
+/* A token bucket of one source address (per worker, one table per rate-limited method). */
+typedef struct
+{
+  u32 addr; /* network order, 0: free */
+  f32 tokens;
+  f64 last;
+} sip_alg_bucket_t;
+
+typedef struct
+{
+  u32 rate;  /* requests per second per source address, 0: off */
+  u32 burst; /* bucket depth (requests) */
+} sip_alg_rate_t;
+
+#define SIP_ALG_RATE_INVITE   0
+#define SIP_ALG_RATE_REGISTER 1
+#define SIP_ALG_N_RATES	      2
+
+typedef struct
+{
+  u8 strict;
+  u8 action[SIP_ALG_N_CLASSES]; /* SIP_ALG_ACTION_* */
+  u32 block_methods; /* requests from outside dropped: bit (1 << sip_method_t) */
+  sip_alg_rate_t rate[SIP_ALG_N_RATES]; /* INVITE, REGISTER, per source address and worker */
+} sip_alg_validation_t;
+
 /* The last outside party a server-map entry let in on a thread (sessions view). */
 typedef struct
 {
@@ -264,22 +329,14 @@ typedef struct
   u8 *tcp_out;			 /* rewritten stream bytes of one segment */
   u8 *linear;			 /* a chained datagram copied into one piece */
   uword *inbound_by_src; /* outside address (u32, network order) -> such records */
+  uword *calls_by_host;	 /* inside address (u32, network order) -> call records */
+  sip_alg_bucket_t *buckets[SIP_ALG_N_RATES]; /* SIP_ALG_RATE_BUCKETS each, direct mapped */
   u8 *scratch; /* rewrite output */
   sip_hdr_t hdrs[SIP_ALG_MAX_HDRS];
   sip_site_t sites[SIP_ALG_MAX_SITES];
   sip_edit_t edits[SIP_ALG_MAX_EDITS];
 } sip_alg_per_thread_t;
 
-/* Security limits: what attacker-controlled bytes may make the ALG keep or open. */
-typedef struct
-{
-  u32 max_inbound_calls;	      /* records outside requests may create, per worker */
-  u32 max_inbound_per_source;	      /* ... of them from one outside address */
-  u32 max_binding_time;		      /* cap on a registrar's Expires (s) */
-  u32 max_entries;		      /* server-map entries in total */
-  u32 max_entries_per_call;	      /* server-map entries of one call record */
-  u16 inside_port_lo, inside_port_hi; /* inside ports a media pinhole may lead to */
-} sip_alg_security_t;
 
 typedef struct
 {
@@ -300,6 +357,8 @@ typedef struct
   uword *if_enabled;	/* bitmap of sw_if_index */
 
   sip_alg_security_t sec;
+  sip_alg_validation_t val;
+  uword *entries_by_host; /* inside address (u32) -> server-map entries (main thread) */
 
   /*
    * The gate: sip-alg-pre runs before the ACL plugin's input node (the firewall's security
@@ -417,6 +476,8 @@ int sip_alg_set_max_calls (u32 max_calls);
 int sip_alg_set_media_policy (int other_hosts);
 int sip_alg_set_security (const sip_alg_security_t *s);
 void sip_alg_get_security (sip_alg_security_t *s);
+int sip_alg_set_validation (const sip_alg_validation_t *v);
+void sip_alg_host_count (uword **h, u32 addr, int delta);
 
 /* Called by the node (worker) -> RPC to the main thread. */
 void sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_alg_pinhole_t *ph,

@@ -105,6 +105,36 @@ vl_api_sip_alg_set_security_t_handler (vl_api_sip_alg_set_security_t *mp)
 }
 
 static void
+vl_api_sip_alg_set_host_limits_t_handler (vl_api_sip_alg_set_host_limits_t *mp)
+{
+  vl_api_sip_alg_set_host_limits_reply_t *rmp;
+  sip_alg_security_t sec;
+  sip_alg_get_security (&sec);
+  sec.max_calls_per_host = mp->max_calls_per_host;
+  sec.max_entries_per_host = mp->max_entries_per_host;
+  int rv = sip_alg_set_security (&sec);
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_HOST_LIMITS_REPLY);
+}
+
+static void
+vl_api_sip_alg_set_validation_t_handler (vl_api_sip_alg_set_validation_t *mp)
+{
+  vl_api_sip_alg_set_validation_reply_t *rmp;
+  sip_alg_validation_t v = {
+    .strict = mp->strict,
+    .action = { [SIP_ALG_CLASS_PARSE] = mp->drop_parse,
+		[SIP_ALG_CLASS_HEADER] = mp->drop_header,
+		[SIP_ALG_CLASS_SDP] = mp->drop_sdp,
+		[SIP_ALG_CLASS_TOO_MANY] = mp->drop_too_many },
+    .block_methods = mp->block_methods,
+    .rate = { [SIP_ALG_RATE_INVITE] = { mp->invite_rate, mp->invite_burst },
+	      [SIP_ALG_RATE_REGISTER] = { mp->register_rate, mp->register_burst } },
+  };
+  int rv = sip_alg_set_validation (&v);
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_VALIDATION_REPLY);
+}
+
+static void
 vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 {
   sip_alg_main_t *sam = &sip_alg_main;
@@ -138,6 +168,18 @@ vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 		      rmp->max_entries_per_call = sec.max_entries_per_call;
 		      rmp->inside_port_lo = sec.inside_port_lo;
 		      rmp->inside_port_hi = sec.inside_port_hi;
+		      rmp->max_calls_per_host = sec.max_calls_per_host;
+		      rmp->max_entries_per_host = sec.max_entries_per_host;
+		      rmp->strict = sam->val.strict;
+		      rmp->drop_parse = sam->val.action[SIP_ALG_CLASS_PARSE];
+		      rmp->drop_header = sam->val.action[SIP_ALG_CLASS_HEADER];
+		      rmp->drop_sdp = sam->val.action[SIP_ALG_CLASS_SDP];
+		      rmp->drop_too_many = sam->val.action[SIP_ALG_CLASS_TOO_MANY];
+		      rmp->block_methods = sam->val.block_methods;
+		      rmp->invite_rate = sam->val.rate[SIP_ALG_RATE_INVITE].rate;
+		      rmp->invite_burst = sam->val.rate[SIP_ALG_RATE_INVITE].burst;
+		      rmp->register_rate = sam->val.rate[SIP_ALG_RATE_REGISTER].rate;
+		      rmp->register_burst = sam->val.rate[SIP_ALG_RATE_REGISTER].burst;
 		    }));
 }
 

@@ -247,6 +247,8 @@ sip_alg_security_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_
 	  unformat (input, "max-inbound-per-source %u", &sec.max_inbound_per_source) ||
 	  unformat (input, "max-binding-time %u", &sec.max_binding_time) ||
 	  unformat (input, "max-entries-per-call %u", &sec.max_entries_per_call) ||
+	  unformat (input, "max-entries-per-host %u", &sec.max_entries_per_host) ||
+	  unformat (input, "max-calls-per-host %u", &sec.max_calls_per_host) ||
 	  unformat (input, "max-entries %u", &sec.max_entries))
 	;
       else if (unformat (input, "inside-media-ports %u - %u", &lo, &hi))
@@ -267,8 +269,125 @@ VLIB_CLI_COMMAND (sip_alg_security_command, static) = {
   .path = "set sip-alg security",
   .short_help = "set sip-alg security [max-inbound-calls <n>] [max-inbound-per-source <n>] "
 		"[max-binding-time <s>] [max-entries <n>] [max-entries-per-call <n>] "
-		"[inside-media-ports <lo>-<hi>]",
+		"[inside-media-ports <lo>-<hi>] [max-calls-per-host <n>] "
+		"[max-entries-per-host <n>]",
   .function = sip_alg_security_command_fn,
+};
+
+static const char *sip_alg_class_names[SIP_ALG_N_CLASSES] = { "parse", "header", "sdp",
+							      "too-many" };
+
+/* A method's name as the block list takes it: INVITE ... PUBLISH, OTHER for the rest. */
+static sip_method_t
+sip_alg_method_by_name (const u8 *name, u32 len)
+{
+  if (len == 5 && !strncasecmp ((char *) name, "other", 5))
+    return SIP_METHOD_OTHER;
+  for (sip_method_t m = SIP_METHOD_INVITE; m < SIP_METHOD_OTHER; m++)
+    if (strlen (sip_method_name (m)) == len && !strncasecmp ((char *) name, sip_method_name (m), len))
+      return m;
+  return SIP_METHOD_NONE;
+}
+
+u8 *
+format_sip_alg_methods (u8 *s, va_list *args)
+{
+  u32 mask = va_arg (*args, u32);
+  int n = 0;
+  for (sip_method_t m = SIP_METHOD_INVITE; m <= SIP_METHOD_OTHER; m++)
+    if (mask & (1u << m))
+      s = format (s, "%s%s", n++ ? "," : "", m == SIP_METHOD_OTHER ? "OTHER" : sip_method_name (m));
+  if (!n)
+    s = format (s, "none");
+  return s;
+}
+
+static clib_error_t *
+sip_alg_validation_command_fn (vlib_main_t *vm, unformat_input_t *input,
+			       vlib_cli_command_t *cmd)
+{
+  sip_alg_validation_t v = sip_alg_main.val;
+  u8 given[SIP_ALG_N_CLASSES] = {}, *list = 0;
+  int mode = -1;
+  u32 rate, burst;
+
+  while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    {
+      int cls = -1;
+      if (unformat (input, "strict"))
+	mode = 1;
+      else if (unformat (input, "lenient"))
+	mode = 0;
+      else if (unformat (input, "invite-rate %u burst %u", &rate, &burst) ||
+	       (unformat (input, "invite-rate %u", &rate) && ((burst = rate ? rate : 0), 1)))
+	v.rate[SIP_ALG_RATE_INVITE] = (sip_alg_rate_t){ rate, burst };
+      else if (unformat (input, "register-rate %u burst %u", &rate, &burst) ||
+	       (unformat (input, "register-rate %u", &rate) && ((burst = rate ? rate : 0), 1)))
+	v.rate[SIP_ALG_RATE_REGISTER] = (sip_alg_rate_t){ rate, burst };
+      else if (unformat (input, "block %s", &list))
+	{
+	  v.block_methods = 0;
+	  if (strcmp ((char *) list, "none"))
+	    for (u8 *p = list, *e; *p; p = *e ? e + 1 : e)
+	      {
+		for (e = p; *e && *e != ','; e++)
+		  ;
+		sip_method_t m = sip_alg_method_by_name (p, e - p);
+		if (m == SIP_METHOD_NONE)
+		  {
+		    clib_error_t *err =
+		      clib_error_return (0, "block: unknown method '%.*s' (INVITE ... PUBLISH, "
+					    "OTHER, or none)",
+					 (int) (e - p), p);
+		    vec_free (list);
+		    return err;
+		  }
+		v.block_methods |= 1u << m;
+	      }
+	  vec_free (list);
+	}
+      else
+	{
+	  for (int i = 0; i < SIP_ALG_N_CLASSES && cls < 0; i++)
+	    if (unformat (input, sip_alg_class_names[i]))
+	      cls = i;
+	  if (cls < 0)
+	    return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
+	  if (unformat (input, "pass"))
+	    v.action[cls] = SIP_ALG_ACTION_PASS;
+	  else if (unformat (input, "drop"))
+	    v.action[cls] = SIP_ALG_ACTION_DROP;
+	  else
+	    return clib_error_return (0, "%s: want pass or drop, got '%U'",
+				      sip_alg_class_names[cls], format_unformat_error, input);
+	  given[cls] = 1;
+	}
+    }
+  if (mode >= 0)
+    {
+      /* the mode's default for every class not given on this line */
+      v.strict = mode;
+      for (int i = 0; i < SIP_ALG_N_CLASSES; i++)
+	if (!given[i])
+	  v.action[i] = mode ? SIP_ALG_ACTION_DROP : SIP_ALG_ACTION_PASS;
+    }
+  return sip_alg_rv_error (sip_alg_set_validation (&v), "validation");
+}
+
+/*
+ * ?? set sip-alg validation
+ * Malformed messages, blocked methods and INVITE/REGISTER rates. `strict` (or `lenient`)
+ * sets the mode and the action of every class not named on the same line (strict: drop,
+ * lenient: pass). Rates are per source address and worker; `burst` defaults to the rate,
+ * a rate of 0 turns the limit off.
+ *   set sip-alg validation strict sdp pass block MESSAGE,SUBSCRIBE invite-rate 20 burst 40
+ */
+VLIB_CLI_COMMAND (sip_alg_validation_command, static) = {
+  .path = "set sip-alg validation",
+  .short_help = "set sip-alg validation [strict|lenient] [parse|header|sdp|too-many pass|drop] "
+		"[block <METHOD>[,<METHOD>...]|none] [invite-rate <n> [burst <n>]] "
+		"[register-rate <n> [burst <n>]]",
+  .function = sip_alg_validation_command_fn,
 };
 
 static u64
@@ -425,6 +544,20 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 		   sam->sec.max_inbound_calls, sam->sec.max_inbound_per_source, sam->sec.max_binding_time,
 		   sam->sec.max_entries, pool_elts (sam->smap), sam->sec.max_entries_per_call,
 		   sam->sec.inside_port_lo, sam->sec.inside_port_hi);
+  vlib_cli_output (vm, "host limits max-calls-per-host %u (per worker) max-entries-per-host %u "
+		       "(0: off)",
+		   sam->sec.max_calls_per_host, sam->sec.max_entries_per_host);
+  vec_reset_length (s);
+  for (int i = 0; i < SIP_ALG_N_CLASSES; i++)
+    s = format (s, " %s %s", sip_alg_class_names[i],
+		sam->val.action[i] == SIP_ALG_ACTION_DROP ? "drop" : "pass");
+  vlib_cli_output (vm, "validation %s%v block %U", sam->val.strict ? "strict" : "lenient", s,
+		   format_sip_alg_methods, sam->val.block_methods);
+  vlib_cli_output (vm, "rate-limits invite %u/s burst %u register %u/s burst %u "
+		       "(per source and worker, 0: off)",
+		   sam->val.rate[SIP_ALG_RATE_INVITE].rate, sam->val.rate[SIP_ALG_RATE_INVITE].burst,
+		   sam->val.rate[SIP_ALG_RATE_REGISTER].rate,
+		   sam->val.rate[SIP_ALG_RATE_REGISTER].burst);
   if (sam->initialized)
     {
       vec_reset_length (s);
@@ -493,7 +626,7 @@ sip_alg_show_memory_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
       pool_foreach (c, ptd->calls)
 	keys += sip_alg_vec_bytes (c->call_id);
       hashes += hash_bytes (ptd->call_by_id) + hash_bytes (ptd->inbound_by_src) +
-		hash_bytes (ptd->tcp_by_key);
+		hash_bytes (ptd->calls_by_host) + hash_bytes (ptd->tcp_by_key);
       tcp += sip_alg_vec_bytes (ptd->tcp_conns);
       pool_foreach (tc, ptd->tcp_conns)
 	tcp += sizeof (*tc->key) + sip_alg_vec_bytes (tc->half[0].pending) +
@@ -501,7 +634,7 @@ sip_alg_show_memory_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 	       sip_alg_vec_bytes (tc->half[1].unit);
       remote += sip_alg_vec_bytes (ptd->gate_remote);
     }
-  smap = sip_alg_vec_bytes (sam->smap) + remote;
+  smap = sip_alg_vec_bytes (sam->smap) + remote + hash_bytes (sam->entries_by_host);
   for (u32 t = 0; t < vec_len (sam->gate_counters.counters); t++)
     smap += sip_alg_vec_bytes (sam->gate_counters.counters[t]);
   bihash = sip_alg_bihash_bytes (&sam->pinholes) + sip_alg_bihash_bytes (&sam->smap_by_key) +

@@ -405,6 +405,7 @@ typedef struct
   u16 n_peer_mismatch;
   u32 rx_sw_if_index;
   u8 tcp; /* the message came over TCP */
+  u8 drop; /* verdict: the message is dropped (UDP) or cut out of the stream (TCP) */
   u32 n_media_hosts;			  /* in media_hosts[] */
   u32 media_hosts[SIP_ALG_CALL_MAX_MEDIA]; /* other inside hosts of the SDP, host order */
   sip_result_t result;
@@ -446,6 +447,112 @@ sip_alg_result_counter (sip_result_t r)
     default:
       return SIP_ALG_ERROR_PARSE_ERROR;
     }
+}
+
+/*
+ * A malformed message whose class counter is ctr: its class's action (sip_alg_validation_t).
+ * Pass leaves c->error = ctr for the caller to count; drop counts ctr here and makes the
+ * verdict malformed_drop.
+ */
+static void
+sip_alg_malformed (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_ctx_t *c, u32 ctr)
+{
+  sip_alg_class_t cls;
+  c->error = ctr;
+  switch (ctr)
+    {
+    case SIP_ALG_ERROR_PARSE_ERROR:
+    case SIP_ALG_ERROR_TRUNCATED:
+      cls = SIP_ALG_CLASS_PARSE;
+      break;
+    case SIP_ALG_ERROR_HEADER_ERROR:
+      cls = SIP_ALG_CLASS_HEADER;
+      break;
+    case SIP_ALG_ERROR_SDP_ERROR:
+      cls = SIP_ALG_CLASS_SDP;
+      break;
+    case SIP_ALG_ERROR_TOO_MANY:
+      cls = SIP_ALG_CLASS_TOO_MANY;
+      break;
+    default:
+      return; /* not the sender's fault (no_space): passes */
+    }
+  if (sam->val.action[cls] != SIP_ALG_ACTION_DROP)
+    return;
+  vlib_node_increment_counter (vm, sip_alg_post_node.index, ctr, 1);
+  c->error = SIP_ALG_ERROR_MALFORMED_DROP;
+  c->drop = 1;
+}
+
+/* Does the request's source still have a token for its method? (per worker) */
+static_always_inline int
+sip_alg_rate_ok (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
+		 sip_alg_ctx_t *c, u32 k)
+{
+  const sip_alg_rate_t *r = &sam->val.rate[k];
+  if (!r->rate)
+    return 1;
+  u32 src = c->dir == SIP_ALG_DIR_IN2OUT ? c->in_addr.as_u32 : c->peer_addr.as_u32;
+  u32 slot = (u32) (src * 0x9e3779b1u) >> (32 - min_log2 (SIP_ALG_RATE_BUCKETS));
+  sip_alg_bucket_t *bk = &ptd->buckets[k][slot];
+  f64 now = vlib_time_now (vm);
+  if (bk->addr != src)
+    {
+      /* a new source, or one that takes the slot of another: a full bucket */
+      bk->addr = src;
+      bk->tokens = r->burst;
+    }
+  else
+    bk->tokens = clib_min ((f64) r->burst, bk->tokens + (now - bk->last) * r->rate);
+  bk->last = now;
+  if (bk->tokens < 1)
+    return 0;
+  bk->tokens -= 1;
+  return 1;
+}
+
+/*
+ * What may go on of a message that parsed (sip_alg_validation_t): strict mode's RFC 3261
+ * checks (no leniency, Max-Forwards in a request), blocked methods from outside, the INVITE and REGISTER rates. Returns 0 when the
+ * message goes no further: c->drop set, or c->error its class counter to pass untouched.
+ */
+static int
+sip_alg_validate (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
+		  sip_alg_ctx_t *c)
+{
+  const sip_msg_t *m = &c->msg;
+  if (PREDICT_FALSE (m->lenient))
+    {
+      if (sam->val.strict)
+	{
+	  sip_alg_malformed (vm, sam, c, SIP_ALG_ERROR_PARSE_ERROR);
+	  return 0;
+	}
+      vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_LENIENT, 1);
+    }
+  /* Via, From, To, Call-ID, CSeq and the CSeq method the parser holds to in both modes */
+  if (sam->val.strict && m->is_request && m->first[SIP_HDR_MAX_FORWARDS] == SIP_HDR_NONE)
+    {
+      sip_alg_malformed (vm, sam, c, SIP_ALG_ERROR_HEADER_ERROR);
+      return 0;
+    }
+  if (!m->is_request)
+    return 1;
+  if (c->dir == SIP_ALG_DIR_OUT2IN && (sam->val.block_methods & (1u << m->method)))
+    {
+      c->error = SIP_ALG_ERROR_METHOD_BLOCKED;
+      c->drop = 1;
+      return 0;
+    }
+  if ((m->method == SIP_METHOD_INVITE && !sip_alg_rate_ok (vm, sam, ptd, c, SIP_ALG_RATE_INVITE)) ||
+      (m->method == SIP_METHOD_REGISTER &&
+       !sip_alg_rate_ok (vm, sam, ptd, c, SIP_ALG_RATE_REGISTER)))
+    {
+      c->error = SIP_ALG_ERROR_RATE_LIMITED;
+      c->drop = 1;
+      return 0;
+    }
+  return 1;
 }
 
 /* Append the dotted quad of a (network order) to vector v, as format_ip4_address does. */
@@ -563,9 +670,21 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
 	  return 0;
 	}
     }
+  if (sam->sec.max_calls_per_host)
+    {
+      uword *host_n = hash_get (ptd->calls_by_host, c->in_addr.as_u32);
+      if (host_n && host_n[0] >= sam->sec.max_calls_per_host)
+	{
+	  /* like a full call table: the message still gets an outcome, without a record */
+	  vlib_node_increment_counter (vm, sip_alg_post_node.index,
+				       SIP_ALG_ERROR_HOST_CALLS_FULL, 1);
+	  return 0;
+	}
+    }
   key = vec_dup (key);
   sip_alg_call_t *call;
   pool_get_zero (ptd->calls, call);
+  sip_alg_host_count (&ptd->calls_by_host, c->in_addr.as_u32, 1);
   if (c->dir == SIP_ALG_DIR_OUT2IN)
     {
       call->inbound = 1;
@@ -846,13 +965,14 @@ sip_alg_message_abort (sip_alg_main_t *sam, sip_alg_ctx_t *c, sip_result_t resul
 
 /*
  * One SIP message at payload[0..len) (a datagram, or a message framed out of a TCP stream),
- * c's direction and endpoints filled: parse, call state, the pinholes it needs, and its
- * rewrite into out[0..out_cap). Returns SIP_OK with *out_len its new length (len and
- * c->n_edits 0 when nothing changes); c->error is its outcome counter. On SIP_OK the
- * caller places the bytes and then calls sip_alg_message_commit, or sip_alg_message_abort
- * when it cannot.
+ * c's direction and endpoints filled: validation, parse, call state, the pinholes it needs,
+ * and its rewrite into out[0..out_cap). Returns 0 with *out_len its new length (len and
+ * c->n_edits 0 when nothing changes); c->error is its outcome counter. Then the caller
+ * places the bytes and calls sip_alg_message_commit, or sip_alg_message_abort when it
+ * cannot. Returns -1 when the message is not rewritten: it passes untouched (c->result
+ * says why, c->error counts it), or c->drop is its verdict (c->error says which).
  */
-static sip_result_t
+static int
 sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
 		 sip_alg_per_thread_t *ptd, sip_alg_ctx_t *c, const u8 *payload, u32 len,
 		 sip_parse_mode_t mode, u8 *out, u32 out_cap, u32 *out_len)
@@ -872,18 +992,21 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
   c->replace_outside = 0;
   *out_len = len;
   vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_SIP, 1);
+  c->drop = 0;
   c->result = sip_msg_parse (payload, len, mode, &c->msg, ptd->hdrs, SIP_ALG_MAX_HDRS);
   if (c->result == SIP_OK && c->msg.n_hdrs == 0)
     {
       c->error = SIP_ALG_ERROR_KEEPALIVE;
-      return SIP_OK;
+      return 0;
     }
+  if (c->result == SIP_OK && !sip_alg_validate (vm, sam, ptd, c))
+    return -1; /* a verdict: dropped, or passed untouched and counted */
   if (c->result == SIP_OK)
     c->result = sip_sites_find (payload, &c->msg, &c->info, ptd->sites, SIP_ALG_MAX_SITES);
   if (c->result != SIP_OK)
     {
-      c->error = sip_alg_result_counter (c->result);
-      return c->result;
+      sip_alg_malformed (vm, sam, c, sip_alg_result_counter (c->result));
+      return -1;
     }
 
   /* call state */
@@ -1015,12 +1138,13 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
   if (c->result != SIP_OK)
     {
       sip_alg_message_abort (sam, c, c->result);
-      return c->result;
+      sip_alg_malformed (vm, sam, c, c->error);
+      return -1;
     }
   c->n_edits = plan.n_edits;
   c->delta = plan.delta;
   c->error = plan.n_edits ? SIP_ALG_ERROR_REWRITTEN : SIP_ALG_ERROR_UNCHANGED;
-  return SIP_OK;
+  return 0;
 }
 
 /*
@@ -1197,8 +1321,8 @@ sip_alg_post_udp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   if (b->current_length < hdrs || udp_len < 8 || hdrs - 8 + udp_len > total ||
       udp_len - 8 > SIP_MAX_MSG_LEN)
     {
-      c->error = SIP_ALG_ERROR_TRUNCATED;
-      return 0;
+      sip_alg_malformed (vm, sam, c, SIP_ALG_ERROR_TRUNCATED);
+      return c->drop ? 2 : 0;
     }
   u8 *payload = (u8 *) (udp + 1);
   if (chained)
@@ -1210,8 +1334,8 @@ sip_alg_post_udp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   u32 len = udp_len - 8, out_len;
   c->rx_sw_if_index = vnet_buffer (b)->sw_if_index[VLIB_RX];
   if (sip_alg_message (vm, node, sam, ptd, c, payload, len, SIP_PARSE_DATAGRAM, ptd->scratch,
-		       vec_len (ptd->scratch), &out_len) != SIP_OK)
-    return 0;
+		       vec_len (ptd->scratch), &out_len))
+    return c->drop ? 2 : 0;
   if (c->n_edits)
     {
       if (!chained && (i32) out_len - (i32) len <= (i32) vlib_buffer_space_left_at_end (vm, b))
@@ -1388,14 +1512,15 @@ sip_alg_tcp_stream (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *
 	  break;
 	}
       u32 len = m.msg_len, out_len;
-      if (sip_alg_message (vm, node, sam, ptd, c, data + off, len, SIP_PARSE_STREAM,
-			   ptd->scratch, vec_len (ptd->scratch), &out_len) == SIP_OK)
+      if (!sip_alg_message (vm, node, sam, ptd, c, data + off, len, SIP_PARSE_STREAM,
+			    ptd->scratch, vec_len (ptd->scratch), &out_len))
 	{
 	  vec_add (ptd->tcp_out, c->n_edits ? ptd->scratch : data + off, out_len);
 	  hold |= sip_alg_message_commit (vm, c, ~0, 0);
 	}
-      else
+      else if (!c->drop)
 	vec_add (ptd->tcp_out, data + off, len); /* untouched, counted */
+      /* else dropped: cut out of the stream, the receiver never sees it */
       if (c->error != ~0)
 	vlib_node_increment_counter (vm, node->node_index, c->error, 1);
       off += len;
@@ -1494,8 +1619,8 @@ sip_alg_post_tcp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   if (tcp_header_bytes (tcp) < sizeof (tcp_header_t) || ip_len < hdrs ||
       ip_len > b->current_length)
     {
-      c->error = SIP_ALG_ERROR_TRUNCATED;
-      return 0;
+      sip_alg_malformed (vm, sam, c, SIP_ALG_ERROR_TRUNCATED);
+      return c->drop ? 2 : 0;
     }
   u8 *payload = (u8 *) ip + hdrs;
   u32 plen = ip_len - hdrs, seq = clib_net_to_host_u32 (tcp->seq_number);
