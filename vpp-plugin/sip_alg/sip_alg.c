@@ -384,7 +384,8 @@ sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration)
 int
 sip_alg_set_max_calls (u32 max_calls)
 {
-  if (!max_calls)
+  /* the calls dump's cursor holds a pool index in 24 bits */
+  if (!max_calls || max_calls > 1 << 24)
     return VNET_API_ERROR_INVALID_VALUE;
   sip_alg_main.max_calls = max_calls;
   return 0;

@@ -235,17 +235,48 @@ sip_alg_send_smap_details (u32 index, vl_api_registration_t *rp, u32 context, f6
 			    }));
 }
 
+/* The first index of pool p at or after i that is in use, ~0 for none. */
+static u32
+sip_alg_pool_from (void *p, u32 i)
+{
+  if (i < vec_len (p) && !pool_is_free_index (p, i))
+    return i;
+  return i == ~0 ? ~0 : pool_next_index (p, i);
+}
+
+/*
+ * The *_get dumps send details from a cursor until VPP's API process should let the rest of
+ * the main thread run (the client's queue is full, or VL_API_MAX_TIME_IN_HANDLER has gone
+ * by); then the reply is EAGAIN with the cursor to go on from, and the client asks again.
+ * The barrier (these handlers read worker state) is held for one page at a time, and an
+ * entry or call that went between pages is skipped, not an error.
+ */
 static void
 vl_api_sip_alg_server_map_get_t_handler (vl_api_sip_alg_server_map_get_t *mp)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  vl_api_sip_alg_server_map_get_reply_t *rmp;
+  vl_api_registration_t *rp = vl_api_client_index_to_registration (mp->client_index);
+  vlib_main_t *vm = vlib_get_main ();
+  f64 now = vlib_time_now (vm);
+  u32 cursor = ~0;
   int rv = 0;
-  f64 now = vlib_time_now (vlib_get_main ());
 
-  REPLY_AND_DETAILS_MACRO_END (VL_API_SIP_ALG_SERVER_MAP_GET_REPLY, sam->smap, ({
-				 sip_alg_send_smap_details (cursor, rp, mp->context, now);
-			       }));
+  if (!rp)
+    return;
+  for (u32 i = sip_alg_pool_from (sam->smap, mp->cursor); i != ~0;
+       i = pool_next_index (sam->smap, i))
+    {
+      sip_alg_send_smap_details (i, rp, mp->context, now);
+      if (vl_api_process_may_suspend (vm, rp, now))
+	{
+	  cursor = pool_next_index (sam->smap, i);
+	  break;
+	}
+    }
+  if (cursor != ~0)
+    rv = VNET_API_ERROR_EAGAIN;
+  vl_api_sip_alg_server_map_get_reply_t *rmp;
+  REPLY_MACRO2_END (VL_API_SIP_ALG_SERVER_MAP_GET_REPLY, ({ rmp->cursor = cursor; }));
 }
 
 /* Calls live in per-thread pools: the cursor is thread << 24 | pool index. */
@@ -258,16 +289,19 @@ vl_api_sip_alg_calls_get_t_handler (vl_api_sip_alg_calls_get_t *mp)
   u32 start = mp->cursor == ~0 ? 0 : mp->cursor;
   int rv = 0;
 
+  vlib_main_t *vm = vlib_get_main ();
+  u32 cursor = ~0, n_threads = vec_len (sam->per_thread);
+
   if (!rp)
     return;
-  for (u32 t = start >> 24; t < vec_len (sam->per_thread); t++)
+  for (u32 t = start >> 24, from = start & 0xffffff; t < n_threads && cursor == ~0;
+       t++, from = 0)
     {
-      sip_alg_call_t *c;
-      pool_foreach (c, sam->per_thread[t].calls)
+      sip_alg_call_t *pool = sam->per_thread[t].calls;
+      for (u32 index = sip_alg_pool_from (pool, from); index != ~0;
+	   index = pool_next_index (pool, index))
 	{
-	  u32 index = c - sam->per_thread[t].calls;
-	  if (t == (start >> 24) && index < (start & 0xffffff))
-	    continue;
+	  sip_alg_call_t *c = pool_elt_at_index (pool, index);
 	  vl_api_sip_alg_calls_details_t *rmp;
 	  u32 context = mp->context; /* the macro's parameter is spelled "context" */
 	  REPLY_MACRO_DETAILS4_END (
@@ -294,10 +328,18 @@ vl_api_sip_alg_calls_get_t_handler (vl_api_sip_alg_calls_get_t *mp)
 	      rmp->left_time = left > 0 ? (u32) (left + 0.5) : 0;
 	      rmp->epoch = c->epoch;
 	    }));
+	  if (vl_api_process_may_suspend (vm, rp, now))
+	    {
+	      u32 next = pool_next_index (pool, index);
+	      cursor = next != ~0 ? t << 24 | next : t + 1 < n_threads ? (t + 1) << 24 : ~0;
+	      break;
+	    }
 	}
     }
+  if (cursor != ~0)
+    rv = VNET_API_ERROR_EAGAIN;
   vl_api_sip_alg_calls_get_reply_t *rmp;
-  REPLY_MACRO2_END (VL_API_SIP_ALG_CALLS_GET_REPLY, ({ rmp->cursor = ~0; }));
+  REPLY_MACRO2_END (VL_API_SIP_ALG_CALLS_GET_REPLY, ({ rmp->cursor = cursor; }));
 }
 
 /* Per installed entry and thread: the cursor is entry index << 8 | thread. */
@@ -307,21 +349,23 @@ vl_api_sip_alg_sessions_get_t_handler (vl_api_sip_alg_sessions_get_t *mp)
   sip_alg_main_t *sam = &sip_alg_main;
   vl_api_registration_t *rp = vl_api_client_index_to_registration (mp->client_index);
   u32 start = mp->cursor == ~0 ? 0 : mp->cursor;
-  sip_alg_smap_t *e;
+  vlib_main_t *vm = vlib_get_main ();
+  f64 now = vlib_time_now (vm);
+  u32 cursor = ~0, n_threads = vec_len (sam->per_thread);
   int rv = 0;
 
   if (!rp)
     return;
-  pool_foreach (e, sam->smap)
+  for (u32 ei = sip_alg_pool_from (sam->smap, start >> 8), t0 = start & 0xff;
+       ei != ~0 && cursor == ~0; ei = pool_next_index (sam->smap, ei), t0 = 0)
     {
-      u32 ei = e - sam->smap;
-      if (!e->installed || ei < (start >> 8))
+      sip_alg_smap_t *e = pool_elt_at_index (sam->smap, ei);
+      if (!e->installed)
 	continue;
-      for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+      for (u32 t = ei == (start >> 8) ? t0 : 0; t < n_threads; t++)
 	{
 	  sip_alg_per_thread_t *ptd = &sam->per_thread[t];
-	  if ((ei == (start >> 8) && t < (start & 0xff)) || ei >= vec_len (ptd->gate_remote) ||
-	      !ptd->gate_remote[ei].addr.as_u32)
+	  if (ei >= vec_len (ptd->gate_remote) || !ptd->gate_remote[ei].addr.as_u32)
 	    continue;
 	  vlib_counter_t c = {};
 	  if (ei < vec_len (sam->gate_counters.counters[t]))
@@ -342,10 +386,19 @@ vl_api_sip_alg_sessions_get_t_handler (vl_api_sip_alg_sessions_get_t *mp)
 				      rmp->packets = c.packets;
 				      rmp->bytes = c.bytes;
 				    }));
+	  if (vl_api_process_may_suspend (vm, rp, now))
+	    {
+	      /* go on with the next thread of this entry, or the next entry */
+	      u32 next = pool_next_index (sam->smap, ei);
+	      cursor = t + 1 < n_threads ? ei << 8 | (t + 1) : next != ~0 ? next << 8 : ~0;
+	      break;
+	    }
 	}
     }
+  if (cursor != ~0)
+    rv = VNET_API_ERROR_EAGAIN;
   vl_api_sip_alg_sessions_get_reply_t *rmp;
-  REPLY_MACRO2_END (VL_API_SIP_ALG_SESSIONS_GET_REPLY, ({ rmp->cursor = ~0; }));
+  REPLY_MACRO2_END (VL_API_SIP_ALG_SESSIONS_GET_REPLY, ({ rmp->cursor = cursor; }));
 }
 
 #include <vnet/ip/ip_types_api.h>
