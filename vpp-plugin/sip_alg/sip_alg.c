@@ -667,6 +667,8 @@ sip_alg_nat_api_drain (sip_alg_main_t *sam, u32 context, int *rv)
   while (!svm_queue_sub (sam->nat_q, (u8 *) &msg, SVM_Q_NOWAIT, 0))
     {
       vl_api_nat44_add_del_static_mapping_v2_reply_t *r = (void *) msg;
+      /* the sender poisoned it once queued (AddressSanitizer builds); receivers unpoison */
+      VL_MSG_API_UNPOISON (r);
       if (rv && clib_net_to_host_u16 (r->_vl_msg_id) == sam->nat_reply_id &&
 	  r->context == context)
 	*rv = (i32) clib_net_to_host_u32 (r->retval);
@@ -1481,9 +1483,15 @@ sip_alg_process (vlib_main_t *vm, vlib_node_runtime_t *rt, vlib_frame_t *f)
   return 0;
 }
 
+/*
+ * The process calls NAT44-ED's static mapping handler (and the FIB below it) from its own
+ * stack: 128 KB, not the default 32 KB, which an AddressSanitizer build overflowed on its
+ * first server-map entry (redzones grow every frame).
+ */
 VLIB_REGISTER_NODE (sip_alg_process_node) = {
   .function = sip_alg_process,
   .type = VLIB_NODE_TYPE_PROCESS,
+  .process_log2_n_stack_bytes = 17,
   .name = "sip-alg-process",
 };
 
