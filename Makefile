@@ -19,7 +19,7 @@ PLUGIN_SRCS := $(wildcard vpp-plugin/sip_alg/*.c vpp-plugin/sip_alg/*.h vpp-plug
   $(wildcard vpp-plugin/CMakeLists.txt vpp-plugin/sip_alg/CMakeLists.txt) $(CORE_SRCS) $(CORE_HDRS)
 PLUGIN_SO := $(BUILD)/plugin/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core plugin install-plugin pg-bench call-bench perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo
+.PHONY: help core plugin plugin-asan install-plugin pg-bench call-bench stress stress-asan perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
@@ -30,6 +30,8 @@ help:
 	@echo "make bench     core microbenchmark: ns, cycles, callgrind instructions per message"
 	@echo "make pg-bench  plugin in VPP, packet generator: clocks/pkt per node, ALG on vs off"
 	@echo "make call-bench plugin in VPP, packet generator: calls/s set up and torn down, bytes per call"
+	@echo "make stress    plugin in VPP, packet generator: 1M mutated SIP packets, 100k-call soak, INVITE flood vs RTP"
+	@echo "make stress-asan the mutated packets again with the plugin built with ASan in a debug VPP (VPP_ASAN_PREFIX)"
 	@echo "make perf-trex TRex over memif (perf/trex): NDR/PDR and clocks/pkt, ALG on vs off -> $(BUILD)/trex"
 	@echo "make ci        everything CI runs: test, sanitize, fuzz"
 	@echo "make demo      the seed call for real: namespaces, VPP (sipalgctl up), sipp, tables (root)"
@@ -104,6 +106,31 @@ pg-bench: plugin venv
 
 call-bench: plugin venv
 	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/call_bench.py --json $(BUILD)/call-bench.json
+
+# Issue 13's proof in full (CI runs the short form: tests/vpp/test_pg_stress.py)
+stress: plugin venv
+	@mkdir -p $(BUILD)/stress
+	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/stress.py --json $(BUILD)/stress/stress-0w.json
+	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/stress.py --parts flood --workers 2 \
+	  --json $(BUILD)/stress/flood-2w.json
+
+# A debug VPP built with VPP_ENABLE_SANITIZE_ADDR=ON (outside this repository), and the
+# plugin built with -fsanitize=address against it (by clang, as VPP: one ASan runtime)
+VPP_ASAN_PREFIX ?= /opt/vpp-asan
+ASAN_PLUGIN := $(BUILD)/asan/lib/vpp_plugins/sip_alg_plugin.so
+$(ASAN_PLUGIN): $(PLUGIN_SRCS)
+	cmake -G Ninja -S vpp-plugin -B $(BUILD)/asan -DCMAKE_PREFIX_PATH=$(VPP_ASAN_PREFIX) -DCMAKE_C_COMPILER=clang \
+	  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="-fsanitize=address -fno-omit-frame-pointer" >/dev/null
+	ninja -C $(BUILD)/asan
+
+plugin-asan: $(ASAN_PLUGIN)
+
+stress-asan: plugin-asan venv
+	@test -x $(VPP_ASAN_PREFIX)/bin/vpp || { echo "no ASan VPP in $(VPP_ASAN_PREFIX)"; exit 2; }
+	@mkdir -p $(BUILD)/stress
+	VPP_PREFIX=$(VPP_ASAN_PREFIX) SIPALG_PLUGIN_DIR=$(abspath $(BUILD)/asan/lib/vpp_plugins) \
+	  $(PY) perf/stress.py --parts mutate,soak --mutations $(or $(MUTATIONS),200000) \
+	  --calls 4000 --rounds 2 --json $(BUILD)/stress/asan.json
 
 perf-trex: plugin venv
 	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/trex/run.py --out $(BUILD)/trex

@@ -23,7 +23,9 @@ import time
 from sipalgctl import vpp as V
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-PLUGIN_DIR = os.path.join(ROOT, "build", "plugin", "lib", "vpp_plugins")
+# SIPALG_PLUGIN_DIR: another build of the plugin (make stress-asan: with AddressSanitizer)
+PLUGIN_DIR = (os.environ.get("SIPALG_PLUGIN_DIR") or
+              os.path.join(ROOT, "build", "plugin", "lib", "vpp_plugins"))
 def find_vpp():
     """(prefix, None) or (None, reason). Looks where sipalgctl looks (VPP_PREFIX, when set,
     is the only place; else /usr, /usr/local, /opt/vpp)."""
