@@ -27,7 +27,10 @@ def out(args, data, lines):
 
 
 def load(args):
-    return C.load(args.config)
+    cfg = C.load(args.config)
+    for path, msg in cfg.warnings:
+        print(f"{args.config}: {path}: warning: {msg}", file=sys.stderr)
+    return cfg
 
 
 def client(args, cfg=None, plugin=None):

@@ -120,6 +120,34 @@ class Security:
     max_entries_per_call: int = D.MAX_ENTRIES_PER_CALL
     # inside ports a media pinhole may lead to
     inside_media_ports: Tuple[int, int] = D.INSIDE_MEDIA_PORTS
+    # call records of one inside host, per worker, and server-map entries leading to one
+    # inside host (the plugin's sip_alg_set_host_limits); 0: off
+    max_calls_per_host: int = D.MAX_CALLS_PER_HOST
+    max_entries_per_host: int = D.MAX_ENTRIES_PER_HOST
+
+
+@dataclass
+class RateLimit:
+    """A token bucket per source address and worker: rate requests per second, at most
+    burst at once; rate 0: no limit."""
+    rate: int = 0
+    burst: int = 0
+
+
+@dataclass
+class Validation:
+    """What the ALG does with malformed, blocked and rate-limited SIP (the plugin's
+    sip_alg_set_validation). The defaults are the plugin's: lenient, every malformed class
+    passes untouched, no method blocked, no rate limit."""
+    mode: str = D.VALIDATION_MODE  # strict | lenient
+    # malformed class (D.VALIDATION_CLASSES) -> pass | drop, the mode's default filled in
+    actions: Dict[str, str] = field(default_factory=lambda: dict.fromkeys(
+        D.VALIDATION_CLASSES, D.MODE_ACTION[D.VALIDATION_MODE]))
+    # requests from outside that are dropped: names of D.SIP_METHODS, in its order
+    block_methods: Tuple[str, ...] = ()
+    # D.RATE_LIMITED method (invite, register) -> its bucket
+    rate_limits: Dict[str, RateLimit] = field(default_factory=lambda: {
+        m: RateLimit() for m in D.RATE_LIMITED})
 
 
 # the plugin's bounds, under the names the tests and the rest of sipalgctl know
@@ -153,6 +181,7 @@ class SipAlg:
     # message passes untouched and the connection is no longer inspected (tcp_overflow)
     tcp_reassembly: int = D.TCP_REASSEMBLY
     security: Security = field(default_factory=Security)
+    validation: Validation = field(default_factory=Validation)
 
 
 ANY_NET = ipaddress.IPv4Network("0.0.0.0/0")
@@ -201,6 +230,8 @@ class Config:
     nat: Nat
     sip_alg: SipAlg
     firewall: Firewall = field(default_factory=Firewall)
+    # (yaml path, message): valid, but probably not what was meant (cli prints them)
+    warnings: List[Tuple[str, str]] = field(default_factory=list)
 
     def alg_interfaces(self):
         if not self.sip_alg.enabled:
@@ -616,6 +647,80 @@ class SecurityModel(_Model):
     max_entries_per_call: _int_t(D.SECURITY_MIN["max_entries_per_call"], U32_MAX) = \
         D.MAX_ENTRIES_PER_CALL
     inside_media_ports: InsidePorts = D.INSIDE_MEDIA_PORTS
+    # sip_alg_set_host_limits: any u32, 0: off
+    max_calls_per_host: _int_t(0, U32_MAX) = D.MAX_CALLS_PER_HOST
+    max_entries_per_host: _int_t(0, U32_MAX) = D.MAX_ENTRIES_PER_HOST
+
+
+ValidationMode = _choice_t("strict", "lenient")
+ClassAction = _choice_t("pass", "drop")
+
+
+class ActionsModel(_Model):
+    """sip_alg.validation.actions: per malformed class; None: the mode's default."""
+    parse: ClassAction = None
+    header: ClassAction = None
+    sdp: ClassAction = None
+    too_many: ClassAction = None
+
+
+def _method(v):
+    """A SIP method name, any case -> its name in D.SIP_METHODS."""
+    if not isinstance(v, str) or not v:
+        _fail(f"must be a SIP method name, got {v!r}")
+    if v.upper() not in D.SIP_METHODS:
+        _fail(f"unknown method {v!r} (one of {', '.join(D.SIP_METHODS)}; OTHER: any other "
+              f"method)")
+    return v.upper()
+
+
+Method = Annotated[str, PlainValidator(_method)]
+BlockMethods = _unique_list_t(Method, "must be a list of SIP methods", True,
+                              lambda m: f"{m} listed twice")
+
+
+class RateModel(_Model):
+    """One method's token bucket per source address: rate requests per second (0: no
+    limit), burst at most at once (default: the rate; at least 1 with a rate, which
+    sip_alg_set_validation refuses otherwise)."""
+    rate: _int_t(0, U32_MAX)
+    burst: _int_t(0, U32_MAX) = None
+
+    def _check(self):
+        if self.rate and self.burst == 0:
+            return [(("burst",), f"must be between 1 and {U32_MAX} when rate is not 0, "
+                                 f"got 0")]
+        return []
+
+
+def _rate_limits_check(v, handler):
+    """sip_alg.validation.rate_limits: a mapping of D.RATE_LIMITED methods to RateModel (a
+    dict, not a model: a field named register would shadow BaseModel.register)."""
+    if v is None:  # `rate_limits:` with nothing under it, as an empty section
+        return None
+    if not isinstance(v, dict):
+        raise _multi([((), f"must be a mapping, got {type(v).__name__}")])
+    problems = [((str(k),), f"unknown key (allowed: {', '.join(D.RATE_LIMITED)})")
+                for k in v if k not in D.RATE_LIMITED]
+    out = None
+    try:
+        out = handler({k: x for k, x in v.items() if k in D.RATE_LIMITED})
+    except ValidationError as e:
+        problems += _problems(e)
+    if problems:
+        raise _multi(problems)
+    return out
+
+
+RateLimits = Annotated[Dict[str, RateModel], WrapValidator(_rate_limits_check)]
+
+
+class ValidationModel(_Model):
+    """sip_alg.validation (sip_alg_set_validation)."""
+    mode: ValidationMode = D.VALIDATION_MODE
+    actions: Optional[ActionsModel] = None
+    block_methods: BlockMethods = []
+    rate_limits: RateLimits = None
 
 
 InterfaceNames = _list_t(Annotated[str, WrapValidator(
@@ -631,6 +736,7 @@ class SipAlgModel(_Model):
     limits: Optional[LimitsModel] = None
     media_other_hosts: Bool = False
     security: Optional[SecurityModel] = None
+    validation: Optional[ValidationModel] = None
 
 
 Action = _choice_t(*ACTIONS)
@@ -712,7 +818,8 @@ def _build(m):
                      max_duration=t.max_duration, max_calls=lim.max_calls,
                      media_ports=tuple(lim.media_ports), media_other_hosts=a.media_other_hosts,
                      tcp_reassembly=lim.tcp_reassembly,
-                     security=Security(**sec.model_dump()))
+                     security=Security(**sec.model_dump()),
+                     validation=_validation(a.validation or ValidationModel()))
     fw = Firewall()
     if m.firewall is not None:
         def policy(p, default):
@@ -724,6 +831,22 @@ def _build(m):
                       inbound=policy(m.firewall.inbound, D.FW_INBOUND))
     return Config(vpp=vpp, interfaces=interfaces, routes=routes, nat=nat, sip_alg=sip_alg,
                   firewall=fw)
+
+
+def _validation(v):
+    """A ValidationModel with its defaults filled in: each class the mode's action unless
+    named, the blocked methods in the plugin's order, a burst of the rate unless given."""
+    actions, rates = v.actions or ActionsModel(), v.rate_limits or {}
+
+    def rate(r):
+        return RateLimit() if r is None else RateLimit(r.rate, r.rate if r.burst is None
+                                                       else r.burst)
+    return Validation(
+        mode=v.mode,
+        actions={c: getattr(actions, c) or D.MODE_ACTION[v.mode] for c in D.VALIDATION_CLASSES},
+        block_methods=tuple(m for m in D.SIP_METHODS if m in v.block_methods),
+        rate_limits={m: rate(rates.get(m)) for m in D.RATE_LIMITED})
+
 
 class _Ctx:
     def __init__(self):
@@ -820,6 +943,32 @@ def _normalisation(ctx, cfg):
                     f"as an attached host, never as this static route")
 
 
+# --- valid, but probably not meant -----------------------------------------------------------
+#
+# A blocked method is dropped in every request from outside, in-dialog ones included: these
+# four are part of every call, so blocking one breaks calls in ways that show only later.
+
+CALL_METHODS = {
+    "INVITE": "every inbound call is refused, and so are the re-INVITEs (hold, resume, new "
+              "media, session refresh) an outside party sends in calls placed from inside",
+    "ACK": "the ACK of an outside caller never reaches the inside phone, which hangs up its "
+           "inbound calls after about 32 s; ACKs to outside re-INVITEs are lost too",
+    "BYE": "outside parties can no longer hang up: the inside phone stays in the call until "
+           "it hangs up itself or the ALG's timers end the call record",
+    "CANCEL": "an outside caller can no longer cancel a call: the inside phone rings on "
+              "until it times out",
+}
+
+
+def _warnings(cfg):
+    out = []
+    for m in cfg.sip_alg.validation.block_methods:
+        if m in CALL_METHODS:
+            out.append(("sip_alg.validation.block_methods",
+                        f"{m} blocked from outside: {CALL_METHODS[m]}"))
+    return out
+
+
 def parse(data):
     """Build a Config from already-loaded YAML data; raises ConfigError."""
     try:
@@ -832,6 +981,7 @@ def parse(data):
     _normalisation(ctx, cfg)
     if ctx.problems:
         raise ConfigError(ctx.problems)
+    cfg.warnings = _warnings(cfg)
     return cfg
 
 

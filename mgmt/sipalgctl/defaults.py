@@ -27,6 +27,24 @@ MAX_ENTRIES = 65536
 MAX_ENTRIES_PER_CALL = 24
 INSIDE_MEDIA_PORTS = (1024, 65535)
 TCP_REASSEMBLY = 16384  # bytes per direction of a connection
+# limits per inside host (sip_alg_set_host_limits), 0: off. No macro: sip_alg_main starts
+# zeroed; tests/e2e/test_sipalgctl.py reads them from a freshly started VPP.
+MAX_CALLS_PER_HOST = 0
+MAX_ENTRIES_PER_HOST = 0
+# validation (sip_alg_set_validation); no macros either (zeroed: lenient, every class passes,
+# no method blocked, no rate limit), read from a fresh VPP by the same test
+VALIDATION_MODE = "lenient"
+# the action of every malformed class the YAML does not name, by mode
+MODE_ACTION = {"lenient": "pass", "strict": "drop"}
+# malformed classes, in sip_alg_class_t order (sip_alg.h; the CLI spells too_many too-many)
+VALIDATION_CLASSES = ("parse", "header", "sdp", "too_many")
+# requests that may be blocked from outside, in sip_method_t order (core/sip_msg.h
+# foreach_sip_method, then SIP_METHOD_OTHER: any other method): the method at index i is
+# bit 1 << (i + 1) of block_methods (SIP_METHOD_NONE is 0)
+SIP_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE",
+               "INFO", "SUBSCRIBE", "NOTIFY", "MESSAGE", "REFER", "PUBLISH", "OTHER")
+# the rate-limited methods (token buckets per source address and worker), 0: off
+RATE_LIMITED = ("invite", "register")
 
 # constant -> the header macro it must equal (a pair: the macros of its two ends)
 PLUGIN_MACROS = {

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, Optional, Set, Tuple, Union
 
 from . import acl as A
+from . import defaults as D
+from .vpp import API_NEEDED
 
 IP_PROTO = {"udp": 17, "tcp": 6}
 PROTO_NAME = {v: k for k, v in IP_PROTO.items()}
@@ -309,6 +311,82 @@ SECURITY = ("max_inbound_calls", "max_inbound_per_source", "max_binding_time", "
 
 
 @dataclass
+class AlgHostLimits(Op):
+    """Limits per inside host, 0: off (sip_alg_set_host_limits; on the CLI, keywords of `set
+    sip-alg security`). sip_alg_set_security sets them to 0, having no fields for them: plan
+    puts this operation after AlgSecurity."""
+    max_calls_per_host: int
+    max_entries_per_host: int
+
+    def cli(self):
+        return (f"set sip-alg security max-calls-per-host {self.max_calls_per_host} "
+                f"max-entries-per-host {self.max_entries_per_host}")
+
+    def call(self):
+        return "sip_alg_set_host_limits", {"max_calls_per_host": self.max_calls_per_host,
+                                           "max_entries_per_host": self.max_entries_per_host}
+
+
+HOST_LIMITS = ("max_calls_per_host", "max_entries_per_host")  # State.alg's keys, Security's
+
+
+def method_mask(names):
+    """Method names (D.SIP_METHODS) -> block_methods: bit 1 << sip_method_t of each."""
+    return sum(1 << (D.SIP_METHODS.index(n) + 1) for n in set(names))
+
+
+def mask_methods(mask):
+    """block_methods -> the method names, in the plugin's order."""
+    return tuple(n for i, n in enumerate(D.SIP_METHODS) if mask >> (i + 1) & 1)
+
+
+def validation_fields(v):
+    """A config.Validation as sip_alg_set_validation's fields (sip_alg_get_config's names)."""
+    return {"strict": v.mode == "strict",
+            **{f"drop_{c}": v.actions[c] == "drop" for c in D.VALIDATION_CLASSES},
+            "block_methods": method_mask(v.block_methods),
+            **{f"{m}_{k}": getattr(v.rate_limits[m], k) for m in D.RATE_LIMITED
+               for k in ("rate", "burst")}}
+
+
+# sip_alg_set_validation's fields, in its order: State.alg's keys
+VALIDATION = ("strict", *(f"drop_{c}" for c in D.VALIDATION_CLASSES), "block_methods",
+              *(f"{m}_{k}" for m in D.RATE_LIMITED for k in ("rate", "burst")))
+
+
+@dataclass
+class AlgValidation(Op):
+    """Every validation setting at once (sip_alg_set_validation). On the CLI the mode also
+    sets the action of each class the same line does not name (strict: drop, lenient: pass),
+    and a rate's burst is the rate unless given: cli() names only what differs from those."""
+    strict: bool
+    drop_parse: bool
+    drop_header: bool
+    drop_sdp: bool
+    drop_too_many: bool
+    block_methods: int
+    invite_rate: int
+    invite_burst: int
+    register_rate: int
+    register_burst: int
+
+    def cli(self):
+        out = ["set sip-alg validation " + ("strict" if self.strict else "lenient")]
+        for c in D.VALIDATION_CLASSES:
+            drop = getattr(self, f"drop_{c}")
+            if drop != self.strict:
+                out.append(f"{c.replace('_', '-')} {'drop' if drop else 'pass'}")
+        out.append("block " + (",".join(mask_methods(self.block_methods)) or "none"))
+        for m in D.RATE_LIMITED:
+            rate, burst = getattr(self, f"{m}_rate"), getattr(self, f"{m}_burst")
+            out.append(f"{m}-rate {rate}" + ("" if burst == rate else f" burst {burst}"))
+        return " ".join(out)
+
+    def call(self):
+        return "sip_alg_set_validation", {k: getattr(self, k) for k in VALIDATION}
+
+
+@dataclass
 class AlgInterface(Op):
     ifname: str
     sw_if_index: int
@@ -422,12 +500,33 @@ def _fields(reply, msg, names):
     if missing:
         raise MissingPlugin(
             f"the running sip_alg plugin's {msg} has no {', '.join(missing)}: it is older than "
-            f"this sipalgctl (sip_alg API 0.6.0 or later needed); build and install the plugin "
-            f"again (make plugin, or make install-plugin) and restart VPP")
+            f"this sipalgctl (sip_alg API {API_NEEDED} or later needed); build and install the "
+            f"plugin again (make plugin, or make install-plugin) and restart VPP")
     return {n: getattr(reply, n) for n in names}
 
 
 # --- reading state ---------------------------------------------------------------------------
+
+def alg_config(g):
+    """The ALG's settings from a sip_alg_get_config reply, as State.alg (flat, the config's
+    terms: port lists as tuples, port ranges as (lo, hi), flags as bools); MissingPlugin
+    when the reply lacks a field (a plugin older than API_NEEDED)."""
+    alg = {"udp": tuple(g.udp_ports[:g.n_udp_ports]),
+           "tcp": tuple(g.tcp_ports[:g.n_tcp_ports]), "signaling": g.signaling,
+           "media": g.media, "call": g.call, "max_calls": g.max_calls,
+           "media_ports": (g.media_port_lo, g.media_port_hi),
+           "tcp_reassembly": g.tcp_reassembly,
+           "media_other_hosts": bool(g.media_other_hosts),
+           "max_inbound_calls": g.max_inbound_calls,
+           "max_inbound_per_source": g.max_inbound_per_source,
+           "max_binding_time": g.max_binding_time, "max_entries": g.max_entries,
+           "max_entries_per_call": g.max_entries_per_call,
+           "inside_media_ports": (g.inside_port_lo, g.inside_port_hi),
+           **_fields(g, "sip_alg_get_config_reply", CALL_TIMERS + HOST_LIMITS + VALIDATION)}
+    for k in VALIDATION:  # flags as bools, numbers as ints
+        alg[k] = bool(alg[k]) if k == "strict" or k.startswith("drop_") else int(alg[k])
+    return alg
+
 
 def read_state(c):
     """One pass over the running VPP through a connected vpp.Client."""
@@ -480,19 +579,7 @@ def read_state(c):
             acls = tuple(d.acls[:d.count])
             if acls:
                 st.acl_bindings[d.sw_if_index] = (acls[:d.n_input], acls[d.n_input:])
-    g = c.call("sip_alg_get_config")
-    st.alg = {"udp": tuple(g.udp_ports[:g.n_udp_ports]),
-              "tcp": tuple(g.tcp_ports[:g.n_tcp_ports]), "signaling": g.signaling,
-              "media": g.media, "call": g.call, "max_calls": g.max_calls,
-              "media_ports": (g.media_port_lo, g.media_port_hi),
-              "tcp_reassembly": g.tcp_reassembly,
-              "media_other_hosts": bool(g.media_other_hosts),
-              "max_inbound_calls": g.max_inbound_calls,
-              "max_inbound_per_source": g.max_inbound_per_source,
-              "max_binding_time": g.max_binding_time, "max_entries": g.max_entries,
-              "max_entries_per_call": g.max_entries_per_call,
-              "inside_media_ports": (g.inside_port_lo, g.inside_port_hi),
-              **_fields(g, "sip_alg_get_config_reply", CALL_TIMERS)}
+    st.alg = alg_config(c.call("sip_alg_get_config"))
     return st
 
 
@@ -576,8 +663,18 @@ def plan(cfg, st):
     if cur.get("media_other_hosts") != s.media_other_hosts:
         alg_ops.append(AlgMediaPolicy(s.media_other_hosts))
     want_sec = tuple(getattr(s.security, k) for k in SECURITY)
+    have_host = tuple(cur.get(k) for k in HOST_LIMITS)
     if tuple(cur.get(k) for k in SECURITY) != want_sec:
         alg_ops.append(AlgSecurity(*want_sec[:-1], *want_sec[-1]))
+        # sip_alg_set_security has no host limits and sets them to 0 (the plugin's handler
+        # starts from a zeroed struct): set them again after it unless 0 is what is wanted
+        have_host = (0,) * len(HOST_LIMITS)
+    want_host = tuple(getattr(s.security, k) for k in HOST_LIMITS)
+    if have_host != want_host:
+        alg_ops.append(AlgHostLimits(*want_host))
+    want_val = validation_fields(s.validation)
+    if {k: cur.get(k) for k in VALIDATION} != want_val:
+        alg_ops.append(AlgValidation(**want_val))
     want_alg = {idx[n] for n in cfg.alg_interfaces()}
     for x in sorted((st.alg_interfaces & managed) - want_alg):
         del_alg.append(AlgInterface(ifname[x], x, False))

@@ -33,7 +33,11 @@ REQUIRED = ("sip_alg_interface_enable_disable", "sip_alg_set_ports", "sip_alg_se
             "sip_alg_set_limits", "sip_alg_set_media_policy", "sip_alg_get_config",
             "sip_alg_interfaces_get", "sip_alg_server_map_get", "sip_alg_calls_get",
             "sip_alg_set_security", "sip_alg_set_tcp", "sip_alg_sessions_get",
-            "sip_alg_set_call_timers")  # API 0.6.0: call timers, in get_config and calls_get
+            "sip_alg_set_call_timers",  # API 0.6.0: call timers, in get_config and calls_get
+            # API 0.7.0: validation verdicts and limits per inside host, in get_config too
+            "sip_alg_set_validation", "sip_alg_set_host_limits")
+# the plugin's API version that has every message of REQUIRED and every field sipalgctl reads
+API_NEEDED = "0.7.0"
 
 
 class Unreachable(Exception):
@@ -311,8 +315,8 @@ class Client:
                               ": sip_alg plugin not loaded, or built from another sip_alg.api "
                               f"than {plugin_json}" +
                               (f" (API {version})" if version else "") +
-                              "; this sipalgctl needs the plugin's API 0.6.0 or later: build "
-                              "and install the plugin again (make plugin, or make "
+                              f"; this sipalgctl needs the plugin's API {API_NEEDED} or later: "
+                              "build and install the plugin again (make plugin, or make "
                               "install-plugin) and restart VPP")
         return self
 

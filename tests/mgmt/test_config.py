@@ -158,7 +158,8 @@ def test_security_keys():
     sec = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg.security
     assert sec == config.Security(max_inbound_calls=200, max_inbound_per_source=5,
                                   max_binding_time=1800, max_entries=65536,
-                                  max_entries_per_call=12, inside_media_ports=(10000, 20000))
+                                  max_entries_per_call=12, inside_media_ports=(10000, 20000),
+                                  max_calls_per_host=50, max_entries_per_host=400)
     # the extremes the plugin accepts
     sec = _with(SEED, "sip_alg", "security", {
         "max_inbound_calls": 1, "max_inbound_per_source": 4294967295, "max_binding_time": 1,
@@ -214,7 +215,8 @@ def test_examples_document_the_security_defaults(path):
                if n == len(lines) or not lines[n].startswith("  #"))
     block = ["  " + l[4:] for l in lines[start:end] if not l.startswith("  #   #")]
     data = yaml.safe_load("\n".join(lines[:start] + block + lines[end:]))
-    assert set(data["sip_alg"]["security"]) == set(config.SECURITY_MIN) | {"inside_media_ports"}
+    assert set(data["sip_alg"]["security"]) == set(config.SECURITY_MIN) | {
+        "inside_media_ports", "max_calls_per_host", "max_entries_per_host"}
     assert config.parse(data).sip_alg.security == config.Security()
 
 
@@ -433,3 +435,264 @@ def test_pydantic_model():
         ("sip_alg.ports.udp[2]", "must be an integer, got 'x'"),
         ("vpp.workers", "must be between 0 and 64, got -1"),
         ("interfaces.inside.role", "must be one of inside, outside, none, got 'lan'")])
+
+
+# --- limits per inside host, validation ------------------------------------------------------
+
+def test_host_limits_defaults():
+    """No key: 0 (off), the plugin's own (no macro: sip_alg_main starts zeroed;
+    test_sipalgctl's test_validation_and_host_limits reads them from a fresh VPP)."""
+    from sipalgctl import config
+    sec = config.load(SEED).sip_alg.security
+    assert (sec.max_calls_per_host, sec.max_entries_per_host) == (0, 0)
+    sec = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg.security
+    assert (sec.max_calls_per_host, sec.max_entries_per_host) == (50, 400)
+
+
+@pytest.mark.parametrize("key", ["max_calls_per_host", "max_entries_per_host"])
+@pytest.mark.parametrize("value,msg", [
+    (0, None), (1, None), (4294967295, None),
+    (-1, "must be between 0 and 4294967295, got -1"),
+    (4294967296, "must be between 0 and 4294967295, got 4294967296"),
+    ("10", "must be an integer, got '10'"),
+    (True, "must be an integer, got True"),
+    (2.5, "must be an integer, got 2.5"),
+    (None, "must be an integer, got None"),
+])
+def test_host_limits(key, value, msg):
+    from sipalgctl import config
+    if msg is None:
+        assert getattr(_with(SEED, "sip_alg", "security", {key: value}).sip_alg.security,
+                       key) == value
+        return
+    with pytest.raises(config.ConfigError) as e:
+        _with(SEED, "sip_alg", "security", {key: value})
+    assert e.value.problems == [(f"sip_alg.security.{key}", msg)]
+
+
+def _validation(v):
+    return _with(SEED, "sip_alg", "validation", v).sip_alg.validation
+
+
+def test_validation_defaults():
+    """No section, an empty one, or empty subsections: the plugin's defaults (lenient, every
+    class passes, nothing blocked, no rate limit)."""
+    from sipalgctl import config
+    want = config.Validation(mode="lenient", actions={"parse": "pass", "header": "pass",
+                                                      "sdp": "pass", "too_many": "pass"},
+                             block_methods=(),
+                             rate_limits={"invite": config.RateLimit(0, 0),
+                                          "register": config.RateLimit(0, 0)})
+    assert config.Validation() == want
+    assert config.load(SEED).sip_alg.validation == want
+    assert _validation({}) == want
+    assert _validation(None) == want
+    assert _validation({"actions": {}, "block_methods": [], "rate_limits": {}}) == want
+    assert _validation({"rate_limits": None}) == want
+
+
+def test_validation_from_full():
+    from sipalgctl import config
+    v = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg.validation
+    assert v == config.Validation(
+        mode="strict", actions={"parse": "drop", "header": "drop", "sdp": "pass",
+                                "too_many": "drop"},
+        block_methods=("OPTIONS", "MESSAGE", "OTHER"),
+        rate_limits={"invite": config.RateLimit(20, 40), "register": config.RateLimit(5, 5)})
+
+
+@pytest.mark.parametrize("mode,actions,want", [
+    ("lenient", {}, ("pass", "pass", "pass", "pass")),
+    ("strict", {}, ("drop", "drop", "drop", "drop")),
+    ("strict", {"sdp": "pass"}, ("drop", "drop", "pass", "drop")),
+    ("lenient", {"parse": "drop", "too_many": "drop"}, ("drop", "pass", "pass", "drop")),
+    ("lenient", {"parse": "pass", "header": "pass", "sdp": "pass", "too_many": "pass"},
+     ("pass", "pass", "pass", "pass")),
+    ("strict", {"parse": "pass", "header": "pass", "sdp": "pass", "too_many": "pass"},
+     ("pass", "pass", "pass", "pass")),
+    (None, {"header": "drop"}, ("pass", "drop", "pass", "pass")),
+])
+def test_validation_mode_gives_the_default_actions(mode, actions, want):
+    """Each class not named takes the mode's action (strict: drop, lenient: pass); a class
+    named keeps its own whatever the mode; no mode: lenient."""
+    v = _validation(dict({"actions": actions}, **({"mode": mode} if mode else {})))
+    assert v.mode == (mode or "lenient")
+    assert tuple(v.actions[c] for c in ("parse", "header", "sdp", "too_many")) == want
+
+
+def test_validation_block_methods():
+    """Any case; kept in the plugin's order (sip_method_t), whatever the YAML's; every name
+    of the plugin's list, OTHER included."""
+    from sipalgctl import defaults as D
+    assert _validation({"block_methods": ["other", "Message", "OPTIONS"]}).block_methods == \
+        ("OPTIONS", "MESSAGE", "OTHER")
+    assert _validation({"block_methods": [m.lower() for m in reversed(D.SIP_METHODS)]}) \
+        .block_methods == D.SIP_METHODS
+    assert _validation({"block_methods": []}).block_methods == ()
+
+
+@pytest.mark.parametrize("rates,want", [
+    ({"invite": {"rate": 20}}, ((20, 20), (0, 0))),  # burst: the rate
+    ({"invite": {"rate": 20, "burst": 40}, "register": {"rate": 5}}, ((20, 40), (5, 5))),
+    ({"register": {"rate": 1, "burst": 1}}, ((0, 0), (1, 1))),
+    ({"invite": {"rate": 100, "burst": 1}}, ((100, 1), (0, 0))),  # a burst below the rate
+    ({"invite": {"rate": 0}}, ((0, 0), (0, 0))),  # 0: off
+    ({"invite": {"rate": 0, "burst": 8}}, ((0, 8), (0, 0))),  # off; kept as written
+    ({"invite": {"rate": 0, "burst": 0}}, ((0, 0), (0, 0))),  # as get_config says "off"
+    ({"invite": {"rate": 4294967295, "burst": 4294967295}, "register": {"rate": 0}},
+     ((4294967295, 4294967295), (0, 0))),
+])
+def test_validation_rate_limits(rates, want):
+    v = _validation({"rate_limits": rates})
+    assert tuple((v.rate_limits[m].rate, v.rate_limits[m].burst)
+                 for m in ("invite", "register")) == want
+
+
+METHODS = ("INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, INFO, SUBSCRIBE, NOTIFY, "
+           "MESSAGE, REFER, PUBLISH, OTHER; OTHER: any other method")
+
+
+@pytest.mark.parametrize("validation,problems", [
+    ([], [("sip_alg.validation", "must be a mapping, got list")]),
+    ("strict", [("sip_alg.validation", "must be a mapping, got str")]),
+    ({"strict": True}, [("sip_alg.validation.strict", "unknown key (allowed: actions, "
+                                                      "block_methods, mode, rate_limits)")]),
+    ({"mode": "STRICT"}, [("sip_alg.validation.mode",
+                           "must be one of strict, lenient, got 'STRICT'")]),
+    ({"mode": "paranoid"}, [("sip_alg.validation.mode",
+                             "must be one of strict, lenient, got 'paranoid'")]),
+    ({"mode": True}, [("sip_alg.validation.mode", "must be a non-empty string, got True")]),
+    ({"mode": None}, [("sip_alg.validation.mode", "must be a non-empty string, got None")]),
+    ({"actions": ["sdp"]}, [("sip_alg.validation.actions", "must be a mapping, got list")]),
+    ({"actions": {"sdp": "reject"}}, [("sip_alg.validation.actions.sdp",
+                                       "must be one of pass, drop, got 'reject'")]),
+    ({"actions": {"parse": "DROP"}}, [("sip_alg.validation.actions.parse",
+                                       "must be one of pass, drop, got 'DROP'")]),
+    ({"actions": {"header": False}}, [("sip_alg.validation.actions.header",
+                                       "must be a non-empty string, got False")]),
+    ({"actions": {"too_many": None}}, [("sip_alg.validation.actions.too_many",
+                                        "must be a non-empty string, got None")]),
+    ({"actions": {"too-many": "drop"}}, [("sip_alg.validation.actions.too-many",
+                                          "unknown key (allowed: header, parse, sdp, "
+                                          "too_many)")]),
+    ({"block_methods": "MESSAGE"}, [("sip_alg.validation.block_methods",
+                                     "must be a list of SIP methods")]),
+    ({"block_methods": None}, [("sip_alg.validation.block_methods",
+                                "must be a list of SIP methods")]),
+    ({"block_methods": ["MESSAGE", "FOO"]}, [("sip_alg.validation.block_methods[1]",
+                                              f"unknown method 'FOO' (one of {METHODS})")]),
+    ({"block_methods": ["none"]}, [("sip_alg.validation.block_methods[0]",
+                                    f"unknown method 'none' (one of {METHODS})")]),
+    ({"block_methods": ["INVITE "]}, [("sip_alg.validation.block_methods[0]",
+                                       f"unknown method 'INVITE ' (one of {METHODS})")]),
+    ({"block_methods": [12]}, [("sip_alg.validation.block_methods[0]",
+                                "must be a SIP method name, got 12")]),
+    ({"block_methods": [""]}, [("sip_alg.validation.block_methods[0]",
+                                "must be a SIP method name, got ''")]),
+    ({"block_methods": ["message", "MESSAGE"]}, [("sip_alg.validation.block_methods[1]",
+                                                  "MESSAGE listed twice")]),
+    ({"rate_limits": [20]}, [("sip_alg.validation.rate_limits", "must be a mapping, got list")]),
+    ({"rate_limits": {"options": {"rate": 1}}}, [("sip_alg.validation.rate_limits.options",
+                                                  "unknown key (allowed: invite, register)")]),
+    ({"rate_limits": {"INVITE": {"rate": 1}}}, [("sip_alg.validation.rate_limits.INVITE",
+                                                 "unknown key (allowed: invite, register)")]),
+    ({"rate_limits": {"invite": 20}}, [("sip_alg.validation.rate_limits.invite",
+                                        "must be a mapping, got int")]),
+    ({"rate_limits": {"invite": {}}}, [("sip_alg.validation.rate_limits.invite.rate",
+                                        "required")]),
+    ({"rate_limits": {"invite": {"burst": 5}}}, [("sip_alg.validation.rate_limits.invite.rate",
+                                                  "required")]),
+    ({"rate_limits": {"invite": {"rate": -1}}}, [("sip_alg.validation.rate_limits.invite.rate",
+                                                  "must be between 0 and 4294967295, got -1")]),
+    ({"rate_limits": {"register": {"rate": 2 ** 32}}}, [
+        ("sip_alg.validation.rate_limits.register.rate",
+         "must be between 0 and 4294967295, got 4294967296")]),
+    ({"rate_limits": {"invite": {"rate": "20/s"}}}, [
+        ("sip_alg.validation.rate_limits.invite.rate", "must be an integer, got '20/s'")]),
+    ({"rate_limits": {"invite": {"rate": 0.5}}}, [
+        ("sip_alg.validation.rate_limits.invite.rate", "must be an integer, got 0.5")]),
+    ({"rate_limits": {"invite": {"rate": True}}}, [
+        ("sip_alg.validation.rate_limits.invite.rate", "must be an integer, got True")]),
+    ({"rate_limits": {"invite": {"rate": 20, "burst": 0}}}, [
+        ("sip_alg.validation.rate_limits.invite.burst",
+         "must be between 1 and 4294967295 when rate is not 0, got 0")]),
+    ({"rate_limits": {"invite": {"rate": 20, "burst": -1}}}, [
+        ("sip_alg.validation.rate_limits.invite.burst",
+         "must be between 0 and 4294967295, got -1")]),
+    ({"rate_limits": {"invite": {"rate": 1, "burst": 2 ** 32}}}, [
+        ("sip_alg.validation.rate_limits.invite.burst",
+         "must be between 0 and 4294967295, got 4294967296")]),
+    ({"rate_limits": {"register": {"rate": 20, "burst": "40"}}}, [
+        ("sip_alg.validation.rate_limits.register.burst", "must be an integer, got '40'")]),
+    ({"rate_limits": {"invite": {"rate": 20, "brust": 40}}}, [
+        ("sip_alg.validation.rate_limits.invite.brust", "unknown key (allowed: burst, rate)")]),
+])
+def test_validation_bad(validation, problems):
+    """Every bad value is refused with its YAML path and the value."""
+    from sipalgctl import config
+    with pytest.raises(config.ConfigError) as e:
+        _validation(validation)
+    assert e.value.problems == problems
+
+
+def test_validation_every_problem_at_once():
+    from sipalgctl import config
+    with pytest.raises(config.ConfigError) as e:
+        _validation({"mode": "x", "actions": {"sdp": "keep"}, "block_methods": ["FOO", 1],
+                     "rate_limits": {"invite": {"rate": -1, "burst": 0}, "register": {},
+                                     "options": {}}})
+    assert sorted(e.value.problems) == sorted([
+        ("sip_alg.validation.mode", "must be one of strict, lenient, got 'x'"),
+        ("sip_alg.validation.actions.sdp", "must be one of pass, drop, got 'keep'"),
+        ("sip_alg.validation.block_methods[0]", f"unknown method 'FOO' (one of {METHODS})"),
+        ("sip_alg.validation.block_methods[1]", "must be a SIP method name, got 1"),
+        ("sip_alg.validation.rate_limits.invite.rate",
+         "must be between 0 and 4294967295, got -1"),
+        ("sip_alg.validation.rate_limits.register.rate", "required"),
+        ("sip_alg.validation.rate_limits.options", "unknown key (allowed: invite, register)")])
+
+
+@pytest.mark.parametrize("methods,warned", [
+    (["MESSAGE", "SUBSCRIBE", "OTHER", "OPTIONS", "REGISTER"], []),
+    (["invite"], ["INVITE"]),
+    (["MESSAGE", "bye", "Cancel", "ACK", "INVITE"], ["INVITE", "ACK", "BYE", "CANCEL"]),
+])
+def test_validation_blocking_call_methods_warns(methods, warned, tmp_path, capsys):
+    """Blocking a method every call needs is valid (an outbound-only site may mean it) but
+    warned about, on stderr, by every command that reads the file; check still exits 0."""
+    data = yaml.safe_load(open(SEED))
+    data["sip_alg"]["validation"] = {"block_methods": methods}
+    path = tmp_path / "v.yaml"
+    path.write_text(yaml.safe_dump(data))
+    from sipalgctl import config
+    cfg = config.load(str(path))
+    assert [p for p, _ in cfg.warnings] == ["sip_alg.validation.block_methods"] * len(warned)
+    assert [m.split(" ")[0] for _, m in cfg.warnings] == warned
+    assert cli.main(["check", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert ": ok (" in out
+    lines = err.splitlines()
+    assert len(lines) == len(warned)
+    for line, m in zip(lines, warned):
+        assert line.startswith(f"{path}: sip_alg.validation.block_methods: warning: {m} "
+                               f"blocked from outside: ")
+    if "INVITE" in warned:
+        assert "every inbound call is refused" in err
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
+def test_examples_document_the_validation_defaults(path):
+    """The commented-out sip_alg.validation block of each example, uncommented (its `#   #`
+    lines stay comments), is valid, has every key and says the defaults."""
+    from sipalgctl import config
+    lines = open(path).read().splitlines()
+    start = lines.index("  # validation:")
+    end = next(n for n in range(start, len(lines) + 1)
+               if n == len(lines) or not lines[n].startswith("  #"))
+    block = ["  " + l[4:] for l in lines[start:end] if not l.startswith("  #   #")]
+    data = yaml.safe_load("\n".join(lines[:start] + block + lines[end:]))
+    v = data["sip_alg"]["validation"]
+    assert set(v) == set(config.ValidationModel.model_fields)
+    assert set(v["actions"]) == set(config.ActionsModel.model_fields)
+    assert set(v["rate_limits"]) == {"invite", "register"}
+    assert config.parse(data).sip_alg.validation == config.Validation()

@@ -2,7 +2,10 @@
 """sipalgctl's defaults are defined once (sipalgctl/defaults.py) and are the plugin's: every
 constant there that stands for a plugin default or bound equals the header's macro, so that a
 change on either side fails here; the configuration model and its dataclasses take theirs
-from defaults.py."""
+from defaults.py. The lists the validation settings are made of (methods, malformed classes,
+API fields) are checked against the plugin's source the same way; the defaults that are the
+plugin's zeroed start (limits per host, validation) have no macro and are read from a fresh
+VPP by tests/e2e/test_sipalgctl.py."""
 
 import os
 import re
@@ -73,3 +76,74 @@ def test_dataclasses_and_models_default_alike():
     assert config.LimitsModel().media_ports == D.MEDIA_PORTS
     assert config.SecurityModel().max_entries == D.MAX_ENTRIES
     assert config.TimeoutsModel().max_duration == D.MAX_DURATION
+    assert (config.SecurityModel().max_calls_per_host, sec.max_calls_per_host,
+            config.SecurityModel().max_entries_per_host, sec.max_entries_per_host) == (
+        D.MAX_CALLS_PER_HOST, D.MAX_CALLS_PER_HOST, D.MAX_ENTRIES_PER_HOST,
+        D.MAX_ENTRIES_PER_HOST)
+    assert config.ValidationModel().mode == alg.validation.mode == D.VALIDATION_MODE
+    assert alg.validation.actions == dict.fromkeys(D.VALIDATION_CLASSES,
+                                                   D.MODE_ACTION[D.VALIDATION_MODE])
+
+
+def _api_fields(define):
+    """The fields of a message of sip_alg.api, in order (client_index, context, retval out)."""
+    api = open(os.path.join(PLUGIN, "sip_alg.api")).read()
+    body = re.search(r"define\s+" + define + r"\s*\{(.*?)\};", api, re.S).group(1)
+    return [f for f in re.findall(r"^\s*\w+\s+(\w+)(?:\[\d+\])?;", body, re.M)
+            if f not in ("client_index", "context", "retval")]
+
+
+def test_sip_methods_are_the_plugins():
+    """block_methods' bits: SIP_METHODS in foreach_sip_method's order (core/sip_msg.h), from
+    bit 1 (SIP_METHOD_NONE is 0), then OTHER; the set_validation check allows just those."""
+    src = open(os.path.join(PLUGIN, "core", "sip_msg.h")).read()
+    body = src[src.index("#define foreach_sip_method"):]
+    body = body[:body.index("\n\n")]
+    assert D.SIP_METHODS == tuple(re.findall(r"_ \((\w+)\)", body)) + ("OTHER",)
+    enum = src[src.index("SIP_METHOD_NONE = 0,"):]
+    assert enum.index("foreach_sip_method") < enum.index("SIP_METHOD_OTHER,") < \
+        enum.index("} sip_method_t;")
+    c = open(os.path.join(PLUGIN, "sip_alg.c")).read()
+    assert "v->block_methods & ~(((2u << SIP_METHOD_OTHER) - 1) & ~1u)" in c
+    from sipalgctl import plan as P
+    assert P.method_mask(D.SIP_METHODS) == (2 << len(D.SIP_METHODS)) - 2 == 0xFFFE
+    assert P.method_mask(["INVITE"]) == 1 << 1 and P.method_mask(["OTHER"]) == 1 << 15
+    assert P.method_mask(["MESSAGE", "REGISTER"]) == 1 << 12 | 1 << 6
+    assert P.mask_methods(1 << 12 | 1 << 6 | 1) == ("REGISTER", "MESSAGE")  # bit 0: no method
+
+
+def test_validation_classes_are_the_plugins():
+    """VALIDATION_CLASSES: sip_alg_class_t's order (sip_alg.h), the CLI's names (too-many),
+    and the drop_* fields of sip_alg_set_validation and sip_alg_get_config_reply."""
+    h = open(os.path.join(PLUGIN, "sip_alg.h")).read()
+    enum = h[h.index("SIP_ALG_CLASS_PARSE = 0,"):h.index("} sip_alg_class_t;")]
+    assert tuple(n.lower() for n in re.findall(r"SIP_ALG_CLASS_(\w+)", enum)) == \
+        D.VALIDATION_CLASSES
+    cli = open(os.path.join(PLUGIN, "sip_alg_cli.c")).read()
+    names = re.search(r"sip_alg_class_names\[SIP_ALG_N_CLASSES\] = \{([^}]*)\}", cli).group(1)
+    assert tuple(re.findall(r'"([\w-]+)"', names)) == tuple(
+        c.replace("_", "-") for c in D.VALIDATION_CLASSES)
+    assert "SIP_ALG_ACTION_PASS 0" in h and "SIP_ALG_ACTION_DROP 1" in h
+    assert set(D.MODE_ACTION) == {"strict", "lenient"}
+
+
+def test_api_fields_are_what_sipalgctl_sends_and_reads():
+    """sip_alg_set_validation's fields are plan.VALIDATION, in order; sip_alg_set_host_limits'
+    are plan.HOST_LIMITS; get_config's reply has all of them under the same names."""
+    from sipalgctl import plan as P
+    assert tuple(_api_fields("sip_alg_set_validation")) == P.VALIDATION
+    assert tuple(_api_fields("sip_alg_set_host_limits")) == P.HOST_LIMITS
+    reply = _api_fields("sip_alg_get_config_reply")
+    assert set(P.VALIDATION + P.HOST_LIMITS + P.CALL_TIMERS) <= set(reply)
+
+
+def test_zero_defaults_have_no_macro():
+    """The defaults of the limits per host and of validation are sip_alg_main's zeroed
+    start, not macros (so test_default_is_the_headers cannot check them): 0, lenient, pass,
+    nothing blocked, no rate. tests/e2e/test_sipalgctl.py reads them from a fresh VPP."""
+    from sipalgctl import plan as P
+    assert (D.MAX_CALLS_PER_HOST, D.MAX_ENTRIES_PER_HOST) == (0, 0)
+    assert D.VALIDATION_MODE == "lenient" and D.MODE_ACTION["lenient"] == "pass"
+    assert set(P.validation_fields(config.Validation()).values()) == {0}  # False == 0
+    m = macros("sip_alg.h")
+    assert not [k for k in m if "PER_HOST" in k or "VALIDATION" in k or "STRICT" in k]

@@ -12,7 +12,7 @@ import pytest
 
 from sipalgctl import acl as A, cli, config, plan as P
 
-from test_plan import FULL, SEED, AclRefused, fake_acl, fake_apply, fresh
+from test_plan import FULL, SEED, VALIDATION_DEFAULTS, AclRefused, fake_acl, fake_apply, fresh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIREWALL = os.path.join(HERE, "..", "..", "mgmt", "examples", "firewall.yaml")
@@ -401,7 +401,9 @@ def test_read_state_reads_acls():
                                    max_binding_time=3600, max_entries=65536,
                                    max_entries_per_call=24, inside_port_lo=1024,
                                    inside_port_hi=65535, tcp_reassembly=16384,
-                                   media_inactivity=120, max_duration=43200)
+                                   media_inactivity=120, max_duration=43200,
+                                   max_calls_per_host=0, max_entries_per_host=0,
+                                   **VALIDATION_DEFAULTS)
 
     st = P.read_state(Client())
     assert st.acl_plugin

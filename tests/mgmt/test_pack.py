@@ -126,3 +126,17 @@ def test_calls_details_have_what_show_reads(messages):
                                 "left_time", "epoch")} == {
         "call_id": "abc", "state": "confirmed", "inside": "192.168.1.1:5060", "idle": 5,
         "media_idle": None, "left_time": 115, "epoch": 1}
+
+
+def test_get_config_reply_validation_and_host_limits(messages):
+    """full.yaml's validation and host limits, as the plugin's reply carries them: read_state
+    gets the fields the plan compares (nothing to do)."""
+    cfg = config.load(FULL)
+    fields = P.validation_fields(cfg.sip_alg.validation)
+    assert fields["strict"] and fields["block_methods"] and fields["register_burst"] == 5
+    c = Replying(messages, "sip_alg_get_config_reply", n_udp_ports=1, udp_ports=[5060] + [0] * 7,
+                 tcp_ports=[0] * 8, max_calls=10000, max_calls_per_host=50,
+                 max_entries_per_host=400, **fields)
+    st = P.read_state(c)
+    assert {k: st.alg[k] for k in P.VALIDATION} == fields
+    assert (st.alg["max_calls_per_host"], st.alg["max_entries_per_host"]) == (50, 400)

@@ -24,6 +24,14 @@ SECURITY_DEFAULTS = {"max_inbound_calls": 1000, "max_inbound_per_source": 20,
 # the plugin's call timers (SIP_ALG_DEFAULT_MEDIA_INACTIVITY, SIP_ALG_DEFAULT_MAX_DURATION;
 # test_config's test_call_timer_defaults_are_the_plugins checks config.SipAlg against them)
 CALL_TIMER_DEFAULTS = {"media_inactivity": 120, "max_duration": 43200}
+# the plugin's limits per inside host (off) and validation (lenient, every class passes, no
+# method blocked, no rate), as get_config reports them from a fresh VPP (test_sipalgctl's
+# test_validation_and_host_limits reads them from one)
+HOST_LIMIT_DEFAULTS = {"max_calls_per_host": 0, "max_entries_per_host": 0}
+VALIDATION_DEFAULTS = {"strict": False, "drop_parse": False, "drop_header": False,
+                       "drop_sdp": False, "drop_too_many": False, "block_methods": 0,
+                       "invite_rate": 0, "invite_burst": 0, "register_rate": 0,
+                       "register_burst": 0}
 
 
 def fresh(cfg):
@@ -35,7 +43,8 @@ def fresh(cfg):
         st.up[n] = False
     st.alg = {"udp": (5060,), "tcp": (), "signaling": 120, "media": 60, "call": 7200,
               "max_calls": 10000, "media_ports": (40000, 59999), "tcp_reassembly": 16384,
-              "media_other_hosts": False, **SECURITY_DEFAULTS, **CALL_TIMER_DEFAULTS}
+              "media_other_hosts": False, **SECURITY_DEFAULTS, **CALL_TIMER_DEFAULTS,
+              **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS}
     st.acl_plugin = cfg.firewall.enabled  # loaded by the startup.conf rendered for cfg
     return st
 
@@ -122,11 +131,22 @@ def fake_apply(st, ops):
         elif isinstance(op, P.AlgMediaPolicy):
             st.alg["media_other_hosts"] = op.other_hosts
         elif isinstance(op, P.AlgSecurity):
+            # the plugin's sip_alg_set_security handler starts from a zeroed struct: the host
+            # limits, which its message does not carry, go back to 0
             st.alg.update(max_inbound_calls=op.max_inbound_calls,
                           max_inbound_per_source=op.max_inbound_per_source,
                           max_binding_time=op.max_binding_time, max_entries=op.max_entries,
                           max_entries_per_call=op.max_entries_per_call,
-                          inside_media_ports=(op.lo, op.hi))
+                          inside_media_ports=(op.lo, op.hi), **HOST_LIMIT_DEFAULTS)
+        elif isinstance(op, P.AlgHostLimits):
+            st.alg.update(max_calls_per_host=op.max_calls_per_host,
+                          max_entries_per_host=op.max_entries_per_host)
+        elif isinstance(op, P.AlgValidation):
+            name, args = op.call()
+            assert name == "sip_alg_set_validation" and set(args) == set(VALIDATION_DEFAULTS)
+            if any(args[f"{m}_rate"] and args[f"{m}_burst"] < 1 for m in ("invite", "register")):
+                raise AssertionError("VNET_API_ERROR_INVALID_VALUE: a rate without a burst")
+            st.alg.update(args)
         elif isinstance(op, P.AlgInterface):
             (st.alg_interfaces.add if op.enable else st.alg_interfaces.discard)(op.sw_if_index)
         else:
@@ -230,6 +250,9 @@ def test_full_on_fresh_vpp_sets_every_alg_setting():
         "set sip-alg security max-inbound-calls 200 max-inbound-per-source 5 "
         "max-binding-time 1800 max-entries 65536 max-entries-per-call 12 "
         "inside-media-ports 10000-20000",
+        "set sip-alg security max-calls-per-host 50 max-entries-per-host 400",
+        "set sip-alg validation strict sdp pass block OPTIONS,MESSAGE,OTHER "
+        "invite-rate 20 burst 40 register-rate 5",
         "set sip-alg interface tap0",
         "set sip-alg interface host-sipalg-wan",
     ]
@@ -257,10 +280,14 @@ class FakeClient:
     """Answers read_state's calls the way vpp_papi does, from a few fixed values."""
 
     def __init__(self, media_other_hosts, tcp=(), tcp_reassembly=16384,
-                 call_timers=(120, 43200)):
+                 call_timers=(120, 43200), validation=None, host_limits=(0, 0)):
         self.media_other_hosts = media_other_hosts
         self.tcp, self.tcp_reassembly = tuple(tcp), tcp_reassembly
         self.call_timers = call_timers  # None: a plugin older than API 0.6.0
+        # validation: get_config's fields (VALIDATION_DEFAULTS' keys); host_limits None, and
+        # no validation fields: a plugin older than API 0.7.0
+        self.validation = dict(VALIDATION_DEFAULTS, **(validation or {}))
+        self.host_limits = host_limits
 
     def has(self, msg):
         return False  # no ACL plugin
@@ -280,6 +307,9 @@ class FakeClient:
         # the reply's arrays are full length (8), only the first n_*_ports count
         timers = {} if self.call_timers is None else dict(
             media_inactivity=self.call_timers[0], max_duration=self.call_timers[1])
+        if self.host_limits is not None:
+            timers.update(self.validation, max_calls_per_host=self.host_limits[0],
+                          max_entries_per_host=self.host_limits[1])
         return SimpleNamespace(**timers, n_udp_ports=1, udp_ports=[5060] + [0] * 7,
                                n_tcp_ports=len(self.tcp),
                                tcp_ports=list(self.tcp) + [0] * (8 - len(self.tcp)),
@@ -299,7 +329,7 @@ def test_read_state_reads_media_other_hosts(value):
                       "max_calls": 10000, "media_ports": (40000, 59999),
                       "tcp_reassembly": 16384, "media_other_hosts": value,
                       **SECURITY_DEFAULTS, "inside_media_ports": (2000, 3000),
-                      **CALL_TIMER_DEFAULTS}
+                      **CALL_TIMER_DEFAULTS, **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS}
     assert st.sw_if_index == {"host-sipalg-in": 1} and st.addresses == {1: {"192.168.1.254/24"}}
 
 
@@ -533,9 +563,21 @@ def test_read_state_old_plugin():
         P.read_state(FakeClient(False, call_timers=None))
     assert str(e.value) == (
         "the running sip_alg plugin's sip_alg_get_config_reply has no media_inactivity, "
-        "max_duration: it is older than this sipalgctl (sip_alg API 0.6.0 or later needed); "
+        "max_duration: it is older than this sipalgctl (sip_alg API 0.7.0 or later needed); "
         "build and install the plugin again (make plugin, or make install-plugin) and "
         "restart VPP")
+
+
+def test_read_state_plugin_without_validation():
+    """A get_config reply of API 0.6.0: no host limits, no validation; every missing field
+    named."""
+    with pytest.raises(P.MissingPlugin) as e:
+        P.read_state(FakeClient(False, host_limits=None))
+    assert str(e.value).startswith(
+        "the running sip_alg plugin's sip_alg_get_config_reply has no max_calls_per_host, "
+        "max_entries_per_host, strict, drop_parse, drop_header, drop_sdp, drop_too_many, "
+        "block_methods, invite_rate, invite_burst, register_rate, register_burst: it is older "
+        "than this sipalgctl (sip_alg API 0.7.0 or later needed); ")
 
 
 def test_plan_old_plugin_exits_2(monkeypatch, capsys):
@@ -568,3 +610,188 @@ def test_odd_first_media_port_would_never_settle():
     assert [op for op in P.plan(cfg, st) if isinstance(op, P.AlgLimits)]
     cfg.sip_alg.media_ports = (40000, 59999)
     assert P.plan(cfg, st) == []
+
+
+# --- limits per inside host, validation ------------------------------------------------------
+
+HOST_LIMITS_CLI = "set sip-alg security max-calls-per-host {} max-entries-per-host {}"
+
+
+def _parse(**sip_alg):
+    """The seed with these sip_alg keys."""
+    import yaml
+    data = yaml.safe_load(open(SEED))
+    data["sip_alg"].update(sip_alg)
+    return config.parse(data)
+
+
+def test_validation_and_host_limit_defaults_plan_nothing():
+    """The seed leaves both out: the plugin's defaults, which a fresh VPP has."""
+    cfg = config.load(SEED)
+    assert not [o for o in P.plan(cfg, fresh(cfg))
+                if isinstance(o, (P.AlgValidation, P.AlgHostLimits))]
+
+
+@pytest.mark.parametrize("running,want", [
+    ((0, 0), (0, 0)), ((0, 0), (10, 0)), ((0, 0), (0, 100)), ((10, 100), (10, 100)),
+    ((10, 100), (0, 0)), ((1, 4294967295), (4294967295, 1))])
+def test_host_limits(running, want):
+    """One sip_alg_set_host_limits with both values when either differs, none when both are
+    the same; after it, nothing to do."""
+    cfg = config.load(SEED)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    st.alg.update(max_calls_per_host=running[0], max_entries_per_host=running[1])
+    cfg.sip_alg.security.max_calls_per_host, cfg.sip_alg.security.max_entries_per_host = want
+    ops = P.plan(cfg, st)
+    if running == want:
+        assert ops == []
+        return
+    assert ops == [P.AlgHostLimits(*want)]
+    assert ops[0].cli() == HOST_LIMITS_CLI.format(*want)
+    assert ops[0].call() == ("sip_alg_set_host_limits", {"max_calls_per_host": want[0],
+                                                         "max_entries_per_host": want[1]})
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+@pytest.mark.parametrize("host", [(0, 0), (5, 50)])
+def test_security_change_sets_the_host_limits_again(host):
+    """sip_alg_set_security sets the host limits to 0 (its message has none, the plugin's
+    handler starts from zero): when it is sent, the host limits follow it unless 0 is what
+    is wanted, even though VPP had them right before; apply twice plans nothing."""
+    cfg = config.load(SEED)
+    cfg.sip_alg.security.max_calls_per_host, cfg.sip_alg.security.max_entries_per_host = host
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    assert P.plan(cfg, st) == []
+    cfg.sip_alg.security.max_entries_per_call = 12
+    ops = P.plan(cfg, st)
+    assert [type(o) for o in ops] == [P.AlgSecurity] + ([P.AlgHostLimits] if any(host) else [])
+    st = fake_apply(st, ops)
+    assert (st.alg["max_calls_per_host"], st.alg["max_entries_per_host"]) == host
+    assert P.plan(cfg, st) == []
+
+
+VALIDATION_CASES = [
+    # (sip_alg.validation, get_config's fields it makes, plan's CLI text)
+    ({}, {}, "set sip-alg validation lenient block none invite-rate 0 register-rate 0"),
+    ({"mode": "strict"}, {"strict": True, "drop_parse": True, "drop_header": True,
+                          "drop_sdp": True, "drop_too_many": True},
+     "set sip-alg validation strict block none invite-rate 0 register-rate 0"),
+    ({"mode": "strict", "actions": {"sdp": "pass", "header": "pass"}},
+     {"strict": True, "drop_parse": True, "drop_too_many": True},
+     "set sip-alg validation strict header pass sdp pass block none invite-rate 0 "
+     "register-rate 0"),
+    ({"actions": {"too_many": "drop"}}, {"drop_too_many": True},
+     "set sip-alg validation lenient too-many drop block none invite-rate 0 register-rate 0"),
+    ({"block_methods": ["message", "OTHER", "Subscribe"]},
+     {"block_methods": 1 << 12 | 1 << 15 | 1 << 10},
+     "set sip-alg validation lenient block SUBSCRIBE,MESSAGE,OTHER invite-rate 0 "
+     "register-rate 0"),
+    ({"block_methods": ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK",
+                        "UPDATE", "INFO", "SUBSCRIBE", "NOTIFY", "MESSAGE", "REFER", "PUBLISH",
+                        "OTHER"]},
+     {"block_methods": 0xFFFE},
+     "set sip-alg validation lenient block INVITE,ACK,BYE,CANCEL,OPTIONS,REGISTER,PRACK,"
+     "UPDATE,INFO,SUBSCRIBE,NOTIFY,MESSAGE,REFER,PUBLISH,OTHER invite-rate 0 register-rate 0"),
+    ({"rate_limits": {"invite": {"rate": 20}}}, {"invite_rate": 20, "invite_burst": 20},
+     "set sip-alg validation lenient block none invite-rate 20 register-rate 0"),
+    ({"rate_limits": {"invite": {"rate": 20, "burst": 40}, "register": {"rate": 2, "burst": 1}}},
+     {"invite_rate": 20, "invite_burst": 40, "register_rate": 2, "register_burst": 1},
+     "set sip-alg validation lenient block none invite-rate 20 burst 40 register-rate 2 "
+     "burst 1"),
+    ({"rate_limits": {"register": {"rate": 0, "burst": 8}}}, {"register_burst": 8},
+     "set sip-alg validation lenient block none invite-rate 0 register-rate 0 burst 8"),
+]
+
+
+@pytest.mark.parametrize("yaml_v,fields,cli", VALIDATION_CASES,
+                         ids=[c[2][24:] for c in VALIDATION_CASES])
+def test_validation(yaml_v, fields, cli):
+    """The fields sent are what get_config will report (the defaults' for what the YAML
+    leaves out); the CLI text says the same to `set sip-alg validation` (the mode sets the
+    classes it does not name, a burst is the rate unless given). Planned only when the
+    running values differ; after it, nothing to do."""
+    cfg = _parse(validation=yaml_v)
+    want = dict(VALIDATION_DEFAULTS, **fields)
+    assert P.validation_fields(cfg.sip_alg.validation) == want
+    st = fake_apply(fresh(cfg), [o for o in P.plan(cfg, fresh(cfg))
+                                 if not isinstance(o, P.AlgValidation)])
+    ops = P.plan(cfg, st)
+    if not fields:
+        assert ops == []
+        # from anything else back to the defaults: the whole set
+        st.alg.update(strict=True, block_methods=1 << 5, invite_rate=3, invite_burst=3)
+        ops = P.plan(cfg, st)
+    assert ops == [P.AlgValidation(**want)]
+    assert ops[0].cli() == cli
+    assert ops[0].call() == ("sip_alg_set_validation", want)
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+@pytest.mark.parametrize("key", list(VALIDATION_DEFAULTS))
+def test_validation_one_difference_sets_every_field(key):
+    """Any one running field that differs: one operation with all of them."""
+    cfg = config.load(FULL)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    assert P.plan(cfg, st) == []
+    st.alg[key] = (not st.alg[key]) if isinstance(st.alg[key], bool) else st.alg[key] + 1
+    ops = P.plan(cfg, st)
+    assert ops == [P.AlgValidation(**P.validation_fields(cfg.sip_alg.validation))]
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_validation_from_yaml_removed():
+    """full.yaml's validation and host limits, applied; the sections removed from the YAML:
+    back to the plugin's defaults."""
+    cfg = config.load(FULL)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    assert (st.alg["strict"], st.alg["drop_sdp"], st.alg["block_methods"],
+            st.alg["register_burst"], st.alg["max_entries_per_host"]) == \
+        (True, False, 1 << 5 | 1 << 12 | 1 << 15, 5, 400)
+    cfg.sip_alg.validation = config.Validation()
+    cfg.sip_alg.security.max_calls_per_host = cfg.sip_alg.security.max_entries_per_host = 0
+    ops = P.plan(cfg, st)
+    assert [o.cli() for o in ops] == [
+        HOST_LIMITS_CLI.format(0, 0),
+        "set sip-alg validation lenient block none invite-rate 0 register-rate 0"]
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_validation_and_host_limits_before_the_interfaces():
+    """On a fresh VPP, the verdicts and limits are in place before the ALG sees traffic, the
+    host limits after the security bounds (which would set them to 0)."""
+    cfg = config.load(FULL)
+    kinds = [type(o) for o in P.plan(cfg, fresh(cfg))]
+    assert kinds.index(P.AlgSecurity) < kinds.index(P.AlgHostLimits) < \
+        kinds.index(P.AlgInterface)
+    assert kinds.index(P.AlgValidation) < kinds.index(P.AlgInterface)
+
+
+@pytest.mark.parametrize("validation,host", [
+    ({}, (0, 0)),
+    ({"strict": 1, "drop_parse": 1, "drop_sdp": 0, "block_methods": 1 << 12,
+      "invite_rate": 20, "invite_burst": 40}, (7, 70))])
+def test_read_state_reads_validation_and_host_limits(validation, host):
+    """From sip_alg_get_config: the flags as bools (vpp_papi may give ints), the rest as
+    numbers."""
+    st = P.read_state(FakeClient(False, validation=validation, host_limits=host))
+    want = dict(VALIDATION_DEFAULTS, **validation)
+    assert {k: st.alg[k] for k in VALIDATION_DEFAULTS} == want
+    assert all(type(st.alg[k]) is bool for k in VALIDATION_DEFAULTS
+               if k == "strict" or k.startswith("drop_"))
+    assert (st.alg["max_calls_per_host"], st.alg["max_entries_per_host"]) == host
+
+
+def test_validation_plans_against_read_state():
+    """What read_state reads back after the validation was applied plans nothing: the two
+    sides use the same names and types."""
+    cfg = config.load(FULL)
+    fields = P.validation_fields(cfg.sip_alg.validation)
+    st = fresh(cfg)
+    st.alg = P.read_state(FakeClient(False, validation=fields, host_limits=(50, 400))).alg
+    kinds = [type(o) for o in P.plan(cfg, st)]
+    assert P.AlgValidation not in kinds
+    # FakeClient's security bounds are not FULL's: the host limits follow AlgSecurity
+    assert [k for k in kinds if k in (P.AlgSecurity, P.AlgHostLimits)] == \
+        [P.AlgSecurity, P.AlgHostLimits]
+    st.alg.update({k: getattr(cfg.sip_alg.security, k) for k in P.SECURITY})
+    assert P.AlgHostLimits not in [type(o) for o in P.plan(cfg, st)]

@@ -223,9 +223,23 @@ def test_plugin_without_call_timers(monkeypatch, fake, connectable):
     assert str(e.value) == (
         f"the running VPP does not offer sip_alg_set_call_timers: sip_alg plugin not loaded, "
         f"or built from another sip_alg.api than {plugin.api_json} (API 0.5.0); this sipalgctl "
-        f"needs the plugin's API 0.6.0 or later: build and install the plugin again (make "
+        f"needs the plugin's API 0.7.0 or later: build and install the plugin again (make "
         f"plugin, or make install-plugin) and restart VPP")
     assert disconnected == [True]
+
+
+def test_plugin_without_validation(monkeypatch, fake, connectable):
+    """A VPP whose plugin is from API 0.6.0 (no validation, no limits per host): refused on
+    connect, naming both messages."""
+    sock, plugin = connectable
+    fake_papi(monkeypatch, [m for m in V.REQUIRED
+                            if m not in ("sip_alg_set_validation", "sip_alg_set_host_limits")])
+    with pytest.raises(V.Unreachable) as e:
+        with V.Client(sock, fake, plugin=plugin, retries=1):
+            pass
+    assert str(e.value).startswith("the running VPP does not offer sip_alg_set_validation, "
+                                   "sip_alg_set_host_limits: sip_alg plugin not loaded, ")
+    assert "needs the plugin's API 0.7.0 or later" in str(e.value)
 
 
 def test_plugin_with_every_message(monkeypatch, fake, connectable):
@@ -244,6 +258,16 @@ def test_required_has_every_plugin_request():
                 if not m.endswith(("_reply", "_details"))}
     assert set(V.REQUIRED) == requests
     assert "sip_alg_set_call_timers" in V.REQUIRED
+    assert {"sip_alg_set_validation", "sip_alg_set_host_limits"} <= set(V.REQUIRED)
+
+
+def test_api_needed_is_not_above_the_plugins_version():
+    """The version sipalgctl names as needed is at most the plugin's (sip_alg.api's option
+    version): this sipalgctl works with the plugin of its checkout."""
+    import re
+    api = open(os.path.join(HERE, "..", "..", "vpp-plugin", "sip_alg", "sip_alg.api")).read()
+    have = re.search(r'option version = "([\d.]+)";', api).group(1)
+    assert tuple(map(int, V.API_NEEDED.split("."))) <= tuple(map(int, have.split(".")))
 
 
 def test_api_version(tmp_path):
