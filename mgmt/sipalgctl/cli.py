@@ -26,6 +26,29 @@ def out(args, data, lines):
             print(line)
 
 
+def json_list(write, pages, level=0):
+    """Write the list of the items of pages as json.dumps(items, indent=2) would (nested
+    level deep), an item at a time, so that a long list is written as it arrives."""
+    pad, first = "  " * level, True
+    for page in pages:
+        for item in page:
+            text = json.dumps(item, indent=2, default=str).replace("\n", "\n" + pad + "  ")
+            write(("[\n" if first else ",\n") + pad + "  " + text)
+            first = False
+    write("[]" if first else "\n" + pad + "]")
+
+
+def out_pages(args, pages, lines):
+    """out() for a table that comes a page at a time: --json writes the list of its rows
+    (the same text as out() would), else lines(pages) is printed; either as it arrives."""
+    if args.json:
+        json_list(sys.stdout.write, pages)
+        print()
+    else:
+        for line in lines(pages):
+            print(line)
+
+
 def load(args):
     cfg = C.load(args.config)
     for path, msg in cfg.warnings:
@@ -159,19 +182,26 @@ def cmd_down(args):
 
 
 def cmd_show(args):
+    """The tables are printed as VPP sends them, a page at a time (show.*_pages)."""
     cfg = load(args) if args.config else None
     with client(args, cfg) as c:
         if args.what == "server-map":
-            data = show.server_map(c)
-            out(args, data, show.format_server_map(data))
+            out_pages(args, show.server_map_pages(c), show.server_map_lines)
         elif args.what == "session-table":
-            data = {"sessions": show.session_table(c),
-                    "policy_verdicts": show.verdicts(stats_socket(args, cfg))}
-            out(args, data, show.format_session_table(data["sessions"])
-                + show.format_verdicts(data["policy_verdicts"]))
+            pages = show.session_table_pages(c)
+            if args.json:  # {"sessions": [...], "policy_verdicts": {...}}, sessions first
+                sys.stdout.write('{\n  "sessions": ')
+                json_list(sys.stdout.write, pages, level=1)
+                verdicts = show.verdicts(stats_socket(args, cfg))
+                print(',\n  "policy_verdicts": ' + json.dumps(verdicts, indent=2, default=str)
+                      .replace("\n", "\n  ") + "\n}")
+            else:
+                for line in show.session_table_lines(pages):
+                    print(line)
+                for line in show.format_verdicts(show.verdicts(stats_socket(args, cfg))):
+                    print(line)
         else:
-            data = show.calls(c)
-            out(args, data, show.format_calls(data))
+            out_pages(args, show.calls_pages(c), show.calls_lines)
     return EXIT_OK
 
 
@@ -260,7 +290,8 @@ def parser():
         "seconds since the first message (age), since the last (idle), since the last media "
         "packet of an established call (media_idle; -: not established or no media), before "
         "the record ends by its timers (left_time), and the dialogs the record carried before "
-        "this one (epoch).")
+        "this one (epoch). The tables are printed as VPP sends them, a page at a time (the "
+        "first page sets the columns' widths).")
     s.add_argument("what", choices=["server-map", "session-table", "calls"])
     s.add_argument("config", nargs="?", help="YAML configuration (for the socket paths)")
     s.add_argument("--stats-socket", help="VPP stats socket, for session-table's policy "

@@ -1,5 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The ALG's tables as an operator reads them, or as JSON for scripts."""
+"""The ALG's tables as an operator reads them, or as JSON for scripts.
+
+The tables come a page at a time (vpp.Client.pages: a *_get that VPP cuts short is asked
+again from its cursor), so that sipalgctl prints rows as VPP sends them: each *_pages
+function yields lists of rows, each *_lines function turns pages into text lines as they
+come. The list functions (server_map, calls, ...) are the same rows all at once."""
 
 import os
 
@@ -10,45 +15,59 @@ def left_time(s):
     return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
+def flat(pages):
+    return [r for page in pages for r in page]
+
+
+def _smap_entry(e):
+    inside = str(e.inside_address)
+    return {
+        "public": f"{e.public_address}:{e.public_port}",
+        "inside": None if inside == "0.0.0.0" else f"{inside}:{e.inside_port}",
+        "protocol": "tcp" if getattr(e, "tcp", False) else "udp",
+        "app": APPS.get(int(e.app), str(e.app)),
+        "left_time": e.left_time,
+        "nat_mapping": bool(e.nat_mapping),
+        "installed": bool(e.installed),
+        "vpn": "public -> public",
+    }
+
+
+def server_map_pages(c):
+    """Entries as dicts, from sip_alg_server_map_get, a page at a time."""
+    for page in c.pages("sip_alg_server_map_get", cursor=0):
+        yield [_smap_entry(e) for e in page]
+
+
 def server_map(c):
-    """Entries as dicts, from sip_alg_server_map_get."""
-    out = []
-    for e in c.dump("sip_alg_server_map_get", cursor=0):
-        inside = str(e.inside_address)
-        out.append({
-            "public": f"{e.public_address}:{e.public_port}",
-            "inside": None if inside == "0.0.0.0" else f"{inside}:{e.inside_port}",
-            "protocol": "tcp" if getattr(e, "tcp", False) else "udp",
-            "app": APPS.get(int(e.app), str(e.app)),
-            "left_time": e.left_time,
-            "nat_mapping": bool(e.nat_mapping),
-            "installed": bool(e.installed),
-            "vpn": "public -> public",
-        })
-    return out
+    return flat(server_map_pages(c))
+
+
+def server_map_lines(pages):
+    """In the shape of a firewall's `display firewall server-map aspf`, a line per entry."""
+    for entries in pages:
+        for e in entries:
+            inside = f"[{e['inside']}]" if e["inside"] else ""
+            yield (f"Type: ASPF, ANY -> {e['public']}{inside}, Protocol: {e['protocol']}"
+                   f"(Appro: {e['app']}), Left-Time: {left_time(e['left_time'])}, "
+                   f"VPN: {e['vpn']}")
 
 
 def format_server_map(entries):
-    """In the shape of a firewall's `display firewall server-map aspf`."""
-    lines = []
-    for e in entries:
-        inside = f"[{e['inside']}]" if e["inside"] else ""
-        lines.append(f"Type: ASPF, ANY -> {e['public']}{inside}, Protocol: {e['protocol']}"
-                     f"(Appro: {e['app']}), Left-Time: {left_time(e['left_time'])}, "
-                     f"VPN: {e['vpn']}")
-    return lines
+    return list(server_map_lines([entries]))
 
 
 PROTOCOLS = {17: "udp", 6: "tcp", 1: "icmp"}
 
 
-def session_table(c):
+def session_table_pages(c):
     """NAT44-ED's live sessions (nat44_user_dump, then nat44_user_session_v3_dump per user),
     each tagged with the application (sip, sip-rtp, sip-rtcp) of the server-map entry it
     belongs to, else with its protocol: an inside party's entry (ANY -> public[inside]) when
     the session's public endpoint is the entry's public one or its inside endpoint the
     entry's inside one; an outside party's entry (ANY -> address:port) when the session's
-    remote endpoint is that one."""
+    remote endpoint is that one. A page per NAT44-ED user (inside address), once the server
+    map has been read."""
     tags = {}
     for e in server_map(c):
         if e["inside"]:
@@ -56,8 +75,8 @@ def session_table(c):
             tags.setdefault(("inside", e["inside"]), e["app"])
         else:
             tags.setdefault(("remote", e["public"]), e["app"])
-    out = []
     for u in c.dump("nat44_user_dump"):
+        out = []
         for s in c.dump("nat44_user_session_v3_dump", ip_address=u.ip_address, vrf_id=u.vrf_id):
             if s.is_timed_out:
                 continue  # expired, kept by NAT44-ED only until reused
@@ -71,26 +90,36 @@ def session_table(c):
                         "remote": remote, "public": public, "inside": inside,
                         "vpn": "public --> public", "idle": int(s.time_since_last_heard),
                         "packets": s.total_pkts, "bytes": s.total_bytes})
-    return out
+        yield out
+
+
+def session_table(c):
+    return flat(session_table_pages(c))
+
+
+SESSION_COLUMNS = ("session", "protocol", "idle", "packets", "bytes")
+
+
+def session_table_lines(pages):
+    """In the shape of a firewall's `display firewall session-table` (app, VPN,
+    inside[public] --> remote), then aligned columns: protocol, time since last heard,
+    packets, bytes (table_lines: the first page sets the widths)."""
+    def rows(sessions):
+        return [{"session": f"{s['app']} VPN:{s['vpn']} {s['inside']}[{s['public']}] --> "
+                            f"{s['remote']}",
+                 "protocol": s["protocol"], "idle": left_time(s["idle"]),
+                 "packets": s["packets"], "bytes": s["bytes"]} for s in sessions]
+    empty = True
+    for line in table_lines((rows(p) for p in pages), SESSION_COLUMNS,
+                            right=("packets", "bytes")):
+        empty = False
+        yield line
+    if empty:
+        yield "no sessions"
 
 
 def format_session_table(sessions):
-    """In the shape of a firewall's `display firewall session-table` (app, VPN,
-    inside[public] --> remote), then aligned columns: protocol, time since last heard,
-    packets, bytes."""
-    if not sessions:
-        return ["no sessions"]
-    heads = [f"{s['app']} VPN:{s['vpn']} {s['inside']}[{s['public']}] --> {s['remote']}"
-             for s in sessions]
-    rows = [{"session": h, "protocol": s["protocol"], "idle": left_time(s["idle"]),
-             "packets": s["packets"], "bytes": s["bytes"]} for h, s in zip(heads, sessions)]
-    w = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in rows[0]}
-    right = ("packets", "bytes")
-    out = ["  ".join(k.upper().rjust(w[k]) if k in right else k.upper().ljust(w[k])
-                     for k in rows[0]).rstrip()]
-    out += ["  ".join(str(r[k]).rjust(w[k]) if k in right else str(r[k]).ljust(w[k])
-                      for k in r).rstrip() for r in rows]
-    return out
+    return list(session_table_lines([sessions]))
 
 
 GATE_COUNTERS = ("gate_pass", "gate_miss")
@@ -125,41 +154,67 @@ def format_verdicts(v):
 NO_MEDIA = 0xFFFFFFFF  # sip_alg_calls_details.media_idle: not established or no media entries
 
 
+def _call(d):
+    return {"thread": d.thread, "call_id": d.call_id.rstrip("\x00"),
+            "state": d.state.rstrip("\x00"),
+            "inside": f"{d.inside_address}:{d.inside_port}",
+            "public": f"{d.public_address}:{d.public_port}",
+            "peer": f"{d.peer_address}:{d.peer_port}", "messages": d.messages,
+            "media": d.n_media, "age": d.age, "idle": d.idle,
+            "media_idle": None if d.media_idle == NO_MEDIA else d.media_idle,
+            "left_time": d.left_time, "epoch": d.epoch}
+
+
+def calls_pages(c):
+    """Call records as dicts, from sip_alg_calls_get, a page at a time. Seconds: age since
+    the first message, idle since the last one, media_idle since the last media packet of an
+    established call (None: not established, or no media entries), left_time before the
+    record ends by its timers; epoch: the dialogs the record carried before this one (a new
+    INVITE on the Call-ID, e.g. after a 401/407 challenge)."""
+    for page in c.pages("sip_alg_calls_get", cursor=0):
+        yield [_call(d) for d in page]
+
+
 def calls(c):
-    """Call records as dicts, from sip_alg_calls_get. Seconds: age since the first message,
-    idle since the last one, media_idle since the last media packet of an established call
-    (None: not established, or no media entries), left_time before the record ends by its
-    timers; epoch: the dialogs the record carried before this one (a new INVITE on the
-    Call-ID, e.g. after a 401/407 challenge)."""
-    return [{"thread": d.thread, "call_id": d.call_id.rstrip("\x00"),
-             "state": d.state.rstrip("\x00"),
-             "inside": f"{d.inside_address}:{d.inside_port}",
-             "public": f"{d.public_address}:{d.public_port}",
-             "peer": f"{d.peer_address}:{d.peer_port}", "messages": d.messages,
-             "media": d.n_media, "age": d.age, "idle": d.idle,
-             "media_idle": None if d.media_idle == NO_MEDIA else d.media_idle,
-             "left_time": d.left_time, "epoch": d.epoch}
-            for d in c.dump("sip_alg_calls_get", cursor=0)]
+    return flat(calls_pages(c))
 
 
 CALL_COLUMNS = ("thread", "call_id", "state", "inside", "public", "peer", "messages", "media",
                 "age", "idle", "media_idle", "left_time", "epoch")
 
 
+def calls_lines(pages):
+    """An aligned table (table_lines), seconds as numbers; "-" for no media idle time."""
+    return table_lines(([dict(r, media_idle="-" if r["media_idle"] is None else
+                              r["media_idle"]) for r in rows] for rows in pages),
+                       CALL_COLUMNS)
+
+
 def format_calls(rows):
-    """An aligned table, seconds as numbers; "-" for no media idle time."""
-    return table([dict(r, media_idle="-" if r["media_idle"] is None else r["media_idle"])
-                  for r in rows], CALL_COLUMNS)
+    return list(calls_lines([rows]))
+
+
+def table_lines(pages, cols, right=()):
+    """An aligned text table of pages of rows, a line at a time: the heading and the column
+    widths come with the first page that has rows, so that a large table is printed as it
+    arrives; a value of a later page wider than its column pushes the rest of its row
+    right. Columns in right are right-aligned. Nothing for no rows."""
+    w = None
+    for rows in pages:
+        if not rows:
+            continue
+        if w is None:
+            w = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in cols}
+            yield "  ".join(k.upper().rjust(w[k]) if k in right else k.upper().ljust(w[k])
+                            for k in cols).rstrip()
+        for r in rows:
+            yield "  ".join(str(r[k]).rjust(w[k]) if k in right else str(r[k]).ljust(w[k])
+                            for k in cols).rstrip()
 
 
 def table(rows, cols):
     """Aligned text table."""
-    if not rows:
-        return []
-    w = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in cols}
-    out = ["  ".join(k.upper().ljust(w[k]) for k in cols)]
-    out += ["  ".join(str(r[k]).ljust(w[k]) for k in cols) for r in rows]
-    return out
+    return list(table_lines([rows], cols))
 
 
 def stats(stats_socket):

@@ -337,20 +337,33 @@ class Client:
 
     EAGAIN = -165  # VNET_API_ERROR_EAGAIN: a *_get stopped to let VPP run; go on from cursor
 
-    def dump(self, msg, **kw):
-        """A *_dump (list of details) or a cursor-based *_get (reply, details). A *_get
-        that VPP cut short (EAGAIN, the main thread had other work) is continued from the
-        cursor it returned until it is complete."""
+    def pages(self, msg, **kw):
+        """The details of a *_dump (one page) or of a cursor-based *_get, a page (a list) at
+        a time, each as soon as VPP has sent it. A *_get that VPP cut short (EAGAIN: its main
+        thread had other work, or the client's queue was full) is asked again from the cursor
+        it returned, until a reply says it is complete; another retval is ApiError."""
         r = getattr(self.vpp.api, msg)(**kw)
         if not isinstance(r, tuple):
-            return list(r)
-        out = []
-        for _ in range(1_000_000):  # bounded: each round returns at least one entry
+            yield list(r)
+            return
+        while True:
             reply, details = r
-            out += list(details)
-            if reply.retval == 0:
-                return out
-            if reply.retval != self.EAGAIN:
+            if reply.retval not in (0, self.EAGAIN):
                 raise ApiError(msg, reply.retval, kw)
-            r = getattr(self.vpp.api, msg)(**dict(kw, cursor=reply.cursor))
-        raise ApiError(msg, reply.retval, kw)
+            yield list(details)
+            if reply.retval == 0:
+                return
+            if reply.cursor == kw.get("cursor"):
+                # to go on from where it started: asking again would loop forever
+                raise ApiError(msg, reply.retval, dict(kw, stuck="EAGAIN without progress"))
+            kw = dict(kw, cursor=reply.cursor)
+            r = getattr(self.vpp.api, msg)(**kw)
+
+    def stream(self, msg, **kw):
+        """pages(), one detail at a time."""
+        for page in self.pages(msg, **kw):
+            yield from page
+
+    def dump(self, msg, **kw):
+        """Every detail of a *_dump or a cursor-based *_get (pages()), as one list."""
+        return list(self.stream(msg, **kw))

@@ -101,6 +101,9 @@ class Replying:
     def dump(self, msg, **kw):
         return [self.reply] if msg == "sip_alg_calls_get" else []
 
+    def pages(self, msg, **kw):
+        yield self.dump(msg, **kw)
+
     def has(self, msg):
         return False
 

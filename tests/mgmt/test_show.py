@@ -29,7 +29,14 @@ def session(inside, public, remote, proto=17, idle=3, pkts=10, nbytes=1720, time
                            total_bytes=nbytes, is_timed_out=timed_out)
 
 
-class FakeClient:
+class OnePage:
+    """vpp.Client.pages() of a fake whose dump() has the whole answer: one page."""
+
+    def pages(self, msg, **kw):
+        yield self.dump(msg, **kw)
+
+
+class FakeClient(OnePage):
     """The seed call mid-call: A's entries (signaling, RTP, RTCP) and B's, A's sessions."""
 
     SERVER_MAP = [entry(PUB, 5060, 0, A, 5060), entry(PUB, 40000, 1, A, 6000),
@@ -167,7 +174,7 @@ def call(call_id, state, thread=0, index=0, messages=5, n_media=2, age=40, idle=
                            idle=idle, media_idle=media_idle, left_time=left_time, epoch=epoch)
 
 
-class CallsClient:
+class CallsClient(OnePage):
     """Three calls: ringing (no media idle time), established with media flowing, and
     established after a 407 challenge (epoch 1) with media silent for 95 s; and one with
     every counter at its largest."""
@@ -232,3 +239,147 @@ def test_show_calls_json_and_text(monkeypatch, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out == show.format_calls(show.calls(CallsClient()))
     assert out[1].split()[-3] == "-"
+
+
+# --- streaming: the tables are printed as VPP sends them ------------------------------------
+
+class _Reply:
+    def __init__(self, retval, cursor):
+        self.retval, self.cursor = retval, cursor
+
+
+def paged(monkeypatch, answers):
+    """Make `sipalgctl show` talk to a vpp.Client (its real pages()) whose VPP answers each
+    *_get of answers ({msg: [page, ...]}) a page per request: EAGAIN with a cursor for all
+    but the last. Returns (log, stdout): log gets, at each request, (msg, cursor, what
+    stdout held then)."""
+    import io
+    import sys
+    from sipalgctl import vpp as V
+    stdout, log = io.StringIO(), []
+    monkeypatch.setattr(sys, "stdout", stdout)
+
+    def get(msg):
+        pages = answers[msg]
+
+        def answer(cursor):
+            log.append((msg, cursor, stdout.getvalue()))
+            n = 0 if cursor == 0 else cursor - 100  # cursors 101, 102, ... for pages 1, 2
+            last = n == len(pages) - 1
+            return (_Reply(0 if last else V.Client.EAGAIN, 0xFFFFFFFF if last else 101 + n),
+                    pages[n])
+        return staticmethod(answer)
+
+    class Client(V.Client):
+        def __init__(self):
+            self.vpp = type("P", (), {"api": type("A", (), {m: get(m) for m in answers})})
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    monkeypatch.setattr(cli, "client", lambda args, cfg=None, plugin=None: Client())
+    return log, stdout
+
+
+CALL_PAGES = [CallsClient.CALLS[:2], CallsClient.CALLS[2:3], CallsClient.CALLS[3:]]
+
+
+def test_show_calls_streams_pages(monkeypatch):
+    """`show calls` over three pages (EAGAIN twice): each page's rows are printed before the
+    next page is asked for; the table's widths come from the first page; every row once."""
+    log, stdout = paged(monkeypatch, {"sip_alg_calls_get": CALL_PAGES})
+    assert cli.main(["show", "calls"]) == 0
+    assert [(m, c) for m, c, _ in log] == [("sip_alg_calls_get", 0),
+                                           ("sip_alg_calls_get", 101),
+                                           ("sip_alg_calls_get", 102)]
+    out = stdout.getvalue().splitlines()
+    first = show.format_calls(show.calls(CallsClient())[:2])
+    assert out[:3] == first  # heading and page 1, as the table of page 1 alone
+    assert log[1][2].splitlines() == first  # printed before page 2 was asked for
+    assert log[2][2].splitlines() == out[:4]  # page 2's row before page 3 was asked for
+    assert [l.split()[1] for l in out[1:]] == [c.call_id.rstrip("\x00")
+                                              for c in CallsClient.CALLS]
+    # later pages keep page 1's widths: a longer value pushes the rest of its row right
+    assert out[3].split()[-4:] == ["95", "95", "7105", "1"]
+    assert out[4].split()[-4:] == ["4294967295", "4294967294", "4294967295", "4294967295"]
+    assert out[4].index("confirmed") == out[2].index("confirmed")  # "x" fits its column
+
+
+def test_show_calls_json_streams_pages(monkeypatch):
+    """--json over three pages: the same text as json.dumps of the whole list, each row
+    written before the next page is asked for."""
+    log, stdout = paged(monkeypatch, {"sip_alg_calls_get": CALL_PAGES})
+    assert cli.main(["--json", "show", "calls"]) == 0
+    rows = show.calls(CallsClient())
+    assert stdout.getvalue() == json.dumps(rows, indent=2) + "\n"
+    assert '"call_id": "843817637684230"' in log[1][2]
+    assert '"call_id": "1j9FpLxk3uxtm8tn"' in log[2][2] and '"call_id": "x"' not in log[2][2]
+
+
+def test_show_server_map_streams_pages(monkeypatch):
+    smap = FakeClient.SERVER_MAP
+    log, stdout = paged(monkeypatch, {"sip_alg_server_map_get": [smap[:1], smap[1:4], smap[4:]]})
+    assert cli.main(["show", "server-map"]) == 0
+    lines = stdout.getvalue().splitlines()
+    assert lines == show.format_server_map(show.server_map(FakeClient()))
+    assert [c for _, c, _ in log] == [0, 101, 102]
+    assert log[1][2].splitlines() == lines[:1] and log[2][2].splitlines() == lines[:4]
+
+
+def test_show_session_table_json_streams(monkeypatch, tmp_path):
+    """The session table's JSON is json.dumps of {"sessions": [...], "policy_verdicts": ...}
+    to the byte, the sessions written as they come."""
+    smap = FakeClient.SERVER_MAP
+    log, stdout = paged(monkeypatch, {"sip_alg_server_map_get": [smap[:2], smap[2:]]})
+    users = [SimpleNamespace(ip_address=A, vrf_id=0), SimpleNamespace(ip_address=B, vrf_id=0)]
+    real = cli.client(None)
+
+    class Client(type(real)):
+        def dump(self, msg, **kw):
+            if msg == "nat44_user_dump":
+                return users
+            if msg == "nat44_user_session_v3_dump":
+                log.append((msg, kw["ip_address"], stdout.getvalue()))
+                return FakeClient.SESSIONS if kw["ip_address"] == A else []
+            return super().dump(msg, **kw)
+
+    monkeypatch.setattr(cli, "client", lambda args, cfg=None, plugin=None: Client())
+    none = str(tmp_path / "none.sock")
+    assert cli.main(["--json", "show", "session-table", "--stats-socket", none]) == 0
+    want = {"sessions": show.session_table(FakeClient()), "policy_verdicts": None}
+    assert stdout.getvalue() == json.dumps(want, indent=2, default=str) + "\n"
+    stdout.truncate(0)
+    stdout.seek(0)
+    assert cli.main(["show", "session-table", "--stats-socket", none]) == 0
+    assert stdout.getvalue().splitlines() == show.format_session_table(want["sessions"]) + \
+        show.format_verdicts(None)
+
+
+@pytest.mark.parametrize("pages", [[], [[]], [[], []], [[1]], [[{"a": [1, {"b": None}]}], [],
+                                                                  ["x", 2.5]],
+                                   [[{"k": "v"}, {}], [[]], [{"n": {"m": [1, 2]}}]]])
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_json_list_is_json_dumps(pages, level):
+    """json_list writes what json.dumps(indent=2) would, nested level deep."""
+    import io
+    f = io.StringIO()
+    cli.json_list(f.write, pages, level)
+    items = [x for p in pages for x in p]
+    want = json.dumps({"k": items} if level == 1 else {"k": {"l": items}} if level == 2
+                      else items, indent=2)
+    if level == 1:
+        want = want[len('{\n  "k": '):-len("\n}")]
+    elif level == 2:
+        want = want[len('{\n  "k": {\n    "l": '):-len("\n  }\n}")]
+    assert f.getvalue() == want
+
+
+def test_table_lines_widths_from_the_first_page():
+    cols = ("a", "bb")
+    assert list(show.table_lines([], cols)) == list(show.table_lines([[], []], cols)) == []
+    lines = list(show.table_lines([[], [{"a": 1, "bb": "x"}], [{"a": 12345, "bb": "y"}]], cols))
+    assert lines == ["A  BB", "1  x", "12345  y"]
+    assert list(show.session_table_lines([[], []])) == ["no sessions"]

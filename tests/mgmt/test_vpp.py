@@ -172,6 +172,63 @@ def test_get_continues_after_eagain():
         c.dump("sip_alg_server_map_get", cursor=0xffffffff)
 
 
+def test_pages_arrive_one_at_a_time():
+    """pages() is a generator: the first page is there before the second is asked for, each
+    continuation from the cursor of the EAGAIN before it (twice here); stream() the same,
+    a detail at a time."""
+    calls = []
+    pages = {0: (_Reply(V.Client.EAGAIN, 7), ["a", "b"]),
+             7: (_Reply(V.Client.EAGAIN, 9), ["c"]),
+             9: (_Reply(0, 0xffffffff), ["d", "e"])}
+
+    def calls_get(cursor):
+        calls.append(cursor)
+        return pages[cursor]
+
+    c = V.Client.__new__(V.Client)
+    c.vpp = type("P", (), {"api": type("A", (), {"sip_alg_calls_get":
+                                                staticmethod(calls_get)})})
+    g = c.pages("sip_alg_calls_get", cursor=0)
+    assert calls == []  # nothing asked before the first page is wanted
+    assert next(g) == ["a", "b"] and calls == [0]
+    assert next(g) == ["c"] and calls == [0, 7]
+    assert next(g) == ["d", "e"] and calls == [0, 7, 9]
+    with pytest.raises(StopIteration):
+        next(g)
+    calls.clear()
+    s = c.stream("sip_alg_calls_get", cursor=0)
+    assert next(s) == "a" and next(s) == "b" and calls == [0]
+    assert list(s) == ["c", "d", "e"] and calls == [0, 7, 9]
+
+
+@pytest.mark.parametrize("details", [[], ["x"]])
+def test_pages_of_a_dump_and_a_stuck_get(details):
+    """A *_dump (vpp_papi's list) is one page. An EAGAIN that gives back the cursor it was
+    asked from would be asked again forever: ApiError."""
+    c = V.Client.__new__(V.Client)
+    c.vpp = type("P", (), {"api": type("A", (), {
+        "nat44_user_dump": staticmethod(lambda: iter([1, 2])),
+        "sip_alg_sessions_get": staticmethod(lambda cursor: (_Reply(V.Client.EAGAIN, cursor),
+                                                             details))})})
+    assert list(c.pages("nat44_user_dump")) == [[1, 2]]
+    assert c.dump("nat44_user_dump") == [1, 2]
+    with pytest.raises(V.ApiError, match="EAGAIN without progress"):
+        c.dump("sip_alg_sessions_get", cursor=5)
+
+
+def test_pages_error_after_eagain():
+    """An error on a later page: the pages before it were given, the failed one is not."""
+    c = V.Client.__new__(V.Client)
+    pages = {0: (_Reply(V.Client.EAGAIN, 3), ["a"]), 3: (_Reply(-7, 0), ["junk"])}
+    c.vpp = type("P", (), {"api": type("A", (), {
+        "sip_alg_calls_get": staticmethod(lambda cursor: pages[cursor])})})
+    g = c.pages("sip_alg_calls_get", cursor=0)
+    assert next(g) == ["a"]
+    with pytest.raises(V.ApiError) as e:
+        next(g)
+    assert e.value.retval == -7 and "'cursor': 3" in str(e.value)
+
+
 class FakeApi:
     """A running VPP's messages as vpp_papi shows them: one attribute per message it offers
     (vpp_papi drops those the running VPP lacks or has with another CRC)."""
