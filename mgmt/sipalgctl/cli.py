@@ -200,8 +200,11 @@ def cmd_show(args):
                     print(line)
                 for line in show.format_verdicts(show.verdicts(stats_socket(args, cfg))):
                     print(line)
-        else:
+        elif args.what == "calls":
             out_pages(args, show.calls_pages(c), show.calls_lines)
+        else:
+            data = show.config(c)
+            out(args, data, show.config_lines(data))
     return EXIT_OK
 
 
@@ -280,7 +283,7 @@ def parser():
     with_config("up", cmd_up, "render, start VPP, apply")
     with_config("down", cmd_down, "stop the VPP started by up")
     s = sub.add_parser(
-        "show", help="server-map, session-table or calls",
+        "show", help="server-map, session-table, calls or config",
         description="server-map: the ALG's pinholes (sip, sip-rtp, sip-rtcp) with their "
         "left-time. session-table: NAT44-ED's sessions, each tagged with the application of the "
         "server-map entry it belongs to (else its protocol), with remote, public and inside "
@@ -291,8 +294,10 @@ def parser():
         "packet of an established call (media_idle; -: not established or no media), before "
         "the record ends by its timers (left_time), and the dialogs the record carried before "
         "this one (epoch). The tables are printed as VPP sends them, a page at a time (the "
-        "first page sets the columns' widths).")
-    s.add_argument("what", choices=["server-map", "session-table", "calls"])
+        "first page sets the columns' widths). config: the running ALG's settings "
+        "(sip_alg_get_config) as the YAML's sip_alg section, validation and the limits per "
+        "inside host included.")
+    s.add_argument("what", choices=["server-map", "session-table", "calls", "config"])
     s.add_argument("config", nargs="?", help="YAML configuration (for the socket paths)")
     s.add_argument("--stats-socket", help="VPP stats socket, for session-table's policy "
                    "verdicts (default: from the config)")

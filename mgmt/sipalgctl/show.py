@@ -8,6 +8,11 @@ come. The list functions (server_map, calls, ...) are the same rows all at once.
 
 import os
 
+import yaml
+
+from . import defaults as D
+from . import plan as P
+
 APPS = {0: "sip", 1: "sip-rtp", 2: "sip-rtcp"}
 
 
@@ -215,6 +220,41 @@ def table_lines(pages, cols, right=()):
 def table(rows, cols):
     """Aligned text table."""
     return list(table_lines([rows], cols))
+
+
+def _range(lo_hi):
+    return f"{lo_hi[0]}-{lo_hi[1]}"
+
+
+def config(c):
+    """The running ALG's settings (sip_alg_get_config) in the shape of the YAML's sip_alg
+    section: ports, timeouts, limits, media_other_hosts, security (the host limits
+    included) and validation, each class's action and each rate's burst spelt out (all of
+    it but enabled and interfaces, which get_config does not tell)."""
+    a = P.alg_config(c.call("sip_alg_get_config"))
+    return {
+        "ports": {"udp": list(a["udp"]), "tcp": list(a["tcp"])},
+        "timeouts": {k: a[k] for k in ("signaling", "media", "call", "media_inactivity",
+                                       "max_duration")},
+        "limits": {"max_calls": a["max_calls"], "media_ports": _range(a["media_ports"]),
+                   "tcp_reassembly": a["tcp_reassembly"]},
+        "media_other_hosts": a["media_other_hosts"],
+        "security": {**{k: a[k] for k in P.SECURITY[:-1]},
+                     "inside_media_ports": _range(a["inside_media_ports"]),
+                     **{k: a[k] for k in P.HOST_LIMITS}},
+        "validation": {
+            "mode": "strict" if a["strict"] else "lenient",
+            "actions": {k: "drop" if a[f"drop_{k}"] else "pass" for k in D.VALIDATION_CLASSES},
+            "block_methods": list(P.mask_methods(a["block_methods"])),
+            "rate_limits": {m: {"rate": a[f"{m}_rate"], "burst": a[f"{m}_burst"]}
+                            for m in D.RATE_LIMITED}},
+    }
+
+
+def config_lines(cfg):
+    """config() as the YAML sip_alg section it is (`sipalgctl check` takes it)."""
+    return yaml.safe_dump({"sip_alg": cfg}, sort_keys=False,
+                          default_flow_style=None).splitlines()
 
 
 def stats(stats_socket):

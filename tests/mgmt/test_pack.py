@@ -133,7 +133,8 @@ def test_calls_details_have_what_show_reads(messages):
 
 def test_get_config_reply_validation_and_host_limits(messages):
     """full.yaml's validation and host limits, as the plugin's reply carries them: read_state
-    gets the fields the plan compares (nothing to do)."""
+    gets the fields the plan compares, show config the YAML's values."""
+    from sipalgctl import show
     cfg = config.load(FULL)
     fields = P.validation_fields(cfg.sip_alg.validation)
     assert fields["strict"] and fields["block_methods"] and fields["register_burst"] == 5
@@ -143,3 +144,9 @@ def test_get_config_reply_validation_and_host_limits(messages):
     st = P.read_state(c)
     assert {k: st.alg[k] for k in P.VALIDATION} == fields
     assert (st.alg["max_calls_per_host"], st.alg["max_entries_per_host"]) == (50, 400)
+    v = show.config(c)["validation"]
+    assert v == {"mode": "strict",
+                 "actions": {"parse": "drop", "header": "drop", "sdp": "pass", "too_many": "drop"},
+                 "block_methods": ["OPTIONS", "MESSAGE", "OTHER"],
+                 "rate_limits": {"invite": {"rate": 20, "burst": 40},
+                                 "register": {"rate": 5, "burst": 5}}}

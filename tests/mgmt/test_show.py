@@ -5,12 +5,17 @@ seed's shape with aligned columns, and the gate's policy verdicts from the stats
 when the plugin does not count them, unknown without a stats socket)."""
 
 import json
+import os
 import re
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from sipalgctl import cli, show
+
+SEED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "mgmt", "examples",
+                    "seed.yaml")
 
 PUB, A, B, PROXY = "203.0.113.10", "192.168.1.1", "198.51.100.2", "198.51.100.1"
 
@@ -383,3 +388,79 @@ def test_table_lines_widths_from_the_first_page():
     lines = list(show.table_lines([[], [{"a": 1, "bb": "x"}], [{"a": 12345, "bb": "y"}]], cols))
     assert lines == ["A  BB", "1  x", "12345  y"]
     assert list(show.session_table_lines([[], []])) == ["no sessions"]
+
+
+# --- show config ------------------------------------------------------------------------------
+
+class ConfigClient:
+    """A running VPP's sip_alg_get_config, validation and limits per host set."""
+
+    def __init__(self, **fields):
+        self.reply = SimpleNamespace(**dict(dict(
+            n_udp_ports=2, udp_ports=[5060, 5080] + [0] * 6, n_tcp_ports=1,
+            tcp_ports=[5060] + [0] * 7, signaling=120, media=60, call=7200, max_calls=10000,
+            media_port_lo=40000, media_port_hi=59999, media_other_hosts=False,
+            max_inbound_calls=1000, max_inbound_per_source=20, max_binding_time=3600,
+            max_entries=65536, max_entries_per_call=24, inside_port_lo=1024,
+            inside_port_hi=65535, tcp_reassembly=16384, media_inactivity=120,
+            max_duration=43200, max_calls_per_host=8, max_entries_per_host=64, strict=True,
+            drop_parse=1, drop_header=1, drop_sdp=0, drop_too_many=1,
+            block_methods=1 << 12 | 1 << 15, invite_rate=20, invite_burst=40, register_rate=0,
+            register_burst=0), **fields))
+
+    def call(self, msg, **kw):
+        assert msg == "sip_alg_get_config"
+        return self.reply
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+def test_show_config(monkeypatch, capsys):
+    """`show config`: the running settings as the YAML's sip_alg section (text) or the same
+    as JSON; validation spelt out in the YAML's terms."""
+    monkeypatch.setattr(cli, "client", lambda args, cfg=None, plugin=None: ConfigClient())
+    assert cli.main(["--json", "show", "config"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["validation"] == {
+        "mode": "strict",
+        "actions": {"parse": "drop", "header": "drop", "sdp": "pass", "too_many": "drop"},
+        "block_methods": ["MESSAGE", "OTHER"],
+        "rate_limits": {"invite": {"rate": 20, "burst": 40}, "register": {"rate": 0, "burst": 0}}}
+    assert data["security"]["max_calls_per_host"] == 8
+    assert data["security"]["max_entries_per_host"] == 64
+    assert data["security"]["inside_media_ports"] == "1024-65535"
+    assert data["ports"] == {"udp": [5060, 5080], "tcp": [5060]}
+    assert cli.main(["show", "config"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("sip_alg:\n  ports:\n    udp: [5060, 5080]\n")
+    assert "  validation:\n    mode: strict\n    actions: {parse: drop, header: drop, sdp: pass, " \
+           "too_many: drop}\n    block_methods: [MESSAGE, OTHER]\n" in text
+    assert yaml.safe_load(text) == {"sip_alg": data}
+
+
+def test_show_config_is_a_sip_alg_section():
+    """The text of show config, put in a YAML in place of its sip_alg section, is valid and
+    is what the running VPP has: its plan sets none of the ALG's settings."""
+    from sipalgctl import config, plan as P
+    c = ConfigClient()
+    data = yaml.safe_load(open(SEED))
+    data["sip_alg"] = yaml.safe_load("\n".join(show.config_lines(show.config(c))))["sip_alg"]
+    cfg = config.parse(data)
+    assert cfg.sip_alg.validation.block_methods == ("MESSAGE", "OTHER")
+    st = P.State(sw_if_index={"host-sipalg-in": 1, "host-sipalg-out": 2},
+                 alg_interfaces={1, 2}, alg=P.alg_config(c.reply))
+    assert not [o for o in P.plan(cfg, st) if o.cli().startswith("set sip-alg")]
+
+
+def test_show_config_old_plugin(monkeypatch, capsys):
+    """A plugin without the validation fields (API 0.6.0): exit 2, saying so."""
+    c = ConfigClient()
+    del c.reply.strict
+    monkeypatch.setattr(cli, "client", lambda args, cfg=None, plugin=None: c)
+    assert cli.main(["show", "config"]) == 2
+    assert "sip_alg_get_config_reply has no strict: it is older than this sipalgctl" in \
+        capsys.readouterr().err
