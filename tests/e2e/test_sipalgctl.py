@@ -2,8 +2,9 @@
 """sipalgctl against a live VPP: `up` from YAML on the test's veths, a real sipp call,
 `show server-map` / `session-table` / `calls` / `stats` during it, apply twice = nothing,
 an item removed from the YAML is removed from VPP, the media policy switched on and off,
-`down` stops VPP. And on any machine: VPP not installed, or installed and not running, is
-exit 2 with what to do."""
+validation and the limits per inside host applied and read back (and a fresh VPP's values
+of them, the defaults), `down` stops VPP. And on any machine: VPP not installed, or
+installed and not running, is exit 2 with what to do."""
 
 import json
 import os
@@ -22,7 +23,7 @@ SEED = os.path.join(HERE, "..", "..", "mgmt", "examples", "seed.yaml")
 
 
 def write_config(t, path, runtime_dir, routes=True, static=True, media_other_hosts=None,
-                 timeouts=None):
+                 timeouts=None, sip_alg=None):
     cfg = {
         "vpp": {"runtime_dir": runtime_dir, "buffers": 8192, "main_heap": "512M"},
         "interfaces": {
@@ -42,6 +43,7 @@ def write_config(t, path, runtime_dir, routes=True, static=True, media_other_hos
         cfg["sip_alg"]["media_other_hosts"] = media_other_hosts
     if timeouts is not None:
         cfg["sip_alg"]["timeouts"] = timeouts
+    cfg["sip_alg"].update(sip_alg or {})
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f)
     return path
@@ -116,6 +118,108 @@ def test_up_call_show_down(e2e_prefix, tmp_path):
             down = ctl("down", cfg, check=False)
         assert down.returncode == 0 and "stopped" in down.stdout
         assert not os.path.exists(os.path.join(run, "vpp.pid"))
+
+
+VALIDATION = {"mode": "strict", "actions": {"sdp": "pass"},
+              "block_methods": ["message", "OPTIONS", "Other"],
+              "rate_limits": {"invite": {"rate": 20, "burst": 40}, "register": {"rate": 5}}}
+SECURITY_CLI = ("set sip-alg security max-inbound-calls 1000 max-inbound-per-source 20 "
+                "max-binding-time 3600 max-entries 65536 max-entries-per-call {} "
+                "inside-media-ports 1024-65535")
+HOST_CLI = "set sip-alg security max-calls-per-host {} max-entries-per-host {}"
+VALIDATION_CLI = ("set sip-alg validation strict sdp pass block OPTIONS,MESSAGE,OTHER "
+                  "invite-rate 20 burst 40 register-rate 5")
+DEFAULT_VALIDATION_CLI = "set sip-alg validation lenient block none invite-rate 0 register-rate 0"
+
+
+def test_validation_and_host_limits(e2e_prefix, tmp_path):
+    """sip_alg.validation and the host limits of sip_alg.security: a fresh VPP has the
+    defaults (which have no macro in the plugin to check them against); plan's CLI text,
+    typed into VPP's CLI, does what apply's API calls do; applied, they read back through
+    sip_alg_get_config, `show sip-alg config` and `sipalgctl show config`, and a second apply
+    has nothing to do; a change of the other security bounds alone sets the host limits
+    again (sip_alg_set_security zeroes them)."""
+    from sipalgctl import config as C, defaults as D, plan as P
+    with Topo(e2e_prefix, start_vpp=False) as t:
+        run = str(tmp_path / "run")
+        base = write_config(t, str(tmp_path / "base.yaml"), run)
+        want = write_config(t, str(tmp_path / "val.yaml"), run, sip_alg={
+            "validation": VALIDATION,
+            "security": {"max_entries_per_call": 12, "max_calls_per_host": 50,
+                         "max_entries_per_host": 400}})
+        vpp = h.VPP(e2e_prefix, tmpdir=run)  # for its cli(): run/cli.sock
+
+        def get_config():
+            with V.Client(f"{run}/api.sock", e2e_prefix) as c:
+                g = c.call("sip_alg_get_config")
+            return {k: getattr(g, k) for k in P.VALIDATION + P.HOST_LIMITS}
+
+        try:
+            up = ctl("up", base)
+            # the defaults are a fresh VPP's: up had neither to set
+            assert "set sip-alg validation" not in up.stdout, up.stdout
+            assert "max-calls-per-host" not in up.stdout, up.stdout
+            defaults = dict(P.validation_fields(C.Validation()),
+                            max_calls_per_host=D.MAX_CALLS_PER_HOST,
+                            max_entries_per_host=D.MAX_ENTRIES_PER_HOST)
+            assert get_config() == defaults
+            assert ("validation lenient parse pass header pass sdp pass too-many pass block "
+                    "none") in vpp.cli("show sip-alg config")
+
+            plan = ctl("plan", want).stdout.splitlines()
+            assert plan == [SECURITY_CLI.format(12), HOST_CLI.format(50, 400), VALIDATION_CLI]
+            # the plan's CLI text, typed into VPP, is what apply would do
+            for line in plan:
+                vpp.cli_ok(line)
+            assert ctl("plan", want).stdout.strip() == "nothing to do"
+            # back to the defaults through the API
+            assert ctl("plan", base).stdout.splitlines() == [
+                SECURITY_CLI.format(24), DEFAULT_VALIDATION_CLI]
+            ctl("apply", base)
+            assert ctl("plan", base).stdout.strip() == "nothing to do"
+            assert get_config() == defaults
+
+            applied = ctl("apply", want).stdout.splitlines()
+            assert [l.split("] ", 1)[1] for l in applied] == plan
+            assert ctl("plan", want).stdout.strip() == "nothing to do"
+            assert ctl("apply", want).stdout.strip() == "nothing to do"
+            fields = dict(P.validation_fields(C.load(want).sip_alg.validation),
+                          max_calls_per_host=50, max_entries_per_host=400)
+            assert fields["block_methods"] == 1 << 5 | 1 << 12 | 1 << 15
+            assert get_config() == fields
+            text = vpp.cli("show sip-alg config")
+            for line in ("host limits max-calls-per-host 50 (per worker) max-entries-per-host "
+                         "400 (0: off)",
+                         "validation strict parse drop header drop sdp pass too-many drop block "
+                         "OPTIONS,MESSAGE,OTHER",
+                         "rate-limits invite 20/s burst 40 register 5/s burst 5 (per source "
+                         "and worker, 0: off)"):
+                assert line in text, text
+            shown = json.loads(ctl("--json", "show", "config", want).stdout)
+            assert shown["validation"] == {
+                "mode": "strict",
+                "actions": {"parse": "drop", "header": "drop", "sdp": "pass",
+                            "too_many": "drop"},
+                "block_methods": ["OPTIONS", "MESSAGE", "OTHER"],
+                "rate_limits": {"invite": {"rate": 20, "burst": 40},
+                                "register": {"rate": 5, "burst": 5}}}
+            assert (shown["security"]["max_calls_per_host"],
+                    shown["security"]["max_entries_per_host"]) == (50, 400)
+            assert yaml.safe_load(ctl("show", "config", want).stdout) == {"sip_alg": shown}
+
+            # only max_entries_per_call back to its default: sip_alg_set_security zeroes the
+            # host limits, so they are set again after it
+            bounds = write_config(t, str(tmp_path / "bounds.yaml"), run, sip_alg={
+                "validation": VALIDATION,
+                "security": {"max_calls_per_host": 50, "max_entries_per_host": 400}})
+            assert ctl("plan", bounds).stdout.splitlines() == [SECURITY_CLI.format(24),
+                                                               HOST_CLI.format(50, 400)]
+            ctl("apply", bounds)
+            assert ctl("plan", bounds).stdout.strip() == "nothing to do"
+            assert get_config() == fields
+        finally:
+            down = ctl("down", base, check=False)
+        assert down.returncode == 0 and "stopped" in down.stdout
 
 
 def test_apply_vpp_not_installed_exits_2(tmp_path):
