@@ -665,10 +665,7 @@ def plan(cfg, st):
     want_sec = tuple(getattr(s.security, k) for k in SECURITY)
     have_host = tuple(cur.get(k) for k in HOST_LIMITS)
     if tuple(cur.get(k) for k in SECURITY) != want_sec:
-        alg_ops.append(AlgSecurity(*want_sec[:-1], *want_sec[-1]))
-        # sip_alg_set_security has no host limits and sets them to 0 (the plugin's handler
-        # starts from a zeroed struct): set them again after it unless 0 is what is wanted
-        have_host = (0,) * len(HOST_LIMITS)
+        alg_ops.append(AlgSecurity(*want_sec[:-1], *want_sec[-1]))  # host limits stay
     want_host = tuple(getattr(s.security, k) for k in HOST_LIMITS)
     if have_host != want_host:
         alg_ops.append(AlgHostLimits(*want_host))

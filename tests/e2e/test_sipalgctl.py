@@ -174,7 +174,7 @@ def test_validation_and_host_limits(e2e_prefix, tmp_path):
             assert ctl("plan", want).stdout.strip() == "nothing to do"
             # back to the defaults through the API
             assert ctl("plan", base).stdout.splitlines() == [
-                SECURITY_CLI.format(24), DEFAULT_VALIDATION_CLI]
+                SECURITY_CLI.format(24), HOST_CLI.format(0, 0), DEFAULT_VALIDATION_CLI]
             ctl("apply", base)
             assert ctl("plan", base).stdout.strip() == "nothing to do"
             assert get_config() == defaults
@@ -207,13 +207,12 @@ def test_validation_and_host_limits(e2e_prefix, tmp_path):
                     shown["security"]["max_entries_per_host"]) == (50, 400)
             assert yaml.safe_load(ctl("show", "config", want).stdout) == {"sip_alg": shown}
 
-            # only max_entries_per_call back to its default: sip_alg_set_security zeroes the
-            # host limits, so they are set again after it
+            # only max_entries_per_call back to its default: sip_alg_set_security leaves the
+            # host limits as they are
             bounds = write_config(t, str(tmp_path / "bounds.yaml"), run, sip_alg={
                 "validation": VALIDATION,
                 "security": {"max_calls_per_host": 50, "max_entries_per_host": 400}})
-            assert ctl("plan", bounds).stdout.splitlines() == [SECURITY_CLI.format(24),
-                                                               HOST_CLI.format(50, 400)]
+            assert ctl("plan", bounds).stdout.splitlines() == [SECURITY_CLI.format(24)]
             ctl("apply", bounds)
             assert ctl("plan", bounds).stdout.strip() == "nothing to do"
             assert get_config() == fields

@@ -131,13 +131,12 @@ def fake_apply(st, ops):
         elif isinstance(op, P.AlgMediaPolicy):
             st.alg["media_other_hosts"] = op.other_hosts
         elif isinstance(op, P.AlgSecurity):
-            # the plugin's sip_alg_set_security handler starts from a zeroed struct: the host
-            # limits, which its message does not carry, go back to 0
+            # the host limits, which its message does not carry, stay as they are
             st.alg.update(max_inbound_calls=op.max_inbound_calls,
                           max_inbound_per_source=op.max_inbound_per_source,
                           max_binding_time=op.max_binding_time, max_entries=op.max_entries,
                           max_entries_per_call=op.max_entries_per_call,
-                          inside_media_ports=(op.lo, op.hi), **HOST_LIMIT_DEFAULTS)
+                          inside_media_ports=(op.lo, op.hi))
         elif isinstance(op, P.AlgHostLimits):
             st.alg.update(max_calls_per_host=op.max_calls_per_host,
                           max_entries_per_host=op.max_entries_per_host)
@@ -654,17 +653,16 @@ def test_host_limits(running, want):
 
 
 @pytest.mark.parametrize("host", [(0, 0), (5, 50)])
-def test_security_change_sets_the_host_limits_again(host):
-    """sip_alg_set_security sets the host limits to 0 (its message has none, the plugin's
-    handler starts from zero): when it is sent, the host limits follow it unless 0 is what
-    is wanted, even though VPP had them right before; apply twice plans nothing."""
+def test_security_change_leaves_the_host_limits(host):
+    """sip_alg_set_security does not carry the host limits and leaves them as they are:
+    a change of the other bounds plans it alone; apply twice plans nothing."""
     cfg = config.load(SEED)
     cfg.sip_alg.security.max_calls_per_host, cfg.sip_alg.security.max_entries_per_host = host
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     assert P.plan(cfg, st) == []
     cfg.sip_alg.security.max_entries_per_call = 12
     ops = P.plan(cfg, st)
-    assert [type(o) for o in ops] == [P.AlgSecurity] + ([P.AlgHostLimits] if any(host) else [])
+    assert [type(o) for o in ops] == [P.AlgSecurity]
     st = fake_apply(st, ops)
     assert (st.alg["max_calls_per_host"], st.alg["max_entries_per_host"]) == host
     assert P.plan(cfg, st) == []
@@ -790,8 +788,7 @@ def test_validation_plans_against_read_state():
     st.alg = P.read_state(FakeClient(False, validation=fields, host_limits=(50, 400))).alg
     kinds = [type(o) for o in P.plan(cfg, st)]
     assert P.AlgValidation not in kinds
-    # FakeClient's security bounds are not FULL's: the host limits follow AlgSecurity
-    assert [k for k in kinds if k in (P.AlgSecurity, P.AlgHostLimits)] == \
-        [P.AlgSecurity, P.AlgHostLimits]
+    # FakeClient's security bounds are not FULL's; its host limits are
+    assert [k for k in kinds if k in (P.AlgSecurity, P.AlgHostLimits)] == [P.AlgSecurity]
     st.alg.update({k: getattr(cfg.sip_alg.security, k) for k in P.SECURITY})
     assert P.AlgHostLimits not in [type(o) for o in P.plan(cfg, st)]

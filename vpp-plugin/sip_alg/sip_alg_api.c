@@ -91,15 +91,15 @@ static void
 vl_api_sip_alg_set_security_t_handler (vl_api_sip_alg_set_security_t *mp)
 {
   vl_api_sip_alg_set_security_reply_t *rmp;
-  sip_alg_security_t sec = {
-    .max_inbound_calls = mp->max_inbound_calls,
-    .max_inbound_per_source = mp->max_inbound_per_source,
-    .max_binding_time = mp->max_binding_time,
-    .max_entries = mp->max_entries,
-    .max_entries_per_call = mp->max_entries_per_call,
-    .inside_port_lo = mp->inside_port_lo,
-    .inside_port_hi = mp->inside_port_hi,
-  };
+  sip_alg_security_t sec;
+  sip_alg_get_security (&sec); /* the host limits (sip_alg_set_host_limits) stay */
+  sec.max_inbound_calls = mp->max_inbound_calls;
+  sec.max_inbound_per_source = mp->max_inbound_per_source;
+  sec.max_binding_time = mp->max_binding_time;
+  sec.max_entries = mp->max_entries;
+  sec.max_entries_per_call = mp->max_entries_per_call;
+  sec.inside_port_lo = mp->inside_port_lo;
+  sec.inside_port_hi = mp->inside_port_hi;
   int rv = sip_alg_set_security (&sec);
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_SECURITY_REPLY);
 }
@@ -239,9 +239,11 @@ sip_alg_send_smap_details (u32 index, vl_api_registration_t *rp, u32 context, f6
 static u32
 sip_alg_pool_from (void *p, u32 i)
 {
+  if (i == ~0)
+    i = 0; /* ~0 asks for the start, as it does of VPP's REPLY_AND_DETAILS_MACRO */
   if (i < vec_len (p) && !pool_is_free_index (p, i))
     return i;
-  return i == ~0 ? ~0 : pool_next_index (p, i);
+  return pool_next_index (p, i);
 }
 
 /*
