@@ -513,8 +513,9 @@ sip_alg_rate_ok (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd
 
 /*
  * What may go on of a message that parsed (sip_alg_validation_t): strict mode's RFC 3261
- * checks (no leniency, Max-Forwards in a request), blocked methods from outside, the INVITE and REGISTER rates. Returns 0 when the
- * message goes no further: c->drop set, or c->error its class counter to pass untouched.
+ * checks (no leniency, Max-Forwards in a request), blocked methods from outside, the
+ * INVITE and REGISTER rates. Returns 0 when the message goes no further: c->drop set, or
+ * c->error its class counter to pass untouched.
  */
 static int
 sip_alg_validate (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
@@ -544,7 +545,8 @@ sip_alg_validate (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *pt
       c->drop = 1;
       return 0;
     }
-  if ((m->method == SIP_METHOD_INVITE && !sip_alg_rate_ok (vm, sam, ptd, c, SIP_ALG_RATE_INVITE)) ||
+  if ((m->method == SIP_METHOD_INVITE &&
+       !sip_alg_rate_ok (vm, sam, ptd, c, SIP_ALG_RATE_INVITE)) ||
       (m->method == SIP_METHOD_REGISTER &&
        !sip_alg_rate_ok (vm, sam, ptd, c, SIP_ALG_RATE_REGISTER)))
     {
