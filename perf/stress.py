@@ -333,7 +333,8 @@ def run_soak(prefix, n, rounds, workers):
     per = n // rounds
     with PgNat(prefix, workers=workers, sessions=max(4 * per, 10000)) as t:
         v = t.vpp
-        for c in [f"set sip-alg max-calls {per + 100}", f"set sip-alg security max-entries {8 * per}",
+        for c in [f"set sip-alg max-calls {per + 100}",
+                  f"set sip-alg security max-entries {8 * per}",
                   "set sip-alg media-ports 20000-59999"]:
             v.cli_ok(c)
         for k in range(0, (per + PER_HOST - 1) // PER_HOST):

@@ -284,8 +284,11 @@ sip_alg_method_by_name (const u8 *name, u32 len)
   if (len == 5 && !strncasecmp ((char *) name, "other", 5))
     return SIP_METHOD_OTHER;
   for (sip_method_t m = SIP_METHOD_INVITE; m < SIP_METHOD_OTHER; m++)
-    if (strlen (sip_method_name (m)) == len && !strncasecmp ((char *) name, sip_method_name (m), len))
-      return m;
+    {
+      const char *n = sip_method_name (m);
+      if (strlen (n) == len && !strncasecmp ((char *) name, n, len))
+	return m;
+    }
   return SIP_METHOD_NONE;
 }
 
