@@ -329,11 +329,12 @@ def api_dump_pages(v, msg):
 
 
 def run_soak(prefix, n, rounds, workers):
-    res = {"calls": n, "rounds": rounds, "workers": workers, "heap": [], "round_s": []}
+    res = {"calls": n, "rounds": rounds, "workers": workers, "heap": [], "alg_bytes": [],
+           "round_s": []}
     per = n // rounds
     with PgNat(prefix, workers=workers, sessions=max(4 * per, 10000)) as t:
         v = t.vpp
-        for c in [f"set sip-alg max-calls {per + 100}",
+        for c in [f"set sip-alg max-calls {per + 100}", f"set sip-alg max-held {per}",
                   f"set sip-alg security max-entries {8 * per}",
                   "set sip-alg media-ports 20000-59999"]:
             v.cli_ok(c)
@@ -387,6 +388,9 @@ def run_soak(prefix, n, rounds, workers):
             wait(lambda: n_calls(v) == 0 and n_entries(v) == 0, 300, f"round {r} cleared")
             res["round_s"].append(round(time.monotonic() - t0, 1))
             res["heap"].append(heap_used(v) - heap0)
+            # the ALG's own state (allocated sizes), to tell its growth from NAT44-ED's
+            res["alg_bytes"].append(int(re.search(r"total (\d+) bytes",
+                                                  v.cli("show sip-alg memory")).group(1)))
             v.assert_alive()
         c = v.counters()
         res["calls_created"], res["calls_closed"] = c["calls_created"], c["calls_closed"]

@@ -392,6 +392,15 @@ sip_alg_set_max_calls (u32 max_calls)
 }
 
 int
+sip_alg_set_max_held (u32 max_held)
+{
+  if (!max_held || max_held > 1 << 20)
+    return VNET_API_ERROR_INVALID_VALUE;
+  sip_alg_main.max_held = max_held;
+  return 0;
+}
+
+int
 sip_alg_set_media_policy (int other_hosts)
 {
   sip_alg_main.media_other_hosts = other_hosts != 0;
@@ -593,6 +602,8 @@ sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_alg_p
   n = clib_min (n, ARRAY_LEN (req.ph));
   clib_memcpy_fast (req.ph, ph, n * sizeof (ph[0]));
   req.n_ph = n;
+  if (held_bi != ~0)
+    clib_atomic_fetch_add_relax (&sip_alg_main.per_thread[thread].n_held, 1);
   sip_alg_send_req (&req);
 }
 
@@ -986,6 +997,11 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
     {
       /* that public port leads to another inside endpoint: NAT has one mapping per port */
       sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
+      vlib_log_notice (sam->log_class, "pinhole %U:%u -> %U:%u (%U) refused: it leads to %U:%u (%U)",
+		       format_ip4_address, &ph->pub_addr, ph->pub_port, format_ip4_address,
+		       &ph->in_addr, ph->in_port, format_sip_alg_app, (u32) ph->app,
+		       format_ip4_address, &e->ph.in_addr, e->ph.in_port, format_sip_alg_app,
+		       (u32) e->ph.app);
       if (media_port)
 	sip_alg_media_forget (sam, owner, ph->pub_port);
       return -1;
@@ -1225,6 +1241,14 @@ sip_alg_release_held (vlib_main_t *vm, u32 bi, u32 next_node_index)
  */
 #define SIP_ALG_BARRIER_BUDGET_US 1000
 
+/*
+ * How long the last batch took (s). A batch cut short by the budget is followed by a pause
+ * as long as itself before the next, so that however many requests wait, the workers run
+ * at least half of the time (they wait at the barrier meanwhile: packets queue in the
+ * receive rings, and a burst of new calls must not cost the media of established ones).
+ */
+static f64 sip_alg_batch_s;
+
 static void
 sip_alg_handle_requests (vlib_main_t *vm)
 {
@@ -1270,7 +1294,11 @@ sip_alg_handle_requests (vlib_main_t *vm)
   /* the pinholes exist now: let the messages that announce them go */
   for (u32 i = 0; i < n; i++)
     if (reqs[i].held_bi != ~0)
-      sip_alg_release_held (vm, reqs[i].held_bi, reqs[i].next_node_index);
+      {
+	sip_alg_release_held (vm, reqs[i].held_bi, reqs[i].next_node_index);
+	clib_atomic_fetch_sub_relax (&sam->per_thread[reqs[i].thread].n_held, 1);
+      }
+  sip_alg_batch_s = (f64) (clib_cpu_time_now () - t0) / vm->clib_time.clocks_per_second;
   if (n < vec_len (reqs))
     {
       /* the rest first, then whatever came in meanwhile */
@@ -1466,8 +1494,9 @@ sip_alg_process (vlib_main_t *vm, vlib_node_runtime_t *rt, vlib_frame_t *f)
 
   while (1)
     {
-      /* requests left over by the barrier budget: again after one turn of the graph */
-      vlib_process_wait_for_event_or_clock (vm, vec_len (sip_alg_reqs) ? 1e-5 : 1.0);
+      /* requests left over by the barrier budget: again after as long as their batch took */
+      vlib_process_wait_for_event_or_clock (
+	vm, vec_len (sip_alg_reqs) ? clib_max (1e-5, sip_alg_batch_s) : 1.0);
       vlib_process_get_events (vm, &event_data);
       vec_reset_length (event_data);
       sip_alg_take_incoming ();
@@ -1581,6 +1610,7 @@ sip_alg_init (vlib_main_t *vm)
   sam->media_inactivity = SIP_ALG_DEFAULT_MEDIA_INACTIVITY;
   sam->max_duration = SIP_ALG_DEFAULT_MAX_DURATION;
   sam->max_calls = SIP_ALG_DEFAULT_MAX_CALLS;
+  sam->max_held = SIP_ALG_DEFAULT_MAX_HELD;
   sam->media_port_lo = SIP_ALG_MEDIA_PORT_LO;
   sam->media_port_hi = SIP_ALG_MEDIA_PORT_HI;
   sam->tcp_reassembly = SIP_ALG_DEFAULT_TCP_REASSEMBLY;

@@ -65,6 +65,13 @@
 #define SIP_ALG_DEFAULT_TCP_REASSEMBLY	16384 /* bytes per direction of a connection */
 #define SIP_ALG_NAT_Q_LEN		32    /* the internal API client's queue: replies, keepalives */
 #define SIP_ALG_RATE_BUCKETS		4096  /* token buckets per worker and method (power of 2) */
+/*
+ * Messages a thread may have held for their pinholes at once (their buffers wait for the
+ * main thread). A message that would start a call record beyond it is dropped (UDP: the
+ * sender retransmits) or passes without a record (TCP), counted as held_full, so a flood of
+ * new calls cannot take the buffers or the main thread away from established calls.
+ */
+#define SIP_ALG_DEFAULT_MAX_HELD	512   /* per thread; `set sip-alg max-held` */
 
 /*
  * opaque2 stash written by sip-alg-pre for a packet it found to be SIP, which it marks with
@@ -323,6 +330,7 @@ typedef struct
   u32 media_next;	 /* media pair this thread tries first (round robin) */
   u32 n_calls;		 /* pool_elts (calls), readable without the barrier */
   u32 n_inbound;	 /* records created by outside requests */
+  u32 n_held;		 /* its messages held for their pinholes (atomic: main thread too) */
   sip_alg_tcp_conn_t *tcp_conns; /* pool: SIP over TCP connections of this worker */
   uword *tcp_by_key;		 /* sip_alg_tcp_key_t -> pool index */
   u32 n_tcp_conns;		 /* pool_elts (tcp_conns), readable without the barrier */
@@ -352,6 +360,7 @@ typedef struct
   u32 media_inactivity; /* s, 0: off */
   u32 max_duration;	/* s, 0: off */
   u32 max_calls;
+  u32 max_held; /* messages held for pinholes per thread (SIP_ALG_DEFAULT_MAX_HELD) */
   u16 media_port_lo, media_port_hi;
   u8 media_other_hosts; /* media pinholes for other inside hosts of the SDP */
   uword *if_enabled;	/* bitmap of sw_if_index */
@@ -473,6 +482,7 @@ int sip_alg_set_timeouts (u32 signaling, u32 media, u32 call);
 int sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration);
 int sip_alg_set_media_ports (u16 lo, u16 hi);
 int sip_alg_set_max_calls (u32 max_calls);
+int sip_alg_set_max_held (u32 max_held);
 int sip_alg_set_media_policy (int other_hosts);
 int sip_alg_set_security (const sip_alg_security_t *s);
 void sip_alg_get_security (sip_alg_security_t *s);

@@ -235,6 +235,30 @@ VLIB_CLI_COMMAND (sip_alg_max_calls_command, static) = {
 };
 
 static clib_error_t *
+sip_alg_max_held_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  u32 n;
+  if (!unformat (input, "%u", &n))
+    return clib_error_return (0, "expected: set sip-alg max-held <n>");
+  if (!n || n > 1 << 20)
+    return clib_error_return (0, "max-held %u: want 1..%u", n, 1 << 20);
+  return sip_alg_rv_error (sip_alg_set_max_held (n), "max-held");
+}
+
+/*
+ * ?? set sip-alg max-held
+ * Messages one thread may have waiting for their pinholes (each keeps its buffer until the
+ * main thread made the NAT44-ED static mappings). A message that would start a call beyond
+ * it is dropped (UDP; its sender retransmits) or passes without a record (TCP), counted as
+ * held_full. Default 512.
+ */
+VLIB_CLI_COMMAND (sip_alg_max_held_command, static) = {
+  .path = "set sip-alg max-held",
+  .short_help = "set sip-alg max-held <n> (per thread)",
+  .function = sip_alg_max_held_command_fn,
+};
+
+static clib_error_t *
 sip_alg_security_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
   sip_alg_security_t sec;
@@ -540,6 +564,10 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 		   sip_alg_media_ports_in_use (sam));
   vlib_cli_output (vm, "media-other-hosts %s", sam->media_other_hosts ? "on" : "off");
   vlib_cli_output (vm, "max-calls %u per worker", sam->max_calls);
+  u32 held = 0;
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    held += sam->per_thread[t].n_held;
+  vlib_cli_output (vm, "max-held %u per thread (%u held now)", sam->max_held, held);
   vlib_cli_output (vm,
 		   "security max-inbound-calls %u max-inbound-per-source %u (per worker) "
 		   "max-binding-time %u max-entries %u (%u in use) max-entries-per-call %u "

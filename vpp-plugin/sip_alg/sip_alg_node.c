@@ -672,6 +672,17 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
 	  return 0;
 	}
     }
+  if (PREDICT_FALSE (ptd->n_held >= sam->max_held))
+    {
+      /*
+       * The main thread is behind: a datagram is dropped (its sender retransmits; counted
+       * by error-drop), a TCP message passes without a record (nobody would resend it).
+       */
+      if (c->tcp)
+	vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_HELD_FULL, 1);
+      c->drop = !c->tcp;
+      return 0;
+    }
   if (sam->sec.max_calls_per_host)
     {
       uword *host_n = hash_get (ptd->calls_by_host, c->in_addr.as_u32);
@@ -1014,6 +1025,11 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
   /* call state */
   int has_sdp = c->info.body_kind == SIP_BODY_SDP && c->info.sdp.n_media > 0;
   call = sip_alg_call_get (sam, ptd, vm, payload, c, &call_index);
+  if (PREDICT_FALSE (c->drop))
+    {
+      c->error = SIP_ALG_ERROR_HELD_FULL;
+      return -1;
+    }
   if (call && c->dir == SIP_ALG_DIR_OUT2IN && call->fsm.state != SIP_CALL_IDLE &&
       !call->inbound && !c->msg.is_request && c->msg.cseq_method == SIP_METHOD_REGISTER &&
       (c->peer_addr.as_u32 != call->peer_addr.as_u32 ||
