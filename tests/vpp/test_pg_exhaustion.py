@@ -1,12 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
 """Tier 1: exhaustion (issue 13 item 2), 0 and 2 workers. The messages held for their
-pinholes, the media port pool and the call table reach their limits under a burst of new
-calls: an established call's media and plain UDP flows go on untouched, every refusal is
+pinholes, the media port pool, the call table and NAT44-ED's session table reach their
+limits under a burst of new calls: an established call's media and plain UDP flows go on untouched, every refusal is
 counted, and the ALG serves new calls again once the burst is over."""
 
 import re
+import time
+
+import pytest
 
 import sipmsgs as S
+import vpp_harness as h
+from pgnat import PgNat
 from scapy.all import IP, UDP, Raw
 from test_pg import media_port, wait_for
 
@@ -130,4 +135,44 @@ def test_call_table_full_then_served_again(pgnat02):
                                invite(40, rtp=3200))], "pg1", 1)
     assert media_port(bytes(o[Raw])) != 3200  # a record, a media pair
     assert t.counters()["calls_created"] == 4
+    assert media_and_plain_udp_pass(t, rtp_pub)
+
+
+@pytest.fixture(params=(0, 2), ids=("0w", "2w"))
+def small_nat(vpp_prefix, request):
+    """The topology with NAT44-ED's session table at 64 per thread."""
+    why = h.workers_unavailable(request.param)
+    if why:
+        pytest.skip(why)
+    with PgNat(vpp_prefix, workers=request.param, sessions=64) as t:
+        yield t
+        t.failed = h.failed_test(request)
+
+
+def test_nat_session_table_full_then_served_again(small_nat):
+    """NAT44-ED's session table full (64 a thread): INVITEs of phones it has no room for
+    are dropped by NAT44-ED, before the ALG sees them (no state, no counter of ours
+    moves), while the established call's media and its phone's flow go on; once the flood's
+    sessions time out, new calls are served again."""
+    t = small_nat
+    t.vpp.cli_ok("set nat timeout udp 2")
+    _, rtp_pub = establish(t)
+    # the phone's plain UDP flow has its session before the flood (a new flow would find
+    # no room: NAT44-ED's limit, not the ALG's)
+    assert media_and_plain_udp_pass(t, rtp_pub)
+    created = t.counters()["calls_created"]
+    burst = [t.udp("pg0", f"192.168.2.{1 + i}", 5060, S.PROXY, S.PROXY_PORT,
+                   invite(200 + i, host=f"192.168.2.{1 + i}", port=5060))
+             for i in range(200)]
+    out = t.send("pg0", burst, "pg1", 200, timeout=3)
+    assert 0 < len(out) < 200
+    c = t.counters()
+    assert c["calls_created"] == created + len(out)
+    assert "maximum sessions exceeded" in t.vpp.cli("show errors")
+    assert media_and_plain_udp_pass(t, rtp_pub)
+    # the load ends: the flood's sessions expire (2 s), a new phone is served
+    time.sleep(4)
+    [o] = t.send("pg0", [t.udp("pg0", "192.168.3.1", 5060, S.PROXY, S.PROXY_PORT,
+                               invite(500, host="192.168.3.1", port=5060))], "pg1", 1)
+    assert media_port(bytes(o[Raw])) != S.A_RTP
     assert media_and_plain_udp_pass(t, rtp_pub)
