@@ -328,7 +328,7 @@ def api_dump_pages(v, msg):
     raise RuntimeError(f"{msg}: more than 100000 pages")
 
 
-def run_soak(prefix, n, rounds, workers):
+def run_soak(prefix, n, rounds, workers, trace_memory=False):
     res = {"calls": n, "rounds": rounds, "workers": workers, "heap": [], "alg_bytes": [],
            "round_s": []}
     per = n // rounds
@@ -387,11 +387,16 @@ def run_soak(prefix, n, rounds, workers):
                 S.response(200, "OK", "BYE", 2, S.PUB, pub[i]), i)) for i in ids], timeout=300)
             wait(lambda: n_calls(v) == 0 and n_entries(v) == 0, 300, f"round {r} cleared")
             res["round_s"].append(round(time.monotonic() - t0, 1))
+            if trace_memory and r == 0:
+                # what the later rounds allocate and keep, by call site
+                v.cli("memory-trace on main-heap")
             res["heap"].append(heap_used(v) - heap0)
             # the ALG's own state (allocated sizes), to tell its growth from NAT44-ED's
             res["alg_bytes"].append(int(re.search(r"total (\d+) bytes",
                                                   v.cli("show sip-alg memory")).group(1)))
             v.assert_alive()
+        if trace_memory:
+            res["memory_trace"] = v.cli("show memory main-heap verbose")
         c = v.counters()
         res["calls_created"], res["calls_closed"] = c["calls_created"], c["calls_closed"]
         res["static_mappings_end"] = len(t.static_mappings())
@@ -516,6 +521,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--flood-seconds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--trace-memory", action="store_true",
+                    help="soak: trace the main heap's allocations after the first round")
     ap.add_argument("--json")
     a = ap.parse_args()
     prefix, why = h.find_vpp()
@@ -527,7 +534,7 @@ def main():
         out["mutate"] = run_mutate(prefix, a.mutations, a.workers)
         print(json.dumps(out["mutate"], indent=1), flush=True)
     if "soak" in parts:
-        out["soak"] = run_soak(prefix, a.calls, a.rounds, a.workers)
+        out["soak"] = run_soak(prefix, a.calls, a.rounds, a.workers, a.trace_memory)
         print(json.dumps(out["soak"], indent=1), flush=True)
     if "flood" in parts:
         out["flood"] = [run_flood(prefix, a.flood_seconds, a.workers, var)
