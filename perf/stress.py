@@ -240,7 +240,7 @@ def register_binding(t, fr, host, port):
     return pub
 
 
-def run_mutate(prefix, n, workers, batch=50000, seed=13):
+def run_mutate(prefix, n, workers, batch=50000, seed=13, trace_memory=False):
     res = {"packets": n, "workers": workers}
     rng = random.Random(seed)
     pool = seeds()
@@ -280,6 +280,8 @@ def run_mutate(prefix, n, workers, batch=50000, seed=13):
                 wait(lambda: n_calls(v) == 0 and n_entries(v) == 0, 60, "first batch aged")
                 heap0, bufs0 = heap_used(v), buffers_used(v)
                 base = sent
+                if trace_memory:
+                    v.cli("memory-trace on main-heap")
         res["seconds"] = round(time.monotonic() - t0, 1)
         wait(lambda: n_calls(v) == 0 and n_entries(v) == 0, 60, "state aged out")
         time.sleep(1)
@@ -288,6 +290,8 @@ def run_mutate(prefix, n, workers, batch=50000, seed=13):
         res["buffers_baseline"], res["buffers_end"] = bufs0, buffers_used(v)
         res["static_mappings_end"] = len(t.static_mappings())
         res["alive"] = "sip_alg" in v.cli("show plugins")
+        if trace_memory:
+            res["memory_trace"] = v.cli("show memory main-heap verbose")
     return res
 
 
@@ -522,7 +526,8 @@ def main():
     ap.add_argument("--flood-seconds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--trace-memory", action="store_true",
-                    help="soak: trace the main heap's allocations after the first round")
+                    help="mutate, soak: trace the main heap's allocations after the first "
+                    "batch or round")
     ap.add_argument("--json")
     a = ap.parse_args()
     prefix, why = h.find_vpp()
@@ -531,7 +536,8 @@ def main():
     out = {}
     parts = a.parts.split(",")
     if "mutate" in parts:
-        out["mutate"] = run_mutate(prefix, a.mutations, a.workers)
+        out["mutate"] = run_mutate(prefix, a.mutations, a.workers,
+                                   trace_memory=a.trace_memory)
         print(json.dumps(out["mutate"], indent=1), flush=True)
     if "soak" in parts:
         out["soak"] = run_soak(prefix, a.calls, a.rounds, a.workers, a.trace_memory)
