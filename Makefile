@@ -129,7 +129,7 @@ stress-asan: plugin-asan venv
 	@test -x $(VPP_ASAN_PREFIX)/bin/vpp || { echo "no ASan VPP in $(VPP_ASAN_PREFIX)"; exit 2; }
 	@mkdir -p $(BUILD)/stress
 	VPP_PREFIX=$(VPP_ASAN_PREFIX) SIPALG_PLUGIN_DIR=$(abspath $(BUILD)/asan/lib/vpp_plugins) \
-	  $(PY) perf/stress.py --parts mutate,soak --mutations $(or $(MUTATIONS),200000) \
+	  $(PY) perf/stress.py --parts mutate,soak --mutations $(or $(MUTATIONS),1000000) \
 	  --calls 4000 --rounds 2 --json $(BUILD)/stress/asan.json
 
 perf-trex: plugin venv
