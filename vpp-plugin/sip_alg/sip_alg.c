@@ -997,7 +997,8 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
     {
       /* that public port leads to another inside endpoint: NAT has one mapping per port */
       sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
-      vlib_log_notice (sam->log_class, "pinhole %U:%u -> %U:%u (%U) refused: it leads to %U:%u (%U)",
+      vlib_log_notice (sam->log_class,
+		       "pinhole %U:%u -> %U:%u (%U) refused: it leads to %U:%u (%U)",
 		       format_ip4_address, &ph->pub_addr, ph->pub_port, format_ip4_address,
 		       &ph->in_addr, ph->in_port, format_sip_alg_app, (u32) ph->app,
 		       format_ip4_address, &e->ph.in_addr, e->ph.in_port, format_sip_alg_app,
