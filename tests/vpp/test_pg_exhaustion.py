@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Tier 1: exhaustion (issue 13 item 2), 0 and 2 workers. The messages held for their
 pinholes, the media port pool, the call table and NAT44-ED's session table reach their
-limits under a burst of new calls: an established call's media and plain UDP flows go on untouched, every refusal is
-counted, and the ALG serves new calls again once the burst is over."""
+limits under a burst of new calls: an established call's media and plain UDP flows go on
+untouched, every refusal is counted, and the ALG serves new calls again once the burst is
+over."""
 
 import re
 import time
