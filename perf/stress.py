@@ -44,6 +44,11 @@ import vpp_harness as h  # noqa: E402
 import sipmsgs as S  # noqa: E402
 from pgnat import PgNat  # noqa: E402
 
+sys.path.insert(0, HERE)
+# the soak's phones are call_bench's: host(i), ports(i), cid(msg, i), PER_HOST of them a host
+from call_bench import PER_HOST, cid, heap_used, host as call_host, ports as call_ports  # noqa
+from call_bench import entries_in_use as n_entries  # noqa: E402
+
 # --- packets without scapy (a million of them) --------------------------------------------
 
 
@@ -108,11 +113,6 @@ def counter(v, iface, what):
     return int(m.group(1)) if m else 0
 
 
-def heap_used(v):
-    m = re.search(r"used:\s*([\d.]+)([KMG]?)", v.cli("show memory main-heap"))
-    return float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2)]
-
-
 def buffers_used(v):
     """Buffers not available (Total - Avail: in use or in per-thread caches), from
     `show buffers`, summed over pools."""
@@ -126,11 +126,6 @@ def buffers_used(v):
 
 def n_calls(v):
     return int(re.search(r"call records (\d+)", v.cli("show sip-alg memory")).group(1))
-
-
-def n_entries(v):
-    return int(re.search(r"max-entries \d+ \((\d+) in use\)", v.cli("show sip-alg config"))
-               .group(1))
 
 
 def play(t, name, iface, frames, timeout=120.0, rate=None):
@@ -297,23 +292,6 @@ def run_mutate(prefix, n, workers, batch=50000, seed=13, trace_memory=False):
 
 # --- soak --------------------------------------------------------------------------------
 
-PER_HOST = 50
-
-
-def call_host(i):
-    n = 10 + i // PER_HOST
-    return f"192.168.{1 + n // 250}.{n % 250 + 1}"
-
-
-def call_ports(i):
-    k = i % PER_HOST
-    return 20000 + 2 * k, 30000 + 2 * k
-
-
-def cid(msg, i):
-    return msg.replace(b"call-1@", b"call-%d@" % i)
-
-
 def api_dump_pages(v, msg):
     """(details, replies) of a cursor *_get through the binary API, continued on EAGAIN."""
     from sipalgctl import vpp as V
@@ -369,24 +347,20 @@ def run_soak(prefix, n, rounds, workers, trace_memory=False):
             play(t, f"ok{r}", "pg1", [fr.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub[i], cid(
                 S.response(200, "OK", "INVITE", 1, S.PUB, pub[i],
                            body=S.sdp(S.B, 4000 + 2 * (i % 1000))), i)) for i in ids], timeout=300)
-            acks = []
-            for i in ids:
-                sip, _ = call_ports(i)
-                acks.append(fr.udp("pg0", hosts[i], sip, S.PROXY, S.PROXY_PORT,
-                                   cid(S.request("ACK", hosts[i], sip, 1), i)))
-            play(t, f"ack{r}", "pg0", acks, timeout=300)
+            def requests(method, cseq):
+                """method (in dialog) from each phone of the round"""
+                return [fr.udp("pg0", hosts[i], call_ports(i)[0], S.PROXY, S.PROXY_PORT,
+                               cid(S.request(method, hosts[i], call_ports(i)[0], cseq), i))
+                        for i in ids]
+
+            play(t, f"ack{r}", "pg0", requests("ACK", 1), timeout=300)
             if r == 0:
                 time.sleep(1.5)
                 res["calls_up"] = n_calls(v)
                 res["entries_up"] = n_entries(v)
                 res["calls_dump"] = api_dump_pages(v, "sip_alg_calls_get")
                 res["server_map_dump"] = api_dump_pages(v, "sip_alg_server_map_get")
-            byes = []
-            for i in ids:
-                sip, _ = call_ports(i)
-                byes.append(fr.udp("pg0", hosts[i], sip, S.PROXY, S.PROXY_PORT,
-                                   cid(S.request("BYE", hosts[i], sip, 2), i)))
-            play(t, f"bye{r}", "pg0", byes, timeout=300)
+            play(t, f"bye{r}", "pg0", requests("BYE", 2), timeout=300)
             play(t, f"byeok{r}", "pg1", [fr.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub[i], cid(
                 S.response(200, "OK", "BYE", 2, S.PUB, pub[i]), i)) for i in ids], timeout=300)
             wait(lambda: n_calls(v) == 0 and n_entries(v) == 0, 300, f"round {r} cleared")

@@ -346,10 +346,10 @@ sip_alg_validation_command_fn (vlib_main_t *vm, unformat_input_t *input,
       else if (unformat (input, "lenient"))
 	mode = 0;
       else if (unformat (input, "invite-rate %u burst %u", &rate, &burst) ||
-	       (unformat (input, "invite-rate %u", &rate) && ((burst = rate ? rate : 0), 1)))
+	       (unformat (input, "invite-rate %u", &rate) && ((burst = rate), 1)))
 	v.rate[SIP_ALG_RATE_INVITE] = (sip_alg_rate_t){ rate, burst };
       else if (unformat (input, "register-rate %u burst %u", &rate, &burst) ||
-	       (unformat (input, "register-rate %u", &rate) && ((burst = rate ? rate : 0), 1)))
+	       (unformat (input, "register-rate %u", &rate) && ((burst = rate), 1)))
 	v.rate[SIP_ALG_RATE_REGISTER] = (sip_alg_rate_t){ rate, burst };
       else if (unformat (input, "block %s", &list))
 	{
