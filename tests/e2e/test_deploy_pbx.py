@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tier 2, deployment (issue 14, item 1): a SIP server inside behind a NAT44-ED static
+mapping. The PBX, a sipp user agent at 192.168.1.5:5060, is published as 203.0.113.10:5060
+over UDP and TCP (`nat44 add static mapping udp|tcp local 192.168.1.5 5060 external
+203.0.113.10 5060`; the ALG on UDP and TCP 5060), with 0 and 2 VPP workers. In one VPP:
+
+- the PBX calls B outside (198.51.100.2:5062), as any inside phone does;
+- B calls the PBX's public address. The INVITE reaches the PBX through the static mapping,
+  the PBX's answer leaves without its inside address, and B's media comes first: the PBX
+  starts its own 1 s after the ACK, so B's RTP can reach it only through a pinhole of the
+  PBX's media (NAT44-ED has no session of the PBX's media port before the PBX sends).
+
+Each call's media both ways is counted on the side that receives it."""
+
+import pytest
+
+import vpp_harness as h
+from deploy import (PBX, Captures, Defect, Ua, add_inside_host, call, defects, entry, find, rtp,
+                    sdp, server_map_emptied, sip_messages, tail)
+from test_call import B_SIP
+from topo import Topo
+
+PBX_SIP = 5060
+OUT_PBX_RTP, OUT_B_RTP = 6000, 7000  # the call from the PBX out
+IN_PBX_RTP, IN_B_RTP = 6100, 7100  # the call from B to the PBX
+SIP_PORTS = (PBX_SIP, B_SIP)
+
+INBOUND = ("plugin defect: an INVITE from outside to a SIP server published by a NAT44-ED "
+           "static mapping makes no call record (inbound_refused: only a REGISTER binding admits "
+           "an outside INVITE), so the PBX's answer gets no media pinholes and keeps its inside "
+           "media port; the outside's RTP is dropped (nat44-ed-out2in 'no translation') until "
+           "the PBX sends")
+FROM_PBX = ("; and a call from the PBX out over UDP counts pinhole_failed: the ALG's signaling "
+            "pinhole 203.0.113.10:5060 -> 192.168.1.5:5060 is the operator's static mapping, "
+            "which NAT44-ED refuses to add again ('Value already exists')")
+
+
+class PbxTopo(Topo):
+    """topo.py's topology and VPP, plus the PBX inside and its static mappings."""
+
+    def _setup(self):
+        super()._setup()
+        add_inside_host(self, PBX)
+        for proto in ("udp", "tcp"):
+            self.vpp.cli_ok(f"nat44 add static mapping {proto} local {PBX} {PBX_SIP} "
+                            f"external {self.PUB} {PBX_SIP}")
+
+
+@pytest.fixture(params=(0, 2), ids=("0w", "2w"))
+def pbx(e2e_prefix, request):
+    why = h.workers_unavailable(request.param)
+    if why:
+        pytest.skip(why)
+    with PbxTopo(e2e_prefix, workers=request.param) as t:
+        yield t
+        t.failed = h.failed_test(request)
+
+
+def published(t):
+    """The operator's two static mappings, as `show nat44 static mappings` prints them."""
+    return [f"{p} local {PBX}:{PBX_SIP} external {t.PUB}:{PBX_SIP} vrf 0"
+            for p in ("UDP", "TCP")]
+
+
+def delta(after, before):
+    return {k: after[k] - before.get(k, 0) for k in after}
+
+
+@pytest.mark.parametrize("transport", [
+    pytest.param("udp", marks=pytest.mark.xfail(strict=True, raises=Defect,
+                                                 reason=INBOUND + FROM_PBX)),
+    pytest.param("tcp", marks=pytest.mark.xfail(strict=True, raises=Defect, reason=INBOUND))])
+def test_pbx_behind_static_mapping(pbx, transport, tmp_path):
+    t, tmp, tcp = pbx, str(tmp_path), transport == "tcp"
+    caps = Captures(t, tmp, "udp or tcp")
+    pbx_ua = lambda rtp_port: Ua(t.ns_in, PBX, PBX_SIP, rtp_port)
+    b_ua = lambda rtp_port: Ua(t.ns_out, t.B, B_SIP, rtp_port)
+    n0 = t.vpp.counters()
+
+    # 1. the PBX calls B
+    out_rc = call(t, tmp, "out", pbx_ua(OUT_PBX_RTP), b_ua(OUT_B_RTP), f"{t.B}:{B_SIP}", "bob",
+                  tcp=tcp)
+    n1 = t.vpp.counters()
+    after_out = server_map_emptied(t)
+
+    # 2. B calls the PBX's public address; the PBX's media starts 1 s after B's
+    pbx_entry = f"{PBX}:{IN_PBX_RTP}"
+    in_rc = call(t, tmp, "in", b_ua(IN_B_RTP), pbx_ua(IN_PBX_RTP), f"{t.PUB}:{PBX_SIP}", "pbx",
+                 uas="pbx_uas.xml", tcp=tcp, mid=t.server_map,
+                 ready=lambda m: entry(m, pbx_entry, "sip-rtp") is not None)
+    smap_mid = in_rc[2]
+    n2 = t.vpp.counters()
+    inside, outside = caps.stop()
+
+    assert out_rc[:2] == (0, 0), "the call from the PBX failed\n" + tail(tmp, "out-uac")
+    assert in_rc[:2] == (0, 0), "the call to the PBX failed\n" + tail(tmp, "in-uac")
+
+    # --- the call from the PBX out: as any inside phone's
+    assert len(rtp(inside, src=(t.B, OUT_B_RTP), dst=(PBX, OUT_PBX_RTP))) > 50
+    assert len(rtp(outside, dst=(t.B, OUT_B_RTP))) > 50
+    assert after_out == [], after_out  # BYE removed the call's entries
+
+    # --- the call to the PBX
+    msgs_in, msgs_out = sip_messages(inside, SIP_PORTS), sip_messages(outside, SIP_PORTS)
+    invites = find(msgs_in, b"INVITE sip:pbx@", src=t.B, dst=PBX)
+    assert invites, "B's INVITE did not reach the PBX"
+    assert sdp(invites[0]) == (t.B, t.B, IN_B_RTP)  # an outside party's SDP: untouched
+    # the PBX's answer left VPP naming the public address only
+    answers = find(msgs_out, b"SIP/2.0 200", src=t.PUB, dst=t.B)
+    answers = [m for m in answers if b"CSeq: 1 INVITE" in m]
+    assert answers, "no 200 OK to the INVITE with SDP outside"
+    o, c, pub_port = sdp(answers[-1])
+    assert (o, c) == (t.PUB, t.PUB), answers[-1]
+    for src, dst, m in msgs_out:
+        assert b"192.168.1." not in m, m
+    from scapy.all import IP
+    assert all(p[IP].src != PBX and p[IP].dst != PBX for p in outside if IP in p)
+    # the PBX's media reached B from the port its answer names; B's started first
+    from_pbx = rtp(inside, src=(PBX, IN_PBX_RTP), dst=(t.B, IN_B_RTP))
+    b_sent = rtp(outside, src=(t.B, IN_B_RTP), dst=(t.PUB, pub_port))
+    assert len(rtp(outside, src=(t.PUB, pub_port), dst=(t.B, IN_B_RTP))) > 50
+    assert from_pbx and b_sent and b_sent[0].time < from_pbx[0].time, \
+        "B's media did not start first"
+    # the operator's mappings outlive every call; the ALG's entries do not
+    assert sorted(t.static_mappings()) == sorted(published(t)), t.static_mappings()
+    assert server_map_emptied(t) == []
+
+    # --- what the plugin's defects break (INBOUND, FROM_PBX): B's media reaches the PBX
+    # through the pinholes of the PBX's answer, from its first packet on
+    problems = []
+    out_n, in_n = delta(n1, n0), delta(n2, n1)
+    if out_n["pinhole_failed"]:
+        logs = [l for l in t.vpp.cli("show logging").splitlines() if "refused" in l]
+        problems.append(f"the call from the PBX: pinhole_failed {out_n['pinhole_failed']}: {logs}")
+    if (in_n["calls_created"], in_n["inbound_refused"]) != (1, 0):
+        problems.append(f"the call to the PBX: calls_created {in_n['calls_created']}, "
+                        f"inbound_refused {in_n['inbound_refused']} (want 1, 0)")
+    smap_mid = smap_mid or []
+    rtp_pub = entry(smap_mid, pbx_entry, "sip-rtp")
+    rtcp_pub = entry(smap_mid, f"{PBX}:{IN_PBX_RTP + 1}", "sip-rtcp")
+    b_entries = [l for l in smap_mid if f"ANY -> {t.B}:{IN_B_RTP}, " in l and "sip-rtp" in l]
+    if rtp_pub is None or rtcp_pub is None or pub_port != rtp_pub or not b_entries:
+        problems.append(f"media pinholes of the call: the PBX's public port {pub_port}, "
+                        f"server map mid-call {smap_mid}")
+    to_pbx = rtp(inside, src=(t.B, IN_B_RTP), dst=(PBX, IN_PBX_RTP))
+    if len(to_pbx) <= 50:
+        problems.append(f"{len(to_pbx)} of B's RTP packets reached the PBX")
+    early_sent = [p for p in b_sent if p.time < from_pbx[0].time]
+    early_got = [p for p in to_pbx if p.time < from_pbx[0].time]
+    if not early_sent or len(early_got) < 0.9 * len(early_sent):
+        problems.append(f"outside-first media: of B's {len(early_sent)} RTP packets sent before "
+                        f"the PBX's first, {len(early_got)} reached the PBX")
+    defects(problems)
