@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tier 2, deployment (issue 14, item 2): hairpin. Two inside phones, 192.168.1.1 (alice)
+and 192.168.1.3 (bob), each at SIP port 2000 and RTP port 6000 of its own address, register
+with the outside Kamailio registrar (tests/data/kamailio-registrar.cfg.in) and call each
+other through it, with 0 and 2 VPP workers: the signaling goes out to the registrar and
+comes back in to the other phone through its REGISTER binding, and the media between the
+two phones hairpins through NAT44-ED: each sends to the other's public media port, which is
+a NAT44-ED static mapping (the ALG's pinhole), and NAT44-ED turns it around inside
+(nat44_ed_in2out.c: a destination that is a static mapping's external endpoint makes a
+hairpinning session). Asserted: what each phone sees in the SDP it receives (the NAT
+address and the other's public port, as the server map has them), RTP arriving at each
+phone from the NAT address, the hairpin session in NAT44-ED, no media outside."""
+
+import pytest
+
+import vpp_harness as h
+from deploy import (HAIRPIN_DEFECT, PHONE3, Defect, add_inside_host, check_hairpin,
+                    hairpin_call, hairpin_defects)
+from topo import Topo
+
+
+class HairpinTopo(Topo):
+    """topo.py's topology and VPP, plus the second inside phone's address."""
+
+    def _setup(self):
+        super()._setup()
+        add_inside_host(self, PHONE3)
+
+
+@pytest.fixture(params=(0, 2), ids=("0w", "2w"))
+def hairpin(e2e_prefix, request):
+    why = h.workers_unavailable(request.param)
+    if why:
+        pytest.skip(why)
+    with HairpinTopo(e2e_prefix, workers=request.param) as t:
+        yield t
+        t.failed = h.failed_test(request)
+
+
+@pytest.mark.xfail(strict=True, raises=Defect, reason=HAIRPIN_DEFECT)
+def test_hairpin_call_between_inside_phones(hairpin, tmp_path):
+    t, tmp = hairpin, str(tmp_path)
+    hp = hairpin_call(t, tmp)
+    check_hairpin(t, hp, tmp)
+    hairpin_defects(t, hp)
