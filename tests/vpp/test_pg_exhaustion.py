@@ -66,23 +66,23 @@ def test_held_messages_bounded_then_retransmissions_served(pgnat02):
     out = t.send("pg0", burst, "pg1", 150, timeout=4)
     c = t.counters()
     assert c["held_full"] > 0
-    assert len(out) + c["held_full"] == 150
-    assert c["calls_created"] == 1 + len(out)
+    # dropped for the phones to resend: beyond max-held, and (with workers, where NAT44-ED
+    # gives the phones' sessions ports anywhere) a phone's NAT port that is another
+    # endpoint's pinhole (its signaling moves, sig_moved) or a pair that clashed with one
+    dropped = c["held_full"] + c["sig_moved"] + c["port_clash"]
+    assert len(out) + dropped == 150
     assert media_and_plain_udp_pass(t, rtp_pub)
-    # the phones retransmit (T1 doubling), a few times at most
+    # the phones retransmit (T1 doubling), a few times at most; each new call gets three
+    # entries (signaling, RTP, RTCP), none refused
     for _ in range(30):
-        if t.counters()["calls_created"] == 151:
+        if wait_for(lambda: "(0 held now)" in t.vpp.cli("show sip-alg config")) and \
+                t.counters()["calls_created"] == 151 and len(t.server_map()) == n0 + 150 * 3:
             break
         t.send("pg0", burst, "pg1", 0)
     c = t.counters()
     assert c["calls_created"] == 151
-    assert wait_for(lambda: "(0 held now)" in t.vpp.cli("show sip-alg config"))
-    # each new call's three entries: signaling, RTP, RTCP. With workers NAT44-ED may give a
-    # phone's signaling a public port of the media range that a media pinhole holds
-    # already; that entry is refused (pinhole_failed, logged): issue 14's to solve
-    refused = [l for l in t.vpp.cli("show logging").splitlines() if "refused" in l]
-    assert len(refused) == t.counters()["pinhole_failed"] <= 2, refused
-    assert wait_for(lambda: len(t.server_map()) == n0 + 150 * 3 - len(refused))
+    assert len(t.server_map()) == n0 + 150 * 3
+    assert c["pinhole_failed"] == 0
     assert media_and_plain_udp_pass(t, rtp_pub)
 
 

@@ -34,6 +34,10 @@ typedef struct
   u32 call_index;
   u32 held_bi; /* ~0: nothing held */
   u32 next_node_index;
+  ip4_address_t peer_addr; /* the remote end of the message's NAT session */
+  u16 peer_port;
+  u8 resendable; /* the held message is a datagram of an inside phone, which resends it */
+  u8 drop_held;	 /* set by the main thread: the held message goes no further */
   u32 n_ph;
   sip_alg_pinhole_t ph[2 * SIP_ALG_CALL_MAX_MEDIA + 2];
 } sip_alg_req_t;
@@ -43,6 +47,7 @@ enum
   SIP_ALG_REQ_PINHOLES = 1,
   SIP_ALG_REQ_CLOSE,
   SIP_ALG_REQ_RELEASE, /* media the session no longer has: ph[].pub_addr/pub_port (RTP) */
+  SIP_ALG_REQ_MOVE,    /* a phone's signaling to a pool port: ph[0] its NAT session's ends */
 };
 
 enum
@@ -590,9 +595,13 @@ sip_alg_take_incoming (void)
 
 void
 sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_alg_pinhole_t *ph,
-			  u32 n, u8 replace_outside, u32 held_bi, u32 next_node_index)
+			  u32 n, u8 replace_outside, u32 held_bi, u32 next_node_index,
+			  ip4_address_t peer_addr, u16 peer_port, u8 resendable)
 {
   sip_alg_req_t req = { .kind = SIP_ALG_REQ_PINHOLES,
+			.peer_addr = peer_addr,
+			.peer_port = peer_port,
+			.resendable = resendable,
 			.thread = thread,
 			.call_index = call_index,
 			.epoch = epoch,
@@ -616,6 +625,24 @@ sip_alg_request_close_call (u32 thread, u32 call_index, u32 epoch, u8 media_only
 			.epoch = epoch,
 			.media_only = media_only,
 			.held_bi = ~0 };
+  sip_alg_send_req (&req);
+}
+
+void
+sip_alg_request_move (u32 thread, ip4_address_t pub_addr, u16 pub_port, ip4_address_t in_addr,
+		      u16 in_port, ip4_address_t peer_addr, u16 peer_port)
+{
+  sip_alg_req_t req = { .kind = SIP_ALG_REQ_MOVE,
+			.thread = thread,
+			.call_index = ~0,
+			.held_bi = ~0,
+			.peer_addr = peer_addr,
+			.peer_port = peer_port,
+			.n_ph = 1 };
+  req.ph[0] = (sip_alg_pinhole_t){ .pub_addr = pub_addr,
+				   .pub_port = pub_port,
+				   .in_addr = in_addr,
+				   .in_port = in_port };
   sip_alg_send_req (&req);
 }
 
@@ -657,11 +684,16 @@ sip_alg_nat_api_init (sip_alg_main_t *sam)
   if (sam->nat_msg_id == (u32) ~0 || sam->nat_reply_id == (u32) ~0 ||
       !vl_api_get_msg_data (vlibapi_get_main (), sam->nat_msg_id)->handler)
     {
-      sam->nat_msg_id = ~0;
+      sam->nat_msg_id = sam->nat_del_msg_id = ~0;
       clib_warning ("sip-alg: NAT44-ED has no %s: pinholes through the NAT CLI",
 		    VL_API_NAT44_ADD_DEL_STATIC_MAPPING_V2_CRC);
       return;
     }
+  sam->nat_del_msg_id = vl_msg_api_get_msg_index ((u8 *) VL_API_NAT44_DEL_SESSION_CRC);
+  sam->nat_del_reply_id = vl_msg_api_get_msg_index ((u8 *) VL_API_NAT44_DEL_SESSION_REPLY_CRC);
+  if (sam->nat_del_msg_id == (u32) ~0 || sam->nat_del_reply_id == (u32) ~0 ||
+      !vl_api_get_msg_data (vlibapi_get_main (), sam->nat_del_msg_id)->handler)
+    sam->nat_del_msg_id = ~0;
   sam->nat_q = svm_queue_alloc_and_init (SIP_ALG_NAT_Q_LEN, sizeof (uword), getpid ());
   sam->nat_client = vl_api_memclnt_create_internal ("sip-alg", sam->nat_q);
 }
@@ -680,7 +712,9 @@ sip_alg_nat_api_drain (sip_alg_main_t *sam, u32 context, int *rv)
       vl_api_nat44_add_del_static_mapping_v2_reply_t *r = (void *) msg;
       /* the sender poisoned it once queued (AddressSanitizer builds); receivers unpoison */
       VL_MSG_API_UNPOISON (r);
-      if (rv && clib_net_to_host_u16 (r->_vl_msg_id) == sam->nat_reply_id &&
+      u16 id = clib_net_to_host_u16 (r->_vl_msg_id);
+      /* both replies are autoreplies: the same layout */
+      if (rv && (id == sam->nat_reply_id || id == sam->nat_del_reply_id) &&
 	  r->context == context)
 	*rv = (i32) clib_net_to_host_u32 (r->retval);
       vl_msg_api_free (r);
@@ -709,31 +743,54 @@ sip_alg_cli_sink (uword arg, u8 *buffer, uword n)
   vec_add (*out, buffer, n);
 }
 
-/* The fallback: NAT's CLI, from the process node. Returns 0 on success. */
+/* A NAT CLI command (the fallback), from the process node. Returns 0 on success. */
 static int
-sip_alg_nat_cli (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
+sip_alg_nat_cli_run (vlib_main_t *vm, u8 *cmd)
 {
-  u8 *cmd, *out = 0;
+  u8 *out = 0;
   unformat_input_t in;
-  int rv;
-
-  cmd = format (0, "nat44 add static mapping udp local %U %u external %U %u%s",
-		format_ip4_address, &ph->in_addr, ph->in_port, format_ip4_address, &ph->pub_addr,
-		ph->pub_port, is_add ? "" : " del");
   unformat_init_vector (&in, cmd); /* takes ownership of cmd */
-  rv = vlib_cli_input (vm, &in, sip_alg_cli_sink, (uword) &out);
+  int rv = vlib_cli_input (vm, &in, sip_alg_cli_sink, (uword) &out);
   unformat_free (&in);
   if (rv == 0 && vec_len (out))
-    rv = -1; /* NAT's static mapping commands print nothing on success */
+    rv = -1; /* NAT's static mapping and session commands print nothing on success */
   if (rv)
     clib_warning ("sip-alg: NAT refused: %v", out);
   vec_free (out);
   return rv;
 }
 
+static int
+sip_alg_nat_cli (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
+{
+  return sip_alg_nat_cli_run (
+    vm, format (0, "nat44 add static mapping udp local %U %u external %U %u%s",
+		format_ip4_address, &ph->in_addr, ph->in_port, format_ip4_address, &ph->pub_addr,
+		ph->pub_port, is_add ? "" : " del"));
+}
+
 /*
- * Add or delete the static mapping of a pinhole. Main thread, barrier held (NAT's handler
- * is not mp-safe). Returns NAT's error code (VNET_API_ERROR_*), 0 on success.
+ * Hand a message (network order fields, context set) to NAT44-ED's own handler and return
+ * its reply's error code. Main thread, barrier held (NAT's handlers are not mp-safe).
+ */
+static int
+sip_alg_nat_call (sip_alg_main_t *sam, void *mp, u32 msg_id, u32 context)
+{
+  vl_api_msg_data_t *m = vl_api_get_msg_data (vlibapi_get_main (), msg_id);
+  int rv = VNET_API_ERROR_UNSPECIFIED;
+  sip_alg_nat_api_drain (sam, 0, 0); /* room for the reply */
+  if (m->is_autoendian)
+    m->endian_handler (mp, 0 /* to host */);
+  m->handler (mp);
+  sip_alg_nat_api_drain (sam, context, &rv);
+  if (rv == VNET_API_ERROR_UNSPECIFIED)
+    clib_warning ("sip-alg: no reply from NAT44-ED's handler of message %u", msg_id);
+  return rv;
+}
+
+/*
+ * Add or delete the static mapping of a pinhole. Main thread, barrier held. Returns NAT's
+ * error code (VNET_API_ERROR_*), 0 on success.
  */
 static int
 sip_alg_nat_mapping (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
@@ -757,16 +814,7 @@ sip_alg_nat_mapping (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
   clib_memcpy (mp.external_ip_address, &ph->pub_addr, 4);
 
   u64 t0 = clib_cpu_time_now ();
-  vl_api_msg_data_t *m = vl_api_get_msg_data (vlibapi_get_main (), sam->nat_msg_id);
-  u32 context = mp.context;
-  int rv = VNET_API_ERROR_UNSPECIFIED;
-  sip_alg_nat_api_drain (sam, 0, 0); /* room for the reply */
-  if (m->is_autoendian)
-    m->endian_handler (&mp, 0 /* to host */);
-  m->handler (&mp);
-  sip_alg_nat_api_drain (sam, context, &rv);
-  if (rv == VNET_API_ERROR_UNSPECIFIED)
-    clib_warning ("sip-alg: no reply from NAT44-ED's static mapping handler");
+  int rv = sip_alg_nat_call (sam, &mp, sam->nat_msg_id, mp.context);
   if (is_add)
     sam->mt.nat_add++, sam->mt.nat_add_clocks += clib_cpu_time_now () - t0;
   else
@@ -779,6 +827,36 @@ sip_alg_nat_mapping (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
 		      format_ip4_address, &ph->in_addr, ph->in_port, format_vnet_api_errno, rv);
     }
   return rv;
+}
+
+/*
+ * Delete NAT44-ED's UDP session of inside endpoint (in, in_port) with remote (peer,
+ * peer_port), so the endpoint's next packet makes a new one (by a static mapping of it, if
+ * there is one). Main thread, barrier held. Returns NAT's error code, 0 on success.
+ */
+static int
+sip_alg_nat_del_session (vlib_main_t *vm, ip4_address_t in, u16 in_port, ip4_address_t peer,
+			 u16 peer_port)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (PREDICT_FALSE (sam->nat_del_msg_id == (u32) ~0))
+    return sip_alg_nat_cli_run (
+      vm, format (0, "nat44 del session in %U:%u udp external-host %U:%u", format_ip4_address,
+		  &in, in_port, format_ip4_address, &peer, peer_port));
+
+  vl_api_nat44_del_session_t mp = {
+    ._vl_msg_id = clib_host_to_net_u16 (sam->nat_del_msg_id),
+    .client_index = sam->nat_client,
+    .context = clib_host_to_net_u32 (++sam->nat_context),
+    .protocol = IP_PROTOCOL_UDP,
+    .port = clib_host_to_net_u16 (in_port),
+    .vrf_id = 0,
+    .flags = NAT_IS_INSIDE | NAT_IS_EXT_HOST_VALID,
+    .ext_host_port = clib_host_to_net_u16 (peer_port),
+  };
+  clib_memcpy (mp.address, &in, 4);
+  clib_memcpy (mp.ext_host_address, &peer, 4);
+  return sip_alg_nat_call (sam, &mp, sam->nat_del_msg_id, mp.context);
 }
 
 /* --- server map (main thread) ----------------------------------------------------------- */
@@ -940,6 +1018,11 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
    */
   if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
     sip_alg_media_forget (sam, e->ph.bound ? 0 : sip_alg_smap_call (e), e->ph.pub_port);
+  if (e->ph.moved)
+    {
+      hash_unset (sam->moved_by_in, sip_alg_sig_key (e->ph.in_addr, e->ph.in_port));
+      sip_alg_media_port_free (sam, e->ph.pub_port);
+    }
   sip_alg_smap_untie (sam, e);
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (&e->ph) };
   clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 0);
@@ -980,9 +1063,46 @@ sip_alg_sig_ref (vlib_main_t *vm, sip_alg_call_t *c, sip_alg_smap_t *e)
   c->sig_gen = e->gen;
 }
 
+static sip_alg_smap_t *sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req,
+					  const sip_alg_pinhole_t *from);
+
+/*
+ * A pinhole of a held datagram of an inside phone (req->resendable) clashes with another
+ * inside endpoint's pinhole on its public port: NAT44-ED gave the phone's session a dynamic
+ * port that is already a pinhole, or a media pair was taken from the pool while a phone's
+ * session was given one of its ports. The datagram goes no further (req->drop_held), so
+ * nothing outside learns the port, and the phone's retransmission finds it solved: its
+ * signaling moved to a port of its own, or its media given back (the retransmission takes
+ * another pair). Returns 0 when the entry the phone will use exists.
+ */
+static int
+sip_alg_clash (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *ph,
+	       sip_alg_call_t *owner)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  req->drop_held = 1;
+  if (ph->app == SIP_ALG_APP_SIP)
+    {
+      sip_alg_count (SIP_ALG_ERROR_SIG_MOVED, 1);
+      return sip_alg_sig_move (vm, req, ph) ? 0 : -1;
+    }
+  sip_alg_count (SIP_ALG_ERROR_PORT_CLASH, 1);
+  u16 rtp_port = ph->app == SIP_ALG_APP_RTCP ? ph->pub_port - 1 : ph->pub_port;
+  sip_alg_pinhole_t rtp = { .pub_addr = ph->pub_addr,
+			    .pub_port = rtp_port,
+			    .nat_mapping = 1,
+			    .app = SIP_ALG_APP_RTP };
+  sip_alg_smap_t *e = ph->app == SIP_ALG_APP_RTCP ? sip_alg_smap_find (&rtp) : 0;
+  if (e && e->ph.app == SIP_ALG_APP_RTP && owner && sip_alg_smap_call (e) == owner)
+    sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED); /* the pair's RTP: it goes back */
+  else
+    sip_alg_media_forget (sam, owner, rtp_port);
+  return -1;
+}
+
 /* Returns 0, or -1 when the entry could not be made. */
 static int
-sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinhole_t *ph)
+sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *ph)
 {
   sip_alg_main_t *sam = &sip_alg_main;
   f64 now = vlib_time_now (vm);
@@ -996,6 +1116,8 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
       (e->ph.in_addr.as_u32 != ph->in_addr.as_u32 || e->ph.in_port != ph->in_port))
     {
       /* that public port leads to another inside endpoint: NAT has one mapping per port */
+      if (req->resendable && !ph->moved && !ph->bound && req->held_bi != ~0)
+	return sip_alg_clash (vm, req, ph, owner);
       sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
       vlib_log_notice (sam->log_class,
 		       "pinhole %U:%u -> %U:%u (%U) refused: it leads to %U:%u (%U)",
@@ -1100,6 +1222,77 @@ sip_alg_smap_add (vlib_main_t *vm, const sip_alg_req_t *req, const sip_alg_pinho
     }
   sip_alg_count (SIP_ALG_ERROR_PINHOLE_ADDED, 1);
   return 0;
+}
+
+/*
+ * A phone's signaling moves to a port of its own: its NAT session landed on a public port
+ * that is another inside endpoint's pinhole (from, the phone's ends of that session). The
+ * port comes from the media pool (given back with the entry); the entry is a `sip` pinhole,
+ * a NAT static mapping of the phone's endpoint, held by the request's call if it has one;
+ * and NAT's session is deleted, so the phone's next packet (its retransmission) leaves by
+ * the mapping, as every later session of the endpoint does. The entry lives like any
+ * phone's signaling entry: while a REGISTER binding or a call holds it, else it expires.
+ * Returns the entry, 0 when it could not be made (counted; the phone's next retransmission
+ * tries again).
+ */
+static sip_alg_smap_t *
+sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *from)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sip_alg_call_t *call = sip_alg_call_at (req->thread, req->call_index);
+  u64 key = sip_alg_sig_key (from->in_addr, from->in_port);
+  uword *p = hash_get (sam->moved_by_in, key);
+  sip_alg_smap_t *e = 0;
+
+  if (p)
+    {
+      /* moved already: a datagram that left by the old session meanwhile */
+      e = pool_elt_at_index (sam->smap, p[0]);
+      if (call && call->epoch == req->epoch)
+	sip_alg_sig_ref (vm, call, e);
+    }
+  else
+    {
+      u16 port = sip_alg_media_port_alloc (sam, &sam->per_thread[0]);
+      if (!port)
+	{
+	  sip_alg_count (SIP_ALG_ERROR_NO_MEDIA_PORT, 1);
+	  return 0;
+	}
+      sip_alg_pinhole_t ph = { .pub_addr = from->pub_addr,
+			       .pub_port = port,
+			       .in_addr = from->in_addr,
+			       .in_port = from->in_port,
+			       .app = SIP_ALG_APP_SIP,
+			       .nat_mapping = 1,
+			       .shared = 1,
+			       .moved = 1,
+			       .timeout = sam->timeout_signaling };
+      if (sip_alg_smap_add (vm, req, &ph) || !(e = sip_alg_smap_find (&ph)) || !e->installed)
+	{
+	  e = sip_alg_smap_find (&ph);
+	  if (e && e->ph.moved)
+	    sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED); /* gives the port back */
+	  else
+	    sip_alg_media_port_free (sam, port);
+	  return 0;
+	}
+      hash_set (sam->moved_by_in, key, e - sam->smap);
+      vlib_log_notice (sam->log_class, "signaling of %U:%u moved from %U:%u to %U:%u",
+		     format_ip4_address, &from->in_addr, from->in_port, format_ip4_address,
+		     &from->pub_addr, from->pub_port, format_ip4_address, &ph.pub_addr, port);
+    }
+  if (call && call->epoch == req->epoch)
+    call->pub_port = e->ph.pub_port;
+  sip_alg_nat_del_session (vm, from->in_addr, from->in_port, req->peer_addr, req->peer_port);
+  return e;
+}
+
+/* A MOVE request: the worker found the phone's NAT port taken (and counted its drop). */
+static void
+sip_alg_move (vlib_main_t *vm, sip_alg_req_t *req)
+{
+  sip_alg_sig_move (vm, req, &req->ph[0]);
 }
 
 /*
@@ -1283,6 +1476,8 @@ sip_alg_handle_requests (vlib_main_t *vm)
 	sip_alg_close (vm, req, SIP_ALG_ERROR_PINHOLE_REMOVED);
       else if (req->kind == SIP_ALG_REQ_RELEASE)
 	sip_alg_release (vm, req);
+      else if (req->kind == SIP_ALG_REQ_MOVE)
+	sip_alg_move (vm, req);
       if (clib_cpu_time_now () - t0 > budget)
 	break;
     }
@@ -1296,7 +1491,10 @@ sip_alg_handle_requests (vlib_main_t *vm)
   for (u32 i = 0; i < n; i++)
     if (reqs[i].held_bi != ~0)
       {
-	sip_alg_release_held (vm, reqs[i].held_bi, reqs[i].next_node_index);
+	if (reqs[i].drop_held)
+	  vlib_buffer_free_one (vm, reqs[i].held_bi); /* counted: sig_moved, port_clash */
+	else
+	  sip_alg_release_held (vm, reqs[i].held_bi, reqs[i].next_node_index);
 	clib_atomic_fetch_sub_relax (&sam->per_thread[reqs[i].thread].n_held, 1);
       }
   sip_alg_batch_s = (f64) (clib_cpu_time_now () - t0) / vm->clib_time.clocks_per_second;
@@ -1592,7 +1790,7 @@ sip_alg_init (vlib_main_t *vm)
   sam->vlib_main = vm;
   clib_spinlock_init (&sip_alg_incoming_lock);
   sam->log_class = vlib_log_register_class ("sip-alg", 0);
-  sam->nat_msg_id = ~0;
+  sam->nat_msg_id = sam->nat_del_msg_id = ~0;
   sam->udp_ports[0] = clib_host_to_net_u16 (port);
   sam->n_udp_ports = 1;
   clib_bitmap_alloc (sam->cand_ports, 65536); /* full size once: workers read it */

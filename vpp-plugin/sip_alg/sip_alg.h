@@ -129,6 +129,7 @@ typedef struct
   u8 bound;	  /* REGISTER binding: lives for `timeout`, not with a call */
   u8 shared;	  /* a call's own signaling entry: held by reference, see sip_alg_smap_t */
   u8 tcp;	  /* a signaling endpoint of SIP over TCP: a record, the connection carries it */
+  u8 moved;	  /* a phone's signaling moved to a pool port (pub_port), given back with it */
   u32 timeout;	  /* seconds (media: before the call is established) */
 } sip_alg_pinhole_t;
 
@@ -434,6 +435,8 @@ typedef struct
   uword *inside_ports;
   u32 *inside_port_refs;
   clib_bihash_8_8_t sig_endpoints;
+  /* phones whose signaling moved to a pool port: inside addr << 32 | port -> entry index */
+  uword *moved_by_in;
 
   /* state */
   u8 initialized;
@@ -449,6 +452,8 @@ typedef struct
   /* NAT44-ED's static mapping API, called in-process (sip_alg_nat_mapping) */
   u32 nat_msg_id;   /* nat44_add_del_static_mapping_v2, ~0: not there, CLI instead */
   u32 nat_reply_id; /* ... and its reply */
+  u32 nat_del_msg_id;	/* nat44_del_session, ~0: not there, CLI instead */
+  u32 nat_del_reply_id; /* ... and its reply */
   u32 nat_client; /* the internal API registration its replies go to */
   struct _svm_queue *nat_q;
   u32 nat_context;
@@ -491,8 +496,11 @@ void sip_alg_host_count (uword **h, u32 addr, int delta);
 
 /* Called by the node (worker) -> RPC to the main thread. */
 void sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_alg_pinhole_t *ph,
-			       u32 n, u8 replace_outside, u32 held_bi, u32 next_node_index);
+			       u32 n, u8 replace_outside, u32 held_bi, u32 next_node_index,
+			       ip4_address_t peer_addr, u16 peer_port, u8 resendable);
 void sip_alg_request_close_call (u32 thread, u32 call_index, u32 epoch, u8 media_only);
+void sip_alg_request_move (u32 thread, ip4_address_t pub_addr, u16 pub_port, ip4_address_t in_addr,
+			   u16 in_port, ip4_address_t peer_addr, u16 peer_port);
 void sip_alg_request_release_media (u32 thread, u32 call_index, u32 epoch,
 				    ip4_address_t pub_addr, const u16 *pub_ports, u32 n);
 
@@ -563,6 +571,26 @@ sip_alg_is_binding (sip_alg_main_t *sam, ip4_address_t addr, u16 port_net)
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_sig_key (addr, port_net) };
   return clib_bihash_search_inline_8_8 (&sam->sig_endpoints, &kv) == 0 &&
 	 (kv.value >> 32) > 0;
+}
+
+/*
+ * Does the public end of a phone's NAT session (pub, port) lead somewhere else: is it the
+ * public end of an installed pinhole to another inside endpoint? NAT44-ED picks dynamic
+ * ports without looking at static mappings (its sessions are endpoint-dependent), so a
+ * phone's session can land on a port a media pinhole holds; the phone's own signaling
+ * pinhole could then not be made. Any thread (the server map changes under the barrier).
+ */
+static_always_inline int
+sip_alg_pub_port_taken (sip_alg_main_t *sam, ip4_address_t pub, u16 port, ip4_address_t in,
+			u16 in_port)
+{
+  u16 port_net = clib_host_to_net_u16 (port);
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_gate_key (pub, port_net) };
+  if (PREDICT_TRUE (!clib_bitmap_get_no_check (sam->gate_ports, port_net)) ||
+      clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
+    return 0;
+  const sip_alg_smap_t *e = pool_elt_at_index (sam->smap, kv.value);
+  return e->ph.in_addr.as_u32 != in.as_u32 || e->ph.in_port != in_port;
 }
 
 /* Is this UDP packet (pre-NAT) SIP to inspect? */

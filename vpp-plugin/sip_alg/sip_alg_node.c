@@ -738,6 +738,26 @@ sip_alg_add_ph (sip_alg_ctx_t *c, ip4_address_t pub, u16 pub_port, ip4_address_t
 }
 
 /*
+ * A media port pair from the pool whose ports are not a phone's signaling pinhole: NAT44-ED
+ * gives phones' sessions dynamic ports anywhere, the media range included, and the ALG makes
+ * them pinholes. A pair passed over goes back after a few tries; should the pair still clash
+ * (a pinhole made meanwhile), the main thread finds it (sip_alg_smap_add). 0: none left.
+ */
+static u16
+sip_alg_media_pair (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, ip4_address_t pub)
+{
+  u16 skipped[4], port;
+  u32 n = 0;
+  while ((port = sip_alg_media_port_alloc (sam, ptd)) && n < ARRAY_LEN (skipped) &&
+	 (sip_alg_is_sig_endpoint (sam, pub, clib_host_to_net_u16 (port)) ||
+	  sip_alg_is_sig_endpoint (sam, pub, clib_host_to_net_u16 (port + 1))))
+    skipped[n++] = port;
+  for (u32 i = 0; i < n; i++)
+    sip_alg_media_port_free (sam, skipped[i]);
+  return port;
+}
+
+/*
  * Media of another inside host (a media server, gateway or second interface of a PBX): an
  * address on the network of the interface the message came in on. Its media get public
  * ports like the sender's, and its address is translated in o=/c= too. The pinholes' NAT
@@ -826,7 +846,7 @@ sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_ca
       if (!pub)
 	{
 	  if (call->n_media >= SIP_ALG_CALL_MAX_MEDIA ||
-	      !(pub = sip_alg_media_port_alloc (sam, ptd)))
+	      !(pub = sip_alg_media_pair (sam, ptd, c->pub_addr)))
 	    {
 	      c->n_no_media_port++; /* counted apart from the message's outcome */
 	      continue;
@@ -836,7 +856,13 @@ sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_ca
 	  mm->in_addr = maddr;
 	  mm->in_port = md->port;
 	  mm->pub_port = pub;
-	  mm->flags = 0;
+	  /*
+	   * A retransmission that needs a new pair (the first one clashed: sip_alg_clash)
+	   * is the offer or answer its first copy was, which never left
+	   */
+	  mm->flags = !(c->actions & SIP_ACT_RETRANSMIT) ? 0 :
+		      c->msg.is_request			 ? SIP_ALG_MEDIA_OFFERED :
+							   SIP_ALG_MEDIA_LIVE;
 	  sip_alg_add_ph (c, c->pub_addr, pub, maddr, md->port, SIP_ALG_APP_RTP, 1,
 			  sam->timeout_media);
 	  n_new++;
@@ -1251,8 +1277,11 @@ sip_alg_message_commit (vlib_main_t *vm, sip_alg_ctx_t *c, u32 held_bi, u32 next
   if (c->n_ph || c->replace_outside)
     {
       hold = c->n_new_nat > 0;
+      /* an inside phone resends a datagram it gets no answer to */
+      u8 resendable = hold && held_bi != ~0 && !c->tcp && c->dir == SIP_ALG_DIR_IN2OUT;
       sip_alg_request_pinholes (thread, c->call_index, call ? call->epoch : 0, c->ph, c->n_ph,
-				c->replace_outside, hold ? held_bi : ~0, next_node_index);
+				c->replace_outside, hold ? held_bi : ~0, next_node_index,
+				c->peer_addr, c->peer_port, resendable);
     }
   if (call)
     sip_alg_offer_answer (vm, c, call);
@@ -1328,6 +1357,22 @@ sip_alg_post_udp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
 
   if (!sip_alg_ctx_dir (c, st, ip, udp->src_port, udp->dst_port))
     return 0;
+  if (c->dir == SIP_ALG_DIR_IN2OUT &&
+      PREDICT_FALSE (sip_alg_pub_port_taken (sam, c->pub_addr, c->pub_port, c->in_addr,
+					      c->in_port)))
+    {
+      /*
+       * NAT44-ED gave the phone's session a public port that a pinhole of another inside
+       * endpoint holds, so the phone's own signaling pinhole cannot be made there: the
+       * main thread moves its signaling to a port of its own (sip_alg_move) and the message
+       * goes no further, so nothing outside learns the first port; the phone's
+       * retransmission leaves by the new one.
+       */
+      sip_alg_request_move (vm->thread_index, c->pub_addr, c->pub_port, c->in_addr,
+			    c->in_port, c->peer_addr, c->peer_port);
+      c->error = SIP_ALG_ERROR_SIG_MOVED;
+      return 2;
+    }
   /*
    * A datagram larger than one buffer (VPP's full reassembly chains the fragments) is
    * read from a linear copy and written back as a new chain.
@@ -1776,7 +1821,9 @@ sip_alg_post_tcp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   if (hold)
     {
       /* the messages' pinhole requests are queued before this one, which releases it */
-      sip_alg_request_pinholes (vm->thread_index, ~0, 0, 0, 0, 0, bi, next_node_index);
+      ip4_address_t none = {};
+      sip_alg_request_pinholes (vm->thread_index, ~0, 0, 0, 0, 0, bi, next_node_index, none, 0,
+				0);
       c->held = 1;
       return 1;
     }
