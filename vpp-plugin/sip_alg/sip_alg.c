@@ -216,12 +216,34 @@ sip_alg_gate_update (sip_alg_main_t *sam)
   vec_free (old_map);
 }
 
+/*
+ * Is NAT44-ED's output feature on the interface (NAT on a single-arm firewall: in2out on
+ * ip4-output)? The ALG's nodes run on ip4-unicast around NAT44-ED's input nodes, so they
+ * never see that translation: it refuses such an interface (issue 14) rather than let SIP
+ * pass untranslated.
+ */
+int
+sip_alg_nat_output_feature (u32 sw_if_index)
+{
+  return vnet_feature_is_enabled ("ip4-output", "nat-pre-in2out-output", sw_if_index) == 1 ||
+	 vnet_feature_is_enabled ("ip4-output", "nat44-in2out-output-worker-handoff",
+				  sw_if_index) == 1;
+}
+
 static void
 sip_alg_feature_update (u32 sw_if_index, u8 arc_index, u8 is_enable, void *data)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  if (sam->initialized)
-    sip_alg_gate_update (sam);
+  if (!sam->initialized)
+    return;
+  sip_alg_gate_update (sam);
+  /* NAT's output feature turned on where the ALG already is: it cannot work there */
+  if (is_enable && clib_bitmap_get (sam->if_enabled, sw_if_index) &&
+      sip_alg_nat_output_feature (sw_if_index))
+    vlib_log_warn (sam->log_class,
+		   "%U: NAT44-ED output feature on an interface with the SIP ALG: the ALG does "
+		   "not work with output-feature NAT, SIP there passes untranslated",
+		   format_vnet_sw_if_index_name, vnet_get_main (), sw_if_index);
 }
 
 /*
@@ -265,6 +287,8 @@ sip_alg_interface_enable_disable (u32 sw_if_index, int enable)
   if (enable == clib_bitmap_get (sam->if_enabled, sw_if_index))
     return enable ? VNET_API_ERROR_FEATURE_ALREADY_ENABLED :
 		    VNET_API_ERROR_FEATURE_ALREADY_DISABLED;
+  if (enable && sip_alg_nat_output_feature (sw_if_index))
+    return VNET_API_ERROR_UNSUPPORTED;
   if (enable)
     sip_alg_lazy_init (sam);
   vnet_feature_enable_disable ("ip4-unicast", "sip-alg-pre", sw_if_index, enable, 0, 0);
@@ -421,6 +445,24 @@ sip_alg_set_security (const sip_alg_security_t *s)
       s->inside_port_hi < s->inside_port_lo)
     return VNET_API_ERROR_INVALID_VALUE;
   sam->sec = *s;
+  return 0;
+}
+
+/* Main thread (API, CLI). Returns VNET_API_ERROR_* or 0. */
+int
+sip_alg_set_servers (const ip4_address_t *addr, const u16 *port, u32 n)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (n > SIP_ALG_MAX_SERVERS)
+    return VNET_API_ERROR_TABLE_TOO_BIG;
+  for (u32 i = 0; i < n; i++)
+    if (!addr[i].as_u32 || !port[i])
+      return VNET_API_ERROR_INVALID_VALUE;
+  vlib_worker_thread_barrier_sync (vlib_get_main ());
+  clib_memcpy (sam->server_addr, addr, n * sizeof (addr[0]));
+  clib_memcpy (sam->server_port, port, n * sizeof (port[0]));
+  sam->n_servers = n;
+  vlib_worker_thread_barrier_release (vlib_get_main ());
   return 0;
 }
 

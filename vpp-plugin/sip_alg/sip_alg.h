@@ -65,6 +65,7 @@
 #define SIP_ALG_DEFAULT_TCP_REASSEMBLY	16384 /* bytes per direction of a connection */
 #define SIP_ALG_NAT_Q_LEN		32    /* the internal API client's queue: replies, keepalives */
 #define SIP_ALG_RATE_BUCKETS		4096  /* token buckets per worker and method (power of 2) */
+#define SIP_ALG_MAX_SERVERS		16    /* published SIP servers (sip_alg_set_servers) */
 /*
  * Messages a thread may have held for their pinholes at once (their buffers wait for the
  * main thread). A message that would start a call record beyond it is dropped (UDP: the
@@ -368,6 +369,10 @@ typedef struct
 
   sip_alg_security_t sec;
   sip_alg_validation_t val;
+  /* published SIP servers: inside (addr, port in host order) of operators' static mappings */
+  ip4_address_t server_addr[SIP_ALG_MAX_SERVERS];
+  u16 server_port[SIP_ALG_MAX_SERVERS];
+  u8 n_servers;
   uword *entries_by_host; /* inside address (u32) -> server-map entries (main thread) */
 
   /*
@@ -479,6 +484,7 @@ extern vlib_node_registration_t sip_alg_process_node;
 
 /* Core functions: CLI, binary API and tests call these. */
 int sip_alg_interface_enable_disable (u32 sw_if_index, int enable);
+int sip_alg_nat_output_feature (u32 sw_if_index);
 int sip_alg_set_udp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_reassembly (u32 bytes);
@@ -498,6 +504,7 @@ void sip_alg_host_count (uword **h, u32 addr, int delta);
 void sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_alg_pinhole_t *ph,
 			       u32 n, u8 replace_outside, u32 held_bi, u32 next_node_index,
 			       ip4_address_t peer_addr, u16 peer_port, u8 resendable);
+int sip_alg_set_servers (const ip4_address_t *addr, const u16 *port, u32 n);
 void sip_alg_request_close_call (u32 thread, u32 call_index, u32 epoch, u8 media_only);
 void sip_alg_request_move (u32 thread, ip4_address_t pub_addr, u16 pub_port, ip4_address_t in_addr,
 			   u16 in_port, ip4_address_t peer_addr, u16 peer_port);
@@ -591,6 +598,16 @@ sip_alg_pub_port_taken (sip_alg_main_t *sam, ip4_address_t pub, u16 port, ip4_ad
     return 0;
   const sip_alg_smap_t *e = pool_elt_at_index (sam->smap, kv.value);
   return e->ph.in_addr.as_u32 != in.as_u32 || e->ph.in_port != in_port;
+}
+
+/* Is (addr, port) a published SIP server (port in host order)? (any thread) */
+static_always_inline int
+sip_alg_is_server (sip_alg_main_t *sam, ip4_address_t addr, u16 port)
+{
+  for (u32 i = 0; i < sam->n_servers; i++)
+    if (sam->server_addr[i].as_u32 == addr.as_u32 && sam->server_port[i] == port)
+      return 1;
+  return 0;
 }
 
 /* Is this UDP packet (pre-NAT) SIP to inspect? */

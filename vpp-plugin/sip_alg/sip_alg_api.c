@@ -9,6 +9,7 @@
 #include <vlibmemory/api.h>
 #include <vnet/plugin/plugin.h>
 
+#include <vnet/ip/ip_types_api.h>
 #include <sip_alg/sip_alg.h>
 #include <sip_alg/sip_alg.api_enum.h>
 #include <sip_alg/sip_alg.api_types.h>
@@ -117,6 +118,28 @@ vl_api_sip_alg_set_host_limits_t_handler (vl_api_sip_alg_set_host_limits_t *mp)
 }
 
 static void
+vl_api_sip_alg_set_servers_t_handler (vl_api_sip_alg_set_servers_t *mp)
+{
+  vl_api_sip_alg_set_servers_reply_t *rmp;
+  ip4_address_t addr[SIP_ALG_MAX_SERVERS];
+  u16 port[SIP_ALG_MAX_SERVERS];
+  u32 n = mp->n_servers;
+  int rv = 0;
+  if (n > SIP_ALG_MAX_SERVERS)
+    rv = VNET_API_ERROR_TABLE_TOO_BIG;
+  else
+    {
+      for (u32 i = 0; i < n; i++)
+	{
+	  ip4_address_decode (mp->address[i], &addr[i]);
+	  port[i] = mp->port[i];
+	}
+      rv = sip_alg_set_servers (addr, port, n);
+    }
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_SERVERS_REPLY);
+}
+
+static void
 vl_api_sip_alg_set_validation_t_handler (vl_api_sip_alg_set_validation_t *mp)
 {
   vl_api_sip_alg_set_validation_reply_t *rmp;
@@ -180,6 +203,12 @@ vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 		      rmp->invite_burst = sam->val.rate[SIP_ALG_RATE_INVITE].burst;
 		      rmp->register_rate = sam->val.rate[SIP_ALG_RATE_REGISTER].rate;
 		      rmp->register_burst = sam->val.rate[SIP_ALG_RATE_REGISTER].burst;
+		      rmp->n_servers = sam->n_servers;
+		      for (u32 i = 0; i < sam->n_servers; i++)
+			{
+			  ip4_address_encode (&sam->server_addr[i], rmp->server_address[i]);
+			  rmp->server_port[i] = sam->server_port[i];
+			}
 		    }));
 }
 
@@ -403,7 +432,6 @@ vl_api_sip_alg_sessions_get_t_handler (vl_api_sip_alg_sessions_get_t *mp)
   REPLY_MACRO2_END (VL_API_SIP_ALG_SESSIONS_GET_REPLY, ({ rmp->cursor = cursor; }));
 }
 
-#include <vnet/ip/ip_types_api.h>
 #include <vnet/format_fns.h>
 #include <sip_alg/sip_alg.api.c>
 

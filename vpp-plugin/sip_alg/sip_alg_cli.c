@@ -23,6 +23,11 @@ sip_alg_rv_error (int rv, const char *what)
       return clib_error_return (0, "%s: not enabled", what);
     case VNET_API_ERROR_INVALID_SW_IF_INDEX:
       return clib_error_return (0, "%s: no such interface", what);
+    case VNET_API_ERROR_UNSUPPORTED:
+      return clib_error_return (0,
+				"%s: NAT44-ED output feature on it: the SIP ALG works with NAT44-ED "
+				"inside/outside interfaces only, not with output-feature NAT",
+				what);
     case VNET_API_ERROR_RSRC_IN_USE:
       return clib_error_return (0, "%s: media ports in use, close the calls first", what);
     default:
@@ -256,6 +261,45 @@ VLIB_CLI_COMMAND (sip_alg_max_held_command, static) = {
   .path = "set sip-alg max-held",
   .short_help = "set sip-alg max-held <n> (per thread)",
   .function = sip_alg_max_held_command_fn,
+};
+
+static clib_error_t *
+sip_alg_servers_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  ip4_address_t addr[SIP_ALG_MAX_SERVERS + 1];
+  u16 port[SIP_ALG_MAX_SERVERS + 1];
+  u32 n = 0, p;
+
+  if (unformat (input, "none"))
+    return sip_alg_rv_error (sip_alg_set_servers (addr, port, 0), "servers");
+  while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    {
+      if (n > SIP_ALG_MAX_SERVERS)
+	return clib_error_return (0, "servers: at most %u", SIP_ALG_MAX_SERVERS);
+      if (!unformat (input, "%U:%u", unformat_ip4_address, &addr[n], &p) || !p || p > 65535)
+	return clib_error_return (0, "servers: expected <inside-address>:<port>, got '%U'",
+				  format_unformat_error, input);
+      port[n++] = p;
+    }
+  if (!n)
+    return clib_error_return (0, "expected: set sip-alg servers <addr>:<port> ... | none");
+  if (n > SIP_ALG_MAX_SERVERS)
+    return clib_error_return (0, "servers: at most %u", SIP_ALG_MAX_SERVERS);
+  return sip_alg_rv_error (sip_alg_set_servers (addr, port, n), "servers");
+}
+
+/*
+ * ?? set sip-alg servers
+ * Published SIP servers: inside endpoints (a PBX, an SBC) that an operator's NAT44-ED static
+ * mapping publishes on the public side. An INVITE from outside to one starts a call, with
+ * media pinholes both ways, as an INVITE to a registered phone does; to anything else it
+ * passes without a record (inbound_refused). The ALG makes no signaling pinhole for them:
+ * the operator's mapping is one. Replaces the list; `none` empties it. At most 16.
+ */
+VLIB_CLI_COMMAND (sip_alg_servers_command, static) = {
+  .path = "set sip-alg servers",
+  .short_help = "set sip-alg servers <inside-addr>:<port> ... | none",
+  .function = sip_alg_servers_command_fn,
 };
 
 static clib_error_t *
@@ -568,6 +612,14 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
   for (u32 t = 0; t < vec_len (sam->per_thread); t++)
     held += sam->per_thread[t].n_held;
   vlib_cli_output (vm, "max-held %u per thread (%u held now)", sam->max_held, held);
+  u8 *servers = 0;
+  for (u32 i = 0; i < sam->n_servers; i++)
+    servers = format (servers, " %U:%u", format_ip4_address, &sam->server_addr[i],
+		      sam->server_port[i]);
+  if (!servers)
+    servers = format (0, " none");
+  vlib_cli_output (vm, "servers%v", servers);
+  vec_free (servers);
   vlib_cli_output (vm,
 		   "security max-inbound-calls %u max-inbound-per-source %u (per worker) "
 		   "max-binding-time %u max-entries %u (%u in use) max-entries-per-call %u "

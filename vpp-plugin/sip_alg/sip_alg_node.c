@@ -655,7 +655,8 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
     }
   /*
    * An outside request starts state only as a call to a REGISTER binding (an inbound call
-   * to a registered phone), within limits per worker and per outside address: anything
+   * to a registered phone) or to a published server (a PBX behind the operator's static
+   * mapping, sip_alg_set_servers), within limits per worker and per outside address: anything
    * else from outside (a new INVITE to a call's signaling entry, a REGISTER) passes
    * without a record, so it cannot open media or move entries.
    */
@@ -664,7 +665,8 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
     {
       src_n = hash_get (ptd->inbound_by_src, c->peer_addr.as_u32);
       if (m->method != SIP_METHOD_INVITE ||
-	  !sip_alg_is_binding (sam, c->pub_addr, clib_host_to_net_u16 (c->pub_port)) ||
+	  !(sip_alg_is_binding (sam, c->pub_addr, clib_host_to_net_u16 (c->pub_port)) ||
+	    sip_alg_is_server (sam, c->in_addr, c->in_port)) ||
 	  ptd->n_inbound >= sam->sec.max_inbound_calls ||
 	  (src_n && src_n[0] >= sam->sec.max_inbound_per_source))
 	{
@@ -735,6 +737,29 @@ sip_alg_add_ph (sip_alg_ctx_t *c, ip4_address_t pub, u16 pub_port, ip4_address_t
   ph->app = app;
   ph->nat_mapping = nat;
   ph->timeout = timeout;
+}
+
+/*
+ * What a message's rewrite may touch. From inside, everything that carries the sender's
+ * address. From outside, the public address means the receiving phone only where the
+ * message speaks of it: the Request-URI, To, Contact, Route..., and in a response its own
+ * Via. The Vias of a request are the hops before (received= and rport of another phone of
+ * the same public address, in a call between two inside phones), and the SDP is the
+ * sending party's: the public address there is another inside phone's (hairpin), whose
+ * media goes through NAT44-ED's hairpinning to its own pinholes. Translating those to the
+ * receiver's address would send its media to itself, and map another phone's Via to the
+ * receiver's public port on the way back.
+ */
+static_always_inline u32
+sip_alg_site_mask (const sip_alg_ctx_t *c)
+{
+  const u32 sdp = SIP_SITE_MASK (SIP_SITE_SDP_O) | SIP_SITE_MASK (SIP_SITE_SDP_C_SESSION) |
+		  SIP_SITE_MASK (SIP_SITE_SDP_C_MEDIA) | SIP_SITE_MASK (SIP_SITE_SDP_RTCP_ADDR);
+  const u32 via = SIP_SITE_MASK (SIP_SITE_VIA) | SIP_SITE_MASK (SIP_SITE_VIA_RECEIVED) |
+		  SIP_SITE_MASK (SIP_SITE_VIA_RPORT) | SIP_SITE_MASK (SIP_SITE_VIA_MADDR);
+  if (c->dir != SIP_ALG_DIR_OUT2IN)
+    return SIP_SITE_MASK_ALL;
+  return SIP_SITE_MASK_ALL & ~sdp & ~(c->msg.is_request ? via : 0);
 }
 
 /*
@@ -1137,7 +1162,9 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 	  for (u32 i = 0; i < c->n_media_hosts; i++)
 	    xl[n_xl++] = (sip_xlate_t){ c->media_hosts[i], pub_h, 0, 0 };
 	}
-      if (call && (c->actions & SIP_ACT_OPEN_SIGNAL))
+      /* a published server's signaling is the operator's static mapping: no pinhole */
+      if (call && (c->actions & SIP_ACT_OPEN_SIGNAL) &&
+	  !sip_alg_is_server (sam, c->in_addr, c->in_port))
 	{
 	  /* over TCP the connection carries in-dialog requests: an entry, no NAT mapping */
 	  sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
@@ -1158,7 +1185,7 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 	  /* once answered, the dialog's description: other forks' and older records go */
 	  c->replace_outside = call->fsm.state == SIP_CALL_CONFIRMED;
 	}
-      if (call && (c->actions & SIP_ACT_BIND))
+      if (call && (c->actions & SIP_ACT_BIND) && !sip_alg_is_server (sam, c->in_addr, c->in_port))
 	{
 	  /* a REGISTER binding: inbound requests may reach the inside contact */
 	  sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
@@ -1171,7 +1198,7 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 
   /* rewrite */
   sip_plan_t plan;
-  sip_rewrite_cfg_t cfg = { xl, n_xl, mx, n_mx, SIP_SITE_MASK_ALL };
+  sip_rewrite_cfg_t cfg = { xl, n_xl, mx, n_mx, sip_alg_site_mask (c) };
   c->result = sip_rewrite_plan (payload, &c->msg, &c->info, &cfg, &plan, ptd->edits,
 				SIP_ALG_MAX_EDITS);
   if (c->result == SIP_OK && plan.n_edits)
