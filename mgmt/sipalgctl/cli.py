@@ -81,6 +81,14 @@ def tcp_summary(alg):
             f"(reassembly {alg.tcp_reassembly} bytes)")
 
 
+def servers_summary(alg):
+    """The published SIP servers and where they come from."""
+    if not alg.servers:
+        return "SIP servers none"
+    return (f"SIP servers {' '.join(f'{a}:{p}' for a, p in alg.servers)} ("
+            f"{'sip_alg.servers' if alg.servers_explicit else 'from nat44.static_mappings'})")
+
+
 def cmd_check(args):
     cfg = load(args)
     n = len(cfg.interfaces)
@@ -89,7 +97,7 @@ def cmd_check(args):
           f"{'on ' + ', '.join(cfg.alg_interfaces()) if cfg.sip_alg.enabled else 'off'}; "
           f"{tcp_summary(cfg.sip_alg)}; "
           f"media-other-hosts {'on' if cfg.sip_alg.media_other_hosts else 'off'}; "
-          f"{firewall_summary(cfg.firewall)})")
+          f"{servers_summary(cfg.sip_alg)}; {firewall_summary(cfg.firewall)})")
     return EXIT_OK
 
 
@@ -295,8 +303,8 @@ def parser():
         "the record ends by its timers (left_time), and the dialogs the record carried before "
         "this one (epoch). The tables are printed as VPP sends them, a page at a time (the "
         "first page sets the columns' widths). config: the running ALG's settings "
-        "(sip_alg_get_config) as the YAML's sip_alg section, validation and the limits per "
-        "inside host included.")
+        "(sip_alg_get_config) as the YAML's sip_alg section, the published SIP servers, "
+        "validation and the limits per inside host included.")
     s.add_argument("what", choices=["server-map", "session-table", "calls", "config"])
     s.add_argument("config", nargs="?", help="YAML configuration (for the socket paths)")
     s.add_argument("--stats-socket", help="VPP stats socket, for session-table's policy "

@@ -182,6 +182,28 @@ class SipAlg:
     tcp_reassembly: int = D.TCP_REASSEMBLY
     security: Security = field(default_factory=Security)
     validation: Validation = field(default_factory=Validation)
+    # Published SIP servers (a PBX or SBC inside, sip_alg_set_servers): inside endpoints
+    # (address, port) that a NAT44-ED static mapping publishes. An INVITE from outside to one
+    # starts a call with media pinholes both ways (else only calls to a REGISTER binding do);
+    # the ALG makes no signaling pinhole for them (the static mapping is one). Without
+    # sip_alg.servers in the YAML: the local endpoint of every nat44.static_mappings entry
+    # whose local port is one of the ALG's SIP ports of its protocol (a udp mapping's in
+    # udp_ports, a tcp mapping's in tcp_ports), each once, in the mappings' order. With it:
+    # that list as it is ([]: none).
+    servers: List[Tuple[ipaddress.IPv4Address, int]] = field(default_factory=list)
+    servers_explicit: bool = False  # from sip_alg.servers, not the static mappings
+
+
+def published_servers(static_mappings, udp_ports, tcp_ports):
+    """The SIP servers that static mappings publish (SipAlg.servers without sip_alg.servers):
+    the local endpoint of each mapping whose local port is a SIP port of its protocol, each
+    once, in the mappings' order."""
+    ports = {"udp": set(udp_ports), "tcp": set(tcp_ports)}
+    out = []
+    for m in static_mappings:
+        if m.local[1] in ports[m.protocol] and m.local not in out:
+            out.append(m.local)
+    return out
 
 
 ANY_NET = ipaddress.IPv4Network("0.0.0.0/0")
@@ -477,9 +499,9 @@ def _list_t(item, msg, allow_empty=True):
     return Annotated[List[item], WrapValidator(check)]
 
 
-def _unique_list_t(item, msg, allow_empty, dup, max_len=None):
+def _unique_list_t(item, msg, allow_empty, dup, max_len=None, noun="ports"):
     """_list_t whose items are also reported when listed twice (dup(value): the message),
-    and its length when above max_len; every problem at once."""
+    and its length when above max_len (at most max_len nouns); every problem at once."""
     def check(v, handler):
         if not isinstance(v, list) or (not v and not allow_empty):
             _fail(msg)
@@ -499,7 +521,7 @@ def _unique_list_t(item, msg, allow_empty, dup, max_len=None):
                 problems.append(((i,), dup(x)))
             seen.append(x)
         if max_len is not None and len(v) > max_len:
-            problems.append(((), f"at most {max_len} ports, got {len(v)}"))
+            problems.append(((), f"at most {max_len} {noun}, got {len(v)}"))
         if problems:
             raise _multi(problems)
         return out
@@ -723,12 +745,32 @@ class ValidationModel(_Model):
     rate_limits: RateLimits = None
 
 
+def _server(v):
+    """A published SIP server: 'inside-address:port' -> (address, port); an address a host
+    can have (sip_alg_set_servers refuses 0.0.0.0)."""
+    addr, port = _endpoint(v)
+    if addr.is_unspecified or addr.is_multicast or str(addr) == "255.255.255.255":
+        _fail(f"must be an inside host's address:port, got {v!r}")
+    return addr, port
+
+
+Server = Annotated[Tuple[ipaddress.IPv4Address, int], PlainValidator(_server)]
+Servers = _unique_list_t(Server, "must be a list of inside-address:port entries", True,
+                         lambda e: f"{e[0]}:{e[1]} listed twice", D.MAX_SERVERS, "servers")
+
+
 InterfaceNames = _list_t(Annotated[str, WrapValidator(
     lambda v, h: h(v) if isinstance(v, str) else _fail(f"must be an interface name, got {v!r}"))],
     "must be a list of interface names")
 
 
 class SipAlgModel(_Model):
+    """sip_alg. servers: the published SIP servers (sip_alg_set_servers), a list of
+    "inside-address:port", each port one of ports.udp or ports.tcp, at most 16, none twice.
+    Without the key, every nat44.static_mappings entry whose local port is one of the SIP
+    ports of its protocol (a udp mapping's in ports.udp, a tcp mapping's in ports.tcp)
+    publishes its local endpoint as a server (each endpoint once); with it, the list is
+    taken as it is ([]: no server)."""
     enabled: Bool = True
     interfaces: InterfaceNames = None
     ports: Optional[PortsModel] = None
@@ -737,6 +779,7 @@ class SipAlgModel(_Model):
     media_other_hosts: Bool = False
     security: Optional[SecurityModel] = None
     validation: Optional[ValidationModel] = None
+    servers: Servers = None  # None (no key): from nat44.static_mappings (above)
 
 
 Action = _choice_t(*ACTIONS)
@@ -820,6 +863,11 @@ def _build(m):
                      tcp_reassembly=lim.tcp_reassembly,
                      security=Security(**sec.model_dump()),
                      validation=_validation(a.validation or ValidationModel()))
+    if a.servers is not None:
+        sip_alg.servers, sip_alg.servers_explicit = [tuple(x) for x in a.servers], True
+    else:
+        sip_alg.servers = published_servers(nat.static_mappings, sip_alg.udp_ports,
+                                            sip_alg.tcp_ports)
     fw = Firewall()
     if m.firewall is not None:
         def policy(p, default):
@@ -906,9 +954,35 @@ def _semantics(ctx, cfg):
             elif cfg.interfaces[n].role == "none":
                 ctx.err(f"sip_alg.interfaces[{i}]",
                         f"interfaces.{n} is not a NAT interface (role none)")
+    _servers(ctx, cfg)
     if cfg.firewall.enabled and "outside" not in roles:
         ctx.err("firewall.enabled", "no interface has role outside: the inbound policy and the "
                                     "reflect ACL go on outside interfaces")
+
+
+def _ports_text(s):
+    def one(ports):
+        return ",".join(str(p) for p in ports) or "none"
+    return f"udp {one(s.udp_ports)}, tcp {one(s.tcp_ports)}"
+
+
+def _servers(ctx, cfg):
+    """Published SIP servers: each on one of the ALG's SIP ports (the ALG sees SIP on those
+    only); those the static mappings publish, at most as many as the plugin takes."""
+    s = cfg.sip_alg
+    if s.servers_explicit:
+        sip = set(s.udp_ports) | set(s.tcp_ports)
+        for i, (a, p) in enumerate(s.servers):
+            if p not in sip:
+                ctx.err(f"sip_alg.servers[{i}]",
+                        f"{a}:{p}: port {p} is not one of the ALG's SIP ports "
+                        f"(sip_alg.ports: {_ports_text(s)}): add it there, or the ALG does not "
+                        f"inspect the server's SIP")
+    elif len(s.servers) > D.MAX_SERVERS:
+        ctx.err("nat44.static_mappings",
+                f"{len(s.servers)} local endpoints on SIP ports ({_ports_text(s)}) would be "
+                f"published SIP servers, the ALG takes at most {D.MAX_SERVERS}: list the ones "
+                f"to publish in sip_alg.servers")
 
 
 
@@ -962,6 +1036,14 @@ CALL_METHODS = {
 
 def _warnings(cfg):
     out = []
+    if cfg.sip_alg.servers_explicit:
+        local = {m.local for m in cfg.nat.static_mappings}
+        for i, (a, p) in enumerate(cfg.sip_alg.servers):
+            if (a, p) not in local:
+                out.append((f"sip_alg.servers[{i}]",
+                            f"{a}:{p} is the local endpoint of no nat44.static_mappings "
+                            f"entry: nothing publishes it, and the ALG makes no signaling "
+                            f"pinhole for a server"))
     for m in cfg.sip_alg.validation.block_methods:
         if m in CALL_METHODS:
             out.append(("sip_alg.validation.block_methods",

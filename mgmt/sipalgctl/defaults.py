@@ -11,6 +11,7 @@ sipalgctl's own (startup.conf, NAT44-ED, the firewall)."""
 
 UDP_PORT = 5060  # SIP_ALG_DEFAULT_PORT
 MAX_PORTS = 8  # SIP_ALG_MAX_PORTS: UDP and TCP ports each
+MAX_SERVERS = 16  # SIP_ALG_MAX_SERVERS: published SIP servers (sip_alg_set_servers)
 SIGNALING = 120  # seconds
 MEDIA = 60
 CALL = 7200
@@ -50,6 +51,7 @@ RATE_LIMITED = ("invite", "register")
 PLUGIN_MACROS = {
     "UDP_PORT": "SIP_ALG_DEFAULT_PORT",
     "MAX_PORTS": "SIP_ALG_MAX_PORTS",
+    "MAX_SERVERS": "SIP_ALG_MAX_SERVERS",
     "SIGNALING": "SIP_ALG_DEFAULT_SIGNALING",
     "MEDIA": "SIP_ALG_DEFAULT_MEDIA",
     "CALL": "SIP_ALG_DEFAULT_CALL",

@@ -208,6 +208,27 @@ class AlgPorts(Op):
                                      "tcp_ports": list(self.tcp) + [0] * (8 - len(self.tcp))}
 
 
+MAX_SERVERS = D.MAX_SERVERS  # sip_alg_set_servers' arrays
+
+
+@dataclass
+class AlgServers(Op):
+    """The published SIP servers, (inside address, port) each (sip_alg_set_servers replaces
+    the list; none: `servers none`)."""
+    servers: Tuple[Tuple[str, int], ...]
+
+    def cli(self):
+        return "set sip-alg servers " + (" ".join(f"{a}:{p}" for a, p in self.servers)
+                                         or "none")
+
+    def call(self):
+        pad = MAX_SERVERS - len(self.servers)
+        return "sip_alg_set_servers", {
+            "n_servers": len(self.servers),
+            "address": [a for a, _ in self.servers] + ["0.0.0.0"] * pad,
+            "port": [p for _, p in self.servers] + [0] * pad}
+
+
 @dataclass
 class AlgTimeouts(Op):
     signaling: int
@@ -347,6 +368,10 @@ def validation_fields(v):
             "block_methods": method_mask(v.block_methods),
             **{f"{m}_{k}": getattr(v.rate_limits[m], k) for m in D.RATE_LIMITED
                for k in ("rate", "burst")}}
+
+
+# sip_alg_get_config_reply's fields of the published servers (API 0.8.0)
+SERVERS = ("n_servers", "server_address", "server_port")
 
 
 # sip_alg_set_validation's fields, in its order: State.alg's keys
@@ -523,6 +548,10 @@ def alg_config(g):
            "max_entries_per_call": g.max_entries_per_call,
            "inside_media_ports": (g.inside_port_lo, g.inside_port_hi),
            **_fields(g, "sip_alg_get_config_reply", CALL_TIMERS + HOST_LIMITS + VALIDATION)}
+    srv = _fields(g, "sip_alg_get_config_reply", SERVERS)
+    alg["servers"] = tuple((str(a), int(p)) for a, p in
+                           zip(srv["server_address"][:srv["n_servers"]],
+                               srv["server_port"][:srv["n_servers"]]))
     for k in VALIDATION:  # flags as bools, numbers as ints
         alg[k] = bool(alg[k]) if k == "strict" or k.startswith("drop_") else int(alg[k])
     return alg
@@ -651,6 +680,9 @@ def plan(cfg, st):
     cur = st.alg or {}
     if (cur.get("udp"), cur.get("tcp")) != (tuple(s.udp_ports), tuple(s.tcp_ports)):
         alg_ops.append(AlgPorts(tuple(s.udp_ports), tuple(s.tcp_ports)))
+    want_servers = tuple((str(a), p) for a, p in s.servers)
+    if sorted(cur.get("servers", ())) != sorted(want_servers):  # the order means nothing
+        alg_ops.append(AlgServers(want_servers))
     if (cur.get("signaling"), cur.get("media"), cur.get("call")) != (s.signaling, s.media, s.call):
         alg_ops.append(AlgTimeouts(s.signaling, s.media, s.call))
     want_timers = tuple(getattr(s, k) for k in CALL_TIMERS)

@@ -228,9 +228,10 @@ def _range(lo_hi):
 
 def config(c):
     """The running ALG's settings (sip_alg_get_config) in the shape of the YAML's sip_alg
-    section: ports, timeouts, limits, media_other_hosts, security (the host limits
-    included) and validation, each class's action and each rate's burst spelt out (all of
-    it but enabled and interfaces, which get_config does not tell)."""
+    section: ports, timeouts, limits, media_other_hosts, servers (the published SIP
+    servers, "inside-address:port"), security (the host limits included) and validation,
+    each class's action and each rate's burst spelt out (all of it but enabled and
+    interfaces, which get_config does not tell)."""
     a = P.alg_config(c.call("sip_alg_get_config"))
     return {
         "ports": {"udp": list(a["udp"]), "tcp": list(a["tcp"])},
@@ -239,6 +240,7 @@ def config(c):
         "limits": {"max_calls": a["max_calls"], "media_ports": _range(a["media_ports"]),
                    "tcp_reassembly": a["tcp_reassembly"]},
         "media_other_hosts": a["media_other_hosts"],
+        "servers": [f"{addr}:{port}" for addr, port in a["servers"]],
         "security": {**{k: a[k] for k in P.SECURITY[:-1]},
                      "inside_media_ports": _range(a["inside_media_ports"]),
                      **{k: a[k] for k in P.HOST_LIMITS}},

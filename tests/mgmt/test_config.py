@@ -65,7 +65,8 @@ def test_check_summary(capsys):
     assert cli.main(["check", SEED]) == 0
     assert capsys.readouterr().out == (
         f"{SEED}: ok (2 interfaces, 1 NAT addresses, 0 static mappings, SIP ALG on "
-        f"inside, outside; SIP over TCP off; media-other-hosts off; firewall off)\n")
+        f"inside, outside; SIP over TCP off; media-other-hosts off; SIP servers none; "
+        f"firewall off)\n")
 
 
 def test_check_summary_tcp(capsys):
@@ -698,3 +699,159 @@ def test_examples_document_the_validation_defaults(path):
     assert set(v["actions"]) == set(config.ActionsModel.model_fields)
     assert set(v["rate_limits"]) == {"invite", "register"}
     assert config.parse(data).sip_alg.validation == config.Validation()
+
+
+# --- published SIP servers ---------------------------------------------------------------------
+
+PBX = os.path.join(ROOT, "mgmt", "examples", "pbx-inside.yaml")
+
+
+def _servers(cfg):
+    return [f"{a}:{p}" for a, p in cfg.sip_alg.servers]
+
+
+def _mappings(*maps, ports=None, servers=None):
+    """The seed with these static mappings (protocol, local, external port), sip_alg.ports
+    and sip_alg.servers when given, parsed."""
+    from sipalgctl import config
+    data = yaml.safe_load(open(SEED))
+    data["nat44"]["static_mappings"] = [
+        {"protocol": p, "local": local, "external": f"203.0.113.10:{ext}"}
+        for p, local, ext in maps]
+    if ports is not None:
+        data["sip_alg"]["ports"] = ports
+    if servers is not None:
+        data["sip_alg"]["servers"] = servers
+    return config.parse(data)
+
+
+def test_servers_derived_from_the_static_mappings():
+    """No sip_alg.servers: each static mapping whose local port is a SIP port of its protocol
+    publishes its local endpoint, once, in the mappings' order; other mappings publish
+    nothing."""
+    cfg = _mappings(("tcp", "192.168.1.7:5061", 5061), ("udp", "192.168.1.5:5060", 5060),
+                    ("tcp", "192.168.1.5:5060", 5060), ("udp", "192.168.1.6:443", 443),
+                    ("udp", "192.168.1.8:5061", 5070), ("tcp", "192.168.1.9:5080", 5080),
+                    ("udp", "192.168.1.9:5080", 5082),
+                    ports={"udp": [5060, 5080], "tcp": [5060, 5061]})
+    # 5061 is a TCP SIP port only, 5080 a UDP one only
+    assert _servers(cfg) == ["192.168.1.7:5061", "192.168.1.5:5060", "192.168.1.9:5080"]
+    assert not cfg.sip_alg.servers_explicit
+    # the external endpoint does not matter, the local one does
+    cfg = _mappings(("udp", "192.168.1.5:5060", 5099))
+    assert _servers(cfg) == ["192.168.1.5:5060"]
+
+
+def test_servers_derived_not_from_other_protocols_ports():
+    """A udp mapping counts against ports.udp and a tcp mapping against ports.tcp: SIP over
+    TCP off (the seed), a TCP mapping of 5060 publishes nothing."""
+    assert _servers(_mappings(("tcp", "192.168.1.5:5060", 5060))) == []
+    cfg = _mappings(("tcp", "192.168.1.5:5060", 5060), ports={"udp": [5060], "tcp": [5060]})
+    assert _servers(cfg) == ["192.168.1.5:5060"]
+
+
+def test_servers_none_without_mappings():
+    from sipalgctl import config
+    s = config.load(SEED).sip_alg
+    assert (s.servers, s.servers_explicit) == ([], False)
+
+
+def test_servers_of_the_pbx_example():
+    """pbx-inside.yaml gives no sip_alg.servers: its two static mappings of 192.168.1.5:5060
+    (UDP and TCP, both SIP ports) publish the PBX once."""
+    from sipalgctl import config
+    cfg = config.load(PBX)
+    assert "servers" not in yaml.safe_load(open(PBX))["sip_alg"]
+    assert _servers(cfg) == ["192.168.1.5:5060"] and not cfg.sip_alg.servers_explicit
+    assert cfg.warnings == []
+
+
+@pytest.mark.parametrize("servers", [[], ["192.168.1.9:5060"],
+                                     ["192.168.1.9:5060", "192.168.1.5:5060"]])
+def test_servers_explicit_taken_as_they_are(servers):
+    """sip_alg.servers given: that list, in its order, whatever the static mappings publish;
+    [] is none."""
+    cfg = _mappings(("udp", "192.168.1.5:5060", 5060), servers=servers)
+    assert _servers(cfg) == servers and cfg.sip_alg.servers_explicit
+
+
+def test_servers_explicit_on_tcp_port():
+    cfg = _mappings(ports={"udp": [5060], "tcp": [5061]},
+                    servers=["192.168.1.5:5061", "192.168.1.5:5060"])
+    assert _servers(cfg) == ["192.168.1.5:5061", "192.168.1.5:5060"]
+
+
+def test_servers_sixteen():
+    cfg = _mappings(servers=[f"192.168.1.{n}:5060" for n in range(1, 17)])
+    assert len(cfg.sip_alg.servers) == 16
+    cfg = _mappings(*[("udp", f"192.168.1.{n}:5060", 5100 + n) for n in range(1, 17)])
+    assert len(cfg.sip_alg.servers) == 16
+
+
+@pytest.mark.parametrize("value,problems", [
+    ("192.168.1.5:5060", [("sip_alg.servers", "must be a list of inside-address:port entries")]),
+    (None, [("sip_alg.servers", "must be a list of inside-address:port entries")]),
+    ({"a": 1}, [("sip_alg.servers", "must be a list of inside-address:port entries")]),
+    (["192.168.1.5:5060:1"], [("sip_alg.servers[0]",
+                               "must be address:port, got '192.168.1.5:5060:1'")]),
+    (["224.0.0.1:5060"], [("sip_alg.servers[0]",
+                           "must be an inside host's address:port, got '224.0.0.1:5060'")]),
+    (["255.255.255.255:5060"], [("sip_alg.servers[0]", "must be an inside host's "
+                                 "address:port, got '255.255.255.255:5060'")]),
+    (["192.168.1.5:5060", "192.168.1.5:5060", "192.168.1.5:5060"],
+     [("sip_alg.servers[1]", "192.168.1.5:5060 listed twice"),
+      ("sip_alg.servers[2]", "192.168.1.5:5060 listed twice")]),
+    (["192.168.1.5:5062"], [("sip_alg.servers[0]",
+                             "192.168.1.5:5062: port 5062 is not one of the ALG's SIP ports "
+                             "(sip_alg.ports: udp 5060, tcp none): add it there, or the ALG "
+                             "does not inspect the server's SIP")]),
+])
+def test_servers_bad(value, problems):
+    from sipalgctl import config
+    with pytest.raises(config.ConfigError) as e:
+        _with(SEED, "sip_alg", "servers", value)
+    assert e.value.problems == problems
+
+
+def test_servers_unmapped_warns(tmp_path, capsys):
+    """An explicit server that no static mapping publishes is valid (the operator may map it
+    later) but warned about: nothing reaches it from outside, and the ALG makes no signaling
+    pinhole for it."""
+    cfg = _mappings(("udp", "192.168.1.5:5060", 5060),
+                    servers=["192.168.1.5:5060", "192.168.1.6:5060"])
+    assert cfg.warnings == [("sip_alg.servers[1]",
+                             "192.168.1.6:5060 is the local endpoint of no nat44.static_mappings "
+                             "entry: nothing publishes it, and the ALG makes no signaling "
+                             "pinhole for a server")]
+    data = yaml.safe_load(open(SEED))
+    data["sip_alg"]["servers"] = ["192.168.1.6:5060"]
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert cli.main(["check", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == f"{path}: sip_alg.servers[0]: warning: 192.168.1.6:5060 is the local " \
+                  f"endpoint of no nat44.static_mappings entry: nothing publishes it, and the " \
+                  f"ALG makes no signaling pinhole for a server\n"
+    assert "; SIP servers 192.168.1.6:5060 (sip_alg.servers); " in out
+
+
+def test_check_summary_servers(capsys):
+    assert cli.main(["check", PBX]) == 0
+    assert "; SIP servers 192.168.1.5:5060 (from nat44.static_mappings); " in \
+        capsys.readouterr().out
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
+def test_examples_document_servers(path):
+    """Each example documents sip_alg.servers as a commented-out key whose value,
+    uncommented, is valid and taken as it is; without it the servers are the ones its
+    static mappings publish."""
+    from sipalgctl import config
+    text = open(path).read()
+    line = "  # servers: [192.168.1.5:5060]"
+    assert text.count(line + "\n") == 1
+    prose = " ".join(l.strip().lstrip("# ") for l in text.splitlines())
+    assert "entry whose local port is one of the SIP ports of its protocol (a udp mapping's in " \
+           "ports.udp, a tcp mapping's in ports.tcp) publishes a SIP server" in prose
+    cfg = config.parse(yaml.safe_load(text.replace(line, line.replace("# ", "", 1))))
+    assert _servers(cfg) == ["192.168.1.5:5060"] and cfg.sip_alg.servers_explicit

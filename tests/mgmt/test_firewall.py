@@ -403,7 +403,8 @@ def test_read_state_reads_acls():
                                    inside_port_hi=65535, tcp_reassembly=16384,
                                    media_inactivity=120, max_duration=43200,
                                    max_calls_per_host=0, max_entries_per_host=0,
-                                   **VALIDATION_DEFAULTS)
+                                   n_servers=0, server_address=["0.0.0.0"] * 16,
+                                   server_port=[0] * 16, **VALIDATION_DEFAULTS)
 
     st = P.read_state(Client())
     assert st.acl_plugin

@@ -108,14 +108,44 @@ class Replying:
         return False
 
 
+# sip_alg_get_config_reply's server arrays are fixed-length: packing wants all 16
+NO_SERVERS = {"n_servers": 0, "server_address": ["0.0.0.0"] * 16, "server_port": [0] * 16}
+
+
+def fresh_with(cfg, alg):
+    st = fresh(cfg)
+    st.alg = alg
+    return st
+
+
 def test_get_config_reply_has_what_read_state_reads(messages):
     """read_state reads every field it compares (the call timers included) from the plugin's
     sip_alg_get_config_reply as vpp_papi decodes it."""
     c = Replying(messages, "sip_alg_get_config_reply", n_udp_ports=1, udp_ports=[5060] + [0] * 7,
-                 tcp_ports=[0] * 8, media_inactivity=120, max_duration=43200, max_calls=10000)
+                 tcp_ports=[0] * 8, media_inactivity=120, max_duration=43200, max_calls=10000,
+                 **NO_SERVERS)
     st = P.read_state(c)
     assert (st.alg["media_inactivity"], st.alg["max_duration"], st.alg["udp"]) == \
         (120, 43200, (5060,))
+    assert st.alg["servers"] == ()
+
+
+def test_get_config_reply_servers(messages):
+    """The published servers as the plugin's reply carries them (full-length arrays, n_servers
+    of them used): read_state gets full.yaml's, which plans nothing; show config the YAML's
+    "inside-address:port"."""
+    from sipalgctl import show
+    cfg = config.load(FULL)
+    (op,) = [o for o in OPS if isinstance(o, P.AlgServers) and o.servers]
+    _, args = op.call()
+    c = Replying(messages, "sip_alg_get_config_reply", n_udp_ports=1, udp_ports=[5060] + [0] * 7,
+                 tcp_ports=[0] * 8, max_calls=10000, n_servers=args["n_servers"],
+                 server_address=args["address"], server_port=args["port"])
+    st = P.read_state(c)
+    assert st.alg["servers"] == (("192.168.1.5", 5060),)
+    assert [tuple(map(str, s)) for s in cfg.sip_alg.servers] == [("192.168.1.5", "5060")]
+    assert [f"{a}:{p}" for a, p in st.alg["servers"]] == show.config(c)["servers"]
+    assert not [o for o in P.plan(cfg, fresh_with(cfg, st.alg)) if isinstance(o, P.AlgServers)]
 
 
 def test_calls_details_have_what_show_reads(messages):
@@ -140,7 +170,7 @@ def test_get_config_reply_validation_and_host_limits(messages):
     assert fields["strict"] and fields["block_methods"] and fields["register_burst"] == 5
     c = Replying(messages, "sip_alg_get_config_reply", n_udp_ports=1, udp_ports=[5060] + [0] * 7,
                  tcp_ports=[0] * 8, max_calls=10000, max_calls_per_host=50,
-                 max_entries_per_host=400, **fields)
+                 max_entries_per_host=400, **NO_SERVERS, **fields)
     st = P.read_state(c)
     assert {k: st.alg[k] for k in P.VALIDATION} == fields
     assert (st.alg["max_calls_per_host"], st.alg["max_entries_per_host"]) == (50, 400)

@@ -4,10 +4,12 @@ once applied (apply twice = empty plan), removals for items dropped from the YAM
 deletions before additions in dependency order."""
 
 import copy
+import ipaddress
 import os
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from sipalgctl import acl as A, config, plan as P
 
@@ -44,7 +46,7 @@ def fresh(cfg):
     st.alg = {"udp": (5060,), "tcp": (), "signaling": 120, "media": 60, "call": 7200,
               "max_calls": 10000, "media_ports": (40000, 59999), "tcp_reassembly": 16384,
               "media_other_hosts": False, **SECURITY_DEFAULTS, **CALL_TIMER_DEFAULTS,
-              **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS}
+              **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS, "servers": ()}
     st.acl_plugin = cfg.firewall.enabled  # loaded by the startup.conf rendered for cfg
     return st
 
@@ -120,6 +122,12 @@ def fake_apply(st, ops):
             (st.static_mappings.add if op.is_add else st.static_mappings.discard)(key)
         elif isinstance(op, P.AlgPorts):
             st.alg.update(udp=op.udp, tcp=op.tcp)
+        elif isinstance(op, P.AlgServers):
+            name, args = op.call()
+            n = args["n_servers"]
+            assert name == "sip_alg_set_servers" and n <= 16
+            assert len(args["address"]) == len(args["port"]) == 16
+            st.alg["servers"] = tuple(zip(args["address"][:n], args["port"][:n]))
         elif isinstance(op, P.AlgTimeouts):
             st.alg.update(signaling=op.signaling, media=op.media, call=op.call_)
         elif isinstance(op, P.AlgCallTimers):
@@ -241,6 +249,7 @@ def test_full_on_fresh_vpp_sets_every_alg_setting():
     ops = P.plan(config.load(FULL), fresh(config.load(FULL)))
     assert [o.cli() for o in ops if o.cli().startswith("set sip-alg")] == [
         "set sip-alg ports udp 5060,5080 tcp 5060",
+        "set sip-alg servers 192.168.1.5:5060",
         "set sip-alg timeouts signaling 300 media 30 call 3600",
         "set sip-alg timeouts media-inactivity 300 max-duration 0",
         "set sip-alg max-calls 2000; set sip-alg media-ports 30000-39999",
@@ -279,7 +288,8 @@ class FakeClient:
     """Answers read_state's calls the way vpp_papi does, from a few fixed values."""
 
     def __init__(self, media_other_hosts, tcp=(), tcp_reassembly=16384,
-                 call_timers=(120, 43200), validation=None, host_limits=(0, 0)):
+                 call_timers=(120, 43200), validation=None, host_limits=(0, 0),
+                 servers=()):
         self.media_other_hosts = media_other_hosts
         self.tcp, self.tcp_reassembly = tuple(tcp), tcp_reassembly
         self.call_timers = call_timers  # None: a plugin older than API 0.6.0
@@ -287,6 +297,7 @@ class FakeClient:
         # no validation fields: a plugin older than API 0.7.0
         self.validation = dict(VALIDATION_DEFAULTS, **(validation or {}))
         self.host_limits = host_limits
+        self.servers = servers  # None: a plugin older than API 0.8.0
 
     def has(self, msg):
         return False  # no ACL plugin
@@ -309,6 +320,12 @@ class FakeClient:
         if self.host_limits is not None:
             timers.update(self.validation, max_calls_per_host=self.host_limits[0],
                           max_entries_per_host=self.host_limits[1])
+        if self.servers is not None:  # full-length arrays (16), as vpp_papi decodes them
+            pad = 16 - len(self.servers)
+            timers.update(n_servers=len(self.servers),
+                          server_address=[ipaddress.IPv4Address(a) for a, _ in self.servers]
+                          + [ipaddress.IPv4Address("0.0.0.0")] * pad,
+                          server_port=[p for _, p in self.servers] + [0] * pad)
         return SimpleNamespace(**timers, n_udp_ports=1, udp_ports=[5060] + [0] * 7,
                                n_tcp_ports=len(self.tcp),
                                tcp_ports=list(self.tcp) + [0] * (8 - len(self.tcp)),
@@ -328,7 +345,8 @@ def test_read_state_reads_media_other_hosts(value):
                       "max_calls": 10000, "media_ports": (40000, 59999),
                       "tcp_reassembly": 16384, "media_other_hosts": value,
                       **SECURITY_DEFAULTS, "inside_media_ports": (2000, 3000),
-                      **CALL_TIMER_DEFAULTS, **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS}
+                      **CALL_TIMER_DEFAULTS, **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS,
+                      "servers": ()}
     assert st.sw_if_index == {"host-sipalg-in": 1} and st.addresses == {1: {"192.168.1.254/24"}}
 
 
@@ -562,7 +580,7 @@ def test_read_state_old_plugin():
         P.read_state(FakeClient(False, call_timers=None))
     assert str(e.value) == (
         "the running sip_alg plugin's sip_alg_get_config_reply has no media_inactivity, "
-        "max_duration: it is older than this sipalgctl (sip_alg API 0.7.0 or later needed); "
+        "max_duration: it is older than this sipalgctl (sip_alg API 0.8.0 or later needed); "
         "build and install the plugin again (make plugin, or make install-plugin) and "
         "restart VPP")
 
@@ -576,7 +594,7 @@ def test_read_state_plugin_without_validation():
         "the running sip_alg plugin's sip_alg_get_config_reply has no max_calls_per_host, "
         "max_entries_per_host, strict, drop_parse, drop_header, drop_sdp, drop_too_many, "
         "block_methods, invite_rate, invite_burst, register_rate, register_burst: it is older "
-        "than this sipalgctl (sip_alg API 0.7.0 or later needed); ")
+        "than this sipalgctl (sip_alg API 0.8.0 or later needed); ")
 
 
 def test_plan_old_plugin_exits_2(monkeypatch, capsys):
@@ -792,3 +810,111 @@ def test_validation_plans_against_read_state():
     assert [k for k in kinds if k in (P.AlgSecurity, P.AlgHostLimits)] == [P.AlgSecurity]
     st.alg.update({k: getattr(cfg.sip_alg.security, k) for k in P.SECURITY})
     assert P.AlgHostLimits not in [type(o) for o in P.plan(cfg, st)]
+
+
+# --- published SIP servers -------------------------------------------------------------------
+
+PBX = os.path.join(HERE, "..", "..", "mgmt", "examples", "pbx-inside.yaml")
+SERVERS_CLI = "set sip-alg servers {}"
+
+
+def test_servers_of_the_pbx_example_on_fresh_vpp():
+    """pbx-inside.yaml's static mappings publish the PBX: one sip_alg_set_servers with it,
+    before the ALG is on the interfaces; applied, nothing more to do."""
+    cfg = config.load(PBX)
+    ops = P.plan(cfg, fresh(cfg))
+    (op,) = [o for o in ops if isinstance(o, P.AlgServers)]
+    assert op.cli() == "set sip-alg servers 192.168.1.5:5060"
+    assert op.call() == ("sip_alg_set_servers", {
+        "n_servers": 1, "address": ["192.168.1.5"] + ["0.0.0.0"] * 15,
+        "port": [5060] + [0] * 15})
+    kinds = [type(o) for o in ops]
+    assert kinds.index(P.AlgPorts) < kinds.index(P.AlgServers) < kinds.index(P.AlgInterface)
+    assert P.plan(cfg, fake_apply(fresh(cfg), ops)) == []
+
+
+def test_no_servers_plans_nothing():
+    """The seed publishes no server, which a fresh VPP has."""
+    cfg = config.load(SEED)
+    assert not [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgServers)]
+
+
+@pytest.mark.parametrize("running,want,cli", [
+    ((), (("192.168.1.5", 5060),), "192.168.1.5:5060"),
+    ((("192.168.1.5", 5060),), (), "none"),
+    ((("192.168.1.5", 5060),), (("192.168.1.6", 5060),), "192.168.1.6:5060"),
+    ((("192.168.1.5", 5060),), (("192.168.1.5", 5060), ("192.168.1.6", 5080)),
+     "192.168.1.5:5060 192.168.1.6:5080"),
+    ((("192.168.1.5", 5060), ("192.168.1.6", 5080)), (("192.168.1.5", 5060),),
+     "192.168.1.5:5060"),
+    # the order means nothing to the plugin
+    ((("192.168.1.6", 5080), ("192.168.1.5", 5060)),
+     (("192.168.1.5", 5060), ("192.168.1.6", 5080)), None),
+    ((("192.168.1.5", 5060),), (("192.168.1.5", 5060),), None),
+    # set twice by hand on VPP's CLI: the list is set again
+    ((("192.168.1.5", 5060), ("192.168.1.5", 5060)), (("192.168.1.5", 5060),),
+     "192.168.1.5:5060"),
+])
+def test_servers(running, want, cli):
+    """One sip_alg_set_servers with the whole list when the running list differs (as a set),
+    none when it is the same; after it, nothing to do."""
+    cfg = config.load(SEED)
+    cfg.sip_alg.udp_ports = [5060, 5080]
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    st.alg["servers"] = running
+    cfg.sip_alg.servers = [(ipaddress.IPv4Address(a), p) for a, p in want]
+    ops = P.plan(cfg, st)
+    if cli is None:
+        assert ops == []
+        return
+    assert ops == [P.AlgServers(want)]
+    assert ops[0].cli() == SERVERS_CLI.format(cli)
+    name, args = ops[0].call()
+    assert (name, args["n_servers"]) == ("sip_alg_set_servers", len(want))
+    assert list(zip(args["address"], args["port"]))[:len(want)] == list(want)
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_servers_from_yaml_removed():
+    """full.yaml's static mapping of 192.168.1.5:5060 publishes it; with the mapping gone
+    from the YAML, the mapping and the server go."""
+    cfg = config.load(FULL)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    assert st.alg["servers"] == (("192.168.1.5", 5060),)
+    data = yaml.safe_load(open(FULL))
+    data["nat44"]["static_mappings"] = data["nat44"]["static_mappings"][1:]
+    cfg = config.parse(data)
+    ops = P.plan(cfg, st)
+    assert [o.cli() for o in ops] == [
+        "nat44 add static mapping udp local 192.168.1.5 5060 external 203.0.113.11 5060 del",
+        "set sip-alg servers none"]
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_servers_explicit_empty_keeps_the_mapping():
+    """`servers: []`: the static mapping stays, no server is published."""
+    data = yaml.safe_load(open(FULL))
+    data["sip_alg"]["servers"] = []
+    cfg = config.parse(data)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    assert st.alg["servers"] == () and len(st.static_mappings) == 2
+    assert P.plan(cfg, st) == []
+
+
+@pytest.mark.parametrize("servers", [(), (("192.168.1.5", 5060),),
+                                     tuple((f"10.0.0.{n}", 5060) for n in range(1, 17))])
+def test_read_state_reads_servers(servers):
+    """The first n_servers of get_config's full-length arrays, as (address text, port)."""
+    st = P.read_state(FakeClient(False, servers=servers))
+    assert st.alg["servers"] == servers
+
+
+def test_read_state_plugin_without_servers():
+    """A get_config reply of API 0.7.0: no servers; every missing field named."""
+    with pytest.raises(P.MissingPlugin) as e:
+        P.read_state(FakeClient(False, servers=None))
+    assert str(e.value).startswith(
+        "the running sip_alg plugin's sip_alg_get_config_reply has no n_servers, "
+        "server_address, server_port: it is older than this sipalgctl (sip_alg API 0.8.0 or "
+        "later needed); ")
+

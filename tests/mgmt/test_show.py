@@ -4,6 +4,7 @@ in Python (each tagged with its entry's application, else its protocol), the tab
 seed's shape with aligned columns, and the gate's policy verdicts from the stats segment (0
 when the plugin does not count them, unknown without a stats socket)."""
 
+import ipaddress
 import json
 import os
 import re
@@ -406,7 +407,10 @@ class ConfigClient:
             max_duration=43200, max_calls_per_host=8, max_entries_per_host=64, strict=True,
             drop_parse=1, drop_header=1, drop_sdp=0, drop_too_many=1,
             block_methods=1 << 12 | 1 << 15, invite_rate=20, invite_burst=40, register_rate=0,
-            register_burst=0), **fields))
+            register_burst=0, n_servers=2,
+            server_address=[ipaddress.IPv4Address(a) for a in ("192.168.1.5", "192.168.1.6")]
+            + [ipaddress.IPv4Address("0.0.0.0")] * 14,
+            server_port=[5060, 5080] + [0] * 14), **fields))
 
     def call(self, msg, **kw):
         assert msg == "sip_alg_get_config"
@@ -434,9 +438,12 @@ def test_show_config(monkeypatch, capsys):
     assert data["security"]["max_entries_per_host"] == 64
     assert data["security"]["inside_media_ports"] == "1024-65535"
     assert data["ports"] == {"udp": [5060, 5080], "tcp": [5060]}
+    assert data["servers"] == ["192.168.1.5:5060", "192.168.1.6:5080"]
     assert cli.main(["show", "config"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("sip_alg:\n  ports:\n    udp: [5060, 5080]\n")
+    assert "  media_other_hosts: false\n  servers: ['192.168.1.5:5060', '192.168.1.6:5080']\n" \
+        in text
     assert "  validation:\n    mode: strict\n    actions: {parse: drop, header: drop, sdp: pass, " \
            "too_many: drop}\n    block_methods: [MESSAGE, OTHER]\n" in text
     assert yaml.safe_load(text) == {"sip_alg": data}
@@ -451,6 +458,8 @@ def test_show_config_is_a_sip_alg_section():
     data["sip_alg"] = yaml.safe_load("\n".join(show.config_lines(show.config(c))))["sip_alg"]
     cfg = config.parse(data)
     assert cfg.sip_alg.validation.block_methods == ("MESSAGE", "OTHER")
+    assert cfg.sip_alg.servers_explicit and [f"{a}:{p}" for a, p in cfg.sip_alg.servers] == \
+        ["192.168.1.5:5060", "192.168.1.6:5080"]
     st = P.State(sw_if_index={"host-sipalg-in": 1, "host-sipalg-out": 2},
                  alg_interfaces={1, 2}, alg=P.alg_config(c.reply))
     assert not [o for o in P.plan(cfg, st) if o.cli().startswith("set sip-alg")]
