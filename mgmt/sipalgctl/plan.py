@@ -19,12 +19,24 @@ from typing import Dict, Optional, Set, Tuple, Union
 
 from . import acl as A
 from . import defaults as D
-from .vpp import API_NEEDED
+from .vpp import API_NEEDED, ApiError
 
 IP_PROTO = {"udp": 17, "tcp": 6}
 PROTO_NAME = {v: k for k, v in IP_PROTO.items()}
 NAT_IS_INSIDE, NAT_IS_OUTSIDE = 0x20, 0x10  # nat_config_flags_t
 NAT_IS_ADDR_ONLY, NAT_IS_OUT2IN_ONLY = 0x08, 0x04
+# VNET_API_ERROR_UNSUPPORTED: sip_alg_interface_enable_disable on an interface where
+# NAT44-ED's output feature is on
+UNSUPPORTED = -126
+
+
+def output_feature(ifname):
+    """Why the ALG cannot be on ifname, NAT44-ED's output feature being on it."""
+    return (f"interface {ifname} has NAT44-ED's output feature on it (set interface nat44 out "
+            f"{ifname} output-feature): the SIP ALG cannot work there, it works with NAT44-ED "
+            f"inside/outside interfaces only; take the output feature off (set interface "
+            f"nat44 out {ifname} output-feature del), sipalgctl makes the interface a NAT44-ED "
+            f"inside or outside interface by its role")
 
 
 @dataclass
@@ -39,6 +51,7 @@ class State:
     nat_sessions: int = 0
     nat_pool: Set[str] = field(default_factory=set)
     nat_interfaces: Dict[int, int] = field(default_factory=dict)  # index -> flags
+    nat_output: Set[int] = field(default_factory=set)  # NAT44-ED's output feature is on them
     static_mappings: Set[Tuple[str, str, int, str, int]] = field(default_factory=set)
     alg_interfaces: Set[int] = field(default_factory=set)
     alg: Optional[dict] = None  # get_config reply as a dict
@@ -76,6 +89,11 @@ class Op:
 
     def done(self, reply, created):
         """Note what VPP's reply tells later operations (the index of a created ACL)."""
+
+    def failure(self, retval):
+        """What a non-zero retval of call() means, when more can be said than its number
+        (or None)."""
+        return None
 
 
 @dataclass
@@ -424,6 +442,10 @@ class AlgInterface(Op):
         return "sip_alg_interface_enable_disable", {"sw_if_index": self.sw_if_index,
                                                     "enable": self.enable}
 
+    def failure(self, retval):
+        if self.enable and retval == UNSUPPORTED:
+            return output_feature(self.ifname)
+
 
 AclRef = Union[int, str]  # an ACL's index, or the tag of one this plan creates
 
@@ -588,6 +610,9 @@ def read_state(c):
         st.nat_pool = {str(d.ip_address) for d in c.dump("nat44_address_dump")}
         st.nat_interfaces = {d.sw_if_index: int(d.flags) & (NAT_IS_INSIDE | NAT_IS_OUTSIDE)
                              for d in c.dump("nat44_interface_dump")}
+        if c.has("nat44_ed_output_interface_get"):
+            st.nat_output = {d.sw_if_index
+                             for d in c.dump("nat44_ed_output_interface_get", cursor=0)}
         pinholes = {(str(e.inside_address), e.inside_port, str(e.public_address), e.public_port)
                     for e in c.dump("sip_alg_server_map_get", cursor=0) if e.nat_mapping}
         for d in c.dump("nat44_static_mapping_dump"):
@@ -624,6 +649,10 @@ def plan(cfg, st):
         idx[name] = st.sw_if_index[i.vpp_ifname]
     managed = set(idx.values())
     ifname = {v: cfg.interfaces[k].vpp_ifname for k, v in idx.items()}
+    for name, i in cfg.interfaces.items():
+        # NAT44-ED refuses inside/outside on such an interface, and the ALG refuses it
+        if i.role != "none" and st.nat_enabled and idx[name] in st.nat_output:
+            raise PlanError(f"interfaces.{name}: {output_feature(i.vpp_ifname)}")
     adds = []
     # removals, undone in reverse order of their dependencies
     del_alg, del_sm, del_nat_if, del_pool, del_routes, del_addr = [], [], [], [], [], []
@@ -760,4 +789,11 @@ def apply(c, ops, progress=None):
         msg, args = op.call()
         if progress:
             progress(n, len(ops), op)
-        op.done(c.call(msg, **args), created)
+        try:
+            reply = c.call(msg, **args)
+        except ApiError as e:
+            why = op.failure(e.retval)
+            if why:
+                raise ApiError(msg, e.retval, why=why) from e
+            raise
+        op.done(reply, created)

@@ -54,9 +54,12 @@ class NotRunning(Unreachable):
 
 
 class ApiError(Exception):
-    def __init__(self, msg, retval, args=None):
+    """A non-zero retval; why: what it means, when known (else the call's arguments)."""
+
+    def __init__(self, msg, retval, args=None, why=None):
         self.msg, self.retval = msg, retval
-        super().__init__(f"{msg} failed: retval {retval}" + (f" ({args})" if args else ""))
+        super().__init__(f"{msg} failed: retval {retval}" + (f": {why}" if why else
+                                                               f" ({args})" if args else ""))
 
 
 BINARY = "executable (bin/vpp)"

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from sipalgctl import acl as A, config, plan as P
+from sipalgctl.vpp import ApiError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = os.path.join(HERE, "..", "..", "mgmt", "examples", "seed.yaml")
@@ -918,3 +919,123 @@ def test_read_state_plugin_without_servers():
         "server_address, server_port: it is older than this sipalgctl (sip_alg API 0.8.0 or "
         "later needed); ")
 
+
+# --- NAT44-ED's output feature -----------------------------------------------------------------
+
+class ApiClient:
+    """Answers apply's calls with retval 0, but retval for msg."""
+
+    def __init__(self, msg, retval):
+        self.msg, self.retval, self.sent = msg, retval, []
+
+    def call(self, msg, **kw):
+        self.sent.append(msg)
+        if msg == self.msg:
+            raise ApiError(msg, self.retval, kw)
+        return SimpleNamespace(retval=0)
+
+
+OUTPUT_FEATURE = (
+    "sip_alg_interface_enable_disable failed: retval -126: interface host-sipalg-out has "
+    "NAT44-ED's output feature on it (set interface nat44 out host-sipalg-out output-feature): "
+    "the SIP ALG cannot work there, it works with NAT44-ED inside/outside interfaces only; "
+    "take the output feature off (set interface nat44 out host-sipalg-out output-feature "
+    "del), sipalgctl makes the interface a NAT44-ED inside or outside interface by its role")
+
+
+def test_apply_alg_on_output_feature_interface():
+    """VPP refuses the ALG on an interface with NAT44-ED's output feature
+    (VNET_API_ERROR_UNSUPPORTED): apply stops there and says why."""
+    cfg = config.load(SEED)
+    ops = [P.AlgInterface("host-sipalg-in", 1, True), P.AlgInterface("host-sipalg-out", 2, True),
+           P.AlgPorts((5060,))]
+    c = ApiClient("sip_alg_interface_enable_disable", P.UNSUPPORTED)
+    c.call = lambda msg, _c=c.call, **kw: _c(msg, **kw) if kw["sw_if_index"] == 2 else \
+        SimpleNamespace(retval=0)
+    with pytest.raises(ApiError) as e:
+        P.apply(c, ops)
+    assert str(e.value) == OUTPUT_FEATURE and e.value.retval == -126
+
+
+@pytest.mark.parametrize("op,retval", [
+    (P.AlgInterface("host-sipalg-out", 2, True), -1),
+    (P.AlgInterface("host-sipalg-out", 2, False), P.UNSUPPORTED),
+    (P.AlgPorts((5060,)), P.UNSUPPORTED)])
+def test_apply_other_failures_as_they_are(op, retval):
+    """Other failures keep the call's arguments, as before."""
+    msg, args = op.call()
+    with pytest.raises(ApiError) as e:
+        P.apply(ApiClient(msg, retval), [op])
+    assert str(e.value) == f"{msg} failed: retval {retval} ({args})"
+
+
+def test_cli_apply_output_feature_exits_3(monkeypatch, capsys):
+    """`sipalgctl apply`: exit 3 at the interface VPP refuses, the reason on stderr."""
+    from sipalgctl import cli
+
+    class Client(FakeClient):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+        def dump(self, msg, **kw):
+            if msg == "sw_interface_dump":
+                return [SimpleNamespace(interface_name=n, sw_if_index=x, flags=1)
+                        for n, x in (("host-sipalg-in", 1), ("host-sipalg-out", 2))]
+            return super().dump(msg, **kw)
+
+        def call(self, msg, **kw):
+            if msg in ("nat44_show_running_config", "sip_alg_get_config"):
+                return super().call(msg, **kw)
+            if msg == "sip_alg_interface_enable_disable" and kw["sw_if_index"] == 2:
+                raise ApiError(msg, P.UNSUPPORTED, kw)
+            return SimpleNamespace(retval=0)
+
+    monkeypatch.setattr(cli, "client", lambda args, cfg=None, plugin=None: Client(False))
+    assert cli.main(["apply", SEED]) == 3
+    out, err = capsys.readouterr()
+    assert [l.split("] ", 1)[1] for l in out.splitlines()[-2:]] == [
+        "set sip-alg interface host-sipalg-in", "set sip-alg interface host-sipalg-out"]
+    assert err == "sipalgctl: apply failed: " + OUTPUT_FEATURE + "\n"
+
+
+def test_plan_refuses_output_feature_interfaces():
+    """NAT44-ED's output feature on an interface the YAML makes inside or outside (set by
+    hand: the YAML cannot): NAT44-ED would refuse the role and the ALG the interface, so plan
+    says so before anything is sent. On a role none interface it is left alone."""
+    cfg = config.load(FULL)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    wan = st.sw_if_index["host-sipalg-wan"]
+    st.nat_output = {wan}
+    with pytest.raises(P.PlanError) as e:
+        P.plan(cfg, st)
+    assert str(e.value) == (
+        "interfaces.wan: interface host-sipalg-wan has NAT44-ED's output feature on it (set "
+        "interface nat44 out host-sipalg-wan output-feature): the SIP ALG cannot work there, "
+        "it works with NAT44-ED inside/outside interfaces only; take the output feature off "
+        "(set interface nat44 out host-sipalg-wan output-feature del), sipalgctl makes the "
+        "interface a NAT44-ED inside or outside interface by its role")
+    st.nat_output = {st.sw_if_index["loop0"]}  # mgmt, role none
+    assert P.plan(cfg, st) == []
+
+
+def test_read_state_reads_output_feature_interfaces():
+    class Client(FakeClient):
+        def has(self, msg):
+            return msg == "nat44_ed_output_interface_get"
+
+        def dump(self, msg, **kw):
+            if msg == "nat44_ed_output_interface_get":
+                assert kw == {"cursor": 0}
+                return [SimpleNamespace(sw_if_index=1)]
+            return super().dump(msg, **kw)
+
+        def call(self, msg, **kw):
+            if msg == "nat44_show_running_config":
+                return SimpleNamespace(sessions=100)
+            return super().call(msg, **kw)
+
+    assert P.read_state(Client(False)).nat_output == {1}
+    assert P.read_state(FakeClient(False)).nat_output == set()
