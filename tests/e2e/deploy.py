@@ -6,17 +6,19 @@
   (test_deploy_pbx.py, test_deploy_examples.py);
 - hairpin: two inside phones, 192.168.1.1 and 192.168.1.3, registered with the outside
   Kamailio registrar, call each other through it; their media hairpins through NAT44-ED
-  (test_deploy_hairpin.py, test_deploy_examples.py).
-
-Checks of behaviour that a known plugin defect breaks raise Defect; the tests that make
-them are marked xfail(strict=True, raises=Defect), so any other failure still fails them and
-the fix of the defect makes them XPASS (strict: a failure that says to drop the mark)."""
+  (test_deploy_hairpin.py, test_deploy_examples.py);
+- an example of mgmt/examples brought up by `sipalgctl up` on the topology's veths
+  (ExampleTopo: test_deploy_examples.py, test_deploy_output_feature.py)."""
 
 import os
 import re
 import time
 
+import yaml
+
+import vpp_harness as h
 from test_call import HERE, capture, packets
+from topo import Topo, ctl
 
 PBX = "192.168.1.5"  # the SIP server inside, published on the NAT address's port 5060
 PHONE3 = "192.168.1.3"  # the second inside phone of the hairpin (the first is Topo.A)
@@ -25,16 +27,6 @@ REGISTRAR_CFG = os.path.join(HERE, "..", "data", "kamailio-registrar.cfg.in")
 PROXY_CFG = os.path.join(HERE, "..", "data", "kamailio.cfg.in")
 # uac.xml's call, shorter: 3 s of media after the ACK instead of 6 s
 SHORT = (('<pause milliseconds="6000"/>', '<pause milliseconds="3000"/>'),)
-
-
-class Defect(AssertionError):
-    """A check that a known plugin defect makes fail (see the module's docstring)."""
-
-
-def defects(problems):
-    """Raise Defect listing problems, if there are any."""
-    if problems:
-        raise Defect("\n".join(problems))
 
 
 def add_inside_host(t, addr, timeout=10):
@@ -47,6 +39,54 @@ def add_inside_host(t, addr, timeout=10):
         if time.time() > deadline:
             raise AssertionError(f"{addr} cannot reach VPP at {t.GW_IN} in {timeout} s")
         time.sleep(0.2)
+
+
+EXAMPLES = os.path.join(HERE, "..", "..", "mgmt", "examples")
+
+
+class ExampleTopo(Topo):
+    """topo.py's namespaces and veths; VPP from `sipalgctl up` on the example, its
+    interfaces' host_if and its runtime_dir made the test's. hosts: more inside addresses."""
+
+    def __init__(self, prefix, tmp, example, hosts=()):
+        super().__init__(prefix, start_vpp=False)
+        os.rmdir(self.vpp.dir)  # that VPP is never started: sipalgctl's is
+        self.run = os.path.join(tmp, "run")
+        self.vpp = h.VPP(prefix, tmpdir=self.run)  # only for its cli(): run/cli.sock
+        self.example = os.path.join(EXAMPLES, example)
+        self.cfg = os.path.join(tmp, example)
+        self.hosts = hosts
+        self.upped = False
+
+    def _setup(self):
+        super()._setup()
+        with open(self.example) as f:
+            cfg = yaml.safe_load(f)
+        cfg["vpp"]["runtime_dir"] = self.run
+        cfg["interfaces"]["inside"]["host_if"] = self.if_in_vpp
+        cfg["interfaces"]["outside"]["host_if"] = self.if_out_vpp
+        with open(self.cfg, "w") as f:
+            yaml.safe_dump(cfg, f)
+        assert ": ok (" in ctl("check", self.cfg).stdout
+        self.upped = True
+        up = ctl("up", self.cfg)
+        assert "up: VPP running" in up.stdout, up.stdout
+        assert ctl("plan", self.cfg).stdout.strip() == "nothing to do"
+        self.wait_reachable()
+        for a in self.hosts:
+            add_inside_host(self, a)
+
+    def down(self):
+        """`sipalgctl down`: VPP stopped, its pid file gone."""
+        self.upped = False
+        down = ctl("down", self.cfg, check=False)
+        assert down.returncode == 0 and "stopped" in down.stdout, down.stdout + down.stderr
+        assert not os.path.exists(os.path.join(self.run, "vpp.pid"))
+
+    def __exit__(self, *exc):
+        if self.upped:
+            ctl("down", self.cfg, check=False)
+        super().__exit__(*exc)
 
 
 def scenario(tmp, name, out, subs=(), tcp=False):
@@ -255,15 +295,6 @@ def nat_sessions(text):
 
 # --- hairpin --------------------------------------------------------------------------------
 
-HAIRPIN_DEFECT = (
-    "plugin defect: in a message from outside the ALG turns every occurrence of the NAT "
-    "address in address-only places (SDP o= and c=, Via received=, the Call-ID's host) into "
-    "the receiving phone's inside address, also where it names the other inside phone: "
-    "192.168.1.3 receives the caller's offer as c=IN IP4 192.168.1.3 (itself) with the "
-    "caller's public media port, 192.168.1.1 the answer as c=IN IP4 192.168.1.1, and no "
-    "media flows")
-
-
 class Hairpin:
     """What a hairpin call saw: the exit codes of both registrations (alice: phone 1, bob:
     phone 3) and of the call, the server map after the registrations and mid-call, `show
@@ -336,35 +367,38 @@ def check_hairpin(t, hp, tmp):
         sorted((sig1, sig3)) and len(smap) == 2, smap
 
 
-def hairpin_defects(t, hp):
-    """The hairpin's media (HAIRPIN_DEFECT): each phone receives the other's SDP with the
-    NAT address and the other's public media port (that of its sip-rtp entry), and RTP from
-    the NAT address; NAT44-ED holds a hairpin session between the two pinholes. NAT44-ED
-    rewrites the source port of the direction that made its session only: the other
-    direction (matched on the session's o2i flow, nat44_ed_in2out.c) arrives from the
-    sender's inside port, at the NAT address."""
+def check_hairpin_media(t, hp):
+    """The hairpin's media: each phone receives the other's SDP with the NAT address and the
+    other's public media port (that of its sip-rtp entry), and RTP from the NAT address;
+    NAT44-ED holds one hairpin session between the two pinholes. NAT44-ED rewrites the source
+    port of the direction that made its session only: the other direction (matched on the
+    session's o2i flow, nat44_ed_in2out.c) arrives from its sender's inside RTP port, at the
+    NAT address (hairpin.yaml says so)."""
     from scapy.all import IP, UDP
-    problems = []
     msgs_in = sip_messages(hp.inside, (PHONE_SIP, 5060, 5080))
     p1 = entry(hp.smap_mid, f"{t.A}:{PHONE_RTP}", "sip-rtp")
     p3 = entry(hp.smap_mid, f"{PHONE3}:{PHONE_RTP}", "sip-rtp")
-    if not (p1 and p3):
-        problems.append(f"media entries mid-call: {hp.smap_mid}")
+    assert p1 and p3 and p1 != p3, f"media entries mid-call: {hp.smap_mid}"
+    # the SDP each phone received: the other's, at the NAT address and its public port
     offer = find(msgs_in, b"INVITE sip:bob@", src=t.PROXY, dst=PHONE3)
     answer = [m for m in find(msgs_in, b"SIP/2.0 200", src=t.PROXY, dst=t.A)
               if b" INVITE\r\n" in m]
-    got = (sdp(offer[0]) if offer else None, sdp(answer[0]) if answer else None)
-    if got != ((t.PUB, t.PUB, p1), (t.PUB, t.PUB, p3)):
-        problems.append(f"SDP (o=, c=, m= port) phone 3 and phone 1 received: {got}, want "
-                        f"{((t.PUB, t.PUB, p1), (t.PUB, t.PUB, p3))}")
-    for name, addr, peer_pub in (("phone 1", t.A, p3), ("phone 3", PHONE3, p1)):
-        got_rtp = rtp(hp.inside, dst=(addr, PHONE_RTP))
-        sources = {(p[IP].src, p[UDP].sport) for p in got_rtp}
-        if len(got_rtp) <= 50 or not sources <= {(t.PUB, peer_pub), (t.PUB, PHONE_RTP)}:
-            problems.append(f"{name} received {len(got_rtp)} RTP packets from {sources}")
+    assert offer and answer, msgs_in
+    assert {sdp(m) for m in offer} == {(t.PUB, t.PUB, p1)}, offer
+    assert {sdp(m) for m in answer} == {(t.PUB, t.PUB, p3)}, answer
+    # one media session in NAT44-ED, between the two pinholes, made by the first sender
     sessions = [s for s in nat_sessions(hp.nat_mid) if s[2] == PHONE_RTP]
-    want = [(t.A, "UDP", PHONE_RTP, t.PUB, p1, t.PUB, p3),
-            (PHONE3, "UDP", PHONE_RTP, t.PUB, p3, t.PUB, p1)]
-    if len(sessions) != 1 or sessions[0] not in want:
-        problems.append(f"NAT44-ED media sessions mid-call: {sessions}, want one of {want}")
-    defects(problems)
+    by_1 = (t.A, "UDP", PHONE_RTP, t.PUB, p1, t.PUB, p3)
+    by_3 = (PHONE3, "UDP", PHONE_RTP, t.PUB, p3, t.PUB, p1)
+    assert len(sessions) == 1 and sessions[0] in (by_1, by_3), \
+        f"NAT44-ED media sessions mid-call: {sessions}, want one of {[by_1, by_3]}"
+    # RTP at each phone, from the NAT address: the session's direction from the sender's
+    # public port, the other from the sender's inside port
+    first, other = (t.A, PHONE3) if sessions[0] == by_1 else (PHONE3, t.A)
+    pub = {t.A: p1, PHONE3: p3}
+    for sender, receiver, src_port in ((first, other, pub[first]), (other, first, PHONE_RTP)):
+        got = rtp(hp.inside, dst=(receiver, PHONE_RTP))
+        sources = {(p[IP].src, p[UDP].sport) for p in got}
+        assert len(got) > 50 and sources == {(t.PUB, src_port)}, \
+            f"{receiver} received {len(got)} RTP packets from {sources}, want from " \
+            f"{(t.PUB, src_port)} ({sender}'s media)"

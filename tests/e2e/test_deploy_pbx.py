@@ -2,21 +2,25 @@
 """Tier 2, deployment (issue 14, item 1): a SIP server inside behind a NAT44-ED static
 mapping. The PBX, a sipp user agent at 192.168.1.5:5060, is published as 203.0.113.10:5060
 over UDP and TCP (`nat44 add static mapping udp|tcp local 192.168.1.5 5060 external
-203.0.113.10 5060`; the ALG on UDP and TCP 5060), with 0 and 2 VPP workers. In one VPP:
+203.0.113.10 5060`; the ALG on UDP and TCP 5060) and is the ALG's published SIP server
+(`set sip-alg servers 192.168.1.5:5060`), with 0 and 2 VPP workers. In one VPP:
 
-- the PBX calls B outside (198.51.100.2:5062), as any inside phone does;
-- B calls the PBX's public address. The INVITE reaches the PBX through the static mapping,
-  the PBX's answer leaves without its inside address, and B's media comes first: the PBX
-  starts its own 1 s after the ACK, so B's RTP can reach it only through a pinhole of the
-  PBX's media (NAT44-ED has no session of the PBX's media port before the PBX sends).
+- the PBX calls B outside (198.51.100.2:5062), as any inside phone does, but without a
+  signaling pinhole of its own (the operator's static mapping is one: none refused);
+- B calls the PBX's public address. The INVITE reaches the PBX through the static mapping
+  and starts a call record (a published server admits an outside INVITE as a REGISTER
+  binding does), the PBX's answer leaves without its inside address, with a public media
+  port of the ALG's, and B's media comes first: the PBX starts its own 1 s after the ACK,
+  so B's RTP can reach it only through the pinhole of the PBX's media (NAT44-ED has no
+  session of the PBX's media port before the PBX sends).
 
 Each call's media both ways is counted on the side that receives it."""
 
 import pytest
 
 import vpp_harness as h
-from deploy import (PBX, Captures, Defect, Ua, add_inside_host, call, defects, entry, find, rtp,
-                    sdp, server_map_emptied, sip_messages, tail)
+from deploy import (PBX, Captures, Ua, add_inside_host, call, entry, find, rtp, sdp,
+                    server_map_emptied, sip_messages, tail)
 from test_call import B_SIP
 from topo import Topo
 
@@ -25,18 +29,9 @@ OUT_PBX_RTP, OUT_B_RTP = 6000, 7000  # the call from the PBX out
 IN_PBX_RTP, IN_B_RTP = 6100, 7100  # the call from B to the PBX
 SIP_PORTS = (PBX_SIP, B_SIP)
 
-INBOUND = ("plugin defect: an INVITE from outside to a SIP server published by a NAT44-ED "
-           "static mapping makes no call record (inbound_refused: only a REGISTER binding admits "
-           "an outside INVITE), so the PBX's answer gets no media pinholes and keeps its inside "
-           "media port; the outside's RTP is dropped (nat44-ed-out2in 'no translation') until "
-           "the PBX sends")
-FROM_PBX = ("; and a call from the PBX out over UDP counts pinhole_failed: the ALG's signaling "
-            "pinhole 203.0.113.10:5060 -> 192.168.1.5:5060 is the operator's static mapping, "
-            "which NAT44-ED refuses to add again ('Value already exists')")
-
-
 class PbxTopo(Topo):
-    """topo.py's topology and VPP, plus the PBX inside and its static mappings."""
+    """topo.py's topology and VPP, plus the PBX inside, its static mappings and the ALG's
+    published server."""
 
     def _setup(self):
         super()._setup()
@@ -44,6 +39,7 @@ class PbxTopo(Topo):
         for proto in ("udp", "tcp"):
             self.vpp.cli_ok(f"nat44 add static mapping {proto} local {PBX} {PBX_SIP} "
                             f"external {self.PUB} {PBX_SIP}")
+        self.vpp.cli_ok(f"set sip-alg servers {PBX}:{PBX_SIP}")
 
 
 @pytest.fixture(params=(0, 2), ids=("0w", "2w"))
@@ -66,12 +62,10 @@ def delta(after, before):
     return {k: after[k] - before.get(k, 0) for k in after}
 
 
-@pytest.mark.parametrize("transport", [
-    pytest.param("udp", marks=pytest.mark.xfail(strict=True, raises=Defect,
-                                                 reason=INBOUND + FROM_PBX)),
-    pytest.param("tcp", marks=pytest.mark.xfail(strict=True, raises=Defect, reason=INBOUND))])
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_pbx_behind_static_mapping(pbx, transport, tmp_path):
     t, tmp, tcp = pbx, str(tmp_path), transport == "tcp"
+    assert f"servers {PBX}:{PBX_SIP}\n" in t.vpp.cli("show sip-alg config")
     caps = Captures(t, tmp, "udp or tcp")
     pbx_ua = lambda rtp_port: Ua(t.ns_in, PBX, PBX_SIP, rtp_port)
     b_ua = lambda rtp_port: Ua(t.ns_out, t.B, B_SIP, rtp_port)
@@ -79,7 +73,9 @@ def test_pbx_behind_static_mapping(pbx, transport, tmp_path):
 
     # 1. the PBX calls B
     out_rc = call(t, tmp, "out", pbx_ua(OUT_PBX_RTP), b_ua(OUT_B_RTP), f"{t.B}:{B_SIP}", "bob",
-                  tcp=tcp)
+                  tcp=tcp, mid=t.server_map,
+                  ready=lambda m: entry(m, f"{PBX}:{OUT_PBX_RTP}", "sip-rtp") is not None)
+    smap_out = out_rc[2]
     n1 = t.vpp.counters()
     after_out = server_map_emptied(t)
 
@@ -95,12 +91,20 @@ def test_pbx_behind_static_mapping(pbx, transport, tmp_path):
     assert out_rc[:2] == (0, 0), "the call from the PBX failed\n" + tail(tmp, "out-uac")
     assert in_rc[:2] == (0, 0), "the call to the PBX failed\n" + tail(tmp, "in-uac")
 
-    # --- the call from the PBX out: as any inside phone's
+    # --- the call from the PBX out: as any inside phone's, no pinhole refused; the PBX's
+    # media pinholes, no signaling pinhole (the operator's static mapping is one)
+    out_n, in_n = delta(n1, n0), delta(n2, n1)
+    assert out_n["pinhole_failed"] == 0, \
+        [l for l in t.vpp.cli("show logging").splitlines() if "refused" in l]
+    assert entry(smap_out, f"{PBX}:{OUT_PBX_RTP}", "sip-rtp") is not None, smap_out
+    assert entry(smap_out, f"{PBX}:{PBX_SIP}", "sip") is None, smap_out
     assert len(rtp(inside, src=(t.B, OUT_B_RTP), dst=(PBX, OUT_PBX_RTP))) > 50
     assert len(rtp(outside, dst=(t.B, OUT_B_RTP))) > 50
     assert after_out == [], after_out  # BYE removed the call's entries
 
-    # --- the call to the PBX
+    # --- the call to the PBX: a call record, no refusal
+    assert (in_n["calls_created"], in_n["inbound_refused"], in_n["pinhole_failed"]) == \
+        (1, 0, 0), in_n
     msgs_in, msgs_out = sip_messages(inside, SIP_PORTS), sip_messages(outside, SIP_PORTS)
     invites = find(msgs_in, b"INVITE sip:pbx@", src=t.B, dst=PBX)
     assert invites, "B's INVITE did not reach the PBX"
@@ -115,39 +119,28 @@ def test_pbx_behind_static_mapping(pbx, transport, tmp_path):
         assert b"192.168.1." not in m, m
     from scapy.all import IP
     assert all(p[IP].src != PBX and p[IP].dst != PBX for p in outside if IP in p)
-    # the PBX's media reached B from the port its answer names; B's started first
+    # mid-call: the PBX's media pinholes (its answer's public port) and B's, no signaling
+    # pinhole of the PBX
+    assert entry(smap_mid, pbx_entry, "sip-rtp") == pub_port, smap_mid
+    assert entry(smap_mid, f"{PBX}:{IN_PBX_RTP + 1}", "sip-rtcp") == pub_port + 1, smap_mid
+    assert [l for l in smap_mid if f"ANY -> {t.B}:{IN_B_RTP}, " in l and "sip-rtp" in l], \
+        smap_mid
+    assert entry(smap_mid, f"{PBX}:{PBX_SIP}", "sip") is None, smap_mid
+    # media both ways: the PBX's reached B from the port its answer names ...
     from_pbx = rtp(inside, src=(PBX, IN_PBX_RTP), dst=(t.B, IN_B_RTP))
-    b_sent = rtp(outside, src=(t.B, IN_B_RTP), dst=(t.PUB, pub_port))
     assert len(rtp(outside, src=(t.PUB, pub_port), dst=(t.B, IN_B_RTP))) > 50
+    # ... and B's reached the PBX through the pinhole, from its first packet on, before the
+    # PBX sent anything
+    b_sent = rtp(outside, src=(t.B, IN_B_RTP), dst=(t.PUB, pub_port))
+    to_pbx = rtp(inside, src=(t.B, IN_B_RTP), dst=(PBX, IN_PBX_RTP))
     assert from_pbx and b_sent and b_sent[0].time < from_pbx[0].time, \
         "B's media did not start first"
+    assert len(to_pbx) > 50
+    early_sent = [p for p in b_sent if p.time < from_pbx[0].time]
+    early_got = [p for p in to_pbx if p.time < from_pbx[0].time]
+    assert len(early_sent) > 20 and len(early_got) >= 0.9 * len(early_sent), \
+        f"outside-first media: of B's {len(early_sent)} RTP packets sent before the PBX's " \
+        f"first, {len(early_got)} reached the PBX"
     # the operator's mappings outlive every call; the ALG's entries do not
     assert sorted(t.static_mappings()) == sorted(published(t)), t.static_mappings()
     assert server_map_emptied(t) == []
-
-    # --- what the plugin's defects break (INBOUND, FROM_PBX): B's media reaches the PBX
-    # through the pinholes of the PBX's answer, from its first packet on
-    problems = []
-    out_n, in_n = delta(n1, n0), delta(n2, n1)
-    if out_n["pinhole_failed"]:
-        logs = [l for l in t.vpp.cli("show logging").splitlines() if "refused" in l]
-        problems.append(f"the call from the PBX: pinhole_failed {out_n['pinhole_failed']}: {logs}")
-    if (in_n["calls_created"], in_n["inbound_refused"]) != (1, 0):
-        problems.append(f"the call to the PBX: calls_created {in_n['calls_created']}, "
-                        f"inbound_refused {in_n['inbound_refused']} (want 1, 0)")
-    smap_mid = smap_mid or []
-    rtp_pub = entry(smap_mid, pbx_entry, "sip-rtp")
-    rtcp_pub = entry(smap_mid, f"{PBX}:{IN_PBX_RTP + 1}", "sip-rtcp")
-    b_entries = [l for l in smap_mid if f"ANY -> {t.B}:{IN_B_RTP}, " in l and "sip-rtp" in l]
-    if rtp_pub is None or rtcp_pub is None or pub_port != rtp_pub or not b_entries:
-        problems.append(f"media pinholes of the call: the PBX's public port {pub_port}, "
-                        f"server map mid-call {smap_mid}")
-    to_pbx = rtp(inside, src=(t.B, IN_B_RTP), dst=(PBX, IN_PBX_RTP))
-    if len(to_pbx) <= 50:
-        problems.append(f"{len(to_pbx)} of B's RTP packets reached the PBX")
-    early_sent = [p for p in b_sent if p.time < from_pbx[0].time]
-    early_got = [p for p in to_pbx if p.time < from_pbx[0].time]
-    if not early_sent or len(early_got) < 0.9 * len(early_sent):
-        problems.append(f"outside-first media: of B's {len(early_sent)} RTP packets sent before "
-                        f"the PBX's first, {len(early_got)} reached the PBX")
-    defects(problems)
