@@ -221,7 +221,7 @@ def run(prefix, n):
         res["counters"] = {k: val for k, val in t.counters().items()
                            if k in ("pinhole_added", "pinhole_removed", "pinhole_failed",
                                     "calls_created", "calls_closed", "held", "smap_full",
-                                    "no_media_port", "sig_moved")}
+                                    "no_media_port", "sig_moved", "port_clash")}
     setup = res["invite_s"] + res["answer_s"] + res["ack_s"]
     res["setup_calls_per_s"] = n / setup
     res["teardown_calls_per_s"] = n / res["bye_s"]

@@ -62,11 +62,15 @@ def test_sip_messages_measured(bench):
 def test_call_setup_and_teardown(vpp_prefix):
     """perf/call_bench.py with 500 calls: each call's INVITE held until its pinholes
     exist, every call set up and closed, every entry gone at the end, the main thread's
-    work accounted."""
+    work accounted. An INVITE dropped because its phone's NAT port or media pair clashed
+    with another pinhole (sig_moved, port_clash: issue 14) is sent again and held again."""
     r = call_bench.run(vpp_prefix, 500)
     c = r["counters"]
-    assert c["calls_created"] == 500 and c["calls_closed"] == 500 and c["held"] == 500
+    assert c["calls_created"] == 500 and c["calls_closed"] == 500
+    assert 500 <= c["held"] <= 500 + c["sig_moved"] + c["port_clash"]
+    assert r["resent"] == c["sig_moved"] + c["port_clash"]
     assert c["pinhole_added"] == c["pinhole_removed"] > 0
-    assert r["entries_up"] == c["pinhole_added"]
+    # all up at once, but the RTP entry of a pair whose RTCP port clashed (it went back)
+    assert 0 <= c["pinhole_added"] - r["entries_up"] <= c["port_clash"]
     assert "NAT44-ED static mappings added" in r["main_thread"]
     assert r["alg_per_call"] > 0 and r["setup_calls_per_s"] > 0

@@ -13,6 +13,7 @@
 #include <vpp/app/version.h>
 #include <vnet/ip/ip4.h>
 #include <vnet/ip/reass/ip4_full_reass.h>
+#include <vnet/fib/fib_table.h>
 #include <vlibapi/api.h>
 #include <vlibmemory/api.h>
 #include <nat/nat44-ed/nat44_ed.api_types.h>
@@ -265,7 +266,7 @@ sip_alg_gate_add_del (sip_alg_main_t *sam, const sip_alg_smap_t *e, int is_add)
   if (e->ph.app == SIP_ALG_APP_SIP)
     return; /* signaling is looked at anyway */
   port_net = clib_host_to_net_u16 (e->ph.in_port);
-  kv.key = sip_alg_inside_key (e->ph.in_addr, port_net);
+  kv.key = sip_alg_inside_key (e->ph.in_addr, port_net, e->ph.in_fib);
   clib_bihash_kv_8_8_t v;
   int there = clib_bihash_search_8_8 (&sam->pinholes, &kv, &v) == 0;
   if (is_add ? there : !there || v.value != kv.value)
@@ -488,16 +489,16 @@ sip_alg_set_validation (const sip_alg_validation_t *v)
   return 0;
 }
 
-/* Per-host counts (inside address -> n): +1 / -1, the key gone at 0. */
+/* Per-host counts (sip_alg_host_key -> n): +1 / -1, the key gone at 0. */
 void
-sip_alg_host_count (uword **h, u32 addr, int delta)
+sip_alg_host_count (uword **h, uword key, int delta)
 {
-  uword *p = hash_get (*h, addr);
+  uword *p = hash_get (*h, key);
   uword n = (p ? p[0] : 0) + delta;
   if (n && n < (uword) 1 << 32)
-    hash_set (*h, addr, n);
+    hash_set (*h, key, n);
   else if (p)
-    hash_unset (*h, addr);
+    hash_unset (*h, key);
 }
 
 void
@@ -576,6 +577,26 @@ sip_alg_media_port_alloc (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd)
 	}
     }
   return 0;
+}
+
+/*
+ * A media port pair from the pool whose ports are not a phone's signaling pinhole: NAT44-ED
+ * gives phones' sessions dynamic ports anywhere, the media range included, and the ALG makes
+ * them pinholes. A pair passed over goes back after a few tries; should the pair still clash
+ * (a pinhole made meanwhile), the main thread finds it (sip_alg_smap_add). 0: none left.
+ */
+u16
+sip_alg_media_pair (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, ip4_address_t pub)
+{
+  u16 skipped[4], port;
+  u32 n = 0;
+  while ((port = sip_alg_media_port_alloc (sam, ptd)) && n < ARRAY_LEN (skipped) &&
+	 (sip_alg_is_sig_endpoint (sam, pub, clib_host_to_net_u16 (port)) ||
+	  sip_alg_is_sig_endpoint (sam, pub, clib_host_to_net_u16 (port + 1))))
+    skipped[n++] = port;
+  for (u32 i = 0; i < n; i++)
+    sip_alg_media_port_free (sam, skipped[i]);
+  return port;
 }
 
 void
@@ -672,7 +693,7 @@ sip_alg_request_close_call (u32 thread, u32 call_index, u32 epoch, u8 media_only
 
 void
 sip_alg_request_move (u32 thread, ip4_address_t pub_addr, u16 pub_port, ip4_address_t in_addr,
-		      u16 in_port, ip4_address_t peer_addr, u16 peer_port)
+		      u16 in_port, u32 in_fib, u32 out_fib, ip4_address_t peer_addr, u16 peer_port)
 {
   sip_alg_req_t req = { .kind = SIP_ALG_REQ_MOVE,
 			.thread = thread,
@@ -684,7 +705,9 @@ sip_alg_request_move (u32 thread, ip4_address_t pub_addr, u16 pub_port, ip4_addr
   req.ph[0] = (sip_alg_pinhole_t){ .pub_addr = pub_addr,
 				   .pub_port = pub_port,
 				   .in_addr = in_addr,
-				   .in_port = in_port };
+				   .in_port = in_port,
+				   .in_fib = in_fib,
+				   .out_fib = out_fib };
   sip_alg_send_req (&req);
 }
 
@@ -806,9 +829,9 @@ static int
 sip_alg_nat_cli (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
 {
   return sip_alg_nat_cli_run (
-    vm, format (0, "nat44 add static mapping udp local %U %u external %U %u%s",
+    vm, format (0, "nat44 add static mapping udp local %U %u external %U %u vrf %u%s",
 		format_ip4_address, &ph->in_addr, ph->in_port, format_ip4_address, &ph->pub_addr,
-		ph->pub_port, is_add ? "" : " del"));
+		ph->pub_port, sip_alg_fib_table_id (ph->in_fib), is_add ? "" : " del"));
 }
 
 /*
@@ -850,7 +873,7 @@ sip_alg_nat_mapping (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
     .local_port = clib_host_to_net_u16 (ph->in_port),
     .external_port = clib_host_to_net_u16 (ph->pub_port),
     .external_sw_if_index = ~0,
-    .vrf_id = 0,
+    .vrf_id = clib_host_to_net_u32 (sip_alg_fib_table_id (ph->in_fib)),
   };
   clib_memcpy (mp.local_ip_address, &ph->in_addr, 4);
   clib_memcpy (mp.external_ip_address, &ph->pub_addr, 4);
@@ -877,14 +900,15 @@ sip_alg_nat_mapping (vlib_main_t *vm, const sip_alg_pinhole_t *ph, int is_add)
  * there is one). Main thread, barrier held. Returns NAT's error code, 0 on success.
  */
 static int
-sip_alg_nat_del_session (vlib_main_t *vm, ip4_address_t in, u16 in_port, ip4_address_t peer,
-			 u16 peer_port)
+sip_alg_nat_del_session (vlib_main_t *vm, ip4_address_t in, u16 in_port, u32 in_fib,
+			 ip4_address_t peer, u16 peer_port)
 {
   sip_alg_main_t *sam = &sip_alg_main;
   if (PREDICT_FALSE (sam->nat_del_msg_id == (u32) ~0))
     return sip_alg_nat_cli_run (
-      vm, format (0, "nat44 del session in %U:%u udp external-host %U:%u", format_ip4_address,
-		  &in, in_port, format_ip4_address, &peer, peer_port));
+      vm, format (0, "nat44 del session in %U:%u udp vrf %u external-host %U:%u",
+		  format_ip4_address, &in, in_port, sip_alg_fib_table_id (in_fib),
+		  format_ip4_address, &peer, peer_port));
 
   vl_api_nat44_del_session_t mp = {
     ._vl_msg_id = clib_host_to_net_u16 (sam->nat_del_msg_id),
@@ -892,7 +916,7 @@ sip_alg_nat_del_session (vlib_main_t *vm, ip4_address_t in, u16 in_port, ip4_add
     .context = clib_host_to_net_u32 (++sam->nat_context),
     .protocol = IP_PROTOCOL_UDP,
     .port = clib_host_to_net_u16 (in_port),
-    .vrf_id = 0,
+    .vrf_id = clib_host_to_net_u32 (sip_alg_fib_table_id (in_fib)),
     .flags = NAT_IS_INSIDE | NAT_IS_EXT_HOST_VALID,
     .ext_host_port = clib_host_to_net_u16 (peer_port),
   };
@@ -940,13 +964,23 @@ sip_alg_sig_endpoints (sip_alg_main_t *sam, const sip_alg_pinhole_t *ph, int del
 /*
  * Server-map key: a NAT pinhole is unique by its public address and port (NAT44-ED has one
  * static mapping per external address and port), an outside party's endpoint by its
- * address, port and app.
+ * address, port, app and the inside party's VRF.
  */
+/* moved_by_in: a phone's inside endpoint in its VRF. */
+static uword
+sip_alg_moved_key (const sip_alg_pinhole_t *ph)
+{
+  return ((u64) ph->in_addr.as_u32 << 32) | ((u64) (ph->in_fib & 0xffff) << 16) | ph->in_port;
+}
+
 static u64
 sip_alg_smap_key (const sip_alg_pinhole_t *ph)
 {
-  return ((u64) ph->pub_addr.as_u32 << 32) | ((u64) ph->pub_port << 16) |
-	 ((u64) ph->tcp << 8) | (ph->nat_mapping ? 0xff : ph->app);
+  u64 k = ((u64) ph->pub_addr.as_u32 << 32) | ((u64) ph->pub_port << 16);
+  if (ph->nat_mapping)
+    return k | ((u64) ph->tcp << 8) | 0xff;
+  /* a record is kept per tenant (the inside party's VRF); app < 3, so never 0xff */
+  return k | ((ph->in_fib & 0x1fff) << 3) | ((u64) ph->tcp << 2) | ph->app;
 }
 
 static sip_alg_smap_t *
@@ -1062,7 +1096,7 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
     sip_alg_media_forget (sam, e->ph.bound ? 0 : sip_alg_smap_call (e), e->ph.pub_port);
   if (e->ph.moved)
     {
-      hash_unset (sam->moved_by_in, sip_alg_sig_key (e->ph.in_addr, e->ph.in_port));
+      hash_unset (sam->moved_by_in, sip_alg_moved_key (&e->ph));
       sip_alg_media_port_free (sam, e->ph.pub_port);
     }
   sip_alg_smap_untie (sam, e);
@@ -1070,7 +1104,8 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
   clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 0);
   sip_alg_sig_endpoints (sam, &e->ph, -1);
   if (e->ph.in_addr.as_u32)
-    sip_alg_host_count (&sam->entries_by_host, e->ph.in_addr.as_u32, -1);
+    sip_alg_host_count (&sam->entries_by_host, sip_alg_host_key (e->ph.in_addr, e->ph.in_fib),
+			-1);
   sip_alg_count (counter, 1);
   pool_put (sam->smap, e);
 }
@@ -1155,7 +1190,8 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
   int media_port = ph->nat_mapping && ph->app == SIP_ALG_APP_RTP && !ph->bound;
 
   if (e && e->ph.nat_mapping &&
-      (e->ph.in_addr.as_u32 != ph->in_addr.as_u32 || e->ph.in_port != ph->in_port))
+      (e->ph.in_addr.as_u32 != ph->in_addr.as_u32 || e->ph.in_port != ph->in_port ||
+       e->ph.in_fib != ph->in_fib))
     {
       /* that public port leads to another inside endpoint: NAT has one mapping per port */
       if (req->resendable && !ph->moved && !ph->bound && req->held_bi != ~0)
@@ -1215,7 +1251,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
     }
   if (ph->in_addr.as_u32 && sam->sec.max_entries_per_host)
     {
-      uword *n = hash_get (sam->entries_by_host, ph->in_addr.as_u32);
+      uword *n = hash_get (sam->entries_by_host, sip_alg_host_key (ph->in_addr, ph->in_fib));
       if (n && n[0] >= sam->sec.max_entries_per_host)
 	{
 	  sip_alg_count (SIP_ALG_ERROR_HOST_SMAP_FULL, 1);
@@ -1226,7 +1262,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
     }
   pool_get_zero (sam->smap, e);
   if (ph->in_addr.as_u32)
-    sip_alg_host_count (&sam->entries_by_host, ph->in_addr.as_u32, 1);
+    sip_alg_host_count (&sam->entries_by_host, sip_alg_host_key (ph->in_addr, ph->in_fib), 1);
   e->ph = *ph;
   e->gen = ++sam->smap_gen;
   sip_alg_sig_endpoints (sam, ph, 1);
@@ -1282,7 +1318,7 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 {
   sip_alg_main_t *sam = &sip_alg_main;
   sip_alg_call_t *call = sip_alg_call_at (req->thread, req->call_index);
-  u64 key = sip_alg_sig_key (from->in_addr, from->in_port);
+  uword key = sip_alg_moved_key (from);
   uword *p = hash_get (sam->moved_by_in, key);
   sip_alg_smap_t *e = 0;
 
@@ -1295,7 +1331,7 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
     }
   else
     {
-      u16 port = sip_alg_media_port_alloc (sam, &sam->per_thread[0]);
+      u16 port = sip_alg_media_pair (sam, &sam->per_thread[0], from->pub_addr);
       if (!port)
 	{
 	  sip_alg_count (SIP_ALG_ERROR_NO_MEDIA_PORT, 1);
@@ -1309,7 +1345,9 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 			       .nat_mapping = 1,
 			       .shared = 1,
 			       .moved = 1,
-			       .timeout = sam->timeout_signaling };
+			       .timeout = sam->timeout_signaling,
+			       .in_fib = from->in_fib,
+			       .out_fib = from->out_fib };
       if (sip_alg_smap_add (vm, req, &ph) || !(e = sip_alg_smap_find (&ph)) || !e->installed)
 	{
 	  e = sip_alg_smap_find (&ph);
@@ -1326,7 +1364,8 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
     }
   if (call && call->epoch == req->epoch)
     call->pub_port = e->ph.pub_port;
-  sip_alg_nat_del_session (vm, from->in_addr, from->in_port, req->peer_addr, req->peer_port);
+  sip_alg_nat_del_session (vm, from->in_addr, from->in_port, from->in_fib, req->peer_addr,
+			   req->peer_port);
   return e;
 }
 
@@ -1428,7 +1467,7 @@ sip_alg_call_free (vlib_main_t *vm, u16 thread, u32 call_index)
 	hash_unset (ptd->inbound_by_src, c->peer_addr.as_u32);
       ptd->n_inbound--;
     }
-  sip_alg_host_count (&ptd->calls_by_host, c->in_addr.as_u32, -1);
+  sip_alg_host_count (&ptd->calls_by_host, sip_alg_host_key (c->in_addr, c->in_fib), -1);
   hash_unset_mem (ptd->call_by_id, c->call_id);
   vec_free (c->call_id);
   pool_put (ptd->calls, c);
@@ -1640,8 +1679,13 @@ sip_alg_age (vlib_main_t *vm)
 	  e->expires = clib_max (e->expires, now + sam->timeout_signaling);
 	  continue;
 	}
-      /* entries of a live dialog live with it: while it rings, and while it is up */
-      sip_alg_call_t *c = e->ph.bound ? 0 : sip_alg_smap_call (e);
+      /*
+       * entries of a live dialog live with it: while it rings, and while it is up. An
+       * entry is extended when its own time is about to run out (aging runs every second),
+       * so its Left-Time counts down from its own timeout first, as the seed shows media
+       * entries of a ringing call (00:00:50 beside signaling's 00:02:00).
+       */
+      sip_alg_call_t *c = e->ph.bound || e->expires > now + 2 ? 0 : sip_alg_smap_call (e);
       if (c)
 	{
 	  f64 t = 0;
@@ -1794,9 +1838,38 @@ format_sip_alg_smap (u8 *s, va_list *args)
 	      e->ph.pub_port);
   if (e->ph.in_addr.as_u32)
     s = format (s, "[%U:%u]", format_ip4_address, &e->ph.in_addr, e->ph.in_port);
-  s = format (s, ", Protocol: %s(Appro: %U), Left-Time: %U, VPN: public -> public",
-	      e->ph.tcp ? "tcp" : "udp", format_sip_alg_app, (u32) e->ph.app, format_sip_alg_left_time, e->expires - now);
+  s = format (s, ", Protocol: %s(Appro: %U), Left-Time: %U, VPN: %U -> %U",
+	      e->ph.tcp ? "tcp" : "udp", format_sip_alg_app, (u32) e->ph.app,
+	      format_sip_alg_left_time, e->expires - now, format_sip_alg_vpn, e->ph.out_fib,
+	      format_sip_alg_vpn, e->ph.in_fib);
   return s;
+}
+
+/* The table id of an IPv4 FIB index (NAT44-ED's vrf_id), 0 for an index that is gone. */
+u32
+sip_alg_fib_table_id (u32 fib_index)
+{
+  if (pool_is_free_index (ip4_main.fibs, fib_index))
+    return 0;
+  return fib_table_get (fib_index, FIB_PROTOCOL_IP4)->ft_table_id;
+}
+
+/*
+ * The seed's VPN column for an IPv4 FIB index: "public" for the default table, else the
+ * table's name (`ip table add N [name ...]`; VPP names an unnamed one "ipv4-VRF:N").
+ */
+u8 *
+format_sip_alg_vpn (u8 *s, va_list *args)
+{
+  u32 fib_index = va_arg (*args, u32);
+  if (pool_is_free_index (ip4_main.fibs, fib_index))
+    return format (s, "-");
+  fib_table_t *ft = fib_table_get (fib_index, FIB_PROTOCOL_IP4);
+  if (ft->ft_table_id == 0)
+    return format (s, "public");
+  if (ft->ft_desc)
+    return format (s, "%v", ft->ft_desc);
+  return format (s, "vrf:%u", ft->ft_table_id);
 }
 
 u8 *
@@ -1806,9 +1879,10 @@ format_sip_alg_call (u8 *s, va_list *args)
   sip_alg_call_t *c = va_arg (*args, sip_alg_call_t *);
   f64 now = va_arg (*args, f64);
   u32 media_idle = sip_alg_call_media_idle (sam, c, now);
-  s = format (s, "Call-ID: %v, State: %s, Inside: %U:%u[%U:%u], Peer: %U:%u, Messages: %u, "
+  s = format (s, "Call-ID: %.*s, State: %s, Inside: %U:%u[%U:%u], Peer: %U:%u, Messages: %u, "
 		 "Media: %u, Age: %U, Idle: %U, Media-Idle: ",
-	      c->call_id, sip_call_state_name (c->fsm.state), format_ip4_address, &c->in_addr,
+	      (int) (vec_len (c->call_id) - SIP_ALG_CALL_KEY_FIB), c->call_id + SIP_ALG_CALL_KEY_FIB,
+	      sip_call_state_name (c->fsm.state), format_ip4_address, &c->in_addr,
 	      c->in_port, format_ip4_address, &c->pub_addr, c->pub_port, format_ip4_address,
 	      &c->peer_addr, c->peer_port, c->n_msgs, c->n_media, format_sip_alg_left_time,
 	      now - c->created, format_sip_alg_left_time, now - c->last_seen);
@@ -1816,8 +1890,9 @@ format_sip_alg_call (u8 *s, va_list *args)
     s = format (s, "-");
   else
     s = format (s, "%U", format_sip_alg_left_time, (f64) media_idle);
-  s = format (s, ", Left-Time: %U, Epoch: %u", format_sip_alg_left_time,
-	      sip_alg_call_deadline (sam, c) - now, c->epoch);
+  s = format (s, ", Left-Time: %U, Epoch: %u, VPN: %U -> %U", format_sip_alg_left_time,
+	      sip_alg_call_deadline (sam, c) - now, c->epoch, format_sip_alg_vpn, c->out_fib,
+	      format_sip_alg_vpn, c->in_fib);
   return s;
 }
 

@@ -27,6 +27,7 @@
 
 #include <vnet/vnet.h>
 #include <vnet/ip/ip4_packet.h>
+#include <vnet/ip/ip4.h>
 #include <vnet/ip/format.h>
 #include <vnet/udp/udp_packet.h>
 #include <vppinfra/bitmap.h>
@@ -132,6 +133,8 @@ typedef struct
   u8 tcp;	  /* a signaling endpoint of SIP over TCP: a record, the connection carries it */
   u8 moved;	  /* a phone's signaling moved to a pool port (pub_port), given back with it */
   u32 timeout;	  /* seconds (media: before the call is established) */
+  u32 in_fib;	  /* IPv4 FIB index of the inside party (its VRF: NAT44-ED's vrf_id) */
+  u32 out_fib;	  /* ... and of the outside */
 } sip_alg_pinhole_t;
 
 /*
@@ -227,7 +230,7 @@ typedef struct
  */
 typedef struct
 {
-  u8 *call_id; /* vector, key of call_by_id */
+  u8 *call_id; /* vector, key of call_by_id: the inside FIB index (u32), then the Call-ID */
   sip_call_fsm_t fsm;
   u8 n_media;	     /* entries in media[] */
   u8 closed;	     /* close requested, main thread frees it */
@@ -242,6 +245,7 @@ typedef struct
   u32 sig_gen;	     /* ... its sip_alg_smap_t.gen */
   ip4_address_t in_addr, pub_addr, peer_addr;
   u16 in_port, pub_port, peer_port;
+  u32 in_fib, out_fib; /* IPv4 FIB indexes of the inside party (part of the key) and outside */
   f64 created;
   f64 last_seen;
   f64 confirmed_at; /* the 2xx to its INVITE, 0: not yet */
@@ -339,7 +343,7 @@ typedef struct
   u8 *tcp_out;			 /* rewritten stream bytes of one segment */
   u8 *linear;			 /* a chained datagram copied into one piece */
   uword *inbound_by_src; /* outside address (u32, network order) -> such records */
-  uword *calls_by_host;	 /* inside address (u32, network order) -> call records */
+  uword *calls_by_host;	 /* inside host (sip_alg_host_key) -> call records */
   sip_alg_bucket_t *buckets[SIP_ALG_N_RATES]; /* SIP_ALG_RATE_BUCKETS each, direct mapped */
   u8 *scratch; /* rewrite output */
   sip_hdr_t hdrs[SIP_ALG_MAX_HDRS];
@@ -373,7 +377,7 @@ typedef struct
   ip4_address_t server_addr[SIP_ALG_MAX_SERVERS];
   u16 server_port[SIP_ALG_MAX_SERVERS];
   u8 n_servers;
-  uword *entries_by_host; /* inside address (u32) -> server-map entries (main thread) */
+  uword *entries_by_host; /* inside host (sip_alg_host_key) -> server-map entries (main) */
 
   /*
    * The gate: sip-alg-pre runs before the ACL plugin's input node (the firewall's security
@@ -498,7 +502,7 @@ int sip_alg_set_media_policy (int other_hosts);
 int sip_alg_set_security (const sip_alg_security_t *s);
 void sip_alg_get_security (sip_alg_security_t *s);
 int sip_alg_set_validation (const sip_alg_validation_t *v);
-void sip_alg_host_count (uword **h, u32 addr, int delta);
+void sip_alg_host_count (uword **h, uword key, int delta);
 
 /* Called by the node (worker) -> RPC to the main thread. */
 void sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_alg_pinhole_t *ph,
@@ -507,12 +511,16 @@ void sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_
 int sip_alg_set_servers (const ip4_address_t *addr, const u16 *port, u32 n);
 void sip_alg_request_close_call (u32 thread, u32 call_index, u32 epoch, u8 media_only);
 void sip_alg_request_move (u32 thread, ip4_address_t pub_addr, u16 pub_port, ip4_address_t in_addr,
-			   u16 in_port, ip4_address_t peer_addr, u16 peer_port);
+			   u16 in_port, u32 in_fib, u32 out_fib, ip4_address_t peer_addr,
+			   u16 peer_port);
+u32 sip_alg_fib_table_id (u32 fib_index);
+format_function_t format_sip_alg_vpn;
 void sip_alg_request_release_media (u32 thread, u32 call_index, u32 epoch,
 				    ip4_address_t pub_addr, const u16 *pub_ports, u32 n);
 
 u16 sip_alg_media_port_alloc (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd);
 void sip_alg_media_port_free (sip_alg_main_t *sam, u16 pub_port);
+u16 sip_alg_media_pair (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, ip4_address_t pub);
 u32 sip_alg_media_ports_in_use (sip_alg_main_t *sam);
 
 static_always_inline int
@@ -540,12 +548,32 @@ sip_alg_gate_key (ip4_address_t addr, u16 port_net)
   return ((u64) addr.as_u32 << 32) | port_net;
 }
 
-/* The inside end (addr, port) of an installed entry, in the same table as the gate keys. */
+/*
+ * The inside end (addr, port, FIB) of an installed entry, in the same table as the gate
+ * keys (bit 16 tells it from them; the FIB index's low 15 bits above it: tenants' VRFs may
+ * hold the same inside addresses).
+ */
 static_always_inline u64
-sip_alg_inside_key (ip4_address_t addr, u16 port_net)
+sip_alg_inside_key (ip4_address_t addr, u16 port_net, u32 fib)
 {
-  return ((u64) addr.as_u32 << 32) | (1 << 16) | port_net;
+  return ((u64) addr.as_u32 << 32) | ((u64) (fib & 0x7fff) << 17) | (1 << 16) | port_net;
 }
+
+/* An inside host or endpoint in its VRF, for the tables keyed by it (hash keys). */
+static_always_inline uword
+sip_alg_host_key (ip4_address_t addr, u32 fib)
+{
+  return ((u64) fib << 32) | addr.as_u32;
+}
+
+/* The IPv4 FIB index of a packet's RX interface. */
+static_always_inline u32
+sip_alg_rx_fib (vlib_buffer_t *b)
+{
+  return vec_elt (ip4_main.fib_index_by_sw_if_index, vnet_buffer (b)->sw_if_index[VLIB_RX]);
+}
+
+#define SIP_ALG_CALL_KEY_FIB sizeof (u32) /* the call key's FIB index before the Call-ID */
 
 static_always_inline u64
 sip_alg_sig_key (ip4_address_t addr, u16 port_net)
@@ -589,7 +617,7 @@ sip_alg_is_binding (sip_alg_main_t *sam, ip4_address_t addr, u16 port_net)
  */
 static_always_inline int
 sip_alg_pub_port_taken (sip_alg_main_t *sam, ip4_address_t pub, u16 port, ip4_address_t in,
-			u16 in_port)
+			u16 in_port, u32 in_fib)
 {
   u16 port_net = clib_host_to_net_u16 (port);
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_gate_key (pub, port_net) };
@@ -597,7 +625,8 @@ sip_alg_pub_port_taken (sip_alg_main_t *sam, ip4_address_t pub, u16 port, ip4_ad
       clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
     return 0;
   const sip_alg_smap_t *e = pool_elt_at_index (sam->smap, kv.value);
-  return e->ph.in_addr.as_u32 != in.as_u32 || e->ph.in_port != in_port;
+  return e->ph.in_addr.as_u32 != in.as_u32 || e->ph.in_port != in_port ||
+	 e->ph.in_fib != in_fib;
 }
 
 /* Is (addr, port) a published SIP server (port in host order)? (any thread) */

@@ -261,6 +261,8 @@ sip_alg_send_smap_details (u32 index, vl_api_registration_t *rp, u32 context, f6
 			      rmp->gate_packets = gate.packets;
 			      rmp->gate_bytes = gate.bytes;
 			      rmp->tcp = e->ph.tcp;
+			      rmp->inside_vrf = sip_alg_fib_table_id (e->ph.in_fib);
+			      rmp->outside_vrf = sip_alg_fib_table_id (e->ph.out_fib);
 			    }));
 }
 
@@ -340,8 +342,10 @@ vl_api_sip_alg_calls_get_t_handler (vl_api_sip_alg_calls_get_t *mp)
 	      clib_memset (rmp->call_id, 0, sizeof (rmp->call_id) + sizeof (rmp->state));
 	      rmp->thread = t;
 	      rmp->index = index;
-	      clib_memcpy (rmp->call_id, c->call_id,
-			   clib_min (vec_len (c->call_id), sizeof (rmp->call_id) - 1));
+	      /* the key's FIB index first, then the Call-ID */
+	      clib_memcpy (rmp->call_id, c->call_id + SIP_ALG_CALL_KEY_FIB,
+			   clib_min (vec_len (c->call_id) - SIP_ALG_CALL_KEY_FIB,
+				     sizeof (rmp->call_id) - 1));
 	      strncpy ((char *) rmp->state, sip_call_state_name (c->fsm.state),
 		       sizeof (rmp->state) - 1);
 	      clib_memcpy (rmp->inside_address, &c->in_addr, 4);
@@ -358,6 +362,8 @@ vl_api_sip_alg_calls_get_t_handler (vl_api_sip_alg_calls_get_t *mp)
 	      f64 left = sip_alg_call_deadline (sam, c) - now;
 	      rmp->left_time = left > 0 ? (u32) (left + 0.5) : 0;
 	      rmp->epoch = c->epoch;
+	      rmp->inside_vrf = sip_alg_fib_table_id (c->in_fib);
+	      rmp->outside_vrf = sip_alg_fib_table_id (c->out_fib);
 	    }));
 	  if (vl_api_process_may_suspend (vm, rp, now))
 	    {
@@ -416,6 +422,8 @@ vl_api_sip_alg_sessions_get_t_handler (vl_api_sip_alg_sessions_get_t *mp)
 				      rmp->inside_port = e->ph.in_port;
 				      rmp->packets = c.packets;
 				      rmp->bytes = c.bytes;
+				      rmp->inside_vrf = sip_alg_fib_table_id (e->ph.in_fib);
+				      rmp->outside_vrf = sip_alg_fib_table_id (e->ph.out_fib);
 				    }));
 	  if (vl_api_process_may_suspend (vm, rp, now))
 	    {

@@ -503,9 +503,10 @@ sip_alg_show_sessions_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_com
 	  if (ei < vec_len (sam->gate_counters.counters[t]))
 	    c = sam->gate_counters.counters[t][ei];
 	  vlib_cli_output (vm,
-			   "%U VPN: public --> public %U:%u --> %U:%u[%U:%u] thread %u "
+			   "%U VPN: %U --> %U %U:%u --> %U:%u[%U:%u] thread %u "
 			   "packets %llu bytes %llu",
-			   format_sip_alg_app, (u32) e->ph.app, format_ip4_address,
+			   format_sip_alg_app, (u32) e->ph.app, format_sip_alg_vpn, e->ph.out_fib,
+			   format_sip_alg_vpn, e->ph.in_fib, format_ip4_address,
 			   &ptd->gate_remote[ei].addr,
 			   clib_net_to_host_u16 (ptd->gate_remote[ei].port), format_ip4_address,
 			   &e->ph.pub_addr, e->ph.pub_port, format_ip4_address, &e->ph.in_addr,

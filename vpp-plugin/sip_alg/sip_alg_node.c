@@ -175,7 +175,7 @@ sip_alg_media_seen (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u32 
       if (!clib_bitmap_get_no_check (sam->gate_ports, udp->dst_port) ||
 	  clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
 	{
-	  kv.key = sip_alg_inside_key (ip->src_address, udp->src_port);
+	  kv.key = sip_alg_inside_key (ip->src_address, udp->src_port, sip_alg_rx_fib (b));
 	  if (!clib_bitmap_get_no_check (sam->inside_ports, udp->src_port) ||
 	      clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
 	    return;
@@ -390,6 +390,7 @@ typedef struct
   sip_alg_dir_t dir;
   ip4_address_t in_addr, pub_addr, peer_addr;
   u16 in_port, pub_port, peer_port; /* host order */
+  u32 in_fib, out_fib;		    /* IPv4 FIB indexes of the inside party and outside */
   u32 error;
   u32 actions;
   i32 delta;
@@ -628,6 +629,7 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
 	  c->info.sites[i].ip4 == clib_net_to_host_u32 (c->pub_addr.as_u32))
 	cs = &c->info.sites[i];
   vec_reset_length (key);
+  vec_add (key, (u8 *) &c->in_fib, SIP_ALG_CALL_KEY_FIB); /* records per VRF */
   if (cs)
     {
       vec_add (key, payload + m->call_id.off, cs->host.off - m->call_id.off);
@@ -687,7 +689,7 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
     }
   if (sam->sec.max_calls_per_host)
     {
-      uword *host_n = hash_get (ptd->calls_by_host, c->in_addr.as_u32);
+      uword *host_n = hash_get (ptd->calls_by_host, sip_alg_host_key (c->in_addr, c->in_fib));
       if (host_n && host_n[0] >= sam->sec.max_calls_per_host)
 	{
 	  /* like a full call table: the message still gets an outcome, without a record */
@@ -699,7 +701,7 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
   key = vec_dup (key);
   sip_alg_call_t *call;
   pool_get_zero (ptd->calls, call);
-  sip_alg_host_count (&ptd->calls_by_host, c->in_addr.as_u32, 1);
+  sip_alg_host_count (&ptd->calls_by_host, sip_alg_host_key (c->in_addr, c->in_fib), 1);
   if (c->dir == SIP_ALG_DIR_OUT2IN)
     {
       call->inbound = 1;
@@ -710,6 +712,8 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
   call->entries = ~0;
   call->created = vlib_time_now (vm);
   call->in_addr = c->in_addr;
+  call->in_fib = c->in_fib;
+  call->out_fib = c->out_fib;
   call->in_port = c->in_port;
   call->pub_addr = c->pub_addr;
   call->pub_port = c->pub_port;
@@ -737,6 +741,8 @@ sip_alg_add_ph (sip_alg_ctx_t *c, ip4_address_t pub, u16 pub_port, ip4_address_t
   ph->app = app;
   ph->nat_mapping = nat;
   ph->timeout = timeout;
+  ph->in_fib = c->in_fib;
+  ph->out_fib = c->out_fib;
 }
 
 /*
@@ -760,26 +766,6 @@ sip_alg_site_mask (const sip_alg_ctx_t *c)
   if (c->dir != SIP_ALG_DIR_OUT2IN)
     return SIP_SITE_MASK_ALL;
   return SIP_SITE_MASK_ALL & ~sdp & ~(c->msg.is_request ? via : 0);
-}
-
-/*
- * A media port pair from the pool whose ports are not a phone's signaling pinhole: NAT44-ED
- * gives phones' sessions dynamic ports anywhere, the media range included, and the ALG makes
- * them pinholes. A pair passed over goes back after a few tries; should the pair still clash
- * (a pinhole made meanwhile), the main thread finds it (sip_alg_smap_add). 0: none left.
- */
-static u16
-sip_alg_media_pair (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, ip4_address_t pub)
-{
-  u16 skipped[4], port;
-  u32 n = 0;
-  while ((port = sip_alg_media_port_alloc (sam, ptd)) && n < ARRAY_LEN (skipped) &&
-	 (sip_alg_is_sig_endpoint (sam, pub, clib_host_to_net_u16 (port)) ||
-	  sip_alg_is_sig_endpoint (sam, pub, clib_host_to_net_u16 (port + 1))))
-    skipped[n++] = port;
-  for (u32 i = 0; i < n; i++)
-    sip_alg_media_port_free (sam, skipped[i]);
-  return port;
 }
 
 /*
@@ -983,9 +969,15 @@ sip_alg_write_back (vlib_main_t *vm, vlib_buffer_t *b, ip4_header_t *ip, udp_hea
  * translate it.
  */
 static_always_inline int
-sip_alg_ctx_dir (sip_alg_ctx_t *c, const sip_alg_stash_t *st, const ip4_header_t *ip,
-		 u16 sport, u16 dport)
+sip_alg_ctx_dir (sip_alg_ctx_t *c, vlib_buffer_t *b, const sip_alg_stash_t *st,
+		 const ip4_header_t *ip, u16 sport, u16 dport)
 {
+  /*
+   * VRFs: the RX interface's table is the sender's side; NAT44-ED puts the other side's
+   * (its session's target FIB) in sw_if_index[VLIB_TX] when it differs, ~0 otherwise.
+   */
+  u32 rx_fib = sip_alg_rx_fib (b), tx = vnet_buffer (b)->sw_if_index[VLIB_TX];
+  u32 other_fib = tx != ~0 && !pool_is_free_index (ip4_main.fibs, tx) ? tx : rx_fib;
   if (ip->src_address.as_u32 != st->src.as_u32 || sport != st->sport)
     {
       c->dir = SIP_ALG_DIR_IN2OUT;
@@ -995,6 +987,8 @@ sip_alg_ctx_dir (sip_alg_ctx_t *c, const sip_alg_stash_t *st, const ip4_header_t
       c->pub_port = clib_net_to_host_u16 (sport);
       c->peer_addr = ip->dst_address;
       c->peer_port = clib_net_to_host_u16 (dport);
+      c->in_fib = rx_fib;
+      c->out_fib = other_fib;
       return 1;
     }
   if (ip->dst_address.as_u32 != st->dst.as_u32 || dport != st->dport)
@@ -1006,6 +1000,8 @@ sip_alg_ctx_dir (sip_alg_ctx_t *c, const sip_alg_stash_t *st, const ip4_header_t
       c->in_port = clib_net_to_host_u16 (dport);
       c->peer_addr = ip->src_address;
       c->peer_port = clib_net_to_host_u16 (sport);
+      c->in_fib = other_fib;
+      c->out_fib = rx_fib;
       return 1;
     }
   c->dir = SIP_ALG_DIR_NONE;
@@ -1382,11 +1378,11 @@ sip_alg_post_udp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   ip4_header_t *ip = vlib_buffer_get_current (b);
   udp_header_t *udp = ip4_next_header (ip);
 
-  if (!sip_alg_ctx_dir (c, st, ip, udp->src_port, udp->dst_port))
+  if (!sip_alg_ctx_dir (c, b, st, ip, udp->src_port, udp->dst_port))
     return 0;
   if (c->dir == SIP_ALG_DIR_IN2OUT &&
       PREDICT_FALSE (sip_alg_pub_port_taken (sam, c->pub_addr, c->pub_port, c->in_addr,
-					      c->in_port)))
+					      c->in_port, c->in_fib)))
     {
       /*
        * NAT44-ED gave the phone's session a public port that a pinhole of another inside
@@ -1396,7 +1392,7 @@ sip_alg_post_udp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
        * retransmission leaves by the new one.
        */
       sip_alg_request_move (vm->thread_index, c->pub_addr, c->pub_port, c->in_addr,
-			    c->in_port, c->peer_addr, c->peer_port);
+			    c->in_port, c->in_fib, c->out_fib, c->peer_addr, c->peer_port);
       c->error = SIP_ALG_ERROR_SIG_MOVED;
       return 2;
     }
@@ -1697,7 +1693,7 @@ sip_alg_post_tcp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   ip4_header_t *ip = vlib_buffer_get_current (b);
   tcp_header_t *tcp = ip4_next_header (ip);
 
-  if (!sip_alg_ctx_dir (c, st, ip, tcp->src_port, tcp->dst_port))
+  if (!sip_alg_ctx_dir (c, b, st, ip, tcp->src_port, tcp->dst_port))
     return 0;
   if (b->flags & VLIB_BUFFER_NEXT_PRESENT)
     {
