@@ -923,14 +923,14 @@ def test_read_state_plugin_without_servers():
 # --- NAT44-ED's output feature -----------------------------------------------------------------
 
 class ApiClient:
-    """Answers apply's calls with retval 0, but retval for msg."""
+    """Answers apply's calls with retval 0, but retval for msg (and sw_if_index, if given)."""
 
-    def __init__(self, msg, retval):
-        self.msg, self.retval, self.sent = msg, retval, []
+    def __init__(self, msg, retval, sw_if_index=None):
+        self.msg, self.retval, self.sw_if_index, self.sent = msg, retval, sw_if_index, []
 
     def call(self, msg, **kw):
         self.sent.append(msg)
-        if msg == self.msg:
+        if msg == self.msg and self.sw_if_index in (None, kw.get("sw_if_index")):
             raise ApiError(msg, self.retval, kw)
         return SimpleNamespace(retval=0)
 
@@ -946,15 +946,13 @@ OUTPUT_FEATURE = (
 def test_apply_alg_on_output_feature_interface():
     """VPP refuses the ALG on an interface with NAT44-ED's output feature
     (VNET_API_ERROR_UNSUPPORTED): apply stops there and says why."""
-    cfg = config.load(SEED)
     ops = [P.AlgInterface("host-sipalg-in", 1, True), P.AlgInterface("host-sipalg-out", 2, True),
            P.AlgPorts((5060,))]
-    c = ApiClient("sip_alg_interface_enable_disable", P.UNSUPPORTED)
-    c.call = lambda msg, _c=c.call, **kw: _c(msg, **kw) if kw["sw_if_index"] == 2 else \
-        SimpleNamespace(retval=0)
+    c = ApiClient("sip_alg_interface_enable_disable", P.UNSUPPORTED, sw_if_index=2)
     with pytest.raises(ApiError) as e:
         P.apply(c, ops)
     assert str(e.value) == OUTPUT_FEATURE and e.value.retval == -126
+    assert c.sent == ["sip_alg_interface_enable_disable"] * 2  # nothing after it
 
 
 @pytest.mark.parametrize("op,retval", [
