@@ -38,7 +38,7 @@ typedef struct
   ip4_address_t peer_addr; /* the remote end of the message's NAT session */
   u16 peer_port;
   u8 resendable; /* the held message is a datagram of an inside phone, which resends it */
-  u8 drop_held;	 /* set by the main thread: the held message goes no further */
+  u16 drop_held; /* set by the main thread: the held message is dropped with this error */
   u32 n_ph;
   sip_alg_pinhole_t ph[2 * SIP_ALG_CALL_MAX_MEDIA + 2];
 } sip_alg_req_t;
@@ -1157,13 +1157,13 @@ sip_alg_clash (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *ph,
 	       sip_alg_call_t *owner)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  req->drop_held = 1;
+  /* counted by error-drop, as the node's own drops */
   if (ph->app == SIP_ALG_APP_SIP)
     {
-      sip_alg_count (SIP_ALG_ERROR_SIG_MOVED, 1);
+      req->drop_held = SIP_ALG_ERROR_SIG_MOVED;
       return sip_alg_sig_move (vm, req, ph) ? 0 : -1;
     }
-  sip_alg_count (SIP_ALG_ERROR_PORT_CLASH, 1);
+  req->drop_held = SIP_ALG_ERROR_PORT_CLASH;
   u16 rtp_port = ph->app == SIP_ALG_APP_RTCP ? ph->pub_port - 1 : ph->pub_port;
   sip_alg_pinhole_t rtp = { .pub_addr = ph->pub_addr,
 			    .pub_port = rtp_port,
@@ -1508,6 +1508,20 @@ sip_alg_release_held (vlib_main_t *vm, u32 bi, u32 next_node_index)
 }
 
 /*
+ * A held message that goes no further: to error-drop, which counts it by the error set
+ * (as sip-alg-post's own drops) and frees it. (Freeing it here would inline VPP's buffer
+ * free into the process node, whose stack an AddressSanitizer build's frame of it, near
+ * 100 KB, does not fit.)
+ */
+static void
+sip_alg_drop_held (vlib_main_t *vm, u32 bi, u16 error)
+{
+  vlib_buffer_t *b = vlib_get_buffer (vm, bi);
+  b->error = vlib_node_get_runtime (vm, sip_alg_post_node.index)->errors[error];
+  sip_alg_release_held (vm, bi, sip_alg_main.error_drop_node_index);
+}
+
+/*
  * Requests from the workers, in order, with the barrier held for at most about
  * SIP_ALG_BARRIER_BUDGET_US (a NAT44-ED static mapping delete walks NAT's session pool:
  * ~100 us with 30k sessions, so a burst of call ends would otherwise stop the workers for
@@ -1573,7 +1587,7 @@ sip_alg_handle_requests (vlib_main_t *vm)
     if (reqs[i].held_bi != ~0)
       {
 	if (reqs[i].drop_held)
-	  vlib_buffer_free_one (vm, reqs[i].held_bi); /* counted: sig_moved, port_clash */
+	  sip_alg_drop_held (vm, reqs[i].held_bi, reqs[i].drop_held);
 	else
 	  sip_alg_release_held (vm, reqs[i].held_bi, reqs[i].next_node_index);
 	clib_atomic_fetch_sub_relax (&sam->per_thread[reqs[i].thread].n_held, 1);
@@ -1946,6 +1960,7 @@ sip_alg_init (vlib_main_t *vm)
   sam->gate_counters.stat_segment_name = "/sip-alg/gate";
   vnet_feature_register (sip_alg_feature_update, 0);
   sam->process_node_index = sip_alg_process_node.index;
+  sam->error_drop_node_index = vlib_get_node_by_name (vm, (u8 *) "error-drop")->index;
   return 0;
 }
 

@@ -453,6 +453,7 @@ typedef struct
   sip_alg_smap_t *smap; /* pool, main thread */
   u32 smap_gen;		/* entries made so far (sip_alg_smap_t.gen) */
   u32 process_node_index;
+  u32 error_drop_node_index;
 
   u16 msg_id_base;
   vlib_main_t *vlib_main;
