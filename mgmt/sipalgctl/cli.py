@@ -89,10 +89,18 @@ def servers_summary(alg):
             f"{'sip_alg.servers' if alg.servers_explicit else 'from nat44.static_mappings'})")
 
 
+def vrfs_summary(cfg):
+    """The VRF tables, when there are any."""
+    if not cfg.vrfs:
+        return ""
+    return "VRFs " + ", ".join(f"{n} (table {t})" for n, t in cfg.vrfs.items()) + ", "
+
+
 def cmd_check(args):
     cfg = load(args)
     n = len(cfg.interfaces)
-    print(f"{args.config}: ok ({n} interfaces, {len(cfg.nat.pool)} NAT addresses, "
+    print(f"{args.config}: ok ({n} interfaces, {vrfs_summary(cfg)}{len(cfg.nat.pool)} NAT "
+          f"addresses, "
           f"{len(cfg.nat.static_mappings)} static mappings, SIP ALG "
           f"{'on ' + ', '.join(cfg.alg_interfaces()) if cfg.sip_alg.enabled else 'off'}; "
           f"{tcp_summary(cfg.sip_alg)}; "
@@ -232,8 +240,15 @@ def cmd_stats(args):
 
 CHECK_HELP = """validate a configuration (no VPP needed): every key known, every value in
 range, references between sections; each error names its YAML path. Sections: vpp,
-interfaces, routes, nat44, sip_alg (see mgmt/examples/seed.yaml) and firewall (see
-mgmt/examples/firewall.yaml):
+interfaces, routes, nat44, sip_alg (see mgmt/examples/seed.yaml), vrfs (see
+mgmt/examples/tenants.yaml) and firewall (see mgmt/examples/firewall.yaml):
+
+  vrfs:                        IPv4 tables other than the default one (0, "public")
+    <name>: {table: N}         1-4294967294, each once; the name is VPP's for the table
+  interfaces.<if>.vrf: <name>  its table (default: the default table)
+  routes[].vrf: <name>         (default: its interface's table)
+  nat44.pool: [a.b.c.d, {address: a.b.c.d, vrf: <name>}]   the latter: that table's only
+  nat44.static_mappings[].vrf: <name>                      the local address's table
 
   firewall:
     enabled: true|false        default true when the section is there

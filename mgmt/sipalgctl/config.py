@@ -69,6 +69,7 @@ class Interface:
     host_if: Optional[str] = None  # af_packet: linux interface; tap: host-side name
     vpp_name: Optional[str] = None  # existing: VPP's name for it
     tap_id: int = 0
+    vrf: Optional[str] = None  # the name of its IPv4 table (vrfs); None: the default table
 
     @property
     def vpp_ifname(self):
@@ -84,6 +85,7 @@ class Route:
     prefix: ipaddress.IPv4Network
     via: ipaddress.IPv4Address
     interface: str
+    vrf: Optional[str] = None  # the table it is in (vrfs); None: the default table
 
 
 @dataclass(frozen=True)
@@ -91,12 +93,16 @@ class StaticMapping:
     protocol: str
     local: Tuple[ipaddress.IPv4Address, int]
     external: Tuple[ipaddress.IPv4Address, int]
+    vrf: Optional[str] = None  # the local address's table (vrfs); None: the default table
 
 
 @dataclass
 class Nat:
     sessions: int = D.NAT_SESSIONS
     pool: List[ipaddress.IPv4Address] = field(default_factory=list)
+    # pool addresses of one tenant (NAT44-ED's tenant-vrf): address -> vrfs name; the others
+    # serve inside interfaces of any table that has no address of its own
+    pool_vrfs: Dict[ipaddress.IPv4Address, str] = field(default_factory=dict)
     static_mappings: List[StaticMapping] = field(default_factory=list)
 
 
@@ -254,6 +260,12 @@ class Config:
     firewall: Firewall = field(default_factory=Firewall)
     # (yaml path, message): valid, but probably not what was meant (cli prints them)
     warnings: List[Tuple[str, str]] = field(default_factory=list)
+    # IPv4 tables (VRFs) other than the default one: name -> table id
+    vrfs: Dict[str, int] = field(default_factory=dict)
+
+    def table(self, vrf):
+        """The table id of a vrfs name; None: the default table, 0."""
+        return 0 if vrf is None else self.vrfs[vrf]
 
     def alg_interfaces(self):
         if not self.sip_alg.enabled:
@@ -499,9 +511,10 @@ def _list_t(item, msg, allow_empty=True):
     return Annotated[List[item], WrapValidator(check)]
 
 
-def _unique_list_t(item, msg, allow_empty, dup, max_len=None, noun="ports"):
-    """_list_t whose items are also reported when listed twice (dup(value): the message),
-    and its length when above max_len (at most max_len nouns); every problem at once."""
+def _unique_list_t(item, msg, allow_empty, dup, max_len=None, noun="ports", key=None):
+    """_list_t whose items are also reported when listed twice (dup(value): the message;
+    key(value): what is compared, the value itself by default), and its length when above
+    max_len (at most max_len nouns); every problem at once."""
     def check(v, handler):
         if not isinstance(v, list) or (not v and not allow_empty):
             _fail(msg)
@@ -517,9 +530,10 @@ def _unique_list_t(item, msg, allow_empty, dup, max_len=None, noun="ports"):
                     x = TypeAdapter(item).validate_python(x)
                 except ValidationError:
                     continue
-            if x in seen:
+            k = x if key is None else key(x)
+            if k in seen:
                 problems.append(((i,), dup(x)))
-            seen.append(x)
+            seen.append(k)
         if max_len is not None and len(v) > max_len:
             problems.append(((), f"at most {max_len} {noun}, got {len(v)}"))
         if problems:
@@ -578,6 +592,7 @@ class InterfaceModel(_Model):
     address: IP4If
     host_if: Annotated[str, WrapValidator(_host_if)] = None
     vpp_name: Str = None
+    vrf: Str = None  # a vrfs name; none: the default table
 
     def _check(self):
         t, out = self.type, []
@@ -591,13 +606,17 @@ class InterfaceModel(_Model):
         return out
 
 
+def _is_name(name):
+    return isinstance(name, str) and name.replace("-", "").replace("_", "").isalnum()
+
+
 def _interfaces_check(v, handler):
     msg = "must be a mapping of interface names to settings (at least one)"
     if not isinstance(v, dict) or not v:
         _fail(msg)
     problems, good = [], {}
     for name, x in v.items():
-        if not isinstance(name, str) or not name.replace("-", "").replace("_", "").isalnum():
+        if not _is_name(name):
             problems.append(((str(name),), "interface names are letters, digits, '-' and '_'"))
         else:
             good[name] = x
@@ -610,23 +629,96 @@ def _interfaces_check(v, handler):
     return out
 
 
+class VrfModel(_Model):
+    """vrfs.<name>: an IPv4 table of VPP's (`ip table add <table> name <name>`)."""
+    table: _int_t(1, D.VRF_TABLE_MAX)
+
+
+def _vrfs_check(v, handler):
+    """vrfs: a mapping of names (VPP's table names, which the ALG's VPN column shows) to
+    VrfModel, each table id once; `vrfs:` with nothing under it is none. Each entry is
+    validated on its own (handler is not used), so that the valid ones are checked for
+    tables named twice while the others are reported."""
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        _fail("must be a mapping of VRF names to {table: N}")
+    problems, good = [], {}
+    for name, x in v.items():
+        if not (_is_name(name) and name.isascii()):
+            problems.append(((str(name),), "VRF names are letters, digits, '-' and '_'"))
+        elif name == D.DEFAULT_VPN:
+            problems.append(((name,), f"{D.DEFAULT_VPN!r} is the default table's name (table "
+                                      f"0, which needs no entry): name this table otherwise"))
+        elif len(name) > D.VRF_NAME_MAX:
+            problems.append(((name,), f"VRF names have at most {D.VRF_NAME_MAX} characters "
+                                      f"(VPP's table names), got {len(name)}"))
+        else:
+            good[name] = x
+    valid, seen = {}, {}
+    for name, x in good.items():  # one at a time: each valid table is checked for twins
+        try:
+            valid[name] = m = VrfModel.model_validate(x)
+        except ValidationError as e:
+            problems += [((name, *loc), msg) for loc, msg in _problems(e)]
+            continue
+        if m.table in seen:
+            problems.append(((name, "table"), f"table {m.table} is also vrfs.{seen[m.table]}'s"))
+        seen.setdefault(m.table, name)
+    if problems:
+        raise _multi(problems)
+    return valid
+
+
+Vrfs = Annotated[Dict[str, VrfModel], WrapValidator(_vrfs_check)]
+
+
 class RouteModel(_Model):
+    """routes[]: vrf, the table the route goes in: by default its interface's."""
     prefix: IP4Net
     via: IP4
     interface: Str
+    vrf: Str = None
 
 
 NatProtocol = _choice_t("udp", "tcp")
 
 
 class StaticMappingModel(_Model):
+    """vrf: the local address's table (NAT44-ED's vrf of the mapping); none: the default."""
     protocol: NatProtocol
     local: Endpoint
     external: Endpoint
+    vrf: Str = None
 
 
-Pool = _unique_list_t(IP4, "must be a list of at least one IPv4 address", False,
-                      lambda a: f"{a} listed twice")
+class PoolAddressModel(_Model):
+    """A nat44.pool entry: an address, of one tenant's table when vrf is given (NAT44-ED's
+    tenant-vrf)."""
+    address: IP4
+    vrf: Str = None
+
+
+_IP4 = TypeAdapter(IP4)
+
+
+def _pool_entry(v):
+    """An address, or a mapping {address, vrf} -> PoolAddressModel."""
+    if isinstance(v, dict):
+        try:
+            return PoolAddressModel.model_validate(v)
+        except ValidationError as e:
+            raise _multi(_problems(e, PoolAddressModel))
+    try:
+        return PoolAddressModel(address=_IP4.validate_python(v))
+    except ValidationError as e:
+        raise _multi(_problems(e))
+
+
+PoolEntry = Annotated[PoolAddressModel, PlainValidator(_pool_entry)]
+Pool = _unique_list_t(PoolEntry, "must be a list of at least one IPv4 address (or {address, "
+                                 "vrf} mapping)", False,
+                      lambda e: f"{e.address} listed twice", key=lambda e: e.address)
 StaticMappings = _list_t(StaticMappingModel, "must be a list")
 
 
@@ -829,6 +921,7 @@ Routes = _list_t(RouteModel, "must be a list")
 
 class ConfigModel(_Model):
     vpp: Optional[VppModel] = None
+    vrfs: Vrfs = None
     interfaces: Annotated[Dict[str, InterfaceModel], WrapValidator(_interfaces_check)]
     routes: Optional[Routes] = None
     nat44: NatModel
@@ -844,13 +937,17 @@ def _build(m):
     for name, i in m.interfaces.items():
         itf = Interface(name=name, type=i.type, role=i.role, address=i.address,
                         host_if=i.host_if if i.type != "existing" else None,
-                        vpp_name=i.vpp_name)
+                        vpp_name=i.vpp_name, vrf=i.vrf)
         if i.type == "tap":
             itf.tap_id, tap_id = tap_id, tap_id + 1
         interfaces[name] = itf
-    routes = [Route(r.prefix, r.via, r.interface) for r in m.routes or []]
-    nat = Nat(sessions=m.nat44.sessions, pool=list(m.nat44.pool),
-              static_mappings=[StaticMapping(s.protocol, s.local, s.external)
+    # a route is in its interface's table unless it says otherwise
+    routes = [Route(r.prefix, r.via, r.interface,
+                    r.vrf if r.vrf is not None or r.interface not in interfaces
+                    else interfaces[r.interface].vrf) for r in m.routes or []]
+    nat = Nat(sessions=m.nat44.sessions, pool=[e.address for e in m.nat44.pool],
+              pool_vrfs={e.address: e.vrf for e in m.nat44.pool if e.vrf is not None},
+              static_mappings=[StaticMapping(s.protocol, s.local, s.external, s.vrf)
                                for s in m.nat44.static_mappings])
     a = m.sip_alg or SipAlgModel()
     ports, t = a.ports or PortsModel(), a.timeouts or TimeoutsModel()
@@ -878,7 +975,7 @@ def _build(m):
                       outbound=policy(m.firewall.outbound, D.FW_OUTBOUND),
                       inbound=policy(m.firewall.inbound, D.FW_INBOUND))
     return Config(vpp=vpp, interfaces=interfaces, routes=routes, nat=nat, sip_alg=sip_alg,
-                  firewall=fw)
+                  firewall=fw, vrfs={n: v.table for n, v in (m.vrfs or {}).items()})
 
 
 def _validation(v):
@@ -918,12 +1015,17 @@ def _semantics(ctx, cfg):
         if i.vpp_ifname in seen:
             ctx.err(f"interfaces.{n}", f"same VPP interface as interfaces.{seen[i.vpp_ifname]}")
         seen[i.vpp_ifname] = n
-    nets = [(n, i.address.network) for n, i in cfg.interfaces.items() if i.address]
+    _vrf_refs(ctx, cfg)
+    # addresses overlap within a table only: tenants in two may have the same networks
+    nets = [(n, i.address.network, _table(cfg, i.vrf), i.vrf)
+            for n, i in cfg.interfaces.items() if i.address]
     for a in range(len(nets)):
         for b in range(a + 1, len(nets)):
-            if nets[a][1].overlaps(nets[b][1]):
+            if nets[a][2] is not None and nets[a][2] == nets[b][2] and \
+                    nets[a][1].overlaps(nets[b][1]):
+                where = f"vrf {nets[a][3]}" if nets[a][3] else "the default table"
                 ctx.err(f"interfaces.{nets[b][0]}.address",
-                        f"overlaps interfaces.{nets[a][0]}.address ({nets[a][1]})")
+                        f"overlaps interfaces.{nets[a][0]}.address ({nets[a][1]}) in {where}")
     for n, r in enumerate(cfg.routes):
         if r.interface not in names:
             ctx.err(f"routes[{n}].interface", f"no interface named {r.interface!r}")
@@ -936,6 +1038,7 @@ def _semantics(ctx, cfg):
         for n, itf in cfg.interfaces.items():
             if itf.address and a == itf.address.ip:
                 ctx.err(f"nat44.pool[{i}]", f"{a} is the address of interfaces.{n}")
+    _nat_addresses(ctx, cfg)
     ext_seen = {}
     for i, m in enumerate(cfg.nat.static_mappings):
         key = (m.protocol, m.external)
@@ -958,6 +1061,52 @@ def _semantics(ctx, cfg):
     if cfg.firewall.enabled and "outside" not in roles:
         ctx.err("firewall.enabled", "no interface has role outside: the inbound policy and the "
                                     "reflect ACL go on outside interfaces")
+
+
+def _table(cfg, vrf):
+    """The table id of a vrf name (0: None, the default table); None for an unknown name."""
+    return 0 if vrf is None else cfg.vrfs.get(vrf)
+
+
+def _vrf_refs(ctx, cfg):
+    """Each vrf that an interface, pool address, static mapping or route names is one of
+    vrfs. A route without vrf has its interface's: an unknown one is reported there only."""
+    known = ", ".join(cfg.vrfs) or "none"
+
+    def check(path, name):
+        if name is not None and name not in cfg.vrfs:
+            ctx.err(path, f"no VRF named {name!r} (vrfs: {known}; the default table needs no "
+                          f"vrf)")
+    for n, i in cfg.interfaces.items():
+        check(f"interfaces.{n}.vrf", i.vrf)
+    for k, r in enumerate(cfg.routes):
+        itf = cfg.interfaces.get(r.interface)
+        if itf is None or r.vrf != itf.vrf:
+            check(f"routes[{k}].vrf", r.vrf)
+    for k, a in enumerate(cfg.nat.pool):
+        check(f"nat44.pool[{k}].vrf", cfg.nat.pool_vrfs.get(a))
+    for k, m in enumerate(cfg.nat.static_mappings):
+        check(f"nat44.static_mappings[{k}].vrf", m.vrf)
+
+
+def _nat_addresses(ctx, cfg):
+    """Every inside interface's table has a NAT address: one of its own (a pool entry with
+    its vrf), else one without vrf (NAT44-ED gives those to any table without an address of
+    its own); with neither, NAT44-ED would translate nothing from that interface."""
+    shared = any(a not in cfg.nat.pool_vrfs for a in cfg.nat.pool)
+    own = set(cfg.nat.pool_vrfs.values())
+    for n, i in cfg.interfaces.items():
+        if i.role != "inside" or shared or i.vrf in own or _table(cfg, i.vrf) is None:
+            continue
+        if i.vrf is None:
+            ctx.err(f"interfaces.{n}", "in the default table, and nat44.pool has no address "
+                                       "without vrf: NAT44-ED would have no address to "
+                                       "translate its traffic to")
+        else:
+            ctx.err(f"interfaces.{n}.vrf",
+                    f"nat44.pool has no address of vrf {i.vrf} ({{address: ..., vrf: "
+                    f"{i.vrf}}}) and none without vrf: NAT44-ED would have no address to "
+                    f"translate this inside interface's traffic to")
 
 
 def _ports_text(s):
@@ -999,16 +1148,19 @@ def _normalisation(ctx, cfg):
         ctx.err("sip_alg.limits.media_ports",
                 f"first port {lo} is odd: the plugin starts the range on an even port and "
                 f"would run {lo - 1}-{hi} (write that, or {lo + 1}-{hi})")
-    connected = {}
+    connected = {}  # (table, prefix) -> what it is: an interface's routes are in its table
     for n, i in cfg.interfaces.items():
-        connected[i.address.network] = f"the network of interfaces.{n}"
-        connected[ipaddress.IPv4Network(f"{i.address.ip}/32")] = f"the address of interfaces.{n}"
+        t = _table(cfg, i.vrf)
+        connected[t, i.address.network] = f"the network of interfaces.{n}"
+        connected[t, ipaddress.IPv4Network(f"{i.address.ip}/32")] = \
+            f"the address of interfaces.{n}"
     for n, r in enumerate(cfg.routes):
-        if r.prefix in connected:
+        key = (_table(cfg, r.vrf), r.prefix)
+        if key[0] is not None and key in connected:
             # the interface's connected (or local) route outranks a static one in VPP's FIB:
             # ip_route_dump shows the attached path, never the static route
             ctx.err(f"routes[{n}].prefix",
-                    f"{r.prefix} is {connected[r.prefix]}: VPP's connected route for it "
+                    f"{r.prefix} is {connected[key]}: VPP's connected route for it "
                     f"outranks a static one, which would never show as configured")
         elif str(r.prefix) == f"{r.via}/32":
             # VPP reports a /32 through itself as an attached host, not a static route
@@ -1036,6 +1188,18 @@ CALL_METHODS = {
 
 def _warnings(cfg):
     out = []
+    used = {i.vrf for i in cfg.interfaces.values()} | {r.vrf for r in cfg.routes} | \
+        set(cfg.nat.pool_vrfs.values()) | {m.vrf for m in cfg.nat.static_mappings}
+    for name in cfg.vrfs:
+        if name not in used:
+            out.append((f"vrfs.{name}", "no interface, route, nat44.pool address or static "
+                                        "mapping is in it: an empty table"))
+    inside = {i.vrf for i in cfg.interfaces.values() if i.role == "inside"}
+    for k, a in enumerate(cfg.nat.pool):
+        v = cfg.nat.pool_vrfs.get(a)
+        if v is not None and v not in inside:
+            out.append((f"nat44.pool[{k}].vrf", f"no inside interface is in vrf {v}: NAT44-ED "
+                                                f"translates nothing to {a}"))
     if cfg.sip_alg.servers_explicit:
         local = {m.local for m in cfg.nat.static_mappings}
         for i, (a, p) in enumerate(cfg.sip_alg.servers):

@@ -89,3 +89,9 @@ MAIN_HEAP = "1G"
 NAT_SESSIONS = 10000
 FW_OUTBOUND = "permit"
 FW_INBOUND = "deny"
+# IPv4 tables (VRFs): ids 1..2^32-2 (0 is the default table, ~0 means none to NAT44-ED and
+# the FIB); a name is VPP's table name (ip_table_add_del's string name[64]), which the ALG's
+# VPN column shows. The default table has no entry and is "public" in that column.
+VRF_TABLE_MAX = 0xFFFFFFFE
+VRF_NAME_MAX = 63
+DEFAULT_VPN = "public"

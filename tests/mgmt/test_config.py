@@ -855,3 +855,175 @@ def test_examples_document_servers(path):
            "ports.udp, a tcp mapping's in ports.tcp) publishes a SIP server" in prose
     cfg = config.parse(yaml.safe_load(text.replace(line, line.replace("# ", "", 1))))
     assert _servers(cfg) == ["192.168.1.5:5060"] and cfg.sip_alg.servers_explicit
+
+
+# --- VRF tables and tenants ---------------------------------------------------------------------
+
+TENANTS = os.path.join(ROOT, "mgmt", "examples", "tenants.yaml")
+
+
+def test_tenants_example():
+    """tenants.yaml: two tables, an inside interface in each with the same network, the
+    outside in the default table, an address of each tenant's in the pool."""
+    from sipalgctl import config
+    cfg = config.load(TENANTS)
+    assert cfg.vrfs == {"tenant-a": 10, "tenant-b": 20}
+    assert {n: (i.vrf, str(i.address)) for n, i in cfg.interfaces.items()} == {
+        "inside-a": ("tenant-a", "192.168.1.254/24"), "inside-b": ("tenant-b", "192.168.1.254/24"),
+        "outside": (None, "203.0.113.1/24")}
+    assert [str(a) for a in cfg.nat.pool] == ["203.0.113.10", "203.0.113.11"]
+    assert {str(a): v for a, v in cfg.nat.pool_vrfs.items()} == {
+        "203.0.113.10": "tenant-a", "203.0.113.11": "tenant-b"}
+    assert [cfg.table(i.vrf) for i in cfg.interfaces.values()] == [10, 20, 0]
+    assert cfg.routes[0].vrf is None and cfg.warnings == []
+    assert cfg.alg_interfaces() == ["inside-a", "inside-b", "outside"]
+
+
+def test_tenants_example_static_mapping_comment():
+    """The commented-out static mapping of tenants.yaml, uncommented, is valid: in tenant-b's
+    table."""
+    from sipalgctl import config
+    text = open(TENANTS).read()
+    block = ('  # static_mappings:\n'
+             '  #   - {protocol: udp, local: "192.168.1.5:5060", external: "203.0.113.11:5060",\n'
+             '  #      vrf: tenant-b}\n')
+    assert text.count(block) == 1
+    cfg = config.parse(yaml.safe_load(text.replace(block, block.replace("  # ", "  "))))
+    (m,) = cfg.nat.static_mappings
+    assert (m.vrf, cfg.table(m.vrf), str(m.external[0])) == ("tenant-b", 20, "203.0.113.11")
+
+
+def _tenants(**changes):
+    """tenants.yaml with changes applied to its data (functions of the data), parsed."""
+    from sipalgctl import config
+    data = yaml.safe_load(open(TENANTS))
+    for f in changes.values():
+        f(data)
+    return config.parse(data)
+
+
+def test_no_vrfs_is_the_default_table():
+    from sipalgctl import config
+    cfg = config.load(SEED)
+    assert cfg.vrfs == {} and all(i.vrf is None for i in cfg.interfaces.values())
+    assert cfg.nat.pool_vrfs == {} and cfg.table(None) == 0
+
+
+def test_empty_vrfs_section():
+    """`vrfs:` with nothing under it: no tables."""
+    from sipalgctl import config
+    data = yaml.safe_load(open(SEED))
+    data["vrfs"] = None
+    assert config.parse(data).vrfs == {}
+
+
+def test_route_in_its_interfaces_table_unless_it_says():
+    """A route without vrf is in its interface's table; with one, in that table."""
+    def routes(d):
+        d["routes"] = [{"prefix": "10.1.0.0/16", "via": "192.168.1.9", "interface": "inside-a"},
+                       {"prefix": "10.2.0.0/16", "via": "192.168.1.9", "interface": "inside-b",
+                        "vrf": "tenant-a"},
+                       {"prefix": "0.0.0.0/0", "via": "203.0.113.2", "interface": "outside"}]
+    cfg = _tenants(r=routes)
+    assert [(r.vrf, cfg.table(r.vrf)) for r in cfg.routes] == \
+        [("tenant-a", 10), ("tenant-a", 10), (None, 0)]
+
+
+@pytest.mark.parametrize("route,msg", [
+    # the network of inside-a, in tenant-a's table: its connected route outranks it
+    ({"prefix": "192.168.1.0/24", "via": "192.168.1.9", "interface": "inside-a"},
+     "192.168.1.0/24 is the network of interfaces.inside-a"),
+    ({"prefix": "192.168.1.254/32", "via": "192.168.1.9", "interface": "inside-b"},
+     "192.168.1.254/32 is the address of interfaces.inside-b"),
+    # in the default table, where no interface has that network: fine
+    ({"prefix": "192.168.1.0/24", "via": "203.0.113.2", "interface": "outside"}, None),
+    # a route of tenant-b's table through the outside interface
+    ({"prefix": "192.168.1.0/24", "via": "203.0.113.2", "interface": "outside",
+      "vrf": "tenant-b"}, "192.168.1.0/24 is the network of interfaces.inside-b"),
+])
+def test_routes_vpp_would_not_report_per_table(route, msg):
+    """A route to an interface's own network is refused in that interface's table only."""
+    from sipalgctl import config
+
+    def routes(d):
+        d["routes"] = [route]
+    if msg is None:
+        _tenants(r=routes)
+        return
+    with pytest.raises(config.ConfigError) as e:
+        _tenants(r=routes)
+    assert [(p, m.split(":")[0]) for p, m in e.value.problems] == [("routes[0].prefix", msg)]
+
+
+def test_shared_pool_address_serves_every_table():
+    """An address without vrf is NAT44-ED's for any table without one of its own: the
+    tenants may share it (no error, no warning)."""
+    def pool(d):
+        d["nat44"]["pool"] = ["203.0.113.10"]
+    cfg = _tenants(p=pool)
+    assert cfg.nat.pool_vrfs == {} and cfg.warnings == []
+
+    def pool_b(d):
+        d["nat44"]["pool"] = ["203.0.113.10", {"address": "203.0.113.11", "vrf": "tenant-b"}]
+    cfg = _tenants(p=pool_b)
+    assert {str(a): v for a, v in cfg.nat.pool_vrfs.items()} == {"203.0.113.11": "tenant-b"}
+
+
+def test_vrf_warnings(tmp_path, capsys):
+    """A table nothing is in, and a tenant address no inside interface uses: valid, warned."""
+    def extra(d):
+        d["vrfs"]["spare"] = {"table": 30}
+        d["vrfs"]["outer"] = {"table": 40}
+        d["interfaces"]["outside"]["vrf"] = "outer"
+        d["nat44"]["pool"].append({"address": "203.0.113.12", "vrf": "outer"})
+    cfg = _tenants(x=extra)
+    assert cfg.warnings == [
+        ("vrfs.spare", "no interface, route, nat44.pool address or static mapping is in it: an "
+                       "empty table"),
+        ("nat44.pool[2].vrf", "no inside interface is in vrf outer: NAT44-ED translates "
+                              "nothing to 203.0.113.12")]
+    # the outside in a table of its own is fine; its route follows it
+    assert cfg.table(cfg.interfaces["outside"].vrf) == 40 and cfg.routes[0].vrf == "outer"
+    data = yaml.safe_load(open(TENANTS))
+    extra(data)
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert cli.main(["check", str(path)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"{path}: vrfs.spare: warning: no interface, route, nat44.pool address or "
+                   f"static mapping is in it: an empty table",
+                   f"{path}: nat44.pool[2].vrf: warning: no inside interface is in vrf outer: "
+                   f"NAT44-ED translates nothing to 203.0.113.12"]
+
+
+@pytest.mark.parametrize("name,ok", [("t" * 63, True), ("t" * 64, False), ("a_b-9", True),
+                                     ("tenänt", False), ("Public", True)])
+def test_vrf_names(name, ok):
+    """VPP's table names: letters, digits, '-' and '_' (ASCII), at most 63 characters;
+    'public' is the default table's."""
+    from sipalgctl import config
+    data = yaml.safe_load(open(SEED))
+    data["vrfs"] = {name: {"table": 7}}
+    data["interfaces"]["inside"]["vrf"] = name
+    if ok:
+        assert config.parse(data).vrfs == {name: 7}
+        return
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(data)
+    assert [p for p, _ in e.value.problems] == [f"vrfs.{name}"]
+
+
+@pytest.mark.parametrize("table", [1, 10, 4294967294])
+def test_vrf_tables(table):
+    from sipalgctl import config
+    data = yaml.safe_load(open(SEED))
+    data["vrfs"] = {"t": {"table": table}}
+    data["interfaces"]["inside"]["vrf"] = "t"
+    assert config.parse(data).table("t") == table
+
+
+def test_check_summary_vrfs(capsys):
+    assert cli.main(["check", TENANTS]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"{TENANTS}: ok (3 interfaces, VRFs tenant-a (table 10), tenant-b (table 20), 2 NAT "
+        f"addresses, 0 static mappings, SIP ALG on inside-a, inside-b, outside; ")
