@@ -266,7 +266,9 @@ mgmt/examples/tenants.yaml) and firewall (see mgmt/examples/firewall.yaml):
   everything that leaves, so its return traffic gets in."""
 
 APPLY_HELP = """bring the running VPP to the configuration. sipalgctl owns, on the configured
-interfaces, addresses, admin state, routes, NAT44-ED and the ALG's settings, and, wherever
+interfaces, their IPv4 table, addresses, admin state, routes, NAT44-ED and the ALG's
+settings; the IPv4 tables of vrfs (made before anything is put in them, deleted once
+emptied when gone from the YAML, made again under a new name); and, wherever
 they are, the ACLs tagged sipalgctl:outbound, sipalgctl:inbound and sipalgctl:reflect: it
 creates them, replaces them in place when their rules change, puts them first in each
 interface's ACL lists (ACLs of others stay bound after them, in their order, but no packet

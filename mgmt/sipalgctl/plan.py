@@ -3,17 +3,27 @@
 
 Each operation renders as VPP CLI text (what `plan` prints) and as one binary-API call
 (what `apply` sends). Applying a config twice plans nothing; an item removed from the YAML
-is removed from VPP. sipalgctl owns, on the interfaces of the config: addresses, admin state,
-routes through them, NAT44-ED (pool, interface roles, static mappings except the ALG's own
-pinholes) and the SIP ALG settings; and, wherever they are, the firewall's ACLs (those tagged
-"sipalgctl:", see acl.py), which it puts first in each interface's ACL lists, keeping other
-ACLs bound after them in their order.
+is removed from VPP. sipalgctl owns, on the interfaces of the config: their IPv4 table,
+addresses, admin state, routes through them (in any table), NAT44-ED (pool, interface roles,
+static mappings except the ALG's own pinholes) and the SIP ALG settings; the IPv4 tables the
+YAML names (vrfs) and those a configured interface is in (one the YAML no longer names is
+deleted once nothing of sipalgctl's is in it, unless an interface of others is); and,
+wherever they are, the firewall's ACLs (those tagged "sipalgctl:", see acl.py), which it
+puts first in each interface's ACL lists, keeping other ACLs bound after them in their order.
+
+Tables: VPP moves an interface to another table only without IPv4 addresses, keeps a table
+while anything holds it (an interface, a NAT44-ED address or static mapping of its) and never
+renames one. So a table is made before anything is put in it and deleted after everything
+is out of it; an interface that changes tables loses its addresses first and gets them back
+in the new one; and a table the YAML names otherwise than VPP does is emptied, deleted and
+made again under its name (_replace_tables).
 
 An operation may refer to an ACL this plan creates, whose index VPP gives only when it is
 created: its cli() names it by tag (<sipalgctl:inbound>) and its call() carries the tag;
 apply() fills in the index (resolve) from the reply of the operation that created it (done).
 """
 
+import copy
 from dataclasses import dataclass, field, replace
 from typing import Dict, Optional, Set, Tuple, Union
 
@@ -28,6 +38,9 @@ NAT_IS_ADDR_ONLY, NAT_IS_OUT2IN_ONLY = 0x08, 0x04
 # VNET_API_ERROR_UNSUPPORTED: sip_alg_interface_enable_disable on an interface where
 # NAT44-ED's output feature is on
 UNSUPPORTED = -126
+# sw_interface_set_table: VNET_API_ERROR_NO_SUCH_FIB, VNET_API_ERROR_ADDRESS_FOUND_FOR_INTERFACE
+NO_SUCH_FIB, ADDRESS_FOUND = -3, -114
+NO_VRF = 0xFFFFFFFF  # NAT44-ED's vrf_id of a pool address of no table in particular
 
 
 def output_feature(ifname):
@@ -46,13 +59,18 @@ class State:
     sw_if_index: Dict[str, int] = field(default_factory=dict)  # VPP name -> index
     addresses: Dict[int, Set[str]] = field(default_factory=dict)  # index -> {"a.b.c.d/n"}
     up: Dict[int, bool] = field(default_factory=dict)
-    routes: Set[Tuple[str, str, int]] = field(default_factory=set)  # (prefix, via, index)
+    tables: Dict[int, str] = field(default_factory=dict)  # IPv4 table id -> VPP's name of it
+    if_table: Dict[int, int] = field(default_factory=dict)  # index -> IPv4 table id (else 0)
+    # (prefix, via, index, table id)
+    routes: Set[Tuple[str, str, int, int]] = field(default_factory=set)
     nat_enabled: bool = False
     nat_sessions: int = 0
-    nat_pool: Set[str] = field(default_factory=set)
+    nat_pool: Set[Tuple[str, int]] = field(default_factory=set)  # (address, table or NO_VRF)
     nat_interfaces: Dict[int, int] = field(default_factory=dict)  # index -> flags
     nat_output: Set[int] = field(default_factory=set)  # NAT44-ED's output feature is on them
-    static_mappings: Set[Tuple[str, str, int, str, int]] = field(default_factory=set)
+    # (protocol, local, local port, external, external port, table id)
+    static_mappings: Set[Tuple[str, str, int, str, int, int]] = field(default_factory=set)
+    alg_tables: Set[int] = field(default_factory=set)  # the tables of the ALG's own pinholes
     alg_interfaces: Set[int] = field(default_factory=set)
     alg: Optional[dict] = None  # get_config reply as a dict
     acl_plugin: bool = False  # VPP offers the ACL plugin's messages
@@ -97,6 +115,52 @@ class Op:
 
 
 @dataclass
+class IpTable(Op):
+    """An IPv4 table, made under its name (ip_table_add_del; VPP keeps the name of a table
+    that exists) or deleted."""
+    table_id: int
+    name: str
+    is_add: bool
+    why: Optional[str] = None
+
+    def cli(self):
+        if self.is_add:
+            return f"ip table add {self.table_id} name {self.name}"
+        return f"ip table del {self.table_id}"
+
+    def call(self):
+        return "ip_table_add_del", {"is_add": self.is_add, "table": {
+            "table_id": self.table_id, "is_ip6": False, "name": self.name if self.is_add else ""}}
+
+    def comment(self):
+        return self.why
+
+
+@dataclass
+class InterfaceTable(Op):
+    """The IPv4 table of an interface (sw_interface_set_table): it must exist, and the
+    interface must have no IPv4 address."""
+    ifname: str
+    sw_if_index: int
+    table_id: int
+
+    def cli(self):
+        return f"set interface ip table {self.ifname} {self.table_id}"
+
+    def call(self):
+        return "sw_interface_set_table", {"sw_if_index": self.sw_if_index, "is_ipv6": False,
+                                          "vrf_id": self.table_id}
+
+    def failure(self, retval):
+        if retval == NO_SUCH_FIB:
+            return f"VPP has no IPv4 table {self.table_id}"
+        if retval == ADDRESS_FOUND:
+            return (f"{self.ifname} still has IPv4 addresses: VPP moves an interface to another "
+                    f"table only without them")
+        return None
+
+
+@dataclass
 class SetInterfaceState(Op):
     ifname: str
     sw_if_index: int
@@ -132,13 +196,16 @@ class RouteOp(Op):
     ifname: str
     sw_if_index: int
     is_add: bool
+    table_id: int = 0
 
     def cli(self):
-        return f"ip route {'add' if self.is_add else 'del'} {self.prefix} via {self.via} {self.ifname}"
+        table = f" table {self.table_id}" if self.table_id else ""
+        return (f"ip route {'add' if self.is_add else 'del'} {self.prefix}{table} via {self.via} "
+                f"{self.ifname}")
 
     def call(self):
         return "ip_route_add_del", {"is_add": self.is_add, "route": {
-            "table_id": 0, "prefix": self.prefix, "n_paths": 1,
+            "table_id": self.table_id, "prefix": self.prefix, "n_paths": 1,
             "paths": [{"sw_if_index": self.sw_if_index, "proto": 0, "weight": 1,
                        "nh": {"address": {"ip4": self.via}}, "n_labels": 0,
                        "label_stack": [{"is_uniform": 0, "label": 0, "ttl": 0, "exp": 0}] * 16}]}}
@@ -157,16 +224,20 @@ class NatEnable(Op):
 
 @dataclass
 class NatAddress(Op):
+    """A NAT44-ED pool address; vrf: the table of the only inside interfaces it serves
+    (tenant-vrf), NO_VRF: any table without an address of its own."""
     address: str
     is_add: bool
+    vrf: int = NO_VRF
 
     def cli(self):
-        return f"nat44 add address {self.address}{'' if self.is_add else ' del'}"
+        tenant = "" if self.vrf == NO_VRF else f" tenant-vrf {self.vrf}"
+        return f"nat44 add address {self.address}{tenant}{'' if self.is_add else ' del'}"
 
     def call(self):
         return "nat44_add_del_address_range", {"first_ip_address": self.address,
                                                "last_ip_address": self.address,
-                                               "vrf_id": 0xFFFFFFFF, "is_add": self.is_add}
+                                               "vrf_id": self.vrf, "is_add": self.is_add}
 
 
 @dataclass
@@ -194,18 +265,25 @@ class NatStaticMapping(Op):
     external: str
     external_port: int
     is_add: bool
+    vrf: int = 0  # the table of the local address
+
+    @classmethod
+    def of(cls, key, is_add):
+        """From a State.static_mappings tuple."""
+        proto, local, lport, ext, eport, vrf = key
+        return cls(proto, local, lport, ext, eport, is_add, vrf)
 
     def cli(self):
         return (f"nat44 add static mapping {self.protocol} local {self.local} {self.local_port} "
                 f"external {self.external} {self.external_port}"
-                + ("" if self.is_add else " del"))
+                + (f" vrf {self.vrf}" if self.vrf else "") + ("" if self.is_add else " del"))
 
     def call(self):
         return "nat44_add_del_static_mapping_v2", {
             "is_add": self.is_add, "local_ip_address": self.local,
             "external_ip_address": self.external, "protocol": IP_PROTO[self.protocol],
             "local_port": self.local_port, "external_port": self.external_port,
-            "external_sw_if_index": 0xFFFFFFFF, "vrf_id": 0, "tag": "sipalgctl"}
+            "external_sw_if_index": 0xFFFFFFFF, "vrf_id": self.vrf, "tag": "sipalgctl"}
 
 
 @dataclass
@@ -589,17 +667,22 @@ def read_state(c):
     for idx in st.sw_if_index.values():
         st.addresses[idx] = {str(a.prefix) for a in c.dump("ip_address_dump", sw_if_index=idx,
                                                               is_ipv6=False)}
-    for d in c.dump("ip_route_dump", table={"table_id": 0, "is_ip6": False}):
-        r = d.route
-        if r.n_paths != 1:
-            continue
-        p = r.paths[0]
-        via, prefix = str(p.nh.address.ip4), str(r.prefix)
-        # a static route: a normal path through a next hop that is not the prefix itself
-        # (attached hosts, local and NAT addresses are /32s "via" themselves)
-        if (via != "0.0.0.0" and p.sw_if_index != 0xFFFFFFFF and int(p.type) == 0
-                and prefix != f"{via}/32"):
-            st.routes.add((prefix, via, p.sw_if_index))
+        st.if_table[idx] = c.call("sw_interface_get_table", sw_if_index=idx,
+                                  is_ipv6=False).vrf_id
+    st.tables = {d.table.table_id: d.table.name.rstrip("\x00")
+                 for d in c.dump("ip_table_dump") if not d.table.is_ip6}
+    for table in sorted(set(st.tables) | {0}):
+        for d in c.dump("ip_route_dump", table={"table_id": table, "is_ip6": False}):
+            r = d.route
+            if r.n_paths != 1:
+                continue
+            p = r.paths[0]
+            via, prefix = str(p.nh.address.ip4), str(r.prefix)
+            # a static route: a normal path through a next hop that is not the prefix itself
+            # (attached hosts, local and NAT addresses are /32s "via" themselves)
+            if (via != "0.0.0.0" and p.sw_if_index != 0xFFFFFFFF and int(p.type) == 0
+                    and prefix != f"{via}/32"):
+                st.routes.add((prefix, via, p.sw_if_index, table))
     try:
         rc = c.call("nat44_show_running_config")
         st.nat_enabled = bool(rc.sessions)
@@ -607,22 +690,22 @@ def read_state(c):
     except Exception:
         st.nat_enabled = False
     if st.nat_enabled:
-        st.nat_pool = {str(d.ip_address) for d in c.dump("nat44_address_dump")}
+        st.nat_pool = {(str(d.ip_address), d.vrf_id) for d in c.dump("nat44_address_dump")}
         st.nat_interfaces = {d.sw_if_index: int(d.flags) & (NAT_IS_INSIDE | NAT_IS_OUTSIDE)
                              for d in c.dump("nat44_interface_dump")}
         if c.has("nat44_ed_output_interface_get"):
             st.nat_output = {d.sw_if_index
                              for d in c.dump("nat44_ed_output_interface_get", cursor=0)}
-        pinholes = {(str(e.inside_address), e.inside_port, str(e.public_address), e.public_port)
+        pinholes = {(str(e.inside_address), e.inside_port, str(e.public_address), e.public_port,
+                     e.inside_vrf)
                     for e in c.dump("sip_alg_server_map_get", cursor=0) if e.nat_mapping}
+        st.alg_tables = {p[4] for p in pinholes}
         for d in c.dump("nat44_static_mapping_dump"):
             key = (str(d.local_ip_address), d.local_port, str(d.external_ip_address),
-                   d.external_port)
+                   d.external_port, d.vrf_id)
             if key in pinholes:
                 continue  # the ALG's own pinholes are not configuration
-            st.static_mappings.add((PROTO_NAME.get(d.protocol, str(d.protocol)),
-                                    str(d.local_ip_address), d.local_port,
-                                    str(d.external_ip_address), d.external_port))
+            st.static_mappings.add((PROTO_NAME.get(d.protocol, str(d.protocol)), *key))
     st.alg_interfaces = {d.sw_if_index for d in c.dump("sip_alg_interfaces_get", cursor=0)}
     st.acl_plugin = c.has("acl_dump")
     if st.acl_plugin:
@@ -653,39 +736,59 @@ def plan(cfg, st):
         # NAT44-ED refuses inside/outside on such an interface, and the ALG refuses it
         if i.role != "none" and st.nat_enabled and idx[name] in st.nat_output:
             raise PlanError(f"interfaces.{name}: {output_feature(i.vpp_ifname)}")
+    replaced, st = _replace_tables(cfg, st, idx)
     adds = []
     # removals, undone in reverse order of their dependencies
     del_alg, del_sm, del_nat_if, del_pool, del_routes, del_addr = [], [], [], [], [], []
 
-    # interfaces: addresses and admin state
+    # IPv4 tables: those of the YAML, made under their names; one the YAML no longer names
+    # that a configured interface is in, deleted once nothing of sipalgctl's is in it (after
+    # everything else is removed), unless an interface of others is
+    want_tables = {t: n for n, t in cfg.vrfs.items()}
+    table_adds = [IpTable(t, n, True) for t, n in sorted(want_tables.items())
+                  if t not in st.tables]
+    ours = {st.if_table.get(x, 0) for x in managed}
+    others = {t for x, t in st.if_table.items() if x not in managed}
+    table_dels = [IpTable(t, st.tables[t], False, why="no longer in vrfs")
+                  for t in sorted(ours - set(want_tables) - others) if t and t in st.tables]
+
+    # interfaces: table, addresses and admin state; one that changes tables loses its
+    # addresses first (VPP refuses the change otherwise) and gets them in the new table
+    if_tables = []
     for name, i in cfg.interfaces.items():
         x = idx[name]
         want = {str(i.address)}
         have = st.addresses.get(x, set())
-        for a in sorted(have - want):
+        table = cfg.table(i.vrf)
+        moved = st.if_table.get(x, 0) != table
+        if moved:
+            if_tables.append(InterfaceTable(i.vpp_ifname, x, table))
+        for a in sorted(have if moved else have - want):
             del_addr.append(InterfaceAddress(i.vpp_ifname, x, a, False))
-        for a in sorted(want - have):
+        for a in sorted(want if moved else want - have):
             adds.append(InterfaceAddress(i.vpp_ifname, x, a, True))
         if not st.up.get(x):
             adds.append(SetInterfaceState(i.vpp_ifname, x, True))
 
-    # routes through the managed interfaces
-    want_routes = {(str(r.prefix), str(r.via), idx[r.interface]) for r in cfg.routes}
+    # routes through the managed interfaces, in any table
+    want_routes = {(str(r.prefix), str(r.via), idx[r.interface], cfg.table(r.vrf))
+                   for r in cfg.routes}
     have_routes = {r for r in st.routes if r[2] in managed}
     for r in sorted(have_routes - want_routes):
-        del_routes.append(RouteOp(r[0], r[1], ifname[r[2]], r[2], False))
-    route_adds = [RouteOp(r[0], r[1], ifname[r[2]], r[2], True)
+        del_routes.append(RouteOp(r[0], r[1], ifname[r[2]], r[2], False, r[3]))
+    route_adds = [RouteOp(r[0], r[1], ifname[r[2]], r[2], True, r[3])
                   for r in sorted(want_routes - have_routes)]
 
     # NAT44-ED
     nat_adds = []
     if not st.nat_enabled:
         nat_adds.append(NatEnable(cfg.nat.sessions))
-    want_pool = {str(a) for a in cfg.nat.pool}
+    want_pool = {(str(a), cfg.table(cfg.nat.pool_vrfs[a]) if a in cfg.nat.pool_vrfs else NO_VRF)
+                 for a in cfg.nat.pool}
     have_pool = st.nat_pool if st.nat_enabled else set()
-    for a in sorted(have_pool - want_pool):
-        del_pool.append(NatAddress(a, False))
-    nat_adds += [NatAddress(a, True) for a in sorted(want_pool - have_pool)]
+    for a, v in sorted(have_pool - want_pool):
+        del_pool.append(NatAddress(a, False, v))
+    nat_adds += [NatAddress(a, True, v) for a, v in sorted(want_pool - have_pool)]
     role_flag = {"inside": NAT_IS_INSIDE, "outside": NAT_IS_OUTSIDE}
     for name, i in cfg.interfaces.items():
         x = idx[name]
@@ -696,12 +799,12 @@ def plan(cfg, st):
                 del_nat_if.append(NatInterface(i.vpp_ifname, x, role, False))
             if want & flag and not have & flag:
                 nat_adds.append(NatInterface(i.vpp_ifname, x, role, True))
-    want_sm = {(m.protocol, str(m.local[0]), m.local[1], str(m.external[0]), m.external[1])
-               for m in cfg.nat.static_mappings}
+    want_sm = {(m.protocol, str(m.local[0]), m.local[1], str(m.external[0]), m.external[1],
+                cfg.table(m.vrf)) for m in cfg.nat.static_mappings}
     have_sm = st.static_mappings if st.nat_enabled else set()
     for m in sorted(have_sm - want_sm):
-        del_sm.append(NatStaticMapping(*m, is_add=False))
-    nat_adds += [NatStaticMapping(*m, is_add=True) for m in sorted(want_sm - have_sm)]
+        del_sm.append(NatStaticMapping.of(m, False))
+    nat_adds += [NatStaticMapping.of(m, True) for m in sorted(want_sm - have_sm)]
 
     # SIP ALG
     alg_ops = []
@@ -739,8 +842,63 @@ def plan(cfg, st):
     alg_ops += [AlgInterface(ifname[x], x, True) for x in sorted(want_alg - st.alg_interfaces)]
 
     dels = del_alg + del_sm + del_nat_if + del_pool + del_routes + del_addr
+    # a table is made before an interface is put in it, deleted after they are taken out
+    tables = table_adds + if_tables + table_dels
     # the firewall before anything that brings traffic: an interface comes up filtered
-    return dels + plan_firewall(cfg, st, idx) + adds + route_adds + nat_adds + alg_ops
+    return (replaced + dels + tables + plan_firewall(cfg, st, idx) + adds + route_adds +
+            nat_adds + alg_ops)
+
+
+def _replace_tables(cfg, st, idx):
+    """Tables of the YAML that VPP has under another name (a vrfs entry renamed, a table made
+    by hand or by NAT44-ED without a name), which VPP cannot rename: the operations that
+    take everything out of each (routes, NAT44-ED's addresses and static mappings of it, the
+    configured interfaces' addresses, the interfaces) and delete it, and the state as it is
+    after them, in which plan() makes the table again and puts everything back. PlanError
+    when an interface that is not configured is in it, or the ALG's pinholes (which hold it:
+    calls or registrations in progress)."""
+    managed = set(idx.values())
+    names = {x: n for n, x in st.sw_if_index.items()}
+    ops, out = [], st
+    for name, t in sorted(cfg.vrfs.items(), key=lambda v: v[1]):
+        have = st.tables.get(t)
+        if have is None or have == name:
+            continue
+        why = f"vrfs.{name}: VPP has table {t} as {have!r} and cannot rename a table"
+        others = sorted(names.get(x, f"sw_if_index {x}") for x, tt in st.if_table.items()
+                        if tt == t and x not in managed)
+        if others:
+            raise PlanError(f"{why}; {', '.join(others)}, not in the configuration, "
+                            f"{'is' if len(others) == 1 else 'are'} in it, so sipalgctl cannot "
+                            f"make it again: move {'it' if len(others) == 1 else 'them'} out "
+                            f"(set interface ip table <interface> 0), or name the table "
+                            f"{have!r} here")
+        if t in st.alg_tables:
+            raise PlanError(f"{why}, and the SIP ALG's pinholes (calls or registrations in "
+                            f"progress) hold it, so sipalgctl cannot make it again now: apply "
+                            f"once they have ended (sipalgctl show server-map), or name the "
+                            f"table {have!r} here")
+        if out is st:
+            out = copy.deepcopy(st)
+        for r in sorted(r for r in out.routes if r[3] == t):
+            ops.append(RouteOp(r[0], r[1], names.get(r[2], f"sw_if_index {r[2]}"), r[2], False,
+                               t))
+            out.routes.discard(r)
+        if out.nat_enabled:
+            for a, v in sorted(a for a in out.nat_pool if a[1] == t):
+                ops.append(NatAddress(a, False, v))
+                out.nat_pool.discard((a, v))
+            for m in sorted(m for m in out.static_mappings if m[5] == t):
+                ops.append(NatStaticMapping.of(m, False))
+                out.static_mappings.discard(m)
+        for x in sorted(x for x, tt in out.if_table.items() if tt == t):
+            ops += [InterfaceAddress(names[x], x, a, False) for a in sorted(out.addresses[x])]
+            out.addresses[x] = set()
+            ops.append(InterfaceTable(names[x], x, 0))
+            out.if_table[x] = 0
+        ops.append(IpTable(t, have, False, why=f"VPP cannot rename it: made again as {name}"))
+        del out.tables[t]
+    return ops, out
 
 
 def plan_firewall(cfg, st, idx):

@@ -10,7 +10,7 @@ import vpp_harness as h
 
 from sipalgctl import acl as A, config, plan as P, vpp as V
 
-from test_plan import FULL, fake_apply, fresh
+from test_plan import FULL, TENANTS, fake_apply, fresh
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,29 @@ def all_ops():
     empty.firewall.enabled = False
     # the ACLs a fresh plan creates, as apply would know them: indices from VPP's replies
     created = {tag: n for n, tag in enumerate(A.TAGS)}
-    return [o.resolve(created) for o in adds] + replaced + P.plan(empty, st)
+    # tenants: tables made, interfaces put in them, tenant addresses, a route and a static
+    # mapping in a table; then renamed (made again) and gone
+    tenants = config.load(TENANTS)
+    tenants.routes.append(config.Route(config.ipaddress.IPv4Network("10.1.0.0/16"),
+                                       config.ipaddress.IPv4Address("192.168.1.9"),
+                                       "inside-a", "tenant-a"))
+    tenants.nat.static_mappings.append(config.StaticMapping(
+        "udp", (config.ipaddress.IPv4Address("192.168.1.5"), 5060),
+        (config.ipaddress.IPv4Address("203.0.113.11"), 5060), "tenant-b"))
+    t_adds = P.plan(tenants, fresh(tenants))
+    t_st = fake_apply(fresh(tenants), t_adds)
+    renamed = config.load(TENANTS)
+    renamed.vrfs = {"customer-a": 10, "tenant-b": 20}
+    for i in renamed.interfaces.values():
+        i.vrf = {"tenant-a": "customer-a"}.get(i.vrf, i.vrf)
+    renamed.nat.pool_vrfs = {a: {"tenant-a": "customer-a"}.get(v, v)
+                             for a, v in renamed.nat.pool_vrfs.items()}
+    gone = config.load(TENANTS)
+    gone.vrfs, gone.nat.pool_vrfs = {}, {}
+    gone.interfaces.pop("inside-b")
+    gone.interfaces["inside-a"].vrf = None
+    tenant_ops = t_adds + P.plan(renamed, t_st) + P.plan(gone, t_st)
+    return [o.resolve(created) for o in adds] + replaced + P.plan(empty, st) + tenant_ops
 
 
 OPS = all_ops()
@@ -66,11 +88,22 @@ def test_op_packs(messages, op):
     # and back: the fields we set survive the round trip
     back, size = msg.unpack(data)
     assert size == len(data)
+    same(back, args)
+
+
+def same(back, args, path=""):
+    """The fields of args (and of the mappings in it: vpp_papi packs a nested type from the
+    keys it knows and ignores others, so a misspelt one would be lost) as they came back."""
     for k, v in args.items():
+        assert hasattr(back, k), f"{path}{k} is no field of the message"
         if isinstance(v, (int, bool)):
-            assert getattr(back, k) == v, k
+            assert getattr(back, k) == v, path + k
+        elif isinstance(v, str):
+            assert str(getattr(back, k)) == v, path + k
+        elif isinstance(v, dict):
+            same(getattr(back, k), v, f"{path}{k}.")
         elif isinstance(v, list) and all(isinstance(x, int) for x in v):
-            assert list(getattr(back, k)) == v, k
+            assert list(getattr(back, k)) == v, path + k
 
 
 def test_acl_rules_pack(messages):

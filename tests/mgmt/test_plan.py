@@ -17,6 +17,7 @@ from sipalgctl.vpp import ApiError
 HERE = os.path.dirname(os.path.abspath(__file__))
 SEED = os.path.join(HERE, "..", "..", "mgmt", "examples", "seed.yaml")
 FULL = os.path.join(HERE, "configs", "full.yaml")
+TENANTS = os.path.join(HERE, "..", "..", "mgmt", "examples", "tenants.yaml")
 
 
 # the plugin's security defaults, as get_config reports them (test_security_defaults_are_
@@ -40,10 +41,12 @@ VALIDATION_DEFAULTS = {"strict": False, "drop_parse": False, "drop_header": Fals
 def fresh(cfg):
     """A VPP just started with the rendered startup.conf: interfaces exist, nothing else."""
     st = P.State()
+    st.tables = {0: "ipv4-VRF:0"}
     for n, (name, i) in enumerate(cfg.interfaces.items(), start=1):
         st.sw_if_index[i.vpp_ifname] = n
         st.addresses[n] = set()
         st.up[n] = False
+        st.if_table[n] = 0
     st.alg = {"udp": (5060,), "tcp": (), "signaling": 120, "media": 60, "call": 7200,
               "max_calls": 10000, "media_ports": (40000, 59999), "tcp_reassembly": 16384,
               "media_other_hosts": False, **SECURITY_DEFAULTS, **CALL_TIMER_DEFAULTS,
@@ -93,6 +96,44 @@ def fake_acl(st, msg, args):
     return SimpleNamespace(retval=0)
 
 
+class VppRefused(AssertionError):
+    """What VPP refuses with IPv4 tables: an interface moved with addresses on it, or into a
+    table that does not exist; a route into one; an address overlapping another of its
+    table."""
+
+
+def table_held(st, t):
+    """What keeps table t in VPP besides the API: an interface in it, NAT44-ED's addresses
+    and static mappings of it (NAT locks the table)."""
+    return (any(x == t for x in st.if_table.values()) or any(v == t for _, v in st.nat_pool)
+            or any(m[5] == t for m in st.static_mappings))
+
+
+def nat_table(st, t):
+    """NAT44-ED makes a table it is given that does not exist, under VPP's default name."""
+    if t not in (0, P.NO_VRF) and t not in st.tables:
+        st.tables[t] = f"ipv4-VRF:{t}"
+
+
+def fake_tables(st, op):
+    """The IPv4 table operations on the fake state, refused as VPP refuses them."""
+    if isinstance(op, P.IpTable):
+        if op.is_add:
+            st.tables.setdefault(op.table_id, op.name)  # an existing table keeps its name
+        else:
+            # the API's routes go; the table itself only when nothing else holds it
+            st.routes = {r for r in st.routes if r[3] != op.table_id}
+            if not table_held(st, op.table_id):
+                st.tables.pop(op.table_id, None)
+        return
+    x = op.sw_if_index
+    if op.table_id not in st.tables:
+        raise VppRefused(f"{op.cli()}: no such table (retval {P.NO_SUCH_FIB})")
+    if st.addresses.get(x):
+        raise VppRefused(f"{op.cli()}: addresses still present (retval {P.ADDRESS_FOUND})")
+    st.if_table[x] = op.table_id
+
+
 def fake_apply(st, ops):
     """What VPP does with each message, on the fake state; ACL indices are resolved as
     P.apply does (from the replies of the operations that created them)."""
@@ -102,24 +143,39 @@ def fake_apply(st, ops):
         op = op.resolve(created)
         if isinstance(op, (P.AclAddReplace, P.AclDel, P.AclInterface)):
             op.done(fake_acl(st, *op.call()), created)
+        elif isinstance(op, (P.IpTable, P.InterfaceTable)):
+            fake_tables(st, op)
         elif isinstance(op, P.SetInterfaceState):
             st.up[op.sw_if_index] = op.up
         elif isinstance(op, P.InterfaceAddress):
+            if op.is_add:
+                t = st.if_table.get(op.sw_if_index, 0)
+                net = ipaddress.ip_interface(op.prefix).network
+                for x, addrs in st.addresses.items():
+                    if st.if_table.get(x, 0) == t and any(
+                            ipaddress.ip_interface(a).network.overlaps(net) for a in addrs):
+                        raise VppRefused(f"{op.cli()}: overlaps an address of table {t}")
             (st.addresses[op.sw_if_index].add if op.is_add else
              st.addresses[op.sw_if_index].discard)(op.prefix)
         elif isinstance(op, P.RouteOp):
+            if op.is_add and op.table_id not in st.tables:
+                raise VppRefused(f"{op.cli()}: no such table")
             (st.routes.add if op.is_add else st.routes.discard)((op.prefix, op.via,
-                                                                 op.sw_if_index))
+                                                                 op.sw_if_index, op.table_id))
         elif isinstance(op, P.NatEnable):
             st.nat_enabled, st.nat_sessions = True, op.sessions
         elif isinstance(op, P.NatAddress):
-            (st.nat_pool.add if op.is_add else st.nat_pool.discard)(op.address)
+            if op.is_add:
+                nat_table(st, op.vrf)
+            (st.nat_pool.add if op.is_add else st.nat_pool.discard)((op.address, op.vrf))
         elif isinstance(op, P.NatInterface):
             flag = P.NAT_IS_INSIDE if op.role == "inside" else P.NAT_IS_OUTSIDE
             cur = st.nat_interfaces.get(op.sw_if_index, 0)
             st.nat_interfaces[op.sw_if_index] = cur | flag if op.is_add else cur & ~flag
         elif isinstance(op, P.NatStaticMapping):
-            key = (op.protocol, op.local, op.local_port, op.external, op.external_port)
+            key = (op.protocol, op.local, op.local_port, op.external, op.external_port, op.vrf)
+            if op.is_add:
+                nat_table(st, op.vrf)
             (st.static_mappings.add if op.is_add else st.static_mappings.discard)(key)
         elif isinstance(op, P.AlgPorts):
             st.alg.update(udp=op.udp, tcp=op.tcp)
@@ -180,7 +236,7 @@ def test_seed_on_fresh_vpp():
     ]
 
 
-@pytest.mark.parametrize("path", [SEED, FULL], ids=["seed", "full"])
+@pytest.mark.parametrize("path", [SEED, FULL, TENANTS], ids=["seed", "full", "tenants"])
 def test_apply_twice_plans_nothing(path):
     cfg = config.load(path)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
@@ -223,7 +279,8 @@ def test_foreign_state_on_unmanaged_interfaces_is_left_alone():
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     st.sw_if_index["loop9"] = 9
     st.addresses[9] = {"10.9.9.9/32"}
-    st.routes.add(("10.0.0.0/8", "10.9.9.1", 9))
+    st.routes.add(("10.0.0.0/8", "10.9.9.1", 9, 0))
+    st.if_table[9] = 0
     st.alg_interfaces.add(9)
     assert P.plan(cfg, st) == []
 
@@ -314,6 +371,8 @@ class FakeClient:
     def call(self, msg, **kw):
         if msg == "nat44_show_running_config":
             return SimpleNamespace(sessions=0)
+        if msg == "sw_interface_get_table":
+            return SimpleNamespace(retval=0, vrf_id=0)
         assert msg == "sip_alg_get_config", msg
         # the reply's arrays are full length (8), only the first n_*_ports count
         timers = {} if self.call_timers is None else dict(
@@ -985,7 +1044,8 @@ def test_cli_apply_output_feature_exits_3(monkeypatch, capsys):
             return super().dump(msg, **kw)
 
         def call(self, msg, **kw):
-            if msg in ("nat44_show_running_config", "sip_alg_get_config"):
+            if msg in ("nat44_show_running_config", "sip_alg_get_config",
+                       "sw_interface_get_table"):
                 return super().call(msg, **kw)
             if msg == "sip_alg_interface_enable_disable" and kw["sw_if_index"] == 2:
                 raise ApiError(msg, P.UNSUPPORTED, kw)
@@ -1037,3 +1097,396 @@ def test_read_state_reads_output_feature_interfaces():
 
     assert P.read_state(Client(False)).nat_output == {1}
     assert P.read_state(FakeClient(False)).nat_output == set()
+
+
+# --- VRF tables and tenants ----------------------------------------------------------------------
+
+TENANTS_FRESH = [
+    "ip table add 10 name tenant-a",
+    "ip table add 20 name tenant-b",
+    "set interface ip table host-sipalg-in-a 10",
+    "set interface ip table host-sipalg-in-b 20",
+    "set interface ip address host-sipalg-in-a 192.168.1.254/24",
+    "set interface state host-sipalg-in-a up",
+    "set interface ip address host-sipalg-in-b 192.168.1.254/24",
+    "set interface state host-sipalg-in-b up",
+    "set interface ip address host-sipalg-out 203.0.113.1/24",
+    "set interface state host-sipalg-out up",
+    "ip route add 198.51.100.0/24 via 203.0.113.2 host-sipalg-out",
+    "nat44 plugin enable sessions 10000",
+    "nat44 add address 203.0.113.10 tenant-vrf 10",
+    "nat44 add address 203.0.113.11 tenant-vrf 20",
+    "set interface nat44 in host-sipalg-in-a",
+    "set interface nat44 in host-sipalg-in-b",
+    "set interface nat44 out host-sipalg-out",
+    "set sip-alg interface host-sipalg-in-a",
+    "set sip-alg interface host-sipalg-in-b",
+    "set sip-alg interface host-sipalg-out",
+]
+
+
+def tenants(edit=None):
+    """tenants.yaml, its data changed by edit(data) first, parsed."""
+    data = yaml.safe_load(open(TENANTS))
+    if edit:
+        edit(data)
+    return config.parse(data)
+
+
+def applied(cfg):
+    """A fresh VPP with cfg applied (fake_apply refuses what VPP refuses)."""
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    assert P.plan(cfg, st) == []
+    return st
+
+
+def test_tenants_on_fresh_vpp():
+    """The tables first, under their names; each interface put in its table before it gets
+    its address; the tenants' NAT addresses after the tables (NAT44-ED would make a missing
+    table itself, unnamed); applied, VPP has what the YAML says."""
+    cfg = config.load(TENANTS)
+    ops = P.plan(cfg, fresh(cfg))
+    assert [o.cli() for o in ops] == TENANTS_FRESH
+    st = fake_apply(fresh(cfg), ops)
+    assert st.tables == {0: "ipv4-VRF:0", 10: "tenant-a", 20: "tenant-b"}
+    assert st.if_table == {1: 10, 2: 20, 3: 0}
+    assert st.nat_pool == {("203.0.113.10", 10), ("203.0.113.11", 20)}
+    assert st.addresses == {1: {"192.168.1.254/24"}, 2: {"192.168.1.254/24"},
+                            3: {"203.0.113.1/24"}}
+    assert P.plan(cfg, st) == []
+
+
+def test_table_ops():
+    """What each table operation sends, and its CLI text."""
+    assert P.IpTable(10, "tenant-a", True).call() == ("ip_table_add_del", {
+        "is_add": True, "table": {"table_id": 10, "is_ip6": False, "name": "tenant-a"}})
+    assert P.IpTable(10, "tenant-a", False).call() == ("ip_table_add_del", {
+        "is_add": False, "table": {"table_id": 10, "is_ip6": False, "name": ""}})
+    assert P.IpTable(10, "tenant-a", False).cli() == "ip table del 10"
+    op = P.InterfaceTable("host-a", 3, 10)
+    assert (op.cli(), op.call()) == ("set interface ip table host-a 10", (
+        "sw_interface_set_table", {"sw_if_index": 3, "is_ipv6": False, "vrf_id": 10}))
+    assert P.NatAddress("203.0.113.11", True, 20).call()[1]["vrf_id"] == 20
+    assert P.NatAddress("203.0.113.11", True).call()[1]["vrf_id"] == 0xFFFFFFFF
+    assert P.NatAddress("203.0.113.11", False, 20).cli() == \
+        "nat44 add address 203.0.113.11 tenant-vrf 20 del"
+    m = P.NatStaticMapping("udp", "192.168.1.5", 5060, "203.0.113.11", 5060, False, 20)
+    assert m.cli() == ("nat44 add static mapping udp local 192.168.1.5 5060 external "
+                       "203.0.113.11 5060 vrf 20 del")
+    assert m.call()[1]["vrf_id"] == 20
+    r = P.RouteOp("10.1.0.0/16", "192.168.1.9", "host-a", 3, True, 10)
+    assert r.cli() == "ip route add 10.1.0.0/16 table 10 via 192.168.1.9 host-a"
+    assert r.call()[1]["route"]["table_id"] == 10
+
+
+@pytest.mark.parametrize("retval,why", [
+    (P.NO_SUCH_FIB, "VPP has no IPv4 table 10"),
+    (P.ADDRESS_FOUND, "host-a still has IPv4 addresses: VPP moves an interface to another "
+                      "table only without them")])
+def test_apply_interface_table_refused(retval, why):
+    op = P.InterfaceTable("host-a", 3, 10)
+    with pytest.raises(ApiError) as e:
+        P.apply(ApiClient("sw_interface_set_table", retval), [op])
+    assert str(e.value) == f"sw_interface_set_table failed: retval {retval}: {why}"
+
+
+def drop_tenant_b(d):
+    """tenant-b gone: its interface in the default table, its address for any table."""
+    del d["vrfs"]["tenant-b"]
+    del d["interfaces"]["inside-b"]["vrf"]
+    d["nat44"]["pool"][1] = "203.0.113.11"
+
+
+def test_vrf_removed():
+    """A vrf dropped from the YAML: what is in its table comes out first (its NAT address,
+    the interface's address, the interface), the table is deleted, and the interface gets
+    its address back in the default table."""
+    st = applied(config.load(TENANTS))
+    cfg = tenants(drop_tenant_b)
+    ops = P.plan(cfg, st)
+    assert [o.cli() for o in ops] == [
+        "nat44 add address 203.0.113.11 tenant-vrf 20 del",
+        "set interface ip address del host-sipalg-in-b 192.168.1.254/24",
+        "set interface ip table host-sipalg-in-b 0",
+        "ip table del 20",
+        "set interface ip address host-sipalg-in-b 192.168.1.254/24",
+        "nat44 add address 203.0.113.11",
+    ]
+    assert ops[3].comment() == "no longer in vrfs"
+    st = fake_apply(st, ops)
+    assert st.tables == {0: "ipv4-VRF:0", 10: "tenant-a"} and st.if_table[2] == 0
+    assert P.plan(cfg, st) == []
+    # and back
+    ops = P.plan(config.load(TENANTS), st)
+    assert [o.cli() for o in ops] == [
+        "nat44 add address 203.0.113.11 del",
+        "set interface ip address del host-sipalg-in-b 192.168.1.254/24",
+        "ip table add 20 name tenant-b",
+        "set interface ip table host-sipalg-in-b 20",
+        "set interface ip address host-sipalg-in-b 192.168.1.254/24",
+        "nat44 add address 203.0.113.11 tenant-vrf 20",
+    ]
+    assert P.plan(config.load(TENANTS), fake_apply(st, ops)) == []
+
+
+def rename_a(d):
+    d["vrfs"]["customer-a"] = d["vrfs"].pop("tenant-a")
+    d["interfaces"]["inside-a"]["vrf"] = "customer-a"
+    d["nat44"]["pool"][0]["vrf"] = "customer-a"
+
+
+def test_vrf_renamed():
+    """VPP cannot rename a table: everything in it comes out, the table is deleted and made
+    again under the new name, and everything goes back."""
+    st = applied(config.load(TENANTS))
+    cfg = tenants(rename_a)
+    ops = P.plan(cfg, st)
+    assert [o.cli() for o in ops] == [
+        "nat44 add address 203.0.113.10 tenant-vrf 10 del",
+        "set interface ip address del host-sipalg-in-a 192.168.1.254/24",
+        "set interface ip table host-sipalg-in-a 0",
+        "ip table del 10",
+        "ip table add 10 name customer-a",
+        "set interface ip table host-sipalg-in-a 10",
+        "set interface ip address host-sipalg-in-a 192.168.1.254/24",
+        "nat44 add address 203.0.113.10 tenant-vrf 10",
+    ]
+    assert ops[3].comment() == "VPP cannot rename it: made again as customer-a"
+    st = fake_apply(st, ops)
+    assert st.tables[10] == "customer-a" and st.if_table[1] == 10
+    assert P.plan(cfg, st) == []
+
+
+def with_route_and_mapping(d):
+    d["routes"].append({"prefix": "10.1.0.0/16", "via": "192.168.1.9", "interface": "inside-a"})
+    d["nat44"]["static_mappings"] = [{"protocol": "udp", "local": "192.168.1.5:5060",
+                                      "external": "203.0.113.10:5060", "vrf": "tenant-a"}]
+
+
+def test_vrf_renamed_with_route_and_mapping():
+    """A route and a static mapping in the renamed table come out before it is deleted and
+    go back after it is made again."""
+    cfg = tenants(with_route_and_mapping)
+    st = applied(cfg)
+    assert ("10.1.0.0/16", "192.168.1.9", 1, 10) in st.routes
+    assert st.static_mappings == {("udp", "192.168.1.5", 5060, "203.0.113.10", 5060, 10)}
+
+    def both(d):
+        with_route_and_mapping(d)
+        rename_a(d)
+        d["nat44"]["static_mappings"][0]["vrf"] = "customer-a"
+    cfg = tenants(both)
+    ops = P.plan(cfg, st)
+    assert [o.cli() for o in ops] == [
+        "ip route del 10.1.0.0/16 table 10 via 192.168.1.9 host-sipalg-in-a",
+        "nat44 add address 203.0.113.10 tenant-vrf 10 del",
+        "nat44 add static mapping udp local 192.168.1.5 5060 external 203.0.113.10 5060 vrf 10 "
+        "del",
+        "set interface ip address del host-sipalg-in-a 192.168.1.254/24",
+        "set interface ip table host-sipalg-in-a 0",
+        "ip table del 10",
+        "ip table add 10 name customer-a",
+        "set interface ip table host-sipalg-in-a 10",
+        "set interface ip address host-sipalg-in-a 192.168.1.254/24",
+        "ip route add 10.1.0.0/16 table 10 via 192.168.1.9 host-sipalg-in-a",
+        "nat44 add address 203.0.113.10 tenant-vrf 10",
+        "nat44 add static mapping udp local 192.168.1.5 5060 external 203.0.113.10 5060 vrf 10",
+    ]
+    st = fake_apply(st, ops)
+    assert st.tables[10] == "customer-a" and P.plan(cfg, st) == []
+
+
+def test_table_made_unnamed_is_made_again():
+    """Table 10 made before sipalgctl named it (by hand, or by NAT44-ED for a tenant address:
+    VPP's own name): made again under the YAML's name."""
+    cfg = config.load(TENANTS)
+    st = fresh(cfg)
+    st.nat_enabled, st.nat_sessions = True, 10000
+    st.nat_pool = {("203.0.113.10", 10)}
+    st.tables[10] = "ipv4-VRF:10"
+    ops = P.plan(cfg, st)
+    assert [o.cli() for o in ops][:3] == ["nat44 add address 203.0.113.10 tenant-vrf 10 del",
+                                          "ip table del 10", "ip table add 10 name tenant-a"]
+    st = fake_apply(st, ops)
+    assert st.tables[10] == "tenant-a" and P.plan(cfg, st) == []
+
+
+def test_rename_refused_with_an_interface_of_others():
+    st = applied(config.load(TENANTS))
+    st.sw_if_index["loop9"], st.addresses[9], st.if_table[9] = 9, set(), 10
+    with pytest.raises(P.PlanError) as e:
+        P.plan(tenants(rename_a), st)
+    assert str(e.value) == (
+        "vrfs.customer-a: VPP has table 10 as 'tenant-a' and cannot rename a table; loop9, not "
+        "in the configuration, is in it, so sipalgctl cannot make it again: move it out (set "
+        "interface ip table <interface> 0), or name the table 'tenant-a' here")
+
+
+def test_rename_refused_with_the_algs_pinholes():
+    st = applied(config.load(TENANTS))
+    st.alg_tables = {10}
+    with pytest.raises(P.PlanError) as e:
+        P.plan(tenants(rename_a), st)
+    assert str(e.value) == (
+        "vrfs.customer-a: VPP has table 10 as 'tenant-a' and cannot rename a table, and the SIP "
+        "ALG's pinholes (calls or registrations in progress) hold it, so sipalgctl cannot make "
+        "it again now: apply once they have ended (sipalgctl show server-map), or name the "
+        "table 'tenant-a' here")
+    # the other table's pinholes do not matter
+    st.alg_tables = {20}
+    assert P.plan(tenants(rename_a), st)
+
+
+def test_tables_of_others_are_left_alone():
+    """Tables no configured interface is in stay, named by the YAML or not; one the YAML
+    drops that an interface of others is also in: the configured interface leaves it, the
+    table stays."""
+    st = applied(config.load(TENANTS))
+    st.tables.update({30: "theirs", 31: "ipv4-VRF:31"})
+    st.sw_if_index["loop9"], st.addresses[9], st.if_table[9] = 9, {"10.9.9.9/24"}, 30
+    st.routes.add(("10.0.0.0/8", "10.9.9.1", 9, 30))
+    assert P.plan(config.load(TENANTS), st) == []
+    st.if_table[9] = 20  # loop9 in tenant-b's table
+    cfg = tenants(drop_tenant_b)
+    ops = P.plan(cfg, st)
+    assert "ip table del 20" not in [o.cli() for o in ops]
+    assert "set interface ip table host-sipalg-in-b 0" in [o.cli() for o in ops]
+    st = fake_apply(st, ops)
+    assert P.plan(cfg, st) == [] and st.tables[20] == "tenant-b"
+
+
+def test_interface_moves_to_a_new_table():
+    """inside-a into a new table 30: its address off, the table made, the interface in,
+    the old table (now empty of sipalgctl's) deleted, the address back, the tenant address
+    moved along."""
+    st = applied(config.load(TENANTS))
+
+    def move(d):
+        d["vrfs"] = {"tenant-c": {"table": 30}, "tenant-b": {"table": 20}}
+        d["interfaces"]["inside-a"]["vrf"] = "tenant-c"
+        d["nat44"]["pool"][0]["vrf"] = "tenant-c"
+    cfg = tenants(move)
+    ops = P.plan(cfg, st)
+    assert [o.cli() for o in ops] == [
+        "nat44 add address 203.0.113.10 tenant-vrf 10 del",
+        "set interface ip address del host-sipalg-in-a 192.168.1.254/24",
+        "ip table add 30 name tenant-c",
+        "set interface ip table host-sipalg-in-a 30",
+        "ip table del 10",
+        "set interface ip address host-sipalg-in-a 192.168.1.254/24",
+        "nat44 add address 203.0.113.10 tenant-vrf 30",
+    ]
+    st = fake_apply(st, ops)
+    assert st.tables == {0: "ipv4-VRF:0", 20: "tenant-b", 30: "tenant-c"}
+    assert P.plan(cfg, st) == []
+
+
+def test_routes_and_mappings_in_tables():
+    """A route and a static mapping in a table; moved to another table: deleted from the
+    old one, added to the new one."""
+    cfg = tenants(with_route_and_mapping)
+    st = applied(cfg)
+
+    def to_b(d):
+        with_route_and_mapping(d)
+        d["routes"][1]["interface"] = "inside-b"
+        d["nat44"]["static_mappings"][0].update(vrf="tenant-b", external="203.0.113.11:5060")
+    cfg = tenants(to_b)
+    ops = P.plan(cfg, st)
+    assert [o.cli() for o in ops] == [
+        "nat44 add static mapping udp local 192.168.1.5 5060 external 203.0.113.10 5060 vrf 10 "
+        "del",
+        "ip route del 10.1.0.0/16 table 10 via 192.168.1.9 host-sipalg-in-a",
+        "ip route add 10.1.0.0/16 table 20 via 192.168.1.9 host-sipalg-in-b",
+        "nat44 add static mapping udp local 192.168.1.5 5060 external 203.0.113.11 5060 vrf 20",
+    ]
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_everything_of_the_tenants_removed():
+    """The seed's configuration after the tenants': both tables go, each after its
+    interface left it; the interfaces of the tenants are no longer configured, so they stay
+    as they are (in their tables, which therefore stay)."""
+    st = applied(config.load(TENANTS))
+
+    def one(d):
+        del d["vrfs"]
+        for n in ("inside-a", "inside-b"):
+            d["interfaces"][n].pop("vrf")
+        d["interfaces"]["inside-b"]["address"] = "192.168.2.254/24"
+        d["nat44"]["pool"] = ["203.0.113.10"]
+    cfg = tenants(one)
+    ops = P.plan(cfg, st)
+    cli = [o.cli() for o in ops]
+    for t, x in ((10, "host-sipalg-in-a"), (20, "host-sipalg-in-b")):
+        assert cli.index(f"set interface ip table {x} 0") < cli.index(f"ip table del {t}")
+    st = fake_apply(st, ops)
+    assert st.tables == {0: "ipv4-VRF:0"} and P.plan(cfg, st) == []
+
+
+class TablesClient(FakeClient):
+    """read_state's view of a VPP with the tenants' tables, a route in each table, tenant
+    NAT addresses, a static mapping of the operator's and pinholes of the ALG's in both
+    tables (the same local and external endpoints in table 10 and 20: the one in 20 is the
+    ALG's, the one in 10 the operator's)."""
+
+    IFS = {"host-sipalg-in-a": (1, 10), "host-sipalg-in-b": (2, 20), "host-sipalg-out": (3, 0)}
+
+    def has(self, msg):
+        return False
+
+    def dump(self, msg, **kw):
+        ip4 = ipaddress.IPv4Address
+        if msg == "sw_interface_dump":
+            return [SimpleNamespace(interface_name=n, sw_if_index=x, flags=1)
+                    for n, (x, _) in self.IFS.items()]
+        if msg == "ip_table_dump":
+            return [SimpleNamespace(table=SimpleNamespace(table_id=t, is_ip6=v6, name=n))
+                    for t, v6, n in ((0, False, "ipv4-VRF:0"), (10, False, "tenant-a\x00"),
+                                     (20, False, "tenant-b"), (0, True, "ipv6-VRF:0"))]
+        if msg == "ip_route_dump":
+            t = kw["table"]["table_id"]
+            assert not kw["table"]["is_ip6"]
+            via = {0: ("198.51.100.0/24", "203.0.113.2", 3),
+                   10: ("10.1.0.0/16", "192.168.1.9", 1),
+                   20: ("10.2.0.0/16", "192.168.1.9", 2)}[t]
+            path = SimpleNamespace(nh=SimpleNamespace(address=SimpleNamespace(ip4=via[1])),
+                                   sw_if_index=via[2], type=0)
+            return [SimpleNamespace(route=SimpleNamespace(n_paths=1, prefix=via[0],
+                                                          paths=[path]))]
+        if msg == "nat44_address_dump":
+            return [SimpleNamespace(ip_address=ip4("203.0.113.10"), vrf_id=10),
+                    SimpleNamespace(ip_address=ip4("203.0.113.12"), vrf_id=P.NO_VRF)]
+        if msg == "sip_alg_server_map_get":
+            return [SimpleNamespace(inside_address=ip4("192.168.1.5"), inside_port=5060,
+                                    public_address=ip4("203.0.113.11"), public_port=5060,
+                                    nat_mapping=1, inside_vrf=20, outside_vrf=0)]
+        if msg == "nat44_static_mapping_dump":
+            return [SimpleNamespace(local_ip_address=ip4("192.168.1.5"), local_port=5060,
+                                    external_ip_address=ip4("203.0.113.11"), external_port=5060,
+                                    protocol=17, vrf_id=v) for v in (10, 20)]
+        return super().dump(msg, **kw)
+
+    def call(self, msg, **kw):
+        if msg == "sw_interface_get_table":
+            assert not kw["is_ipv6"]
+            return SimpleNamespace(retval=0, vrf_id={x: t for x, t in self.IFS.values()}[
+                kw["sw_if_index"]])
+        if msg == "nat44_show_running_config":
+            return SimpleNamespace(sessions=10000)
+        return super().call(msg, **kw)
+
+
+def test_read_state_reads_tables():
+    """IPv4 tables by id with VPP's names (IPv6 ones left out), each interface's table, the
+    static routes of every table, NAT44-ED's addresses with their tenant table, static
+    mappings with theirs; the ALG's pinholes left out by table too."""
+    st = P.read_state(TablesClient(False))
+    assert st.tables == {0: "ipv4-VRF:0", 10: "tenant-a", 20: "tenant-b"}
+    assert st.if_table == {1: 10, 2: 20, 3: 0}
+    assert st.routes == {("198.51.100.0/24", "203.0.113.2", 3, 0),
+                         ("10.1.0.0/16", "192.168.1.9", 1, 10),
+                         ("10.2.0.0/16", "192.168.1.9", 2, 20)}
+    assert st.nat_pool == {("203.0.113.10", 10), ("203.0.113.12", P.NO_VRF)}
+    assert st.static_mappings == {("udp", "192.168.1.5", 5060, "203.0.113.11", 5060, 10)}
+    assert st.alg_tables == {20}
