@@ -318,7 +318,9 @@ def parser():
         "seconds since the first message (age), since the last (idle), since the last media "
         "packet of an established call (media_idle; -: not established or no media), before "
         "the record ends by its timers (left_time), and the dialogs the record carried before "
-        "this one (epoch). The tables are printed as VPP sends them, a page at a time (the "
+        "this one (epoch). Each row's VPN: its outside and inside IPv4 tables (public: the "
+        "default table, else VPP's name of the table; --json: inside_vrf, outside_vrf, "
+        "inside_vpn, outside_vpn). The tables are printed as VPP sends them, a page at a time (the "
         "first page sets the columns' widths). config: the running ALG's settings "
         "(sip_alg_get_config) as the YAML's sip_alg section, the published SIP servers, "
         "validation and the limits per inside host included.")

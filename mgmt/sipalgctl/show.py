@@ -4,7 +4,12 @@
 The tables come a page at a time (vpp.Client.pages: a *_get that VPP cuts short is asked
 again from its cursor), so that sipalgctl prints rows as VPP sends them: each *_pages
 function yields lists of rows, each *_lines function turns pages into text lines as they
-come. The list functions (server_map, calls, ...) are the same rows all at once."""
+come. The list functions (server_map, calls, ...) are the same rows all at once.
+
+Each row names its IPv4 tables, as the seed's VPN column does (outside -> inside): the
+default table is "public", another one its name in VPP (ip_table_dump; `ip table add 10 name
+tenant-a`, VPP's own name of an unnamed one is "ipv4-VRF:10"). In JSON, inside_vrf and
+outside_vrf are the table ids, inside_vpn and outside_vpn their names."""
 
 import os
 
@@ -24,7 +29,31 @@ def flat(pages):
     return [r for page in pages for r in page]
 
 
-def _smap_entry(e):
+def table_names(c):
+    """IPv4 table id -> its name in the VPN column: public for the default table, else
+    VPP's name of it (ip_table_dump)."""
+    names = {d.table.table_id: d.table.name.rstrip("\x00") for d in c.dump("ip_table_dump")
+             if not d.table.is_ip6}
+    names[0] = D.DEFAULT_VPN
+    return names
+
+
+def vpn(names, table):
+    """A table's name in the VPN column; a table VPP no longer has as the plugin names one
+    without a name (vrf:N); None (not known): -."""
+    if table is None:
+        return "-"
+    return names.get(table, f"vrf:{table}")
+
+
+def vrf_fields(names, inside, outside, arrow="->"):
+    """The tables of a row: ids, names, and the VPN column (outside -> inside)."""
+    i, o = vpn(names, inside), vpn(names, outside)
+    return {"vpn": f"{o} {arrow} {i}", "inside_vrf": inside, "outside_vrf": outside,
+            "inside_vpn": i, "outside_vpn": o}
+
+
+def _smap_entry(e, names):
     inside = str(e.inside_address)
     return {
         "public": f"{e.public_address}:{e.public_port}",
@@ -34,14 +63,16 @@ def _smap_entry(e):
         "left_time": e.left_time,
         "nat_mapping": bool(e.nat_mapping),
         "installed": bool(e.installed),
-        "vpn": "public -> public",
+        **vrf_fields(names, e.inside_vrf, e.outside_vrf),
     }
 
 
 def server_map_pages(c):
-    """Entries as dicts, from sip_alg_server_map_get, a page at a time."""
+    """Entries as dicts, from sip_alg_server_map_get, a page at a time; the tables' names
+    are read first."""
+    names = table_names(c)
     for page in c.pages("sip_alg_server_map_get", cursor=0):
-        yield [_smap_entry(e) for e in page]
+        yield [_smap_entry(e, names) for e in page]
 
 
 def server_map(c):
@@ -65,21 +96,34 @@ def format_server_map(entries):
 PROTOCOLS = {17: "udp", 6: "tcp", 1: "icmp"}
 
 
+def nat_outside_table(c):
+    """The table of NAT44-ED's outside interfaces when they are all in one, else None (a
+    session's own outside table is not in NAT44-ED's session dump)."""
+    tables = {c.call("sw_interface_get_table", sw_if_index=d.sw_if_index, is_ipv6=False).vrf_id
+              for d in c.dump("nat44_interface_dump") if int(d.flags) & P.NAT_IS_OUTSIDE}
+    return tables.pop() if len(tables) == 1 else None
+
+
 def session_table_pages(c):
     """NAT44-ED's live sessions (nat44_user_dump, then nat44_user_session_v3_dump per user),
     each tagged with the application (sip, sip-rtp, sip-rtcp) of the server-map entry it
     belongs to, else with its protocol: an inside party's entry (ANY -> public[inside]) when
-    the session's public endpoint is the entry's public one or its inside endpoint the
-    entry's inside one; an outside party's entry (ANY -> address:port) when the session's
-    remote endpoint is that one. A page per NAT44-ED user (inside address), once the server
-    map has been read."""
-    tags = {}
-    for e in server_map(c):
+    the session's public endpoint is the entry's public one or its inside endpoint (in the
+    user's table) the entry's inside one; an outside party's entry (ANY -> address:port) of
+    the user's table when the session's remote endpoint is that one. The VPN column: the
+    user's table inside; outside, the entry's outside table, else the one NAT44-ED's outside
+    interfaces are in (- when they are in several). A page per NAT44-ED user (inside address
+    and table), once the server map has been read."""
+    names = table_names(c)
+    tags = {}  # key -> (app, outside table)
+    for e in flat(server_map_pages(c)):
+        tag = (e["app"], e["outside_vrf"])
         if e["inside"]:
-            tags.setdefault(("public", e["public"]), e["app"])
-            tags.setdefault(("inside", e["inside"]), e["app"])
+            tags.setdefault(("public", e["public"]), tag)
+            tags.setdefault(("inside", e["inside_vrf"], e["inside"]), tag)
         else:
-            tags.setdefault(("remote", e["public"]), e["app"])
+            tags.setdefault(("remote", e["inside_vrf"], e["public"]), tag)
+    outside = nat_outside_table(c)
     for u in c.dump("nat44_user_dump"):
         out = []
         for s in c.dump("nat44_user_session_v3_dump", ip_address=u.ip_address, vrf_id=u.vrf_id):
@@ -89,11 +133,13 @@ def session_table_pages(c):
             public = f"{s.outside_ip_address}:{s.outside_port}"
             remote = f"{s.ext_host_address}:{s.ext_host_port}"
             proto = PROTOCOLS.get(int(s.protocol), str(s.protocol))
-            app = (tags.get(("public", public)) or tags.get(("inside", inside))
-                   or tags.get(("remote", remote)))
+            app, out_table = (tags.get(("public", public)) or
+                              tags.get(("inside", u.vrf_id, inside)) or
+                              tags.get(("remote", u.vrf_id, remote)) or (None, outside))
             out.append({"app": app or proto, "alg": app is not None, "protocol": proto,
                         "remote": remote, "public": public, "inside": inside,
-                        "vpn": "public --> public", "idle": int(s.time_since_last_heard),
+                        **vrf_fields(names, u.vrf_id, out_table, "-->"),
+                        "idle": int(s.time_since_last_heard),
                         "packets": s.total_pkts, "bytes": s.total_bytes})
         yield out
 
@@ -159,7 +205,7 @@ def format_verdicts(v):
 NO_MEDIA = 0xFFFFFFFF  # sip_alg_calls_details.media_idle: not established or no media entries
 
 
-def _call(d):
+def _call(d, names):
     return {"thread": d.thread, "call_id": d.call_id.rstrip("\x00"),
             "state": d.state.rstrip("\x00"),
             "inside": f"{d.inside_address}:{d.inside_port}",
@@ -167,7 +213,8 @@ def _call(d):
             "peer": f"{d.peer_address}:{d.peer_port}", "messages": d.messages,
             "media": d.n_media, "age": d.age, "idle": d.idle,
             "media_idle": None if d.media_idle == NO_MEDIA else d.media_idle,
-            "left_time": d.left_time, "epoch": d.epoch}
+            "left_time": d.left_time, "epoch": d.epoch,
+            **vrf_fields(names, d.inside_vrf, d.outside_vrf)}
 
 
 def calls_pages(c):
@@ -175,9 +222,11 @@ def calls_pages(c):
     the first message, idle since the last one, media_idle since the last media packet of an
     established call (None: not established, or no media entries), left_time before the
     record ends by its timers; epoch: the dialogs the record carried before this one (a new
-    INVITE on the Call-ID, e.g. after a 401/407 challenge)."""
+    INVITE on the Call-ID, e.g. after a 401/407 challenge); the tables (records are kept per
+    inside table: two tenants' calls may have the same Call-ID)."""
+    names = table_names(c)
     for page in c.pages("sip_alg_calls_get", cursor=0):
-        yield [_call(d) for d in page]
+        yield [_call(d, names) for d in page]
 
 
 def calls(c):
@@ -185,7 +234,7 @@ def calls(c):
 
 
 CALL_COLUMNS = ("thread", "call_id", "state", "inside", "public", "peer", "messages", "media",
-                "age", "idle", "media_idle", "left_time", "epoch")
+                "age", "idle", "media_idle", "left_time", "epoch", "vpn")
 
 
 def calls_lines(pages):

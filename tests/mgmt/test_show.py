@@ -21,10 +21,20 @@ SEED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "mgm
 PUB, A, B, PROXY = "203.0.113.10", "192.168.1.1", "198.51.100.2", "198.51.100.1"
 
 
-def entry(public, port, app, inside="0.0.0.0", inside_port=0):
+def entry(public, port, app, inside="0.0.0.0", inside_port=0, inside_vrf=0, outside_vrf=0):
     return SimpleNamespace(public_address=public, public_port=port, inside_address=inside,
                            inside_port=inside_port, app=app, left_time=50, nat_mapping=1,
-                           installed=1)
+                           installed=1, inside_vrf=inside_vrf, outside_vrf=outside_vrf)
+
+
+def table(table_id, name, is_ip6=False):
+    """An ip_table_details as vpp_papi gives it (the name NUL-padded)."""
+    return SimpleNamespace(table=SimpleNamespace(table_id=table_id, is_ip6=is_ip6,
+                                                 name=name + "\x00" * 3))
+
+
+# VPP's tables: its own names for table 0 (IPv4 and IPv6), which the VPN column calls public
+TABLES = [table(0, "ipv4-VRF:0"), table(0, "ipv6-VRF:0", True)]
 
 
 def session(inside, public, remote, proto=17, idle=3, pkts=10, nbytes=1720, timed_out=False):
@@ -36,10 +46,27 @@ def session(inside, public, remote, proto=17, idle=3, pkts=10, nbytes=1720, time
 
 
 class OnePage:
-    """vpp.Client.pages() of a fake whose dump() has the whole answer: one page."""
+    """vpp.Client.pages() of a fake whose dump() has the whole answer: one page; VPP's tables
+    (TABLES) and the table of each interface (OUTSIDE, NAT44-ED's outside interface: 0)."""
+
+    TABLES = TABLES
+    IF_TABLE = {2: 0}
+    OUTSIDE = [SimpleNamespace(sw_if_index=2, flags=0x10)]
 
     def pages(self, msg, **kw):
         yield self.dump(msg, **kw)
+
+    def tables(self, msg, **kw):
+        """The answer to the table messages, None for other messages."""
+        if msg == "ip_table_dump":
+            return self.TABLES
+        if msg == "nat44_interface_dump":
+            return self.OUTSIDE
+        return None
+
+    def call(self, msg, **kw):
+        assert msg == "sw_interface_get_table" and not kw["is_ipv6"], (msg, kw)
+        return SimpleNamespace(retval=0, vrf_id=self.IF_TABLE[kw["sw_if_index"]])
 
 
 class FakeClient(OnePage):
@@ -58,6 +85,8 @@ class FakeClient(OnePage):
     ]
 
     def dump(self, msg, **kw):
+        if self.tables(msg) is not None:
+            return self.tables(msg)
         if msg == "sip_alg_server_map_get":
             return self.SERVER_MAP
         if msg == "nat44_user_dump":
@@ -164,6 +193,7 @@ def test_show_session_table_json(stats, monkeypatch, capsys):
     assert data["sessions"][0] == {
         "app": "sip", "alg": True, "protocol": "udp", "remote": f"{PROXY}:5060",
         "public": f"{PUB}:5060", "inside": f"{A}:5060", "vpn": "public --> public",
+        "inside_vrf": 0, "outside_vrf": 0, "inside_vpn": "public", "outside_vpn": "public",
         "idle": 3, "packets": 6, "bytes": 4812}
     assert cli.main(["show", "session-table", "--stats-socket", stats]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -171,13 +201,14 @@ def test_show_session_table_json(stats, monkeypatch, capsys):
 
 
 def call(call_id, state, thread=0, index=0, messages=5, n_media=2, age=40, idle=3,
-         media_idle=0xFFFFFFFF, left_time=117, epoch=0):
+         media_idle=0xFFFFFFFF, left_time=117, epoch=0, inside_vrf=0, outside_vrf=0):
     """A sip_alg_calls_details as vpp_papi gives it (strings NUL-padded)."""
     return SimpleNamespace(thread=thread, index=index, call_id=call_id + "\x00" * 4,
                            state=state + "\x00\x00", inside_address=A, inside_port=5060,
                            public_address=PUB, public_port=5060, peer_address=PROXY,
                            peer_port=5060, messages=messages, n_media=n_media, age=age,
-                           idle=idle, media_idle=media_idle, left_time=left_time, epoch=epoch)
+                           idle=idle, media_idle=media_idle, left_time=left_time, epoch=epoch,
+                           inside_vrf=inside_vrf, outside_vrf=outside_vrf)
 
 
 class CallsClient(OnePage):
@@ -195,6 +226,8 @@ class CallsClient(OnePage):
                   left_time=0xFFFFFFFF, epoch=0xFFFFFFFF)]
 
     def dump(self, msg, **kw):
+        if self.tables(msg) is not None:
+            return self.tables(msg)
         assert (msg, kw) == ("sip_alg_calls_get", {"cursor": 0})
         return self.CALLS
 
@@ -212,7 +245,8 @@ def test_calls():
     assert c[0] == {"thread": 0, "call_id": "a84b4c76e66710", "state": "early",
                     "inside": f"{A}:5060", "public": f"{PUB}:5060", "peer": f"{PROXY}:5060",
                     "messages": 5, "media": 2, "age": 40, "idle": 1, "media_idle": None,
-                    "left_time": 119, "epoch": 0}
+                    "left_time": 119, "epoch": 0, "vpn": "public -> public", "inside_vrf": 0,
+                    "outside_vrf": 0, "inside_vpn": "public", "outside_vpn": "public"}
     assert [(x["idle"], x["media_idle"], x["left_time"], x["epoch"]) for x in c] == [
         (1, None, 119, 0), (1790, 0, 39600, 0), (95, 95, 7105, 1),
         (0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFF)]
@@ -222,13 +256,14 @@ def test_calls_table():
     lines = show.format_calls(show.calls(CallsClient()))
     assert lines[0].split() == ["THREAD", "CALL_ID", "STATE", "INSIDE", "PUBLIC", "PEER",
                                 "MESSAGES", "MEDIA", "AGE", "IDLE", "MEDIA_IDLE", "LEFT_TIME",
-                                "EPOCH"]
-    assert [l.split()[-4:] for l in lines[1:]] == [
+                                "EPOCH", "VPN"]
+    assert all(l.endswith("  public -> public") for l in lines[1:])
+    assert [l.split()[-7:-3] for l in lines[1:]] == [
         ["1", "-", "119", "0"], ["1790", "0", "39600", "0"], ["95", "95", "7105", "1"],
         ["4294967295", "4294967294", "4294967295", "4294967295"]]
     assert lines[1].split()[:3] == ["0", "a84b4c76e66710", "early"]
     # aligned: every column starts where its heading does
-    for col in ("CALL_ID", "AGE", "IDLE", "MEDIA_IDLE", "LEFT_TIME", "EPOCH"):
+    for col in ("CALL_ID", "AGE", "IDLE", "MEDIA_IDLE", "LEFT_TIME", "EPOCH", "VPN"):
         at = re.search(rf"(?:^| ){col}(?: |$)", lines[0]).start() + 1
         assert all(l[at - 2:at] == "  " and l[at] != " " for l in lines[1:]), col
     assert show.format_calls([]) == []
@@ -244,7 +279,7 @@ def test_show_calls_json_and_text(monkeypatch, capsys):
     assert cli.main(["show", "calls"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == show.format_calls(show.calls(CallsClient()))
-    assert out[1].split()[-3] == "-"
+    assert out[1].split()[-6] == "-"
 
 
 # --- streaming: the tables are printed as VPP sends them ------------------------------------
@@ -266,6 +301,8 @@ def paged(monkeypatch, answers):
     monkeypatch.setattr(sys, "stdout", stdout)
 
     def get(msg):
+        if msg == "ip_table_dump":  # a *_dump: all at once
+            return staticmethod(lambda **kw: TABLES)
         pages = answers[msg]
 
         def answer(cursor):
@@ -278,7 +315,8 @@ def paged(monkeypatch, answers):
 
     class Client(V.Client):
         def __init__(self):
-            self.vpp = type("P", (), {"api": type("A", (), {m: get(m) for m in answers})})
+            self.vpp = type("P", (), {"api": type("A", (), {
+                m: get(m) for m in (*answers, "ip_table_dump")})})
 
         def __enter__(self):
             return self
@@ -309,8 +347,8 @@ def test_show_calls_streams_pages(monkeypatch):
     assert [l.split()[1] for l in out[1:]] == [c.call_id.rstrip("\x00")
                                               for c in CallsClient.CALLS]
     # later pages keep page 1's widths: a longer value pushes the rest of its row right
-    assert out[3].split()[-4:] == ["95", "95", "7105", "1"]
-    assert out[4].split()[-4:] == ["4294967295", "4294967294", "4294967295", "4294967295"]
+    assert out[3].split()[-7:-3] == ["95", "95", "7105", "1"]
+    assert out[4].split()[-7:-3] == ["4294967295", "4294967294", "4294967295", "4294967295"]
     assert out[4].index("confirmed") == out[2].index("confirmed")  # "x" fits its column
 
 
@@ -347,10 +385,15 @@ def test_show_session_table_json_streams(monkeypatch, tmp_path):
         def dump(self, msg, **kw):
             if msg == "nat44_user_dump":
                 return users
+            if msg == "nat44_interface_dump":
+                return OnePage.OUTSIDE
             if msg == "nat44_user_session_v3_dump":
                 log.append((msg, kw["ip_address"], stdout.getvalue()))
                 return FakeClient.SESSIONS if kw["ip_address"] == A else []
             return super().dump(msg, **kw)
+
+        def call(self, msg, **kw):
+            return OnePage.call(OnePage(), msg, **kw)
 
     monkeypatch.setattr(cli, "client", lambda args, cfg=None, plugin=None: Client())
     none = str(tmp_path / "none.sock")
@@ -473,3 +516,121 @@ def test_show_config_old_plugin(monkeypatch, capsys):
     assert cli.main(["show", "config"]) == 2
     assert "sip_alg_get_config_reply has no strict: it is older than this sipalgctl" in \
         capsys.readouterr().err
+
+
+# --- VRF tables: the VPN column ------------------------------------------------------------------
+
+PUB_B = "203.0.113.11"
+
+
+class TenantsClient(OnePage):
+    """Two tenants (tables 10 tenant-a and 20 tenant-b) with the same phone 192.168.1.1 and
+    a third table VPP named itself (30); the outside in the default table. Server map: each
+    tenant's RTP pinhole of 192.168.1.1:6000, B's RTP endpoint in tenant-a's table only, an
+    entry of a table VPP no longer has (40)."""
+
+    TABLES = TABLES + [table(10, "tenant-a"), table(20, "tenant-b"), table(30, "ipv4-VRF:30"),
+                       table(10, "ipv6-VRF:10", True)]
+    SERVER_MAP = [entry(PUB, 40000, 1, A, 6000, inside_vrf=10),
+                  entry(PUB_B, 40002, 1, A, 6000, inside_vrf=20),
+                  entry(B, 7000, 1, inside_vrf=10),
+                  entry(PUB, 40004, 0, A, 5060, inside_vrf=40)]
+    USERS = [SimpleNamespace(ip_address=A, vrf_id=v) for v in (10, 20, 30)]
+    SESSIONS = {
+        10: [session(f"{A}:6000", f"{PUB}:40000", f"{B}:7000"),
+             session(f"{A}:6010", f"{PUB}:1025", f"{B}:7000")],  # B's entry of tenant-a's
+        20: [session(f"{A}:6000", f"{PUB_B}:999", "192.0.2.5:9"),  # its inside endpoint
+             session(f"{A}:6010", f"{PUB_B}:1025", f"{B}:7000")],  # no entry of B's in 20
+        30: [session(f"{A}:6000", f"{PUB_B}:998", "192.0.2.5:9")],  # no entry in 30
+    }
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def dump(self, msg, **kw):
+        if self.tables(msg) is not None:
+            return self.tables(msg)
+        if msg == "sip_alg_server_map_get":
+            return self.SERVER_MAP
+        if msg == "nat44_user_dump":
+            return self.USERS
+        assert msg == "nat44_user_session_v3_dump" and kw["ip_address"] == A, (msg, kw)
+        return self.SESSIONS[kw["vrf_id"]]
+
+
+def test_server_map_vpn_column():
+    """public -> the inside table's name (VPP's own for a table named by nobody, vrf:N for a
+    table VPP no longer has); IPv6 tables of the same id do not count."""
+    lines = show.format_server_map(show.server_map(TenantsClient()))
+    assert [l.split(", VPN: ")[1] for l in lines] == [
+        "public -> tenant-a", "public -> tenant-b", "public -> tenant-a", "public -> vrf:40"]
+    assert lines[1] == (f"Type: ASPF, ANY -> {PUB_B}:40002[{A}:6000], Protocol: udp(Appro: "
+                        f"sip-rtp), Left-Time: 00:00:50, VPN: public -> tenant-b")
+    e = show.server_map(TenantsClient())[1]
+    assert {k: e[k] for k in ("inside_vrf", "outside_vrf", "inside_vpn", "outside_vpn",
+                              "vpn")} == {
+        "inside_vrf": 20, "outside_vrf": 0, "inside_vpn": "tenant-b", "outside_vpn": "public",
+        "vpn": "public -> tenant-b"}
+
+
+def test_server_map_json(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "client", lambda args, cfg=None, plugin=None: TenantsClient())
+    assert cli.main(["--json", "show", "server-map"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(d["inside"], d["inside_vrf"], d["inside_vpn"]) for d in data] == [
+        (f"{A}:6000", 10, "tenant-a"), (f"{A}:6000", 20, "tenant-b"), (None, 10, "tenant-a"),
+        (f"{A}:5060", 40, "vrf:40")]
+
+
+def test_sessions_tagged_per_table():
+    """A session is tagged by an entry of its user's table only (the same inside endpoint, or
+    the same outside party, in another table is another tenant's); the VPN column from the
+    user's table and the entry's outside table, else the outside interfaces'."""
+    s = show.session_table(TenantsClient())
+    assert [(x["inside_vrf"], x["inside"], x["remote"], x["app"], x["vpn"]) for x in s] == [
+        (10, f"{A}:6000", f"{B}:7000", "sip-rtp", "public --> tenant-a"),
+        (10, f"{A}:6010", f"{B}:7000", "sip-rtp", "public --> tenant-a"),
+        (20, f"{A}:6000", "192.0.2.5:9", "sip-rtp", "public --> tenant-b"),
+        (20, f"{A}:6010", f"{B}:7000", "udp", "public --> tenant-b"),
+        (30, f"{A}:6000", "192.0.2.5:9", "udp", "public --> ipv4-VRF:30")]
+    lines = show.format_session_table(s)
+    assert lines[3].startswith(f"sip-rtp VPN:public --> tenant-b {A}:6000[{PUB_B}:999] --> "
+                               f"192.0.2.5:9 ")
+
+
+def test_sessions_outside_tables_unknown():
+    """NAT44-ED's outside interfaces in two tables: a session no entry tags has no known
+    outside table (-, null in JSON); a tagged one has its entry's."""
+    class Two(TenantsClient):
+        IF_TABLE = {2: 0, 5: 7}
+        OUTSIDE = OnePage.OUTSIDE + [SimpleNamespace(sw_if_index=5, flags=0x10),
+                                     SimpleNamespace(sw_if_index=6, flags=0x20)]
+    s = show.session_table(Two())
+    assert [(x["app"], x["outside_vrf"], x["vpn"]) for x in s][2:] == [
+        ("sip-rtp", 0, "public --> tenant-b"), ("udp", None, "- --> tenant-b"),
+        ("udp", None, "- --> ipv4-VRF:30")]
+
+
+def test_calls_vpn_column(monkeypatch, capsys):
+    """Two tenants' calls with the same Call-ID: one record each, the VPN column says
+    whose."""
+    class Calls(TenantsClient):
+        CALLS = [call("same@192.168.1.1", "confirmed", inside_vrf=10),
+                 call("same@192.168.1.1", "confirmed", thread=1, inside_vrf=20)]
+
+        def dump(self, msg, **kw):
+            if msg == "sip_alg_calls_get":
+                return self.CALLS
+            return super().dump(msg, **kw)
+    lines = show.format_calls(show.calls(Calls()))
+    assert lines[0].split()[-1] == "VPN"
+    assert [l.split("  ")[-1] for l in lines[1:]] == ["public -> tenant-a", "public -> tenant-b"]
+    monkeypatch.setattr(cli, "client", lambda args, cfg=None, plugin=None: Calls())
+    assert cli.main(["--json", "show", "calls"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(d["call_id"], d["inside_vrf"], d["outside_vrf"], d["inside_vpn"], d["vpn"])
+            for d in data] == [("same@192.168.1.1", 10, 0, "tenant-a", "public -> tenant-a"),
+                               ("same@192.168.1.1", 20, 0, "tenant-b", "public -> tenant-b")]
