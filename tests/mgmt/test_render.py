@@ -16,7 +16,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 CONFIGS = {"seed": os.path.join(ROOT, "mgmt", "examples", "seed.yaml"),
            "firewall": os.path.join(ROOT, "mgmt", "examples", "firewall.yaml"),
-           "full": os.path.join(HERE, "configs", "full.yaml")}
+           "full": os.path.join(HERE, "configs", "full.yaml"),
+           "tenants": os.path.join(ROOT, "mgmt", "examples", "tenants.yaml")}
 PLUGIN_DIR = "/opt/vpp-sipalg/plugins"  # fixed, so golden files do not depend on the checkout
 
 
