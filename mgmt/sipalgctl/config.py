@@ -1194,6 +1194,18 @@ def _warnings(cfg):
         if name not in used:
             out.append((f"vrfs.{name}", "no interface, route, nat44.pool address or static "
                                         "mapping is in it: an empty table"))
+    # the tables with a way out: an outside interface in them, or a route through one
+    way_out = {i.vrf for i in cfg.interfaces.values() if i.role == "outside"} | {
+        r.vrf for r in cfg.routes if cfg.interfaces[r.interface].role == "outside"}
+    for n, i in cfg.interfaces.items():
+        if i.role == "inside" and i.vrf is not None and i.vrf not in way_out:
+            way_out.add(i.vrf)  # once per table
+            out.append((f"interfaces.{n}.vrf", f"vrf {i.vrf} has no route through an "
+                             f"outside interface: NAT44-ED looks the inside's packets of a "
+                             f"flow the outside started through a static mapping (the ALG's "
+                             f"pinholes, nat44.static_mappings) up in this table, where they "
+                             f"are dropped; add its routes out (routes[] with vrf: {i.vrf} "
+                             f"and an outside interface)"))
     inside = {i.vrf for i in cfg.interfaces.values() if i.role == "inside"}
     for k, a in enumerate(cfg.nat.pool):
         v = cfg.nat.pool_vrfs.get(a)

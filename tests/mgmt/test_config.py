@@ -1027,3 +1027,28 @@ def test_check_summary_vrfs(capsys):
     assert capsys.readouterr().out.startswith(
         f"{TENANTS}: ok (3 interfaces, VRFs tenant-a (table 10), tenant-b (table 20), 2 NAT "
         f"addresses, 0 static mappings, SIP ALG on inside-a, inside-b, outside; ")
+
+
+def test_vrf_without_route_out_warns():
+    """An inside interface's table without a route through an outside interface (and no
+    outside interface in it): valid, warned once per table. NAT44-ED routes the inside's
+    packets of flows the outside started through a static mapping in that table."""
+    def no_routes_out(d):
+        d["routes"] = d["routes"][:1]
+        d["interfaces"]["inside-c"] = dict(d["interfaces"]["inside-a"], host_if="sipalg-in-c",
+                                           address="192.168.3.254/24")
+    cfg = _tenants(r=no_routes_out)
+    assert [(p, m[:59]) for p, m in cfg.warnings] == [
+        ("interfaces.inside-a.vrf", "vrf tenant-a has no route through an outside interface: "
+                                    "NAT"),
+        ("interfaces.inside-b.vrf", "vrf tenant-b has no route through an outside interface: "
+                                    "NAT")]
+    assert cfg.warnings[0][1].endswith("add its routes out (routes[] with vrf: tenant-a and an "
+                                       "outside interface)")
+
+    def outside_in_b(d):
+        no_routes_out(d)
+        d["interfaces"]["outside"]["vrf"] = "tenant-b"
+        d["routes"][0]["vrf"] = "tenant-a"  # the default table has no inside interface
+    cfg = _tenants(r=outside_in_b)
+    assert cfg.warnings == []

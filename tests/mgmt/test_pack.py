@@ -10,7 +10,7 @@ import vpp_harness as h
 
 from sipalgctl import acl as A, config, plan as P, vpp as V
 
-from test_plan import FULL, TENANTS, fake_apply, fresh
+from test_plan import FULL, TENANTS, drop_tenant_b, fake_apply, fresh, rename_a, tenants
 
 
 @pytest.fixture(scope="module")
@@ -47,25 +47,21 @@ def all_ops():
     created = {tag: n for n, tag in enumerate(A.TAGS)}
     # tenants: tables made, interfaces put in them, tenant addresses, a route and a static
     # mapping in a table; then renamed (made again) and gone
-    tenants = config.load(TENANTS)
-    tenants.routes.append(config.Route(config.ipaddress.IPv4Network("10.1.0.0/16"),
-                                       config.ipaddress.IPv4Address("192.168.1.9"),
-                                       "inside-a", "tenant-a"))
-    tenants.nat.static_mappings.append(config.StaticMapping(
+    tcfg = config.load(TENANTS)
+    tcfg.routes.append(config.Route(config.ipaddress.IPv4Network("10.1.0.0/16"),
+                                    config.ipaddress.IPv4Address("192.168.1.9"),
+                                    "inside-a", "tenant-a"))
+    tcfg.nat.static_mappings.append(config.StaticMapping(
         "udp", (config.ipaddress.IPv4Address("192.168.1.5"), 5060),
         (config.ipaddress.IPv4Address("203.0.113.11"), 5060), "tenant-b"))
-    t_adds = P.plan(tenants, fresh(tenants))
-    t_st = fake_apply(fresh(tenants), t_adds)
-    renamed = config.load(TENANTS)
-    renamed.vrfs = {"customer-a": 10, "tenant-b": 20}
-    for i in renamed.interfaces.values():
-        i.vrf = {"tenant-a": "customer-a"}.get(i.vrf, i.vrf)
-    renamed.nat.pool_vrfs = {a: {"tenant-a": "customer-a"}.get(v, v)
-                             for a, v in renamed.nat.pool_vrfs.items()}
-    gone = config.load(TENANTS)
+    t_adds = P.plan(tcfg, fresh(tcfg))
+    t_st = fake_apply(fresh(tcfg), t_adds)
+    renamed = tenants(rename_a)
+    gone = tenants(drop_tenant_b)
     gone.vrfs, gone.nat.pool_vrfs = {}, {}
     gone.interfaces.pop("inside-b")
     gone.interfaces["inside-a"].vrf = None
+    gone.routes = gone.routes[:1]
     tenant_ops = t_adds + P.plan(renamed, t_st) + P.plan(gone, t_st)
     return [o.resolve(created) for o in adds] + replaced + P.plan(empty, st) + tenant_ops
 

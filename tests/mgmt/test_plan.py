@@ -1113,6 +1113,9 @@ TENANTS_FRESH = [
     "set interface ip address host-sipalg-out 203.0.113.1/24",
     "set interface state host-sipalg-out up",
     "ip route add 198.51.100.0/24 via 203.0.113.2 host-sipalg-out",
+    # the tenants' routes out, through the outside interface (in another table)
+    "ip route add 198.51.100.0/24 table 10 via 203.0.113.2 host-sipalg-out",
+    "ip route add 198.51.100.0/24 table 20 via 203.0.113.2 host-sipalg-out",
     "nat44 plugin enable sessions 10000",
     "nat44 add address 203.0.113.10 tenant-vrf 10",
     "nat44 add address 203.0.113.11 tenant-vrf 20",
@@ -1153,6 +1156,7 @@ def test_tenants_on_fresh_vpp():
     assert st.nat_pool == {("203.0.113.10", 10), ("203.0.113.11", 20)}
     assert st.addresses == {1: {"192.168.1.254/24"}, 2: {"192.168.1.254/24"},
                             3: {"203.0.113.1/24"}}
+    assert st.routes == {("198.51.100.0/24", "203.0.113.2", 3, t) for t in (0, 10, 20)}
     assert P.plan(cfg, st) == []
 
 
@@ -1191,10 +1195,12 @@ def test_apply_interface_table_refused(retval, why):
 
 
 def drop_tenant_b(d):
-    """tenant-b gone: its interface in the default table, its address for any table."""
+    """tenant-b gone: its interface in the default table, its address for any table, its
+    route out gone."""
     del d["vrfs"]["tenant-b"]
     del d["interfaces"]["inside-b"]["vrf"]
     d["nat44"]["pool"][1] = "203.0.113.11"
+    d["routes"] = [r for r in d["routes"] if r.get("vrf") != "tenant-b"]
 
 
 def test_vrf_removed():
@@ -1206,13 +1212,14 @@ def test_vrf_removed():
     ops = P.plan(cfg, st)
     assert [o.cli() for o in ops] == [
         "nat44 add address 203.0.113.11 tenant-vrf 20 del",
+        "ip route del 198.51.100.0/24 table 20 via 203.0.113.2 host-sipalg-out",
         "set interface ip address del host-sipalg-in-b 192.168.1.254/24",
         "set interface ip table host-sipalg-in-b 0",
         "ip table del 20",
         "set interface ip address host-sipalg-in-b 192.168.1.254/24",
         "nat44 add address 203.0.113.11",
     ]
-    assert ops[3].comment() == "no longer in vrfs"
+    assert ops[4].comment() == "no longer in vrfs"
     st = fake_apply(st, ops)
     assert st.tables == {0: "ipv4-VRF:0", 10: "tenant-a"} and st.if_table[2] == 0
     assert P.plan(cfg, st) == []
@@ -1224,6 +1231,7 @@ def test_vrf_removed():
         "ip table add 20 name tenant-b",
         "set interface ip table host-sipalg-in-b 20",
         "set interface ip address host-sipalg-in-b 192.168.1.254/24",
+        "ip route add 198.51.100.0/24 table 20 via 203.0.113.2 host-sipalg-out",
         "nat44 add address 203.0.113.11 tenant-vrf 20",
     ]
     assert P.plan(config.load(TENANTS), fake_apply(st, ops)) == []
@@ -1233,6 +1241,9 @@ def rename_a(d):
     d["vrfs"]["customer-a"] = d["vrfs"].pop("tenant-a")
     d["interfaces"]["inside-a"]["vrf"] = "customer-a"
     d["nat44"]["pool"][0]["vrf"] = "customer-a"
+    for r in d["routes"]:
+        if r.get("vrf") == "tenant-a":
+            r["vrf"] = "customer-a"
 
 
 def test_vrf_renamed():
@@ -1242,6 +1253,7 @@ def test_vrf_renamed():
     cfg = tenants(rename_a)
     ops = P.plan(cfg, st)
     assert [o.cli() for o in ops] == [
+        "ip route del 198.51.100.0/24 table 10 via 203.0.113.2 host-sipalg-out",
         "nat44 add address 203.0.113.10 tenant-vrf 10 del",
         "set interface ip address del host-sipalg-in-a 192.168.1.254/24",
         "set interface ip table host-sipalg-in-a 0",
@@ -1249,9 +1261,10 @@ def test_vrf_renamed():
         "ip table add 10 name customer-a",
         "set interface ip table host-sipalg-in-a 10",
         "set interface ip address host-sipalg-in-a 192.168.1.254/24",
+        "ip route add 198.51.100.0/24 table 10 via 203.0.113.2 host-sipalg-out",
         "nat44 add address 203.0.113.10 tenant-vrf 10",
     ]
-    assert ops[3].comment() == "VPP cannot rename it: made again as customer-a"
+    assert ops[4].comment() == "VPP cannot rename it: made again as customer-a"
     st = fake_apply(st, ops)
     assert st.tables[10] == "customer-a" and st.if_table[1] == 10
     assert P.plan(cfg, st) == []
@@ -1279,6 +1292,7 @@ def test_vrf_renamed_with_route_and_mapping():
     ops = P.plan(cfg, st)
     assert [o.cli() for o in ops] == [
         "ip route del 10.1.0.0/16 table 10 via 192.168.1.9 host-sipalg-in-a",
+        "ip route del 198.51.100.0/24 table 10 via 203.0.113.2 host-sipalg-out",
         "nat44 add address 203.0.113.10 tenant-vrf 10 del",
         "nat44 add static mapping udp local 192.168.1.5 5060 external 203.0.113.10 5060 vrf 10 "
         "del",
@@ -1289,6 +1303,7 @@ def test_vrf_renamed_with_route_and_mapping():
         "set interface ip table host-sipalg-in-a 10",
         "set interface ip address host-sipalg-in-a 192.168.1.254/24",
         "ip route add 10.1.0.0/16 table 10 via 192.168.1.9 host-sipalg-in-a",
+        "ip route add 198.51.100.0/24 table 10 via 203.0.113.2 host-sipalg-out",
         "nat44 add address 203.0.113.10 tenant-vrf 10",
         "nat44 add static mapping udp local 192.168.1.5 5060 external 203.0.113.10 5060 vrf 10",
     ]
@@ -1365,15 +1380,18 @@ def test_interface_moves_to_a_new_table():
         d["vrfs"] = {"tenant-c": {"table": 30}, "tenant-b": {"table": 20}}
         d["interfaces"]["inside-a"]["vrf"] = "tenant-c"
         d["nat44"]["pool"][0]["vrf"] = "tenant-c"
+        d["routes"][1]["vrf"] = "tenant-c"
     cfg = tenants(move)
     ops = P.plan(cfg, st)
     assert [o.cli() for o in ops] == [
         "nat44 add address 203.0.113.10 tenant-vrf 10 del",
+        "ip route del 198.51.100.0/24 table 10 via 203.0.113.2 host-sipalg-out",
         "set interface ip address del host-sipalg-in-a 192.168.1.254/24",
         "ip table add 30 name tenant-c",
         "set interface ip table host-sipalg-in-a 30",
         "ip table del 10",
         "set interface ip address host-sipalg-in-a 192.168.1.254/24",
+        "ip route add 198.51.100.0/24 table 30 via 203.0.113.2 host-sipalg-out",
         "nat44 add address 203.0.113.10 tenant-vrf 30",
     ]
     st = fake_apply(st, ops)
@@ -1389,7 +1407,7 @@ def test_routes_and_mappings_in_tables():
 
     def to_b(d):
         with_route_and_mapping(d)
-        d["routes"][1]["interface"] = "inside-b"
+        d["routes"][-1]["interface"] = "inside-b"
         d["nat44"]["static_mappings"][0].update(vrf="tenant-b", external="203.0.113.11:5060")
     cfg = tenants(to_b)
     ops = P.plan(cfg, st)
@@ -1404,13 +1422,13 @@ def test_routes_and_mappings_in_tables():
 
 
 def test_everything_of_the_tenants_removed():
-    """The seed's configuration after the tenants': both tables go, each after its
-    interface left it; the interfaces of the tenants are no longer configured, so they stay
-    as they are (in their tables, which therefore stay)."""
+    """No vrfs any more, the tenants' interfaces in the default table (inside-b on a network
+    of its own): both tables go, each after its interface left it."""
     st = applied(config.load(TENANTS))
 
     def one(d):
         del d["vrfs"]
+        d["routes"] = d["routes"][:1]
         for n in ("inside-a", "inside-b"):
             d["interfaces"][n].pop("vrf")
         d["interfaces"]["inside-b"]["address"] = "192.168.2.254/24"
