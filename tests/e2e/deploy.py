@@ -46,7 +46,10 @@ EXAMPLES = os.path.join(HERE, "..", "..", "mgmt", "examples")
 
 class ExampleTopo(Topo):
     """topo.py's namespaces and veths; VPP from `sipalgctl up` on the example, its
-    interfaces' host_if and its runtime_dir made the test's. hosts: more inside addresses."""
+    interfaces' host_if and its runtime_dir made the test's. hosts: more inside addresses.
+    HOST_IFS: the example's interface names -> the attribute naming the veth end each gets."""
+
+    HOST_IFS = {"inside": "if_in_vpp", "outside": "if_out_vpp"}
 
     def __init__(self, prefix, tmp, example, hosts=()):
         super().__init__(prefix, start_vpp=False)
@@ -63,8 +66,9 @@ class ExampleTopo(Topo):
         with open(self.example) as f:
             cfg = yaml.safe_load(f)
         cfg["vpp"]["runtime_dir"] = self.run
-        cfg["interfaces"]["inside"]["host_if"] = self.if_in_vpp
-        cfg["interfaces"]["outside"]["host_if"] = self.if_out_vpp
+        assert set(cfg["interfaces"]) == set(self.HOST_IFS), cfg["interfaces"]
+        for name, attr in self.HOST_IFS.items():
+            cfg["interfaces"][name]["host_if"] = getattr(self, attr)
         with open(self.cfg, "w") as f:
             yaml.safe_dump(cfg, f)
         assert ": ok (" in ctl("check", self.cfg).stdout
