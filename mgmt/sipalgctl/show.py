@@ -108,23 +108,35 @@ def session_table_pages(c):
     """NAT44-ED's live sessions (nat44_user_dump, then nat44_user_session_v3_dump per user),
     each tagged with the application (sip, sip-rtp, sip-rtcp) of the server-map entry it
     belongs to, else with its protocol: an inside party's entry (ANY -> public[inside]) when
-    the session's public endpoint is the entry's public one or its inside endpoint (in the
-    user's table) the entry's inside one; an outside party's entry (ANY -> address:port) of
-    the user's table when the session's remote endpoint is that one. The VPN column: the
-    user's table inside; outside, the entry's outside table, else the one NAT44-ED's outside
-    interfaces are in (- when they are in several). A page per NAT44-ED user (inside address
-    and table), once the server map has been read."""
+    the session's public endpoint is the entry's public one, or its inside endpoint the
+    entry's inside one in the same table; an outside party's entry (ANY -> address:port) of
+    the session's table when the session's remote endpoint is that one.
+
+    A session's inside table: NAT44-ED's session dump gives none, and answers a user (inside
+    address and table) with the sessions of that address in every table (each session is
+    shown once). So it is the table of the entry of its public endpoint, else the tenant
+    table of its public address (nat44.pool's vrf), else the user's table when that address
+    is a user in one table only; else it is not known (None, "-"). The outside table: the
+    entry's, else the one NAT44-ED's outside interfaces are in (- when they are in several).
+    A page per NAT44-ED user, once the server map has been read."""
     names = table_names(c)
-    tags = {}  # key -> (app, outside table)
+    tags = {}  # key -> (app, outside table, inside table)
     for e in flat(server_map_pages(c)):
-        tag = (e["app"], e["outside_vrf"])
+        tag = (e["app"], e["outside_vrf"], e["inside_vrf"])
         if e["inside"]:
             tags.setdefault(("public", e["public"]), tag)
             tags.setdefault(("inside", e["inside_vrf"], e["inside"]), tag)
         else:
             tags.setdefault(("remote", e["inside_vrf"], e["public"]), tag)
     outside = nat_outside_table(c)
-    for u in c.dump("nat44_user_dump"):
+    tenant = {str(d.ip_address): d.vrf_id for d in c.dump("nat44_address_dump")
+              if d.vrf_id != P.NO_VRF}
+    users = c.dump("nat44_user_dump")
+    tables = {}  # inside address -> the tables it is a user in
+    for u in users:
+        tables.setdefault(str(u.ip_address), set()).add(u.vrf_id)
+    seen = set()
+    for u in users:
         out = []
         for s in c.dump("nat44_user_session_v3_dump", ip_address=u.ip_address, vrf_id=u.vrf_id):
             if s.is_timed_out:
@@ -133,12 +145,22 @@ def session_table_pages(c):
             public = f"{s.outside_ip_address}:{s.outside_port}"
             remote = f"{s.ext_host_address}:{s.ext_host_port}"
             proto = PROTOCOLS.get(int(s.protocol), str(s.protocol))
-            app, out_table = (tags.get(("public", public)) or
-                              tags.get(("inside", u.vrf_id, inside)) or
-                              tags.get(("remote", u.vrf_id, remote)) or (None, outside))
+            if (inside, public, remote, proto) in seen:
+                continue  # another user's answer had it (the same address, another table)
+            seen.add((inside, public, remote, proto))
+            tag = tags.get(("public", public))
+            if tag:
+                table = tag[2]
+            elif str(s.outside_ip_address) in tenant:
+                table = tenant[str(s.outside_ip_address)]
+            else:
+                only = tables.get(str(s.inside_ip_address), set())
+                table = next(iter(only)) if len(only) == 1 else None
+            app, out_table, _ = (tag or tags.get(("inside", table, inside)) or
+                                 tags.get(("remote", table, remote)) or (None, outside, None))
             out.append({"app": app or proto, "alg": app is not None, "protocol": proto,
                         "remote": remote, "public": public, "inside": inside,
-                        **vrf_fields(names, u.vrf_id, out_table, "-->"),
+                        **vrf_fields(names, table, out_table, "-->"),
                         "idle": int(s.time_since_last_heard),
                         "packets": s.total_pkts, "bytes": s.total_bytes})
         yield out

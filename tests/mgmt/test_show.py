@@ -52,6 +52,7 @@ class OnePage:
     TABLES = TABLES
     IF_TABLE = {2: 0}
     OUTSIDE = [SimpleNamespace(sw_if_index=2, flags=0x10)]
+    POOL = [SimpleNamespace(ip_address=PUB, vrf_id=0xFFFFFFFF)]  # NAT44-ED's addresses
 
     def pages(self, msg, **kw):
         yield self.dump(msg, **kw)
@@ -62,6 +63,8 @@ class OnePage:
             return self.TABLES
         if msg == "nat44_interface_dump":
             return self.OUTSIDE
+        if msg == "nat44_address_dump":
+            return self.POOL
         return None
 
     def call(self, msg, **kw):
@@ -387,6 +390,8 @@ def test_show_session_table_json_streams(monkeypatch, tmp_path):
                 return users
             if msg == "nat44_interface_dump":
                 return OnePage.OUTSIDE
+            if msg == "nat44_address_dump":
+                return OnePage.POOL
             if msg == "nat44_user_session_v3_dump":
                 log.append((msg, kw["ip_address"], stdout.getvalue()))
                 return FakeClient.SESSIONS if kw["ip_address"] == A else []
@@ -524,25 +529,31 @@ PUB_B = "203.0.113.11"
 
 
 class TenantsClient(OnePage):
-    """Two tenants (tables 10 tenant-a and 20 tenant-b) with the same phone 192.168.1.1 and
-    a third table VPP named itself (30); the outside in the default table. Server map: each
-    tenant's RTP pinhole of 192.168.1.1:6000, B's RTP endpoint in tenant-a's table only, an
-    entry of a table VPP no longer has (40)."""
+    """Two tenants (tables 10 tenant-a and 20 tenant-b) with the same phone 192.168.1.1,
+    also in a third table VPP named itself (30), and host 192.168.1.7 in table 30 only; the
+    outside in the default table; NAT addresses: tenant-a's, tenant-b's and 203.0.113.12 of
+    any table. Server map: each tenant's RTP pinhole of 192.168.1.1:6000, B's RTP endpoint
+    in tenant-a's table only, an entry of a table VPP no longer has (40). NAT44-ED answers
+    each user with the sessions of its address in every table, as VPP does."""
 
     TABLES = TABLES + [table(10, "tenant-a"), table(20, "tenant-b"), table(30, "ipv4-VRF:30"),
                        table(10, "ipv6-VRF:10", True)]
+    POOL = [SimpleNamespace(ip_address=PUB, vrf_id=10), SimpleNamespace(ip_address=PUB_B,
+                                                                       vrf_id=20),
+            SimpleNamespace(ip_address="203.0.113.12", vrf_id=0xFFFFFFFF)]
     SERVER_MAP = [entry(PUB, 40000, 1, A, 6000, inside_vrf=10),
                   entry(PUB_B, 40002, 1, A, 6000, inside_vrf=20),
                   entry(B, 7000, 1, inside_vrf=10),
                   entry(PUB, 40004, 0, A, 5060, inside_vrf=40)]
-    USERS = [SimpleNamespace(ip_address=A, vrf_id=v) for v in (10, 20, 30)]
-    SESSIONS = {
-        10: [session(f"{A}:6000", f"{PUB}:40000", f"{B}:7000"),
-             session(f"{A}:6010", f"{PUB}:1025", f"{B}:7000")],  # B's entry of tenant-a's
-        20: [session(f"{A}:6000", f"{PUB_B}:999", "192.0.2.5:9"),  # its inside endpoint
-             session(f"{A}:6010", f"{PUB_B}:1025", f"{B}:7000")],  # no entry of B's in 20
-        30: [session(f"{A}:6000", f"{PUB_B}:998", "192.0.2.5:9")],  # no entry in 30
-    }
+    USERS = [SimpleNamespace(ip_address=A, vrf_id=v) for v in (10, 20, 30)] + [
+        SimpleNamespace(ip_address="192.168.1.7", vrf_id=30)]
+    SESSIONS = {A: [
+        session(f"{A}:6000", f"{PUB}:40000", f"{B}:7000"),  # its entry's table, 10
+        session(f"{A}:6010", f"{PUB}:1025", f"{B}:7000"),  # tenant-a's address: B's entry
+        session(f"{A}:6000", f"{PUB_B}:999", "192.0.2.5:9"),  # tenant-b's: its inside entry
+        session(f"{A}:6010", f"{PUB_B}:1025", f"{B}:7000"),  # no entry of B's in 20
+        session(f"{A}:6000", "203.0.113.12:998", "192.0.2.5:9"),  # any table's, A in three
+    ], "192.168.1.7": [session("192.168.1.7:6000", "203.0.113.12:997", "192.0.2.5:9")]}
 
     def __enter__(self):
         return self
@@ -557,8 +568,8 @@ class TenantsClient(OnePage):
             return self.SERVER_MAP
         if msg == "nat44_user_dump":
             return self.USERS
-        assert msg == "nat44_user_session_v3_dump" and kw["ip_address"] == A, (msg, kw)
-        return self.SESSIONS[kw["vrf_id"]]
+        assert msg == "nat44_user_session_v3_dump" and kw["vrf_id"] in (10, 20, 30), (msg, kw)
+        return self.SESSIONS[kw["ip_address"]]
 
 
 def test_server_map_vpn_column():
@@ -586,16 +597,21 @@ def test_server_map_json(monkeypatch, capsys):
 
 
 def test_sessions_tagged_per_table():
-    """A session is tagged by an entry of its user's table only (the same inside endpoint, or
-    the same outside party, in another table is another tenant's); the VPN column from the
-    user's table and the entry's outside table, else the outside interfaces'."""
+    """Each session once, in its table: its entry's, else its tenant address's, else its
+    user's when the inside address is a user in one table only (else not known: -); tagged
+    by an entry of that table only (the same inside endpoint, or the same outside party, in
+    another table is another tenant's); the outside table the entry's, else the outside
+    interfaces'."""
     s = show.session_table(TenantsClient())
-    assert [(x["inside_vrf"], x["inside"], x["remote"], x["app"], x["vpn"]) for x in s] == [
-        (10, f"{A}:6000", f"{B}:7000", "sip-rtp", "public --> tenant-a"),
-        (10, f"{A}:6010", f"{B}:7000", "sip-rtp", "public --> tenant-a"),
-        (20, f"{A}:6000", "192.0.2.5:9", "sip-rtp", "public --> tenant-b"),
-        (20, f"{A}:6010", f"{B}:7000", "udp", "public --> tenant-b"),
-        (30, f"{A}:6000", "192.0.2.5:9", "udp", "public --> ipv4-VRF:30")]
+    assert [(x["inside_vrf"], x["inside"], x["public"].split(":")[0], x["remote"], x["app"],
+             x["vpn"]) for x in s] == [
+        (10, f"{A}:6000", PUB, f"{B}:7000", "sip-rtp", "public --> tenant-a"),
+        (10, f"{A}:6010", PUB, f"{B}:7000", "sip-rtp", "public --> tenant-a"),
+        (20, f"{A}:6000", PUB_B, "192.0.2.5:9", "sip-rtp", "public --> tenant-b"),
+        (20, f"{A}:6010", PUB_B, f"{B}:7000", "udp", "public --> tenant-b"),
+        (None, f"{A}:6000", "203.0.113.12", "192.0.2.5:9", "udp", "public --> -"),
+        (30, "192.168.1.7:6000", "203.0.113.12", "192.0.2.5:9", "udp",
+         "public --> ipv4-VRF:30")]
     lines = show.format_session_table(s)
     assert lines[3].startswith(f"sip-rtp VPN:public --> tenant-b {A}:6000[{PUB_B}:999] --> "
                                f"192.0.2.5:9 ")
@@ -611,7 +627,7 @@ def test_sessions_outside_tables_unknown():
     s = show.session_table(Two())
     assert [(x["app"], x["outside_vrf"], x["vpn"]) for x in s][2:] == [
         ("sip-rtp", 0, "public --> tenant-b"), ("udp", None, "- --> tenant-b"),
-        ("udp", None, "- --> ipv4-VRF:30")]
+        ("udp", None, "- --> -"), ("udp", None, "- --> ipv4-VRF:30")]
 
 
 def test_calls_vpn_column(monkeypatch, capsys):
