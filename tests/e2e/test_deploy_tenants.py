@@ -326,15 +326,21 @@ def test_tenants(tenant_topo, tmp_path):
     t, tmp = tenant_topo, str(tmp_path)
     api = os.path.join(t.vpp.dir, "api.sock")
 
+    stats = os.path.join(t.vpp.dir, "stats.sock")
+
     def shown():
-        """sipalgctl show server-map (JSON and text) and calls (JSON), mid-call."""
+        """sipalgctl show server-map (JSON and text), calls and session-table (JSON),
+        mid-call."""
         return ctls(["--socket", api, "--json", "show", "server-map"],
                     ["--socket", api, "show", "server-map"],
-                    ["--socket", api, "--json", "show", "calls"])
+                    ["--socket", api, "--json", "show", "calls"],
+                    ["--socket", api, "--json", "show", "session-table", "--stats-socket",
+                     stats])
     r = tenant_calls(t, tmp, shown)
     check_tenant_calls(t, r, tmp)
-    smap_json, smap_text, calls = r.extra
+    smap_json, smap_text, calls, sessions = r.extra
     smap_json, calls = json.loads(smap_json), json.loads(calls)
+    sessions = json.loads(sessions)["sessions"]
     # sipalgctl's view: the same entries, the tables by id and name
     rtp_entries = {(e["public"], e["inside_vrf"], e["inside_vpn"], e["outside_vrf"], e["vpn"])
                    for e in smap_json if e["app"] == "sip-rtp" and e["inside"]}
@@ -350,6 +356,12 @@ def test_tenants(tenant_topo, tmp_path):
             assert same(line) in shown_lines, (line, smap_text)
     assert sorted((c["call_id"], c["inside_vrf"], c["vpn"]) for c in calls) == [
         (CALL_ID % t.A, 10, "public -> tenant-a"), (CALL_ID % t.A, 20, "public -> tenant-b")]
+    # NAT44-ED's sessions of each phone's media, tagged by its tenant's entries
+    media = sorted((x["inside_vrf"], x["public"], x["remote"], x["app"], x["vpn"])
+                   for x in sessions if x["inside"] == f"{t.A}:{PHONE_RTP}")
+    assert media == [(table, "{}:{}".format(*pinhole(smap_entries(r.smap), k, "sip-rtp")),
+                      f"{t.B}:{rtp_port}", "sip-rtp", f"public --> {name}")
+                     for k, (table, name, _, _, rtp_port) in TENANTS.items()], sessions
 
 
 def _yaml(t, edit):
