@@ -24,7 +24,8 @@ other's namespace.
 - test_tenants_example: mgmt/examples/tenants.yaml brought up by `sipalgctl up` on the test's
   veths (the example as it is but for its interfaces' host_if and vpp.runtime_dir); apply
   takes a tenant's table away, renames the other and brings both back (VPP as the YAML says
-  after each, plan has nothing to do), then the calls, then `sipalgctl down`."""
+  after each, plan has nothing to do), then the calls (plan has nothing to do mid-call too:
+  the ALG's pinholes are not configuration), then `sipalgctl down`."""
 
 import json
 import os
@@ -417,10 +418,14 @@ def test_tenants_example(e2e_prefix, tmp_path):
         t.wait_reachable()
 
         def shown():
-            return ctls(["show", "server-map", t.cfg], ["--json", "show", "calls", t.cfg])
+            """sipalgctl show server-map and calls, and plan (the ALG's pinholes, static
+            mappings in the tenants' tables, are not configuration), mid-call."""
+            return ctls(["show", "server-map", t.cfg], ["--json", "show", "calls", t.cfg],
+                        ["plan", t.cfg])
         r = tenant_calls(t, tmp, shown)
         check_tenant_calls(t, r, tmp)
         smap_text, calls = r.extra[0], json.loads(r.extra[1])
+        assert r.extra[2].strip() == "nothing to do", r.extra[2]
         for k, (table, name, *_) in TENANTS.items():
             pub, port = pinhole(smap_entries(r.smap), k, "sip-rtp")
             assert (f"ANY -> {pub}:{port}[{t.A}:{PHONE_RTP}], Protocol: udp(Appro: sip-rtp)"
