@@ -640,7 +640,7 @@ def test_read_state_old_plugin():
         P.read_state(FakeClient(False, call_timers=None))
     assert str(e.value) == (
         "the running sip_alg plugin's sip_alg_get_config_reply has no media_inactivity, "
-        "max_duration: it is older than this sipalgctl (sip_alg API 0.8.0 or later needed); "
+        "max_duration: it is older than this sipalgctl (sip_alg API 0.9.0 or later needed); "
         "build and install the plugin again (make plugin, or make install-plugin) and "
         "restart VPP")
 
@@ -654,7 +654,7 @@ def test_read_state_plugin_without_validation():
         "the running sip_alg plugin's sip_alg_get_config_reply has no max_calls_per_host, "
         "max_entries_per_host, strict, drop_parse, drop_header, drop_sdp, drop_too_many, "
         "block_methods, invite_rate, invite_burst, register_rate, register_burst: it is older "
-        "than this sipalgctl (sip_alg API 0.8.0 or later needed); ")
+        "than this sipalgctl (sip_alg API 0.9.0 or later needed); ")
 
 
 def test_plan_old_plugin_exits_2(monkeypatch, capsys):
@@ -975,7 +975,7 @@ def test_read_state_plugin_without_servers():
         P.read_state(FakeClient(False, servers=None))
     assert str(e.value).startswith(
         "the running sip_alg plugin's sip_alg_get_config_reply has no n_servers, "
-        "server_address, server_port: it is older than this sipalgctl (sip_alg API 0.8.0 or "
+        "server_address, server_port: it is older than this sipalgctl (sip_alg API 0.9.0 or "
         "later needed); ")
 
 
