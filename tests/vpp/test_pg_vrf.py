@@ -51,6 +51,10 @@ class PgTenants(PgNat):
             f"ip neighbor pg2 {S.A} {self.A_MAC}",
             f"ip neighbor pg1 203.0.113.2 {self.ROUTER_MAC}",
             "ip route add 198.51.100.0/24 via 203.0.113.2 pg1",
+            # each tenant's table its own route out (README: NAT44-ED sets no outgoing
+            # table on a flow the outside started through a static mapping)
+            "ip route add 198.51.100.0/24 table 10 via 203.0.113.2 pg1",
+            "ip route add 198.51.100.0/24 table 20 via 203.0.113.2 pg1",
             f"nat44 plugin enable sessions {self.sessions}",
             f"nat44 add address {PUB_A} tenant-vrf 10",
             f"nat44 add address {PUB_B} tenant-vrf 20",
@@ -111,6 +115,10 @@ def test_overlapping_tenants_kept_apart(tenants):
     assert [(g[IP].dst, g[UDP].dport) for g in got] == [(S.A, S.A_RTP)]
     got = t.send("pg1", [t.udp("pg1", S.B, S.B_RTP, PUB_B, rtp_b, rtp)], "pg2", 1)
     assert [(g[IP].dst, g[UDP].dport) for g in got] == [(S.A, S.A_RTP)]
+    # and each phone's answering RTP leaves by its own tenant's pinhole
+    for iface, pub, port in (("pg0", PUB_A, rtp_a), ("pg2", PUB_B, rtp_b)):
+        [o] = t.send(iface, [t.udp(iface, S.A, S.A_RTP, S.B, S.B_RTP, rtp)], "pg1", 1)
+        assert (o[IP].src, o[UDP].sport) == (pub, port)
     # each answer goes back to its own tenant, mapped back
     for pub, p, iface in ((PUB_A, pa, "pg0"), (PUB_B, pb, "pg2")):
         ok = S.response(200, "OK", "INVITE", 1, pub, p[UDP].sport, body=S.sdp(S.B, S.B_RTP))
