@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 import vpp_harness as h
-from topo import TOOLS, Topo, remove_leftovers
+from topo import TOOLS, remove_leftovers, topo_fixture
 
 
 @pytest.fixture(scope="session")
@@ -28,27 +28,18 @@ def e2e_prefix():
     return prefix
 
 
-def _topo(prefix, request, **kw):
-    why = h.workers_unavailable(kw.get("workers", 0))
-    if why:
-        pytest.skip(why)
-    with Topo(prefix, **kw) as t:
-        yield t
-        t.failed = h.failed_test(request)
-
-
 @pytest.fixture(params=h.WORKERS, ids=[f"{n}w" for n in h.WORKERS])
 def topo(e2e_prefix, request):
-    yield from _topo(e2e_prefix, request, workers=request.param)
+    yield from topo_fixture(e2e_prefix, request, workers=request.param)
 
 
 @pytest.fixture(params=(0, 2), ids=("0w", "2w"))
 def topo02(e2e_prefix, request):
     """The topology with 0 and 2 workers: for the longer files, where 4 adds run time and
     no other thread layout."""
-    yield from _topo(e2e_prefix, request, workers=request.param)
+    yield from topo_fixture(e2e_prefix, request, workers=request.param)
 
 
 @pytest.fixture
 def topo_no_alg(e2e_prefix, request):
-    yield from _topo(e2e_prefix, request, alg=False)
+    yield from topo_fixture(e2e_prefix, request, alg=False)

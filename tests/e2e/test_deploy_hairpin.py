@@ -13,9 +13,8 @@ phone from the NAT address, the hairpin session in NAT44-ED, no media outside.""
 
 import pytest
 
-import vpp_harness as h
 from deploy import PHONE3, add_inside_host, check_hairpin, check_hairpin_media, hairpin_call
-from topo import Topo
+from topo import Topo, topo_fixture
 
 
 class HairpinTopo(Topo):
@@ -28,12 +27,7 @@ class HairpinTopo(Topo):
 
 @pytest.fixture(params=(0, 2), ids=("0w", "2w"))
 def hairpin(e2e_prefix, request):
-    why = h.workers_unavailable(request.param)
-    if why:
-        pytest.skip(why)
-    with HairpinTopo(e2e_prefix, workers=request.param) as t:
-        yield t
-        t.failed = h.failed_test(request)
+    yield from topo_fixture(e2e_prefix, request, cls=HairpinTopo, workers=request.param)
 
 
 def test_hairpin_call_between_inside_phones(hairpin, tmp_path):

@@ -18,11 +18,10 @@ Each call's media both ways is counted on the side that receives it."""
 
 import pytest
 
-import vpp_harness as h
 from deploy import (PBX, Captures, Ua, add_inside_host, call, entry, find, rtp, sdp,
                     server_map_emptied, sip_messages, tail)
 from test_call import B_SIP
-from topo import Topo
+from topo import Topo, topo_fixture
 
 PBX_SIP = 5060
 OUT_PBX_RTP, OUT_B_RTP = 6000, 7000  # the call from the PBX out
@@ -44,12 +43,7 @@ class PbxTopo(Topo):
 
 @pytest.fixture(params=(0, 2), ids=("0w", "2w"))
 def pbx(e2e_prefix, request):
-    why = h.workers_unavailable(request.param)
-    if why:
-        pytest.skip(why)
-    with PbxTopo(e2e_prefix, workers=request.param) as t:
-        yield t
-        t.failed = h.failed_test(request)
+    yield from topo_fixture(e2e_prefix, request, cls=PbxTopo, workers=request.param)
 
 
 def published(t):

@@ -41,7 +41,7 @@ import vpp_harness as h
 from deploy import (ExampleTopo, find, kamailio, rtp, scenario, sdp, server_map_emptied,
                     sip_messages, sipp, tail)
 from test_call import capture, packets
-from topo import Topo, _seq, ctl, sh
+from topo import Topo, _seq, ctl, sh, topo_fixture
 
 PUB_A, PUB_B = "203.0.113.10", "203.0.113.11"
 PHONE_SIP, PHONE_RTP = 2000, 6000
@@ -168,12 +168,7 @@ class TenantExampleTopo(TenantTopo, ExampleTopo):
 
 @pytest.fixture(params=(0, 2), ids=("0w", "2w"))
 def tenant_topo(e2e_prefix, request):
-    why = h.workers_unavailable(request.param)
-    if why:
-        pytest.skip(why)
-    with TenantTopo(e2e_prefix, workers=request.param) as t:
-        yield t
-        t.failed = h.failed_test(request)
+    yield from topo_fixture(e2e_prefix, request, cls=TenantTopo, workers=request.param)
 
 
 # --- the calls ------------------------------------------------------------------------------

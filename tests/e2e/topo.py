@@ -18,6 +18,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import vpp_harness as h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -176,3 +178,15 @@ class Topo:
 
     def static_mappings(self):
         return self.vpp.static_mappings()
+
+
+def topo_fixture(prefix, request, cls=Topo, **kw):
+    """A fixture's topology (cls: Topo or a variant; kw: its options, workers=N among them):
+    skipped with the reason where that many workers cannot run; its logs kept when the
+    test failed."""
+    why = h.workers_unavailable(kw.get("workers", 0))
+    if why:
+        pytest.skip(why)
+    with cls(prefix, **kw) as t:
+        yield t
+        t.failed = h.failed_test(request)

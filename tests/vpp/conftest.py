@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 import vpp_harness as h
-from pgnat import PgNat
+from pgnat import pgnat_fixture
 
 
 @pytest.fixture(scope="session")
@@ -21,23 +21,14 @@ def vpp_prefix():
     return prefix
 
 
-def _pgnat(prefix, request, workers):
-    why = h.workers_unavailable(workers)
-    if why:
-        pytest.skip(why)
-    with PgNat(prefix, workers=workers) as t:
-        yield t
-        t.failed = h.failed_test(request)
-
-
 @pytest.fixture(params=h.WORKERS, ids=[f"{n}w" for n in h.WORKERS])
 def pgnat(vpp_prefix, request):
     """The topology with 0, 2 and 4 workers."""
-    yield from _pgnat(vpp_prefix, request, request.param)
+    yield from pgnat_fixture(vpp_prefix, request, request.param)
 
 
 @pytest.fixture(params=(0, 2), ids=("0w", "2w"))
 def pgnat02(vpp_prefix, request):
     """The topology with 0 and 2 workers: for the longer files, where 4 adds run time and
     no other thread layout."""
-    yield from _pgnat(vpp_prefix, request, request.param)
+    yield from pgnat_fixture(vpp_prefix, request, request.param)

@@ -7,6 +7,8 @@ import os
 import re
 import time
 
+import pytest
+
 import sipmsgs as S
 import vpp_harness as h
 
@@ -109,3 +111,14 @@ class PgNat:
 
     def static_mappings(self):
         return self.vpp.static_mappings()
+
+
+def pgnat_fixture(prefix, request, workers, cls=PgNat):
+    """A fixture's topology (cls: PgNat or a variant) with that many workers: skipped with
+    the reason where they cannot run; its VPP's logs kept when the test failed."""
+    why = h.workers_unavailable(workers)
+    if why:
+        pytest.skip(why)
+    with cls(prefix, workers=workers) as t:
+        yield t
+        t.failed = h.failed_test(request)

@@ -15,7 +15,6 @@ import re
 import pytest
 
 import sipmsgs as S
-import vpp_harness as h
 from scapy.all import IP, UDP, Raw
 from test_pg import media_port, wait_for
 

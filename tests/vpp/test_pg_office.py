@@ -17,12 +17,12 @@ import re
 import sys
 
 import sipmsgs as S
-from scapy.all import IP, UDP, Raw, wrpcap
+from scapy.all import IP, UDP, wrpcap
 from test_pg import media_port, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "perf"))
-from call_bench import cid, invites_out  # noqa: E402
+from call_bench import cid, invites_out, read_pcap_udp  # noqa: E402
 
 PHONES = 1000
 
@@ -79,7 +79,6 @@ def test_thousand_phones_on_5060(pgnat02):
     # outside-first media reaches the phones (a sample of them)
     out = {}
     cap = f"{v.dir}/office-0-out.pcap"
-    from call_bench import read_pcap_udp  # noqa: E402
     for sport, payload in read_pcap_udp(cap):
         m = re.search(rb"Call-ID: call-(\d+)@", payload)
         if m:

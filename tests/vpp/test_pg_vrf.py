@@ -19,8 +19,7 @@ import re
 import pytest
 
 import sipmsgs as S
-import vpp_harness as h
-from pgnat import PgNat
+from pgnat import PgNat, pgnat_fixture
 from scapy.all import Ether, IP, UDP, Raw
 from test_pg import media_port, wait_for
 
@@ -75,14 +74,7 @@ class PgTenants(PgNat):
 
 @pytest.fixture(params=[0, 2], ids=["0w", "2w"])
 def tenants(vpp_prefix, request):
-    why = h.workers_unavailable(request.param)
-    if why:
-        pytest.skip(why)
-    t = PgTenants(vpp_prefix, workers=request.param)
-    with t:
-        yield t
-        t.failed = getattr(request.node, "rep_call", None) is not None and \
-            request.node.rep_call.failed
+    yield from pgnat_fixture(vpp_prefix, request, request.param, cls=PgTenants)
 
 
 def test_overlapping_tenants_kept_apart(tenants):

@@ -740,25 +740,35 @@ sip_alg_request_release_media (u32 thread, u32 call_index, u32 epoch, ip4_addres
  * (NAT's own error code) comes back on a private queue of an internal API registration.
  * When the message is not there (a NAT plugin with another API), the CLI is the fallback.
  */
+/*
+ * The ids of a NAT44-ED message (name_crc) and its reply: *msg_id ~0 when either is not
+ * there or the message has no handler.
+ */
+static void
+sip_alg_nat_msg_ids (const char *name_crc, const char *reply_crc, u32 *msg_id, u32 *reply_id)
+{
+  *msg_id = vl_msg_api_get_msg_index ((u8 *) name_crc);
+  *reply_id = vl_msg_api_get_msg_index ((u8 *) reply_crc);
+  if (*msg_id == (u32) ~0 || *reply_id == (u32) ~0 ||
+      !vl_api_get_msg_data (vlibapi_get_main (), *msg_id)->handler)
+    *msg_id = ~0;
+}
+
 static void
 sip_alg_nat_api_init (sip_alg_main_t *sam)
 {
-  sam->nat_msg_id = vl_msg_api_get_msg_index ((u8 *) VL_API_NAT44_ADD_DEL_STATIC_MAPPING_V2_CRC);
-  sam->nat_reply_id =
-    vl_msg_api_get_msg_index ((u8 *) VL_API_NAT44_ADD_DEL_STATIC_MAPPING_V2_REPLY_CRC);
-  if (sam->nat_msg_id == (u32) ~0 || sam->nat_reply_id == (u32) ~0 ||
-      !vl_api_get_msg_data (vlibapi_get_main (), sam->nat_msg_id)->handler)
+  sip_alg_nat_msg_ids (VL_API_NAT44_ADD_DEL_STATIC_MAPPING_V2_CRC,
+		       VL_API_NAT44_ADD_DEL_STATIC_MAPPING_V2_REPLY_CRC, &sam->nat_msg_id,
+		       &sam->nat_reply_id);
+  if (sam->nat_msg_id == (u32) ~0)
     {
-      sam->nat_msg_id = sam->nat_del_msg_id = ~0;
+      sam->nat_del_msg_id = ~0;
       clib_warning ("sip-alg: NAT44-ED has no %s: pinholes through the NAT CLI",
 		    VL_API_NAT44_ADD_DEL_STATIC_MAPPING_V2_CRC);
       return;
     }
-  sam->nat_del_msg_id = vl_msg_api_get_msg_index ((u8 *) VL_API_NAT44_DEL_SESSION_CRC);
-  sam->nat_del_reply_id = vl_msg_api_get_msg_index ((u8 *) VL_API_NAT44_DEL_SESSION_REPLY_CRC);
-  if (sam->nat_del_msg_id == (u32) ~0 || sam->nat_del_reply_id == (u32) ~0 ||
-      !vl_api_get_msg_data (vlibapi_get_main (), sam->nat_del_msg_id)->handler)
-    sam->nat_del_msg_id = ~0;
+  sip_alg_nat_msg_ids (VL_API_NAT44_DEL_SESSION_CRC, VL_API_NAT44_DEL_SESSION_REPLY_CRC,
+		       &sam->nat_del_msg_id, &sam->nat_del_reply_id);
   sam->nat_q = svm_queue_alloc_and_init (SIP_ALG_NAT_Q_LEN, sizeof (uword), getpid ());
   sam->nat_client = vl_api_memclnt_create_internal ("sip-alg", sam->nat_q);
 }
@@ -961,11 +971,6 @@ sip_alg_sig_endpoints (sip_alg_main_t *sam, const sip_alg_pinhole_t *ph, int del
   sip_alg_sig_endpoint_ref (sam, ph->pub_addr, ph->pub_port, delta, ph->bound);
 }
 
-/*
- * Server-map key: a NAT pinhole is unique by its public address and port (NAT44-ED has one
- * static mapping per external address and port), an outside party's endpoint by its
- * address, port, app and the inside party's VRF.
- */
 /* moved_by_in: a phone's inside endpoint in its VRF. */
 static uword
 sip_alg_moved_key (const sip_alg_pinhole_t *ph)
@@ -973,6 +978,11 @@ sip_alg_moved_key (const sip_alg_pinhole_t *ph)
   return ((u64) ph->in_addr.as_u32 << 32) | ((u64) (ph->in_fib & 0xffff) << 16) | ph->in_port;
 }
 
+/*
+ * Server-map key: a NAT pinhole is unique by its public address and port (NAT44-ED has one
+ * static mapping per external address and port), an outside party's endpoint by its
+ * address, port, app and the inside party's VRF.
+ */
 static u64
 sip_alg_smap_key (const sip_alg_pinhole_t *ph)
 {
@@ -1348,9 +1358,10 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 			       .timeout = sam->timeout_signaling,
 			       .in_fib = from->in_fib,
 			       .out_fib = from->out_fib };
-      if (sip_alg_smap_add (vm, req, &ph) || !(e = sip_alg_smap_find (&ph)) || !e->installed)
+      int rv = sip_alg_smap_add (vm, req, &ph);
+      e = sip_alg_smap_find (&ph);
+      if (rv || !e || !e->installed)
 	{
-	  e = sip_alg_smap_find (&ph);
 	  if (e && e->ph.moved)
 	    sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED); /* gives the port back */
 	  else
@@ -1367,13 +1378,6 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
   sip_alg_nat_del_session (vm, from->in_addr, from->in_port, from->in_fib, req->peer_addr,
 			   req->peer_port);
   return e;
-}
-
-/* A MOVE request: the worker found the phone's NAT port taken (and counted its drop). */
-static void
-sip_alg_move (vlib_main_t *vm, sip_alg_req_t *req)
-{
-  sip_alg_sig_move (vm, req, &req->ph[0]);
 }
 
 /*
@@ -1572,7 +1576,7 @@ sip_alg_handle_requests (vlib_main_t *vm)
       else if (req->kind == SIP_ALG_REQ_RELEASE)
 	sip_alg_release (vm, req);
       else if (req->kind == SIP_ALG_REQ_MOVE)
-	sip_alg_move (vm, req);
+	sip_alg_sig_move (vm, req, &req->ph[0]); /* the worker counted the drop */
       if (clib_cpu_time_now () - t0 > budget)
 	break;
     }
@@ -1895,7 +1899,8 @@ format_sip_alg_call (u8 *s, va_list *args)
   u32 media_idle = sip_alg_call_media_idle (sam, c, now);
   s = format (s, "Call-ID: %.*s, State: %s, Inside: %U:%u[%U:%u], Peer: %U:%u, Messages: %u, "
 		 "Media: %u, Age: %U, Idle: %U, Media-Idle: ",
-	      (int) (vec_len (c->call_id) - SIP_ALG_CALL_KEY_FIB), c->call_id + SIP_ALG_CALL_KEY_FIB,
+	      (int) (vec_len (c->call_id) - SIP_ALG_CALL_KEY_FIB),
+	      c->call_id + SIP_ALG_CALL_KEY_FIB,
 	      sip_call_state_name (c->fsm.state), format_ip4_address, &c->in_addr,
 	      c->in_port, format_ip4_address, &c->pub_addr, c->pub_port, format_ip4_address,
 	      &c->peer_addr, c->peer_port, c->n_msgs, c->n_media, format_sip_alg_left_time,
