@@ -168,7 +168,10 @@ def test_nat_session_table_full_then_served_again(small_nat):
     out = t.send("pg0", burst, "pg1", 200, timeout=3)
     assert 0 < len(out) < 200
     c = t.counters()
-    assert c["calls_created"] == created + len(out)
+    # a record for each INVITE that left, and for each the main thread dropped after its
+    # record was made (its NAT port or media pair clashed: sig_moved, port_clash)
+    assert created + len(out) <= c["calls_created"] <= \
+        created + len(out) + c["sig_moved"] + c["port_clash"]
     assert "maximum sessions exceeded" in t.vpp.cli("show errors")
     assert media_and_plain_udp_pass(t, rtp_pub)
     # the load ends: the flood's sessions expire (2 s), a new phone is served
