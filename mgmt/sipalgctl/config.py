@@ -168,7 +168,7 @@ class SipAlg:
     interfaces: Optional[List[str]] = None  # None: every NAT interface
     udp_ports: List[int] = field(default_factory=lambda: [D.UDP_PORT])
     # SIP over TCP on these ports is rewritten too (sequence numbers adjusted); none: off
-    tcp_ports: List[int] = field(default_factory=list)
+    tcp_ports: List[int] = field(default_factory=lambda: [D.TCP_PORT])
     signaling: int = D.SIGNALING
     media: int = D.MEDIA
     call: int = D.CALL
@@ -730,7 +730,7 @@ class NatModel(_Model):
 
 class PortsModel(_Model):
     udp: _ports_t(False) = [D.UDP_PORT]
-    tcp: _ports_t(True) = []
+    tcp: _ports_t(True) = [D.TCP_PORT]
 
 
 _Timeout = _int_t(1, 86400 * 7)

@@ -10,6 +10,8 @@ sipalgctl's own (startup.conf, NAT44-ED, the firewall)."""
 # --- the plugin's (sip_alg.h) --------------------------------------------------------------
 
 UDP_PORT = 5060  # SIP_ALG_DEFAULT_PORT
+TCP_PORT = 5060  # SIP_ALG_DEFAULT_TCP_PORT: SIP over TCP inspected out of the box
+TLS_PORT = 5061  # SIP_ALG_TLS_PORT: SIP over TLS passes untouched, counted (tls)
 MAX_PORTS = 8  # SIP_ALG_MAX_PORTS: UDP and TCP ports each
 MAX_SERVERS = 16  # SIP_ALG_MAX_SERVERS: published SIP servers (sip_alg_set_servers)
 SIGNALING = 120  # seconds
@@ -50,6 +52,8 @@ RATE_LIMITED = ("invite", "register")
 # constant -> the header macro it must equal (a pair: the macros of its two ends)
 PLUGIN_MACROS = {
     "UDP_PORT": "SIP_ALG_DEFAULT_PORT",
+    "TCP_PORT": "SIP_ALG_DEFAULT_TCP_PORT",
+    "TLS_PORT": "SIP_ALG_TLS_PORT",
     "MAX_PORTS": "SIP_ALG_MAX_PORTS",
     "MAX_SERVERS": "SIP_ALG_MAX_SERVERS",
     "SIGNALING": "SIP_ALG_DEFAULT_SIGNALING",

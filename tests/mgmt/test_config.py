@@ -65,7 +65,8 @@ def test_check_summary(capsys):
     assert cli.main(["check", SEED]) == 0
     assert capsys.readouterr().out == (
         f"{SEED}: ok (2 interfaces, 1 NAT addresses, 0 static mappings, SIP ALG on "
-        f"inside, outside; SIP over TCP off; media-other-hosts off; SIP servers none; "
+        f"inside, outside; SIP over TCP on 5060 (reassembly 16384 bytes); media-other-hosts "
+        f"off; SIP servers none; "
         f"firewall off)\n")
 
 
@@ -222,11 +223,16 @@ def test_examples_document_the_security_defaults(path):
 
 
 def test_tcp_defaults():
-    """No sip_alg.ports.tcp: SIP over TCP not inspected; tcp_reassembly the plugin's default
-    (SIP_ALG_DEFAULT_TCP_REASSEMBLY), its bounds what sip_alg_set_tcp accepts."""
+    """No sip_alg.ports.tcp: SIP over TCP on 5060 inspected (SIP_ALG_DEFAULT_TCP_PORT);
+    tcp_reassembly the plugin's default (SIP_ALG_DEFAULT_TCP_REASSEMBLY), its bounds what
+    sip_alg_set_tcp accepts; `tcp: []` turns SIP over TCP off."""
     from sipalgctl import config
-    s = config.load(SEED).sip_alg
-    assert (s.tcp_ports, s.tcp_reassembly) == ([], config.SipAlg().tcp_reassembly)
+    data = yaml.safe_load(open(SEED))
+    del data["sip_alg"]["ports"]["tcp"]
+    s = config.parse(data).sip_alg
+    assert (s.tcp_ports, s.tcp_reassembly) == ([5060], config.SipAlg().tcp_reassembly)
+    assert config.SipAlg().tcp_ports == [5060]
+    assert _with(SEED, "sip_alg", "ports", {"udp": [5060], "tcp": []}).sip_alg.tcp_ports == []
     h = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.h")).read()
     assert re.search(r"#define\s+SIP_ALG_DEFAULT_TCP_REASSEMBLY\s+(\d+)", h).group(1) == \
         str(s.tcp_reassembly) == "16384"
@@ -268,17 +274,18 @@ def test_tcp_reassembly(value, msg):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
 def test_examples_document_tcp(path):
-    """The commented-out sip_alg.ports.tcp and sip_alg.limits.tcp_reassembly lines of each
-    example, uncommented, are valid; tcp_reassembly says the default. Commented, the example
-    leaves SIP over TCP off; an example that needs it (pbx-inside.yaml: the PBX takes SIP
-    over TCP) has the tcp line uncommented."""
+    """Each example names SIP over TCP on 5060, which is also the default: without the line
+    the example means the same; the commented-out tcp_reassembly line, uncommented, is valid
+    and says the default."""
     from sipalgctl import config
     text = open(path).read()
-    tcp_on = text.count("\n    tcp: [5060]\n") == 1
-    assert config.parse(yaml.safe_load(text)).sip_alg.tcp_ports == ([5060] if tcp_on else [])
-    for line in ("    # tcp: [5060]", "    # tcp_reassembly: 16384")[tcp_on:]:
-        assert text.count(line + "\n") == 1, line
-        text = text.replace(line, line.replace("# ", "", 1))
+    assert text.count("\n    tcp: [5060]\n") == 1
+    assert config.parse(yaml.safe_load(text)).sip_alg.tcp_ports == [5060]
+    without = config.parse(yaml.safe_load(text.replace("\n    tcp: [5060]\n", "\n"))).sip_alg
+    assert without.tcp_ports == [5060]
+    line = "    # tcp_reassembly: 16384"
+    assert text.count(line + "\n") == 1, line
+    text = text.replace(line, line.replace("# ", "", 1))
     s = config.parse(yaml.safe_load(text)).sip_alg
     assert (s.tcp_ports, s.tcp_reassembly) == ([5060], config.SipAlg().tcp_reassembly)
 
@@ -744,8 +751,9 @@ def test_servers_derived_from_the_static_mappings():
 
 def test_servers_derived_not_from_other_protocols_ports():
     """A udp mapping counts against ports.udp and a tcp mapping against ports.tcp: SIP over
-    TCP off (the seed), a TCP mapping of 5060 publishes nothing."""
-    assert _servers(_mappings(("tcp", "192.168.1.5:5060", 5060))) == []
+    TCP off, a TCP mapping of 5060 publishes nothing."""
+    assert _servers(_mappings(("tcp", "192.168.1.5:5060", 5060),
+                              ports={"udp": [5060], "tcp": []})) == []
     cfg = _mappings(("tcp", "192.168.1.5:5060", 5060), ports={"udp": [5060], "tcp": [5060]})
     assert _servers(cfg) == ["192.168.1.5:5060"]
 
@@ -803,7 +811,7 @@ def test_servers_sixteen():
       ("sip_alg.servers[2]", "192.168.1.5:5060 listed twice")]),
     (["192.168.1.5:5062"], [("sip_alg.servers[0]",
                              "192.168.1.5:5062: port 5062 is not one of the ALG's SIP ports "
-                             "(sip_alg.ports: udp 5060, tcp none): add it there, or the ALG "
+                             "(sip_alg.ports: udp 5060, tcp 5060): add it there, or the ALG "
                              "does not inspect the server's SIP")]),
 ])
 def test_servers_bad(value, problems):

@@ -47,7 +47,7 @@ def fresh(cfg):
         st.addresses[n] = set()
         st.up[n] = False
         st.if_table[n] = 0
-    st.alg = {"udp": (5060,), "tcp": (), "signaling": 120, "media": 60, "call": 7200,
+    st.alg = {"udp": (5060,), "tcp": (5060,), "signaling": 120, "media": 60, "call": 7200,
               "max_calls": 10000, "media_ports": (40000, 59999), "tcp_reassembly": 16384,
               "media_other_hosts": False, **SECURITY_DEFAULTS, **CALL_TIMER_DEFAULTS,
               **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS, "servers": ()}
@@ -345,7 +345,7 @@ def test_media_other_hosts(running, want):
 class FakeClient:
     """Answers read_state's calls the way vpp_papi does, from a few fixed values."""
 
-    def __init__(self, media_other_hosts, tcp=(), tcp_reassembly=16384,
+    def __init__(self, media_other_hosts, tcp=(5060,), tcp_reassembly=16384,
                  call_timers=(120, 43200), validation=None, host_limits=(0, 0),
                  servers=()):
         self.media_other_hosts = media_other_hosts
@@ -401,7 +401,7 @@ class FakeClient:
 @pytest.mark.parametrize("value", [False, True])
 def test_read_state_reads_media_other_hosts(value):
     st = P.read_state(FakeClient(value))
-    assert st.alg == {"udp": (5060,), "tcp": (), "signaling": 120, "media": 60, "call": 7200,
+    assert st.alg == {"udp": (5060,), "tcp": (5060,), "signaling": 120, "media": 60, "call": 7200,
                       "max_calls": 10000, "media_ports": (40000, 59999),
                       "tcp_reassembly": 16384, "media_other_hosts": value,
                       **SECURITY_DEFAULTS, "inside_media_ports": (2000, 3000),
@@ -523,15 +523,15 @@ def test_tcp_reassembly(running, want):
 
 
 def test_tcp_defaults_plan_nothing():
-    """The seed leaves SIP over TCP off at the default reassembly: what a fresh VPP has."""
+    """The seed's SIP over TCP on 5060 at the default reassembly: what a fresh VPP has."""
     cfg = config.load(SEED)
     ops = P.plan(cfg, fresh(cfg))
     assert not [o for o in ops if isinstance(o, (P.AlgPorts, P.AlgTcp))]
 
 
 def test_tcp_from_yaml_removed():
-    """full.yaml's TCP settings, applied; the keys removed from the YAML: back to no TCP
-    ports and the default reassembly."""
+    """full.yaml's TCP settings, applied; then no TCP ports (`tcp: []`) and the
+    reassembly key removed: SIP over TCP off, the default reassembly."""
     cfg = config.load(FULL)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     assert (st.alg["tcp"], st.alg["tcp_reassembly"]) == ((5060,), 32768)
@@ -889,8 +889,13 @@ def test_servers_of_the_pbx_example_on_fresh_vpp():
         "n_servers": 1, "address": ["192.168.1.5"] + ["0.0.0.0"] * 15,
         "port": [5060] + [0] * 15})
     kinds = [type(o) for o in ops]
-    assert kinds.index(P.AlgPorts) < kinds.index(P.AlgServers) < kinds.index(P.AlgInterface)
+    assert P.AlgPorts not in kinds  # its ports are a fresh VPP's: UDP and TCP 5060
+    assert kinds.index(P.AlgServers) < kinds.index(P.AlgInterface)
     assert P.plan(cfg, fake_apply(fresh(cfg), ops)) == []
+    # ports to set too: before the servers (the plugin refuses a server on no SIP port)
+    cfg.sip_alg.tcp_ports = [5060, 5070]
+    kinds = [type(o) for o in P.plan(cfg, fresh(cfg))]
+    assert kinds.index(P.AlgPorts) < kinds.index(P.AlgServers) < kinds.index(P.AlgInterface)
 
 
 def test_no_servers_plans_nothing():

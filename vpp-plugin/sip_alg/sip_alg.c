@@ -153,7 +153,8 @@ sip_alg_look_rebuild (sip_alg_main_t *sam)
     {
       sip_alg_look_update (sam, p);
       clib_bitmap_set_no_check (sam->look[IP_PROTOCOL_TCP], p,
-				sip_alg_is_sip_tcp_port (sam, p));
+				sip_alg_is_sip_tcp_port (sam, p) ||
+				  p == clib_host_to_net_u16 (SIP_ALG_TLS_PORT));
     }
 }
 
@@ -1500,14 +1501,16 @@ sip_alg_close (vlib_main_t *vm, const sip_alg_req_t *req, u32 counter)
     c->n_media = 0; /* media of the call is gone: the worker allocates anew on the next offer */
 }
 
-/* Send a held buffer on to the node after sip-alg-post. */
+/*
+ * Send a held buffer on to the node after sip-alg-post, with the fragments the worker split
+ * its datagram into (sip_alg_frag_split).
+ */
 static void
 sip_alg_release_held (vlib_main_t *vm, u32 bi, u32 next_node_index)
 {
   vlib_frame_t *f = vlib_get_frame_to_node (vm, next_node_index);
   u32 *to = vlib_frame_vector_args (f);
-  to[0] = bi;
-  f->n_vectors = 1;
+  f->n_vectors = sip_alg_frag_collect (vm, bi, to, SIP_ALG_FRAG_MAX_N);
   vlib_put_frame_to_node (vm, next_node_index, f);
 }
 
@@ -1520,8 +1523,10 @@ sip_alg_release_held (vlib_main_t *vm, u32 bi, u32 next_node_index)
 static void
 sip_alg_drop_held (vlib_main_t *vm, u32 bi, u16 error)
 {
-  vlib_buffer_t *b = vlib_get_buffer (vm, bi);
-  b->error = vlib_node_get_runtime (vm, sip_alg_post_node.index)->errors[error];
+  u32 to[SIP_ALG_FRAG_MAX_N], n = sip_alg_frag_collect (vm, bi, to, SIP_ALG_FRAG_MAX_N);
+  for (u32 i = 0; i < n; i++)
+    vlib_get_buffer (vm, to[i])->error =
+      vlib_node_get_runtime (vm, sip_alg_post_node.index)->errors[error];
   sip_alg_release_held (vm, bi, sip_alg_main.error_drop_node_index);
 }
 
@@ -1922,6 +1927,7 @@ sip_alg_init (vlib_main_t *vm)
 {
   sip_alg_main_t *sam = &sip_alg_main;
   u16 port = SIP_ALG_DEFAULT_PORT;
+  u16 tcp_port = SIP_ALG_DEFAULT_TCP_PORT;
 
   sam->vlib_main = vm;
   clib_spinlock_init (&sip_alg_incoming_lock);
@@ -1929,6 +1935,8 @@ sip_alg_init (vlib_main_t *vm)
   sam->nat_msg_id = sam->nat_del_msg_id = ~0;
   sam->udp_ports[0] = clib_host_to_net_u16 (port);
   sam->n_udp_ports = 1;
+  sam->tcp_ports[0] = clib_host_to_net_u16 (tcp_port);
+  sam->n_tcp_ports = 1;
   clib_bitmap_alloc (sam->cand_ports, 65536); /* full size once: workers read it */
   clib_bitmap_alloc (sam->gate_ports, 65536);
   clib_bitmap_alloc (sam->inside_ports, 65536);
@@ -1958,7 +1966,7 @@ sip_alg_init (vlib_main_t *vm)
     .inside_port_lo = SIP_ALG_INSIDE_PORT_LO,
     .inside_port_hi = SIP_ALG_INSIDE_PORT_HI,
   };
-  sip_alg_look_rebuild (sam); /* the port 5060, the media range */
+  sip_alg_look_rebuild (sam); /* the ports 5060 (UDP and TCP) and 5061, the media range */
   sam->pre_next_acl = ~0;
   sam->pre_next_reass = ~0;
   sam->gate_counters.name = "sip-alg gate";

@@ -46,7 +46,13 @@
 #define SIP_ALG_MAX_SITES	  96
 #define SIP_ALG_MAX_EDITS	  96
 #define SIP_ALG_CALL_MAX_MEDIA	  SIP_SDP_MAX_MEDIA
-#define SIP_ALG_DEFAULT_PORT	  5060
+#define SIP_ALG_DEFAULT_PORT	  5060 /* UDP */
+#define SIP_ALG_DEFAULT_TCP_PORT  5060 /* as Linux, Juniper, Fortinet and Huawei */
+/*
+ * SIP over TLS (RFC 3261 26.2.1): encrypted, so never rewritten. Its connections are counted
+ * (tls) as they pass, unless the port is one of the SIP TCP ports.
+ */
+#define SIP_ALG_TLS_PORT	  5061
 #define SIP_ALG_DEFAULT_SIGNALING 120
 #define SIP_ALG_DEFAULT_MEDIA	  60
 #define SIP_ALG_DEFAULT_CALL	  7200
@@ -92,10 +98,21 @@ typedef struct
   u32 magic;
   ip4_address_t src, dst;
   u16 sport, dport;
-  u8 proto; /* IP_PROTOCOL_UDP or IP_PROTOCOL_TCP */
+  u8 proto;	/* IP_PROTOCOL_UDP or IP_PROTOCOL_TCP */
+  u8 frag_list; /* more fragments of this datagram follow (SIP_ALG_FRAG_WORD) */
 } sip_alg_stash_t;
 
-STATIC_ASSERT (sizeof (sip_alg_stash_t) <= sizeof (((vnet_buffer_opaque2_t *) 0)->unused),
+/*
+ * The opaque2 word after the stash (sip_alg_frag.c): a fragment's IP id and length, written
+ * by sip-alg-pre as it sends the fragment to reassembly; once sip-alg-post split a datagram,
+ * the buffer index of its next fragment.
+ */
+#define SIP_ALG_FRAG_WORD 5
+/* Fragments of one datagram at most: a datagram needing more leaves whole */
+#define SIP_ALG_FRAG_MAX_N 128
+STATIC_ASSERT (sizeof (sip_alg_stash_t) <= SIP_ALG_FRAG_WORD * sizeof (u32),
+	       "stash overlaps the fragment word");
+STATIC_ASSERT (SIP_ALG_FRAG_WORD < ARRAY_LEN (((vnet_buffer_opaque2_t *) 0)->unused),
 	       "stash does not fit in opaque2");
 
 static_always_inline sip_alg_stash_t *
@@ -103,6 +120,43 @@ sip_alg_stash (vlib_buffer_t *b)
 {
   return (sip_alg_stash_t *) vnet_buffer2 (b)->unused;
 }
+
+static_always_inline void
+sip_alg_frag_mark (vlib_buffer_t *b)
+{
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+  vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD] =
+    (u32) ip->fragment_id << 16 | clib_net_to_host_u16 (ip->length);
+}
+
+static_always_inline u16
+sip_alg_frag_mark_id (vlib_buffer_t *b)
+{
+  return vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD] >> 16;
+}
+
+static_always_inline u16
+sip_alg_frag_mark_len (vlib_buffer_t *b)
+{
+  return vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD] & 0xffff;
+}
+
+/* bi and the fragments linked after it (sip_alg_frag_split) into to[], at most max */
+static_always_inline u32
+sip_alg_frag_collect (vlib_main_t *vm, u32 bi, u32 *to, u32 max)
+{
+  u32 n = 0;
+  while (bi != ~0 && n < max)
+    {
+      vlib_buffer_t *b = vlib_get_buffer (vm, bi);
+      to[n++] = bi;
+      bi = sip_alg_stash (b)->frag_list ? vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD] : ~0;
+    }
+  return n;
+}
+
+u32 sip_alg_frag_limit (vlib_main_t *vm, vlib_buffer_t *b);
+u32 sip_alg_frag_split (vlib_main_t *vm, u32 bi, u32 size);
 
 typedef enum
 {
@@ -342,6 +396,7 @@ typedef struct
   u32 n_tcp_conns;		 /* pool_elts (tcp_conns), readable without the barrier */
   u8 *tcp_out;			 /* rewritten stream bytes of one segment */
   u8 *linear;			 /* a chained datagram copied into one piece */
+  u8 *frag_data;		 /* a datagram being split into fragments */
   uword *inbound_by_src; /* outside address (u32, network order) -> such records */
   uword *calls_by_host;	 /* inside host (sip_alg_host_key) -> call records */
   sip_alg_bucket_t *buckets[SIP_ALG_N_RATES]; /* SIP_ALG_RATE_BUCKETS each, direct mapped */

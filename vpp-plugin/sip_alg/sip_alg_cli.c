@@ -599,6 +599,9 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
     s = format (s, "none");
   vlib_cli_output (vm, "ports tcp %v (reassembly %u bytes per direction)", s,
 		   sam->tcp_reassembly);
+  if (!sip_alg_is_sip_tcp_port (sam, clib_host_to_net_u16 (SIP_ALG_TLS_PORT)))
+    vlib_cli_output (vm, "ports tls %u (encrypted: passed untouched, connections counted)",
+		     SIP_ALG_TLS_PORT);
   vlib_cli_output (vm, "timeouts signaling %u media %u call %u media-inactivity %u max-duration %u",
 		   sam->timeout_signaling, sam->timeout_media, sam->timeout_call,
 		   sam->media_inactivity, sam->max_duration);

@@ -87,7 +87,7 @@ sip_alg_pre_look (sip_alg_main_t *sam, vlib_buffer_t *b)
  * sends them to reassembly first).
  */
 static_always_inline void
-sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
+sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate, int *tls)
 {
   ip4_header_t *ip = vlib_buffer_get_current (b);
   sip_alg_stash_t *st = sip_alg_stash (b);
@@ -98,9 +98,15 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
       tcp_header_t *tcp = ip4_next_header (ip);
       if (!(sip_alg_is_sip_tcp_port (sam, tcp->dst_port) ||
 	    sip_alg_is_sip_tcp_port (sam, tcp->src_port)))
-	return;
+	{
+	  /* SIP over TLS: passes as it is; each connection counted by its first SYN */
+	  *tls = (tcp->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
+		 tcp->dst_port == clib_host_to_net_u16 (SIP_ALG_TLS_PORT);
+	  return;
+	}
       st->magic = SIP_ALG_STASH_MAGIC;
       st->proto = IP_PROTOCOL_TCP;
+      st->frag_list = 0;
       st->src = ip->src_address;
       st->dst = ip->dst_address;
       st->sport = tcp->src_port;
@@ -116,6 +122,7 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
     return;
   st->magic = SIP_ALG_STASH_MAGIC;
   st->proto = IP_PROTOCOL_UDP;
+  st->frag_list = 0;
   st->src = ip->src_address;
   st->dst = ip->dst_address;
   st->sport = udp->src_port;
@@ -190,7 +197,7 @@ sip_alg_media_seen (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u32 
 
 typedef struct
 {
-  u32 n_pass, n_miss, n_reass;
+  u32 n_pass, n_miss, n_reass, n_tls;
   u32 now; /* seconds, for media activity (0: not read yet in this frame) */
 } sip_alg_pre_counts_t;
 
@@ -203,17 +210,19 @@ static never_inline u8
 sip_alg_pre_slow (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0,
 		  u32 *entry, sip_alg_pre_counts_t *n)
 {
-  int gate;
+  int gate, tls = 0;
   /* pre_next_reass is set up when the ALG is first enabled, before this node runs */
   if (ip4_is_fragment ((ip4_header_t *) vlib_buffer_get_current (b)))
     {
+      sip_alg_frag_mark (b); /* its size, for the datagram's way out (sip_alg_frag.c) */
       vnet_buffer (b)->ip.reass.next_index = sam->reass_custom_next;
       vnet_buffer (b)->ip.reass.error_next_index = ~0;
       *next0 = sam->pre_next_reass;
       n->n_reass++;
       return SIP_ALG_GATE_NONE;
     }
-  sip_alg_pre_one (sam, b, &gate);
+  sip_alg_pre_one (sam, b, &gate, &tls);
+  n->n_tls += tls;
   u8 verdict = SIP_ALG_GATE_NONE;
   if (gate && *next0 == sam->pre_next_acl)
     verdict = sip_alg_gate (sam, b, next0, entry);
@@ -307,6 +316,8 @@ VLIB_NODE_FN (sip_alg_pre_node)
   if (PREDICT_FALSE (n.n_reass))
     vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_REASSEMBLY,
 				 n.n_reass);
+  if (PREDICT_FALSE (n.n_tls))
+    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_TLS, n.n_tls);
   if (PREDICT_FALSE (n.n_pass))
     vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_GATE_PASS, n.n_pass);
   if (PREDICT_FALSE (n.n_miss))
@@ -1372,7 +1383,7 @@ sip_alg_fit_mtu (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b,
 static int
 sip_alg_post_udp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
 		  sip_alg_per_thread_t *ptd, vlib_buffer_t *b, u32 bi, u32 next_node_index,
-		  sip_alg_ctx_t *c)
+		  u32 frag_limit, sip_alg_ctx_t *c)
 {
   sip_alg_stash_t *st = sip_alg_stash (b);
   ip4_header_t *ip = vlib_buffer_get_current (b);
@@ -1434,6 +1445,9 @@ sip_alg_post_udp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
 	}
       sip_alg_fit_mtu (vm, node, b, ip);
     }
+  /* split now: a held datagram's fragments wait with it, the main thread only sends them */
+  if (clib_net_to_host_u16 (ip->length) > frag_limit)
+    sip_alg_frag_split (vm, bi, frag_limit);
   c->held = sip_alg_message_commit (vm, c, bi, next_node_index);
   return c->held;
 }
@@ -1854,6 +1868,27 @@ sip_alg_post_tcp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
 }
 
 /*
+ * A datagram going on now: one the ALG passed without a rewrite (a verdict, a malformed or
+ * untranslated message) is split here too; the fragments after the first leave in a frame
+ * of their own, the first in sip-alg-post's.
+ */
+static void
+sip_alg_post_frags (vlib_main_t *vm, vlib_buffer_t *b, u32 bi, u32 next_node_index,
+		    u32 frag_limit)
+{
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+
+  if (!sip_alg_stash (b)->frag_list && clib_net_to_host_u16 (ip->length) > frag_limit)
+    sip_alg_frag_split (vm, bi, frag_limit);
+  if (!sip_alg_stash (b)->frag_list)
+    return;
+  vlib_frame_t *f = vlib_get_frame_to_node (vm, next_node_index);
+  f->n_vectors = sip_alg_frag_collect (vm, vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD],
+				       vlib_frame_vector_args (f), SIP_ALG_FRAG_MAX_N);
+  vlib_put_frame_to_node (vm, next_node_index, f);
+}
+
+/*
  * One buffer sip-alg-pre marked as SIP. Returns 1 when the buffer is held (waiting for its
  * pinholes, or the start of a TCP message), 0 when it goes on to *next0 (which may become
  * error-drop).
@@ -1873,9 +1908,17 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   st->magic = 0;
   clib_memset (&ctx, 0, sizeof (ctx));
   ctx.call_state = 0xff;
-  held = st->proto == IP_PROTOCOL_TCP ?
-	   sip_alg_post_tcp (vm, node, sam, ptd, b, bi, n->next_nodes[*next0], &ctx) :
-	   sip_alg_post_udp (vm, node, sam, ptd, b, bi, n->next_nodes[*next0], &ctx);
+  if (st->proto == IP_PROTOCOL_TCP)
+    held = sip_alg_post_tcp (vm, node, sam, ptd, b, bi, n->next_nodes[*next0], &ctx);
+  else
+    {
+      /* the largest fragment it came in, read before a rewrite rebuilds the chain */
+      u32 frag_limit = sip_alg_frag_limit (vm, b);
+      held = sip_alg_post_udp (vm, node, sam, ptd, b, bi, n->next_nodes[*next0], frag_limit,
+			       &ctx);
+      if (!held)
+	sip_alg_post_frags (vm, b, bi, n->next_nodes[*next0], frag_limit);
+    }
   /* a dropped segment's counter is counted by error-drop from b->error */
   if (ctx.error != ~0 && held != 2)
     vlib_node_increment_counter (vm, node->node_index, ctx.error, 1);
