@@ -96,6 +96,7 @@ sip_alg_lazy_init (sip_alg_main_t *sam)
     {
       sip_alg_per_thread_t *ptd = &sam->per_thread[i];
       ptd->call_by_id = hash_create_vec (64, sizeof (u8), sizeof (uword));
+      vec_validate (ptd->own_map, SIP_ALG_OWN_MAP_SIZE - 1);
       ptd->inbound_by_src = hash_create (0, sizeof (uword));
       ptd->calls_by_host = hash_create (0, sizeof (uword));
       for (u32 k = 0; k < SIP_ALG_N_RATES; k++)
@@ -142,7 +143,8 @@ sip_alg_look_update (sip_alg_main_t *sam, u16 port_net)
   int on = clib_bitmap_get_no_check (sam->cand_ports, port_net) ||
 	   clib_bitmap_get_no_check (sam->gate_ports, port_net) ||
 	   (sam->media_inactivity && clib_bitmap_get_no_check (sam->inside_ports, port_net)) ||
-	   (sam->gate_media && port >= sam->media_port_lo && port <= sam->media_port_hi);
+	   (sam->gate_media && port >= sam->media_port_lo && port <= sam->media_port_hi) ||
+	   port == SIP_ALG_STUN_PORT;
   clib_bitmap_set_no_check (sam->look[IP_PROTOCOL_UDP], port_net, on);
 }
 
@@ -1066,7 +1068,7 @@ sip_alg_smap_call (const sip_alg_smap_t *e)
 
 /* A media port pair the call will not use: back to the pool, and out of the call. */
 static void
-sip_alg_media_forget (sip_alg_main_t *sam, sip_alg_call_t *c, u16 pub_port)
+sip_alg_media_forget (sip_alg_main_t *sam, sip_alg_call_t *c, u16 pub_port, u8 own)
 {
   for (u32 j = 0; c && j < c->n_media; j++)
     if (c->media[j].pub_port == pub_port)
@@ -1074,7 +1076,8 @@ sip_alg_media_forget (sip_alg_main_t *sam, sip_alg_call_t *c, u16 pub_port)
 	c->media[j] = c->media[--c->n_media];
 	break;
       }
-  sip_alg_media_port_free (sam, pub_port);
+  if (!own) /* the phone's own NAT mapping was never the pool's */
+    sip_alg_media_port_free (sam, pub_port);
 }
 
 /* Barrier held. */
@@ -1104,7 +1107,8 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
    * announcing a port another call may hold by then.
    */
   if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
-    sip_alg_media_forget (sam, e->ph.bound ? 0 : sip_alg_smap_call (e), e->ph.pub_port);
+    sip_alg_media_forget (sam, e->ph.bound ? 0 : sip_alg_smap_call (e), e->ph.pub_port,
+			  e->ph.own);
   if (e->ph.moved)
     {
       hash_unset (sam->moved_by_in, sip_alg_moved_key (&e->ph));
@@ -1184,7 +1188,7 @@ sip_alg_clash (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *ph,
   if (e && e->ph.app == SIP_ALG_APP_RTP && owner && sip_alg_smap_call (e) == owner)
     sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED); /* the pair's RTP: it goes back */
   else
-    sip_alg_media_forget (sam, owner, rtp_port);
+    sip_alg_media_forget (sam, owner, rtp_port, 0);
   return -1;
 }
 
@@ -1205,7 +1209,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
        e->ph.in_fib != ph->in_fib))
     {
       /* that public port leads to another inside endpoint: NAT has one mapping per port */
-      if (req->resendable && !ph->moved && !ph->bound && req->held_bi != ~0)
+      if (req->resendable && !ph->moved && !ph->bound && !ph->own && req->held_bi != ~0)
 	return sip_alg_clash (vm, req, ph, owner);
       sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
       vlib_log_notice (sam->log_class,
@@ -1215,7 +1219,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 		       format_ip4_address, &e->ph.in_addr, e->ph.in_port, format_sip_alg_app,
 		       (u32) e->ph.app);
       if (media_port)
-	sip_alg_media_forget (sam, owner, ph->pub_port);
+	sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
       return -1;
     }
   if (e)
@@ -1257,7 +1261,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
     {
       sip_alg_count (SIP_ALG_ERROR_SMAP_FULL, 1);
       if (media_port)
-	sip_alg_media_forget (sam, owner, ph->pub_port);
+	sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
       return -1;
     }
   if (ph->in_addr.as_u32 && sam->sec.max_entries_per_host)
@@ -1267,7 +1271,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 	{
 	  sip_alg_count (SIP_ALG_ERROR_HOST_SMAP_FULL, 1);
 	  if (media_port)
-	    sip_alg_media_forget (sam, owner, ph->pub_port);
+	    sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
 	  return -1;
 	}
     }
@@ -1701,6 +1705,15 @@ sip_alg_age (vlib_main_t *vm)
 	  /* a phone's signaling entry lives while a call holds it */
 	  e->expires = clib_max (e->expires, now + sam->timeout_signaling);
 	  continue;
+	}
+      if (e->ph.app == SIP_ALG_APP_SIP && !e->ph.bound)
+	{
+	  /* ... and while the phone's keepalives cross (sip_alg_keepalive_seen) */
+	  u32 seen = 0;
+	  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+	    if (e - sam->smap < vec_len (sam->per_thread[t].media_seen))
+	      seen = clib_max (seen, sam->per_thread[t].media_seen[e - sam->smap]);
+	  e->expires = clib_max (e->expires, (f64) seen + sam->timeout_signaling);
 	}
       /*
        * entries of a live dialog live with it: while it rings, and while it is up. An

@@ -53,6 +53,16 @@
  * (tls) as they pass, unless the port is one of the SIP TCP ports.
  */
 #define SIP_ALG_TLS_PORT	  5061
+/*
+ * STUN (RFC 8489): a phone's Binding request from a media port to a STUN server on this
+ * port crosses NAT44-ED, which shows the phone's public mapping of that port (what the
+ * server answers it). sip-alg-post notes it (sip_alg_own_map_t), so an SDP that names that
+ * mapping (the phone learned its public address itself) gets its pinholes.
+ */
+#define SIP_ALG_STUN_PORT	  3478
+/* mappings remembered per thread (direct mapped), and for how long (NAT44-ED's UDP timeout) */
+#define SIP_ALG_OWN_MAP_SIZE	  4096
+#define SIP_ALG_OWN_MAP_TTL	  300
 #define SIP_ALG_DEFAULT_SIGNALING 120
 #define SIP_ALG_DEFAULT_MEDIA	  60
 #define SIP_ALG_DEFAULT_CALL	  7200
@@ -100,6 +110,7 @@ typedef struct
   u16 sport, dport;
   u8 proto;	/* IP_PROTOCOL_UDP or IP_PROTOCOL_TCP */
   u8 frag_list; /* more fragments of this datagram follow (SIP_ALG_FRAG_WORD) */
+  u8 stun;	/* a STUN request to SIP_ALG_STUN_PORT, not SIP: its mapping is noted */
 } sip_alg_stash_t;
 
 /*
@@ -156,6 +167,13 @@ sip_alg_frag_collect (vlib_main_t *vm, u32 bi, u32 *to, u32 max)
 }
 
 u32 sip_alg_frag_limit (vlib_main_t *vm, vlib_buffer_t *b);
+
+static_always_inline u32
+sip_alg_own_map_slot (ip4_address_t pub, u16 pub_port)
+{
+  return (clib_net_to_host_u32 (pub.as_u32) * 2654435761u ^ pub_port * 40503u) &
+	 (SIP_ALG_OWN_MAP_SIZE - 1);
+}
 u32 sip_alg_frag_split (vlib_main_t *vm, u32 bi, u32 size);
 
 typedef enum
@@ -186,6 +204,7 @@ typedef struct
   u8 shared;	  /* a call's own signaling entry: held by reference, see sip_alg_smap_t */
   u8 tcp;	  /* a signaling endpoint of SIP over TCP: a record, the connection carries it */
   u8 moved;	  /* a phone's signaling moved to a pool port (pub_port), given back with it */
+  u8 own;	  /* media on the phone's own NAT mapping (STUN): the port is not the pool's */
   u32 timeout;	  /* seconds (media: before the call is established) */
   u32 in_fib;	  /* IPv4 FIB index of the inside party (its VRF: NAT44-ED's vrf_id) */
   u32 out_fib;	  /* ... and of the outside */
@@ -220,6 +239,7 @@ typedef struct
  */
 #define SIP_ALG_MEDIA_LIVE    (1 << 0)
 #define SIP_ALG_MEDIA_OFFERED (1 << 1)
+#define SIP_ALG_MEDIA_OWN     (1 << 2) /* pub_port is the phone's own NAT mapping, not a pair */
 
 typedef struct
 {
@@ -379,6 +399,18 @@ typedef struct
   u16 port; /* network order */
 } sip_alg_gate_remote_t;
 
+/*
+ * A phone's public mapping of one of its ports, seen as its STUN request crossed NAT44-ED
+ * on this thread (NAT44-ED handles an inside host's flows on one worker, its SIP too).
+ */
+typedef struct
+{
+  ip4_address_t pub_addr, in_addr;
+  u16 pub_port, in_port; /* host order */
+  u32 in_fib;
+  u32 seen; /* vlib time (s) + 1; 0: empty */
+} sip_alg_own_map_t;
+
 typedef struct
 {
   CLIB_CACHE_LINE_ALIGN_MARK (cacheline0);
@@ -397,6 +429,7 @@ typedef struct
   u8 *tcp_out;			 /* rewritten stream bytes of one segment */
   u8 *linear;			 /* a chained datagram copied into one piece */
   u8 *frag_data;		 /* a datagram being split into fragments */
+  sip_alg_own_map_t *own_map;	 /* SIP_ALG_OWN_MAP_SIZE phones' mappings learned from STUN */
   uword *inbound_by_src; /* outside address (u32, network order) -> such records */
   uword *calls_by_host;	 /* inside host (sip_alg_host_key) -> call records */
   sip_alg_bucket_t *buckets[SIP_ALG_N_RATES]; /* SIP_ALG_RATE_BUCKETS each, direct mapped */

@@ -6,6 +6,7 @@
  */
 
 #include <strings.h>
+#include <arpa/inet.h>
 
 #include <vnet/vnet.h>
 #include <vnet/feature/feature.h>
@@ -107,6 +108,7 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate, int *tls)
       st->magic = SIP_ALG_STASH_MAGIC;
       st->proto = IP_PROTOCOL_TCP;
       st->frag_list = 0;
+      st->stun = 0;
       st->src = ip->src_address;
       st->dst = ip->dst_address;
       st->sport = tcp->src_port;
@@ -118,8 +120,13 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate, int *tls)
     return;
   udp_header_t *udp = ip4_next_header (ip);
   *gate = sip_alg_gate_port (sam, udp->dst_port);
+  st->stun = 0;
   if (!sip_alg_is_sip_udp (sam, ip, udp))
-    return;
+    {
+      if (udp->dst_port != clib_host_to_net_u16 (SIP_ALG_STUN_PORT))
+	return;
+      st->stun = 1; /* sip-alg-post notes the mapping NAT44-ED gives it */
+    }
   st->magic = SIP_ALG_STASH_MAGIC;
   st->proto = IP_PROTOCOL_UDP;
   st->frag_list = 0;
@@ -413,6 +420,8 @@ typedef struct
   u16 n_media_refused;
   u16 n_media_privileged;
   u16 n_media_forbidden;
+  u16 n_media_own;
+  u16 n_media_not_own;
   u16 n_inbound_refused;
   u16 n_peer_mismatch;
   u32 rx_sw_if_index;
@@ -825,13 +834,233 @@ sip_alg_inside_media_host (sip_alg_main_t *sam, sip_alg_ctx_t *c, ip4_address_t 
 }
 
 /*
+ * A keepalive on a phone's signaling flow: counted, and its signaling entry (ANY ->
+ * public:port of the phone) stamped as media are, so aging keeps it while they come.
+ */
+static void
+sip_alg_keepalive_seen (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
+			sip_alg_ctx_t *c)
+{
+  clib_bihash_kv_8_8_t kv = {
+    .key = sip_alg_gate_key (c->pub_addr, clib_host_to_net_u16 (c->pub_port))
+  };
+  c->error = SIP_ALG_ERROR_KEEPALIVE;
+  if (c->dir != SIP_ALG_DIR_NONE && !clib_bihash_search_inline_8_8 (&sam->pinholes, &kv) &&
+      kv.value < vec_len (ptd->media_seen))
+    ptd->media_seen[kv.value] = (u32) vlib_time_now (vm);
+}
+
+/*
+ * A STUN message (RFC 8489: the two top bits zero, the magic cookie, a length that is the
+ * rest of the datagram), as a phone sends it on its SIP flow to keep its NAT binding.
+ */
+static_always_inline int
+sip_alg_is_stun (const u8 *p, u32 len)
+{
+  return len >= 20 && !(p[0] & 0xc0) && p[4] == 0x21 && p[5] == 0x12 && p[6] == 0xa4 &&
+	 p[7] == 0x42 && 20 + ((u32) p[2] << 8 | p[3]) == len;
+}
+
+/*
+ * A STUN request from inside, NAT44-ED's translation done: the pre-NAT source (stash) and
+ * the public one are the phone's mapping of that port, exactly as the STUN server will
+ * report it to the phone. Noted for the phone's SDP (sip_alg_own_mapping).
+ */
+static void
+sip_alg_stun_learn (vlib_main_t *vm, sip_alg_per_thread_t *ptd, vlib_buffer_t *b,
+		    const sip_alg_stash_t *st)
+{
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+  udp_header_t *udp = ip4_next_header (ip);
+  if (st->src.as_u32 == ip->src_address.as_u32 && st->sport == udp->src_port)
+    return; /* not translated from inside to outside */
+  u16 pub_port = clib_net_to_host_u16 (udp->src_port);
+  sip_alg_own_map_t *m =
+    &ptd->own_map[sip_alg_own_map_slot (ip->src_address, pub_port)];
+  m->pub_addr = ip->src_address;
+  m->pub_port = pub_port;
+  m->in_addr = st->src;
+  m->in_port = clib_net_to_host_u16 (st->sport);
+  m->in_fib = sip_alg_rx_fib (b);
+  m->seen = (u32) vlib_time_now (vm) + 1; /* 0 is an empty slot */
+}
+
+/*
+ * The inside port of the sender's own public mapping pub:pub_port (its STUN request showed
+ * it on this thread in the last SIP_ALG_OWN_MAP_TTL seconds), 0 when it is not the
+ * sender's: another host's mapping, another port, or none seen.
+ */
+static u16
+sip_alg_own_mapping (vlib_main_t *vm, sip_alg_per_thread_t *ptd, const sip_alg_ctx_t *c,
+		     ip4_address_t pub, u16 pub_port)
+{
+  const sip_alg_own_map_t *m = &ptd->own_map[sip_alg_own_map_slot (pub, pub_port)];
+  if (!m->seen || m->pub_addr.as_u32 != pub.as_u32 || m->pub_port != pub_port ||
+      m->in_addr.as_u32 != c->in_addr.as_u32 || m->in_fib != c->in_fib ||
+      (u32) vlib_time_now (vm) + 1 - m->seen > SIP_ALG_OWN_MAP_TTL)
+    return 0;
+  return m->in_port;
+}
+
+/*
+ * The sender's media at its own public address (c= and m= as a phone that learned its
+ * mapping by STUN writes them): left as written, and pinholes for that mapping, so media
+ * the outside sends first reach it; NAT44-ED's session of the mapping takes only the STUN
+ * server's packets. Any other public endpoint of the NAT's address is not the sender's to
+ * open (another host's mapping or another port): counted, nothing opened. Returns the new
+ * NAT pinholes.
+ */
+static u32
+sip_alg_own_media (vlib_main_t *vm, sip_alg_per_thread_t *ptd, sip_alg_main_t *sam,
+		   sip_alg_call_t *call, sip_alg_ctx_t *c, const sip_sdp_media_t *md,
+		   ip4_address_t maddr)
+{
+  u16 in_port = sip_alg_own_mapping (vm, ptd, c, maddr, md->port);
+  if (!in_port)
+    {
+      c->n_media_not_own++;
+      return 0;
+    }
+  for (u32 j = 0; j < call->n_media; j++)
+    {
+      if (call->media[j].pub_port == md->port && (call->media[j].flags & SIP_ALG_MEDIA_OWN))
+	{
+	  c->sdp_media |= 1 << j; /* a retransmission or an earlier offer opened it */
+	  return 0;
+	}
+      /*
+       * The same inside port has a pair of the pool already (an ICE phone's default
+       * candidate, its inside address, rewritten): NAT44-ED maps an inside endpoint once,
+       * and the remote reaches the phone through that pair.
+       */
+      if (call->media[j].in_addr.as_u32 == c->in_addr.as_u32 &&
+	  call->media[j].in_port == in_port && !(call->media[j].flags & SIP_ALG_MEDIA_OWN))
+	return 0;
+    }
+  if (call->n_media >= SIP_ALG_CALL_MAX_MEDIA)
+    {
+      c->n_no_media_port++;
+      return 0;
+    }
+  c->sdp_media |= 1 << call->n_media;
+  sip_alg_media_map_t *mm = &call->media[call->n_media++];
+  mm->in_addr = c->in_addr;
+  mm->in_port = in_port;
+  mm->pub_port = md->port;
+  mm->flags = SIP_ALG_MEDIA_OWN | (!(c->actions & SIP_ACT_RETRANSMIT) ? 0 :
+				   c->msg.is_request		       ? SIP_ALG_MEDIA_OFFERED :
+									 SIP_ALG_MEDIA_LIVE);
+  sip_alg_add_ph (c, maddr, md->port, c->in_addr, in_port, SIP_ALG_APP_RTP, 1,
+		  sam->timeout_media);
+  c->ph[c->n_ph - 1].own = 1;
+  c->n_media_own++;
+  u32 n_new = 1;
+  /* RTCP: where the phone's RTCP port has its own mapping too, one port above */
+  u16 rtcp_in = md->rtcp_mux || md->rtcp_port != md->port + 1 ?
+		  0 :
+		  sip_alg_own_mapping (vm, ptd, c, maddr, md->rtcp_port);
+  if (rtcp_in)
+    {
+      sip_alg_add_ph (c, maddr, md->rtcp_port, c->in_addr, rtcp_in, SIP_ALG_APP_RTCP, 1,
+		      sam->timeout_media);
+      c->ph[c->n_ph - 1].own = 1;
+      n_new++;
+    }
+  return n_new;
+}
+
+/* The next space-separated token of [*p, end): its start and length; *p moves past it. */
+static_always_inline u32
+sip_alg_token (const u8 **p, const u8 *end, const u8 **tok)
+{
+  while (*p < end && **p == ' ')
+    (*p)++;
+  *tok = *p;
+  while (*p < end && **p != ' ' && **p != '\r' && **p != '\n')
+    (*p)++;
+  return *p - *tok;
+}
+
+/*
+ * ICE (RFC 8445): the sender's server-reflexive candidates (`a=candidate:<foundation>
+ * <component> UDP <priority> <address> <port> typ srflx ...`) at its own public address
+ * are its STUN mappings, opened like a c=/m= that names one (sip_alg_own_media; component
+ * 1 RTP, 2 RTCP), unless the inside port has a pair already (the default candidate was
+ * the inside address: rewritten, the remote uses it). Other candidates are left as written
+ * and opened for nothing: host candidates name inside addresses (their checks from outside
+ * fail), relayed ones a TURN server's. Returns the new NAT pinholes.
+ */
+static u32
+sip_alg_ice_srflx (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
+		   sip_alg_call_t *call, sip_alg_ctx_t *c, const u8 *payload)
+{
+  const u8 *p = payload + c->msg.body_off, *end = p + c->msg.body_len, *tok;
+  u32 n_new = 0, n;
+
+  while (p < end)
+    {
+      const u8 *eol = p;
+      while (eol < end && *eol != '\n')
+	eol++;
+      if (eol - p > 12 && !memcmp (p, "a=candidate:", 12))
+	{
+	  const u8 *q = p + 12;
+	  u32 comp = 0, port = 0, ok = 1;
+	  ip4_address_t a = {};
+	  sip_alg_token (&q, eol, &tok); /* foundation */
+	  n = sip_alg_token (&q, eol, &tok);
+	  for (u32 i = 0; i < n && ok; i++)
+	    ok = tok[i] >= '0' && tok[i] <= '9', comp = comp * 10 + tok[i] - '0';
+	  n = sip_alg_token (&q, eol, &tok);
+	  ok = ok && n == 3 && !strncasecmp ((char *) tok, "udp", 3);
+	  sip_alg_token (&q, eol, &tok); /* priority */
+	  n = sip_alg_token (&q, eol, &tok);
+	  u8 addr[16];
+	  if (ok && n && n < sizeof (addr))
+	    {
+	      memcpy (addr, tok, n);
+	      addr[n] = 0;
+	      ok = inet_pton (AF_INET, (char *) addr, &a) == 1;
+	    }
+	  else
+	    ok = 0;
+	  n = sip_alg_token (&q, eol, &tok);
+	  for (u32 i = 0; i < n && ok && n <= 5; i++)
+	    ok = tok[i] >= '0' && tok[i] <= '9', port = port * 10 + tok[i] - '0';
+	  ok = ok && n && n <= 5 && port && port < 65536 && (comp == 1 || comp == 2);
+	  n = sip_alg_token (&q, eol, &tok);
+	  ok = ok && n == 3 && !memcmp (tok, "typ", 3);
+	  n = sip_alg_token (&q, eol, &tok);
+	  ok = ok && n == 5 && !memcmp (tok, "srflx", 5);
+	  if (ok && a.as_u32 == c->pub_addr.as_u32)
+	    {
+	      sip_sdp_media_t md = { .port = port, .rtcp_port = port, .rtcp_mux = 1 };
+	      if (comp == 1)
+		n_new += sip_alg_own_media (vm, ptd, sam, call, c, &md, a);
+	      else if ((n = sip_alg_own_mapping (vm, ptd, c, a, port)))
+		{
+		  sip_alg_add_ph (c, a, port, c->in_addr, n, SIP_ALG_APP_RTCP, 1,
+				  sam->timeout_media);
+		  c->ph[c->n_ph - 1].own = 1;
+		  n_new++;
+		}
+	      else
+		c->n_media_not_own++;
+	    }
+	}
+      p = eol + 1;
+    }
+  return n_new;
+}
+
+/*
  * The inside party's SDP (in2out): give every media of the sender a public port pair,
  * reusing the pair a retransmission or an earlier offer already got.
  * Returns the number of new NAT pinholes.
  */
 static u32
-sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_call_t *call,
-		      sip_alg_ctx_t *c, sip_media_xlate_t *mx)
+sip_alg_inside_media (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
+		      sip_alg_call_t *call, sip_alg_ctx_t *c, sip_media_xlate_t *mx)
 {
   const sip_sdp_t *sdp = &c->info.sdp;
   u32 n_new = 0;
@@ -843,6 +1072,11 @@ sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_ca
       if (!md->port || md->addr_type != SIP_HOST_IP4)
 	continue; /* disabled, or not IPv4 */
       ip4_address_t maddr = { .as_u32 = clib_host_to_net_u32 (md->ip4) };
+      if (maddr.as_u32 == c->pub_addr.as_u32)
+	{
+	  n_new += sip_alg_own_media (vm, ptd, sam, call, c, md, maddr);
+	  continue; /* written public already: nothing to translate */
+	}
       if (maddr.as_u32 != c->in_addr.as_u32 && !sip_alg_inside_media_host (sam, c, maddr))
 	continue; /* someone else's media */
       if (md->port < 1024 || md->rtcp_port < 1024)
@@ -1029,7 +1263,8 @@ sip_alg_message_abort (sip_alg_main_t *sam, sip_alg_ctx_t *c, sip_result_t resul
   c->error = sip_alg_result_counter (result);
   c->n_ph = 0;
   for (u32 j = c->n_media_before; call && j < call->n_media; j++)
-    sip_alg_media_port_free (sam, call->media[j].pub_port);
+    if (!(call->media[j].flags & SIP_ALG_MEDIA_OWN))
+      sip_alg_media_port_free (sam, call->media[j].pub_port);
   if (call)
     call->n_media = c->n_media_before;
 }
@@ -1064,10 +1299,16 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
   *out_len = len;
   vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_SIP, 1);
   c->drop = 0;
+  if (PREDICT_FALSE (sip_alg_is_stun (payload, len)))
+    {
+      /* RFC 5626 section 4.4.2: STUN on the SIP flow */
+      sip_alg_keepalive_seen (vm, sam, ptd, c);
+      return 0;
+    }
   c->result = sip_msg_parse (payload, len, mode, &c->msg, ptd->hdrs, SIP_ALG_MAX_HDRS);
   if (c->result == SIP_OK && c->msg.n_hdrs == 0)
     {
-      c->error = SIP_ALG_ERROR_KEEPALIVE;
+      sip_alg_keepalive_seen (vm, sam, ptd, c); /* CRLF, double CRLF */
       return 0;
     }
   if (c->result == SIP_OK && !sip_alg_validate (vm, sam, ptd, c))
@@ -1164,7 +1405,8 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
       /* a retransmission finds its ports in the call record: nothing new */
       if (call && has_sdp)
 	{
-	  n_new_nat = sip_alg_inside_media (sam, ptd, call, c, mx);
+	  n_new_nat = sip_alg_inside_media (vm, sam, ptd, call, c, mx);
+	  n_new_nat += sip_alg_ice_srflx (vm, sam, ptd, call, c, payload);
 	  n_mx = c->info.sdp.n_media;
 	  for (u32 i = 0; i < c->n_media_hosts; i++)
 	    xl[n_xl++] = (sip_xlate_t){ c->media_hosts[i], pub_h, 0, 0 };
@@ -1906,6 +2148,11 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   if (PREDICT_FALSE (st->magic != SIP_ALG_STASH_MAGIC))
     return 0;
   st->magic = 0;
+  if (st->stun)
+    {
+      sip_alg_stun_learn (vm, ptd, b, st);
+      return 0;
+    }
   clib_memset (&ctx, 0, sizeof (ctx));
   ctx.call_state = 0xff;
   if (st->proto == IP_PROTOCOL_TCP)
@@ -1935,6 +2182,8 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
     { SIP_ALG_ERROR_MEDIA_FORBIDDEN, ctx.n_media_forbidden },
     { SIP_ALG_ERROR_INBOUND_REFUSED, ctx.n_inbound_refused },
     { SIP_ALG_ERROR_PEER_MISMATCH, ctx.n_peer_mismatch },
+    { SIP_ALG_ERROR_MEDIA_NOT_OWN, ctx.n_media_not_own },
+    { SIP_ALG_ERROR_MEDIA_OWN, ctx.n_media_own },
   };
   for (u32 i = 0; i < ARRAY_LEN (counts); i++)
     if (counts[i].n)
