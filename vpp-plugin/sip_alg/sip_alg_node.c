@@ -1105,6 +1105,11 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
       sip_call_result_t res;
       f64 now = vlib_time_now (vm);
       sip_call_event_from_msg (&c->msg, has_sdp, c->info.contact_expires, &ev);
+      /* whose transaction: the request's sender, or that of the request a response answers
+	 (each party numbers its own requests) */
+      ev.client_side = (c->dir == SIP_ALG_DIR_OUT2IN) == c->msg.is_request ?
+			 SIP_CALL_SIDE_OUTSIDE :
+			 SIP_CALL_SIDE_INSIDE;
       res = sip_call_step (&call->fsm, &ev, &call->fsm);
       c->actions = res.actions;
       if ((res.actions & SIP_ACT_OPEN_SIGNAL) && call->n_msgs)
