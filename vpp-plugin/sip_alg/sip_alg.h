@@ -46,6 +46,7 @@
 #define SIP_ALG_MAX_SITES	  96
 #define SIP_ALG_MAX_EDITS	  96
 #define SIP_ALG_CALL_MAX_MEDIA	  SIP_SDP_MAX_MEDIA
+#define SIP_ALG_CALL_MAX_DIALOGS  4 /* callee tags a call record remembers */
 #define SIP_ALG_DEFAULT_PORT	  5060 /* UDP */
 #define SIP_ALG_DEFAULT_TCP_PORT  5060 /* as Linux, Juniper, Fortinet and Huawei */
 /*
@@ -313,6 +314,10 @@ typedef struct
   u32 offer_cseq;    /* ... and its CSeq, 0: none */
   u32 epoch;	     /* dialogs before the current one */
   u32 callee_tag;    /* hash of the callee's tag of the answered dialog, 0: not answered */
+  /* hashes of the callee tags of the dialogs its INVITE made (101-299 responses), the
+     answered one's too: a BYE of one of the others is not the call's (the newest kept) */
+  u32 dialog_tags[SIP_ALG_CALL_MAX_DIALOGS];
+  u8 n_dialog_tags;
   u16 n_entries;     /* server-map entries of this record (main thread, barrier) */
   u32 entries;	     /* the first of them (sip_alg_smap_t.call_next), ~0: none */
   u32 sig_entry;     /* the shared signaling entry it holds (main thread), ~0: none */

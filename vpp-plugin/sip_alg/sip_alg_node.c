@@ -627,6 +627,31 @@ sip_alg_tag_hash (const u8 *payload, const sip_msg_t *m, u8 hdr)
   return 0;
 }
 
+/* Whether a dialog of the call's INVITE has this callee tag (hash). */
+static int
+sip_alg_dialog_known (const sip_alg_call_t *call, u32 tag)
+{
+  for (u32 i = 0; i < call->n_dialog_tags; i++)
+    if (call->dialog_tags[i] == tag)
+      return 1;
+  return 0;
+}
+
+/* A dialog of the call's INVITE (a fork's 18x or 2xx): its tag kept, the oldest forgotten. */
+static void
+sip_alg_dialog_add (sip_alg_call_t *call, u32 tag)
+{
+  if (!tag || sip_alg_dialog_known (call, tag))
+    return;
+  if (call->n_dialog_tags == SIP_ALG_CALL_MAX_DIALOGS)
+    {
+      memmove (call->dialog_tags, call->dialog_tags + 1,
+	       (SIP_ALG_CALL_MAX_DIALOGS - 1) * sizeof (call->dialog_tags[0]));
+      call->n_dialog_tags--;
+    }
+  call->dialog_tags[call->n_dialog_tags++] = tag;
+}
+
 /* Find or create the call record of this message (per worker). */
 static sip_alg_call_t *
 sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *vm,
@@ -1101,6 +1126,10 @@ sip_alg_inside_media (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t
 	  }
       if (!pub)
 	{
+	  /* a stale message (a 2xx resent after the BYE, a late copy of an offer) opens
+	     nothing: its stream keeps the port it has */
+	  if (c->actions & SIP_ACT_STALE)
+	    continue;
 	  if (call->n_media >= SIP_ALG_CALL_MAX_MEDIA ||
 	      !(pub = sip_alg_media_pair (sam, ptd, c->pub_addr)))
 	    {
@@ -1341,15 +1370,27 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
       c->n_peer_mismatch++;
       call = 0;
     }
-  if (call && c->msg.is_request && c->msg.method == SIP_METHOD_BYE && call->callee_tag &&
-      sip_alg_tag_hash (payload, &c->msg,
-			(c->dir == SIP_ALG_DIR_IN2OUT) != call->inbound ? SIP_HDR_TO :
-									  SIP_HDR_FROM) !=
-	call->callee_tag)
+  if (call && c->msg.is_request && c->msg.method == SIP_METHOD_BYE && call->callee_tag)
     {
-      /* the BYE of a forked dialog that was not the answered one (RFC 3261 13.2.2.4) */
-      vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_OTHER_DIALOG, 1);
-      call = 0;
+      u32 tag = sip_alg_tag_hash (payload, &c->msg,
+				  (c->dir == SIP_ALG_DIR_IN2OUT) != call->inbound ? SIP_HDR_TO :
+										    SIP_HDR_FROM);
+      /*
+       * The BYE of a forked dialog that was not the answered one (a fork that answered
+       * late: RFC 3261 13.2.2.4) leaves the call alone. A tag none of the call's responses
+       * made a dialog with is no other dialog: from the inside party it is its hang-up
+       * (e.g. the to-tag of a 407 resent after the retry was answered, which a UA that
+       * builds its BYE from the last response it got, as sipp does, puts there; a non-2xx
+       * final response makes no dialog, 12.1), and ends the call as the answered dialog's
+       * BYE does. From outside it names nothing of the call and changes nothing.
+       */
+      if (tag != call->callee_tag &&
+	  (c->dir == SIP_ALG_DIR_OUT2IN || sip_alg_dialog_known (call, tag)))
+	{
+	  vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_OTHER_DIALOG,
+				       1);
+	  call = 0;
+	}
     }
   if (call)
     {
@@ -1357,8 +1398,15 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
       sip_call_result_t res;
       f64 now = vlib_time_now (vm);
       sip_call_event_from_msg (&c->msg, has_sdp, c->info.contact_expires, &ev);
+      /* whose transaction: the request's sender, or that of the request a response answers
+	 (each party numbers its own requests) */
+      ev.client_side = (c->dir == SIP_ALG_DIR_OUT2IN) == c->msg.is_request ?
+			 SIP_CALL_SIDE_OUTSIDE :
+			 SIP_CALL_SIDE_INSIDE;
       res = sip_call_step (&call->fsm, &ev, &call->fsm);
       c->actions = res.actions;
+      if (res.actions & SIP_ACT_STALE)
+	vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_STALE, 1);
       if ((res.actions & SIP_ACT_OPEN_SIGNAL) && call->n_msgs)
 	{
 	  /*
@@ -1371,6 +1419,7 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 	  call->closed = 0;
 	  call->offer_cseq = 0;
 	  call->callee_tag = 0;
+	  call->n_dialog_tags = 0;
 	  call->confirmed_at = 0;
 	  call->created = now;
 	  vlib_node_increment_counter (vm, sip_alg_post_node.index,
@@ -1379,8 +1428,15 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
       if (call->fsm.state == SIP_CALL_CONFIRMED && !call->confirmed_at)
 	call->confirmed_at = now;
       if (!c->msg.is_request && c->msg.cseq_method == SIP_METHOD_INVITE &&
-	  c->msg.status >= 200 && c->msg.status < 300 && !call->callee_tag)
-	call->callee_tag = sip_alg_tag_hash (payload, &c->msg, SIP_HDR_TO);
+	  c->msg.status > 100 && c->msg.status < 300 && ev.client_side == call->inbound &&
+	  !(res.actions & SIP_ACT_STALE))
+	{
+	  /* a dialog of the call's INVITE (not a late response of an older one) */
+	  u32 tag = sip_alg_tag_hash (payload, &c->msg, SIP_HDR_TO);
+	  if (c->msg.status >= 200 && !call->callee_tag)
+	    call->callee_tag = tag;
+	  sip_alg_dialog_add (call, tag);
+	}
       call->last_seen = now;
       call->n_msgs++;
       c->call_state = call->fsm.state;
@@ -1422,13 +1478,13 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 	  c->ph[c->n_ph - 1].shared = 1; /* the phone's, held by each of its calls */
 	  n_new_nat += !c->tcp;
 	}
-      c->inside_sdp = call && has_sdp && !(c->actions & SIP_ACT_RETRANSMIT);
+      c->inside_sdp = call && has_sdp && !(c->actions & (SIP_ACT_RETRANSMIT | SIP_ACT_STALE));
     }
   else
     {
       xl[0] = (sip_xlate_t){ pub_h, in_h, c->pub_port, c->in_port };
       xl[1] = (sip_xlate_t){ pub_h, in_h, 0, 0 };
-      if (call && has_sdp && !(c->actions & SIP_ACT_RETRANSMIT))
+      if (call && has_sdp && !(c->actions & (SIP_ACT_RETRANSMIT | SIP_ACT_STALE)))
 	{
 	  sip_alg_outside_endpoints (sam, c);
 	  /* once answered, the dialog's description: other forks' and older records go */
@@ -1505,7 +1561,8 @@ sip_alg_offer_answer (vlib_main_t *vm, sip_alg_ctx_t *c, sip_alg_call_t *call)
 	}
     }
   else if (c->dir == SIP_ALG_DIR_OUT2IN && !m->is_request && call->offer_cseq &&
-	   m->cseq == call->offer_cseq && m->cseq_method == call->offer_method && m->status >= 200)
+	   m->cseq == call->offer_cseq && m->cseq_method == call->offer_method &&
+	   m->status >= 200 && !(c->actions & SIP_ACT_STALE))
     {
       int ok = m->status < 300;
       for (u32 j = 0; j < call->n_media; j++)
