@@ -314,8 +314,18 @@ def test_call_timer_defaults_are_the_plugins():
 def test_call_timers_from_full():
     from sipalgctl import config
     s = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg
-    assert (s.signaling, s.media, s.call, s.media_inactivity, s.max_duration) == \
-        (300, 30, 3600, 300, 0)
+    assert (s.signaling, s.media, s.call, s.media_inactivity, s.max_duration,
+            s.one_way_media) == (300, 30, 3600, 300, 0, 10)
+
+
+def test_one_way_media_default_is_the_plugins():
+    """No one_way_media: 5 s, the SIP_ALG_DEFAULT_ONE_WAY_MEDIA the plugin starts with."""
+    from sipalgctl import config
+    h = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.h")).read()
+    macro = dict(re.findall(r"#define\s+(SIP_ALG_\w+)\s+(\d+)", h))
+    assert config.SipAlg().one_way_media == int(macro["SIP_ALG_DEFAULT_ONE_WAY_MEDIA"]) == 5
+    s = _with(SEED, "sip_alg", "timeouts", {"signaling": 30}).sip_alg
+    assert s.one_way_media == 5
 
 
 @pytest.mark.parametrize("key,value,msg", [
@@ -324,6 +334,13 @@ def test_call_timers_from_full():
     ("media_inactivity", 120, None), ("media_inactivity", 86400, None),
     ("max_duration", 0, None), ("max_duration", 60, None), ("max_duration", 43200, None),
     ("max_duration", 604800, None),
+    ("one_way_media", 0, None), ("one_way_media", 1, None), ("one_way_media", 5, None),
+    ("one_way_media", 3600, None),
+    ("one_way_media", 3601, "must be 0 (off) or between 1 and 3600, got 3601"),
+    ("one_way_media", -5, "must be 0 (off) or between 1 and 3600, got -5"),
+    ("one_way_media", "5s", "must be an integer, got '5s'"),
+    ("one_way_media", True, "must be an integer, got True"),
+    ("one_way_media", 2.5, "must be an integer, got 2.5"),
     ("media_inactivity", 9, "must be 0 (off) or between 10 and 86400, got 9"),
     ("media_inactivity", 1, "must be 0 (off) or between 10 and 86400, got 1"),
     ("media_inactivity", 86401, "must be 0 (off) or between 10 and 86400, got 86401"),
@@ -362,7 +379,8 @@ def test_call_timer_unknown_key():
         _with(SEED, "sip_alg", "timeouts", {"media_inactive": 60})
     assert e.value.problems == [(
         "sip_alg.timeouts.media_inactive",
-        "unknown key (allowed: call, max_duration, media, media_inactivity, signaling)")]
+        "unknown key (allowed: call, max_duration, media, media_inactivity, one_way_media, "
+        "signaling)")]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
@@ -371,9 +389,9 @@ def test_examples_document_the_call_timers(path):
     from sipalgctl import config
     data = yaml.safe_load(open(path))
     t = data["sip_alg"]["timeouts"]
-    assert (t["media_inactivity"], t["max_duration"]) == (120, 43200)
+    assert (t["media_inactivity"], t["max_duration"], t["one_way_media"]) == (120, 43200, 5)
     d = config.SipAlg()
-    assert (d.media_inactivity, d.max_duration) == (120, 43200)
+    assert (d.media_inactivity, d.max_duration, d.one_way_media) == (120, 43200, 5)
 
 
 # --- values VPP would store differently: `apply` would never settle ------------------------

@@ -131,7 +131,8 @@ static const char *sip_alg_nat_outside_features[] = {
 /*
  * sip-alg-pre's fast test (sam->look): a UDP port is looked at when it is a candidate
  * (cand_ports), has a pinhole (gate_ports), is the inside end of a media pinhole while the
- * media inactivity timer runs (inside_ports: the inside party's media are stamped), or lies
+ * media inactivity timer or the one-way check runs (inside_ports: the inside party's media
+ * are counted), or lies
  * in the media range while the gate guards one (gate_media: an outside interface with the
  * ACL's input node). Bitmaps keep their 65536 bits and are set in place: workers read them
  * without the barrier.
@@ -142,7 +143,8 @@ sip_alg_look_update (sip_alg_main_t *sam, u16 port_net)
   u16 port = clib_net_to_host_u16 (port_net);
   int on = clib_bitmap_get_no_check (sam->cand_ports, port_net) ||
 	   clib_bitmap_get_no_check (sam->gate_ports, port_net) ||
-	   (sam->media_inactivity && clib_bitmap_get_no_check (sam->inside_ports, port_net)) ||
+	   (sip_alg_media_watched (sam) &&
+	    clib_bitmap_get_no_check (sam->inside_ports, port_net)) ||
 	   (sam->gate_media && port >= sam->media_port_lo && port <= sam->media_port_hi) ||
 	   port == SIP_ALG_STUN_PORT;
   clib_bitmap_set_no_check (sam->look[IP_PROTOCOL_UDP], port_net, on);
@@ -400,7 +402,8 @@ int
 sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  int look = !media_inactivity != !sam->media_inactivity;
+  /* media is looked at while either runs */
+  int look = !media_inactivity != !sam->media_inactivity && !sam->one_way_media;
   if (look)
     vlib_worker_thread_barrier_sync (vlib_get_main ());
   sam->media_inactivity = media_inactivity;
@@ -408,6 +411,27 @@ sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration)
   if (look)
     {
       /* the inside ends of media pinholes are looked at only while the timer runs */
+      sip_alg_look_rebuild (sam);
+      vlib_worker_thread_barrier_release (vlib_get_main ());
+    }
+  return 0;
+}
+
+/*
+ * The one-way check (seconds, 0: off): a stream of an established call whose media came
+ * one way only for this long is flagged (sip_alg_stream_one_way), counted once
+ * (media_one_way). Media is counted while it or the media inactivity timer runs.
+ */
+int
+sip_alg_set_one_way_media (u32 seconds)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  int look = !seconds != !sam->one_way_media && !sam->media_inactivity;
+  if (look)
+    vlib_worker_thread_barrier_sync (vlib_get_main ());
+  sam->one_way_media = seconds;
+  if (look)
+    {
       sip_alg_look_rebuild (sam);
       vlib_worker_thread_barrier_release (vlib_get_main ());
     }
@@ -1299,10 +1323,11 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
       sip_alg_per_thread_t *ptd = &sam->per_thread[t];
       vec_validate (ptd->gate_remote, e - sam->smap);
       ptd->gate_remote[e - sam->smap] = (sip_alg_gate_remote_t){};
-      vec_validate (ptd->media_seen, e - sam->smap);
-      /* a new entry counts as active: media inactivity runs from its making at the latest */
-      ptd->media_seen[e - sam->smap] = t == 0 ? (u32) now : 0;
+      vec_validate_aligned (ptd->media_act, e - sam->smap, CLIB_CACHE_LINE_BYTES);
+      ptd->media_act[e - sam->smap] = (sip_alg_media_act_t){};
     }
+  /* a new entry counts as active: media inactivity runs from its making at the latest */
+  e->made = (u32) now;
   if (ph->nat_mapping)
     {
       if (sip_alg_nat_mapping (vm, ph, 1) == 0)
@@ -1621,7 +1646,8 @@ sip_alg_handle_requests (vlib_main_t *vm)
 
 /*
  * The last packet (vlib time, s) of an established call's media: the newest of its media
- * pinholes' last packets on any thread, and not before the call was answered.
+ * pinholes' last packets either way on any thread (or their making), and not before the
+ * call was answered.
  */
 static f64
 sip_alg_call_media_seen (sip_alg_main_t *sam, sip_alg_call_t *c, int *n_media)
@@ -1636,10 +1662,89 @@ sip_alg_call_media_seen (sip_alg_main_t *sam, sip_alg_call_t *c, int *n_media)
       if (!e->installed || e->ph.app == SIP_ALG_APP_SIP || e->call_epoch != c->epoch)
 	continue;
       (*n_media)++;
+      last = clib_max (last, (f64) e->made);
       for (u32 t = 0; t < vec_len (sam->per_thread); t++)
-	last = clib_max (last, (f64) sam->per_thread[t].media_seen[i]);
+	{
+	  sip_alg_media_act_t *a = &sam->per_thread[t].media_act[i];
+	  /* the start of the second of the last packet */
+	  last = clib_max (last, (f64) clib_max (a->last[0], a->last[1]) - 1);
+	}
     }
   return last;
+}
+
+/* One entry's media on every thread, added to a stream's. */
+static void
+sip_alg_stream_add (sip_alg_main_t *sam, sip_alg_stream_t *s, u32 i)
+{
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    {
+      sip_alg_per_thread_t *ptd = &sam->per_thread[t];
+      if (i >= vec_len (ptd->media_act))
+	continue;
+      sip_alg_media_act_t *a = &ptd->media_act[i];
+      for (int d = 0; d < 2; d++)
+	{
+	  s->packets[d] += a->packets[d];
+	  if (a->first[d] && (!s->first[d] || a->first[d] < s->first[d]))
+	    s->first[d] = a->first[d];
+	  s->last[d] = clib_max (s->last[d], a->last[d]);
+	}
+    }
+}
+
+/*
+ * The media streams of a call's current dialog (at most max): each installed RTP pinhole
+ * of the inside party with the RTCP pinhole of its pair, their media summed (main thread,
+ * or the barrier held). Returns how many.
+ */
+u32
+sip_alg_call_streams (sip_alg_main_t *sam, sip_alg_call_t *c, sip_alg_stream_t *s, u32 max)
+{
+  u32 n = 0;
+  for (u32 i = c->entries; i != ~0 && n < max; i = sam->smap[i].call_next)
+    {
+      sip_alg_smap_t *e = &sam->smap[i];
+      if (!e->installed || e->ph.app != SIP_ALG_APP_RTP || e->call_epoch != c->epoch)
+	continue;
+      s[n] = (sip_alg_stream_t){ .rtp = i, .rtcp = ~0 };
+      sip_alg_stream_add (sam, &s[n], i);
+      for (u32 k = c->entries; k != ~0; k = sam->smap[k].call_next)
+	{
+	  sip_alg_smap_t *r = &sam->smap[k];
+	  if (r->installed && r->ph.app == SIP_ALG_APP_RTCP && r->call_epoch == c->epoch &&
+	      r->ph.pub_addr.as_u32 == e->ph.pub_addr.as_u32 &&
+	      r->ph.pub_port == e->ph.pub_port + 1)
+	    {
+	      s[n].rtcp = k;
+	      sip_alg_stream_add (sam, &s[n], k);
+	      break;
+	    }
+	}
+      n++;
+    }
+  return n;
+}
+
+/*
+ * Is a stream one-way: while the check runs, in an established call, media came one way
+ * (RTP or RTCP) for one_way_media seconds or more since the call was answered, and none
+ * ever the other way? (first is the end of the second the first packet came in: never
+ * early, at most a second late.) Returns 1 + the direction that has media (SIP_ALG_MEDIA_IN2OUT or
+ * _OUT2IN), 0: not one-way. A call on hold (a=sendonly) whose phones send no RTCP is one
+ * way too.
+ */
+int
+sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_stream_t *s,
+			f64 now)
+{
+  if (!sam->one_way_media || c->fsm.state != SIP_CALL_CONFIRMED || !c->confirmed_at)
+    return 0;
+  for (int d = 0; d < 2; d++)
+    if (s->packets[d] && !s->packets[!d] &&
+	now - clib_max ((f64) s->first[d], c->confirmed_at) >= sam->one_way_media)
+      return 1 + d;
+  return 0;
 }
 
 /* When the maximum duration ends the record (vlib time), 0: never (off, or a binding). */
@@ -1709,11 +1814,12 @@ sip_alg_age (vlib_main_t *vm)
       if (e->ph.app == SIP_ALG_APP_SIP && !e->ph.bound)
 	{
 	  /* ... and while the phone's keepalives cross (sip_alg_keepalive_seen) */
-	  u32 seen = 0;
+	  u32 seen = 0; /* sip_alg_media_clock (): the end of the second it came */
 	  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
-	    if (e - sam->smap < vec_len (sam->per_thread[t].media_seen))
-	      seen = clib_max (seen, sam->per_thread[t].media_seen[e - sam->smap]);
-	  e->expires = clib_max (e->expires, (f64) seen + sam->timeout_signaling);
+	    if (e - sam->smap < vec_len (sam->per_thread[t].media_act))
+	      seen = clib_max (seen, sam->per_thread[t].media_act[e - sam->smap].last[0]);
+	  if (seen)
+	    e->expires = clib_max (e->expires, (f64) seen - 1 + sam->timeout_signaling);
 	}
       /*
        * entries of a live dialog live with it: while it rings, and while it is up. An
@@ -1756,7 +1862,22 @@ sip_alg_age (vlib_main_t *vm)
 	      vec_add1 (del, c - ptd->calls);
 	      continue;
 	    }
-	  if (!sam->media_inactivity || c->fsm.state != SIP_CALL_CONFIRMED)
+	  if (c->fsm.state != SIP_CALL_CONFIRMED)
+	    continue;
+	  if (sam->one_way_media)
+	    {
+	      /* each stream found one-way is counted once */
+	      sip_alg_stream_t st[SIP_ALG_CALL_MAX_MEDIA];
+	      u32 n_st = sip_alg_call_streams (sam, c, st, ARRAY_LEN (st));
+	      for (u32 k = 0; k < n_st; k++)
+		if (!sam->smap[st[k].rtp].one_way_counted &&
+		    sip_alg_stream_one_way (sam, c, &st[k], now))
+		  {
+		    sam->smap[st[k].rtp].one_way_counted = 1;
+		    sip_alg_count (SIP_ALG_ERROR_MEDIA_ONE_WAY, 1);
+		  }
+	    }
+	  if (!sam->media_inactivity)
 	    continue;
 	  int n_media;
 	  f64 seen = sip_alg_call_media_seen (sam, c, &n_media);
@@ -1933,6 +2054,38 @@ format_sip_alg_call (u8 *s, va_list *args)
   return s;
 }
 
+/*
+ * A media stream of call c, in the call's shape: its RTP pinhole, packets and seconds since
+ * the last one each way (- : none yet), and One-Way: the direction that alone has had media
+ * for one-way-media seconds (in2out, out2in), no, or off (the check is off).
+ */
+u8 *
+format_sip_alg_stream (u8 *s, va_list *args)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sip_alg_call_t *c = va_arg (*args, sip_alg_call_t *);
+  sip_alg_stream_t *st = va_arg (*args, sip_alg_stream_t *);
+  f64 now = va_arg (*args, f64);
+  static const char *dirs[] = { "in2out", "out2in" };
+  sip_alg_smap_t *e = pool_elt_at_index (sam->smap, st->rtp);
+
+  s = format (s, "Stream: %U:%u[%U:%u], Packets: in2out %llu out2in %llu, Idle:",
+	      format_ip4_address, &e->ph.pub_addr, e->ph.pub_port, format_ip4_address,
+	      &e->ph.in_addr, e->ph.in_port, st->packets[SIP_ALG_MEDIA_IN2OUT],
+	      st->packets[SIP_ALG_MEDIA_OUT2IN]);
+  for (int d = 0; d < 2; d++)
+    {
+      s = format (s, " %s ", dirs[d]);
+      if (st->last[d])
+	s = format (s, "%U", format_sip_alg_left_time, now - (st->last[d] - 1));
+      else
+	s = format (s, "-");
+    }
+  int one_way = sip_alg_stream_one_way (sam, c, st, now);
+  return format (s, ", One-Way: %s",
+		 !sam->one_way_media ? "off" : one_way ? dirs[one_way - 1] : "no");
+}
+
 /* --- init -------------------------------------------------------------------------------- */
 
 static clib_error_t *
@@ -1964,6 +2117,7 @@ sip_alg_init (vlib_main_t *vm)
   sam->timeout_media = SIP_ALG_DEFAULT_MEDIA;
   sam->timeout_call = SIP_ALG_DEFAULT_CALL;
   sam->media_inactivity = SIP_ALG_DEFAULT_MEDIA_INACTIVITY;
+  sam->one_way_media = SIP_ALG_DEFAULT_ONE_WAY_MEDIA;
   sam->max_duration = SIP_ALG_DEFAULT_MAX_DURATION;
   sam->max_calls = SIP_ALG_DEFAULT_MAX_CALLS;
   sam->max_held = SIP_ALG_DEFAULT_MAX_HELD;

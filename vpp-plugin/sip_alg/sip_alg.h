@@ -70,6 +70,7 @@
 #define SIP_ALG_DEFAULT_MAX_CALLS 10000
 #define SIP_ALG_DEFAULT_MEDIA_INACTIVITY 120	/* s, Juniper's inactive-media-timeout */
 #define SIP_ALG_DEFAULT_MAX_DURATION	 43200	/* s, Juniper's maximum-call-duration */
+#define SIP_ALG_DEFAULT_ONE_WAY_MEDIA	 5	/* s: a stream with media one way only is flagged */
 #define SIP_ALG_MEDIA_PORT_LO	  40000
 #define SIP_ALG_MEDIA_PORT_HI	  59999
 /* security limits (sip_alg_set_security) */
@@ -229,8 +230,50 @@ typedef struct
   u8 counted;	  /* counted in that record's n_entries and linked in its list */
   u8 installed;	  /* the NAT static mapping exists */
   u16 call_thread;
+  u8 one_way_counted; /* an RTP entry's stream was flagged one-way (media_one_way) */
+  u32 made;	      /* vlib time (s) it was made: media activity counts from it at least */
   f64 expires;
 } sip_alg_smap_t;
+
+/*
+ * Media of an installed entry on one thread, kept by sip-alg-pre: packets to its public end
+ * (outside -> inside) and from its inside end (inside -> outside), and when the first and
+ * the last of each came. Each thread writes its own (sip-alg-pre runs on the thread that
+ * received the packet, before NAT44-ED's handoff); readers sum the threads. 32 bytes, one
+ * cache line written per media packet.
+ */
+#define SIP_ALG_MEDIA_IN2OUT 0
+#define SIP_ALG_MEDIA_OUT2IN 1
+
+typedef struct
+{
+  u64 packets[2]; /* [SIP_ALG_MEDIA_IN2OUT], [SIP_ALG_MEDIA_OUT2IN] */
+  u32 first[2];	  /* sip_alg_media_clock () of the first packet each way, 0: none */
+  u32 last[2];	  /* ... and of the last */
+} sip_alg_media_act_t;
+
+STATIC_ASSERT (sizeof (sip_alg_media_act_t) == 32, "media activity: two per cache line");
+
+/*
+ * Media activity's clock: the whole seconds of vlib time, plus 1 (0 is "none", and vlib
+ * time starts at 0). A stamp is the end of the second the packet came in.
+ */
+static_always_inline u32
+sip_alg_media_clock (vlib_main_t *vm)
+{
+  return (u32) vlib_time_now (vm) + 1;
+}
+
+/*
+ * A media stream of a call (an m= line of the inside party): its RTP entry and the RTCP
+ * entry of the pair, their packets summed over both entries and every thread (main thread).
+ */
+typedef struct
+{
+  u32 rtp, rtcp;	  /* server-map indexes, rtcp ~0: none */
+  u64 packets[2];	  /* SIP_ALG_MEDIA_IN2OUT, SIP_ALG_MEDIA_OUT2IN */
+  u32 first[2], last[2]; /* sip_alg_media_clock (), 0: none */
+} sip_alg_stream_t;
 
 /*
  * A media stream of the inside party and its public port pair. Offer/answer (RFC 3264):
@@ -420,7 +463,7 @@ typedef struct
 {
   CLIB_CACHE_LINE_ALIGN_MARK (cacheline0);
   sip_alg_gate_remote_t *gate_remote; /* per server-map index, sized by the main thread */
-  u32 *media_seen; /* per server-map index: vlib time (s) of its last packet, 0: none */
+  sip_alg_media_act_t *media_act; /* per server-map index: its media on this thread */
   sip_alg_call_t *calls; /* pool */
   uword *call_by_id;	 /* Call-ID vector -> pool index */
   u8 *call_key;		 /* a message's key, built in place for the lookup */
@@ -457,6 +500,7 @@ typedef struct
   u32 timeout_media;
   u32 timeout_call;
   u32 media_inactivity; /* s, 0: off */
+  u32 one_way_media;	/* s a stream may carry media one way only before it is flagged, 0: off */
   u32 max_duration;	/* s, 0: off */
   u32 max_calls;
   u32 max_held; /* messages held for pinholes per thread (SIP_ALG_DEFAULT_MAX_HELD) */
@@ -589,6 +633,7 @@ int sip_alg_set_tcp_reassembly (u32 bytes);
 void sip_alg_tcp_conn_free (sip_alg_per_thread_t *ptd, sip_alg_tcp_conn_t *tc);
 int sip_alg_set_timeouts (u32 signaling, u32 media, u32 call);
 int sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration);
+int sip_alg_set_one_way_media (u32 seconds);
 int sip_alg_set_media_ports (u16 lo, u16 hi);
 int sip_alg_set_max_calls (u32 max_calls);
 int sip_alg_set_max_held (u32 max_held);
@@ -747,9 +792,23 @@ sip_alg_is_sip_udp (sip_alg_main_t *sam, const ip4_header_t *ip, const udp_heade
 
 f64 sip_alg_call_deadline (sip_alg_main_t *sam, sip_alg_call_t *c);
 u32 sip_alg_call_media_idle (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now);
+u32 sip_alg_call_streams (sip_alg_main_t *sam, sip_alg_call_t *c, sip_alg_stream_t *s, u32 max);
+int sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_stream_t *s,
+			    f64 now);
+
+/*
+ * Does sip-alg-pre look at media (count each media packet of an installed entry)? While
+ * the media inactivity timer or the one-way check runs.
+ */
+static_always_inline int
+sip_alg_media_watched (sip_alg_main_t *sam)
+{
+  return (sam->media_inactivity | sam->one_way_media) != 0;
+}
 
 format_function_t format_sip_alg_smap;
 format_function_t format_sip_alg_call;
+format_function_t format_sip_alg_stream;
 format_function_t format_sip_alg_app;
 
 #endif /* __included_sip_alg_h__ */

@@ -169,37 +169,58 @@ sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0, u32 *entry)
 }
 
 /*
- * Media activity, for the media inactivity timer: a UDP packet to the public end or from
- * the inside end of an installed pinhole stamps the entry's last packet on this thread
- * (once a second: the word is written when the second changes). entry: the server-map
- * index the gate found for the packet, ~0: look it up. *now: the time in seconds, read
- * once per frame (0: not yet).
+ * Media activity (the media inactivity timer, the one-way check): a UDP packet to the
+ * public end of an installed pinhole counts outside -> inside for that entry, one from the
+ * inside end of one inside -> outside (a hairpinned packet, from one phone to another's
+ * public end, counts for both), on this thread: packets, and the first and the last second
+ * it came in (words written when they change). entry: the server-map index the gate found
+ * for the packet, ~0: look it up. *now: sip_alg_media_clock, read once per frame (0: not
+ * yet).
  */
+static_always_inline void
+sip_alg_media_count (sip_alg_per_thread_t *ptd, u32 entry, int dir, u32 now)
+{
+  if (PREDICT_FALSE (entry >= vec_len (ptd->media_act)))
+    return;
+  sip_alg_media_act_t *a = &ptd->media_act[entry];
+  a->packets[dir]++;
+  if (a->last[dir] != now)
+    {
+      a->last[dir] = now;
+      if (!a->first[dir])
+	a->first[dir] = now;
+    }
+}
+
 static_always_inline void
 sip_alg_media_seen (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u32 entry,
 		    u32 *now)
 {
   ip4_header_t *ip = vlib_buffer_get_current (b);
   udp_header_t *udp = ip4_next_header (ip);
-  clib_bihash_kv_8_8_t kv = { .value = entry };
+  clib_bihash_kv_8_8_t kv;
+  u32 in = ~0, out = entry;
 
   if (entry == ~0)
     {
       kv.key = sip_alg_gate_key (ip->dst_address, udp->dst_port);
-      if (!clib_bitmap_get_no_check (sam->gate_ports, udp->dst_port) ||
-	  clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
-	{
-	  kv.key = sip_alg_inside_key (ip->src_address, udp->src_port, sip_alg_rx_fib (b));
-	  if (!clib_bitmap_get_no_check (sam->inside_ports, udp->src_port) ||
-	      clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
-	    return;
-	}
+      if (clib_bitmap_get_no_check (sam->gate_ports, udp->dst_port) &&
+	  !clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
+	out = kv.value;
     }
+  kv.key = sip_alg_inside_key (ip->src_address, udp->src_port, sip_alg_rx_fib (b));
+  if (clib_bitmap_get_no_check (sam->inside_ports, udp->src_port) &&
+      !clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
+    in = kv.value;
+  if (in == ~0 && out == ~0)
+    return;
   sip_alg_per_thread_t *ptd = vec_elt_at_index (sam->per_thread, vm->thread_index);
   if (PREDICT_FALSE (!*now))
-    *now = (u32) vlib_time_now (vm);
-  if (kv.value < vec_len (ptd->media_seen) && ptd->media_seen[kv.value] != *now)
-    ptd->media_seen[kv.value] = *now;
+    *now = sip_alg_media_clock (vm);
+  if (out != ~0)
+    sip_alg_media_count (ptd, out, SIP_ALG_MEDIA_OUT2IN, *now);
+  if (in != ~0)
+    sip_alg_media_count (ptd, in, SIP_ALG_MEDIA_IN2OUT, *now);
 }
 
 typedef struct
@@ -234,7 +255,7 @@ sip_alg_pre_slow (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u16 *n
   if (gate && *next0 == sam->pre_next_acl)
     verdict = sip_alg_gate (sam, b, next0, entry);
   /* a packet the gate passed has its entry already: no second lookup */
-  if (sam->media_inactivity && !(b->flags & SIP_ALG_BUFFER_F_SIP) &&
+  if (sip_alg_media_watched (sam) && !(b->flags & SIP_ALG_BUFFER_F_SIP) &&
       ((ip4_header_t *) vlib_buffer_get_current (b))->protocol == IP_PROTOCOL_UDP)
     sip_alg_media_seen (vm, sam, b, verdict == SIP_ALG_GATE_PASS ? *entry : ~0, &n->now);
   if (verdict == SIP_ALG_GATE_PASS)
@@ -860,7 +881,8 @@ sip_alg_inside_media_host (sip_alg_main_t *sam, sip_alg_ctx_t *c, ip4_address_t 
 
 /*
  * A keepalive on a phone's signaling flow: counted, and its signaling entry (ANY ->
- * public:port of the phone) stamped as media are, so aging keeps it while they come.
+ * public:port of the phone) stamped in its activity record as media are (last[0]; a
+ * signaling entry has no media), so aging keeps it while they come.
  */
 static void
 sip_alg_keepalive_seen (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
@@ -871,8 +893,8 @@ sip_alg_keepalive_seen (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread
   };
   c->error = SIP_ALG_ERROR_KEEPALIVE;
   if (c->dir != SIP_ALG_DIR_NONE && !clib_bihash_search_inline_8_8 (&sam->pinholes, &kv) &&
-      kv.value < vec_len (ptd->media_seen))
-    ptd->media_seen[kv.value] = (u32) vlib_time_now (vm);
+      kv.value < vec_len (ptd->media_act))
+    ptd->media_act[kv.value].last[0] = sip_alg_media_clock (vm);
 }
 
 /*
