@@ -36,7 +36,7 @@ help:
 	@echo "make stress    plugin in VPP, packet generator: 1M mutated SIP packets, 100k-call soak, INVITE flood vs RTP"
 	@echo "make stress-asan the mutated packets again with the plugin built with ASan in a debug VPP (VPP_ASAN_PREFIX)"
 	@echo "make impair    calls in a row over lossy, duplicating, reordering links, 0 and 2 workers:"
-	@echo "               IMPAIR_CALLS (default $(IMPAIR_CALLS)) per run, IMPAIR_PROFILES; JSON in $(BUILD)/impair"
+	@echo "               IMPAIR_CALLS (default $(IMPAIR_CALLS)) per run, IMPAIR_PROFILES; JSON and captures in $(BUILD)/impair"
 	@echo "make perf-trex TRex over memif (perf/trex): NDR/PDR and clocks/pkt, ALG on vs off -> $(BUILD)/trex"
 	@echo "make ci        everything CI runs: test, sanitize, fuzz"
 	@echo "make demo      the seed call for real: namespaces, VPP (sipalgctl up), sipp, tables (root)"
@@ -142,7 +142,7 @@ impair: plugin venv
 	@mkdir -p $(BUILD)/impair
 	IMPAIR_CALLS=$(IMPAIR_CALLS) IMPAIR_PROFILES=$(IMPAIR_PROFILES) \
 	  IMPAIR_REPORT=$(abspath $(BUILD)/impair) VPP_PREFIX=$(VPP_PREFIX) \
-	  $(PY) -m pytest -q -rA $(PYTEST_ARGS) tests/e2e/test_impaired.py
+	  $(PY) -m pytest -q -rA --basetemp=$(BUILD)/impair/tmp $(PYTEST_ARGS) tests/e2e/test_impaired.py
 
 perf-trex: plugin venv
 	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/trex/run.py --out $(BUILD)/trex

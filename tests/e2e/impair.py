@@ -38,7 +38,6 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 TABLE = "sipalg_impair"
 DUP_MARK = 0x1D  # a copy made by dup goes through egress again: not copied twice
 
@@ -213,9 +212,7 @@ def relay_main(argv):
 
 def relay_command(*args):
     """The command line that runs relay_main(args) with this interpreter."""
-    code = (f"import sys; sys.path.insert(0, {HERE!r}); import impair; "
-            "sys.exit(impair.relay_main(sys.argv[1:]))")
-    return [sys.executable, "-c", code, *[str(a) for a in args]]
+    return [sys.executable, os.path.abspath(__file__), "relay", *[str(a) for a in args]]
 
 
 @functools.cache
@@ -351,9 +348,15 @@ def sip_info(payload):
             (int(cseq.group(1)), cseq.group(2).decode()) if cseq else None)
 
 
+def _stamp(text):
+    """sipp's local time stamp (2026-01-31 12:00:00.123456) as seconds since the epoch."""
+    whole, _, frac = text.partition(".")
+    return time.mktime(time.strptime(whole, "%Y-%m-%d %H:%M:%S")) + float("0." + (frac or "0"))
+
+
 class SipLog:
-    """A sipp message log (-trace_msg): per message, sent or received, its time, first line,
-    Call-ID and CSeq."""
+    """A sipp message log (-trace_msg): per message, its time (seconds since the epoch),
+    sent or received, first line, Call-ID and CSeq."""
 
     BLOCK = re.compile(r"^-{20,} (\S+ \S+)\n(\w+) message (sent|received)[^\n]*\n\n(.*?)"
                        r"(?=^-{20,} |\Z)", re.M | re.S)
@@ -365,7 +368,7 @@ class SipLog:
         for m in self.BLOCK.finditer(text):
             info = sip_info(m.group(4).strip("\n").replace("\n", "\r\n").encode())
             if info:
-                self.msgs.append((m.group(1), m.group(3), *info))
+                self.msgs.append((_stamp(m.group(1)), m.group(3), *info))
 
     def call_ids(self):
         """Call-IDs in the order of their first message."""
@@ -378,12 +381,14 @@ class SipLog:
     def of(self, cid):
         return [m for m in self.msgs if m[3] == cid]
 
+    def when(self, cid, way, start, cseq_method=None):
+        """When call cid first had a message sent/received (way) whose first line starts
+        with start (and whose CSeq method is cseq_method), or None."""
+        return next((m[0] for m in self.of(cid) if m[1] == way and m[2].startswith(start) and
+                     (cseq_method is None or (m[4] and m[4][1] == cseq_method))), None)
+
     def has(self, cid, way, start, cseq_method=None):
-        """Whether call cid has a message sent/received (way) whose first line starts with
-        start (and whose CSeq method is cseq_method)."""
-        return any(m[1] == way and m[2].startswith(start) and
-                   (cseq_method is None or (m[4] and m[4][1] == cseq_method))
-                   for m in self.of(cid))
+        return self.when(cid, way, start, cseq_method) is not None
 
 
 if __name__ == "__main__":
