@@ -13,13 +13,16 @@ VENV       := .venv
 PY         := $(VENV)/bin/python
 FUZZ_SECONDS ?= 60
 PYTEST_ARGS ?=
+# make impair: calls per run, and the runs (profiles of tests/e2e/test_impaired.py)
+IMPAIR_CALLS ?= 30
+IMPAIR_PROFILES ?= loss5,loss10,loss20,dup,reorder
 # VPP install prefix: VPP_PREFIX from the environment, else the first standard prefix with VPP
 VPP_PREFIX ?= $(firstword $(foreach p,/usr /usr/local /opt/vpp,$(if $(wildcard $(p)/bin/vpp),$(p))))
 PLUGIN_SRCS := $(wildcard vpp-plugin/sip_alg/*.c vpp-plugin/sip_alg/*.h vpp-plugin/sip_alg/*.api) \
   $(wildcard vpp-plugin/CMakeLists.txt vpp-plugin/sip_alg/CMakeLists.txt) $(CORE_SRCS) $(CORE_HDRS)
 PLUGIN_SO := $(BUILD)/plugin/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core plugin plugin-asan install-plugin pg-bench call-bench stress stress-asan perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo
+.PHONY: help core plugin plugin-asan install-plugin pg-bench call-bench stress stress-asan impair perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
@@ -32,6 +35,8 @@ help:
 	@echo "make call-bench plugin in VPP, packet generator: calls/s set up and torn down, bytes per call"
 	@echo "make stress    plugin in VPP, packet generator: 1M mutated SIP packets, 100k-call soak, INVITE flood vs RTP"
 	@echo "make stress-asan the mutated packets again with the plugin built with ASan in a debug VPP (VPP_ASAN_PREFIX)"
+	@echo "make impair    calls in a row over lossy, duplicating, reordering links, 0 and 2 workers:"
+	@echo "               IMPAIR_CALLS (default $(IMPAIR_CALLS)) per run, IMPAIR_PROFILES; JSON and captures in $(BUILD)/impair"
 	@echo "make perf-trex TRex over memif (perf/trex): NDR/PDR and clocks/pkt, ALG on vs off -> $(BUILD)/trex"
 	@echo "make ci        everything CI runs: test, sanitize, fuzz"
 	@echo "make demo      the seed call for real: namespaces, VPP (sipalgctl up), sipp, tables (root)"
@@ -131,6 +136,13 @@ stress-asan: plugin-asan venv
 	VPP_PREFIX=$(VPP_ASAN_PREFIX) SIPALG_PLUGIN_DIR=$(abspath $(BUILD)/asan/lib/vpp_plugins) \
 	  $(PY) perf/stress.py --parts mutate,soak --mutations $(or $(MUTATIONS),1000000) \
 	  --calls 4000 --rounds 2 --json $(BUILD)/stress/asan.json
+
+# Issue 22's proof in full (CI runs the short form: 5 calls of loss10, dup, reorder)
+impair: plugin venv
+	@mkdir -p $(BUILD)/impair
+	IMPAIR_CALLS=$(IMPAIR_CALLS) IMPAIR_PROFILES=$(IMPAIR_PROFILES) \
+	  IMPAIR_REPORT=$(abspath $(BUILD)/impair) VPP_PREFIX=$(VPP_PREFIX) \
+	  $(PY) -m pytest -q -rA --basetemp=$(BUILD)/impair/tmp $(PYTEST_ARGS) tests/e2e/test_impaired.py
 
 perf-trex: plugin venv
 	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/trex/run.py --out $(BUILD)/trex

@@ -48,7 +48,7 @@ def ctl(*args, check=True, env=None, wrap=()):
     return r
 
 
-NAME = re.compile(r"^sipalg-(?:in|out)-(\d+)-\d+$")
+NAME = re.compile(r"^sipalg-(?:hop)?(?:in|out)-(\d+)-\d+$")  # hop: impair.RelayTopo
 _seq = itertools.count()
 
 
@@ -119,12 +119,7 @@ class Topo:
             self.run_in(ns, "ip", "link", "set", "lo", "up")
         for a, b, ns in ((self.if_in, self.if_in_vpp, self.ns_in),
                          (self.if_out, self.if_out_vpp, self.ns_out)):
-            sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
-            sh("ip", "link", "set", a, "netns", ns)
-            sh("ip", "link", "set", b, "up")
-            self.run_in(ns, "ip", "link", "set", a, "up")
-            # full checksums from the hosts' kernels (af_packet sees no partial ones)
-            self.run_in(ns, "ethtool", "-K", a, "tx", "off")
+            self._link(a, b, ns)
         self.run_in(self.ns_in, "ip", "addr", "add", f"{self.A}/24", "dev", self.if_in)
         self.run_in(self.ns_in, "ip", "route", "add", "default", "via", self.GW_IN)
         self.run_in(self.ns_out, "ip", "addr", "add", f"{self.OUT_HOST}/24", "dev", self.if_out)
@@ -137,6 +132,16 @@ class Topo:
         if self.start_vpp:  # else the test brings VPP up itself (sipalgctl up)
             self.configure_vpp()
             self.wait_reachable()
+
+    def _link(self, host, vpp_end, ns):
+        """The veth between namespace ns (its end host) and VPP (vpp_end, in this
+        namespace). A variant may put a hop between them (impair.RelayTopo)."""
+        sh("ip", "link", "add", host, "type", "veth", "peer", "name", vpp_end)
+        sh("ip", "link", "set", host, "netns", ns)
+        sh("ip", "link", "set", vpp_end, "up")
+        self.run_in(ns, "ip", "link", "set", host, "up")
+        # full checksums from the hosts' kernels (af_packet sees no partial ones)
+        self.run_in(ns, "ethtool", "-K", host, "tx", "off")
 
     def wait_reachable(self, timeout=15):
         """Until both namespaces reach VPP (the first pings also resolve neighbours)."""
