@@ -1811,16 +1811,6 @@ sip_alg_age (vlib_main_t *vm)
 	  e->expires = clib_max (e->expires, now + sam->timeout_signaling);
 	  continue;
 	}
-      if (e->ph.app == SIP_ALG_APP_SIP && !e->ph.bound)
-	{
-	  /* ... and while the phone's keepalives cross (sip_alg_keepalive_seen) */
-	  u32 seen = 0; /* sip_alg_media_clock (): the end of the second it came */
-	  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
-	    if (e - sam->smap < vec_len (sam->per_thread[t].media_act))
-	      seen = clib_max (seen, sam->per_thread[t].media_act[e - sam->smap].last[0]);
-	  if (seen)
-	    e->expires = clib_max (e->expires, (f64) seen - 1 + sam->timeout_signaling);
-	}
       /*
        * entries of a live dialog live with it: while it rings, and while it is up. An
        * entry is extended when its own time is about to run out (aging runs every second),

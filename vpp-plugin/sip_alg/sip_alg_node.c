@@ -880,24 +880,6 @@ sip_alg_inside_media_host (sip_alg_main_t *sam, sip_alg_ctx_t *c, ip4_address_t 
 }
 
 /*
- * A keepalive on a phone's signaling flow: counted, and its signaling entry (ANY ->
- * public:port of the phone) stamped in its activity record as media are (last[0]; a
- * signaling entry has no media), so aging keeps it while they come.
- */
-static void
-sip_alg_keepalive_seen (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
-			sip_alg_ctx_t *c)
-{
-  clib_bihash_kv_8_8_t kv = {
-    .key = sip_alg_gate_key (c->pub_addr, clib_host_to_net_u16 (c->pub_port))
-  };
-  c->error = SIP_ALG_ERROR_KEEPALIVE;
-  if (c->dir != SIP_ALG_DIR_NONE && !clib_bihash_search_inline_8_8 (&sam->pinholes, &kv) &&
-      kv.value < vec_len (ptd->media_act))
-    ptd->media_act[kv.value].last[0] = sip_alg_media_clock (vm);
-}
-
-/*
  * A STUN message (RFC 8489: the two top bits zero, the magic cookie, a length that is the
  * rest of the datagram), as a phone sends it on its SIP flow to keep its NAT binding.
  */
@@ -1352,14 +1334,18 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
   c->drop = 0;
   if (PREDICT_FALSE (sip_alg_is_stun (payload, len)))
     {
-      /* RFC 5626 section 4.4.2: STUN on the SIP flow */
-      sip_alg_keepalive_seen (vm, sam, ptd, c);
+      /* RFC 5626 section 4.4.2: STUN on the SIP flow, as CRLFs below */
+      c->error = SIP_ALG_ERROR_KEEPALIVE;
       return 0;
     }
   c->result = sip_msg_parse (payload, len, mode, &c->msg, ptd->hdrs, SIP_ALG_MAX_HDRS);
   if (c->result == SIP_OK && c->msg.n_hdrs == 0)
     {
-      sip_alg_keepalive_seen (vm, sam, ptd, c); /* CRLF, double CRLF */
+      /*
+       * CRLF, double CRLF: they keep NAT44-ED's session of the flow, what they are for; the
+       * ALG's entries live by the phone's registration and calls, which they do not change
+       */
+      c->error = SIP_ALG_ERROR_KEEPALIVE;
       return 0;
     }
   if (c->result == SIP_OK && !sip_alg_validate (vm, sam, ptd, c))
