@@ -256,14 +256,17 @@ def describe_sdps(dgrams):
 # coturn
 
 
-def stun_binding(ns, server, port=STUN_PORT, timeout=0.5):
-    """A STUN Binding request from namespace ns to server; the mapped address it answers
-    with (XOR-MAPPED-ADDRESS) as (ip, port), or None without an answer in timeout."""
+def stun_binding(ns, server, port=STUN_PORT, timeout=0.5, src=None):
+    """A STUN Binding request from namespace ns (from the address and port src, if given)
+    to server; the mapped address it answers with (XOR-MAPPED-ADDRESS) as (ip, port), or
+    None without an answer in timeout."""
     def probe():
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(timeout)
         tid = os.urandom(12)
         try:
+            if src:
+                s.bind(src)
             s.sendto(struct.pack("!HHI", 0x0001, 0, 0x2112A442) + tid, (server, port))
             data = s.recv(2048)
         except (socket.timeout, OSError):

@@ -7,6 +7,12 @@ tone as each phone's microphone.
   plain       A calls B, no media NAT traversal on either phone
   stun        both phones learn their public address from the STUN server and put it in
               their SDP: A's SDP names A's own NAT mapping, not its private address
+  stun-port-taken
+              stun, with another inside phone (192.168.1.3) already holding NAT44-ED's
+              public port of A's RTP port towards the STUN server: A's STUN-learned mapping
+              is then another port than the one NAT44-ED gives A's RTP to B (it keeps the
+              inside port where it can), so B sends its RTP to a public port that only the
+              STUN server may use, unless the ALG opens A's STUN-learned mapping
   ice         ICE on both phones (host and server-reflexive candidates from the STUN server)
   registered  A registers with the outside registrar, stays idle (sends nothing), and B
               calls it through the registrar, which relays from another socket (5080)
@@ -30,7 +36,8 @@ import pytest
 import vpp_harness as h
 from softphone import (BARESIP_MODULE_PATH, BARESIP_MODULES, Baresip, Capture, PhoneHost,
                        describe_sdps, is_stun, read_pcap, rtp_streams, settle, sip_messages,
-                       start_coturn, stun_mapped, wait_for)
+                       start_coturn, stun_binding, stun_mapped, wait_for)
+from deploy import add_inside_host
 from test_firewall_calls import FwTopo
 from topo import Topo
 
@@ -42,6 +49,7 @@ RTP_WAIT_S = 5.0  # how long a phone may take to receive its first RTP (ICE chec
 IDLE_S = 5.0  # how long the registered phone stays idle before it is called
 MIN_SENT = 100  # RTP packets each phone must have sent (50 per second at 20 ms)
 SHARE = 0.9  # of them, what must arrive
+OTHER_PHONE, OTHER_RTP = "192.168.1.3", 10000  # stun-port-taken: the other inside phone
 
 
 def softphones_missing():
@@ -141,7 +149,7 @@ class Result:
 
 def phone_params(case):
     common = ["audio_codecs=PCMU"]
-    if case == "stun":
+    if case.startswith("stun"):
         return common + ["medianat=stun", f"stunserver=stun:{STUN}:3478"]
     if case == "ice":
         return common + ["medianat=ice", f"stunserver=stun:{STUN}:3478"]
@@ -168,8 +176,16 @@ def run_softphone_call(t, case, tmp):
     """The case's call between baresip A (inside) and B (outside); returns a Result."""
     cap_in = Capture(t, t.ns_in, t.if_in, f"{tmp}/inside.pcap")
     cap_out = Capture(t, t.ns_out, t.if_out, f"{tmp}/outside.pcap")
-    if case in ("stun", "ice"):
+    if case.startswith("stun") or case == "ice":
         start_coturn(t, t.ns_out, STUN, tmp)
+    a_rtp = (10000, 10999)
+    if case == "stun-port-taken":
+        # A's RTP on 10000 (RTCP 10001); another inside phone's flow from port 10000 to
+        # the STUN server holds public port 10000 towards it
+        a_rtp = (OTHER_RTP, OTHER_RTP + 1)
+        add_inside_host(t, OTHER_PHONE)
+        held = stun_binding(t.ns_in, STUN, src=(OTHER_PHONE, OTHER_RTP), timeout=2)
+        assert held == (t.PUB, OTHER_RTP), held
     registered = case == "registered"
     if registered:
         start_registrar(t, tmp)
@@ -179,7 +195,7 @@ def run_softphone_call(t, case, tmp):
                     phone_params(case) + ["regint=0"], rtp=(20000, 20999), tone=880)
     else:
         a = Baresip(t, t.ns_in, "a", tmp, t.A, f"sip:alice@{t.A}",
-                    phone_params(case) + ["regint=0"])
+                    phone_params(case) + ["regint=0"], rtp=a_rtp)
         b = Baresip(t, t.ns_b, "b", tmp, t.B, f"sip:bob@{t.B}",
                     phone_params(case) + ["regint=0", "answermode=auto"], rtp=(20000, 20999),
                     tone=880)
@@ -247,12 +263,15 @@ def check_case(t, case, res):
             next(m[3] for m in sip_messages(res.inside) if m[0] == f"{t.A}:5060" and
                  "m=audio" in m[3])
         assert media_lines(sdp_a)[0] == t.A, sdp_a
-    if case == "stun":
+    if case.startswith("stun"):
         # A's offer as A sent it names its public NAT mapping, learnt from the STUN server:
         # the XOR-MAPPED-ADDRESS of a Binding answer A received
         mapped = {m for m in stun_to_a if m}
         assert media_lines(a_offer_in) in mapped, (a_offer_in, mapped)
         assert media_lines(a_offer_in)[0] == t.PUB
+    if case == "stun-port-taken":
+        # ... which is not A's RTP port: that one was taken towards the STUN server
+        assert media_lines(a_offer_in)[1] != OTHER_RTP, a_offer_in
     if case == "ice":
         # both do ICE; A offers a server-reflexive candidate at its NAT mapping, and the
         # connectivity checks ran between the phones across VPP
@@ -273,7 +292,7 @@ def check_case(t, case, res):
         assert any(m[0] == f"{t.PROXY}:5080" for m in invites), invites
 
 
-@pytest.mark.parametrize("case", ["plain", "stun", "ice", "registered"])
+@pytest.mark.parametrize("case", ["plain", "stun", "stun-port-taken", "ice", "registered"])
 def test_softphone_call(net, case, tmp_path):
     t = net
     res = run_softphone_call(t, case, str(tmp_path))
