@@ -77,8 +77,9 @@ def rtp_counts(t, c):
 def after_bye(t, c):
     """B's RTP packets sent after the first BYE crossed the outside veth: the call's
     pinholes close with it (sipp's callee plays on through its last 500 ms pause)."""
-    from scapy.all import IP, UDP, Raw
-    bye = [p.time for p in c.outside if Raw in p and bytes(p[Raw]).startswith(b"BYE ")]
+    from scapy.all import IP, TCP, UDP
+    bye = [p.time for p in c.outside if IP in p and (TCP in p or UDP in p) and
+           bytes((p[TCP] if TCP in p else p[UDP]).payload).startswith(b"BYE ")]
     if not bye:
         return None
     return sum(1 for p in c.outside if IP in p and UDP in p and p[IP].src == t.B and
