@@ -43,7 +43,7 @@ def test_no_mtu_set_here(pgnat):
 @pytest.mark.parametrize("fragsize,size", [(1480, 4000), (560, 1600)])
 def test_fragmented_invite_leaves_in_its_arrival_sizes(pgnat, fragsize, size):
     """An INVITE with SDP in three fragments of fragsize+20 bytes (VPP's full reassembly
-    takes at most three by default: `set ip reassembly max-reassembly-length`): reassembled,
+    drops a datagram of five by default: `set ip4-full-reassembly`): reassembled,
     rewritten, held for its pinholes and sent on by the main thread, in fragments no larger
     than those it came in; reassembled, they are the rewritten message, checksum valid."""
     t = pgnat
