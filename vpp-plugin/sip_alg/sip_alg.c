@@ -1693,6 +1693,34 @@ sip_alg_stream_add (sip_alg_main_t *sam, sip_alg_stream_t *s, u32 i)
     }
 }
 
+/* Is entry i a stream of call c: an installed RTP pinhole of its current dialog? */
+static_always_inline int
+sip_alg_is_stream (sip_alg_main_t *sam, sip_alg_call_t *c, u32 i)
+{
+  sip_alg_smap_t *e = &sam->smap[i];
+  return e->installed && e->ph.app == SIP_ALG_APP_RTP && e->call_epoch == c->epoch;
+}
+
+/* The stream of call c whose RTP entry is i: it and the RTCP entry of its pair, summed. */
+static void
+sip_alg_stream_get (sip_alg_main_t *sam, sip_alg_call_t *c, u32 i, sip_alg_stream_t *s)
+{
+  sip_alg_smap_t *e = &sam->smap[i];
+  *s = (sip_alg_stream_t){ .rtp = i, .rtcp = ~0 };
+  sip_alg_stream_add (sam, s, i);
+  for (u32 k = c->entries; k != ~0; k = sam->smap[k].call_next)
+    {
+      sip_alg_smap_t *r = &sam->smap[k];
+      if (r->installed && r->ph.app == SIP_ALG_APP_RTCP && r->call_epoch == c->epoch &&
+	  r->ph.pub_addr.as_u32 == e->ph.pub_addr.as_u32 && r->ph.pub_port == e->ph.pub_port + 1)
+	{
+	  s->rtcp = k;
+	  sip_alg_stream_add (sam, s, k);
+	  return;
+	}
+    }
+}
+
 /*
  * The media streams of a call's current dialog (at most max): each installed RTP pinhole
  * of the inside party with the RTCP pinhole of its pair, their media summed (main thread,
@@ -1703,26 +1731,8 @@ sip_alg_call_streams (sip_alg_main_t *sam, sip_alg_call_t *c, sip_alg_stream_t *
 {
   u32 n = 0;
   for (u32 i = c->entries; i != ~0 && n < max; i = sam->smap[i].call_next)
-    {
-      sip_alg_smap_t *e = &sam->smap[i];
-      if (!e->installed || e->ph.app != SIP_ALG_APP_RTP || e->call_epoch != c->epoch)
-	continue;
-      s[n] = (sip_alg_stream_t){ .rtp = i, .rtcp = ~0 };
-      sip_alg_stream_add (sam, &s[n], i);
-      for (u32 k = c->entries; k != ~0; k = sam->smap[k].call_next)
-	{
-	  sip_alg_smap_t *r = &sam->smap[k];
-	  if (r->installed && r->ph.app == SIP_ALG_APP_RTCP && r->call_epoch == c->epoch &&
-	      r->ph.pub_addr.as_u32 == e->ph.pub_addr.as_u32 &&
-	      r->ph.pub_port == e->ph.pub_port + 1)
-	    {
-	      s[n].rtcp = k;
-	      sip_alg_stream_add (sam, &s[n], k);
-	      break;
-	    }
-	}
-      n++;
-    }
+    if (sip_alg_is_stream (sam, c, i))
+      sip_alg_stream_get (sam, c, i, &s[n++]);
   return n;
 }
 
@@ -1854,18 +1864,23 @@ sip_alg_age (vlib_main_t *vm)
 	    }
 	  if (c->fsm.state != SIP_CALL_CONFIRMED)
 	    continue;
-	  if (sam->one_way_media)
+	  /*
+	   * each stream found one-way is counted once; one with media both ways never can
+	   * be, and is not looked at again (most streams: one look each)
+	   */
+	  for (u32 i = c->entries; sam->one_way_media && i != ~0; i = sam->smap[i].call_next)
 	    {
-	      /* each stream found one-way is counted once */
-	      sip_alg_stream_t st[SIP_ALG_CALL_MAX_MEDIA];
-	      u32 n_st = sip_alg_call_streams (sam, c, st, ARRAY_LEN (st));
-	      for (u32 k = 0; k < n_st; k++)
-		if (!sam->smap[st[k].rtp].one_way_counted &&
-		    sip_alg_stream_one_way (sam, c, &st[k], now))
-		  {
-		    sam->smap[st[k].rtp].one_way_counted = 1;
-		    sip_alg_count (SIP_ALG_ERROR_MEDIA_ONE_WAY, 1);
-		  }
+	      sip_alg_stream_t st;
+	      if (sam->smap[i].one_way_done || !sip_alg_is_stream (sam, c, i))
+		continue;
+	      sip_alg_stream_get (sam, c, i, &st);
+	      if (st.packets[0] && st.packets[1])
+		sam->smap[i].one_way_done = 1;
+	      else if (sip_alg_stream_one_way (sam, c, &st, now))
+		{
+		  sam->smap[i].one_way_done = 1;
+		  sip_alg_count (SIP_ALG_ERROR_MEDIA_ONE_WAY, 1);
+		}
 	    }
 	  if (!sam->media_inactivity)
 	    continue;

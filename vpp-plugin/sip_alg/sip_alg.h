@@ -230,7 +230,8 @@ typedef struct
   u8 counted;	  /* counted in that record's n_entries and linked in its list */
   u8 installed;	  /* the NAT static mapping exists */
   u16 call_thread;
-  u8 one_way_counted; /* an RTP entry's stream was flagged one-way (media_one_way) */
+  u8 one_way_done; /* an RTP entry's stream: counted one-way (media_one_way), or media came
+		      both ways (it never can be): the aging pass looks no more */
   u32 made;	      /* vlib time (s) it was made: media activity counts from it at least */
   f64 expires;
 } sip_alg_smap_t;
