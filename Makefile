@@ -15,7 +15,7 @@ FUZZ_SECONDS ?= 60
 PYTEST_ARGS ?=
 # make impair: calls per run, and the runs (profiles of tests/e2e/test_impaired.py)
 IMPAIR_CALLS ?= 30
-IMPAIR_PROFILES ?= loss5,loss10,loss20,dup,reorder
+IMPAIR_PROFILES ?= loss5,loss10,loss20,dup,reorder,late
 # VPP install prefix: VPP_PREFIX from the environment, else the first standard prefix with VPP
 VPP_PREFIX ?= $(firstword $(foreach p,/usr /usr/local /opt/vpp,$(if $(wildcard $(p)/bin/vpp),$(p))))
 PLUGIN_SRCS := $(wildcard vpp-plugin/sip_alg/*.c vpp-plugin/sip_alg/*.h vpp-plugin/sip_alg/*.api) \

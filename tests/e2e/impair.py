@@ -11,12 +11,13 @@ jitter on the test's own veths, and what is needed to read a run of calls over t
       after the egress drop and what arrived before the ingress drop: exactly what VPP got
       from that side and what VPP sent to it.
   RelayTopo(..., jitter=ms, late=%, late_ms=(lo, hi))  the topology with a hop on each link:
-      host end <-veth-> namespace sipalg-hop<in|out>-... <-veth-> VPP end, where a small
-      userspace relay (relay_main, two AF_PACKET sockets, standard library only) passes
-      every frame on after a random delay of 0..jitter ms, and late % of them after lo..hi
-      ms more: frames overtake each other (reordering) and some arrive after the sender's
-      retransmission timer (T1, 500 ms) fired. Bounded: frames in flight (max_queue; past it
-      frames pass at once), lifetime (seconds), one read burst per socket per turn.
+      host end <-veth-> h0 [namespace sipalg-hop<in|out>-...] h1 <-veth-> VPP end, where a
+      small userspace relay (relay_main, two AF_PACKET sockets, standard library only)
+      passes every frame on after a random delay of 0..jitter ms, and late % of them after
+      lo..hi ms more: frames overtake each other (reordering) and some arrive after the
+      sender's retransmission timer (T1, 500 ms) fired. Bounded: frames in flight
+      (max_queue; past it frames pass at once), lifetime (seconds), one read burst per
+      socket per turn. A capture on h1 sees what VPP gets and sends (capture_point).
   read_pcap(path)  the IPv4 UDP packets of a tcpdump file, without scapy (runs of many calls).
   sip_info(payload), SipLog(path)  SIP messages as the captures and sipp's -trace_msg show them.
 
@@ -228,7 +229,7 @@ def _relay_topo_class():
             super().__init__(prefix, **kw)
             self.relay_args = ["--jitter", jitter, "--late", late, "--late-ms",
                                f"{late_ms[0]},{late_ms[1]}", "--seconds", seconds]
-            self.hops, self.stats_files = [], {}
+            self.hops, self.stats_files, self.hop_ns = [], {}, {}
 
         def _link(self, host, vpp_end, ns):
             hop = ns.replace("sipalg-", "sipalg-hop", 1)
@@ -236,6 +237,7 @@ def _relay_topo_class():
             sh("ip", "netns", "del", hop, check=False)
             sh("ip", "netns", "add", hop)
             self.hops.append(hop)
+            self.hop_ns[side] = hop
             # the hop forwards nothing itself and says nothing (no IPv6 on its veths)
             self.run_in(hop, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
             self.run_in(hop, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
@@ -252,6 +254,11 @@ def _relay_topo_class():
             self.stats_files[side] = stats
             self.popen_in(hop, *relay_command("h0", "h1", *self.relay_args, "--stats", stats),
                           log=os.path.join(self.vpp.dir, f"relay-{side}.log"))
+
+        def capture_point(self, side):
+            """Where to capture what VPP gets and sends on side ("in", "out"): the hop's
+            veth to VPP, behind the relay's delays."""
+            return self.hop_ns[side], "h1"
 
         def stats(self, side):
             try:

@@ -15,6 +15,8 @@ RTP both ways for 2.7 s, BYE 3.5 s after the ACK, 200. sipp retransmits over UDP
   reorder   every frame of both links delayed 0-60 ms by a userspace relay on a hop (RTP is
             30 ms apart, 180 and 200 leave back to back: they overtake each other), 5 % of
             them 300-700 ms more (past T1: a retransmission and its original both arrive)
+  late      0-20 ms, and 3 % of the frames 1-6 s more: a message (or its retransmission)
+            may arrive after the call it belongs to has ended
 
 For each call sipp reports established (the caller got the 200 to its INVITE, the callee
 the ACK), the RTP each way that reached VPP before the BYE left (unique RTP sequence
@@ -38,6 +40,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import threading
 import time
 
@@ -53,6 +56,7 @@ PROFILES = {
     "loss20": {"loss": 20},
     "dup": {"dup": 50},
     "reorder": {"jitter": 60, "late": 5, "late_ms": (300, 700)},
+    "late": {"jitter": 20, "late": 3, "late_ms": (1000, 6000)},
 }
 RUN_PROFILES = os.environ.get("IMPAIR_PROFILES", "loss10,dup,reorder").split(",")
 N_CALLS = int(os.environ.get("IMPAIR_CALLS", "5"))
@@ -71,6 +75,8 @@ def imp(e2e_prefix, request):
     if profile not in PROFILES:
         pytest.fail(f"unknown profile {profile!r} (IMPAIR_PROFILES): {sorted(PROFILES)}")
     spec = PROFILES[profile]
+    if ("loss" in spec or "dup" in spec) and not shutil.which("nft"):
+        pytest.skip("nft (nftables) not found: it makes the loss and the duplicates")
     cls, kw = Topo, {}
     if "jitter" in spec:
         cls = RelayTopo
@@ -148,6 +154,15 @@ def wait_clean(t, timeout):
         time.sleep(0.25)
 
 
+def capture_point(t, side):
+    """(namespace, interface) where a capture sees what VPP gets from side and sends to it:
+    the host's veth end (nft drops into VPP before the capture and out of VPP after it), or
+    with the relay the hop's end towards VPP."""
+    if hasattr(t, "capture_point"):
+        return t.capture_point({"inside": "in", "outside": "out"}[side])
+    return (t.ns_in, t.if_in) if side == "inside" else (t.ns_out, t.if_out)
+
+
 def capture(t, ns, iface, path):
     return t.popen_in(ns, "tcpdump", "-i", iface, "-U", "-n", "-s", "0", "-w", path, "udp",
                       log=path + ".log")
@@ -164,8 +179,8 @@ def run_calls(t, tmp, n):
     with contextlib.ExitStack() as stack:
         for x in nfts.values():
             stack.enter_context(x)
-        caps = {"inside": capture(t, t.ns_in, t.if_in, f"{tmp}/inside.pcap"),
-                "outside": capture(t, t.ns_out, t.if_out, f"{tmp}/outside.pcap")}
+        caps = {side: capture(t, *capture_point(t, side), f"{tmp}/{side}.pcap")
+                for side in ("inside", "outside")}
         time.sleep(1.0)
         sampler = Sampler(t.vpp, limit)
         sampler.start()
@@ -361,15 +376,17 @@ def diagnose(t, run, suspects=(), most=6):
 def report(run):
     calls = run["per_call"]
     est = [c for c in calls if c["established"]]
-    ratio = lambda c, k: c[k][1] / c[k][0] if c[k][0] else 0.0
+
+    def way(k):
+        """RTP of established calls one way: sent, delivered, the lowest ratio of a call
+        that sent any, how many sent none."""
+        ratios = [c[k][1] / c[k][0] for c in est if c[k][0]]
+        return (f"sent {sum(c[k][0] for c in est)} delivered {sum(c[k][1] for c in est)} "
+                f"(min {min(ratios, default=0):.3f}, {len(est) - len(ratios)} calls none)")
+
     line = (f"{run['profile']} {run['workers']}w: {len(calls)}/{run['calls']} calls, "
             f"{len(est)} established, {sum(c['completed'] for c in calls)} completed, "
-            f"{run['duration']} s; RTP A->B sent {sum(c['rtp_a_to_b'][0] for c in est)} "
-            f"delivered {sum(c['rtp_a_to_b'][1] for c in est)} (min "
-            f"{min((ratio(c, 'rtp_a_to_b') for c in est), default=0):.3f}), B->A sent "
-            f"{sum(c['rtp_b_to_a'][0] for c in est)} delivered "
-            f"{sum(c['rtp_b_to_a'][1] for c in est)} (min "
-            f"{min((ratio(c, 'rtp_b_to_a') for c in est), default=0):.3f}); left "
+            f"{run['duration']} s; RTP A->B {way('rtp_a_to_b')}, B->A {way('rtp_b_to_a')}; left "
             f"{len(run['after']['calls'])} records, {len(run['after']['server_map'])} "
             f"entries, {len(run['after']['static_mappings'])} mappings, "
             f"{run['after']['media_pairs_in_use']} pairs after {run['after']['seconds']} s; "
