@@ -501,3 +501,29 @@ def test_reinvite_glare_with_losses(pgnat02):
     assert gone(t)
     n = t.counters()
     assert n["calls_created"] == n["calls_closed"] == 1
+
+
+def test_late_invite_copy_after_the_call_ended(pgnat02):
+    """A copy of A's INVITE held back (a relay, a slow path) arrives after the call's BYE
+    and 200: it is dropped and counted stale, no record, entry or mapping comes back (it
+    used to start a new record that aged out 2 minutes later). A new INVITE of the same
+    Call-ID with a higher CSeq, or another call, still starts one."""
+    t = pgnat02
+    c = Call(t)
+    c.establish()
+    c.bye(2)
+    assert gone(t)
+    inv = S.message(f"INVITE sip:bob@{S.PROXY} SIP/2.0",
+                    S.dialog(S.A, S.A_PORT, 1, "INVITE", branch="z9hG4bK-1"),
+                    S.sdp(S.A, S.A_RTP))
+    # a capture armed for one packet: the copy must not leave VPP
+    assert t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)], "pg1", 1,
+                  timeout=1.0) == []
+    assert stays_gone(t)
+    n = t.counters()
+    assert (n["calls_created"], n["calls_closed"], n["stale"]) == (1, 1, 1)
+    # the Call-ID again with a new CSeq: a new call, as a UA may place one
+    c.invite(cseq=3)
+    assert t.counters()["calls_created"] == 2
+    Call(t, name="call-2").invite()
+    assert t.counters()["calls_created"] == 3

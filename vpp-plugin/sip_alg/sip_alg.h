@@ -449,6 +449,22 @@ typedef struct
 } sip_alg_gate_remote_t;
 
 /*
+ * A call record just freed (its BYE answered, its CANCEL or failure done): a late copy of
+ * one of its INVITEs (held by a relay or the network past the BYE) must not start a record
+ * again. Kept per worker, direct mapped, for an INVITE transaction's life (64 x T1, RFC 3261
+ * 17.1.1.2).
+ */
+#define SIP_ALG_CLOSED_N   256
+#define SIP_ALG_CLOSED_TTL 32 /* seconds */
+
+typedef struct
+{
+  u64 hash; /* of the call key (the FIB and the Call-ID) */
+  u32 cseq; /* the highest CSeq of its INVITEs */
+  u32 until; /* vlib time (s) */
+} sip_alg_closed_t;
+
+/*
  * A phone's public mapping of one of its ports, seen as its STUN request crossed NAT44-ED
  * on this thread (NAT44-ED handles an inside host's flows on one worker, its SIP too).
  */
@@ -479,6 +495,7 @@ typedef struct
   u8 *linear;			 /* a chained datagram copied into one piece */
   u8 *frag_data;		 /* a datagram being split into fragments */
   sip_alg_own_map_t *own_map;	 /* SIP_ALG_OWN_MAP_SIZE phones' mappings learned from STUN */
+  sip_alg_closed_t closed[SIP_ALG_CLOSED_N]; /* records just freed (main thread writes them) */
   uword *inbound_by_src; /* outside address (u32, network order) -> such records */
   uword *calls_by_host;	 /* inside host (sip_alg_host_key) -> call records */
   sip_alg_bucket_t *buckets[SIP_ALG_N_RATES]; /* SIP_ALG_RATE_BUCKETS each, direct mapped */

@@ -448,6 +448,7 @@ typedef struct
   u32 rx_sw_if_index;
   u8 tcp; /* the message came over TCP */
   u8 drop; /* verdict: the message is dropped (UDP) or cut out of the stream (TCP) */
+  u8 stale_copy; /* an INVITE of a call just ended (sip_alg_closed_t): no record again */
   u32 n_media_hosts;			  /* in media_hosts[] */
   u32 media_hosts[SIP_ALG_CALL_MAX_MEDIA]; /* other inside hosts of the SDP, host order */
   sip_result_t result;
@@ -715,6 +716,18 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
   /* only a request starts a record: INVITE (a call) or REGISTER (a binding) */
   if (!m->is_request || (m->method != SIP_METHOD_INVITE && m->method != SIP_METHOD_REGISTER))
     return 0;
+  if (m->method == SIP_METHOD_INVITE)
+    {
+      /* a late copy of an INVITE of a call that just ended: dropped (UDP), counted stale */
+      u64 h = hash_memory (key, vec_len (key), 0);
+      sip_alg_closed_t *cl = &ptd->closed[h & (SIP_ALG_CLOSED_N - 1)];
+      if (cl->hash == h && m->cseq <= cl->cseq && (u32) vlib_time_now (vm) < cl->until)
+	{
+	  c->stale_copy = 1;
+	  c->drop = !c->tcp;
+	  return 0;
+	}
+    }
   if (pool_elts (ptd->calls) >= sam->max_calls)
     {
       /* counted on its own: the message still gets an outcome (rewritten, ...) */
@@ -1332,6 +1345,7 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
   *out_len = len;
   vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_SIP, 1);
   c->drop = 0;
+  c->stale_copy = 0;
   if (PREDICT_FALSE (sip_alg_is_stun (payload, len)))
     {
       /* RFC 5626 section 4.4.2: STUN on the SIP flow, as CRLFs below */
@@ -1363,7 +1377,7 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
   call = sip_alg_call_get (sam, ptd, vm, payload, c, &call_index);
   if (PREDICT_FALSE (c->drop))
     {
-      c->error = SIP_ALG_ERROR_HELD_FULL;
+      c->error = c->stale_copy ? SIP_ALG_ERROR_STALE : SIP_ALG_ERROR_HELD_FULL;
       return -1;
     }
   if (call && c->dir == SIP_ALG_DIR_OUT2IN && call->fsm.state != SIP_CALL_IDLE &&
