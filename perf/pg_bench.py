@@ -10,8 +10,9 @@ input deny) off or on. In each, one packet is replayed `--packets` times per run
   out2in      the reply of that flow from outside (the firewall's reflect session)
   media       outside RTP to a live pinhole of a call (ALG on only: the gate's pass path)
   media-out   the inside party's RTP out through that pinhole (ALG on only)
-  media-untracked, media-out-untracked: the same two with the media inactivity timer off
-              (no activity stamp: the difference is what the timer costs per media packet)
+  media-untracked, media-out-untracked: the same two with the media inactivity timer and
+              the one-way check off (media not counted: the difference is what counting
+              costs per media packet)
   sip         a SIP INVITE with SDP, a retransmission (ALG on, firewall off)
   tcp         non-SIP TCP from the inside (port 80, an established NAT flow)
   sip-tcp     a SIP over TCP segment with an INVITE, a retransmission of it (the ALG sends
@@ -134,13 +135,13 @@ def measure(prefix, alg, fw, packets, n_flows, pages="4k"):
             media = t.udp("pg1", S.B, S.B_RTP, S.PUB, rtp, b"\x80\x00" + bytes(170))
             out["media"] = run(t, "media", media, packets, iface="pg1")
             # the inside party's RTP out through its pinhole; then both without the media
-            # inactivity timer's stamp (one hash lookup per media packet)
+            # inactivity timer and the one-way check (nothing counts media: no hash lookup)
             rtp_out = t.udp("pg0", S.A, S.A_RTP, S.B, S.B_RTP, b"\x80\x00" + bytes(170))
             out["media-out"] = run(t, "mediaout", rtp_out, packets)
-            t.vpp.cli_ok("set sip-alg timeouts media-inactivity 0")
+            t.vpp.cli_ok("set sip-alg timeouts media-inactivity 0 one-way-media 0")
             out["media-untracked"] = run(t, "media0", media, packets, iface="pg1")
             out["media-out-untracked"] = run(t, "mediaout0", rtp_out, packets)
-            t.vpp.cli_ok("set sip-alg timeouts media-inactivity 120")
+            t.vpp.cli_ok("set sip-alg timeouts media-inactivity 120 one-way-media 5")
             if not fw:
                 # n calls set up once (pinholes installed), then their INVITEs resent: the
                 # cost of a message, without installing pinholes

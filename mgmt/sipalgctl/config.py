@@ -168,7 +168,7 @@ class SipAlg:
     interfaces: Optional[List[str]] = None  # None: every NAT interface
     udp_ports: List[int] = field(default_factory=lambda: [D.UDP_PORT])
     # SIP over TCP on these ports is rewritten too (sequence numbers adjusted); none: off
-    tcp_ports: List[int] = field(default_factory=list)
+    tcp_ports: List[int] = field(default_factory=lambda: [D.TCP_PORT])
     signaling: int = D.SIGNALING
     media: int = D.MEDIA
     call: int = D.CALL
@@ -177,6 +177,9 @@ class SipAlg:
     media_inactivity: int = D.MEDIA_INACTIVITY
     # ... and a call record ends this long after its first INVITE, with its entries
     max_duration: int = D.MAX_DURATION
+    # ... and a media stream with media one way only (none the other way) this long after the
+    # call was answered is flagged one-way (show calls) and counted (media_one_way)
+    one_way_media: int = D.ONE_WAY_MEDIA
     max_calls: int = D.MAX_CALLS
     media_ports: Tuple[int, int] = D.MEDIA_PORTS
     # media pinholes also for other inside hosts an inside party's SDP names (a media server
@@ -730,7 +733,7 @@ class NatModel(_Model):
 
 class PortsModel(_Model):
     udp: _ports_t(False) = [D.UDP_PORT]
-    tcp: _ports_t(True) = []
+    tcp: _ports_t(True) = [D.TCP_PORT]
 
 
 _Timeout = _int_t(1, 86400 * 7)
@@ -742,6 +745,7 @@ class TimeoutsModel(_Model):
     call: _Timeout = D.CALL
     media_inactivity: _timer_t(*D.CALL_TIMERS["media_inactivity"]) = D.MEDIA_INACTIVITY
     max_duration: _timer_t(*D.CALL_TIMERS["max_duration"]) = D.MAX_DURATION
+    one_way_media: _timer_t(*D.CALL_TIMERS["one_way_media"]) = D.ONE_WAY_MEDIA
 
 
 class LimitsModel(_Model):
@@ -955,7 +959,8 @@ def _build(m):
     sip_alg = SipAlg(enabled=a.enabled, interfaces=a.interfaces, udp_ports=list(ports.udp),
                      tcp_ports=list(ports.tcp), signaling=t.signaling, media=t.media,
                      call=t.call, media_inactivity=t.media_inactivity,
-                     max_duration=t.max_duration, max_calls=lim.max_calls,
+                     max_duration=t.max_duration, one_way_media=t.one_way_media,
+                     max_calls=lim.max_calls,
                      media_ports=tuple(lim.media_ports), media_other_hosts=a.media_other_hosts,
                      tcp_reassembly=lim.tcp_reassembly,
                      security=Security(**sec.model_dump()),

@@ -10,6 +10,8 @@ sipalgctl's own (startup.conf, NAT44-ED, the firewall)."""
 # --- the plugin's (sip_alg.h) --------------------------------------------------------------
 
 UDP_PORT = 5060  # SIP_ALG_DEFAULT_PORT
+TCP_PORT = 5060  # SIP_ALG_DEFAULT_TCP_PORT: SIP over TCP inspected out of the box
+TLS_PORT = 5061  # SIP_ALG_TLS_PORT: SIP over TLS passes untouched, counted (tls)
 MAX_PORTS = 8  # SIP_ALG_MAX_PORTS: UDP and TCP ports each
 MAX_SERVERS = 16  # SIP_ALG_MAX_SERVERS: published SIP servers (sip_alg_set_servers)
 SIGNALING = 120  # seconds
@@ -19,6 +21,9 @@ MAX_CALLS = 10000
 # call timers, 0: off (Juniper SRX's SIP ALG's inactive-media-timeout, maximum-call-duration)
 MEDIA_INACTIVITY = 120
 MAX_DURATION = 43200
+# seconds a media stream of an established call may carry media one way only (none the other
+# way) before it is flagged one-way and counted (media_one_way), 0: off
+ONE_WAY_MEDIA = 5
 MEDIA_PORTS = (40000, 59999)  # public media port pairs: the range starts on an even port
 # security (sip_alg_set_security)
 MAX_INBOUND_CALLS = 1000
@@ -50,6 +55,8 @@ RATE_LIMITED = ("invite", "register")
 # constant -> the header macro it must equal (a pair: the macros of its two ends)
 PLUGIN_MACROS = {
     "UDP_PORT": "SIP_ALG_DEFAULT_PORT",
+    "TCP_PORT": "SIP_ALG_DEFAULT_TCP_PORT",
+    "TLS_PORT": "SIP_ALG_TLS_PORT",
     "MAX_PORTS": "SIP_ALG_MAX_PORTS",
     "MAX_SERVERS": "SIP_ALG_MAX_SERVERS",
     "SIGNALING": "SIP_ALG_DEFAULT_SIGNALING",
@@ -58,6 +65,7 @@ PLUGIN_MACROS = {
     "MAX_CALLS": "SIP_ALG_DEFAULT_MAX_CALLS",
     "MEDIA_INACTIVITY": "SIP_ALG_DEFAULT_MEDIA_INACTIVITY",
     "MAX_DURATION": "SIP_ALG_DEFAULT_MAX_DURATION",
+    "ONE_WAY_MEDIA": "SIP_ALG_DEFAULT_ONE_WAY_MEDIA",
     "MEDIA_PORTS": ("SIP_ALG_MEDIA_PORT_LO", "SIP_ALG_MEDIA_PORT_HI"),
     "MAX_INBOUND_CALLS": "SIP_ALG_DEFAULT_MAX_INBOUND",
     "MAX_INBOUND_PER_SOURCE": "SIP_ALG_DEFAULT_MAX_INBOUND_SRC",
@@ -76,7 +84,8 @@ INSIDE_PORT_MIN = 1024  # SIP_ALG_INSIDE_PORT_LO: sip_alg_set_security's lowest 
 # sip_alg_set_tcp_reassembly: 1024 .. SIP_MAX_MSG_LEN (core/sip_types.h)
 TCP_REASSEMBLY_MIN, TCP_REASSEMBLY_MAX = 1024, 65535
 # call timers: key -> (lowest, highest) value other than 0 (off)
-CALL_TIMERS = {"media_inactivity": (10, 86400), "max_duration": (60, 604800)}
+CALL_TIMERS = {"media_inactivity": (10, 86400), "max_duration": (60, 604800),
+               "one_way_media": (1, 3600)}
 # security: key -> lowest value the plugin accepts (all u32; 0 is refused)
 SECURITY_MIN = {"max_inbound_calls": 1, "max_inbound_per_source": 1, "max_binding_time": 1,
                 "max_entries": 1, "max_entries_per_call": 4}

@@ -361,6 +361,22 @@ CALL_TIMERS = ("media_inactivity", "max_duration")  # State.alg's keys, config's
 
 
 @dataclass
+class AlgOneWayMedia(Op):
+    """The one-way media check, in seconds, 0: off (sip_alg_set_one_way_media, API 0.10.0; on
+    the CLI, `set sip-alg timeouts` again)."""
+    one_way_media: int
+
+    def cli(self):
+        return f"set sip-alg timeouts one-way-media {self.one_way_media}"
+
+    def call(self):
+        return "sip_alg_set_one_way_media", {"one_way_media": self.one_way_media}
+
+
+ONE_WAY = ("one_way_media",)  # State.alg's key, config's field
+
+
+@dataclass
 class AlgLimits(Op):
     max_calls: int
     lo: int
@@ -647,7 +663,8 @@ def alg_config(g):
            "max_binding_time": g.max_binding_time, "max_entries": g.max_entries,
            "max_entries_per_call": g.max_entries_per_call,
            "inside_media_ports": (g.inside_port_lo, g.inside_port_hi),
-           **_fields(g, "sip_alg_get_config_reply", CALL_TIMERS + HOST_LIMITS + VALIDATION)}
+           **_fields(g, "sip_alg_get_config_reply",
+                     CALL_TIMERS + ONE_WAY + HOST_LIMITS + VALIDATION)}
     srv = _fields(g, "sip_alg_get_config_reply", SERVERS)
     alg["servers"] = tuple((str(a), int(p)) for a, p in
                            zip(srv["server_address"][:srv["n_servers"]],
@@ -820,6 +837,8 @@ def plan(cfg, st):
     want_timers = tuple(getattr(s, k) for k in CALL_TIMERS)
     if tuple(cur.get(k) for k in CALL_TIMERS) != want_timers:
         alg_ops.append(AlgCallTimers(*want_timers))
+    if cur.get("one_way_media") != s.one_way_media:
+        alg_ops.append(AlgOneWayMedia(s.one_way_media))
     if (cur.get("max_calls"), cur.get("media_ports")) != (s.max_calls, tuple(s.media_ports)):
         alg_ops.append(AlgLimits(s.max_calls, *s.media_ports))
     if cur.get("tcp_reassembly") != s.tcp_reassembly:

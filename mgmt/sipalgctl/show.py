@@ -225,6 +225,21 @@ def format_verdicts(v):
 
 
 NO_MEDIA = 0xFFFFFFFF  # sip_alg_calls_details.media_idle: not established or no media entries
+NONE_YET = 0xFFFFFFFF  # sip_alg_stream.idle_in2out / idle_out2in: no packet that way yet
+
+
+def _stream(s):
+    """A sip_alg_stream: the RTP pinhole, packets and seconds since the last one each way
+    (None: none yet), and one_way: the direction that alone had media for the plugin's
+    one-way-media seconds (in2out, out2in), else None."""
+    i2o, o2i = s.packets_in2out, s.packets_out2in
+    return {"public": f"{s.public_address}:{s.public_port}",
+            "inside": f"{s.inside_address}:{s.inside_port}",
+            "packets_in2out": i2o, "packets_out2in": o2i,
+            "idle_in2out": None if s.idle_in2out == NONE_YET else s.idle_in2out,
+            "idle_out2in": None if s.idle_out2in == NONE_YET else s.idle_out2in,
+            "one_way": (None if not s.one_way else "in2out" if i2o and not o2i else
+                        "out2in" if o2i and not i2o else None)}
 
 
 def _call(d, names):
@@ -236,7 +251,8 @@ def _call(d, names):
             "media": d.n_media, "age": d.age, "idle": d.idle,
             "media_idle": None if d.media_idle == NO_MEDIA else d.media_idle,
             "left_time": d.left_time, "epoch": d.epoch,
-            **vrf_fields(names, d.inside_vrf, d.outside_vrf)}
+            **vrf_fields(names, d.inside_vrf, d.outside_vrf),
+            "streams": [_stream(s) for s in d.streams[:d.n_streams]]}
 
 
 def calls_pages(c):
@@ -245,7 +261,8 @@ def calls_pages(c):
     established call (None: not established, or no media entries), left_time before the
     record ends by its timers; epoch: the dialogs the record carried before this one (a new
     INVITE on the Call-ID, e.g. after a 401/407 challenge); the tables (records are kept per
-    inside table: two tenants' calls may have the same Call-ID)."""
+    inside table: two tenants' calls may have the same Call-ID); streams: its media streams
+    (_stream), counted while the plugin's media inactivity timer or one-way check runs."""
     names = table_names(c)
     for page in c.pages("sip_alg_calls_get", cursor=0):
         yield [_call(d, names) for d in page]
@@ -259,22 +276,34 @@ CALL_COLUMNS = ("thread", "call_id", "state", "inside", "public", "peer", "messa
                 "age", "idle", "media_idle", "left_time", "epoch", "vpn")
 
 
+def stream_line(s):
+    """A call's media stream under its row, in the shape of `show sip-alg calls`' Stream
+    line, seconds as numbers (-: no packet that way yet); One-Way: no when not flagged."""
+    def idle(v):
+        return "-" if v is None else v
+    return (f"  Stream: {s['public']}[{s['inside']}], Packets: in2out {s['packets_in2out']} "
+            f"out2in {s['packets_out2in']}, Idle: in2out {idle(s['idle_in2out'])} out2in "
+            f"{idle(s['idle_out2in'])}, One-Way: {s['one_way'] or 'no'}")
+
+
 def calls_lines(pages):
-    """An aligned table (table_lines), seconds as numbers; "-" for no media idle time."""
+    """An aligned table (table_lines), seconds as numbers; "-" for no media idle time; under
+    each call's row a line per media stream (stream_line)."""
     return table_lines(([dict(r, media_idle="-" if r["media_idle"] is None else
                               r["media_idle"]) for r in rows] for rows in pages),
-                       CALL_COLUMNS)
+                       CALL_COLUMNS, after=lambda r: map(stream_line, r.get("streams", ())))
 
 
 def format_calls(rows):
     return list(calls_lines([rows]))
 
 
-def table_lines(pages, cols, right=()):
+def table_lines(pages, cols, right=(), after=None):
     """An aligned text table of pages of rows, a line at a time: the heading and the column
     widths come with the first page that has rows, so that a large table is printed as it
     arrives; a value of a later page wider than its column pushes the rest of its row
-    right. Columns in right are right-aligned. Nothing for no rows."""
+    right. Columns in right are right-aligned. after(row): lines that follow a row's (the
+    widths leave them out). Nothing for no rows."""
     w = None
     for rows in pages:
         if not rows:
@@ -286,6 +315,8 @@ def table_lines(pages, cols, right=()):
         for r in rows:
             yield "  ".join(str(r[k]).rjust(w[k]) if k in right else str(r[k]).ljust(w[k])
                             for k in cols).rstrip()
+            if after:
+                yield from after(r)
 
 
 def table(rows, cols):
@@ -307,7 +338,7 @@ def config(c):
     return {
         "ports": {"udp": list(a["udp"]), "tcp": list(a["tcp"])},
         "timeouts": {k: a[k] for k in ("signaling", "media", "call", "media_inactivity",
-                                       "max_duration")},
+                                       "max_duration", "one_way_media")},
         "limits": {"max_calls": a["max_calls"], "media_ports": _range(a["media_ports"]),
                    "tcp_reassembly": a["tcp_reassembly"]},
         "media_other_hosts": a["media_other_hosts"],

@@ -155,9 +155,10 @@ class CallFsm(C.Structure):
         ("state", C.c_uint8),
         ("confirmed_once", C.c_uint8),
         ("invite_pending", C.c_uint8),
-        ("invite_cseq", C.c_uint32),
+        ("bye_sent", C.c_uint8),
+        ("invite_cseq", C.c_uint32 * 2),
+        ("bye_cseq", C.c_uint32 * 2),
         ("register_cseq", C.c_uint32),
-        ("bye_cseq", C.c_uint32),
         ("cancel_cseq", C.c_uint32),
     ]
 
@@ -168,6 +169,7 @@ class CallEvent(C.Structure):
         ("method", C.c_uint8),
         ("cseq_method", C.c_uint8),
         ("has_sdp", C.c_uint8),
+        ("client_side", C.c_uint8),
         ("status", C.c_uint16),
         ("cseq", C.c_uint32),
         ("expires", C.c_int64),
@@ -207,6 +209,7 @@ ACTIONS = [
     "bind",
     "unbind",
     "retransmit",
+    "stale",
 ]
 DATAGRAM, STREAM = 0, 1
 SITE_F_PORT = 1  # SIP_SITE_F_PORT: an explicit port (the port span is valid)
@@ -438,10 +441,16 @@ def rewrite(p, xlates=(), media=(), site_mask=None, out_cap=None, max_edits=MAX_
     return rw
 
 
+INSIDE, OUTSIDE = 0, 1  # SIP_CALL_SIDE_*
+
+
 def call_step(fsm, *, request=None, status=None, cseq=1, cseq_method=None, sdp=False,
-              expires=-1):
-    """One FSM step. fsm: CallFsm (updated in place). Returns (actions set, expires)."""
+              expires=-1, side=INSIDE):
+    """One FSM step. fsm: CallFsm (updated in place). side: who sent the request (of a
+    response: the request it answers); by default the inside party, the caller. Returns
+    (actions set, expires)."""
     ev = CallEvent()
+    ev.client_side = side
     if request is not None:
         ev.is_request = 1
         ev.method = METHODS[request]

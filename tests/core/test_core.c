@@ -12,8 +12,10 @@
  * Invariants checked: spans inside the input, edits ordered, stream prefixes never yield a
  * message longer than the prefix, rewrite length == input length + delta, the output is the
  * input with exactly the planned edits, a message with a translatable IPv4 site comes out
- * changed, every IPv4 media stream gets its new port. The run fails unless at least --min-rewritten=N messages (default
- * MIN_REWRITTEN, what the repository's corpus gives) were actually rewritten.
+ * changed, every IPv4 media stream gets its new port, and the call machine takes the same
+ * message again (from either side) without a change of state, as it takes a stale one.
+ * The run fails unless at least --min-rewritten=N messages (default MIN_REWRITTEN, what
+ * the repository's corpus gives) were actually rewritten.
  */
 
 #define _DEFAULT_SOURCE
@@ -237,10 +239,21 @@ run_one (const uint8_t *data, uint32_t len)
 	  check_spans (&m, &info, len);
 	  run_rewrite (g.p, &m, &info);
 	  sip_call_event_t ev;
-	  sip_call_fsm_t f = { 0 };
 	  sip_call_event_from_msg (&m, info.body_kind == SIP_BODY_SDP, info.contact_expires, &ev);
-	  sip_call_step (&f, &ev, &f);
-	  CHECK (f.state < SIP_CALL_N_STATES, "bad state");
+	  for (ev.client_side = 0; ev.client_side < 2; ev.client_side++)
+	    {
+	      /* from a fresh record and from the state the message left: the same message
+		 again changes no state (duplicates are idempotent), nor does a stale one */
+	      sip_call_fsm_t f = { 0 }, once, again;
+	      sip_call_result_t res = sip_call_step (&f, &ev, &once);
+	      CHECK (once.state < SIP_CALL_N_STATES, "bad state");
+	      CHECK (!(res.actions & SIP_ACT_STALE) || !memcmp (&f, &once, sizeof (f)),
+		     "a stale message changed the state");
+	      res = sip_call_step (&once, &ev, &again);
+	      CHECK (!memcmp (&once, &again, sizeof (once)), "the message again changed the state");
+	      CHECK (!(res.actions & (SIP_ACT_OPEN_SIGNAL | SIP_ACT_CLOSE_MEDIA | SIP_ACT_CLOSE_CALL)),
+		     "the message again opened or closed something: %#x", res.actions);
+	    }
 	}
     }
   guarded_free (&g);

@@ -46,13 +46,16 @@ def packets(path):
 
 def end_capture(t, caps, after=None):
     """The user agents are done: after(t) (before the captures stop), then let the last
-    packets land and stop the captures caps."""
+    packets land and stop the captures caps. Returns, for each capture, whether it was
+    still running when stopped (a tcpdump that died early saw only part of the call)."""
     if after:
         after(t)
     time.sleep(1.5)
+    alive = [p.poll() is None for p in caps]
     for p in caps:
         p.terminate()
         p.wait(5)
+    return alive
 
 
 def udp_to(pkts, dst, dport):
@@ -64,9 +67,10 @@ class Call:
     """What run_call saw: exit codes of both user agents, the packets captured inside and
     outside, and the mid-call snapshot."""
 
-    def __init__(self, uac_rc, uas_rc, inside, outside, mid):
+    def __init__(self, uac_rc, uas_rc, inside, outside, mid, caps_alive=None):
         self.uac_rc, self.uas_rc = uac_rc, uas_rc
         self.inside, self.outside, self.mid = inside, outside, mid
+        self.caps_alive = caps_alive  # [inside, outside]: each capture ran to the end
 
 
 def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=None,
@@ -114,9 +118,9 @@ def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=N
                 break
     uac_rc = uac.wait(40)
     uas_rc = uas.wait(10)
-    end_capture(t, (cap_in, cap_out), after)
+    alive = end_capture(t, (cap_in, cap_out), after)
     return Call(uac_rc, uas_rc, packets(f"{tmp}/inside.pcap"), packets(f"{tmp}/outside.pcap"),
-                seen)
+                seen, alive)
 
 
 def assert_seed_entries(t, lines):

@@ -8,6 +8,7 @@ installed and not running, is exit 2 with what to do."""
 
 import json
 import os
+import re
 
 import pytest
 import yaml
@@ -80,12 +81,16 @@ def test_up_call_show_down(e2e_prefix, tmp_path):
                        for l in sessions), sessions
             assert any(l.startswith("sip-rtp VPN:public --> public") for l in sessions), sessions
             assert "confirmed" in seen["calls"]
+            # the call's media stream under its row, not one-way (media flows both ways)
+            assert re.search(rf"^  Stream: {t.PUB}:\d+\[{t.A}:{A_RTP}\], Packets: in2out \d+ "
+                             r"out2in \d+, Idle: .*, One-Way: no$", seen["calls"], re.M), \
+                seen["calls"]
             # after BYE: nothing left, and the counters say what happened
             assert json.loads(ctl("--json", "show", "server-map", cfg).stdout) == []
             stats = json.loads(ctl("--json", "stats", cfg).stdout)
             # INVITE, 180, 200, ACK, BYE, 200: every one rewritten
             assert stats["sip"] >= 6 and stats["rewritten"] >= 6 and stats["pinhole_added"] >= 6
-            assert stats["parse_error"] == 0
+            assert stats["parse_error"] == 0 and stats["media_one_way"] == 0
 
             # removing items from the YAML removes them from VPP
             smaller = write_config(t, str(tmp_path / "fw2.yaml"), run, routes=False,
@@ -109,9 +114,11 @@ def test_up_call_show_down(e2e_prefix, tmp_path):
             # the call timers, read back from sip_alg_get_config
             timers = write_config(t, str(tmp_path / "fw-timers.yaml"), run, routes=False,
                                   static=False, media_other_hosts=False,
-                                  timeouts={"media_inactivity": 30, "max_duration": 0})
+                                  timeouts={"media_inactivity": 30, "max_duration": 0,
+                                            "one_way_media": 2})
             assert ctl("plan", timers).stdout.splitlines() == [
-                "set sip-alg timeouts media-inactivity 30 max-duration 0"]
+                "set sip-alg timeouts media-inactivity 30 max-duration 0",
+                "set sip-alg timeouts one-way-media 2"]
             ctl("apply", timers)
             assert ctl("plan", timers).stdout.strip() == "nothing to do"
         finally:

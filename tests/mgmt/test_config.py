@@ -65,7 +65,8 @@ def test_check_summary(capsys):
     assert cli.main(["check", SEED]) == 0
     assert capsys.readouterr().out == (
         f"{SEED}: ok (2 interfaces, 1 NAT addresses, 0 static mappings, SIP ALG on "
-        f"inside, outside; SIP over TCP off; media-other-hosts off; SIP servers none; "
+        f"inside, outside; SIP over TCP on 5060 (reassembly 16384 bytes); media-other-hosts "
+        f"off; SIP servers none; "
         f"firewall off)\n")
 
 
@@ -222,11 +223,16 @@ def test_examples_document_the_security_defaults(path):
 
 
 def test_tcp_defaults():
-    """No sip_alg.ports.tcp: SIP over TCP not inspected; tcp_reassembly the plugin's default
-    (SIP_ALG_DEFAULT_TCP_REASSEMBLY), its bounds what sip_alg_set_tcp accepts."""
+    """No sip_alg.ports.tcp: SIP over TCP on 5060 inspected (SIP_ALG_DEFAULT_TCP_PORT);
+    tcp_reassembly the plugin's default (SIP_ALG_DEFAULT_TCP_REASSEMBLY), its bounds what
+    sip_alg_set_tcp accepts; `tcp: []` turns SIP over TCP off."""
     from sipalgctl import config
-    s = config.load(SEED).sip_alg
-    assert (s.tcp_ports, s.tcp_reassembly) == ([], config.SipAlg().tcp_reassembly)
+    data = yaml.safe_load(open(SEED))
+    del data["sip_alg"]["ports"]["tcp"]
+    s = config.parse(data).sip_alg
+    assert (s.tcp_ports, s.tcp_reassembly) == ([5060], config.SipAlg().tcp_reassembly)
+    assert config.SipAlg().tcp_ports == [5060]
+    assert _with(SEED, "sip_alg", "ports", {"udp": [5060], "tcp": []}).sip_alg.tcp_ports == []
     h = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.h")).read()
     assert re.search(r"#define\s+SIP_ALG_DEFAULT_TCP_REASSEMBLY\s+(\d+)", h).group(1) == \
         str(s.tcp_reassembly) == "16384"
@@ -268,17 +274,18 @@ def test_tcp_reassembly(value, msg):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
 def test_examples_document_tcp(path):
-    """The commented-out sip_alg.ports.tcp and sip_alg.limits.tcp_reassembly lines of each
-    example, uncommented, are valid; tcp_reassembly says the default. Commented, the example
-    leaves SIP over TCP off; an example that needs it (pbx-inside.yaml: the PBX takes SIP
-    over TCP) has the tcp line uncommented."""
+    """Each example names SIP over TCP on 5060, which is also the default: without the line
+    the example means the same; the commented-out tcp_reassembly line, uncommented, is valid
+    and says the default."""
     from sipalgctl import config
     text = open(path).read()
-    tcp_on = text.count("\n    tcp: [5060]\n") == 1
-    assert config.parse(yaml.safe_load(text)).sip_alg.tcp_ports == ([5060] if tcp_on else [])
-    for line in ("    # tcp: [5060]", "    # tcp_reassembly: 16384")[tcp_on:]:
-        assert text.count(line + "\n") == 1, line
-        text = text.replace(line, line.replace("# ", "", 1))
+    assert text.count("\n    tcp: [5060]\n") == 1
+    assert config.parse(yaml.safe_load(text)).sip_alg.tcp_ports == [5060]
+    without = config.parse(yaml.safe_load(text.replace("\n    tcp: [5060]\n", "\n"))).sip_alg
+    assert without.tcp_ports == [5060]
+    line = "    # tcp_reassembly: 16384"
+    assert text.count(line + "\n") == 1, line
+    text = text.replace(line, line.replace("# ", "", 1))
     s = config.parse(yaml.safe_load(text)).sip_alg
     assert (s.tcp_ports, s.tcp_reassembly) == ([5060], config.SipAlg().tcp_reassembly)
 
@@ -307,8 +314,18 @@ def test_call_timer_defaults_are_the_plugins():
 def test_call_timers_from_full():
     from sipalgctl import config
     s = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg
-    assert (s.signaling, s.media, s.call, s.media_inactivity, s.max_duration) == \
-        (300, 30, 3600, 300, 0)
+    assert (s.signaling, s.media, s.call, s.media_inactivity, s.max_duration,
+            s.one_way_media) == (300, 30, 3600, 300, 0, 10)
+
+
+def test_one_way_media_default_is_the_plugins():
+    """No one_way_media: 5 s, the SIP_ALG_DEFAULT_ONE_WAY_MEDIA the plugin starts with."""
+    from sipalgctl import config
+    h = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.h")).read()
+    macro = dict(re.findall(r"#define\s+(SIP_ALG_\w+)\s+(\d+)", h))
+    assert config.SipAlg().one_way_media == int(macro["SIP_ALG_DEFAULT_ONE_WAY_MEDIA"]) == 5
+    s = _with(SEED, "sip_alg", "timeouts", {"signaling": 30}).sip_alg
+    assert s.one_way_media == 5
 
 
 @pytest.mark.parametrize("key,value,msg", [
@@ -317,6 +334,13 @@ def test_call_timers_from_full():
     ("media_inactivity", 120, None), ("media_inactivity", 86400, None),
     ("max_duration", 0, None), ("max_duration", 60, None), ("max_duration", 43200, None),
     ("max_duration", 604800, None),
+    ("one_way_media", 0, None), ("one_way_media", 1, None), ("one_way_media", 5, None),
+    ("one_way_media", 3600, None),
+    ("one_way_media", 3601, "must be 0 (off) or between 1 and 3600, got 3601"),
+    ("one_way_media", -5, "must be 0 (off) or between 1 and 3600, got -5"),
+    ("one_way_media", "5s", "must be an integer, got '5s'"),
+    ("one_way_media", True, "must be an integer, got True"),
+    ("one_way_media", 2.5, "must be an integer, got 2.5"),
     ("media_inactivity", 9, "must be 0 (off) or between 10 and 86400, got 9"),
     ("media_inactivity", 1, "must be 0 (off) or between 10 and 86400, got 1"),
     ("media_inactivity", 86401, "must be 0 (off) or between 10 and 86400, got 86401"),
@@ -355,7 +379,8 @@ def test_call_timer_unknown_key():
         _with(SEED, "sip_alg", "timeouts", {"media_inactive": 60})
     assert e.value.problems == [(
         "sip_alg.timeouts.media_inactive",
-        "unknown key (allowed: call, max_duration, media, media_inactivity, signaling)")]
+        "unknown key (allowed: call, max_duration, media, media_inactivity, one_way_media, "
+        "signaling)")]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
@@ -364,9 +389,9 @@ def test_examples_document_the_call_timers(path):
     from sipalgctl import config
     data = yaml.safe_load(open(path))
     t = data["sip_alg"]["timeouts"]
-    assert (t["media_inactivity"], t["max_duration"]) == (120, 43200)
+    assert (t["media_inactivity"], t["max_duration"], t["one_way_media"]) == (120, 43200, 5)
     d = config.SipAlg()
-    assert (d.media_inactivity, d.max_duration) == (120, 43200)
+    assert (d.media_inactivity, d.max_duration, d.one_way_media) == (120, 43200, 5)
 
 
 # --- values VPP would store differently: `apply` would never settle ------------------------
@@ -744,8 +769,9 @@ def test_servers_derived_from_the_static_mappings():
 
 def test_servers_derived_not_from_other_protocols_ports():
     """A udp mapping counts against ports.udp and a tcp mapping against ports.tcp: SIP over
-    TCP off (the seed), a TCP mapping of 5060 publishes nothing."""
-    assert _servers(_mappings(("tcp", "192.168.1.5:5060", 5060))) == []
+    TCP off, a TCP mapping of 5060 publishes nothing."""
+    assert _servers(_mappings(("tcp", "192.168.1.5:5060", 5060),
+                              ports={"udp": [5060], "tcp": []})) == []
     cfg = _mappings(("tcp", "192.168.1.5:5060", 5060), ports={"udp": [5060], "tcp": [5060]})
     assert _servers(cfg) == ["192.168.1.5:5060"]
 
@@ -803,7 +829,7 @@ def test_servers_sixteen():
       ("sip_alg.servers[2]", "192.168.1.5:5060 listed twice")]),
     (["192.168.1.5:5062"], [("sip_alg.servers[0]",
                              "192.168.1.5:5062: port 5062 is not one of the ALG's SIP ports "
-                             "(sip_alg.ports: udp 5060, tcp none): add it there, or the ALG "
+                             "(sip_alg.ports: udp 5060, tcp 5060): add it there, or the ALG "
                              "does not inspect the server's SIP")]),
 ])
 def test_servers_bad(value, problems):

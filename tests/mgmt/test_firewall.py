@@ -402,7 +402,7 @@ def test_read_state_reads_acls():
                                    max_entries_per_call=24, inside_port_lo=1024,
                                    inside_port_hi=65535, tcp_reassembly=16384,
                                    media_inactivity=120, max_duration=43200,
-                                   max_calls_per_host=0, max_entries_per_host=0,
+                                   one_way_media=5, max_calls_per_host=0, max_entries_per_host=0,
                                    n_servers=0, server_address=["0.0.0.0"] * 16,
                                    server_port=[0] * 16, **VALIDATION_DEFAULTS)
 

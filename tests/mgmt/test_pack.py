@@ -179,15 +179,32 @@ def test_get_config_reply_servers(messages):
 
 def test_calls_details_have_what_show_reads(messages):
     from sipalgctl import show
+    unused = dict(public_address="0.0.0.0", public_port=0, inside_address="0.0.0.0",
+                  inside_port=0, packets_in2out=0, packets_out2in=0, idle_in2out=0,
+                  idle_out2in=0, one_way=False)
+    # the media streams (API 0.10.0): a fixed array of 8, n_streams of it used
+    streams = [dict(unused, public_address="203.0.113.10", public_port=40000,
+                    inside_address="192.168.1.1", inside_port=3000, packets_in2out=2 ** 40,
+                    packets_out2in=0, idle_in2out=1, idle_out2in=0xFFFFFFFF, one_way=True),
+               dict(unused, public_address="203.0.113.10", public_port=40002,
+                    inside_address="192.168.1.1", inside_port=3002, packets_in2out=7,
+                    packets_out2in=9, idle_in2out=0, idle_out2in=3)] + [unused] * 6
     c = Replying(messages, "sip_alg_calls_details", thread=1, call_id="abc", state="confirmed",
                  inside_address="192.168.1.1", inside_port=5060, public_address="203.0.113.10",
                  public_port=5060, peer_address="198.51.100.1", peer_port=5060, messages=6,
-                 n_media=2, age=30, idle=5, media_idle=0xFFFFFFFF, left_time=115, epoch=1)
+                 n_media=2, age=30, idle=5, media_idle=0xFFFFFFFF, left_time=115, epoch=1,
+                 n_streams=2, streams=streams)
     row, = show.calls(c)
     assert {k: row[k] for k in ("call_id", "state", "inside", "idle", "media_idle",
                                 "left_time", "epoch")} == {
         "call_id": "abc", "state": "confirmed", "inside": "192.168.1.1:5060", "idle": 5,
         "media_idle": None, "left_time": 115, "epoch": 1}
+    assert row["streams"] == [
+        {"public": "203.0.113.10:40000", "inside": "192.168.1.1:3000",
+         "packets_in2out": 2 ** 40, "packets_out2in": 0, "idle_in2out": 1,
+         "idle_out2in": None, "one_way": "in2out"},
+        {"public": "203.0.113.10:40002", "inside": "192.168.1.1:3002", "packets_in2out": 7,
+         "packets_out2in": 9, "idle_in2out": 0, "idle_out2in": 3, "one_way": None}]
 
 
 def test_get_config_reply_validation_and_host_limits(messages):

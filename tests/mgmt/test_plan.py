@@ -28,6 +28,8 @@ SECURITY_DEFAULTS = {"max_inbound_calls": 1000, "max_inbound_per_source": 20,
 # the plugin's call timers (SIP_ALG_DEFAULT_MEDIA_INACTIVITY, SIP_ALG_DEFAULT_MAX_DURATION;
 # test_config's test_call_timer_defaults_are_the_plugins checks config.SipAlg against them)
 CALL_TIMER_DEFAULTS = {"media_inactivity": 120, "max_duration": 43200}
+# the one-way media check (SIP_ALG_DEFAULT_ONE_WAY_MEDIA, API 0.10.0)
+ONE_WAY_DEFAULTS = {"one_way_media": 5}
 # the plugin's limits per inside host (off) and validation (lenient, every class passes, no
 # method blocked, no rate), as get_config reports them from a fresh VPP (test_sipalgctl's
 # test_validation_and_host_limits reads them from one)
@@ -47,10 +49,10 @@ def fresh(cfg):
         st.addresses[n] = set()
         st.up[n] = False
         st.if_table[n] = 0
-    st.alg = {"udp": (5060,), "tcp": (), "signaling": 120, "media": 60, "call": 7200,
+    st.alg = {"udp": (5060,), "tcp": (5060,), "signaling": 120, "media": 60, "call": 7200,
               "max_calls": 10000, "media_ports": (40000, 59999), "tcp_reassembly": 16384,
               "media_other_hosts": False, **SECURITY_DEFAULTS, **CALL_TIMER_DEFAULTS,
-              **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS, "servers": ()}
+              **ONE_WAY_DEFAULTS, **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS, "servers": ()}
     st.acl_plugin = cfg.firewall.enabled  # loaded by the startup.conf rendered for cfg
     return st
 
@@ -189,6 +191,10 @@ def fake_apply(st, ops):
             st.alg.update(signaling=op.signaling, media=op.media, call=op.call_)
         elif isinstance(op, P.AlgCallTimers):
             st.alg.update(media_inactivity=op.media_inactivity, max_duration=op.max_duration)
+        elif isinstance(op, P.AlgOneWayMedia):
+            name, args = op.call()
+            assert name == "sip_alg_set_one_way_media" and set(args) == set(ONE_WAY_DEFAULTS)
+            st.alg.update(args)
         elif isinstance(op, P.AlgLimits):
             st.alg.update(max_calls=op.max_calls, media_ports=(op.lo, op.hi))
         elif isinstance(op, P.AlgTcp):
@@ -310,6 +316,7 @@ def test_full_on_fresh_vpp_sets_every_alg_setting():
         "set sip-alg servers 192.168.1.5:5060",
         "set sip-alg timeouts signaling 300 media 30 call 3600",
         "set sip-alg timeouts media-inactivity 300 max-duration 0",
+        "set sip-alg timeouts one-way-media 10",
         "set sip-alg max-calls 2000; set sip-alg media-ports 30000-39999",
         "set sip-alg tcp reassembly 32768",
         "set sip-alg media-other-hosts on",
@@ -345,9 +352,9 @@ def test_media_other_hosts(running, want):
 class FakeClient:
     """Answers read_state's calls the way vpp_papi does, from a few fixed values."""
 
-    def __init__(self, media_other_hosts, tcp=(), tcp_reassembly=16384,
+    def __init__(self, media_other_hosts, tcp=(5060,), tcp_reassembly=16384,
                  call_timers=(120, 43200), validation=None, host_limits=(0, 0),
-                 servers=()):
+                 servers=(), one_way_media=5):
         self.media_other_hosts = media_other_hosts
         self.tcp, self.tcp_reassembly = tuple(tcp), tcp_reassembly
         self.call_timers = call_timers  # None: a plugin older than API 0.6.0
@@ -356,6 +363,7 @@ class FakeClient:
         self.validation = dict(VALIDATION_DEFAULTS, **(validation or {}))
         self.host_limits = host_limits
         self.servers = servers  # None: a plugin older than API 0.8.0
+        self.one_way_media = one_way_media  # None: a plugin older than API 0.10.0
 
     def has(self, msg):
         return False  # no ACL plugin
@@ -380,6 +388,8 @@ class FakeClient:
         if self.host_limits is not None:
             timers.update(self.validation, max_calls_per_host=self.host_limits[0],
                           max_entries_per_host=self.host_limits[1])
+        if self.one_way_media is not None:
+            timers["one_way_media"] = self.one_way_media
         if self.servers is not None:  # full-length arrays (16), as vpp_papi decodes them
             pad = 16 - len(self.servers)
             timers.update(n_servers=len(self.servers),
@@ -401,12 +411,12 @@ class FakeClient:
 @pytest.mark.parametrize("value", [False, True])
 def test_read_state_reads_media_other_hosts(value):
     st = P.read_state(FakeClient(value))
-    assert st.alg == {"udp": (5060,), "tcp": (), "signaling": 120, "media": 60, "call": 7200,
+    assert st.alg == {"udp": (5060,), "tcp": (5060,), "signaling": 120, "media": 60, "call": 7200,
                       "max_calls": 10000, "media_ports": (40000, 59999),
                       "tcp_reassembly": 16384, "media_other_hosts": value,
                       **SECURITY_DEFAULTS, "inside_media_ports": (2000, 3000),
-                      **CALL_TIMER_DEFAULTS, **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS,
-                      "servers": ()}
+                      **CALL_TIMER_DEFAULTS, **ONE_WAY_DEFAULTS, **HOST_LIMIT_DEFAULTS,
+                      **VALIDATION_DEFAULTS, "servers": ()}
     assert st.sw_if_index == {"host-sipalg-in": 1} and st.addresses == {1: {"192.168.1.254/24"}}
 
 
@@ -523,15 +533,15 @@ def test_tcp_reassembly(running, want):
 
 
 def test_tcp_defaults_plan_nothing():
-    """The seed leaves SIP over TCP off at the default reassembly: what a fresh VPP has."""
+    """The seed's SIP over TCP on 5060 at the default reassembly: what a fresh VPP has."""
     cfg = config.load(SEED)
     ops = P.plan(cfg, fresh(cfg))
     assert not [o for o in ops if isinstance(o, (P.AlgPorts, P.AlgTcp))]
 
 
 def test_tcp_from_yaml_removed():
-    """full.yaml's TCP settings, applied; the keys removed from the YAML: back to no TCP
-    ports and the default reassembly."""
+    """full.yaml's TCP settings, applied; then no TCP ports (`tcp: []`) and the
+    reassembly key removed: SIP over TCP off, the default reassembly."""
     cfg = config.load(FULL)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     assert (st.alg["tcp"], st.alg["tcp_reassembly"]) == ((5060,), 32768)
@@ -627,6 +637,47 @@ def test_call_timers_before_the_interfaces():
         kinds.index(P.AlgInterface)
 
 
+@pytest.mark.parametrize("running,want", [(5, 5), (5, 2), (5, 0), (0, 5), (3600, 1)])
+def test_one_way_media(running, want):
+    """sip_alg_set_one_way_media alone when the running value differs (the CLI's `set sip-alg
+    timeouts one-way-media`), nothing when it is the same; 0 (off) like any other value;
+    after it, nothing to do."""
+    cfg = config.load(SEED)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    st.alg["one_way_media"] = running
+    cfg.sip_alg.one_way_media = want
+    ops = P.plan(cfg, st)
+    if running == want:
+        assert ops == []
+        return
+    assert ops == [P.AlgOneWayMedia(want)]
+    assert ops[0].cli() == f"set sip-alg timeouts one-way-media {want}"
+    assert ops[0].call() == ("sip_alg_set_one_way_media", {"one_way_media": want})
+    assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_one_way_media_default_plans_nothing():
+    """The seed says the plugin's default (5 s), which a fresh VPP has; a YAML without the key
+    is the default too."""
+    cfg = config.load(SEED)
+    assert cfg.sip_alg.one_way_media == 5
+    assert not [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgOneWayMedia)]
+
+
+@pytest.mark.parametrize("value", [0, 5, 3600])
+def test_read_state_reads_one_way_media(value):
+    assert P.read_state(FakeClient(False, one_way_media=value)).alg["one_way_media"] == value
+
+
+def test_read_state_plugin_without_one_way_media():
+    """A get_config reply of API 0.9.0: no one_way_media, named."""
+    with pytest.raises(P.MissingPlugin) as e:
+        P.read_state(FakeClient(False, one_way_media=None))
+    assert str(e.value).startswith(
+        "the running sip_alg plugin's sip_alg_get_config_reply has no one_way_media: it is "
+        "older than this sipalgctl (sip_alg API 0.10.0 or later needed); ")
+
+
 @pytest.mark.parametrize("timers", [(120, 43200), (0, 0), (86400, 604800)])
 def test_read_state_reads_call_timers(timers):
     st = P.read_state(FakeClient(False, call_timers=timers))
@@ -640,7 +691,7 @@ def test_read_state_old_plugin():
         P.read_state(FakeClient(False, call_timers=None))
     assert str(e.value) == (
         "the running sip_alg plugin's sip_alg_get_config_reply has no media_inactivity, "
-        "max_duration: it is older than this sipalgctl (sip_alg API 0.9.0 or later needed); "
+        "max_duration: it is older than this sipalgctl (sip_alg API 0.10.0 or later needed); "
         "build and install the plugin again (make plugin, or make install-plugin) and "
         "restart VPP")
 
@@ -654,7 +705,7 @@ def test_read_state_plugin_without_validation():
         "the running sip_alg plugin's sip_alg_get_config_reply has no max_calls_per_host, "
         "max_entries_per_host, strict, drop_parse, drop_header, drop_sdp, drop_too_many, "
         "block_methods, invite_rate, invite_burst, register_rate, register_burst: it is older "
-        "than this sipalgctl (sip_alg API 0.9.0 or later needed); ")
+        "than this sipalgctl (sip_alg API 0.10.0 or later needed); ")
 
 
 def test_plan_old_plugin_exits_2(monkeypatch, capsys):
@@ -889,8 +940,13 @@ def test_servers_of_the_pbx_example_on_fresh_vpp():
         "n_servers": 1, "address": ["192.168.1.5"] + ["0.0.0.0"] * 15,
         "port": [5060] + [0] * 15})
     kinds = [type(o) for o in ops]
-    assert kinds.index(P.AlgPorts) < kinds.index(P.AlgServers) < kinds.index(P.AlgInterface)
+    assert P.AlgPorts not in kinds  # its ports are a fresh VPP's: UDP and TCP 5060
+    assert kinds.index(P.AlgServers) < kinds.index(P.AlgInterface)
     assert P.plan(cfg, fake_apply(fresh(cfg), ops)) == []
+    # ports to set too: before the servers (the plugin refuses a server on no SIP port)
+    cfg.sip_alg.tcp_ports = [5060, 5070]
+    kinds = [type(o) for o in P.plan(cfg, fresh(cfg))]
+    assert kinds.index(P.AlgPorts) < kinds.index(P.AlgServers) < kinds.index(P.AlgInterface)
 
 
 def test_no_servers_plans_nothing():
@@ -975,7 +1031,7 @@ def test_read_state_plugin_without_servers():
         P.read_state(FakeClient(False, servers=None))
     assert str(e.value).startswith(
         "the running sip_alg plugin's sip_alg_get_config_reply has no n_servers, "
-        "server_address, server_port: it is older than this sipalgctl (sip_alg API 0.9.0 or "
+        "server_address, server_port: it is older than this sipalgctl (sip_alg API 0.10.0 or "
         "later needed); ")
 
 

@@ -203,15 +203,28 @@ def test_show_session_table_json(stats, monkeypatch, capsys):
     assert out[-1].startswith("policy verdicts: gate_pass 5 ")
 
 
+def stream(port=0, i2o=0, o2i=0, idle_i2o=0xFFFFFFFF, idle_o2i=0xFFFFFFFF, one_way=False,
+           inside=A, inside_port=0):
+    """A sip_alg_stream as vpp_papi gives it (port 0: an unused element of the array)."""
+    return SimpleNamespace(public_address=PUB if port else "0.0.0.0", public_port=port,
+                           inside_address=inside if port else "0.0.0.0",
+                           inside_port=inside_port, packets_in2out=i2o, packets_out2in=o2i,
+                           idle_in2out=idle_i2o, idle_out2in=idle_o2i, one_way=one_way)
+
+
 def call(call_id, state, thread=0, index=0, messages=5, n_media=2, age=40, idle=3,
-         media_idle=0xFFFFFFFF, left_time=117, epoch=0, inside_vrf=0, outside_vrf=0):
-    """A sip_alg_calls_details as vpp_papi gives it (strings NUL-padded)."""
+         media_idle=0xFFFFFFFF, left_time=117, epoch=0, inside_vrf=0, outside_vrf=0,
+         streams=()):
+    """A sip_alg_calls_details as vpp_papi gives it (strings NUL-padded, the streams array
+    full length, n_streams of it used)."""
     return SimpleNamespace(thread=thread, index=index, call_id=call_id + "\x00" * 4,
                            state=state + "\x00\x00", inside_address=A, inside_port=5060,
                            public_address=PUB, public_port=5060, peer_address=PROXY,
                            peer_port=5060, messages=messages, n_media=n_media, age=age,
                            idle=idle, media_idle=media_idle, left_time=left_time, epoch=epoch,
-                           inside_vrf=inside_vrf, outside_vrf=outside_vrf)
+                           inside_vrf=inside_vrf, outside_vrf=outside_vrf,
+                           n_streams=len(streams),
+                           streams=list(streams) + [stream()] * (8 - len(streams)))
 
 
 class CallsClient(OnePage):
@@ -249,7 +262,8 @@ def test_calls():
                     "inside": f"{A}:5060", "public": f"{PUB}:5060", "peer": f"{PROXY}:5060",
                     "messages": 5, "media": 2, "age": 40, "idle": 1, "media_idle": None,
                     "left_time": 119, "epoch": 0, "vpn": "public -> public", "inside_vrf": 0,
-                    "outside_vrf": 0, "inside_vpn": "public", "outside_vpn": "public"}
+                    "outside_vrf": 0, "inside_vpn": "public", "outside_vpn": "public",
+                    "streams": []}
     assert [(x["idle"], x["media_idle"], x["left_time"], x["epoch"]) for x in c] == [
         (1, None, 119, 0), (1790, 0, 39600, 0), (95, 95, 7105, 1),
         (0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFF)]
@@ -283,6 +297,66 @@ def test_show_calls_json_and_text(monkeypatch, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out == show.format_calls(show.calls(CallsClient()))
     assert out[1].split()[-6] == "-"
+
+
+class StreamsClient(CallsClient):
+    """A ringing call with early media from outside, an answered one whose audio comes from
+    outside only (flagged) and whose video flows both ways, and one with no stream."""
+
+    CALLS = [call("ring@192.168.1.1", "early", n_media=1,
+                  streams=[stream(40000, o2i=150, idle_o2i=0, inside_port=3000)]),
+             call("oneway@192.168.1.1", "confirmed", thread=1, index=3, media_idle=0,
+                  streams=[stream(40002, o2i=2 ** 33, idle_o2i=0, one_way=True,
+                                  inside_port=3002),
+                           stream(40004, i2o=900, o2i=880, idle_i2o=1, idle_o2i=0xFFFFFFFE,
+                                  inside_port=3004)]),
+             call("bare@192.168.1.1", "inviting", index=4, n_media=0)]
+
+
+def test_calls_streams():
+    """Each call's streams (n_streams of the array): the RTP pinhole, packets and seconds
+    since the last packet each way (None: none yet), one_way: the direction that alone has
+    media when the plugin flags the stream, else None."""
+    rows = show.calls(StreamsClient())
+    assert [len(r["streams"]) for r in rows] == [1, 2, 0]
+    assert rows[0]["streams"] == [{
+        "public": f"{PUB}:40000", "inside": f"{A}:3000", "packets_in2out": 0,
+        "packets_out2in": 150, "idle_in2out": None, "idle_out2in": 0, "one_way": None}]
+    flagged, both = rows[1]["streams"]
+    assert (flagged["one_way"], flagged["packets_out2in"], flagged["idle_in2out"]) == \
+        ("out2in", 2 ** 33, None)
+    assert (both["one_way"], both["idle_in2out"], both["idle_out2in"]) == (None, 1, 0xFFFFFFFE)
+
+
+def test_calls_table_stream_lines():
+    """Under each call's row, a line per stream in the shape of `show sip-alg calls`'; the
+    rows and the columns' widths are those of the table without the streams."""
+    rows = show.calls(StreamsClient())
+    head, ring, oneway, bare = show.format_calls([dict(r, streams=[]) for r in rows])
+    assert show.format_calls(rows) == [
+        head, ring,
+        f"  Stream: {PUB}:40000[{A}:3000], Packets: in2out 0 out2in 150, Idle: in2out - "
+        f"out2in 0, One-Way: no",
+        oneway,
+        f"  Stream: {PUB}:40002[{A}:3002], Packets: in2out 0 out2in 8589934592, Idle: "
+        f"in2out - out2in 0, One-Way: out2in",
+        f"  Stream: {PUB}:40004[{A}:3004], Packets: in2out 900 out2in 880, Idle: in2out 1 "
+        f"out2in 4294967294, One-Way: no",
+        bare]
+    assert [l.split()[1] for l in (ring, oneway, bare)] == \
+        ["ring@192.168.1.1", "oneway@192.168.1.1", "bare@192.168.1.1"]
+
+
+def test_show_calls_streams_json_and_text(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "client", lambda args, cfg=None, plugin=None: StreamsClient())
+    assert cli.main(["--json", "show", "calls"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data == show.calls(StreamsClient())
+    assert data[1]["streams"][0]["one_way"] == "out2in" and data[2]["streams"] == []
+    assert cli.main(["show", "calls"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == show.format_calls(data)
+    assert sum("One-Way: out2in" in l for l in out) == 1
 
 
 # --- streaming: the tables are printed as VPP sends them ------------------------------------
@@ -452,7 +526,8 @@ class ConfigClient:
             max_inbound_calls=1000, max_inbound_per_source=20, max_binding_time=3600,
             max_entries=65536, max_entries_per_call=24, inside_port_lo=1024,
             inside_port_hi=65535, tcp_reassembly=16384, media_inactivity=120,
-            max_duration=43200, max_calls_per_host=8, max_entries_per_host=64, strict=True,
+            max_duration=43200, one_way_media=5, max_calls_per_host=8,
+            max_entries_per_host=64, strict=True,
             drop_parse=1, drop_header=1, drop_sdp=0, drop_too_many=1,
             block_methods=1 << 12 | 1 << 15, invite_rate=20, invite_burst=40, register_rate=0,
             register_burst=0, n_servers=2,
@@ -487,6 +562,9 @@ def test_show_config(monkeypatch, capsys):
     assert data["security"]["inside_media_ports"] == "1024-65535"
     assert data["ports"] == {"udp": [5060, 5080], "tcp": [5060]}
     assert data["servers"] == ["192.168.1.5:5060", "192.168.1.6:5080"]
+    assert data["timeouts"] == {"signaling": 120, "media": 60, "call": 7200,
+                                "media_inactivity": 120, "max_duration": 43200,
+                                "one_way_media": 5}
     assert cli.main(["show", "config"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("sip_alg:\n  ports:\n    udp: [5060, 5080]\n")

@@ -219,20 +219,26 @@ def test_growth_past_the_buffer_goes_to_a_chain(pgnat):
     assert pad > 0
     headers.insert(1, "X-Pad: " + "x" * pad)
     inv = S.message(f"INVITE sip:bob@{S.PROXY} SIP/2.0", headers, body)
-    [p] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)], "pg1", 1)
-    out = bytes(p[Raw])
+    # it arrived whole at about 2 KB and grows past that: it leaves in two fragments of at
+    # most its arrival size (test_pg_pathmtu.py), which make the rewritten datagram
+    got = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)], "pg1", 2)
+    assert len(got) == 2 and all(len(g[IP]) <= 28 + len(inv) for g in got)
+    frags = sorted((IP(bytes(g[IP])) for g in got), key=lambda f: f.frag)
+    data = b"".join(bytes(f.payload)[:f.len - 20] for f in frags)
+    p = IP(bytes(IP(src=frags[0].src, dst=frags[0].dst, id=frags[0].id, proto=17) / Raw(data)))
+    out = bytes(p[UDP].payload)
     pub = p[UDP].sport
     sub = lambda h: h.replace(f"{S.A}:{S.A_PORT}", f"{S.PUB}:{pub}").replace(S.A, S.PUB)
     assert out == S.message(f"INVITE sip:bob@{S.PROXY} SIP/2.0", [sub(h) for h in headers],
                             S.sdp(S.PUB, media_port(out)))
     assert len(out) > len(inv) and p[IP].len == 28 + len(out) and checksums_ok(p)
     c = t.counters()
-    assert (c["no_space"], c["rewritten"], c["pinhole_added"]) == (0, 1, 3)
+    assert (c["no_space"], c["rewritten"], c["pinhole_added"], c["fragmented"]) == (0, 1, 3, 1)
 
 
 def test_fragmented_sip_reassembled_and_rewritten(pgnat):
     """A SIP datagram in fragments: VPP's full reassembly makes it whole, the ALG rewrites
-    it like any other."""
+    it like any other, and it leaves in fragments no larger than those it came in."""
     from scapy.all import fragment, Ether
     t = pgnat
     inv = S.invite()
@@ -240,8 +246,12 @@ def test_fragmented_sip_reassembled_and_rewritten(pgnat):
     frags = fragment(pkt[IP], fragsize=200)
     assert len(frags) >= 2
     pkts = [Ether(dst=t.mac["pg0"], src=t.A_MAC) / f for f in frags]
-    [p] = t.send("pg0", pkts, "pg1", 1)
-    out = bytes(p[Raw])
+    got = t.send("pg0", pkts, "pg1", len(frags))
+    assert len(got) >= len(frags) and all(len(g[IP]) <= 220 for g in got)
+    parts = sorted((IP(bytes(g[IP])) for g in got), key=lambda f: f.frag)
+    data = b"".join(bytes(f.payload)[:f.len - 20] for f in parts)
+    p = IP(bytes(IP(src=parts[0].src, dst=parts[0].dst, id=parts[0].id, proto=17) / Raw(data)))
+    out = bytes(p[UDP].payload)
     assert out == S.invite(a=S.PUB, a_port=p[UDP].sport, rtp=media_port(out))
     assert checksums_ok(p)
     c = t.counters()

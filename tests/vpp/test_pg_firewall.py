@@ -328,9 +328,9 @@ def test_without_acl_no_gate_verdicts(pgnat):
 
 
 def test_sip_looking_data_elsewhere_never_parsed(fw):
-    """An INVITE with SDP inside a TCP stream (HTTP to port 80, and TCP to 5060: SIP over
-    TCP is not handled) or in UDP between non-SIP ports: passed untouched, nothing parsed,
-    no entry."""
+    """An INVITE with SDP inside a TCP stream (HTTP to port 80, and TCP to 5070: not a SIP
+    TCP port; 5060 is one by default) or in UDP between non-SIP ports: passed untouched,
+    nothing parsed, no entry."""
     from scapy.all import Ether, TCP
     t = fw
     inv = S.invite()
@@ -338,8 +338,8 @@ def test_sip_looking_data_elsewhere_never_parsed(fw):
         Ether(dst=t.mac["pg0"], src=t.A_MAC) / IP(src=S.A, dst=S.PROXY) /
         TCP(sport=40123, dport=dport, flags=flags, seq=1, ack=1) / Raw(data))
     # the connections first (NAT44-ED makes TCP sessions on a SYN)
-    assert len(t.send("pg0", [tcp(80, "S"), tcp(5060, "S")], "pg1", 2)) == 2
-    pkts = [tcp(80, "PA", inv), tcp(5060, "PA", inv),
+    assert len(t.send("pg0", [tcp(80, "S"), tcp(5070, "S")], "pg1", 2)) == 2
+    pkts = [tcp(80, "PA", inv), tcp(5070, "PA", inv),
             t.udp("pg0", S.A, 40124, S.PROXY, 8080, inv)]
     got = t.send("pg0", pkts, "pg1", 3)
     assert len(got) == 3

@@ -5,7 +5,10 @@ A (192.168.1.1:40500) opens a TCP connection to the proxy (198.51.100.1:5060) ac
 NAT; the tests send its segments and the proxy's and check what leaves VPP: rewritten bytes,
 sequence and acknowledgement numbers shifted by what the rewrites added (SACK edges too),
 messages split anywhere across segments, several in one segment, out of order, resent, a
-reset mid-message, and a message that outgrows the receiver's MSS."""
+reset mid-message, and a message that outgrows the receiver's MSS. Nothing sets the ALG's
+ports: SIP over TCP on 5060 is inspected out of the box, SIP over TLS on 5061 passes."""
+
+import re
 
 import pytest
 
@@ -19,7 +22,7 @@ ISN_A, ISN_P = 1000, 500000
 
 @pytest.fixture
 def tcpnat(pgnat02):
-    pgnat02.vpp.cli_ok("set sip-alg ports udp 5060 tcp 5060")
+    """The topology as it starts: SIP over TCP on 5060 is inspected by default (no knob)."""
     return pgnat02
 
 
@@ -355,3 +358,31 @@ def test_inbound_call_over_a_registered_tcp_connection(tcpnat):
     assert (f"{S.PUB}:{rtp}", f"{S.A}:{S.A_RTP}", "sip-rtp") in entries(t)
     assert "in-tcp-1@198.51.100.1" in t.vpp.cli("show sip-alg calls")
     assert t.counters()["inbound_refused"] == 0
+
+
+def test_defaults_inspect_tcp_5060(tcpnat):
+    """A fresh VPP's ALG has UDP and TCP 5060 (get_config, show), as Linux, Juniper,
+    Fortinet and Huawei inspect both by default."""
+    t = tcpnat
+    out = t.vpp.cli("show sip-alg config")
+    assert re.search(r"^ports udp 5060$", out, re.M), out
+    assert re.search(r"^ports tcp 5060 \(", out, re.M), out
+    assert re.search(r"^ports tls 5061 \(encrypted: passed untouched", out, re.M), out
+
+
+def test_tls_passes_untouched_and_counted(tcpnat):
+    """SIP over TLS (TCP 5061) cannot be read: its segments cross the NAT byte for byte,
+    each connection is counted once (tls) by its SYN, nothing else counted or created."""
+    t = tcpnat
+    mk = lambda flags, seq, data=b"": (
+        Ether(dst=t.mac["pg0"], src=t.A_MAC) / IP(src=S.A, dst=S.PROXY) /
+        TCP(sport=A_TCP, dport=5061, flags=flags, seq=seq, ack=0 if flags == "S" else 1) /
+        Raw(data))
+    [o] = t.send("pg0", [mk("S", 1000)], "pg1", 1)
+    assert (o[IP].src, o[TCP].dport) == (S.PUB, 5061)
+    rec = bytes([0x17, 3, 3, 0, 60]) + b"INVITE sip:bob@192.168.1.1 SIP/2.0\r\nVia: 192.168.1.1"
+    [d] = t.send("pg0", [mk("PA", 1001, rec)], "pg1", 1)
+    assert payload(d) == rec and tcp_ok(d)
+    c = t.counters()
+    assert (c["tls"], c["sip"], c["tcp_conn"]) == (1, 0, 0)
+    assert t.server_map() == []

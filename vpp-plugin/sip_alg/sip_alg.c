@@ -96,6 +96,7 @@ sip_alg_lazy_init (sip_alg_main_t *sam)
     {
       sip_alg_per_thread_t *ptd = &sam->per_thread[i];
       ptd->call_by_id = hash_create_vec (64, sizeof (u8), sizeof (uword));
+      vec_validate (ptd->own_map, SIP_ALG_OWN_MAP_SIZE - 1);
       ptd->inbound_by_src = hash_create (0, sizeof (uword));
       ptd->calls_by_host = hash_create (0, sizeof (uword));
       for (u32 k = 0; k < SIP_ALG_N_RATES; k++)
@@ -130,7 +131,8 @@ static const char *sip_alg_nat_outside_features[] = {
 /*
  * sip-alg-pre's fast test (sam->look): a UDP port is looked at when it is a candidate
  * (cand_ports), has a pinhole (gate_ports), is the inside end of a media pinhole while the
- * media inactivity timer runs (inside_ports: the inside party's media are stamped), or lies
+ * media inactivity timer or the one-way check runs (inside_ports: the inside party's media
+ * are counted), or lies
  * in the media range while the gate guards one (gate_media: an outside interface with the
  * ACL's input node). Bitmaps keep their 65536 bits and are set in place: workers read them
  * without the barrier.
@@ -141,8 +143,10 @@ sip_alg_look_update (sip_alg_main_t *sam, u16 port_net)
   u16 port = clib_net_to_host_u16 (port_net);
   int on = clib_bitmap_get_no_check (sam->cand_ports, port_net) ||
 	   clib_bitmap_get_no_check (sam->gate_ports, port_net) ||
-	   (sam->media_inactivity && clib_bitmap_get_no_check (sam->inside_ports, port_net)) ||
-	   (sam->gate_media && port >= sam->media_port_lo && port <= sam->media_port_hi);
+	   (sip_alg_media_watched (sam) &&
+	    clib_bitmap_get_no_check (sam->inside_ports, port_net)) ||
+	   (sam->gate_media && port >= sam->media_port_lo && port <= sam->media_port_hi) ||
+	   port == SIP_ALG_STUN_PORT;
   clib_bitmap_set_no_check (sam->look[IP_PROTOCOL_UDP], port_net, on);
 }
 
@@ -153,7 +157,8 @@ sip_alg_look_rebuild (sip_alg_main_t *sam)
     {
       sip_alg_look_update (sam, p);
       clib_bitmap_set_no_check (sam->look[IP_PROTOCOL_TCP], p,
-				sip_alg_is_sip_tcp_port (sam, p));
+				sip_alg_is_sip_tcp_port (sam, p) ||
+				  p == clib_host_to_net_u16 (SIP_ALG_TLS_PORT));
     }
 }
 
@@ -397,7 +402,8 @@ int
 sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  int look = !media_inactivity != !sam->media_inactivity;
+  /* media is looked at while either runs */
+  int look = !media_inactivity != !sam->media_inactivity && !sam->one_way_media;
   if (look)
     vlib_worker_thread_barrier_sync (vlib_get_main ());
   sam->media_inactivity = media_inactivity;
@@ -405,6 +411,27 @@ sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration)
   if (look)
     {
       /* the inside ends of media pinholes are looked at only while the timer runs */
+      sip_alg_look_rebuild (sam);
+      vlib_worker_thread_barrier_release (vlib_get_main ());
+    }
+  return 0;
+}
+
+/*
+ * The one-way check (seconds, 0: off): a stream of an established call whose media came
+ * one way only for this long is flagged (sip_alg_stream_one_way), counted once
+ * (media_one_way). Media is counted while it or the media inactivity timer runs.
+ */
+int
+sip_alg_set_one_way_media (u32 seconds)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  int look = !seconds != !sam->one_way_media && !sam->media_inactivity;
+  if (look)
+    vlib_worker_thread_barrier_sync (vlib_get_main ());
+  sam->one_way_media = seconds;
+  if (look)
+    {
       sip_alg_look_rebuild (sam);
       vlib_worker_thread_barrier_release (vlib_get_main ());
     }
@@ -1065,7 +1092,7 @@ sip_alg_smap_call (const sip_alg_smap_t *e)
 
 /* A media port pair the call will not use: back to the pool, and out of the call. */
 static void
-sip_alg_media_forget (sip_alg_main_t *sam, sip_alg_call_t *c, u16 pub_port)
+sip_alg_media_forget (sip_alg_main_t *sam, sip_alg_call_t *c, u16 pub_port, u8 own)
 {
   for (u32 j = 0; c && j < c->n_media; j++)
     if (c->media[j].pub_port == pub_port)
@@ -1073,7 +1100,8 @@ sip_alg_media_forget (sip_alg_main_t *sam, sip_alg_call_t *c, u16 pub_port)
 	c->media[j] = c->media[--c->n_media];
 	break;
       }
-  sip_alg_media_port_free (sam, pub_port);
+  if (!own) /* the phone's own NAT mapping was never the pool's */
+    sip_alg_media_port_free (sam, pub_port);
 }
 
 /* Barrier held. */
@@ -1103,7 +1131,8 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
    * announcing a port another call may hold by then.
    */
   if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
-    sip_alg_media_forget (sam, e->ph.bound ? 0 : sip_alg_smap_call (e), e->ph.pub_port);
+    sip_alg_media_forget (sam, e->ph.bound ? 0 : sip_alg_smap_call (e), e->ph.pub_port,
+			  e->ph.own);
   if (e->ph.moved)
     {
       hash_unset (sam->moved_by_in, sip_alg_moved_key (&e->ph));
@@ -1183,7 +1212,7 @@ sip_alg_clash (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *ph,
   if (e && e->ph.app == SIP_ALG_APP_RTP && owner && sip_alg_smap_call (e) == owner)
     sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED); /* the pair's RTP: it goes back */
   else
-    sip_alg_media_forget (sam, owner, rtp_port);
+    sip_alg_media_forget (sam, owner, rtp_port, 0);
   return -1;
 }
 
@@ -1204,7 +1233,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
        e->ph.in_fib != ph->in_fib))
     {
       /* that public port leads to another inside endpoint: NAT has one mapping per port */
-      if (req->resendable && !ph->moved && !ph->bound && req->held_bi != ~0)
+      if (req->resendable && !ph->moved && !ph->bound && !ph->own && req->held_bi != ~0)
 	return sip_alg_clash (vm, req, ph, owner);
       sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
       vlib_log_notice (sam->log_class,
@@ -1214,7 +1243,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 		       format_ip4_address, &e->ph.in_addr, e->ph.in_port, format_sip_alg_app,
 		       (u32) e->ph.app);
       if (media_port)
-	sip_alg_media_forget (sam, owner, ph->pub_port);
+	sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
       return -1;
     }
   if (e)
@@ -1256,7 +1285,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
     {
       sip_alg_count (SIP_ALG_ERROR_SMAP_FULL, 1);
       if (media_port)
-	sip_alg_media_forget (sam, owner, ph->pub_port);
+	sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
       return -1;
     }
   if (ph->in_addr.as_u32 && sam->sec.max_entries_per_host)
@@ -1266,7 +1295,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 	{
 	  sip_alg_count (SIP_ALG_ERROR_HOST_SMAP_FULL, 1);
 	  if (media_port)
-	    sip_alg_media_forget (sam, owner, ph->pub_port);
+	    sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
 	  return -1;
 	}
     }
@@ -1294,10 +1323,11 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
       sip_alg_per_thread_t *ptd = &sam->per_thread[t];
       vec_validate (ptd->gate_remote, e - sam->smap);
       ptd->gate_remote[e - sam->smap] = (sip_alg_gate_remote_t){};
-      vec_validate (ptd->media_seen, e - sam->smap);
-      /* a new entry counts as active: media inactivity runs from its making at the latest */
-      ptd->media_seen[e - sam->smap] = t == 0 ? (u32) now : 0;
+      vec_validate_aligned (ptd->media_act, e - sam->smap, CLIB_CACHE_LINE_BYTES);
+      ptd->media_act[e - sam->smap] = (sip_alg_media_act_t){};
     }
+  /* a new entry counts as active: media inactivity runs from its making at the latest */
+  e->made = (u32) now;
   if (ph->nat_mapping)
     {
       if (sip_alg_nat_mapping (vm, ph, 1) == 0)
@@ -1500,14 +1530,16 @@ sip_alg_close (vlib_main_t *vm, const sip_alg_req_t *req, u32 counter)
     c->n_media = 0; /* media of the call is gone: the worker allocates anew on the next offer */
 }
 
-/* Send a held buffer on to the node after sip-alg-post. */
+/*
+ * Send a held buffer on to the node after sip-alg-post, with the fragments the worker split
+ * its datagram into (sip_alg_frag_split).
+ */
 static void
 sip_alg_release_held (vlib_main_t *vm, u32 bi, u32 next_node_index)
 {
   vlib_frame_t *f = vlib_get_frame_to_node (vm, next_node_index);
   u32 *to = vlib_frame_vector_args (f);
-  to[0] = bi;
-  f->n_vectors = 1;
+  f->n_vectors = sip_alg_frag_collect (vm, bi, to, SIP_ALG_FRAG_MAX_N);
   vlib_put_frame_to_node (vm, next_node_index, f);
 }
 
@@ -1520,8 +1552,10 @@ sip_alg_release_held (vlib_main_t *vm, u32 bi, u32 next_node_index)
 static void
 sip_alg_drop_held (vlib_main_t *vm, u32 bi, u16 error)
 {
-  vlib_buffer_t *b = vlib_get_buffer (vm, bi);
-  b->error = vlib_node_get_runtime (vm, sip_alg_post_node.index)->errors[error];
+  u32 to[SIP_ALG_FRAG_MAX_N], n = sip_alg_frag_collect (vm, bi, to, SIP_ALG_FRAG_MAX_N);
+  for (u32 i = 0; i < n; i++)
+    vlib_get_buffer (vm, to[i])->error =
+      vlib_node_get_runtime (vm, sip_alg_post_node.index)->errors[error];
   sip_alg_release_held (vm, bi, sip_alg_main.error_drop_node_index);
 }
 
@@ -1612,7 +1646,8 @@ sip_alg_handle_requests (vlib_main_t *vm)
 
 /*
  * The last packet (vlib time, s) of an established call's media: the newest of its media
- * pinholes' last packets on any thread, and not before the call was answered.
+ * pinholes' last packets either way on any thread (or their making), and not before the
+ * call was answered.
  */
 static f64
 sip_alg_call_media_seen (sip_alg_main_t *sam, sip_alg_call_t *c, int *n_media)
@@ -1627,10 +1662,99 @@ sip_alg_call_media_seen (sip_alg_main_t *sam, sip_alg_call_t *c, int *n_media)
       if (!e->installed || e->ph.app == SIP_ALG_APP_SIP || e->call_epoch != c->epoch)
 	continue;
       (*n_media)++;
+      last = clib_max (last, (f64) e->made);
       for (u32 t = 0; t < vec_len (sam->per_thread); t++)
-	last = clib_max (last, (f64) sam->per_thread[t].media_seen[i]);
+	{
+	  sip_alg_media_act_t *a = &sam->per_thread[t].media_act[i];
+	  /* the start of the second of the last packet */
+	  last = clib_max (last, (f64) clib_max (a->last[0], a->last[1]) - 1);
+	}
     }
   return last;
+}
+
+/* One entry's media on every thread, added to a stream's. */
+static void
+sip_alg_stream_add (sip_alg_main_t *sam, sip_alg_stream_t *s, u32 i)
+{
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    {
+      sip_alg_per_thread_t *ptd = &sam->per_thread[t];
+      if (i >= vec_len (ptd->media_act))
+	continue;
+      sip_alg_media_act_t *a = &ptd->media_act[i];
+      for (int d = 0; d < 2; d++)
+	{
+	  s->packets[d] += a->packets[d];
+	  if (a->first[d] && (!s->first[d] || a->first[d] < s->first[d]))
+	    s->first[d] = a->first[d];
+	  s->last[d] = clib_max (s->last[d], a->last[d]);
+	}
+    }
+}
+
+/* Is entry i a stream of call c: an installed RTP pinhole of its current dialog? */
+static_always_inline int
+sip_alg_is_stream (sip_alg_main_t *sam, sip_alg_call_t *c, u32 i)
+{
+  sip_alg_smap_t *e = &sam->smap[i];
+  return e->installed && e->ph.app == SIP_ALG_APP_RTP && e->call_epoch == c->epoch;
+}
+
+/* The stream of call c whose RTP entry is i: it and the RTCP entry of its pair, summed. */
+static void
+sip_alg_stream_get (sip_alg_main_t *sam, sip_alg_call_t *c, u32 i, sip_alg_stream_t *s)
+{
+  sip_alg_smap_t *e = &sam->smap[i];
+  *s = (sip_alg_stream_t){ .rtp = i, .rtcp = ~0 };
+  sip_alg_stream_add (sam, s, i);
+  for (u32 k = c->entries; k != ~0; k = sam->smap[k].call_next)
+    {
+      sip_alg_smap_t *r = &sam->smap[k];
+      if (r->installed && r->ph.app == SIP_ALG_APP_RTCP && r->call_epoch == c->epoch &&
+	  r->ph.pub_addr.as_u32 == e->ph.pub_addr.as_u32 && r->ph.pub_port == e->ph.pub_port + 1)
+	{
+	  s->rtcp = k;
+	  sip_alg_stream_add (sam, s, k);
+	  return;
+	}
+    }
+}
+
+/*
+ * The media streams of a call's current dialog (at most max): each installed RTP pinhole
+ * of the inside party with the RTCP pinhole of its pair, their media summed (main thread,
+ * or the barrier held). Returns how many.
+ */
+u32
+sip_alg_call_streams (sip_alg_main_t *sam, sip_alg_call_t *c, sip_alg_stream_t *s, u32 max)
+{
+  u32 n = 0;
+  for (u32 i = c->entries; i != ~0 && n < max; i = sam->smap[i].call_next)
+    if (sip_alg_is_stream (sam, c, i))
+      sip_alg_stream_get (sam, c, i, &s[n++]);
+  return n;
+}
+
+/*
+ * Is a stream one-way: while the check runs, in an established call, media came one way
+ * (RTP or RTCP) for one_way_media seconds or more since the call was answered, and none
+ * ever the other way? (first is the end of the second the first packet came in: never
+ * early, at most a second late.) Returns 1 + the direction that has media (SIP_ALG_MEDIA_IN2OUT or
+ * _OUT2IN), 0: not one-way. A call on hold (a=sendonly) whose phones send no RTCP is one
+ * way too.
+ */
+int
+sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_stream_t *s,
+			f64 now)
+{
+  if (!sam->one_way_media || c->fsm.state != SIP_CALL_CONFIRMED || !c->confirmed_at)
+    return 0;
+  for (int d = 0; d < 2; d++)
+    if (s->packets[d] && !s->packets[!d] &&
+	now - clib_max ((f64) s->first[d], c->confirmed_at) >= sam->one_way_media)
+      return 1 + d;
+  return 0;
 }
 
 /* When the maximum duration ends the record (vlib time), 0: never (off, or a binding). */
@@ -1738,7 +1862,27 @@ sip_alg_age (vlib_main_t *vm)
 	      vec_add1 (del, c - ptd->calls);
 	      continue;
 	    }
-	  if (!sam->media_inactivity || c->fsm.state != SIP_CALL_CONFIRMED)
+	  if (c->fsm.state != SIP_CALL_CONFIRMED)
+	    continue;
+	  /*
+	   * each stream found one-way is counted once; one with media both ways never can
+	   * be, and is not looked at again (most streams: one look each)
+	   */
+	  for (u32 i = c->entries; sam->one_way_media && i != ~0; i = sam->smap[i].call_next)
+	    {
+	      sip_alg_stream_t st;
+	      if (sam->smap[i].one_way_done || !sip_alg_is_stream (sam, c, i))
+		continue;
+	      sip_alg_stream_get (sam, c, i, &st);
+	      if (st.packets[0] && st.packets[1])
+		sam->smap[i].one_way_done = 1;
+	      else if (sip_alg_stream_one_way (sam, c, &st, now))
+		{
+		  sam->smap[i].one_way_done = 1;
+		  sip_alg_count (SIP_ALG_ERROR_MEDIA_ONE_WAY, 1);
+		}
+	    }
+	  if (!sam->media_inactivity)
 	    continue;
 	  int n_media;
 	  f64 seen = sip_alg_call_media_seen (sam, c, &n_media);
@@ -1915,6 +2059,38 @@ format_sip_alg_call (u8 *s, va_list *args)
   return s;
 }
 
+/*
+ * A media stream of call c, in the call's shape: its RTP pinhole, packets and seconds since
+ * the last one each way (- : none yet), and One-Way: the direction that alone has had media
+ * for one-way-media seconds (in2out, out2in), no, or off (the check is off).
+ */
+u8 *
+format_sip_alg_stream (u8 *s, va_list *args)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sip_alg_call_t *c = va_arg (*args, sip_alg_call_t *);
+  sip_alg_stream_t *st = va_arg (*args, sip_alg_stream_t *);
+  f64 now = va_arg (*args, f64);
+  static const char *dirs[] = { "in2out", "out2in" };
+  sip_alg_smap_t *e = pool_elt_at_index (sam->smap, st->rtp);
+
+  s = format (s, "Stream: %U:%u[%U:%u], Packets: in2out %llu out2in %llu, Idle:",
+	      format_ip4_address, &e->ph.pub_addr, e->ph.pub_port, format_ip4_address,
+	      &e->ph.in_addr, e->ph.in_port, st->packets[SIP_ALG_MEDIA_IN2OUT],
+	      st->packets[SIP_ALG_MEDIA_OUT2IN]);
+  for (int d = 0; d < 2; d++)
+    {
+      s = format (s, " %s ", dirs[d]);
+      if (st->last[d])
+	s = format (s, "%U", format_sip_alg_left_time, now - (st->last[d] - 1));
+      else
+	s = format (s, "-");
+    }
+  int one_way = sip_alg_stream_one_way (sam, c, st, now);
+  return format (s, ", One-Way: %s",
+		 !sam->one_way_media ? "off" : one_way ? dirs[one_way - 1] : "no");
+}
+
 /* --- init -------------------------------------------------------------------------------- */
 
 static clib_error_t *
@@ -1922,6 +2098,7 @@ sip_alg_init (vlib_main_t *vm)
 {
   sip_alg_main_t *sam = &sip_alg_main;
   u16 port = SIP_ALG_DEFAULT_PORT;
+  u16 tcp_port = SIP_ALG_DEFAULT_TCP_PORT;
 
   sam->vlib_main = vm;
   clib_spinlock_init (&sip_alg_incoming_lock);
@@ -1929,6 +2106,8 @@ sip_alg_init (vlib_main_t *vm)
   sam->nat_msg_id = sam->nat_del_msg_id = ~0;
   sam->udp_ports[0] = clib_host_to_net_u16 (port);
   sam->n_udp_ports = 1;
+  sam->tcp_ports[0] = clib_host_to_net_u16 (tcp_port);
+  sam->n_tcp_ports = 1;
   clib_bitmap_alloc (sam->cand_ports, 65536); /* full size once: workers read it */
   clib_bitmap_alloc (sam->gate_ports, 65536);
   clib_bitmap_alloc (sam->inside_ports, 65536);
@@ -1943,6 +2122,7 @@ sip_alg_init (vlib_main_t *vm)
   sam->timeout_media = SIP_ALG_DEFAULT_MEDIA;
   sam->timeout_call = SIP_ALG_DEFAULT_CALL;
   sam->media_inactivity = SIP_ALG_DEFAULT_MEDIA_INACTIVITY;
+  sam->one_way_media = SIP_ALG_DEFAULT_ONE_WAY_MEDIA;
   sam->max_duration = SIP_ALG_DEFAULT_MAX_DURATION;
   sam->max_calls = SIP_ALG_DEFAULT_MAX_CALLS;
   sam->max_held = SIP_ALG_DEFAULT_MAX_HELD;
@@ -1958,7 +2138,7 @@ sip_alg_init (vlib_main_t *vm)
     .inside_port_lo = SIP_ALG_INSIDE_PORT_LO,
     .inside_port_hi = SIP_ALG_INSIDE_PORT_HI,
   };
-  sip_alg_look_rebuild (sam); /* the port 5060, the media range */
+  sip_alg_look_rebuild (sam); /* the ports 5060 (UDP and TCP) and 5061, the media range */
   sam->pre_next_acl = ~0;
   sam->pre_next_reass = ~0;
   sam->gate_counters.name = "sip-alg gate";

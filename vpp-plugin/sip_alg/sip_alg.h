@@ -46,13 +46,31 @@
 #define SIP_ALG_MAX_SITES	  96
 #define SIP_ALG_MAX_EDITS	  96
 #define SIP_ALG_CALL_MAX_MEDIA	  SIP_SDP_MAX_MEDIA
-#define SIP_ALG_DEFAULT_PORT	  5060
+#define SIP_ALG_CALL_MAX_DIALOGS  4 /* callee tags a call record remembers */
+#define SIP_ALG_DEFAULT_PORT	  5060 /* UDP */
+#define SIP_ALG_DEFAULT_TCP_PORT  5060 /* as Linux, Juniper, Fortinet and Huawei */
+/*
+ * SIP over TLS (RFC 3261 26.2.1): encrypted, so never rewritten. Its connections are counted
+ * (tls) as they pass, unless the port is one of the SIP TCP ports.
+ */
+#define SIP_ALG_TLS_PORT	  5061
+/*
+ * STUN (RFC 8489): a phone's Binding request from a media port to a STUN server on this
+ * port crosses NAT44-ED, which shows the phone's public mapping of that port (what the
+ * server answers it). sip-alg-post notes it (sip_alg_own_map_t), so an SDP that names that
+ * mapping (the phone learned its public address itself) gets its pinholes.
+ */
+#define SIP_ALG_STUN_PORT	  3478
+/* mappings remembered per thread (direct mapped), and for how long (NAT44-ED's UDP timeout) */
+#define SIP_ALG_OWN_MAP_SIZE	  4096
+#define SIP_ALG_OWN_MAP_TTL	  300
 #define SIP_ALG_DEFAULT_SIGNALING 120
 #define SIP_ALG_DEFAULT_MEDIA	  60
 #define SIP_ALG_DEFAULT_CALL	  7200
 #define SIP_ALG_DEFAULT_MAX_CALLS 10000
 #define SIP_ALG_DEFAULT_MEDIA_INACTIVITY 120	/* s, Juniper's inactive-media-timeout */
 #define SIP_ALG_DEFAULT_MAX_DURATION	 43200	/* s, Juniper's maximum-call-duration */
+#define SIP_ALG_DEFAULT_ONE_WAY_MEDIA	 5	/* s: a stream with media one way only is flagged */
 #define SIP_ALG_MEDIA_PORT_LO	  40000
 #define SIP_ALG_MEDIA_PORT_HI	  59999
 /* security limits (sip_alg_set_security) */
@@ -92,10 +110,22 @@ typedef struct
   u32 magic;
   ip4_address_t src, dst;
   u16 sport, dport;
-  u8 proto; /* IP_PROTOCOL_UDP or IP_PROTOCOL_TCP */
+  u8 proto;	/* IP_PROTOCOL_UDP or IP_PROTOCOL_TCP */
+  u8 frag_list; /* more fragments of this datagram follow (SIP_ALG_FRAG_WORD) */
+  u8 stun;	/* a STUN request to SIP_ALG_STUN_PORT, not SIP: its mapping is noted */
 } sip_alg_stash_t;
 
-STATIC_ASSERT (sizeof (sip_alg_stash_t) <= sizeof (((vnet_buffer_opaque2_t *) 0)->unused),
+/*
+ * The opaque2 word after the stash (sip_alg_frag.c): a fragment's IP id and length, written
+ * by sip-alg-pre as it sends the fragment to reassembly; once sip-alg-post split a datagram,
+ * the buffer index of its next fragment.
+ */
+#define SIP_ALG_FRAG_WORD 5
+/* Fragments of one datagram at most: a datagram needing more leaves whole */
+#define SIP_ALG_FRAG_MAX_N 128
+STATIC_ASSERT (sizeof (sip_alg_stash_t) <= SIP_ALG_FRAG_WORD * sizeof (u32),
+	       "stash overlaps the fragment word");
+STATIC_ASSERT (SIP_ALG_FRAG_WORD < ARRAY_LEN (((vnet_buffer_opaque2_t *) 0)->unused),
 	       "stash does not fit in opaque2");
 
 static_always_inline sip_alg_stash_t *
@@ -103,6 +133,50 @@ sip_alg_stash (vlib_buffer_t *b)
 {
   return (sip_alg_stash_t *) vnet_buffer2 (b)->unused;
 }
+
+static_always_inline void
+sip_alg_frag_mark (vlib_buffer_t *b)
+{
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+  vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD] =
+    (u32) ip->fragment_id << 16 | clib_net_to_host_u16 (ip->length);
+}
+
+static_always_inline u16
+sip_alg_frag_mark_id (vlib_buffer_t *b)
+{
+  return vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD] >> 16;
+}
+
+static_always_inline u16
+sip_alg_frag_mark_len (vlib_buffer_t *b)
+{
+  return vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD] & 0xffff;
+}
+
+/* bi and the fragments linked after it (sip_alg_frag_split) into to[], at most max */
+static_always_inline u32
+sip_alg_frag_collect (vlib_main_t *vm, u32 bi, u32 *to, u32 max)
+{
+  u32 n = 0;
+  while (bi != ~0 && n < max)
+    {
+      vlib_buffer_t *b = vlib_get_buffer (vm, bi);
+      to[n++] = bi;
+      bi = sip_alg_stash (b)->frag_list ? vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD] : ~0;
+    }
+  return n;
+}
+
+u32 sip_alg_frag_limit (vlib_main_t *vm, vlib_buffer_t *b);
+
+static_always_inline u32
+sip_alg_own_map_slot (ip4_address_t pub, u16 pub_port)
+{
+  return (clib_net_to_host_u32 (pub.as_u32) * 2654435761u ^ pub_port * 40503u) &
+	 (SIP_ALG_OWN_MAP_SIZE - 1);
+}
+u32 sip_alg_frag_split (vlib_main_t *vm, u32 bi, u32 size);
 
 typedef enum
 {
@@ -132,6 +206,7 @@ typedef struct
   u8 shared;	  /* a call's own signaling entry: held by reference, see sip_alg_smap_t */
   u8 tcp;	  /* a signaling endpoint of SIP over TCP: a record, the connection carries it */
   u8 moved;	  /* a phone's signaling moved to a pool port (pub_port), given back with it */
+  u8 own;	  /* media on the phone's own NAT mapping (STUN): the port is not the pool's */
   u32 timeout;	  /* seconds (media: before the call is established) */
   u32 in_fib;	  /* IPv4 FIB index of the inside party (its VRF: NAT44-ED's vrf_id) */
   u32 out_fib;	  /* ... and of the outside */
@@ -155,8 +230,51 @@ typedef struct
   u8 counted;	  /* counted in that record's n_entries and linked in its list */
   u8 installed;	  /* the NAT static mapping exists */
   u16 call_thread;
+  u8 one_way_done; /* an RTP entry's stream: counted one-way (media_one_way), or media came
+		      both ways (it never can be): the aging pass looks no more */
+  u32 made;	      /* vlib time (s) it was made: media activity counts from it at least */
   f64 expires;
 } sip_alg_smap_t;
+
+/*
+ * Media of an installed entry on one thread, kept by sip-alg-pre: packets to its public end
+ * (outside -> inside) and from its inside end (inside -> outside), and when the first and
+ * the last of each came. Each thread writes its own (sip-alg-pre runs on the thread that
+ * received the packet, before NAT44-ED's handoff); readers sum the threads. 32 bytes, one
+ * cache line written per media packet.
+ */
+#define SIP_ALG_MEDIA_IN2OUT 0
+#define SIP_ALG_MEDIA_OUT2IN 1
+
+typedef struct
+{
+  u64 packets[2]; /* [SIP_ALG_MEDIA_IN2OUT], [SIP_ALG_MEDIA_OUT2IN] */
+  u32 first[2];	  /* sip_alg_media_clock () of the first packet each way, 0: none */
+  u32 last[2];	  /* ... and of the last */
+} sip_alg_media_act_t;
+
+STATIC_ASSERT (sizeof (sip_alg_media_act_t) == 32, "media activity: two per cache line");
+
+/*
+ * Media activity's clock: the whole seconds of vlib time, plus 1 (0 is "none", and vlib
+ * time starts at 0). A stamp is the end of the second the packet came in.
+ */
+static_always_inline u32
+sip_alg_media_clock (vlib_main_t *vm)
+{
+  return (u32) vlib_time_now (vm) + 1;
+}
+
+/*
+ * A media stream of a call (an m= line of the inside party): its RTP entry and the RTCP
+ * entry of the pair, their packets summed over both entries and every thread (main thread).
+ */
+typedef struct
+{
+  u32 rtp, rtcp;	  /* server-map indexes, rtcp ~0: none */
+  u64 packets[2];	  /* SIP_ALG_MEDIA_IN2OUT, SIP_ALG_MEDIA_OUT2IN */
+  u32 first[2], last[2]; /* sip_alg_media_clock (), 0: none */
+} sip_alg_stream_t;
 
 /*
  * A media stream of the inside party and its public port pair. Offer/answer (RFC 3264):
@@ -166,6 +284,7 @@ typedef struct
  */
 #define SIP_ALG_MEDIA_LIVE    (1 << 0)
 #define SIP_ALG_MEDIA_OFFERED (1 << 1)
+#define SIP_ALG_MEDIA_OWN     (1 << 2) /* pub_port is the phone's own NAT mapping, not a pair */
 
 typedef struct
 {
@@ -239,6 +358,10 @@ typedef struct
   u32 offer_cseq;    /* ... and its CSeq, 0: none */
   u32 epoch;	     /* dialogs before the current one */
   u32 callee_tag;    /* hash of the callee's tag of the answered dialog, 0: not answered */
+  /* hashes of the callee tags of the dialogs its INVITE made (101-299 responses), the
+     answered one's too: a BYE of one of the others is not the call's (the newest kept) */
+  u32 dialog_tags[SIP_ALG_CALL_MAX_DIALOGS];
+  u8 n_dialog_tags;
   u16 n_entries;     /* server-map entries of this record (main thread, barrier) */
   u32 entries;	     /* the first of them (sip_alg_smap_t.call_next), ~0: none */
   u32 sig_entry;     /* the shared signaling entry it holds (main thread), ~0: none */
@@ -325,11 +448,23 @@ typedef struct
   u16 port; /* network order */
 } sip_alg_gate_remote_t;
 
+/*
+ * A phone's public mapping of one of its ports, seen as its STUN request crossed NAT44-ED
+ * on this thread (NAT44-ED handles an inside host's flows on one worker, its SIP too).
+ */
+typedef struct
+{
+  ip4_address_t pub_addr, in_addr;
+  u16 pub_port, in_port; /* host order */
+  u32 in_fib;
+  u32 seen; /* vlib time (s) + 1; 0: empty */
+} sip_alg_own_map_t;
+
 typedef struct
 {
   CLIB_CACHE_LINE_ALIGN_MARK (cacheline0);
   sip_alg_gate_remote_t *gate_remote; /* per server-map index, sized by the main thread */
-  u32 *media_seen; /* per server-map index: vlib time (s) of its last packet, 0: none */
+  sip_alg_media_act_t *media_act; /* per server-map index: its media on this thread */
   sip_alg_call_t *calls; /* pool */
   uword *call_by_id;	 /* Call-ID vector -> pool index */
   u8 *call_key;		 /* a message's key, built in place for the lookup */
@@ -342,6 +477,8 @@ typedef struct
   u32 n_tcp_conns;		 /* pool_elts (tcp_conns), readable without the barrier */
   u8 *tcp_out;			 /* rewritten stream bytes of one segment */
   u8 *linear;			 /* a chained datagram copied into one piece */
+  u8 *frag_data;		 /* a datagram being split into fragments */
+  sip_alg_own_map_t *own_map;	 /* SIP_ALG_OWN_MAP_SIZE phones' mappings learned from STUN */
   uword *inbound_by_src; /* outside address (u32, network order) -> such records */
   uword *calls_by_host;	 /* inside host (sip_alg_host_key) -> call records */
   sip_alg_bucket_t *buckets[SIP_ALG_N_RATES]; /* SIP_ALG_RATE_BUCKETS each, direct mapped */
@@ -364,6 +501,7 @@ typedef struct
   u32 timeout_media;
   u32 timeout_call;
   u32 media_inactivity; /* s, 0: off */
+  u32 one_way_media;	/* s a stream may carry media one way only before it is flagged, 0: off */
   u32 max_duration;	/* s, 0: off */
   u32 max_calls;
   u32 max_held; /* messages held for pinholes per thread (SIP_ALG_DEFAULT_MAX_HELD) */
@@ -496,6 +634,7 @@ int sip_alg_set_tcp_reassembly (u32 bytes);
 void sip_alg_tcp_conn_free (sip_alg_per_thread_t *ptd, sip_alg_tcp_conn_t *tc);
 int sip_alg_set_timeouts (u32 signaling, u32 media, u32 call);
 int sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration);
+int sip_alg_set_one_way_media (u32 seconds);
 int sip_alg_set_media_ports (u16 lo, u16 hi);
 int sip_alg_set_max_calls (u32 max_calls);
 int sip_alg_set_max_held (u32 max_held);
@@ -654,9 +793,23 @@ sip_alg_is_sip_udp (sip_alg_main_t *sam, const ip4_header_t *ip, const udp_heade
 
 f64 sip_alg_call_deadline (sip_alg_main_t *sam, sip_alg_call_t *c);
 u32 sip_alg_call_media_idle (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now);
+u32 sip_alg_call_streams (sip_alg_main_t *sam, sip_alg_call_t *c, sip_alg_stream_t *s, u32 max);
+int sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_stream_t *s,
+			    f64 now);
+
+/*
+ * Does sip-alg-pre look at media (count each media packet of an installed entry)? While
+ * the media inactivity timer or the one-way check runs.
+ */
+static_always_inline int
+sip_alg_media_watched (sip_alg_main_t *sam)
+{
+  return (sam->media_inactivity | sam->one_way_media) != 0;
+}
 
 format_function_t format_sip_alg_smap;
 format_function_t format_sip_alg_call;
+format_function_t format_sip_alg_stream;
 format_function_t format_sip_alg_app;
 
 #endif /* __included_sip_alg_h__ */

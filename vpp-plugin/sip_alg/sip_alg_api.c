@@ -60,6 +60,14 @@ vl_api_sip_alg_set_call_timers_t_handler (vl_api_sip_alg_set_call_timers_t *mp)
 }
 
 static void
+vl_api_sip_alg_set_one_way_media_t_handler (vl_api_sip_alg_set_one_way_media_t *mp)
+{
+  vl_api_sip_alg_set_one_way_media_reply_t *rmp;
+  int rv = sip_alg_set_one_way_media (mp->one_way_media);
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_ONE_WAY_MEDIA_REPLY);
+}
+
+static void
 vl_api_sip_alg_set_limits_t_handler (vl_api_sip_alg_set_limits_t *mp)
 {
   sip_alg_main_t *sam = &sip_alg_main;
@@ -209,6 +217,7 @@ vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 			  ip4_address_encode (&sam->server_addr[i], rmp->server_address[i]);
 			  rmp->server_port[i] = sam->server_port[i];
 			}
+		      rmp->one_way_media = sam->one_way_media;
 		    }));
 }
 
@@ -312,6 +321,39 @@ vl_api_sip_alg_server_map_get_t_handler (vl_api_sip_alg_server_map_get_t *mp)
   REPLY_MACRO2_END (VL_API_SIP_ALG_SERVER_MAP_GET_REPLY, ({ rmp->cursor = cursor; }));
 }
 
+/* A call's media streams into its details (seconds since the last packet, ~0: none). */
+static void
+sip_alg_streams_details (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now,
+			 vl_api_sip_alg_calls_details_t *rmp)
+{
+  sip_alg_stream_t st[ARRAY_LEN (rmp->streams)];
+  u32 n = sip_alg_call_streams (sam, c, st, ARRAY_LEN (st));
+  clib_memset (rmp->streams, 0, sizeof (rmp->streams)); /* the message is not zeroed */
+  rmp->n_streams = n;
+  for (u32 k = 0; k < n; k++)
+    {
+      const sip_alg_smap_t *e = pool_elt_at_index (sam->smap, st[k].rtp);
+      vl_api_sip_alg_stream_t *d = &rmp->streams[k];
+      clib_memcpy (d->public_address, &e->ph.pub_addr, 4);
+      d->public_port = e->ph.pub_port;
+      clib_memcpy (d->inside_address, &e->ph.in_addr, 4);
+      d->inside_port = e->ph.in_port;
+      d->packets_in2out = st[k].packets[SIP_ALG_MEDIA_IN2OUT];
+      d->packets_out2in = st[k].packets[SIP_ALG_MEDIA_OUT2IN];
+      for (int dir = 0; dir < 2; dir++)
+	{
+	  /* from the start of the second of the last packet (the clock's stamp minus 1) */
+	  u32 last = st[k].last[dir];
+	  u32 idle = last ? (u32) clib_max (now - (last - 1), 0) : ~0;
+	  if (dir == SIP_ALG_MEDIA_IN2OUT)
+	    d->idle_in2out = idle;
+	  else
+	    d->idle_out2in = idle;
+	}
+      d->one_way = sip_alg_stream_one_way (sam, c, &st[k], now) != 0;
+    }
+}
+
 /* Calls live in per-thread pools: the cursor is thread << 24 | pool index. */
 static void
 vl_api_sip_alg_calls_get_t_handler (vl_api_sip_alg_calls_get_t *mp)
@@ -364,6 +406,7 @@ vl_api_sip_alg_calls_get_t_handler (vl_api_sip_alg_calls_get_t *mp)
 	      rmp->epoch = c->epoch;
 	      rmp->inside_vrf = sip_alg_fib_table_id (c->in_fib);
 	      rmp->outside_vrf = sip_alg_fib_table_id (c->out_fib);
+	      sip_alg_streams_details (sam, c, now, rmp);
 	    }));
 	  if (vl_api_process_may_suspend (vm, rp, now))
 	    {

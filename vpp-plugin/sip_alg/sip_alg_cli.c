@@ -161,13 +161,15 @@ sip_alg_timeouts_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_
   sip_alg_main_t *sam = &sip_alg_main;
   u32 sig = sam->timeout_signaling, media = sam->timeout_media, call = sam->timeout_call;
   u32 inactivity = sam->media_inactivity, duration = sam->max_duration;
+  u32 one_way = sam->one_way_media;
 
   while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
     {
       if (unformat (input, "signaling %u", &sig) || unformat (input, "media %u", &media) ||
 	  unformat (input, "call %u", &call) ||
 	  unformat (input, "media-inactivity %u", &inactivity) ||
-	  unformat (input, "max-duration %u", &duration))
+	  unformat (input, "max-duration %u", &duration) ||
+	  unformat (input, "one-way-media %u", &one_way))
 	;
       else
 	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
@@ -175,13 +177,16 @@ sip_alg_timeouts_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_
   clib_error_t *err = sip_alg_rv_error (sip_alg_set_timeouts (sig, media, call), "timeouts");
   if (err)
     return err;
-  return sip_alg_rv_error (sip_alg_set_call_timers (inactivity, duration), "timeouts");
+  err = sip_alg_rv_error (sip_alg_set_call_timers (inactivity, duration), "timeouts");
+  if (err)
+    return err;
+  return sip_alg_rv_error (sip_alg_set_one_way_media (one_way), "timeouts");
 }
 
 VLIB_CLI_COMMAND (sip_alg_timeouts_command, static) = {
   .path = "set sip-alg timeouts",
   .short_help = "set sip-alg timeouts [signaling <s>] [media <s>] [call <s>] "
-		"[media-inactivity <s>] [max-duration <s>]",
+		"[media-inactivity <s>] [max-duration <s>] [one-way-media <s>]",
   .function = sip_alg_timeouts_command_fn,
 };
 
@@ -555,7 +560,14 @@ sip_alg_show_calls_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comman
     {
       sip_alg_call_t *c;
       pool_foreach (c, sam->per_thread[t].calls)
-	vlib_cli_output (vm, "Thread: %u, %U", t, format_sip_alg_call, c, now);
+	{
+	  vlib_cli_output (vm, "Thread: %u, %U", t, format_sip_alg_call, c, now);
+	  /* its media streams, a line each */
+	  sip_alg_stream_t st[SIP_ALG_CALL_MAX_MEDIA];
+	  u32 n = sip_alg_call_streams (sam, c, st, ARRAY_LEN (st));
+	  for (u32 k = 0; k < n; k++)
+	    vlib_cli_output (vm, "  %U", format_sip_alg_stream, c, &st[k], now);
+	}
     }
   return 0;
 }
@@ -599,9 +611,13 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
     s = format (s, "none");
   vlib_cli_output (vm, "ports tcp %v (reassembly %u bytes per direction)", s,
 		   sam->tcp_reassembly);
+  if (!sip_alg_is_sip_tcp_port (sam, clib_host_to_net_u16 (SIP_ALG_TLS_PORT)))
+    vlib_cli_output (vm, "ports tls %u (encrypted: passed untouched, connections counted)",
+		     SIP_ALG_TLS_PORT);
   vlib_cli_output (vm, "timeouts signaling %u media %u call %u media-inactivity %u max-duration %u",
 		   sam->timeout_signaling, sam->timeout_media, sam->timeout_call,
 		   sam->media_inactivity, sam->max_duration);
+  vlib_cli_output (vm, "one-way-media %u (s, 0: off)", sam->one_way_media);
   /* the pool is built when the ALG is first enabled; count the range before that */
   vlib_cli_output (vm, "media-ports %u-%u (%u pairs shared by all threads, %u in use)",
 		   sam->media_port_lo, sam->media_port_hi,
@@ -716,7 +732,7 @@ sip_alg_show_memory_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 	tcp += sizeof (*tc->key) + sip_alg_vec_bytes (tc->half[0].pending) +
 	       sip_alg_vec_bytes (tc->half[1].pending) + sip_alg_vec_bytes (tc->half[0].unit) +
 	       sip_alg_vec_bytes (tc->half[1].unit);
-      remote += sip_alg_vec_bytes (ptd->gate_remote);
+      remote += sip_alg_vec_bytes (ptd->gate_remote) + sip_alg_vec_bytes (ptd->media_act);
     }
   smap = sip_alg_vec_bytes (sam->smap) + remote + hash_bytes (sam->entries_by_host);
   for (u32 t = 0; t < vec_len (sam->gate_counters.counters); t++)

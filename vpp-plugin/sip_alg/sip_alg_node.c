@@ -6,6 +6,7 @@
  */
 
 #include <strings.h>
+#include <arpa/inet.h>
 
 #include <vnet/vnet.h>
 #include <vnet/feature/feature.h>
@@ -87,7 +88,7 @@ sip_alg_pre_look (sip_alg_main_t *sam, vlib_buffer_t *b)
  * sends them to reassembly first).
  */
 static_always_inline void
-sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
+sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate, int *tls)
 {
   ip4_header_t *ip = vlib_buffer_get_current (b);
   sip_alg_stash_t *st = sip_alg_stash (b);
@@ -98,9 +99,16 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
       tcp_header_t *tcp = ip4_next_header (ip);
       if (!(sip_alg_is_sip_tcp_port (sam, tcp->dst_port) ||
 	    sip_alg_is_sip_tcp_port (sam, tcp->src_port)))
-	return;
+	{
+	  /* SIP over TLS: passes as it is; each connection counted by its first SYN */
+	  *tls = (tcp->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
+		 tcp->dst_port == clib_host_to_net_u16 (SIP_ALG_TLS_PORT);
+	  return;
+	}
       st->magic = SIP_ALG_STASH_MAGIC;
       st->proto = IP_PROTOCOL_TCP;
+      st->frag_list = 0;
+      st->stun = 0;
       st->src = ip->src_address;
       st->dst = ip->dst_address;
       st->sport = tcp->src_port;
@@ -112,10 +120,16 @@ sip_alg_pre_one (sip_alg_main_t *sam, vlib_buffer_t *b, int *gate)
     return;
   udp_header_t *udp = ip4_next_header (ip);
   *gate = sip_alg_gate_port (sam, udp->dst_port);
+  st->stun = 0;
   if (!sip_alg_is_sip_udp (sam, ip, udp))
-    return;
+    {
+      if (udp->dst_port != clib_host_to_net_u16 (SIP_ALG_STUN_PORT))
+	return;
+      st->stun = 1; /* sip-alg-post notes the mapping NAT44-ED gives it */
+    }
   st->magic = SIP_ALG_STASH_MAGIC;
   st->proto = IP_PROTOCOL_UDP;
+  st->frag_list = 0;
   st->src = ip->src_address;
   st->dst = ip->dst_address;
   st->sport = udp->src_port;
@@ -155,42 +169,63 @@ sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0, u32 *entry)
 }
 
 /*
- * Media activity, for the media inactivity timer: a UDP packet to the public end or from
- * the inside end of an installed pinhole stamps the entry's last packet on this thread
- * (once a second: the word is written when the second changes). entry: the server-map
- * index the gate found for the packet, ~0: look it up. *now: the time in seconds, read
- * once per frame (0: not yet).
+ * Media activity (the media inactivity timer, the one-way check): a UDP packet to the
+ * public end of an installed pinhole counts outside -> inside for that entry, one from the
+ * inside end of one inside -> outside (a hairpinned packet, from one phone to another's
+ * public end, counts for both), on this thread: packets, and the first and the last second
+ * it came in (words written when they change). entry: the server-map index the gate found
+ * for the packet, ~0: look it up. *now: sip_alg_media_clock, read once per frame (0: not
+ * yet).
  */
+static_always_inline void
+sip_alg_media_count (sip_alg_per_thread_t *ptd, u32 entry, int dir, u32 now)
+{
+  if (PREDICT_FALSE (entry >= vec_len (ptd->media_act)))
+    return;
+  sip_alg_media_act_t *a = &ptd->media_act[entry];
+  a->packets[dir]++;
+  if (a->last[dir] != now)
+    {
+      a->last[dir] = now;
+      if (!a->first[dir])
+	a->first[dir] = now;
+    }
+}
+
 static_always_inline void
 sip_alg_media_seen (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u32 entry,
 		    u32 *now)
 {
   ip4_header_t *ip = vlib_buffer_get_current (b);
   udp_header_t *udp = ip4_next_header (ip);
-  clib_bihash_kv_8_8_t kv = { .value = entry };
+  clib_bihash_kv_8_8_t kv;
+  u32 in = ~0, out = entry;
 
   if (entry == ~0)
     {
       kv.key = sip_alg_gate_key (ip->dst_address, udp->dst_port);
-      if (!clib_bitmap_get_no_check (sam->gate_ports, udp->dst_port) ||
-	  clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
-	{
-	  kv.key = sip_alg_inside_key (ip->src_address, udp->src_port, sip_alg_rx_fib (b));
-	  if (!clib_bitmap_get_no_check (sam->inside_ports, udp->src_port) ||
-	      clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
-	    return;
-	}
+      if (clib_bitmap_get_no_check (sam->gate_ports, udp->dst_port) &&
+	  !clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
+	out = kv.value;
     }
+  kv.key = sip_alg_inside_key (ip->src_address, udp->src_port, sip_alg_rx_fib (b));
+  if (clib_bitmap_get_no_check (sam->inside_ports, udp->src_port) &&
+      !clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
+    in = kv.value;
+  if (in == ~0 && out == ~0)
+    return;
   sip_alg_per_thread_t *ptd = vec_elt_at_index (sam->per_thread, vm->thread_index);
   if (PREDICT_FALSE (!*now))
-    *now = (u32) vlib_time_now (vm);
-  if (kv.value < vec_len (ptd->media_seen) && ptd->media_seen[kv.value] != *now)
-    ptd->media_seen[kv.value] = *now;
+    *now = sip_alg_media_clock (vm);
+  if (out != ~0)
+    sip_alg_media_count (ptd, out, SIP_ALG_MEDIA_OUT2IN, *now);
+  if (in != ~0)
+    sip_alg_media_count (ptd, in, SIP_ALG_MEDIA_IN2OUT, *now);
 }
 
 typedef struct
 {
-  u32 n_pass, n_miss, n_reass;
+  u32 n_pass, n_miss, n_reass, n_tls;
   u32 now; /* seconds, for media activity (0: not read yet in this frame) */
 } sip_alg_pre_counts_t;
 
@@ -203,22 +238,24 @@ static never_inline u8
 sip_alg_pre_slow (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0,
 		  u32 *entry, sip_alg_pre_counts_t *n)
 {
-  int gate;
+  int gate, tls = 0;
   /* pre_next_reass is set up when the ALG is first enabled, before this node runs */
   if (ip4_is_fragment ((ip4_header_t *) vlib_buffer_get_current (b)))
     {
+      sip_alg_frag_mark (b); /* its size, for the datagram's way out (sip_alg_frag.c) */
       vnet_buffer (b)->ip.reass.next_index = sam->reass_custom_next;
       vnet_buffer (b)->ip.reass.error_next_index = ~0;
       *next0 = sam->pre_next_reass;
       n->n_reass++;
       return SIP_ALG_GATE_NONE;
     }
-  sip_alg_pre_one (sam, b, &gate);
+  sip_alg_pre_one (sam, b, &gate, &tls);
+  n->n_tls += tls;
   u8 verdict = SIP_ALG_GATE_NONE;
   if (gate && *next0 == sam->pre_next_acl)
     verdict = sip_alg_gate (sam, b, next0, entry);
   /* a packet the gate passed has its entry already: no second lookup */
-  if (sam->media_inactivity && !(b->flags & SIP_ALG_BUFFER_F_SIP) &&
+  if (sip_alg_media_watched (sam) && !(b->flags & SIP_ALG_BUFFER_F_SIP) &&
       ((ip4_header_t *) vlib_buffer_get_current (b))->protocol == IP_PROTOCOL_UDP)
     sip_alg_media_seen (vm, sam, b, verdict == SIP_ALG_GATE_PASS ? *entry : ~0, &n->now);
   if (verdict == SIP_ALG_GATE_PASS)
@@ -307,6 +344,8 @@ VLIB_NODE_FN (sip_alg_pre_node)
   if (PREDICT_FALSE (n.n_reass))
     vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_REASSEMBLY,
 				 n.n_reass);
+  if (PREDICT_FALSE (n.n_tls))
+    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_TLS, n.n_tls);
   if (PREDICT_FALSE (n.n_pass))
     vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_GATE_PASS, n.n_pass);
   if (PREDICT_FALSE (n.n_miss))
@@ -402,6 +441,8 @@ typedef struct
   u16 n_media_refused;
   u16 n_media_privileged;
   u16 n_media_forbidden;
+  u16 n_media_own;
+  u16 n_media_not_own;
   u16 n_inbound_refused;
   u16 n_peer_mismatch;
   u32 rx_sw_if_index;
@@ -605,6 +646,31 @@ sip_alg_tag_hash (const u8 *payload, const sip_msg_t *m, u8 hdr)
       return hash ? hash : 1;
     }
   return 0;
+}
+
+/* Whether a dialog of the call's INVITE has this callee tag (hash). */
+static int
+sip_alg_dialog_known (const sip_alg_call_t *call, u32 tag)
+{
+  for (u32 i = 0; i < call->n_dialog_tags; i++)
+    if (call->dialog_tags[i] == tag)
+      return 1;
+  return 0;
+}
+
+/* A dialog of the call's INVITE (a fork's 18x or 2xx): its tag kept, the oldest forgotten. */
+static void
+sip_alg_dialog_add (sip_alg_call_t *call, u32 tag)
+{
+  if (!tag || sip_alg_dialog_known (call, tag))
+    return;
+  if (call->n_dialog_tags == SIP_ALG_CALL_MAX_DIALOGS)
+    {
+      memmove (call->dialog_tags, call->dialog_tags + 1,
+	       (SIP_ALG_CALL_MAX_DIALOGS - 1) * sizeof (call->dialog_tags[0]));
+      call->n_dialog_tags--;
+    }
+  call->dialog_tags[call->n_dialog_tags++] = tag;
 }
 
 /* Find or create the call record of this message (per worker). */
@@ -814,13 +880,216 @@ sip_alg_inside_media_host (sip_alg_main_t *sam, sip_alg_ctx_t *c, ip4_address_t 
 }
 
 /*
+ * A STUN message (RFC 8489: the two top bits zero, the magic cookie, a length that is the
+ * rest of the datagram), as a phone sends it on its SIP flow to keep its NAT binding.
+ */
+static_always_inline int
+sip_alg_is_stun (const u8 *p, u32 len)
+{
+  return len >= 20 && !(p[0] & 0xc0) && p[4] == 0x21 && p[5] == 0x12 && p[6] == 0xa4 &&
+	 p[7] == 0x42 && 20 + ((u32) p[2] << 8 | p[3]) == len;
+}
+
+/*
+ * A STUN request from inside, NAT44-ED's translation done: the pre-NAT source (stash) and
+ * the public one are the phone's mapping of that port, exactly as the STUN server will
+ * report it to the phone. Noted for the phone's SDP (sip_alg_own_mapping).
+ */
+static void
+sip_alg_stun_learn (vlib_main_t *vm, sip_alg_per_thread_t *ptd, vlib_buffer_t *b,
+		    const sip_alg_stash_t *st)
+{
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+  udp_header_t *udp = ip4_next_header (ip);
+  if (st->src.as_u32 == ip->src_address.as_u32 && st->sport == udp->src_port)
+    return; /* not translated from inside to outside */
+  u16 pub_port = clib_net_to_host_u16 (udp->src_port);
+  sip_alg_own_map_t *m =
+    &ptd->own_map[sip_alg_own_map_slot (ip->src_address, pub_port)];
+  m->pub_addr = ip->src_address;
+  m->pub_port = pub_port;
+  m->in_addr = st->src;
+  m->in_port = clib_net_to_host_u16 (st->sport);
+  m->in_fib = sip_alg_rx_fib (b);
+  m->seen = (u32) vlib_time_now (vm) + 1; /* 0 is an empty slot */
+}
+
+/*
+ * The inside port of the sender's own public mapping pub:pub_port (its STUN request showed
+ * it on this thread in the last SIP_ALG_OWN_MAP_TTL seconds), 0 when it is not the
+ * sender's: another host's mapping, another port, or none seen.
+ */
+static u16
+sip_alg_own_mapping (vlib_main_t *vm, sip_alg_per_thread_t *ptd, const sip_alg_ctx_t *c,
+		     ip4_address_t pub, u16 pub_port)
+{
+  const sip_alg_own_map_t *m = &ptd->own_map[sip_alg_own_map_slot (pub, pub_port)];
+  if (!m->seen || m->pub_addr.as_u32 != pub.as_u32 || m->pub_port != pub_port ||
+      m->in_addr.as_u32 != c->in_addr.as_u32 || m->in_fib != c->in_fib ||
+      (u32) vlib_time_now (vm) + 1 - m->seen > SIP_ALG_OWN_MAP_TTL)
+    return 0;
+  return m->in_port;
+}
+
+/*
+ * The sender's media at its own public address (c= and m= as a phone that learned its
+ * mapping by STUN writes them): left as written, and pinholes for that mapping, so media
+ * the outside sends first reach it; NAT44-ED's session of the mapping takes only the STUN
+ * server's packets. Any other public endpoint of the NAT's address is not the sender's to
+ * open (another host's mapping or another port): counted, nothing opened. Returns the new
+ * NAT pinholes.
+ */
+static u32
+sip_alg_own_media (vlib_main_t *vm, sip_alg_per_thread_t *ptd, sip_alg_main_t *sam,
+		   sip_alg_call_t *call, sip_alg_ctx_t *c, const sip_sdp_media_t *md,
+		   ip4_address_t maddr)
+{
+  u16 in_port = sip_alg_own_mapping (vm, ptd, c, maddr, md->port);
+  if (!in_port)
+    {
+      c->n_media_not_own++;
+      return 0;
+    }
+  for (u32 j = 0; j < call->n_media; j++)
+    {
+      if (call->media[j].pub_port == md->port && (call->media[j].flags & SIP_ALG_MEDIA_OWN))
+	{
+	  c->sdp_media |= 1 << j; /* a retransmission or an earlier offer opened it */
+	  return 0;
+	}
+      /*
+       * The same inside port has a pair of the pool already (an ICE phone's default
+       * candidate, its inside address, rewritten): NAT44-ED maps an inside endpoint once,
+       * and the remote reaches the phone through that pair.
+       */
+      if (call->media[j].in_addr.as_u32 == c->in_addr.as_u32 &&
+	  call->media[j].in_port == in_port && !(call->media[j].flags & SIP_ALG_MEDIA_OWN))
+	return 0;
+    }
+  if (call->n_media >= SIP_ALG_CALL_MAX_MEDIA)
+    {
+      c->n_no_media_port++;
+      return 0;
+    }
+  c->sdp_media |= 1 << call->n_media;
+  sip_alg_media_map_t *mm = &call->media[call->n_media++];
+  mm->in_addr = c->in_addr;
+  mm->in_port = in_port;
+  mm->pub_port = md->port;
+  mm->flags = SIP_ALG_MEDIA_OWN | (!(c->actions & SIP_ACT_RETRANSMIT) ? 0 :
+				   c->msg.is_request		       ? SIP_ALG_MEDIA_OFFERED :
+									 SIP_ALG_MEDIA_LIVE);
+  sip_alg_add_ph (c, maddr, md->port, c->in_addr, in_port, SIP_ALG_APP_RTP, 1,
+		  sam->timeout_media);
+  c->ph[c->n_ph - 1].own = 1;
+  c->n_media_own++;
+  u32 n_new = 1;
+  /* RTCP: where the phone's RTCP port has its own mapping too, one port above */
+  u16 rtcp_in = md->rtcp_mux || md->rtcp_port != md->port + 1 ?
+		  0 :
+		  sip_alg_own_mapping (vm, ptd, c, maddr, md->rtcp_port);
+  if (rtcp_in)
+    {
+      sip_alg_add_ph (c, maddr, md->rtcp_port, c->in_addr, rtcp_in, SIP_ALG_APP_RTCP, 1,
+		      sam->timeout_media);
+      c->ph[c->n_ph - 1].own = 1;
+      n_new++;
+    }
+  return n_new;
+}
+
+/* The next space-separated token of [*p, end): its start and length; *p moves past it. */
+static_always_inline u32
+sip_alg_token (const u8 **p, const u8 *end, const u8 **tok)
+{
+  while (*p < end && **p == ' ')
+    (*p)++;
+  *tok = *p;
+  while (*p < end && **p != ' ' && **p != '\r' && **p != '\n')
+    (*p)++;
+  return *p - *tok;
+}
+
+/*
+ * ICE (RFC 8445): the sender's server-reflexive candidates (`a=candidate:<foundation>
+ * <component> UDP <priority> <address> <port> typ srflx ...`) at its own public address
+ * are its STUN mappings, opened like a c=/m= that names one (sip_alg_own_media; component
+ * 1 RTP, 2 RTCP), unless the inside port has a pair already (the default candidate was
+ * the inside address: rewritten, the remote uses it). Other candidates are left as written
+ * and opened for nothing: host candidates name inside addresses (their checks from outside
+ * fail), relayed ones a TURN server's. Returns the new NAT pinholes.
+ */
+static u32
+sip_alg_ice_srflx (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
+		   sip_alg_call_t *call, sip_alg_ctx_t *c, const u8 *payload)
+{
+  const u8 *p = payload + c->msg.body_off, *end = p + c->msg.body_len, *tok;
+  u32 n_new = 0, n;
+
+  while (p < end)
+    {
+      const u8 *eol = p;
+      while (eol < end && *eol != '\n')
+	eol++;
+      if (eol - p > 12 && !memcmp (p, "a=candidate:", 12))
+	{
+	  const u8 *q = p + 12;
+	  u32 comp = 0, port = 0, ok = 1;
+	  ip4_address_t a = {};
+	  sip_alg_token (&q, eol, &tok); /* foundation */
+	  n = sip_alg_token (&q, eol, &tok);
+	  for (u32 i = 0; i < n && ok; i++)
+	    ok = tok[i] >= '0' && tok[i] <= '9', comp = comp * 10 + tok[i] - '0';
+	  n = sip_alg_token (&q, eol, &tok);
+	  ok = ok && n == 3 && !strncasecmp ((char *) tok, "udp", 3);
+	  sip_alg_token (&q, eol, &tok); /* priority */
+	  n = sip_alg_token (&q, eol, &tok);
+	  u8 addr[16];
+	  if (ok && n && n < sizeof (addr))
+	    {
+	      memcpy (addr, tok, n);
+	      addr[n] = 0;
+	      ok = inet_pton (AF_INET, (char *) addr, &a) == 1;
+	    }
+	  else
+	    ok = 0;
+	  n = sip_alg_token (&q, eol, &tok);
+	  for (u32 i = 0; i < n && ok && n <= 5; i++)
+	    ok = tok[i] >= '0' && tok[i] <= '9', port = port * 10 + tok[i] - '0';
+	  ok = ok && n && n <= 5 && port && port < 65536 && (comp == 1 || comp == 2);
+	  n = sip_alg_token (&q, eol, &tok);
+	  ok = ok && n == 3 && !memcmp (tok, "typ", 3);
+	  n = sip_alg_token (&q, eol, &tok);
+	  ok = ok && n == 5 && !memcmp (tok, "srflx", 5);
+	  if (ok && a.as_u32 == c->pub_addr.as_u32)
+	    {
+	      sip_sdp_media_t md = { .port = port, .rtcp_port = port, .rtcp_mux = 1 };
+	      if (comp == 1)
+		n_new += sip_alg_own_media (vm, ptd, sam, call, c, &md, a);
+	      else if ((n = sip_alg_own_mapping (vm, ptd, c, a, port)))
+		{
+		  sip_alg_add_ph (c, a, port, c->in_addr, n, SIP_ALG_APP_RTCP, 1,
+				  sam->timeout_media);
+		  c->ph[c->n_ph - 1].own = 1;
+		  n_new++;
+		}
+	      else
+		c->n_media_not_own++;
+	    }
+	}
+      p = eol + 1;
+    }
+  return n_new;
+}
+
+/*
  * The inside party's SDP (in2out): give every media of the sender a public port pair,
  * reusing the pair a retransmission or an earlier offer already got.
  * Returns the number of new NAT pinholes.
  */
 static u32
-sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_call_t *call,
-		      sip_alg_ctx_t *c, sip_media_xlate_t *mx)
+sip_alg_inside_media (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
+		      sip_alg_call_t *call, sip_alg_ctx_t *c, sip_media_xlate_t *mx)
 {
   const sip_sdp_t *sdp = &c->info.sdp;
   u32 n_new = 0;
@@ -832,6 +1101,11 @@ sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_ca
       if (!md->port || md->addr_type != SIP_HOST_IP4)
 	continue; /* disabled, or not IPv4 */
       ip4_address_t maddr = { .as_u32 = clib_host_to_net_u32 (md->ip4) };
+      if (maddr.as_u32 == c->pub_addr.as_u32)
+	{
+	  n_new += sip_alg_own_media (vm, ptd, sam, call, c, md, maddr);
+	  continue; /* written public already: nothing to translate */
+	}
       if (maddr.as_u32 != c->in_addr.as_u32 && !sip_alg_inside_media_host (sam, c, maddr))
 	continue; /* someone else's media */
       if (md->port < 1024 || md->rtcp_port < 1024)
@@ -856,6 +1130,10 @@ sip_alg_inside_media (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, sip_alg_ca
 	  }
       if (!pub)
 	{
+	  /* a stale message (a 2xx resent after the BYE, a late copy of an offer) opens
+	     nothing: its stream keeps the port it has */
+	  if (c->actions & SIP_ACT_STALE)
+	    continue;
 	  if (call->n_media >= SIP_ALG_CALL_MAX_MEDIA ||
 	      !(pub = sip_alg_media_pair (sam, ptd, c->pub_addr)))
 	    {
@@ -1018,7 +1296,8 @@ sip_alg_message_abort (sip_alg_main_t *sam, sip_alg_ctx_t *c, sip_result_t resul
   c->error = sip_alg_result_counter (result);
   c->n_ph = 0;
   for (u32 j = c->n_media_before; call && j < call->n_media; j++)
-    sip_alg_media_port_free (sam, call->media[j].pub_port);
+    if (!(call->media[j].flags & SIP_ALG_MEDIA_OWN))
+      sip_alg_media_port_free (sam, call->media[j].pub_port);
   if (call)
     call->n_media = c->n_media_before;
 }
@@ -1053,9 +1332,19 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
   *out_len = len;
   vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_SIP, 1);
   c->drop = 0;
+  if (PREDICT_FALSE (sip_alg_is_stun (payload, len)))
+    {
+      /* RFC 5626 section 4.4.2: STUN on the SIP flow, as CRLFs below */
+      c->error = SIP_ALG_ERROR_KEEPALIVE;
+      return 0;
+    }
   c->result = sip_msg_parse (payload, len, mode, &c->msg, ptd->hdrs, SIP_ALG_MAX_HDRS);
   if (c->result == SIP_OK && c->msg.n_hdrs == 0)
     {
+      /*
+       * CRLF, double CRLF: they keep NAT44-ED's session of the flow, what they are for; the
+       * ALG's entries live by the phone's registration and calls, which they do not change
+       */
       c->error = SIP_ALG_ERROR_KEEPALIVE;
       return 0;
     }
@@ -1089,15 +1378,27 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
       c->n_peer_mismatch++;
       call = 0;
     }
-  if (call && c->msg.is_request && c->msg.method == SIP_METHOD_BYE && call->callee_tag &&
-      sip_alg_tag_hash (payload, &c->msg,
-			(c->dir == SIP_ALG_DIR_IN2OUT) != call->inbound ? SIP_HDR_TO :
-									  SIP_HDR_FROM) !=
-	call->callee_tag)
+  if (call && c->msg.is_request && c->msg.method == SIP_METHOD_BYE && call->callee_tag)
     {
-      /* the BYE of a forked dialog that was not the answered one (RFC 3261 13.2.2.4) */
-      vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_OTHER_DIALOG, 1);
-      call = 0;
+      u32 tag = sip_alg_tag_hash (payload, &c->msg,
+				  (c->dir == SIP_ALG_DIR_IN2OUT) != call->inbound ? SIP_HDR_TO :
+										    SIP_HDR_FROM);
+      /*
+       * The BYE of a forked dialog that was not the answered one (a fork that answered
+       * late: RFC 3261 13.2.2.4) leaves the call alone. A tag none of the call's responses
+       * made a dialog with is no other dialog: from the inside party it is its hang-up
+       * (e.g. the to-tag of a 407 resent after the retry was answered, which a UA that
+       * builds its BYE from the last response it got, as sipp does, puts there; a non-2xx
+       * final response makes no dialog, 12.1), and ends the call as the answered dialog's
+       * BYE does. From outside it names nothing of the call and changes nothing.
+       */
+      if (tag != call->callee_tag &&
+	  (c->dir == SIP_ALG_DIR_OUT2IN || sip_alg_dialog_known (call, tag)))
+	{
+	  vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_OTHER_DIALOG,
+				       1);
+	  call = 0;
+	}
     }
   if (call)
     {
@@ -1105,8 +1406,15 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
       sip_call_result_t res;
       f64 now = vlib_time_now (vm);
       sip_call_event_from_msg (&c->msg, has_sdp, c->info.contact_expires, &ev);
+      /* whose transaction: the request's sender, or that of the request a response answers
+	 (each party numbers its own requests) */
+      ev.client_side = (c->dir == SIP_ALG_DIR_OUT2IN) == c->msg.is_request ?
+			 SIP_CALL_SIDE_OUTSIDE :
+			 SIP_CALL_SIDE_INSIDE;
       res = sip_call_step (&call->fsm, &ev, &call->fsm);
       c->actions = res.actions;
+      if (res.actions & SIP_ACT_STALE)
+	vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_STALE, 1);
       if ((res.actions & SIP_ACT_OPEN_SIGNAL) && call->n_msgs)
 	{
 	  /*
@@ -1119,6 +1427,7 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 	  call->closed = 0;
 	  call->offer_cseq = 0;
 	  call->callee_tag = 0;
+	  call->n_dialog_tags = 0;
 	  call->confirmed_at = 0;
 	  call->created = now;
 	  vlib_node_increment_counter (vm, sip_alg_post_node.index,
@@ -1127,8 +1436,15 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
       if (call->fsm.state == SIP_CALL_CONFIRMED && !call->confirmed_at)
 	call->confirmed_at = now;
       if (!c->msg.is_request && c->msg.cseq_method == SIP_METHOD_INVITE &&
-	  c->msg.status >= 200 && c->msg.status < 300 && !call->callee_tag)
-	call->callee_tag = sip_alg_tag_hash (payload, &c->msg, SIP_HDR_TO);
+	  c->msg.status > 100 && c->msg.status < 300 && ev.client_side == call->inbound &&
+	  !(res.actions & SIP_ACT_STALE))
+	{
+	  /* a dialog of the call's INVITE (not a late response of an older one) */
+	  u32 tag = sip_alg_tag_hash (payload, &c->msg, SIP_HDR_TO);
+	  if (c->msg.status >= 200 && !call->callee_tag)
+	    call->callee_tag = tag;
+	  sip_alg_dialog_add (call, tag);
+	}
       call->last_seen = now;
       call->n_msgs++;
       c->call_state = call->fsm.state;
@@ -1153,7 +1469,8 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
       /* a retransmission finds its ports in the call record: nothing new */
       if (call && has_sdp)
 	{
-	  n_new_nat = sip_alg_inside_media (sam, ptd, call, c, mx);
+	  n_new_nat = sip_alg_inside_media (vm, sam, ptd, call, c, mx);
+	  n_new_nat += sip_alg_ice_srflx (vm, sam, ptd, call, c, payload);
 	  n_mx = c->info.sdp.n_media;
 	  for (u32 i = 0; i < c->n_media_hosts; i++)
 	    xl[n_xl++] = (sip_xlate_t){ c->media_hosts[i], pub_h, 0, 0 };
@@ -1169,13 +1486,13 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 	  c->ph[c->n_ph - 1].shared = 1; /* the phone's, held by each of its calls */
 	  n_new_nat += !c->tcp;
 	}
-      c->inside_sdp = call && has_sdp && !(c->actions & SIP_ACT_RETRANSMIT);
+      c->inside_sdp = call && has_sdp && !(c->actions & (SIP_ACT_RETRANSMIT | SIP_ACT_STALE));
     }
   else
     {
       xl[0] = (sip_xlate_t){ pub_h, in_h, c->pub_port, c->in_port };
       xl[1] = (sip_xlate_t){ pub_h, in_h, 0, 0 };
-      if (call && has_sdp && !(c->actions & SIP_ACT_RETRANSMIT))
+      if (call && has_sdp && !(c->actions & (SIP_ACT_RETRANSMIT | SIP_ACT_STALE)))
 	{
 	  sip_alg_outside_endpoints (sam, c);
 	  /* once answered, the dialog's description: other forks' and older records go */
@@ -1252,7 +1569,8 @@ sip_alg_offer_answer (vlib_main_t *vm, sip_alg_ctx_t *c, sip_alg_call_t *call)
 	}
     }
   else if (c->dir == SIP_ALG_DIR_OUT2IN && !m->is_request && call->offer_cseq &&
-	   m->cseq == call->offer_cseq && m->cseq_method == call->offer_method && m->status >= 200)
+	   m->cseq == call->offer_cseq && m->cseq_method == call->offer_method &&
+	   m->status >= 200 && !(c->actions & SIP_ACT_STALE))
     {
       int ok = m->status < 300;
       for (u32 j = 0; j < call->n_media; j++)
@@ -1372,7 +1690,7 @@ sip_alg_fit_mtu (vlib_main_t *vm, vlib_node_runtime_t *node, vlib_buffer_t *b,
 static int
 sip_alg_post_udp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
 		  sip_alg_per_thread_t *ptd, vlib_buffer_t *b, u32 bi, u32 next_node_index,
-		  sip_alg_ctx_t *c)
+		  u32 frag_limit, sip_alg_ctx_t *c)
 {
   sip_alg_stash_t *st = sip_alg_stash (b);
   ip4_header_t *ip = vlib_buffer_get_current (b);
@@ -1434,6 +1752,9 @@ sip_alg_post_udp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
 	}
       sip_alg_fit_mtu (vm, node, b, ip);
     }
+  /* split now: a held datagram's fragments wait with it, the main thread only sends them */
+  if (clib_net_to_host_u16 (ip->length) > frag_limit)
+    sip_alg_frag_split (vm, bi, frag_limit);
   c->held = sip_alg_message_commit (vm, c, bi, next_node_index);
   return c->held;
 }
@@ -1854,6 +2175,27 @@ sip_alg_post_tcp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
 }
 
 /*
+ * A datagram going on now: one the ALG passed without a rewrite (a verdict, a malformed or
+ * untranslated message) is split here too; the fragments after the first leave in a frame
+ * of their own, the first in sip-alg-post's.
+ */
+static void
+sip_alg_post_frags (vlib_main_t *vm, vlib_buffer_t *b, u32 bi, u32 next_node_index,
+		    u32 frag_limit)
+{
+  ip4_header_t *ip = vlib_buffer_get_current (b);
+
+  if (!sip_alg_stash (b)->frag_list && clib_net_to_host_u16 (ip->length) > frag_limit)
+    sip_alg_frag_split (vm, bi, frag_limit);
+  if (!sip_alg_stash (b)->frag_list)
+    return;
+  vlib_frame_t *f = vlib_get_frame_to_node (vm, next_node_index);
+  f->n_vectors = sip_alg_frag_collect (vm, vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD],
+				       vlib_frame_vector_args (f), SIP_ALG_FRAG_MAX_N);
+  vlib_put_frame_to_node (vm, next_node_index, f);
+}
+
+/*
  * One buffer sip-alg-pre marked as SIP. Returns 1 when the buffer is held (waiting for its
  * pinholes, or the start of a TCP message), 0 when it goes on to *next0 (which may become
  * error-drop).
@@ -1871,11 +2213,24 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
   if (PREDICT_FALSE (st->magic != SIP_ALG_STASH_MAGIC))
     return 0;
   st->magic = 0;
+  if (st->stun)
+    {
+      sip_alg_stun_learn (vm, ptd, b, st);
+      return 0;
+    }
   clib_memset (&ctx, 0, sizeof (ctx));
   ctx.call_state = 0xff;
-  held = st->proto == IP_PROTOCOL_TCP ?
-	   sip_alg_post_tcp (vm, node, sam, ptd, b, bi, n->next_nodes[*next0], &ctx) :
-	   sip_alg_post_udp (vm, node, sam, ptd, b, bi, n->next_nodes[*next0], &ctx);
+  if (st->proto == IP_PROTOCOL_TCP)
+    held = sip_alg_post_tcp (vm, node, sam, ptd, b, bi, n->next_nodes[*next0], &ctx);
+  else
+    {
+      /* the largest fragment it came in, read before a rewrite rebuilds the chain */
+      u32 frag_limit = sip_alg_frag_limit (vm, b);
+      held = sip_alg_post_udp (vm, node, sam, ptd, b, bi, n->next_nodes[*next0], frag_limit,
+			       &ctx);
+      if (!held)
+	sip_alg_post_frags (vm, b, bi, n->next_nodes[*next0], frag_limit);
+    }
   /* a dropped segment's counter is counted by error-drop from b->error */
   if (ctx.error != ~0 && held != 2)
     vlib_node_increment_counter (vm, node->node_index, ctx.error, 1);
@@ -1892,6 +2247,8 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
     { SIP_ALG_ERROR_MEDIA_FORBIDDEN, ctx.n_media_forbidden },
     { SIP_ALG_ERROR_INBOUND_REFUSED, ctx.n_inbound_refused },
     { SIP_ALG_ERROR_PEER_MISMATCH, ctx.n_peer_mismatch },
+    { SIP_ALG_ERROR_MEDIA_NOT_OWN, ctx.n_media_not_own },
+    { SIP_ALG_ERROR_MEDIA_OWN, ctx.n_media_own },
   };
   for (u32 i = 0; i < ARRAY_LEN (counts); i++)
     if (counts[i].n)

@@ -41,12 +41,24 @@ sip_call_dialog_active (uint8_t state)
 static uint32_t
 sip_call_request (sip_call_fsm_t *f, const sip_call_event_t *ev, uint32_t *expires)
 {
+  uint8_t s = ev->client_side & 1, side = 1 << s;
   (void) expires;
   switch (ev->method)
     {
     case SIP_METHOD_INVITE:
-      if (f->invite_pending && ev->cseq == f->invite_cseq)
-	return SIP_ACT_RETRANSMIT;
+      if (f->invite_cseq[s] && ev->cseq == f->invite_cseq[s])
+	{
+	  /*
+	   * The same INVITE again: while it is in progress a retransmission; after its final
+	   * response, while its dialog lives or ends, a late copy that must not open anything
+	   * again. (On a closed record it starts a new call as before: a UA that sends its
+	   * INVITE again after a challenge without a new CSeq, against RFC 3261 8.1.3.5.)
+	   */
+	  if (f->invite_pending & side)
+	    return SIP_ACT_RETRANSMIT;
+	  if (sip_call_dialog_active (f->state) || f->state == SIP_CALL_TERMINATING)
+	    return SIP_ACT_STALE;
+	}
       if (!sip_call_dialog_active (f->state))
 	{
 	  /* a new call (also on a record that was closed or only registered) */
@@ -54,16 +66,23 @@ sip_call_request (sip_call_fsm_t *f, const sip_call_event_t *ev, uint32_t *expir
 	  memset (f, 0, sizeof (*f));
 	  f->register_cseq = reg;
 	  f->state = SIP_CALL_INVITING;
-	  f->invite_cseq = ev->cseq;
-	  f->invite_pending = 1;
+	  f->invite_cseq[s] = ev->cseq;
+	  f->invite_pending = side;
 	  return SIP_ACT_OPEN_SIGNAL | (ev->has_sdp ? SIP_ACT_OPEN_MEDIA : 0);
 	}
+      /* an INVITE older than its sender's last: its UAS refuses it (500, RFC 3261 12.2.2) */
+      if (ev->cseq < f->invite_cseq[s])
+	return SIP_ACT_STALE;
       /* re-INVITE: the offer replaces this side's media */
-      f->invite_cseq = ev->cseq;
-      f->invite_pending = 1;
+      f->invite_cseq[s] = ev->cseq;
+      f->invite_pending |= side;
       return ev->has_sdp ? SIP_ACT_REPLACE_MEDIA : 0;
 
     case SIP_METHOD_ACK:
+      /* the ACK of an older INVITE of its sender (of a challenge resent late, of a 2xx
+	 before a re-INVITE) answers nothing that still holds */
+      if (ev->cseq != f->invite_cseq[s])
+	return SIP_ACT_STALE;
       /* an answer in the ACK (offer was in the 2xx) */
       if (f->state == SIP_CALL_CONFIRMED && ev->has_sdp)
 	return SIP_ACT_OPEN_MEDIA;
@@ -76,23 +95,37 @@ sip_call_request (sip_call_fsm_t *f, const sip_call_event_t *ev, uint32_t *expir
       return 0;
 
     case SIP_METHOD_CANCEL:
-      if (f->state == SIP_CALL_INVITING || f->state == SIP_CALL_EARLY)
+      /* a CANCEL names its INVITE by CSeq number (RFC 3261 9.1): one of an INVITE that is
+	 over (a challenged one) leaves the INVITE in progress alone */
+      if ((f->state == SIP_CALL_INVITING || f->state == SIP_CALL_EARLY) &&
+	  (f->invite_pending & side) && ev->cseq == f->invite_cseq[s])
 	{
 	  f->state = SIP_CALL_CANCELLING;
 	  f->cancel_cseq = ev->cseq;
 	  return SIP_ACT_CLOSE_MEDIA;
 	}
-      return f->state == SIP_CALL_CANCELLING ? SIP_ACT_RETRANSMIT : 0;
+      if (f->state == SIP_CALL_CANCELLING && ev->cseq == f->cancel_cseq)
+	return SIP_ACT_RETRANSMIT;
+      /* too late (the 2xx came first: the caller ACKs and sends BYE), or of another INVITE */
+      return ev->cseq == f->invite_cseq[s] ? 0 : SIP_ACT_STALE;
 
     case SIP_METHOD_BYE:
-      if (f->state == SIP_CALL_TERMINATING && ev->cseq == f->bye_cseq)
+      if ((f->bye_sent & side) && ev->cseq == f->bye_cseq[s])
 	return SIP_ACT_RETRANSMIT;
       if (sip_call_dialog_active (f->state))
 	{
 	  f->state = SIP_CALL_TERMINATING;
-	  f->bye_cseq = ev->cseq;
+	  f->bye_cseq[s] = ev->cseq;
+	  f->bye_sent |= side;
 	  f->invite_pending = 0;
 	  return SIP_ACT_CLOSE_MEDIA;
+	}
+      if (f->state == SIP_CALL_TERMINATING && !(f->bye_sent & side))
+	{
+	  /* crossing BYEs: the final response to either one ends the dialog (RFC 3261
+	     15.1.2: each UAS ends it when it answers), whichever answer is lost */
+	  f->bye_cseq[s] = ev->cseq;
+	  f->bye_sent |= side;
 	}
       return 0;
 
@@ -114,12 +147,24 @@ sip_call_response (sip_call_fsm_t *f, const sip_call_event_t *ev, uint32_t *expi
 {
   uint16_t st = ev->status;
   int final = st >= 200, ok = st >= 200 && st < 300;
+  uint8_t s = ev->client_side & 1, side = 1 << s;
 
   switch (ev->cseq_method)
     {
     case SIP_METHOD_INVITE:
-      if (ev->cseq != f->invite_cseq || !f->invite_pending)
-	return (ok && ev->cseq == f->invite_cseq) ? SIP_ACT_RETRANSMIT : 0;
+      if (!(f->invite_pending & side) || ev->cseq != f->invite_cseq[s])
+	{
+	  /*
+	   * Not the answer of an INVITE in progress. The 2xx again while its dialog lives is
+	   * a retransmission (its ACK was lost: RFC 3261 13.3.1.4); anything else is late
+	   * or reordered: a challenge resent after the retry was answered, an 18x after the
+	   * final response, a 2xx after the BYE, a response to an older INVITE. None of them
+	   * changes the call.
+	   */
+	  if (ok && ev->cseq == f->invite_cseq[s] && f->state == SIP_CALL_CONFIRMED)
+	    return SIP_ACT_RETRANSMIT;
+	  return SIP_ACT_STALE;
+	}
       if (st < 200)
 	{
 	  if (st == 100)
@@ -128,7 +173,7 @@ sip_call_response (sip_call_fsm_t *f, const sip_call_event_t *ev, uint32_t *expi
 	    f->state = SIP_CALL_EARLY;
 	  return ev->has_sdp ? SIP_ACT_OPEN_MEDIA : 0;
 	}
-      f->invite_pending = 0;
+      f->invite_pending &= ~side;
       if (ok)
 	{
 	  uint32_t a = 0;
@@ -143,15 +188,16 @@ sip_call_response (sip_call_fsm_t *f, const sip_call_event_t *ev, uint32_t *expi
       if (f->confirmed_once && st != 481 && st != 408)
 	return 0;
       f->state = SIP_CALL_CLOSED;
+      f->invite_pending = 0;
       return SIP_ACT_CLOSE_MEDIA | SIP_ACT_CLOSE_CALL;
 
     case SIP_METHOD_BYE:
-      if (final && ev->cseq == f->bye_cseq && f->state == SIP_CALL_TERMINATING)
-	{
-	  f->state = SIP_CALL_CLOSED;
-	  return SIP_ACT_CLOSE_CALL;
-	}
-      return 0;
+      if (!final || !(f->bye_sent & side) || ev->cseq != f->bye_cseq[s])
+	return 0;
+      if (f->state != SIP_CALL_TERMINATING)
+	return SIP_ACT_STALE; /* again, or to the other crossing BYE: the call has ended */
+      f->state = SIP_CALL_CLOSED;
+      return SIP_ACT_CLOSE_CALL;
 
     case SIP_METHOD_UPDATE:
     case SIP_METHOD_PRACK:

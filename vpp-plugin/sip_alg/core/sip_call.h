@@ -9,7 +9,10 @@
  * final responses, closing the call, keeping a REGISTER binding for its expiry. OPEN_MEDIA
  * and REPLACE_MEDIA say that a message carries a new description; which streams it opens
  * and releases the plugin decides by offer/answer (sip_alg_offer_answer: an offer's new
- * streams before it leaves, the old ones when its answer comes). No I/O, no clock, no
+ * streams before it leaves, the old ones when its answer comes). A message of a transaction
+ * that is over or not the current one (STALE: a late or reordered copy, a stale CSeq number
+ * or method) changes no state, and a duplicate (RETRANSMIT) nothing new, so the state after
+ * loss, duplication and reordering is the state without them. No I/O, no clock, no
  * allocation.
  */
 
@@ -45,16 +48,34 @@ typedef enum
 #define SIP_ACT_OPEN_SIGNAL  (1 << 4) /* create the signaling pinhole (ANY -> public:port) */
 #define SIP_ACT_BIND	     (1 << 5) /* REGISTER binding accepted: keep it for `expires` s */
 #define SIP_ACT_UNBIND	     (1 << 6) /* REGISTER binding removed */
-#define SIP_ACT_RETRANSMIT   (1 << 7) /* same request again: nothing new */
+#define SIP_ACT_RETRANSMIT   (1 << 7) /* same message again: nothing new */
+/*
+ * A message of a transaction that is over or superseded: a late or reordered copy (a 407
+ * resent after the retry was answered, an 18x after the 2xx, a 2xx after the BYE, an
+ * INVITE or ACK older than the last INVITE of its sender). Nothing of it takes effect:
+ * its SDP opens, records and releases nothing (a RETRANSMIT of the current transaction
+ * may still need its ports again).
+ */
+#define SIP_ACT_STALE	     (1 << 8)
+
+/*
+ * The two parties of a call as the ALG sees them. Each numbers its requests on its own
+ * (CSeq, RFC 3261 12.2.1.1), so the machine keeps each one's INVITE and BYE apart: both may
+ * have a re-INVITE out at once (glare, 14.1) or hang up at once (crossing BYEs), and the
+ * same CSeq number may be the inside party's and the outside party's request.
+ */
+#define SIP_CALL_SIDE_INSIDE  0
+#define SIP_CALL_SIDE_OUTSIDE 1
 
 typedef struct
 {
   uint8_t state; /* sip_call_state_t */
   uint8_t confirmed_once; /* a 2xx to an INVITE was seen: later INVITEs are re-INVITEs */
-  uint8_t invite_pending; /* an INVITE awaits its final response */
-  uint32_t invite_cseq;
+  uint8_t invite_pending; /* bit 1 << side: that side's INVITE awaits its final response */
+  uint8_t bye_sent;	  /* bit 1 << side: that side sent BYE bye_cseq[side] */
+  uint32_t invite_cseq[2]; /* per side: its last INVITE, 0: none */
+  uint32_t bye_cseq[2];
   uint32_t register_cseq;
-  uint32_t bye_cseq;
   uint32_t cancel_cseq;
 } sip_call_fsm_t;
 
@@ -64,6 +85,7 @@ typedef struct
   uint8_t method;	/* request method */
   uint8_t cseq_method; /* CSeq method (responses) */
   uint8_t has_sdp;
+  uint8_t client_side; /* SIP_CALL_SIDE_* that sent the request (of a response: its request) */
   uint16_t status;
   uint32_t cseq;
   int64_t expires; /* REGISTER: Contact expires= or Expires header, -1 when absent */
@@ -82,7 +104,7 @@ typedef struct
 sip_call_result_t sip_call_step (const sip_call_fsm_t *cur, const sip_call_event_t *ev,
 				 sip_call_fsm_t *next);
 
-/* Fill an event from a parsed message. */
+/* Fill an event from a parsed message (client_side 0: the caller sets it). */
 void sip_call_event_from_msg (const sip_msg_t *m, int has_sdp, int64_t contact_expires,
 			      sip_call_event_t *ev);
 
