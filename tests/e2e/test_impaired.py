@@ -207,6 +207,7 @@ def run_calls(t, tmp, n):
         # right after the last call's end
         run["after"] = wait_clean(t, CLEAN_WAIT)
         run["counters"] = {k: v for k, v in t.vpp.counters().items() if v}
+        run["alg_config"] = t.vpp.cli("show sip-alg config")  # NAT's last refusal among it
         sampler.done.set()
         sampler.join(5)
         run["records_seen"] = sampler.seen
@@ -351,6 +352,7 @@ def diagnose(t, run, suspects=(), most=6):
     after = run["after"]
     t0 = run["sip"][0][0] if run["sip"] else 0
     left = {cid for cid, _ in parse_calls("\n".join(after["calls"]))}
+    out.extend(l for l in run.get("alg_config", "").splitlines() if "refus" in l)
     out.append(f"left {after['seconds']} s after the last call: {len(after['calls'])} call "
                f"records, {len(after['server_map'])} server-map entries, "
                f"{len(after['static_mappings'])} static mappings, "
