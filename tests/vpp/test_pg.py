@@ -40,6 +40,20 @@ def checksums_ok(p):
     return got_ip == again.chksum and got_udp == again[UDP].chksum
 
 
+def whole_of(got):
+    """The datagram the captured fragments make (scapy's defragment mishandles fragments
+    out of order): one IP id, contiguous offsets, the last without MF."""
+    ips = sorted((IP(bytes(g[IP])) for g in got), key=lambda p: p.frag)
+    assert len({(p.id, p.src, p.dst) for p in ips}) == 1, "fragments of several datagrams"
+    data = b""
+    for p in ips:
+        assert p.frag * 8 == len(data), "a gap or an overlap between fragments"
+        assert bool(p.flags.MF) == (p is not ips[-1]), "MF on every fragment but the last"
+        data += bytes(p.payload)[:p.len - p.ihl * 4]
+    f = ips[0]
+    return IP(bytes(IP(src=f.src, dst=f.dst, id=f.id, ttl=f.ttl, proto=f.proto) / Raw(data)))
+
+
 def wait_for(cond, timeout=3.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -223,9 +237,7 @@ def test_growth_past_the_buffer_goes_to_a_chain(pgnat):
     # most its arrival size (test_pg_pathmtu.py), which make the rewritten datagram
     got = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)], "pg1", 2)
     assert len(got) == 2 and all(len(g[IP]) <= 28 + len(inv) for g in got)
-    frags = sorted((IP(bytes(g[IP])) for g in got), key=lambda f: f.frag)
-    data = b"".join(bytes(f.payload)[:f.len - 20] for f in frags)
-    p = IP(bytes(IP(src=frags[0].src, dst=frags[0].dst, id=frags[0].id, proto=17) / Raw(data)))
+    p = whole_of(got)
     out = bytes(p[UDP].payload)
     pub = p[UDP].sport
     sub = lambda h: h.replace(f"{S.A}:{S.A_PORT}", f"{S.PUB}:{pub}").replace(S.A, S.PUB)
@@ -248,9 +260,7 @@ def test_fragmented_sip_reassembled_and_rewritten(pgnat):
     pkts = [Ether(dst=t.mac["pg0"], src=t.A_MAC) / f for f in frags]
     got = t.send("pg0", pkts, "pg1", len(frags))
     assert len(got) >= len(frags) and all(len(g[IP]) <= 220 for g in got)
-    parts = sorted((IP(bytes(g[IP])) for g in got), key=lambda f: f.frag)
-    data = b"".join(bytes(f.payload)[:f.len - 20] for f in parts)
-    p = IP(bytes(IP(src=parts[0].src, dst=parts[0].dst, id=parts[0].id, proto=17) / Raw(data)))
+    p = whole_of(got)
     out = bytes(p[UDP].payload)
     assert out == S.invite(a=S.PUB, a_port=p[UDP].sport, rtp=media_port(out))
     assert checksums_ok(p)

@@ -10,27 +10,13 @@ import pytest
 
 import sipmsgs as S
 from scapy.all import Ether, IP, UDP, Raw, fragment
-from test_pg import big_invite, entries, media_port, wait_for
+from test_pg import big_invite, entries, media_port, wait_for, whole_of
 
 
 def frags_of(t, iface, pkt, fragsize):
     """pkt (built by t.udp) in IP fragments of fragsize data bytes, on iface's wire."""
     src_mac = t.A_MAC if iface == "pg0" else t.ROUTER_MAC
     return [Ether(dst=t.mac[iface], src=src_mac) / f for f in fragment(pkt[IP], fragsize=fragsize)]
-
-
-def whole_of(got):
-    """The datagram the captured fragments make (scapy's defragment mishandles fragments
-    out of order): one IP id, contiguous offsets, the last without MF."""
-    ips = sorted((IP(bytes(g[IP])) for g in got), key=lambda p: p.frag)
-    assert len({(p.id, p.src, p.dst) for p in ips}) == 1, "fragments of several datagrams"
-    data = b""
-    for p in ips:
-        assert p.frag * 8 == len(data), "a gap or an overlap between fragments"
-        assert bool(p.flags.MF) == (p is not ips[-1]), "MF on every fragment but the last"
-        data += bytes(p.payload)[:p.len - p.ihl * 4]
-    f = ips[0]
-    return IP(bytes(IP(src=f.src, dst=f.dst, id=f.id, ttl=f.ttl, proto=f.proto) / Raw(data)))
 
 
 def test_no_mtu_set_here(pgnat):
