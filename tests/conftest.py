@@ -35,6 +35,9 @@ def pytest_runtest_makereport(item, call):
         reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) else str(rep.longrepr)
         rep.outcome = "failed"
         rep.longrepr = f"VPP tier skipped although VPP is installed (SIPALG_REQUIRE_VPP=1): {reason}"
+        # pytest counts a failure carrying wasxfail as xfailed, and exits 0
+        if hasattr(rep, "wasxfail"):
+            del rep.wasxfail
     # fixtures read these to keep a failed test's VPP directory
     setattr(item, "rep_" + rep.when, rep)
     if rep.when == "call" or (rep.when == "setup" and not rep.passed):
