@@ -64,27 +64,54 @@ class PgNat:
         return (Ether(dst=self.mac[iface], src=peer_mac) / IP(src=src, dst=dst) /
                 UDP(sport=sport, dport=dport) / Raw(payload))
 
-    def send(self, iface, pkts, out_iface, count, timeout=5.0):
-        """Send pkts on iface; return the count packets captured on out_iface."""
+    # after the expected packets arrived, how long more may come (a duplicate the ALG made
+    # leaves in the same dispatch or the next one); with nothing expected, how long to look
+    SETTLE, QUIET = 0.05, 0.3
+
+    def send(self, iface, pkts, out_iface, count, timeout=5.0, worker=None):
+        """Send pkts on iface; return every packet out_iface sent until count of them came
+        and SETTLE passed (QUIET when count is 0), so that a packet that should have been
+        dropped, and one more than expected, are both seen. The capture is armed for more
+        than count and disabled before the file is read. worker: the pg stream's thread
+        (with workers)."""
+        return self.send_streams([(iface, pkts)], out_iface, count, timeout, worker)
+
+    def send_streams(self, streams, out_iface, count, timeout=5.0, worker=None):
+        """send() for several pg streams [(iface, pkts)] started by one command: pg-input
+        sends them in one dispatch."""
         self.n += 1
         d, n = self.vpp.dir, self.n
-        wrpcap(f"{d}/in{n}.pcap", pkts)
         out = f"{d}/out{n}.pcap"
-        if count:
-            self.vpp.cli_ok(f"packet-generator capture {out_iface} pcap {out} count {count}")
-        self.vpp.cli_ok(f"packet-generator new pcap {d}/in{n}.pcap source {iface} name s{n}")
-        self.vpp.cli_ok(f"packet-generator enable-stream s{n}")
+        room = count + sum(len(p) for _, p in streams) + 64
+        self.vpp.cli_ok(f"packet-generator capture {out_iface} pcap {out} count {room}")
+        on = f" worker {worker}" if worker is not None and self.workers else ""
+        names = []
+        for i, (iface, pkts) in enumerate(streams):
+            names.append(f"s{n}_{i}")
+            wrpcap(f"{d}/in{n}_{i}.pcap", pkts)
+            self.vpp.cli_ok(f"packet-generator new pcap {d}/in{n}_{i}.pcap source {iface} "
+                            f"name {names[-1]}{on}")
+        if len(names) == 1:
+            self.vpp.cli_ok(f"packet-generator enable-stream {names[0]}")
+        else:
+            self.vpp.cli_ok("packet-generator enable")
+
+        def read():
+            # pg output writes the file at the end of each frame it sends
+            return rdpcap(out) if os.path.exists(out) and os.path.getsize(out) > 24 else []
+
         got = []
         deadline = time.time() + timeout
         while count and time.time() < deadline:
-            if os.path.exists(out) and os.path.getsize(out) > 24:
-                got = rdpcap(out)
-                if len(got) >= count:
-                    break
-            time.sleep(0.05)
-        if not count:
-            time.sleep(0.3)
-        self.vpp.cli_ok(f"packet-generator delete s{n}")
+            got = read()
+            if len(got) >= count:
+                break
+            time.sleep(0.02)
+        time.sleep(self.QUIET if not count else self.SETTLE if len(got) >= count else 0)
+        self.vpp.cli_ok(f"packet-generator capture {out_iface} disable")
+        got = read()
+        for name in names:
+            self.vpp.cli_ok(f"packet-generator delete {name}")
         return list(got)
 
     def counters(self):

@@ -362,26 +362,7 @@ def test_crossing_byes(pgnat02):
 def send_together(t, streams, out_iface, count, timeout=5.0):
     """Several packet-generator streams (iface, packets) started by one command: pg-input
     sends them in one dispatch, before the main thread handles a request they cause."""
-    t.n += 1
-    d, n = t.vpp.dir, t.n
-    out = f"{d}/out{n}.pcap"
-    t.vpp.cli_ok(f"packet-generator capture {out_iface} pcap {out} count {count}")
-    for i, (iface, pkts) in enumerate(streams):
-        wrpcap(f"{d}/in{n}_{i}.pcap", pkts)
-        t.vpp.cli_ok(f"packet-generator new pcap {d}/in{n}_{i}.pcap source {iface} "
-                     f"name s{n}_{i}")
-    t.vpp.cli_ok("packet-generator enable")
-    from scapy.all import rdpcap
-    got, deadline = [], time.time() + timeout
-    while time.time() < deadline:
-        if os.path.exists(out) and os.path.getsize(out) > 24:
-            got = rdpcap(out)
-            if len(got) >= count:
-                break
-        time.sleep(0.05)
-    for i in range(len(streams)):
-        t.vpp.cli_ok(f"packet-generator delete s{n}_{i}")
-    return list(got)
+    return t.send_streams(streams, out_iface, count, timeout)
 
 
 def test_challenge_and_retry_in_one_burst(pgnat02):
