@@ -51,9 +51,16 @@ def out_pages(args, pages, lines):
 
 def load(args):
     cfg = C.load(args.config)
-    for path, msg in cfg.warnings:
-        print(f"{args.config}: {path}: warning: {msg}", file=sys.stderr)
+    if not (args.json and args.cmd == "check"):  # check --json puts them in its JSON
+        for path, msg in cfg.warnings:
+            print(f"{args.config}: {path}: warning: {msg}", file=sys.stderr)
     return cfg
+
+
+def ops_json(ops):
+    """Operations of a plan (or those apply sent) as plan --json lists them."""
+    return [{"cli": o.cli(), "api": m, "args": a, "comment": o.comment()}
+            for o, (m, a) in ((o, o.call()) for o in ops)]
 
 
 def client(args, cfg=None, plugin=None):
@@ -97,15 +104,30 @@ def vrfs_summary(cfg):
 
 
 def cmd_check(args):
-    cfg = load(args)
+    """--json: {"ok", "file", "errors", "warnings", "summary"}, each error and warning
+    {"file", "path", "line", "column", "message"} (C.Problem.as_json); exit 1 when not ok."""
+    try:
+        cfg = load(args)
+    except (C.ConfigError, OSError) as e:
+        if not args.json or (isinstance(e, OSError) and e.filename != args.config):
+            raise
+        errors = e.located if isinstance(e, C.ConfigError) else [C.Problem(None, e.strerror)]
+        print(json.dumps({"ok": False, "file": args.config,
+                          "errors": [p.as_json(args.config) for p in errors],
+                          "warnings": [], "summary": None}, indent=2))
+        return EXIT_INVALID
     n = len(cfg.interfaces)
-    print(f"{args.config}: ok ({n} interfaces, {vrfs_summary(cfg)}{len(cfg.nat.pool)} NAT "
-          f"addresses, "
-          f"{len(cfg.nat.static_mappings)} static mappings, SIP ALG "
-          f"{'on ' + ', '.join(cfg.alg_interfaces()) if cfg.sip_alg.enabled else 'off'}; "
-          f"{tcp_summary(cfg.sip_alg)}; "
-          f"media-other-hosts {'on' if cfg.sip_alg.media_other_hosts else 'off'}; "
-          f"{servers_summary(cfg.sip_alg)}; {firewall_summary(cfg.firewall)})")
+    summary = (f"{n} interfaces, {vrfs_summary(cfg)}{len(cfg.nat.pool)} NAT "
+               f"addresses, "
+               f"{len(cfg.nat.static_mappings)} static mappings, SIP ALG "
+               f"{'on ' + ', '.join(cfg.alg_interfaces()) if cfg.sip_alg.enabled else 'off'}; "
+               f"{tcp_summary(cfg.sip_alg)}; "
+               f"media-other-hosts {'on' if cfg.sip_alg.media_other_hosts else 'off'}; "
+               f"{servers_summary(cfg.sip_alg)}; {firewall_summary(cfg.firewall)}")
+    out(args, {"ok": True, "file": args.config, "errors": [],
+               "warnings": [w.as_json(args.config) for w in cfg.located_warnings],
+               "summary": summary},
+        [f"{args.config}: ok ({summary})"])
     return EXIT_OK
 
 
@@ -122,7 +144,10 @@ def cmd_render(args):
         for name, text in files.items():
             with open(os.path.join(args.out, name), "w") as f:
                 f.write(text)
-            print(os.path.join(args.out, name))
+        out(args, {"written": {n: os.path.join(args.out, n) for n in files}},
+            [os.path.join(args.out, n) for n in files])
+    elif args.json:
+        out(args, {"files": files}, [])
     else:
         for name, text in files.items():
             print(f"# ---- {name}")
@@ -147,21 +172,31 @@ def cmd_plan(args):
 
 
 def do_apply(args, cfg, plugin=None):
+    """Returns the operations sent (with the ACL indices VPP gave)."""
+    sent = []
+
+    def progress(n, t, o):
+        sent.append(o)
+        if not args.json:
+            print(f"[{n}/{t}] {o.cli()}")
     with client(args, cfg, plugin) as c:
         ops = P.plan(cfg, P.read_state(c))
-        P.apply(c, ops, progress=None if args.json else
-                lambda n, t, o: print(f"[{n}/{t}] {o.cli()}"))
+        P.apply(c, ops, progress=progress)
         if not ops and not args.json:
             print("nothing to do")
         remaining = P.plan(cfg, P.read_state(c))
         if remaining:
             raise ApiError("apply", 0, "still planned after apply: "
                            + "; ".join(o.cli() for o in remaining))
-    return EXIT_OK
+    return sent
 
 
 def cmd_apply(args):
-    return do_apply(args, load(args))
+    """--json: {"applied": [...]}, the operations sent, as plan --json lists them."""
+    ops = do_apply(args, load(args))
+    if args.json:
+        out(args, {"applied": ops_json(ops)}, [])
+    return EXIT_OK
 
 
 def cmd_up(args):
@@ -176,7 +211,8 @@ def cmd_up(args):
     if so:
         raise shadowed(plugin, prefix, so)
     try:
-        runner.start(cfg, prefix, plugin_dir=plugin.dir)
+        runner.start(cfg, prefix, plugin_dir=plugin.dir,
+                     log=lambda m: print(m, file=sys.stderr if args.json else sys.stdout))
     except RuntimeError as e:
         raise Unreachable(str(e))
     # the API socket comes up before VPP has run bootstrap.cli: wait for the interfaces
@@ -185,15 +221,18 @@ def cmd_up(args):
         deadline = time.time() + 20
         while not want <= set(P.read_state(c).sw_if_index) and time.time() < deadline:
             time.sleep(0.2)
-    rc = do_apply(args, cfg, plugin)
-    print(f"up: VPP running, API {cfg.vpp.api_socket}, CLI {cfg.vpp.cli_socket}")
-    return rc
+    ops = do_apply(args, cfg, plugin)
+    out(args, {"pid": runner.running_pid(cfg), "api_socket": cfg.vpp.api_socket,
+               "cli_socket": cfg.vpp.cli_socket, "applied": ops_json(ops)},
+        [f"up: VPP running, API {cfg.vpp.api_socket}, CLI {cfg.vpp.cli_socket}"])
+    return EXIT_OK
 
 
 def cmd_down(args):
     cfg = load(args)
     pid = runner.stop(cfg)
-    print(f"down: VPP (pid {pid}) stopped" if pid else "down: VPP was not running")
+    out(args, {"stopped": pid},  # the pid of the VPP stopped, null: none was running
+        [f"down: VPP (pid {pid}) stopped" if pid else "down: VPP was not running"])
     return EXIT_OK
 
 
@@ -279,7 +318,8 @@ reaches them: each of sipalgctl's ends in its default, any -> any) and deletes t
 def parser():
     p = argparse.ArgumentParser(prog="sipalgctl", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=__version__)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="machine-readable output (before or "
+                   "after the command)")
     p.add_argument("--socket", help="VPP API socket (default: from the config)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -337,6 +377,10 @@ def parser():
     st.add_argument("config", nargs="?")
     st.add_argument("--stats-socket")
     st.set_defaults(fn=cmd_stats)
+    # --json after the command as well; SUPPRESS: when absent there, the one before it counts
+    for sp in sub.choices.values():
+        sp.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="machine-readable output")
     return p
 
 
@@ -345,8 +389,8 @@ def main(argv=None):
     try:
         return args.fn(args)
     except C.ConfigError as e:
-        for path, msg in e.problems:
-            print(f"{args.config}: {path}: {msg}", file=sys.stderr)
+        for p in e.located:
+            print(f"{args.config}: {p.text()}", file=sys.stderr)
         return EXIT_INVALID
     except OSError as e:
         if getattr(args, "config", None) and e.filename == args.config:

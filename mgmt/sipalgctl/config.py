@@ -13,6 +13,7 @@ dataclasses the rest of sipalgctl reads (Config and below). Defaults and bounds:
 """
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from typing import Annotated, Dict, List, Literal, Optional, Tuple
 
@@ -25,12 +26,43 @@ from pydantic_core import PydanticCustomError
 from . import defaults as D
 
 
-class ConfigError(Exception):
-    """Invalid configuration: a list of (yaml path, message)."""
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a configuration file: its YAML path (None: a problem of the text, not
+    of a value), and where in the file it is (1-based; None: nowhere YAML can place)."""
+    path: Optional[str]
+    message: str
+    line: Optional[int] = None
+    column: Optional[int] = None
 
-    def __init__(self, problems):
-        self.problems = problems
-        super().__init__("\n".join(f"{p}: {m}" for p, m in problems))
+    def where(self):
+        """The second field of the text form: the YAML path, else the line and column."""
+        if self.path is not None:
+            return self.path
+        if self.line is not None:
+            return f"line {self.line}, column {self.column}"
+        return "(file)"
+
+    def text(self):
+        """`path: message (line L, column C)`; `line L, column C: message` without a path."""
+        at = f" (line {self.line}, column {self.column})" \
+            if self.path is not None and self.line is not None else ""
+        return f"{self.where()}: {self.message}{at}"
+
+    def as_json(self, file=None):
+        return {"file": file, "path": self.path, "line": self.line, "column": self.column,
+                "message": self.message}
+
+
+class ConfigError(Exception):
+    """Invalid configuration. problems: [(yaml path, message)]; located: the same as Problems,
+    with the line and column of each that load() could place; file: the file load() read."""
+
+    def __init__(self, problems, file=None):
+        self.located = [p if isinstance(p, Problem) else Problem(*p) for p in problems]
+        self.problems = [(p.where(), p.message) for p in self.located]
+        self.file = file
+        super().__init__("\n".join(p.text() for p in self.located))
 
 
 @dataclass
@@ -263,6 +295,8 @@ class Config:
     firewall: Firewall = field(default_factory=Firewall)
     # (yaml path, message): valid, but probably not what was meant (cli prints them)
     warnings: List[Tuple[str, str]] = field(default_factory=list)
+    # the same as Problems, with their line and column (load() fills them in)
+    located_warnings: list = field(default_factory=list)
     # IPv4 tables (VRFs) other than the default one: name -> table id
     vrfs: Dict[str, int] = field(default_factory=dict)
 
@@ -1248,15 +1282,224 @@ def parse(data):
     return cfg
 
 
-def load(path):
-    """Read and validate a YAML file; raises ConfigError (YAML errors included) or OSError."""
-    with open(path) as f:
+# --- reading the file -------------------------------------------------------------------
+#
+# The file is read whole, after its size is checked (D.MAX_CONFIG_BYTES), and composed into
+# YAML's node tree by PyYAML's C loader (libyaml) where PyYAML has it, else by its pure-Python
+# one. The tree is then walked once: duplicate keys, aliases, merge keys and nesting deeper
+# than D.MAX_CONFIG_DEPTH are refused, and the line and column of every YAML path are noted,
+# so that every problem found later names where it is. Both loaders give the same data and
+# the same errors: the pure-Python loader refuses aliases and deep nesting as it composes,
+# the walk does after the C loader, and an error of the C loader is worded by the
+# pure-Python one, read again (only then).
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class PureLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader that refuses aliases and nesting deeper than D.MAX_CONFIG_DEPTH as
+    it composes (before a billion laughs is built, or Python's recursion limit is reached)."""
+    depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            ev = self.peek_event()
+            if ev.anchor in self.anchors:
+                raise yaml.composer.ComposerError(
+                    None, None, _alias_msg(ev.anchor, self.anchors[ev.anchor].start_mark),
+                    ev.start_mark)
+            return super().compose_node(parent, index)  # undefined: PyYAML's own error
+        if self.depth >= D.MAX_CONFIG_DEPTH:
+            raise yaml.composer.ComposerError(None, None, _DEPTH_MSG,
+                                              self.peek_event().start_mark)
+        self.depth += 1
         try:
-            data = yaml.safe_load(f)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
-            raise ConfigError([(where, f"not valid YAML: {getattr(e, 'problem', e)}")])
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+CLoader = getattr(yaml, "CSafeLoader", None)  # None: PyYAML without libyaml
+Loader = CLoader or PureLoader  # what load() uses
+
+_DEPTH_MSG = f"nested more than {D.MAX_CONFIG_DEPTH} levels deep"
+
+
+def _alias_msg(anchor, mark):
+    return f"aliases are not accepted (*{anchor}, of the anchor on {_at(mark, False)}): " \
+        "write the value out"
+
+
+class _Refused(Exception):
+    """An alias or too deep a nesting found by the walk after the C loader."""
+
+
+def _walk(loader, node, index, dups, path=(), key=None, depth=1, seen=None):
+    """Note the key and value nodes of every YAML path in index (by its _path text); append
+    the duplicate keys' Problems to dups; raise _Refused at an alias (a node met twice) or at
+    a node nested deeper than D.MAX_CONFIG_DEPTH. path None: in a key (nothing noted)."""
+    if id(node) in seen:
+        raise _Refused
+    seen.add(id(node))
+    if depth > D.MAX_CONFIG_DEPTH:
+        raise _Refused
+    if path is not None:
+        index.setdefault(_path(path), (key, node))
+    if isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _walk(loader, v, index, dups, None if path is None else path + (i,),
+                  None, depth + 1, seen)
+    elif isinstance(node, yaml.MappingNode):
+        first = {}
+        for k, v in node.value:
+            _walk(loader, k, index, dups, None, None, depth + 1, seen)
+            sub = None
+            if path is None:
+                pass
+            elif k.tag == MERGE_TAG:
+                dups.append(_placed(_path(path + (k.value,)), "merge keys (<<) are not "
+                                    "accepted: write the keys out", k.start_mark))
+            elif not isinstance(k, yaml.ScalarNode):
+                dups.append(_placed(_path(path) if path else "(top)", "a key must be a "
+                                    "plain value, not a list or a mapping", k.start_mark))
+            else:
+                name = loader.construct_object(k, deep=True)
+                try:
+                    before = first.setdefault(name, k)
+                except TypeError:  # unhashable (a tag's value): the constructor says so
+                    before = None
+                if before is None:
+                    pass
+                elif before is not k:
+                    a, b = before.start_mark, k.start_mark
+                    col = a.line == b.line  # on one line: their columns too
+                    dups.append(_placed(_path(path + (name,)),
+                                        f"duplicate key {k.value!r}: first on {_at(a, col)}, "
+                                        f"again on {_at(b, col)}", b))
+                else:
+                    sub = path + (name,)
+            _walk(loader, v, index, dups, sub, k, depth + 1, seen)
+
+
+def _at(mark, column=True):
+    return f"line {mark.line + 1}" + (f", column {mark.column + 1}" if column else "")
+
+
+def _placed(path, msg, mark):
+    return Problem(path, msg, mark.line + 1, mark.column + 1)
+
+
+def _yaml_problem(e, text):
+    """A YAMLError as a Problem at its line and column."""
+    if isinstance(e, yaml.reader.ReaderError):
+        # position: of the character in text (the pure-Python reader reads it as str)
+        pos = min(e.position, len(text))
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        what = f"#x{e.character:04x}" if isinstance(e.character, int) else repr(e.character)
+        return Problem(None, f"not valid YAML: unacceptable character {what}: {e.reason}",
+                       line, col)
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    msg = getattr(e, "problem", None) or str(e)
+    ctx, cm = getattr(e, "context", None), getattr(e, "context_mark", None)
+    if ctx:
+        msg += f" ({ctx}" + (f" at {_at(cm)}" if cm else "") + ")"
+    if mark is None:
+        return Problem("(yaml)", f"not valid YAML: {msg}")
+    return _placed(None, f"not valid YAML: {msg}", mark)
+
+
+def _compose(text, loader):
+    """(loader, node or None, index, duplicate keys' Problems) of text; raises YAMLError or
+    _Refused. The caller disposes of the loader."""
+    ld = loader(text)
+    try:
+        node = ld.get_single_node()
+        index, dups = {}, []
+        if node is not None:
+            _walk(ld, node, index, dups, seen=set())
+        return ld, node, index, dups
+    except BaseException:
+        ld.dispose()
+        raise
+
+
+def read(path, loader=None):
+    """(data, index) of a YAML file: index maps the _path text of every YAML path in it to
+    (its key node or None, its value node). Raises ConfigError (with the line and column of
+    each problem YAML can place) or OSError."""
+    loader = loader or Loader
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        raw = b"" if size > D.MAX_CONFIG_BYTES else f.read(D.MAX_CONFIG_BYTES + 1)
+    if size > D.MAX_CONFIG_BYTES or len(raw) > D.MAX_CONFIG_BYTES:
+        got = f"{size} bytes" if size > D.MAX_CONFIG_BYTES else \
+            f"more than {D.MAX_CONFIG_BYTES} bytes"
+        raise ConfigError([Problem(None, f"too large: {got}, the limit is "
+                                         f"{D.MAX_CONFIG_BYTES} bytes "
+                                         f"({D.MAX_CONFIG_BYTES >> 20} MiB); not read")],
+                          file=path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ConfigError([Problem(None, f"not UTF-8 text: byte 0x{raw[e.start]:02x} "
+                                         f"({e.reason})", line, col)], file=path)
+    try:
+        try:
+            ld, node, index, dups = _compose(text, loader)
+        except (yaml.YAMLError, _Refused) as e:
+            if loader is PureLoader:
+                raise
+            try:  # the same text, worded by the pure-Python loader
+                _compose(text, PureLoader)[0].dispose()
+            except yaml.YAMLError as pure:
+                raise pure from None
+            if isinstance(e, _Refused):  # cannot be: the pure-Python loader refuses the same
+                raise RuntimeError("the C and pure-Python YAML loaders disagree") from None
+            raise
+        try:
+            if dups:
+                raise ConfigError(dups, file=path)
+            data = ld.construct_document(node) if node is not None else None
+        finally:
+            ld.dispose()
+    except yaml.YAMLError as e:
+        raise ConfigError([_yaml_problem(e, text)], file=path) from None
+    return data, index
+
+
+def locate(problem, index):
+    """The Problem (yaml path, message) at the line and column of its path in index, else of
+    the nearest enclosing path there (a missing key: the mapping it is missing from). A
+    mapping entry is placed at its key when its value is a list or a mapping, else at its
+    value; unknown keys at the key."""
+    p, msg = problem
+    path, exact = p, True
+    while path not in index:
+        cut = max(path.rfind("."), path.rfind("["))
+        if cut <= 0:
+            path = "(top)"
+            if path not in index:
+                return Problem(p, msg)
+            break
+        path, exact = path[:cut], False
+    key, node = index[path]
+    at_key = key is not None and (not exact or msg.startswith("unknown key") or
+                                  not isinstance(node, yaml.ScalarNode))
+    return _placed(p, msg, (key if at_key else node).start_mark)
+
+
+def load(path):
+    """Read and validate a YAML file (read()); raises ConfigError or OSError. The warnings'
+    places: cfg.located_warnings."""
+    data, index = read(path)
     if data is None:
-        raise ConfigError([("(top)", "empty file")])
-    return parse(data)
+        raise ConfigError([("(top)", "empty file")], file=path)
+    try:
+        cfg = parse(data)
+    except ConfigError as e:
+        raise ConfigError([locate(p, index) for p in e.problems], file=path) from None
+    cfg.located_warnings = [locate(w, index) for w in cfg.warnings]
+    return cfg

@@ -104,3 +104,8 @@ FW_INBOUND = "deny"
 VRF_TABLE_MAX = 0xFFFFFFFE
 VRF_NAME_MAX = 63
 DEFAULT_VPN = "public"
+# the configuration file: its largest size in bytes (checked before it is parsed; a real one
+# is a few kilobytes, and the C YAML loader reads 1 MiB in about a second) and the deepest
+# nesting of its mappings and lists (its own is 5 levels deep)
+MAX_CONFIG_BYTES = 1 << 20
+MAX_CONFIG_DEPTH = 32

@@ -33,6 +33,10 @@ def test_broken_fixture(path, capsys):
             f"{e!r} not in {err}"
     # every reported problem is expected: nothing spurious
     assert len(err) == len(exp), err
+    # and each names where it is in the file
+    for line in err:
+        assert re.fullmatch(re.escape(path) + r": (line \d+, column \d+: .*|"
+                            r".* \(line \d+, column \d+\))", line), line
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)
