@@ -22,7 +22,7 @@ PLUGIN_SRCS := $(wildcard vpp-plugin/sip_alg/*.c vpp-plugin/sip_alg/*.h vpp-plug
   $(wildcard vpp-plugin/CMakeLists.txt vpp-plugin/sip_alg/CMakeLists.txt) $(CORE_SRCS) $(CORE_HDRS)
 PLUGIN_SO := $(BUILD)/plugin/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core plugin plugin-asan install-plugin pg-bench call-bench stress stress-asan impair perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo
+.PHONY: help core plugin plugin-asan install-plugin pg-bench call-bench stress stress-asan impair perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo docs
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
@@ -40,6 +40,7 @@ help:
 	@echo "make perf-trex TRex over memif (perf/trex): NDR/PDR and clocks/pkt, ALG on vs off -> $(BUILD)/trex"
 	@echo "make ci        everything CI runs: test, sanitize, fuzz"
 	@echo "make demo      the seed call for real: namespaces, VPP (sipalgctl up), sipp, tables (root)"
+	@echo "make docs      docs/configuration.md from sipalgctl's configuration models"
 
 $(BUILD)/core/libsipalg_core.so: $(CORE_SRCS) $(CORE_HDRS) tests/core/abi.c
 	@mkdir -p $(@D)
@@ -157,6 +158,10 @@ else
 demo: plugin venv
 	VPP_PREFIX=$(VPP_PREFIX) PYTHON=$(abspath $(PY)) bash mgmt/examples/demo.sh
 endif
+
+docs: venv
+	PYTHONPATH=mgmt $(PY) -m sipalgctl.reference > docs/configuration.md.tmp
+	mv docs/configuration.md.tmp docs/configuration.md
 
 clean:
 	rm -rf $(BUILD)

@@ -19,7 +19,7 @@ from typing import Annotated, Dict, List, Literal, Optional, Tuple
 
 import yaml
 from annotated_types import Ge, Le, MinLen
-from pydantic import (BaseModel, ConfigDict, PlainValidator, Strict, TypeAdapter,
+from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, Strict, TypeAdapter,
                       ValidationError, WrapValidator, model_validator)
 from pydantic_core import PydanticCustomError
 
@@ -609,14 +609,35 @@ class _Model(BaseModel):
 
 
 class VppModel(_Model):
-    prefix: Str = None
-    runtime_dir: Annotated[str, WrapValidator(_runtime_dir)] = D.RUNTIME_DIR
-    workers: _int_t(0, 64) = 0
-    main_core: _int_t(0, 1023) = 0
-    use_pthreads: Bool = False
-    buffers: _int_t(1024, 10_000_000) = D.BUFFERS
-    main_heap: Annotated[str, WrapValidator(_main_heap)] = D.MAIN_HEAP
-    plugin_path: Str = None
+    """How sipalgctl starts VPP (the startup.conf that `render` writes and `up` starts VPP
+    with) and where it finds VPP and the plugin. A change here takes effect when VPP is
+    started again (`sipalgctl down`, `sipalgctl up`), not on `apply`."""
+    prefix: Str = Field(None, description=(
+        "Where VPP is installed (`<prefix>/bin/vpp`, `<prefix>/share/vpp/api`). Not set: "
+        "VPP_PREFIX from the environment, else the first of /usr, /usr/local, /opt/vpp that "
+        "has VPP. Set here or in VPP_PREFIX, it is the only place looked at."))
+    runtime_dir: Annotated[str, WrapValidator(_runtime_dir)] = Field(D.RUNTIME_DIR, description=(
+        "Directory of VPP's sockets and log: api.sock (binary API), cli.sock, stats.sock, "
+        "vpp.log (startup.conf's `unix { runtime-dir }`)."))
+    workers: _int_t(0, 64) = Field(0, description=(
+        "VPP worker threads (`cpu { workers N }`); 0: everything runs on the main thread."))
+    main_core: _int_t(0, 1023) = Field(0, description=(
+        "CPU the main thread is pinned to (`cpu { main-core N }`); the workers take the CPUs "
+        "after it."))
+    use_pthreads: Bool = Field(False, description=(
+        "Run the workers as plain threads, not pinned to a CPU each (`cpu { use-pthreads }`): "
+        "more workers than free CPUs, as on a small VM or a test machine. Only with workers."))
+    buffers: _int_t(1024, 10_000_000) = Field(D.BUFFERS, description=(
+        "Packet buffers per NUMA node (`buffers { buffers-per-numa N }`). Each SIP message "
+        "held until its pinholes exist keeps one."))
+    main_heap: Annotated[str, WrapValidator(_main_heap)] = Field(D.MAIN_HEAP, description=(
+        "VPP's main heap (`memory { main-heap-size }`): a number and M or G."))
+    plugin_path: Str = Field(None, description=(
+        "Directory holding sip_alg_plugin.so (startup.conf's `add-path`), with its "
+        "sip_alg.api.json beside it or where its build tree or install prefix keeps it. Not "
+        "set: SIPALGCTL_PLUGIN_PATH (the only place looked at when set), else build/plugin of "
+        "the checkout sipalgctl runs from (`make plugin`), else VPP's own plugin directory "
+        "(`make install-plugin`)."))
 
 
 InterfaceType = _choice_t("af_packet", "tap", "existing")
@@ -624,12 +645,28 @@ Role = _choice_t("inside", "outside", "none")
 
 
 class InterfaceModel(_Model):
-    type: InterfaceType
-    role: Role
-    address: IP4If
-    host_if: Annotated[str, WrapValidator(_host_if)] = None
-    vpp_name: Str = None
-    vrf: Str = None  # a vrfs name; none: the default table
+    """An interface sipalgctl creates or takes over. Its key is the YAML's own name for it
+    (letters, digits, `-` and `_`), which routes and sip_alg.interfaces use. `apply` owns
+    its address, admin state, table, NAT44-ED role and the routes through it; interfaces
+    not in the file are left alone. At least one interface is inside and one outside."""
+    type: InterfaceType = Field(description=(
+        "af_packet: a VPP host interface on the Linux interface host_if; tap: a VPP tap "
+        "whose Linux side is named host_if (both created when VPP starts); existing: an "
+        "interface VPP already has, named vpp_name."))
+    role: Role = Field(description=(
+        "inside: a NAT44-ED inside interface (the phones' side); outside: a NAT44-ED outside "
+        "interface (the public side); none: not a NAT interface (the ALG cannot be on it)."))
+    address: IP4If = Field(description=(
+        "The interface's IPv4 address with its prefix length. Addresses may overlap between "
+        "tables, not within one."))
+    host_if: Annotated[str, WrapValidator(_host_if)] = Field(None, description=(
+        "af_packet: the Linux interface to attach to; tap: the name of the tap's Linux side. "
+        "Required for both; not used for existing."))
+    vpp_name: Str = Field(None, description=(
+        "existing only, and required there: VPP's name of the interface "
+        "(GigabitEthernet0/8/0, loop0, ...)."))
+    vrf: Str = Field(None, description=(
+        "The IPv4 table the interface is in, a name under vrfs. Not set: the default table."))
 
     def _check(self):
         t, out = self.type, []
@@ -667,8 +704,13 @@ def _interfaces_check(v, handler):
 
 
 class VrfModel(_Model):
-    """vrfs.<name>: an IPv4 table of VPP's (`ip table add <table> name <name>`)."""
-    table: _int_t(1, D.VRF_TABLE_MAX)
+    """An IPv4 table of VPP's other than the default one (`ip table add <table> name
+    <name>`), for tenants. Its key is the table's name in VPP, which the ALG's VPN column
+    shows: letters, digits, `-` and `_`, at most 63 characters, not `public` (the default
+    table's name, which needs no entry). `apply` creates the tables first, deletes one
+    dropped from the file once it is empty, and makes a renamed one again."""
+    table: _int_t(1, D.VRF_TABLE_MAX) = Field(description=(
+        "The table id; each id once."))
 
 
 def _vrfs_check(v, handler):
@@ -711,29 +753,43 @@ Vrfs = Annotated[Dict[str, VrfModel], WrapValidator(_vrfs_check)]
 
 
 class RouteModel(_Model):
-    """routes[]: vrf, the table the route goes in: by default its interface's."""
-    prefix: IP4Net
-    via: IP4
-    interface: Str
-    vrf: Str = None
+    """A static IPv4 route through one of the interfaces. `apply` owns the routes through
+    the configured interfaces: one removed from the file is removed from VPP."""
+    prefix: IP4Net = Field(description=(
+        "The destination (a.b.c.d/n, host bits zero). Not an interface's own network or "
+        "address, and not a /32 to its own next hop: VPP would report either otherwise than "
+        "configured."))
+    via: IP4 = Field(description="The next hop, on the network of the route's interface.")
+    interface: Str = Field(description="The interface (its name under interfaces).")
+    vrf: Str = Field(None, description=(
+        "The table the route goes in, a name under vrfs. Not set: its interface's table. A "
+        "tenant's table needs its own route out through the outside interface."))
 
 
 NatProtocol = _choice_t("udp", "tcp")
 
 
 class StaticMappingModel(_Model):
-    """vrf: the local address's table (NAT44-ED's vrf of the mapping); none: the default."""
-    protocol: NatProtocol
-    local: Endpoint
-    external: Endpoint
-    vrf: Str = None
+    """A NAT44-ED static mapping (`nat44 add static mapping`), such as a SIP server inside
+    published on the public address. Unless sip_alg.servers is given, a mapping whose local
+    port is one of the ALG's SIP ports of its protocol publishes its local endpoint as a SIP
+    server."""
+    protocol: NatProtocol = Field(description="The mapping's transport protocol.")
+    local: Endpoint = Field(description="The inside endpoint, address:port.")
+    external: Endpoint = Field(description=(
+        "The public endpoint, address:port; each (protocol, external) once, and not a port "
+        "of sip_alg.limits.media_ports on a pool address."))
+    vrf: Str = Field(None, description=(
+        "The local address's table, a name under vrfs. Not set: the default table."))
 
 
 class PoolAddressModel(_Model):
-    """A nat44.pool entry: an address, of one tenant's table when vrf is given (NAT44-ED's
-    tenant-vrf)."""
-    address: IP4
-    vrf: Str = None
+    """A nat44.pool entry written as a mapping, for an address of one tenant's own."""
+    address: IP4 = Field(description="The public address.")
+    vrf: Str = Field(None, description=(
+        "The tenant's table, a name under vrfs: NAT44-ED translates only that table's inside "
+        "interfaces to this address (`nat44 add address ... tenant-vrf N`). Not set: the "
+        "address serves every table that has no address of its own."))
 
 
 _IP4 = TypeAdapter(IP4)
@@ -760,48 +816,112 @@ StaticMappings = _list_t(StaticMappingModel, "must be a list")
 
 
 class NatModel(_Model):
-    sessions: _int_t(1, 100_000_000) = D.NAT_SESSIONS
-    pool: Pool
-    static_mappings: StaticMappings = []
+    """NAT44-ED, which the ALG works with: its session table, public addresses and static
+    mappings. `apply` owns the pool, the interfaces' roles and the static mappings (not the
+    ALG's own pinholes, which are static mappings too)."""
+    sessions: _int_t(1, 100_000_000) = Field(D.NAT_SESSIONS, description=(
+        "NAT44-ED's session table (`nat44 plugin enable sessions N`); raise it with the "
+        "number of phones. Set when NAT44-ED is enabled: a change needs VPP started again."))
+    pool: Pool = Field(description=(
+        "The public addresses: IPv4 addresses, or `{address, vrf}` mappings (below) for "
+        "tenants' own; none an interface's address. Every inside interface's "
+        "table needs an address of its own or one without vrf."))
+    static_mappings: StaticMappings = Field([], description="Static mappings (below).")
 
 
 class PortsModel(_Model):
-    udp: _ports_t(False) = [D.UDP_PORT]
-    tcp: _ports_t(True) = [D.TCP_PORT]
+    """Where the ALG looks for SIP (`set sip-alg ports`, API `sip_alg_set_ports`). SIP over
+    TLS (TCP 5061) is encrypted: it always passes untouched, each connection counted (tls),
+    and its media get no pinholes."""
+    udp: _ports_t(False) = Field([D.UDP_PORT], description=(
+        "UDP ports that carry SIP."))
+    tcp: _ports_t(True) = Field([D.TCP_PORT], description=(
+        "TCP ports that carry SIP, inspected as streams (framing, sequence numbers adjusted "
+        "to the rewritten lengths); []: SIP over TCP passes untouched. Do not list 5061."))
 
 
 _Timeout = _int_t(1, 86400 * 7)
 
 
 class TimeoutsModel(_Model):
-    signaling: _Timeout = D.SIGNALING
-    media: _Timeout = D.MEDIA
-    call: _Timeout = D.CALL
-    media_inactivity: _timer_t(*D.CALL_TIMERS["media_inactivity"]) = D.MEDIA_INACTIVITY
-    max_duration: _timer_t(*D.CALL_TIMERS["max_duration"]) = D.MAX_DURATION
-    one_way_media: _timer_t(*D.CALL_TIMERS["one_way_media"]) = D.ONE_WAY_MEDIA
+    """How long the ALG keeps state, in seconds (`set sip-alg timeouts`, API
+    `sip_alg_set_timeouts`, `sip_alg_set_call_timers`, `sip_alg_set_one_way_media`). A
+    call's entries live as long as its record; BYE, CANCEL and failure responses end it at
+    once."""
+    signaling: _Timeout = Field(D.SIGNALING, description=(
+        "A call being set up (ringing included) ends this long after its last message; a "
+        "phone's signaling entry with no call or registration lives this long."))
+    media: _Timeout = Field(D.MEDIA, description=(
+        "Lifetime of a media entry that no live call holds any more."))
+    call: _Timeout = Field(D.CALL, description=(
+        "An answered call ends after this long without signaling."))
+    media_inactivity: _timer_t(*D.CALL_TIMERS["media_inactivity"]) = Field(
+        D.MEDIA_INACTIVITY, description=(
+            "An answered call whose media (RTP and RTCP, either way) has been silent this "
+            "long loses its media entries (media_inactive); the call stays, and a new offer "
+            "opens them again. 0: off."))
+    max_duration: _timer_t(*D.CALL_TIMERS["max_duration"]) = Field(D.MAX_DURATION, description=(
+        "A call ends this long after its first INVITE, with all its entries, whatever its "
+        "signaling does (max_duration). 0: off."))
+    one_way_media: _timer_t(*D.CALL_TIMERS["one_way_media"]) = Field(
+        D.ONE_WAY_MEDIA, description=(
+            "A media stream of an answered call that has had packets one way only, none ever "
+            "the other way, this long is flagged One-Way (show calls) and counted once "
+            "(media_one_way); nothing is closed. 0: off."))
 
 
 class LimitsModel(_Model):
-    max_calls: _int_t(1, 10_000_000) = D.MAX_CALLS
-    media_ports: MediaPorts = D.MEDIA_PORTS
-    tcp_reassembly: _int_t(D.TCP_REASSEMBLY_MIN, D.TCP_REASSEMBLY_MAX) = D.TCP_REASSEMBLY
+    """Sizes of the ALG's tables (`set sip-alg max-calls`, `media-ports`, `tcp reassembly`;
+    API `sip_alg_set_limits`, `sip_alg_set_tcp`)."""
+    max_calls: _int_t(1, 10_000_000) = Field(D.MAX_CALLS, description=(
+        "Call records per worker thread, and SIP over TCP connections tracked per worker. "
+        "Beyond: a new call's message passes without a record (max_calls), a new "
+        "connection untouched (tcp_conn_full)."))
+    media_ports: MediaPorts = Field(D.MEDIA_PORTS, description=(
+        "Public ports of media pinholes: pairs of an even RTP port and the RTCP port above "
+        "it, shared by all threads. The first port is even; no static mapping's external "
+        "port of a pool address lies in the range. Used up: an offer passes with its port "
+        "untouched (no_media_port)."))
+    tcp_reassembly: _int_t(D.TCP_REASSEMBLY_MIN, D.TCP_REASSEMBLY_MAX) = Field(
+        D.TCP_REASSEMBLY, description=(
+            "Bytes of an incomplete SIP over TCP message kept per direction of a "
+            "connection. A larger message passes untouched and the connection is no longer "
+            "inspected (tcp_overflow)."))
 
 
 class SecurityModel(_Model):
-    """sip_alg.security: the plugin's bounds (sip_alg_set_security refuses anything else)."""
-    max_inbound_calls: _int_t(D.SECURITY_MIN["max_inbound_calls"], U32_MAX) = \
-        D.MAX_INBOUND_CALLS
-    max_inbound_per_source: _int_t(D.SECURITY_MIN["max_inbound_per_source"], U32_MAX) = \
-        D.MAX_INBOUND_PER_SOURCE
-    max_binding_time: _int_t(D.SECURITY_MIN["max_binding_time"], U32_MAX) = D.MAX_BINDING_TIME
-    max_entries: _int_t(D.SECURITY_MIN["max_entries"], U32_MAX) = D.MAX_ENTRIES
-    max_entries_per_call: _int_t(D.SECURITY_MIN["max_entries_per_call"], U32_MAX) = \
-        D.MAX_ENTRIES_PER_CALL
-    inside_media_ports: InsidePorts = D.INSIDE_MEDIA_PORTS
-    # sip_alg_set_host_limits: any u32, 0: off
-    max_calls_per_host: _int_t(0, U32_MAX) = D.MAX_CALLS_PER_HOST
-    max_entries_per_host: _int_t(0, U32_MAX) = D.MAX_ENTRIES_PER_HOST
+    """Bounds on what SIP from outside, which anyone may send, can make the ALG keep or
+    open, and on what one inside host may make it keep (`set sip-alg security`, API
+    `sip_alg_set_security` and `sip_alg_set_host_limits`; the plugin refuses values out of
+    these bounds). The defaults are the plugin's."""
+    max_inbound_calls: _int_t(D.SECURITY_MIN["max_inbound_calls"], U32_MAX) = Field(
+        D.MAX_INBOUND_CALLS, description=(
+            "Call records that requests from outside may start, per worker. An outside "
+            "INVITE starts one only towards a REGISTER binding or a published server; "
+            "beyond the limit it passes with no record (inbound_refused)."))
+    max_inbound_per_source: _int_t(D.SECURITY_MIN["max_inbound_per_source"], U32_MAX) = Field(
+        D.MAX_INBOUND_PER_SOURCE, description=(
+            "Of those, the records one outside address may start, per worker."))
+    max_binding_time: _int_t(D.SECURITY_MIN["max_binding_time"], U32_MAX) = Field(
+        D.MAX_BINDING_TIME, description=(
+            "Seconds a REGISTER binding (the way in to a registered phone) lasts at most: a "
+            "registrar's longer Expires is cut to this."))
+    max_entries: _int_t(D.SECURITY_MIN["max_entries"], U32_MAX) = Field(
+        D.MAX_ENTRIES, description=(
+            "Server-map entries in all; beyond, no new entry (smap_full)."))
+    max_entries_per_call: _int_t(D.SECURITY_MIN["max_entries_per_call"], U32_MAX) = Field(
+        D.MAX_ENTRIES_PER_CALL, description=(
+            "Server-map entries of one call record; beyond, no new entry (smap_full)."))
+    inside_media_ports: InsidePorts = Field(D.INSIDE_MEDIA_PORTS, description=(
+        "Inside ports a media pinhole may lead to; SDP naming another port opens nothing "
+        "(media_forbidden). Ports below 1024 are always refused (media_privileged). Narrow "
+        "it to the phones' RTP range, e.g. 16384-32767."))
+    max_calls_per_host: _int_t(0, U32_MAX) = Field(D.MAX_CALLS_PER_HOST, description=(
+        "Call records of one inside host, per worker; beyond, its new calls pass with no "
+        "record (host_calls_full). 0: no limit."))
+    max_entries_per_host: _int_t(0, U32_MAX) = Field(D.MAX_ENTRIES_PER_HOST, description=(
+        "Server-map entries leading to one inside host; beyond, no new entry towards it "
+        "(host_smap_full). 0: no limit."))
 
 
 ValidationMode = _choice_t("strict", "lenient")
@@ -809,11 +929,17 @@ ClassAction = _choice_t("pass", "drop")
 
 
 class ActionsModel(_Model):
-    """sip_alg.validation.actions: per malformed class; None: the mode's default."""
-    parse: ClassAction = None
-    header: ClassAction = None
-    sdp: ClassAction = None
-    too_many: ClassAction = None
+    """What happens to a malformed message of each class: pass (forwarded untouched: no
+    rewrite, no pinhole) or drop (also counted as malformed_drop; over TCP the message is cut
+    out of the stream). A class not given takes its mode's action: lenient pass, strict
+    drop."""
+    parse: ClassAction = Field(None, description=(
+        "Start line, headers, framing, truncated UDP (parse_error, truncated)."))
+    header: ClassAction = Field(None, description=(
+        "Via, Contact, From, To, Route, request-URI, Expires (header_error)."))
+    sdp: ClassAction = Field(None, description="The SDP body (sdp_error).")
+    too_many: ClassAction = Field(None, description=(
+        "Over the ALG's limits of headers, rewrite sites or edits (too_many)."))
 
 
 def _method(v):
@@ -832,11 +958,15 @@ BlockMethods = _unique_list_t(Method, "must be a list of SIP methods", True,
 
 
 class RateModel(_Model):
-    """One method's token bucket per source address: rate requests per second (0: no
-    limit), burst at most at once (default: the rate; at least 1 with a rate, which
-    sip_alg_set_validation refuses otherwise)."""
-    rate: _int_t(0, U32_MAX)
-    burst: _int_t(0, U32_MAX) = None
+    """A token bucket per source address and worker thread for one method (the key:
+    invite or register): burst requests at once, refilled at rate a second; over it, the
+    request is dropped (rate_limited). Inside and outside senders alike, re-INVITEs
+    included: a proxy or PBX sends all its calls from one address, so its limit is the
+    whole site's."""
+    rate: _int_t(0, U32_MAX) = Field(description=(
+        "Requests a second; 0: no limit."))
+    burst: _int_t(0, U32_MAX) = Field(None, description=(
+        "Requests at most at once; at least 1 when rate is not 0. Not set: the rate."))
 
     def _check(self):
         if self.rate and self.burst == 0:
@@ -868,11 +998,22 @@ RateLimits = Annotated[Dict[str, RateModel], WrapValidator(_rate_limits_check)]
 
 
 class ValidationModel(_Model):
-    """sip_alg.validation (sip_alg_set_validation)."""
-    mode: ValidationMode = D.VALIDATION_MODE
-    actions: Optional[ActionsModel] = None
-    block_methods: BlockMethods = []
-    rate_limits: RateLimits = None
+    """What the ALG does with malformed, unwanted and flooding SIP (`set sip-alg
+    validation`, API `sip_alg_set_validation`). The defaults are the plugin's: lenient,
+    every malformed class passes, no method blocked, no rate limit."""
+    mode: ValidationMode = Field(D.VALIDATION_MODE, description=(
+        "lenient: what phones send beyond RFC 3261 (bare LF line ends, blank lines before "
+        "the start line, bytes after the body, a datagram without Content-Length) is "
+        "accepted and counted (lenient); strict: those are parse errors, and a request "
+        "without Max-Forwards is a header error. The mode is also the action of every class "
+        "actions does not name."))
+    actions: Optional[ActionsModel] = Field(None, description=(
+        "The action per class of malformed message (below)."))
+    block_methods: BlockMethods = Field([], description=(
+        "Requests from outside that are dropped (method_blocked), in-dialog ones included; "
+        f"any of {', '.join(D.SIP_METHODS)} (OTHER: any other method), any case. Blocking INVITE, ACK, BYE or CANCEL breaks calls: `check` warns."))
+    rate_limits: RateLimits = Field(None, description=(
+        f"Token buckets, keys {' and '.join(D.RATE_LIMITED)} (below). Not set: no limit."))
 
 
 def _server(v):
@@ -895,21 +1036,31 @@ InterfaceNames = _list_t(Annotated[str, WrapValidator(
 
 
 class SipAlgModel(_Model):
-    """sip_alg. servers: the published SIP servers (sip_alg_set_servers), a list of
-    "inside-address:port", each port one of ports.udp or ports.tcp, at most 16, none twice.
-    Without the key, every nat44.static_mappings entry whose local port is one of the SIP
-    ports of its protocol (a udp mapping's in ports.udp, a tcp mapping's in ports.tcp)
-    publishes its local endpoint as a server (each endpoint once); with it, the list is
-    taken as it is ([]: no server)."""
-    enabled: Bool = True
-    interfaces: InterfaceNames = None
-    ports: Optional[PortsModel] = None
-    timeouts: Optional[TimeoutsModel] = None
-    limits: Optional[LimitsModel] = None
-    media_other_hosts: Bool = False
-    security: Optional[SecurityModel] = None
-    validation: Optional[ValidationModel] = None
-    servers: Servers = None  # None (no key): from nat44.static_mappings (above)
+    """The SIP ALG. Without this section it is on, at the plugin's defaults, on every NAT
+    interface. `apply` sends each group of settings whose values differ from the running
+    VPP's."""
+    enabled: Bool = Field(True, description="false: the ALG is on no interface.")
+    interfaces: InterfaceNames = Field(None, description=(
+        "The interfaces (names under interfaces) the ALG is on, each of role inside or "
+        "outside. Not set: every inside and outside interface."))
+    ports: Optional[PortsModel] = Field(None, description="Where SIP is looked for (below).")
+    timeouts: Optional[TimeoutsModel] = Field(None, description="Timers (below).")
+    limits: Optional[LimitsModel] = Field(None, description="Table sizes (below).")
+    media_other_hosts: Bool = Field(False, description=(
+        "true: media pinholes also for another inside host an inside party's SDP names (a "
+        "media server or gateway beside a PBX), on the network of the interface the message "
+        "came in on. false: only for the host that signaled, since otherwise any inside "
+        "phone could open any port of any inside host to the outside; such offers pass with "
+        "that address untouched (media_refused). API `sip_alg_set_media_policy`."))
+    security: Optional[SecurityModel] = Field(None, description="Bounds (below).")
+    validation: Optional[ValidationModel] = Field(None, description=(
+        "Malformed, blocked and rate-limited SIP (below)."))
+    servers: Servers = Field(None, description=(
+        "Published SIP servers inside (a PBX, an SBC), `inside-address:port`, each port one "
+        "of ports.udp or ports.tcp: an INVITE from outside to one starts a call with media pinholes both ways, and the ALG makes no "
+        "signaling pinhole for it (its static mapping is one). Not set: the local endpoint "
+        "of every nat44.static_mappings entry whose local port is a SIP port of its "
+        "protocol, each once. []: none. API `sip_alg_set_servers`."))
 
 
 Action = _choice_t(*ACTIONS)
@@ -919,15 +1070,25 @@ _IcmpCode = _range_t(0, 255, "ICMP code")
 
 
 class FwRuleModel(_Model):
-    action: Action
-    src: IP4Net = ANY_NET
-    dst: IP4Net = ANY_NET
-    proto: Annotated[int, PlainValidator(_proto)] = 0
-    sport: _PortRange = None
-    dport: _PortRange = None
-    icmp_type: _IcmpType = None
-    icmp_code: _IcmpCode = None
-    tag: Annotated[str, PlainValidator(_tag)] = None
+    """One ACL rule; the first rule that matches a packet decides."""
+    action: Action = Field(description=(
+        "permit; permit+reflect (permit, and open a session that lets the flow's return "
+        "traffic in); deny."))
+    src: IP4Net = Field(ANY_NET, description=(
+        "Source prefix (a.b.c.d/n; an address alone is a /32)."))
+    dst: IP4Net = Field(ANY_NET, description="Destination prefix.")
+    proto: Annotated[int, PlainValidator(_proto)] = Field(0, description=(
+        "The IP protocol; any (0) matches every protocol."))
+    sport: _PortRange = Field(None, description=(
+        "Source port or range; only with proto udp or tcp. Not set: any."))
+    dport: _PortRange = Field(None, description=(
+        "Destination port or range; only with proto udp or tcp. Not set: any."))
+    icmp_type: _IcmpType = Field(None, description=(
+        "ICMP type or range; only with proto icmp. Not set: any."))
+    icmp_code: _IcmpCode = Field(None, description=(
+        "ICMP code or range; only with proto icmp. Not set: any."))
+    tag: Annotated[str, PlainValidator(_tag)] = Field(None, description=(
+        "A note, shown by `sipalgctl plan` beside the rule."))
 
     def _check(self):
         out = []
@@ -943,28 +1104,50 @@ FwRules = _list_t(FwRuleModel, "must be a list of rules")
 
 
 class FwPolicyModel(_Model):
-    default: Action = None  # None: the policy's own (FW_OUTBOUND, FW_INBOUND)
-    rules: Optional[FwRules] = None
+    """One direction's policy: rules in order, then the default."""
+    default: Action = Field(None, description=(
+        f"The action for what no rule matches. Not set: {D.FW_OUTBOUND} for outbound, "
+        f"{D.FW_INBOUND} for inbound."))
+    rules: Optional[FwRules] = Field(None, description=(
+        "Rules (below), in order, first match wins. Not set: none."))
 
 
 class FirewallModel(_Model):
-    enabled: Bool = True  # a firewall section is on unless it says otherwise
-    sessions: _int_t(1, 100_000_000) = None
-    outbound: Optional[FwPolicyModel] = None
-    inbound: Optional[FwPolicyModel] = None
+    """VPP's ACL plugin as a stateful firewall around NAT44-ED: outbound is the input ACL
+    of every inside interface (pre-NAT addresses), inbound the input ACL of every outside
+    interface (public addresses), and every outside interface gets an output ACL with one
+    permit+reflect rule, so the return traffic of every flow that leaves gets in. The ALG's
+    live pinholes pass the inbound policy through its gate. `apply` owns the ACLs tagged
+    sipalgctl:outbound, sipalgctl:inbound and sipalgctl:reflect and binds them first;
+    without this section, or disabled, it removes them (and only them)."""
+    enabled: Bool = Field(True, description=(
+        "A firewall section is on unless this says false."))
+    sessions: _int_t(1, 100_000_000) = Field(None, description=(
+        "ACL sessions (connections) VPP keeps, all interfaces together "
+        "(`acl-plugin { connection count max N }` in startup.conf: a change needs VPP "
+        "started again). Not set: VPP's default, 500000."))
+    outbound: Optional[FwPolicyModel] = Field(None, description=(
+        f"Traffic from the inside (default {D.FW_OUTBOUND})."))
+    inbound: Optional[FwPolicyModel] = Field(None, description=(
+        f"Traffic from the outside (default {D.FW_INBOUND}: only return traffic and the "
+        "ALG's pinholes get in)."))
 
 
 Routes = _list_t(RouteModel, "must be a list")
 
 
 class ConfigModel(_Model):
-    vpp: Optional[VppModel] = None
-    vrfs: Vrfs = None
-    interfaces: Annotated[Dict[str, InterfaceModel], WrapValidator(_interfaces_check)]
-    routes: Optional[Routes] = None
-    nat44: NatModel
-    sip_alg: Optional[SipAlgModel] = None
-    firewall: Optional[FirewallModel] = None
+    """The top level of a sipalgctl YAML file."""
+    vpp: Optional[VppModel] = Field(None, description="VPP's startup settings.")
+    vrfs: Vrfs = Field(None, description=(
+        "IPv4 tables other than the default one, by name. Not set: none."))
+    interfaces: Annotated[Dict[str, InterfaceModel], WrapValidator(_interfaces_check)] = Field(
+        description="The interfaces, by name: at least one inside and one outside.")
+    routes: Optional[Routes] = Field(None, description="Static routes. Not set: none.")
+    nat44: NatModel = Field(description="NAT44-ED.")
+    sip_alg: Optional[SipAlgModel] = Field(None, description="The SIP ALG.")
+    firewall: Optional[FirewallModel] = Field(None, description=(
+        "The firewall. Not set: none (sipalgctl's ACLs are removed)."))
 
 
 # --- the models as the dataclasses the rest of sipalgctl reads ---------------------------------

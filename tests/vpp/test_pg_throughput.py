@@ -2,8 +2,9 @@
 """The packet-generator benchmarks (perf/pg_bench.py, perf/call_bench.py) in short form,
 so CI runs them whenever VPP is there. They check that the benchmarks measure what they
 say (every packet through the path, the ALG's nodes on it, the calls set up and torn
-down), not how fast: performance goals live in the benchmarks, whose figures are in the
-README. The measured ratios are written to build/pg-throughput.json for the record."""
+down), not how fast: performance goals live in the benchmarks, whose figures are in
+docs/performance.md. The measured ratios are written to build/pg-throughput.json for the
+record."""
 
 import json
 import os

@@ -50,8 +50,8 @@ class PgTenants(PgNat):
             f"ip neighbor pg2 {S.A} {self.A_MAC}",
             f"ip neighbor pg1 203.0.113.2 {self.ROUTER_MAC}",
             "ip route add 198.51.100.0/24 via 203.0.113.2 pg1",
-            # each tenant's table its own route out (README: NAT44-ED sets no outgoing
-            # table on a flow the outside started through a static mapping)
+            # each tenant's table its own route out (docs/user-guide.md: NAT44-ED sets no
+            # outgoing table on a flow the outside started through a static mapping)
             "ip route add 198.51.100.0/24 table 10 via 203.0.113.2 pg1",
             "ip route add 198.51.100.0/24 table 20 via 203.0.113.2 pg1",
             f"nat44 plugin enable sessions {self.sessions}",
