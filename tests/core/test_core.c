@@ -315,7 +315,13 @@ run_dir (const char *dir)
 	}
       snprintf (path, sizeof (path), "%s/%s", dir, ents[i]->d_name);
       free (ents[i]);
-      if (stat (path, &st) == 0 && S_ISDIR (st.st_mode))
+      if (stat (path, &st) != 0)
+	{
+	  /* a dangling link or a file gone since scandir: a corpus file not run */
+	  perror (path);
+	  n_fail++;
+	}
+      else if (S_ISDIR (st.st_mode))
 	run_dir (path);
       else if (S_ISREG (st.st_mode))
 	run_file (path);

@@ -147,3 +147,58 @@ def test_zero_defaults_have_no_macro():
     assert set(P.validation_fields(config.Validation()).values()) == {0}  # False == 0
     m = macros("sip_alg.h")
     assert not [k for k in m if "PER_HOST" in k or "VALIDATION" in k or "STRICT" in k]
+
+
+# sip_alg_init's field for each default: the macro the header defines must be the one the
+# plugin starts with, in the right field (a swap of two macros passes the header check)
+INIT_FIELDS = {
+    "SIP_ALG_DEFAULT_PORT": "udp_ports[0]",
+    "SIP_ALG_DEFAULT_TCP_PORT": "tcp_ports[0]",
+    "SIP_ALG_DEFAULT_SIGNALING": "timeout_signaling",
+    "SIP_ALG_DEFAULT_MEDIA": "timeout_media",
+    "SIP_ALG_DEFAULT_CALL": "timeout_call",
+    "SIP_ALG_DEFAULT_MAX_CALLS": "max_calls",
+    "SIP_ALG_DEFAULT_MEDIA_INACTIVITY": "media_inactivity",
+    "SIP_ALG_DEFAULT_MAX_DURATION": "max_duration",
+    "SIP_ALG_DEFAULT_ONE_WAY_MEDIA": "one_way_media",
+    "SIP_ALG_MEDIA_PORT_LO": "media_port_lo",
+    "SIP_ALG_MEDIA_PORT_HI": "media_port_hi",
+    "SIP_ALG_DEFAULT_MAX_INBOUND": "max_inbound_calls",
+    "SIP_ALG_DEFAULT_MAX_INBOUND_SRC": "max_inbound_per_source",
+    "SIP_ALG_DEFAULT_MAX_BINDING": "max_binding_time",
+    "SIP_ALG_DEFAULT_MAX_ENTRIES": "max_entries",
+    "SIP_ALG_DEFAULT_MAX_PER_CALL": "max_entries_per_call",
+    "SIP_ALG_INSIDE_PORT_LO": "inside_port_lo",
+    "SIP_ALG_INSIDE_PORT_HI": "inside_port_hi",
+    "SIP_ALG_DEFAULT_TCP_REASSEMBLY": "tcp_reassembly",
+}
+
+
+def init_assignments():
+    """{macro: field} of sip_alg_init in sip_alg.c: `sam->f = M;`, `.f = M,` and the port
+    locals (`u16 port = M;` then `sam->udp_ports[0] = clib_host_to_net_u16 (port);`)."""
+    src = open(os.path.join(PLUGIN, "sip_alg.c")).read()
+    body = src[src.index("sip_alg_init (vlib_main_t *vm)"):]
+    body = body[:body.index("\n}\n")]
+    out = {}
+    local = dict((v, m) for v, m in re.findall(r"\bu16\s+(\w+)\s*=\s*(SIP_ALG_\w+);", body))
+    for field, var in re.findall(r"sam->(\w+\[\d+\])\s*=\s*clib_host_to_net_u16\s*\((\w+)\)",
+                                 body):
+        if var in local:
+            out.setdefault(local[var], []).append(field)
+    for field, macro in re.findall(r"(?:sam->|\.)(\w+)\s*=\s*(SIP_ALG_\w+)\s*[;,]", body):
+        out.setdefault(macro, []).append(field)
+    return out
+
+
+def test_init_starts_with_the_headers_defaults():
+    assigned = init_assignments()
+    macros_used = set()
+    for m in D.PLUGIN_MACROS.values():
+        macros_used.update(m if isinstance(m, tuple) else (m,))
+    # every default sipalgctl relies on (not the pure bounds) is where INIT_FIELDS says
+    defaults = {m for m in macros_used if m in INIT_FIELDS}
+    assert defaults == set(INIT_FIELDS), set(INIT_FIELDS) ^ defaults
+    for macro, field in INIT_FIELDS.items():
+        assert assigned.get(macro) == [field], \
+            f"sip_alg_init sets {assigned.get(macro)} from {macro}, expected [{field!r}]"
