@@ -162,12 +162,14 @@ def dump(st, extra=None, cfg=None, socket=None):
             name = st.tables.get(t)
             if not _valid_vrf_name(name):
                 new = f"vrf{t}"
-                warn(f"vrfs: VPP names table {t} {name!r}, which is not a vrfs name (letters, "
-                     f"digits, '-' and '_', at most {D.VRF_NAME_MAX}, not {D.DEFAULT_VPN!r}): "
-                     f"dumped as {new!r}, and VPP cannot rename a table: apply would make it "
-                     f"again under that name" if name is not None else
-                     f"vrfs: {where} is in table {t}, which VPP does not have: dumped as "
-                     f"{new!r}")
+                if name is None:
+                    warn(f"vrfs: {where} is in table {t}, which VPP does not have: dumped as "
+                         f"{new!r}")
+                else:
+                    warn(f"vrfs: VPP names table {t} {name!r}, which is not a vrfs name "
+                         f"(letters, digits, '-' and '_', at most {D.VRF_NAME_MAX}, not "
+                         f"{D.DEFAULT_VPN!r}): dumped as {new!r}, and VPP cannot rename a "
+                         f"table: apply would make it again under that name")
                 name = new
             tables[t] = name
         return tables[t]

@@ -7,7 +7,6 @@ before touching VPP; `apply --wait` waits for VPP's socket and interfaces, gives
 what is missing, and fails at once on what waiting cannot mend. tests/e2e/test_service.py
 runs the unit's ExecStart against a real VPP."""
 
-import configparser
 import os
 import shlex
 import shutil
@@ -28,8 +27,6 @@ SEED = os.path.join(ROOT, "mgmt", "examples", "seed.yaml")
 
 def unit(path):
     """The unit file's sections, keys repeated (ExecStart= twice) kept in order."""
-    p = configparser.RawConfigParser(strict=False, dict_type=dict, delimiters=("=",))
-    p.optionxform = str
     out = {}
     section = None
     for line in open(path):
@@ -93,9 +90,10 @@ def scratch_root(tmp_path):
     for d in ("/lib/systemd/system", "/usr/lib/systemd/system"):
         if os.path.isdir(d):
             for f in os.listdir(d):
-                if f.endswith((".target", ".slice")) and not (lib / f).exists():
-                    shutil.copy(os.path.join(d, f), lib / f, follow_symlinks=True) \
-                        if os.path.exists(os.path.join(d, f)) else None
+                src = os.path.join(d, f)
+                if f.endswith((".target", ".slice")) and os.path.exists(src) and \
+                        not (lib / f).exists():
+                    shutil.copy(src, lib / f)
     (lib / "vpp.service").write_text(
         "[Unit]\nDescription=vector packet processing engine\n\n[Service]\nType=simple\n"
         "ExecStart=/usr/bin/vpp -c /etc/vpp/startup.conf\nRestart=always\n\n"
