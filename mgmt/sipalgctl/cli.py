@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""sipalgctl: check, render, plan, apply, up, down, show, stats.
+"""sipalgctl: check, render, plan, apply, dump, up, down, show, stats.
 
 Exit codes: 0 ok, 1 invalid config, 2 VPP not installed or not reachable, 3 apply failed."""
 
 import argparse
+import glob
 import json
 import os
 import sys
@@ -11,11 +12,13 @@ import time
 
 from . import EXIT_APPLY_FAILED, EXIT_INVALID, EXIT_OK, EXIT_UNREACHABLE, __version__
 from . import config as C
+from . import dump as DUMP
 from . import plan as P
 from . import render as R
 from . import runner, show
-from .vpp import API_JSON, BINARY, ApiError, Client, Unreachable, find_plugin, find_prefix, \
-    installed_prefix, not_installed, not_running, shadowed, shadowing
+from .vpp import API_JSON, BINARY, ApiError, Client, NotRunning, PluginNotFound, Unreachable, \
+    find_plugin, find_prefix, installed_prefix, not_installed, not_running, plugin_dir_to_be, \
+    shadowed, shadowing
 
 
 def out(args, data, lines):
@@ -131,14 +134,28 @@ def cmd_check(args):
     return EXIT_OK
 
 
-def cmd_render(args):
-    cfg = load(args)
+def render_plugin_dir(cfg):
+    """The directory startup.conf's add-path names: the plugin's, found (vpp.find_plugin), with
+    a warning when VPP would load another; else, with a warning naming where it was looked for,
+    where it will be (vpp.plugin_dir_to_be): render needs no built plugin."""
     prefix = installed_prefix(cfg.vpp.prefix)
-    plugin = find_plugin(cfg.vpp.plugin_path, prefix)
+    try:
+        plugin = find_plugin(cfg.vpp.plugin_path, prefix)
+    except PluginNotFound as e:
+        d, why = plugin_dir_to_be(cfg.vpp.plugin_path, prefix, cfg.vpp.prefix)
+        print(f"sipalgctl: warning: {str(e).split('; ')[0]}; startup.conf names {d}, {why}",
+              file=sys.stderr)
+        return d
     so = shadowing(plugin, prefix)
     if so:
         print(f"sipalgctl: warning: {shadowed(plugin, prefix, so)}", file=sys.stderr)
-    files = R.render(cfg, templates=args.templates or R.TEMPLATES, plugin_dir=plugin.dir)
+    return plugin.dir
+
+
+def cmd_render(args):
+    cfg = load(args)
+    files = R.render(cfg, templates=args.templates or R.TEMPLATES,
+                     plugin_dir=render_plugin_dir(cfg))
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         for name, text in files.items():
@@ -155,10 +172,40 @@ def cmd_render(args):
     return EXIT_OK
 
 
+def api_socket(args, cfg=None):
+    return args.socket or (cfg.vpp.api_socket if cfg else C.VppSettings().api_socket)
+
+
+def write_out(path, text):
+    """text to the file path ("-": stdout)."""
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    with open(path, "w") as f:
+        f.write(text)
+
+
+EXEC_HEADER = """VPP CLI for `vppctl exec <this file, by its absolute path>`, written by
+`sipalgctl plan {config} --exec-file`
+from the state of the VPP at {socket}:
+run it on that VPP as it was then (plan again if it has changed). VPP's exec stops at the
+first command that fails (`vppctl exec` prints `exec: CLI line error: ...` and exits
+0), but VPP's CLI does not report the failures of `set acl-plugin ...` commands: afterwards,
+`sipalgctl plan` on the same configuration shows anything left to do."""
+
+
 def cmd_plan(args):
     cfg = load(args)
     with client(args, cfg) as c:
-        ops = P.plan(cfg, P.read_state(c))
+        st = P.read_state(c)
+        ops = P.plan(cfg, st)
+    if args.exec_file:
+        lines = P.exec_script(ops, st)  # PlanError, before anything is written
+        head = EXEC_HEADER.format(config=args.config, socket=api_socket(args, cfg))
+        write_out(args.exec_file, "".join(f"# {h}\n" for h in head.splitlines()) + "".join(
+            f"{line}\n" for line in lines or ["# nothing to do"]))
+        if args.exec_file == "-":
+            return EXIT_OK
     calls = [o.call() for o in ops]
     lines = []
     for o in ops:
@@ -191,11 +238,97 @@ def do_apply(args, cfg, plugin=None):
     return sent
 
 
+def wait_for_vpp(args, cfg, timeout):
+    """Wait, up to timeout seconds, until VPP answers on its API socket and has the
+    configuration's interfaces (startup.conf's bootstrap.cli makes them after the socket is
+    there); Unreachable naming what is still missing after that. Anything but a socket that
+    does not answer yet (VPP or the plugin not installed, the plugin not loaded) fails at
+    once."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with client(args, cfg) as c:  # Client itself tries for 5 s
+                have = P.read_state(c).sw_if_index
+            missing = [i.vpp_ifname for i in cfg.interfaces.values()
+                       if i.vpp_ifname not in have]
+            if not missing:
+                return
+            why = (f"VPP has no interface {', '.join(missing)} (does it run the startup.conf "
+                   f"and bootstrap.cli `sipalgctl render` wrote for {args.config}?)")
+        except NotRunning as e:
+            why = str(e)
+        if time.monotonic() >= deadline:
+            raise Unreachable(f"waited {timeout:g} s for VPP: {why}")
+        time.sleep(1)
+
+
+def config_files(path):
+    """The configuration files apply takes from path: path itself, or every *.yaml in it when
+    it is a directory, in the order of their names."""
+    if not os.path.isdir(path):
+        return [path]
+    return sorted(glob.glob(os.path.join(path, "*.yaml")))
+
+
 def cmd_apply(args):
-    """--json: {"applied": [...]}, the operations sent, as plan --json lists them."""
-    ops = do_apply(args, load(args))
+    """Every file is loaded (and checked) before any is applied; two that are for the same VPP
+    (API socket) are refused, each would undo what the other applies. --json:
+    {"applied": [...]}, the operations sent (of every file), as plan --json lists them."""
+    paths = config_files(args.config)
+    if not paths:
+        print(f"{args.config}: no *.yaml in it", file=sys.stderr)
+        return EXIT_INVALID
+    cfgs, seen = [], {}
+    for path in paths:
+        args.config = path  # for main()'s messages
+        cfg = load(args)
+        sock = api_socket(args, cfg)
+        if sock in seen:
+            raise C.ConfigError([("vpp.runtime_dir", f"the same VPP (API socket {sock}) as "
+                                  f"{seen[sock]}: each would undo what the other applies")])
+        seen[sock] = path
+        cfgs.append((path, cfg))
+    applied = []
+    for path, cfg in cfgs:
+        args.config = path
+        if len(cfgs) > 1 and not args.json:
+            print(f"== {path}")
+        if args.wait:
+            wait_for_vpp(args, cfg, args.wait)
+        applied += ops_json(do_apply(args, cfg))
     if args.json:
-        out(args, {"applied": ops_json(ops)}, [])
+        out(args, {"applied": applied}, [])
+    return EXIT_OK
+
+
+def cmd_dump(args):
+    """The running configuration as YAML (dump.py), to --output or stdout; the YAML must pass
+    check (else nothing is written, exit 1), and what plan would still do against it is
+    warned about."""
+    cfg = load(args) if args.config else None
+    sock = api_socket(args, cfg)
+    with client(args, cfg) as c:
+        st = P.read_state(c)
+        extra = DUMP.read_extra(c)
+    data, warnings = DUMP.dump(st, extra, cfg, sock)
+    vpp_from = f"the settings of {args.config}" if cfg else "sipalgctl's defaults"
+    text = DUMP.to_yaml(data, [
+        f"The running configuration of the VPP at {sock}, written by `sipalgctl dump`.",
+        f"vpp: {vpp_from} (VPP does not report them), the runtime directory its API "
+        f"socket's."])
+    try:
+        dumped = DUMP.check(text)
+        left = P.plan(dumped, st)
+    except (C.ConfigError, P.PlanError) as e:
+        for path, msg in getattr(e, "problems", [("plan", str(e))]):
+            print(f"sipalgctl: dump: {path}: {msg}", file=sys.stderr)
+        print("sipalgctl: dump: the running configuration cannot be written as sipalgctl's "
+              "YAML (above); nothing written", file=sys.stderr)
+        return EXIT_INVALID
+    warnings += [f"plan against the dump would still do: {o.cli()}" for o in left]
+    for w in warnings:
+        print(f"sipalgctl: dump: warning: {w}", file=sys.stderr)
+    write_out(args.output, json.dumps(data, indent=2) + "\n" if args.json else text)
     return EXIT_OK
 
 
@@ -312,7 +445,25 @@ they are, the ACLs tagged sipalgctl:outbound, sipalgctl:inbound and sipalgctl:re
 creates them, replaces them in place when their rules change, puts them first in each
 interface's ACL lists (ACLs of others stay bound after them, in their order, but no packet
 reaches them: each of sipalgctl's ends in its default, any -> any) and deletes them
-(unbound first) when the firewall is off or gone. Applying twice changes nothing."""
+(unbound first) when the firewall is off or gone. Applying twice changes nothing.
+
+config may be a directory: every *.yaml in it, in the order of their names, each for its own
+VPP (two for the same API socket are refused); all are checked before any is applied, and
+apply stops at the first that fails. With --wait, apply first waits for VPP to answer and to
+have the configuration's interfaces: the systemd unit sipalgctl.service runs `sipalgctl apply
+--wait 120 /etc/sipalgctl` after vpp.service."""
+
+
+DUMP_HELP = """write the running configuration of VPP as sipalgctl's YAML, which check accepts
+and against which plan finds nothing to do (read-only): every interface with an IPv4 address
+(af_packet for host-<x>, tap for tap0, tap1, ..., else existing), its table, NAT44-ED role and
+address; the IPv4 tables in use (vrfs), routes through those interfaces, NAT44-ED's pool and
+static mappings (not the ALG's pinholes), every SIP ALG setting and the interfaces it is on,
+and the firewall from the ACLs tagged sipalgctl:. config (optional) gives the socket and the
+vpp section, which VPP does not report. What the YAML cannot say is warned about on stderr,
+with what plan would still do against the dump; when the running configuration is no valid
+configuration (no NAT44-ED pool, no inside or outside interface), nothing is written (exit
+1)."""
 
 
 def parser():
@@ -339,12 +490,26 @@ def parser():
     r.add_argument("--out", help="directory to write to (default: print)")
     r.add_argument("--templates", help="template directory (default: SIPALGCTL_TEMPLATES, "
                    "else the packaged ones, else the checkout's templates/)")
-    with_config("plan", cmd_plan, "show what apply would change (read-only)",
-                description="show what apply would change (read-only), as VPP CLI text; an "
-                "ACL this plan creates is named by its tag (<sipalgctl:inbound>) until VPP "
-                "gives it an index, and `# rules ...` says which YAML rule each ACL rule is")
-    with_config("apply", cmd_apply, "bring the running VPP to the configuration",
-                description=APPLY_HELP)
+    pl = with_config("plan", cmd_plan, "show what apply would change (read-only)",
+                     description="show what apply would change (read-only), as VPP CLI text; "
+                     "an ACL this plan creates is named by its tag (<sipalgctl:inbound>) until "
+                     "VPP gives it an index, and `# rules ...` says which YAML rule each ACL "
+                     "rule is")
+    pl.add_argument("--exec-file", metavar="FILE",
+                    help="also write the plan to FILE ('-': stdout, instead of the plan) as "
+                    "VPP CLI commands that `vppctl exec FILE` runs, one a line; refused, "
+                    "writing nothing, when an operation has no CLI equivalent (deleting a route "
+                    "or an IPv4 table)")
+    ap = with_config("apply", cmd_apply, "bring the running VPP to the configuration",
+                     description=APPLY_HELP)
+    ap.add_argument("--wait", type=float, metavar="SECONDS", default=0,
+                    help="first wait up to SECONDS for VPP to answer on its API socket and to "
+                    "have the configuration's interfaces (for a VPP just started, as by the "
+                    "systemd unit); default: do not wait")
+    du = with_config("dump", cmd_dump, "write the running configuration as YAML (read-only)",
+                     optional=True, description=DUMP_HELP)
+    du.add_argument("-o", "--output", default="-", metavar="FILE",
+                    help="write to FILE (default: stdout)")
     with_config("up", cmd_up, "render, start VPP, apply")
     with_config("down", cmd_down, "stop the VPP started by up")
     s = sub.add_parser(

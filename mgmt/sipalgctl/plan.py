@@ -24,6 +24,7 @@ apply() fills in the index (resolve) from the reply of the operation that create
 """
 
 import copy
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Dict, Optional, Set, Tuple, Union
 
@@ -101,6 +102,17 @@ class Op:
         """What the operation is for, when its CLI text does not say it (or None)."""
         return None
 
+    def exec_lines(self):
+        """The operation as lines of VPP's CLI that do what call() does, for a file that
+        `vppctl exec` runs (one command a line: VPP's CLI has no separator); NoCli when VPP's
+        CLI cannot do it."""
+        return [self.cli()]
+
+    def exec_note(self):
+        """What the exec file's reader must know of the CLI lines, when they do what call()
+        does but leave VPP otherwise than the API would (or None)."""
+        return None
+
     def resolve(self, created):
         """The operation with the indices of the ACLs created so far ({tag: index})."""
         return self
@@ -112,6 +124,19 @@ class Op:
         """What a non-zero retval of call() means, when more can be said than its number
         (or None)."""
         return None
+
+
+class NoCli(Exception):
+    """An operation VPP's CLI cannot do as the binary API does (why)."""
+
+
+# VPP keeps what its CLI and its API made of IPv4 tables and routes apart (FIB sources CLI and
+# API: ip_table_delete and the route commands take away their own source's only)
+CLI_SOURCE = ("VPP's CLI takes away only what its CLI made (the FIB keeps the CLI's and the "
+              "API's tables and routes apart), and VPP cannot tell whether sipalgctl apply "
+              "made it through the API")
+MADE_ON_CLI = ("made on the CLI: `{}` on the CLI deletes it again, sipalgctl apply cannot "
+               "(VPP keeps the CLI's routes and tables apart from the API's)")
 
 
 @dataclass
@@ -134,6 +159,14 @@ class IpTable(Op):
 
     def comment(self):
         return self.why
+
+    def exec_lines(self):
+        if not self.is_add:
+            raise NoCli(f"deleting table {self.table_id}: {CLI_SOURCE}")
+        return [self.cli()]
+
+    def exec_note(self):
+        return MADE_ON_CLI.format(f"ip table del {self.table_id}") if self.is_add else None
 
 
 @dataclass
@@ -202,6 +235,14 @@ class RouteOp(Op):
         table = f" table {self.table_id}" if self.table_id else ""
         return (f"ip route {'add' if self.is_add else 'del'} {self.prefix}{table} via {self.via} "
                 f"{self.ifname}")
+
+    def exec_lines(self):
+        if not self.is_add:
+            raise NoCli(f"deleting a route: {CLI_SOURCE}")
+        return [self.cli()]
+
+    def exec_note(self):
+        return MADE_ON_CLI.format(replace(self, is_add=False).cli()) if self.is_add else None
 
     def call(self):
         return "ip_route_add_del", {"is_add": self.is_add, "route": {
@@ -284,6 +325,14 @@ class NatStaticMapping(Op):
             "external_ip_address": self.external, "protocol": IP_PROTO[self.protocol],
             "local_port": self.local_port, "external_port": self.external_port,
             "external_sw_if_index": 0xFFFFFFFF, "vrf_id": self.vrf, "tag": "sipalgctl"}
+
+    def exec_lines(self):
+        # the vrf always: without it the CLI takes NAT44-ED's inside-vrf, not table 0 as the
+        # API's vrf_id 0 (the same table unless NAT44-ED was enabled with another inside-vrf);
+        # the CLI has no tag, which nothing reads back
+        return [f"nat44 add static mapping {self.protocol} local {self.local} {self.local_port} "
+                f"external {self.external} {self.external_port} vrf {self.vrf}"
+                + ("" if self.is_add else " del")]
 
 
 @dataclass
@@ -381,9 +430,17 @@ class AlgLimits(Op):
     max_calls: int
     lo: int
     hi: int
+    # the running range: sip_alg_set_limits sets the range only when it differs (the plugin
+    # refuses to change it while calls hold media ports), `set sip-alg media-ports` always
+    have: Optional[Tuple[int, int]] = field(default=None, compare=False)
 
     def cli(self):
         return f"set sip-alg max-calls {self.max_calls}; set sip-alg media-ports {self.lo}-{self.hi}"
+
+    def exec_lines(self):
+        return [f"set sip-alg max-calls {self.max_calls}"] + (
+            [] if self.have == (self.lo & ~1, self.hi) else
+            [f"set sip-alg media-ports {self.lo}-{self.hi}"])
 
     def call(self):
         return "sip_alg_set_limits", {"max_calls": self.max_calls, "media_port_lo": self.lo,
@@ -624,6 +681,12 @@ class AclInterface(Op):
             return tuple(created.get(a, a) if isinstance(a, str) else a for a in refs)
         return replace(self, want=(one(self.want[0]), one(self.want[1])))
 
+    def exec_lines(self):
+        unknown = [a for w in self.want for a in w if not isinstance(a, int)]
+        if unknown:  # exec_script resolves every ACL the plan creates
+            raise NoCli(f"{self.ifname}: no index for {', '.join(unknown)}")
+        return self.cli().split("; ")
+
 
 class PlanError(Exception):
     """The running VPP lacks something the plan needs (e.g. an interface)."""
@@ -840,7 +903,7 @@ def plan(cfg, st):
     if cur.get("one_way_media") != s.one_way_media:
         alg_ops.append(AlgOneWayMedia(s.one_way_media))
     if (cur.get("max_calls"), cur.get("media_ports")) != (s.max_calls, tuple(s.media_ports)):
-        alg_ops.append(AlgLimits(s.max_calls, *s.media_ports))
+        alg_ops.append(AlgLimits(s.max_calls, *s.media_ports, have=cur.get("media_ports")))
     if cur.get("tcp_reassembly") != s.tcp_reassembly:
         alg_ops.append(AlgTcp(s.tcp_reassembly))
     if cur.get("media_other_hosts") != s.media_other_hosts:
@@ -974,3 +1037,54 @@ def apply(c, ops, progress=None):
                 raise ApiError(msg, e.retval, why=why) from e
             raise
         op.done(reply, created)
+
+
+# --- the plan as a file of VPP CLI commands -----------------------------------------------------
+
+ACL_INDEX_CHECK = ("VPP picks a new ACL's index itself; the lines below bind this one as ACL "
+                   "{i}: made, deleted by that index, which fails and stops the file unless "
+                   "VPP gave it {i}, and made again, VPP giving it the index it has just freed")
+
+
+def exec_script(ops, st):
+    """The operations as lines of VPP's CLI for `vppctl exec`, each command on a line of its
+    own, comments (`#`) saying what a line is for; PlanError, naming them, when VPP's CLI
+    cannot do some of them as the binary API does (nothing is written then).
+
+    An ACL this plan creates is bound by the index VPP will give it, which the CLI cannot
+    refer to otherwise: the lowest index no ACL of st has, taken in turn. VPP reuses the
+    index of a deleted ACL first, the last deleted first, so that is a guess; it is made
+    sure of by deleting the ACL by that index after making it (`delete acl-plugin acl` fails
+    on an index no ACL has, and `vppctl exec` stops there) and making it again (VPP gives it
+    the index it has just freed). Replacing an ACL by its index would not do: VPP's CLI does
+    not report the failures of `set acl-plugin ...` commands (`set acl-plugin`'s own function
+    takes over and succeeds), and exec would go on."""
+    free = (i for i in itertools.count() if i not in st.acls)
+    created, lines, missing = {}, [], []
+    for op in ops:
+        new_acl = isinstance(op, AclAddReplace) and op.index is None
+        if new_acl:
+            created[op.tag] = next(free)
+        op = op.resolve(created)
+        try:
+            cmds = op.exec_lines()
+        except NoCli as e:
+            missing.append(f"{op.cli()} ({e})")
+            continue
+        for note in (op.comment(), op.exec_note()):
+            if note:
+                lines.append(f"# {note}")
+        lines += cmds
+        if new_acl:
+            i = created[op.tag]
+            lines[-1:-1] = ["# " + ACL_INDEX_CHECK.format(i=i)]
+            lines += [f"delete acl-plugin acl index {i}", op.cli()]
+    if missing:
+        raise PlanError(f"{len(missing)} operation{'s' if len(missing) > 1 else ''} of the "
+                        f"plan VPP's CLI cannot do: " + "; ".join(missing) +
+                        "; sipalgctl apply does them (no exec file written)")
+    for line in lines:
+        if "\n" in line or (not line.startswith("#") and ("#" in line or "$" in line)):
+            # VPP's CLI reads `#` as a comment and `$(...)` as a macro
+            raise PlanError(f"cannot write {line!r} as one line of VPP's CLI")
+    return lines

@@ -231,6 +231,38 @@ def find_plugin(explicit=None, prefix=None):
         f"vpp.plugin_path (or {PLUGIN_ENV}) to the directory that has it")
 
 
+def multiarch():
+    """The Debian multiarch triplet of this machine (x86_64-linux-gnu): VPP's libraries and
+    plugins are under <prefix>/lib/<triplet>."""
+    import platform
+    import sysconfig
+    return sysconfig.get_config_var("MULTIARCH") or f"{platform.machine()}-linux-gnu"
+
+
+def plugin_dir_to_be(explicit=None, prefix=None, vpp_prefix=None):
+    """(directory, why there) where the plugin will be when find_plugin finds none: the one
+    vpp.plugin_path (explicit) or SIPALGCTL_PLUGIN_PATH names; else the plugin directory of the
+    VPP in prefix (installed_prefix()), which holds VPP's own plugins and where `make
+    install-plugin` and the plugin's package put it; else, no VPP being installed, where that
+    directory will be: <vpp_prefix>/lib/<multiarch>/vpp_plugins, vpp_prefix being vpp.prefix,
+    else VPP_PREFIX, else /usr (FD.io's packages)."""
+    setting = "vpp.plugin_path" if explicit else PLUGIN_ENV if os.environ.get(PLUGIN_ENV) \
+        else None
+    if setting:
+        return explicit or os.environ[PLUGIN_ENV], f"which {setting} names"
+    if prefix:
+        dirs = vpp_plugin_dirs(prefix)
+        own = [d for d in dirs if glob.glob(os.path.join(d, "*_plugin.so"))]
+        if own or dirs:
+            return (own or dirs)[0], (f"VPP's plugin directory in {prefix}, where `make "
+                                      f"install-plugin` and the plugin's package put it")
+    named = vpp_prefix or os.environ.get("VPP_PREFIX")
+    base = search(vpp_prefix)[0][0] if named else "/usr"
+    d = os.path.join(base, "lib", multiarch(), "vpp_plugins")
+    return d, (f"VPP's plugin directory once VPP is installed in {base}"
+               + ("" if named else " (FD.io's packages)"))
+
+
 def shadowing(plugin, prefix):
     """The sip_alg_plugin.so VPP loads instead of plugin, or None: VPP searches its own plugin
     directories before an add-path and loads the first plugin of a name, so an installed copy

@@ -191,17 +191,26 @@ def test_wheel_renders_golden(build_python, tmp_path, via_sdist):
     # the plugin in VPP's own plugin directory: adding that directory again changes nothing
     assert_golden(render(py, str(work), VPP_PREFIX=vpp), plugins)
 
-    # the plugin nowhere: no checkout to look in, only VPP's plugin directories
+    # the plugin nowhere: no checkout to look in, only VPP's plugin directories; startup.conf
+    # names VPP's, where the plugin will be installed, with a warning
     novpp = str(tmp_path / "novpp")
-    fake_vpp(novpp, plugin=False)
+    novpp_plugins = fake_vpp(novpp, plugin=False)
     r = subprocess.run([sipalgctl(py), "render", SEED], capture_output=True, text=True,
                        cwd=str(work), env=venv_env(py, VPP_PREFIX=novpp))
-    assert (r.returncode, r.stdout) == (2, "")
+    assert r.returncode == 0 and f"  add-path {novpp_plugins}\n" in r.stdout
     assert r.stderr == (
-        f"sipalgctl: sip_alg plugin not found: no sip_alg_plugin.so in {novpp}/lib*/vpp_plugins, "
-        f"{novpp}/lib*/*/vpp_plugins (VPP's plugin directories); install it into VPP "
-        f"(make install-plugin, in a vpp-sipalg checkout), or set vpp.plugin_path (or "
-        f"SIPALGCTL_PLUGIN_PATH) to the directory that has it\n")
+        f"sipalgctl: warning: sip_alg plugin not found: no sip_alg_plugin.so in "
+        f"{novpp}/lib*/vpp_plugins, {novpp}/lib*/*/vpp_plugins (VPP's plugin directories); "
+        f"startup.conf names {novpp_plugins}, VPP's plugin directory in {novpp}, where `make "
+        f"install-plugin` and the plugin's package put it\n")
+
+    # the systemd units are in the wheel
+    units = run(py, "-c", "import importlib.resources as r; d = r.files('sipalgctl') / "
+                "'systemd'; print(d / 'sipalgctl.service'); print(d / 'vpp.service.d' / "
+                "'sipalgctl.conf')", cwd=str(work), env=venv_env(py)).stdout.split()
+    for unit in units:
+        assert unit.startswith(str(tmp_path / "venv")) and os.path.isfile(unit), unit
+    assert "ExecStart=sipalgctl apply --wait" in open(units[0]).read()
 
     # SIPALGCTL_TEMPLATES overrides the packaged templates
     mine = tmp_path / "mine"

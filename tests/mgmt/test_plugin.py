@@ -240,15 +240,51 @@ def test_render_yaml_plugin_path(tmp_path, capsys, checkout):
 
 
 def test_render_not_found(tmp_path, capsys, installed):
+    """No plugin anywhere, VPP installed: startup.conf names VPP's own plugin directory, where
+    `make install-plugin` or the plugin's package will put it, with a warning naming where
+    the plugin was looked for (render needs no built plugin: exit 0)."""
     vpp = str(tmp_path / "vpp")
-    make_vpp(vpp, plugin=False)
+    plugins = make_vpp(vpp, plugin=False)
     rc, text, err = render(capsys, tmp_path, SEED)
-    assert rc == 2
-    assert err == (f"sipalgctl: sip_alg plugin not found: no sip_alg_plugin.so in "
+    assert rc == 0
+    assert f"  plugin sip_alg_plugin.so {{ enable }}\n  add-path {plugins}\n}}\n" in text
+    assert err == (f"sipalgctl: warning: sip_alg plugin not found: no sip_alg_plugin.so in "
                    f"{vpp}/lib*/vpp_plugins, {vpp}/lib*/*/vpp_plugins (VPP's plugin "
-                   f"directories); install it into VPP (make install-plugin, in a vpp-sipalg "
-                   f"checkout), or set vpp.plugin_path (or SIPALGCTL_PLUGIN_PATH) to the "
-                   f"directory that has it\n")
+                   f"directories); startup.conf names {plugins}, VPP's plugin directory in "
+                   f"{vpp}, where `make install-plugin` and the plugin's package put it\n")
+
+
+def test_render_not_found_nothing_installed(tmp_path, capsys, checkout, monkeypatch):
+    """Neither the plugin nor VPP (a management host): startup.conf names where FD.io's
+    packages put VPP's plugins, /usr/lib/<multiarch>/vpp_plugins, or the same under the
+    prefix VPP_PREFIX names."""
+    monkeypatch.setattr(V, "multiarch", lambda: "x86_64-linux-gnu")
+    rc, text, err = render(capsys, tmp_path, SEED)
+    want = "/usr/lib/x86_64-linux-gnu/vpp_plugins"
+    assert rc == 0 and f"  add-path {want}\n" in text
+    assert err == (f"sipalgctl: warning: sip_alg plugin not found: no sip_alg_plugin.so in "
+                   f"{checkout}/build/plugin/lib/vpp_plugins (this checkout) or VPP's plugin "
+                   f"directories (no VPP found); startup.conf names {want}, VPP's plugin "
+                   f"directory once VPP is installed in /usr (FD.io's packages)\n")
+    monkeypatch.setenv("VPP_PREFIX", str(tmp_path / "vpp"))
+    rc, text, err = render(capsys, tmp_path, SEED)
+    want = f"{tmp_path}/vpp/lib/x86_64-linux-gnu/vpp_plugins"
+    assert rc == 0 and f"  add-path {want}\n" in text
+    assert err.endswith(f"; startup.conf names {want}, VPP's plugin directory once VPP is "
+                        f"installed in {tmp_path}/vpp\n"), err
+
+
+def test_render_plugin_path_not_there_yet(tmp_path, capsys, installed):
+    """vpp.plugin_path names a directory without the plugin (yet): startup.conf names it,
+    with a warning."""
+    mine = str(tmp_path / "mine")
+    cfg = write(str(tmp_path / "fw.yaml"),
+                open(SEED).read().replace("vpp:\n", f"vpp:\n  plugin_path: {mine}\n", 1))
+    rc, text, err = render(capsys, tmp_path, cfg)
+    assert rc == 0 and f"  add-path {mine}\n" in text
+    assert err == (f"sipalgctl: warning: sip_alg plugin not found: no sip_alg_plugin.so in "
+                   f"{mine} (vpp.plugin_path); startup.conf names {mine}, which "
+                   f"vpp.plugin_path names\n")
 
 
 def test_render_shadowed_warns(tmp_path, capsys, checkout):
