@@ -22,11 +22,13 @@ PLUGIN_SRCS := $(wildcard vpp-plugin/sip_alg/*.c vpp-plugin/sip_alg/*.h vpp-plug
   $(wildcard vpp-plugin/CMakeLists.txt vpp-plugin/sip_alg/CMakeLists.txt) $(CORE_SRCS) $(CORE_HDRS)
 PLUGIN_SO := $(BUILD)/plugin/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core plugin plugin-asan install-plugin pg-bench call-bench stress stress-asan impair perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo docs
+.PHONY: help core plugin plugin-asan install-plugin deb wheel pg-bench call-bench stress stress-asan impair perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo docs
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
 	@echo "make install-plugin  install the plugin and its API JSON into VPP_PREFIX"
+	@echo "make deb       Debian package of the plugin for the VPP in VPP_PREFIX -> $(BUILD)/*.deb (docs/packaging.md)"
+	@echo "make wheel     sipalgctl's wheel -> $(BUILD)/dist"
 	@echo "make test      core library + C tests + plugin + pytest (all tiers VPP allows)"
 	@echo "make sanitize  C tests of the core under ASan+UBSan, inputs against a guard page"
 	@echo "make fuzz      libFuzzer on parser and rewriter for FUZZ_SECONDS (default 60)"
@@ -62,6 +64,18 @@ endif
 install-plugin: plugin
 	@test -n "$(VPP_PREFIX)" || { echo "VPP not found: nothing to install into"; exit 2; }
 	cmake --install $(BUILD)/plugin --prefix $(VPP_PREFIX)
+
+deb:
+	@test -n "$(VPP_PREFIX)" || { echo "VPP not found (VPP_PREFIX, /usr, /usr/local, /opt/vpp): no package"; exit 2; }
+	bash vpp-plugin/packaging/mkdeb.sh $(VPP_PREFIX) $(BUILD)
+
+# built from a copy of mgmt/ and templates/ (an in-tree build leaves build/ and *.egg-info in
+# mgmt/), with the setuptools of $(PY) (tests/requirements.txt), so nothing is downloaded
+wheel:
+	rm -rf $(BUILD)/wheel && mkdir -p $(BUILD)/wheel $(BUILD)/dist
+	cp -r mgmt templates $(BUILD)/wheel/
+	rm -rf $(BUILD)/wheel/mgmt/*.egg-info $(BUILD)/wheel/mgmt/build
+	$(PY) -m pip wheel -q --no-deps --no-build-isolation -w $(BUILD)/dist $(BUILD)/wheel/mgmt
 
 $(BUILD)/core/test_core: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_core.c tests/core/plan_check.h
 	@mkdir -p $(@D)
