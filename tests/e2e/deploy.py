@@ -17,7 +17,10 @@ import time
 import yaml
 
 import vpp_harness as h
-from test_call import HERE, capture, packets
+from capture import (Capture, assert_flow, assert_silent, call_bye, finish, floor,
+                     pause_before_play, rtp_seqs, sipp_sockets, talk_seconds, wait_listening)
+from capture import kamailio as start_kamailio
+from test_call import HERE
 from topo import Topo, ctl
 
 PBX = "192.168.1.5"  # the SIP server inside, published on the NAT address's port 5060
@@ -27,6 +30,10 @@ REGISTRAR_CFG = os.path.join(HERE, "..", "data", "kamailio-registrar.cfg.in")
 PROXY_CFG = os.path.join(HERE, "..", "data", "kamailio.cfg.in")
 # uac.xml's call, shorter: 3 s of media after the ACK instead of 6 s
 SHORT = (('<pause milliseconds="6000"/>', '<pause milliseconds="3000"/>'),)
+with open(os.path.join(HERE, "scenarios", "uac.xml")) as _f:
+    TALK = talk_seconds(_f.read().replace(*SHORT[0]))  # how long call() talks before its BYE
+with open(os.path.join(HERE, "scenarios", "pbx_uas.xml")) as _f:
+    PBX_WAIT = pause_before_play(_f.read())  # the PBX answering plays this much less
 
 
 def add_inside_host(t, addr, timeout=10):
@@ -111,21 +118,21 @@ def scenario(tmp, name, out, subs=(), tcp=False):
     return path
 
 
-def sipp(t, ns, tmp, name, xml, *args, tcp=False):
-    """sipp in namespace ns: one call of scenario file xml; output in tmp/<name>.log."""
-    return t.popen_in(ns, "sipp", "-sf", xml, *(["-t", "t1"] if tcp else []), *args, "-m", "1",
-                      "-nostdin", "-timeout", "30s", "-trace_err", "-trace_msg", cwd=tmp,
-                      log=os.path.join(tmp, name + ".log"))
+def sipp(t, ns, tmp, name, xml, *args, tcp=False, listen=False):
+    """sipp in namespace ns: one call of scenario file xml; output in tmp/<name>.log.
+    listen: a callee, returned once its SIP socket (-i, -p of args) is bound."""
+    args = ["-sf", xml, *(["-t", "t1"] if tcp else []), *args, "-m", "1", "-nostdin",
+            "-timeout", "30s", "-trace_err", "-trace_msg"]
+    log = os.path.join(tmp, name + ".log")
+    p = t.popen_in(ns, "sipp", *args, cwd=tmp, log=log)
+    if listen:
+        wait_listening(t, ns, p, sipp_sockets(args), f"sipp {name}", log)
+    return p
 
 
 def kamailio(t, tmp, cfg):
-    """Kamailio in the outside namespace with the configuration text cfg."""
-    path = os.path.join(tmp, "kamailio.cfg")
-    with open(path, "w") as f:
-        f.write(cfg)
-    t.popen_in(t.ns_out, "kamailio", "-f", path, "-P", os.path.join(tmp, "kam.pid"), "-Y", tmp,
-               "-w", tmp, "-DD", "-E", log=os.path.join(tmp, "kamailio.log"))
-    time.sleep(1.0)
+    """Kamailio in the outside namespace with the configuration text cfg, once it listens."""
+    start_kamailio(t, t.ns_out, tmp, cfg)
 
 
 def registrar(t, tmp):
@@ -161,8 +168,7 @@ def call(t, tmp, name, caller, callee, target, service, uas="uas.xml", tcp=False
     (caller's exit code, callee's exit code, the last snapshot)."""
     uas_p = sipp(t, callee.ns, tmp, f"{name}-uas", scenario(tmp, uas, f"{name}-uas", tcp=tcp),
                  "-i", callee.addr, "-p", str(callee.sip), "-mi", callee.addr, "-mp",
-                 str(callee.rtp), tcp=tcp)
-    time.sleep(1.0)
+                 str(callee.rtp), tcp=tcp, listen=True)
     uac_p = sipp(t, caller.ns, tmp, f"{name}-uac",
                  scenario(tmp, "uac.xml", f"{name}-uac", SHORT), target, "-s", service, "-i",
                  caller.addr, "-p", str(caller.sip), "-mi", caller.addr, "-mp", str(caller.rtp),
@@ -182,18 +188,13 @@ class Captures:
     """tcpdump on the inside and the outside veth, as in test_call.run_call."""
 
     def __init__(self, t, tmp, bpf="udp"):
-        self.t, self.tmp = t, tmp
-        self.procs = [capture(t, t.ns_in, t.if_in, bpf, os.path.join(tmp, "inside.pcap")),
-                      capture(t, t.ns_out, t.if_out, bpf, os.path.join(tmp, "outside.pcap"))]
+        self.caps = [Capture(t, t.ns_in, t.if_in, os.path.join(tmp, "inside.pcap"), bpf),
+                     Capture(t, t.ns_out, t.if_out, os.path.join(tmp, "outside.pcap"), bpf)]
 
     def stop(self):
-        """Let the last packets land, stop, return (inside packets, outside packets)."""
-        time.sleep(1.5)
-        for p in self.procs:
-            p.terminate()
-            p.wait(5)
-        return (packets(os.path.join(self.tmp, "inside.pcap")),
-                packets(os.path.join(self.tmp, "outside.pcap")))
+        """Let the last packets land, stop (each must have run all along), return (inside
+        packets, outside packets)."""
+        return tuple(finish(self.caps))
 
 
 def server_map_emptied(t, timeout=5):
@@ -357,10 +358,10 @@ def check_hairpin(t, hp, tmp):
                for p in hp.inside if UDP in p)
     for src, dst, m in sip_messages(hp.outside, (5060, 5080)):
         assert b"192.168.1." not in m, m
-    # the media never left: everything outside is signaling with the registrar
-    stray = [p.summary() for p in hp.outside
-             if UDP in p and t.PROXY not in (p[IP].src, p[IP].dst)]
-    assert stray == [], stray[:5]
+    # the media never left: everything outside is signaling with the registrar (which
+    # shows the call from its INVITE to its BYE)
+    stray = [p for p in hp.outside if UDP in p and t.PROXY not in (p[IP].src, p[IP].dst)]
+    assert_silent("packets outside other than with the registrar", stray, hp.outside)
     # the bindings stay, the call's entries go
     deadline = time.time() + 5
     smap = hp.smap_after
@@ -400,9 +401,14 @@ def check_hairpin_media(t, hp):
     # public port, the other from the sender's inside port
     first, other = (t.A, PHONE3) if sessions[0] == by_1 else (PHONE3, t.A)
     pub = {t.A: p1, PHONE3: p3}
+    bye = call_bye(hp.inside)
     for sender, receiver, src_port in ((first, other, pub[first]), (other, first, PHONE_RTP)):
         got = rtp(hp.inside, dst=(receiver, PHONE_RTP))
         sources = {(p[IP].src, p[UDP].sport) for p in got}
-        assert len(got) > 50 and sources == {(t.PUB, src_port)}, \
+        assert sources == {(t.PUB, src_port)}, \
             f"{receiver} received {len(got)} RTP packets from {sources}, want from " \
             f"{(t.PUB, src_port)} ({sender}'s media)"
+        # the sender's packets to the NAT address before the BYE, those that came back in
+        assert_flow(f"RTP {sender}->{receiver}",
+                    rtp_seqs(hp.inside, src=(sender, PHONE_RTP), dst=(t.PUB, None), before=bye),
+                    rtp_seqs(got), floor(TALK))

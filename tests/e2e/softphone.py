@@ -11,8 +11,8 @@ SDP read back from those captures.
   is opened inside that namespace), whose events (REGISTER_OK, CALL_ESTABLISHED,
   CALL_RTPESTAB, CALL_CLOSED, ...) are what the test waits for.
 - Coturn: turnserver in STUN-only mode, ready once it answers a Binding request.
-- Capture: tcpdump, ready once it says it listens; stop() fails when it died or the kernel
-  dropped packets.
+- Capture (capture.py): tcpdump, ready once it says it listens; stop() fails when it died or
+  the kernel dropped packets.
 - rtp_streams / sdps: what the captures hold, by RTP SSRC and by SIP message.
 
 Every wait is bounded in time; the processes are the topology's (ended at its teardown)."""
@@ -27,6 +27,8 @@ import struct
 import subprocess
 import threading
 import time
+
+from capture import Capture, settle, wait_for  # noqa: F401 (test_softphones uses them)
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -57,18 +59,6 @@ def in_netns(ns, fn):
     if "error" in out:
         raise out["error"]
     return out["value"]
-
-
-def wait_for(what, cond, timeout, step=0.1):
-    """Until cond() is true (returns its value), at most timeout seconds."""
-    deadline = time.time() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(step)
 
 
 # ---------------------------------------------------------------------------------------
@@ -123,53 +113,6 @@ class PhoneHost:
 
 # ---------------------------------------------------------------------------------------
 # captures
-
-
-class Capture:
-    """tcpdump on iface in namespace ns, writing path."""
-
-    def __init__(self, t, ns, iface, path, bpf="udp"):
-        self.path, self.log = path, path + ".log"
-        # immediate mode: each packet handed over (and, -U, written) as it comes, so that
-        # the file is complete when the test stops it
-        self.proc = t.popen_in(ns, "tcpdump", "-i", iface, "--immediate-mode", "-U", "-n",
-                               "-s", "0", "-w", path, bpf, log=self.log)
-        wait_for(f"tcpdump on {iface} listening",
-                 lambda: self.proc.poll() is not None or "listening on" in self._log(), 10)
-        assert self.proc.poll() is None, f"tcpdump on {iface} exited: {self._log()}"
-
-    def _log(self):
-        return open(self.log, errors="replace").read() if os.path.exists(self.log) else ""
-
-    def size(self):
-        return os.path.getsize(self.path) if os.path.exists(self.path) else 0
-
-    def stop(self):
-        """Stops the capture; it must have run all along and the kernel dropped nothing."""
-        assert self.proc.poll() is None, f"tcpdump died during the test: {self._log()}"
-        self.proc.terminate()
-        self.proc.wait(5)
-        log = self._log()
-        m = re.search(r"(\d+) packets? captured\s+(\d+) packets? received by filter\s+"
-                      r"(\d+) packets? dropped by kernel", log)
-        assert m, f"no statistics from tcpdump: {log}"
-        self.captured, received, dropped = map(int, m.groups())
-        assert dropped == 0 and self.captured == received, f"the capture lost packets: {log}"
-
-
-def settle(caps, quiet=0.3, timeout=3.0):
-    """Until no capture of caps has grown for `quiet` seconds (the last packets in flight
-    have landed), at most timeout seconds."""
-    deadline = time.time() + timeout
-    sizes = [c.size() for c in caps]
-    since = time.time()
-    while time.time() < deadline:
-        time.sleep(0.05)
-        now = [c.size() for c in caps]
-        if now != sizes:
-            sizes, since = now, time.time()
-        elif time.time() - since >= quiet:
-            return
 
 
 Dgram = collections.namedtuple("Dgram", "src sport dst dport payload time")

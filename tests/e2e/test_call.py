@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from capture import (Capture, assert_flow, assert_silent, call_bye, finish, floor, kamailio,
+                     rtp_seqs, sipp_sockets, talk_seconds, udp, wait_listening)
 from topo import HERE, Topo
 
 A_SIP, A_RTP, B_SIP, B_RTP = 2000, 6000, 5062, 7000
@@ -33,44 +35,29 @@ def scenario(name, media=True, tcp=False):
     return f.name
 
 
-def capture(t, ns, iface, bpf, path):
-    p = t.popen_in(ns, "tcpdump", "-i", iface, "-U", "-n", "-s", "0", "-w", path, bpf)
-    time.sleep(1.0)
-    return p
-
-
-def packets(path):
-    from scapy.all import rdpcap
-    return list(rdpcap(path)) if os.path.exists(path) and os.path.getsize(path) > 24 else []
-
-
-def end_capture(t, caps, after=None):
-    """The user agents are done: after(t) (before the captures stop), then let the last
-    packets land and stop the captures caps. Returns, for each capture, whether it was
-    still running when stopped (a tcpdump that died early saw only part of the call)."""
-    if after:
-        after(t)
-    time.sleep(1.5)
-    alive = [p.poll() is None for p in caps]
-    for p in caps:
-        p.terminate()
-        p.wait(5)
-    return alive
-
-
 def udp_to(pkts, dst, dport):
-    from scapy.all import IP, UDP
-    return [p for p in pkts if IP in p and UDP in p and p[IP].dst == dst and p[UDP].dport == dport]
+    return udp(pkts, dst=(dst, dport))
 
 
 class Call:
     """What run_call saw: exit codes of both user agents, the packets captured inside and
-    outside, and the mid-call snapshot."""
+    outside (each capture alive from before the call to its end), the mid-call snapshot,
+    how long the call talked before its BYE (talk, from the scenarios) and when its first
+    BYE was captured (bye)."""
 
-    def __init__(self, uac_rc, uas_rc, inside, outside, mid, caps_alive=None):
+    def __init__(self, uac_rc, uas_rc, inside, outside, mid, talk):
         self.uac_rc, self.uas_rc = uac_rc, uas_rc
         self.inside, self.outside, self.mid = inside, outside, mid
-        self.caps_alive = caps_alive  # [inside, outside]: each capture ran to the end
+        self.talk = talk
+        self.bye = call_bye(inside, outside)
+
+
+def sipp_uas(t, ns, tmp, args, log):
+    """A sipp callee in namespace ns with args; returns once its SIP socket is bound (its
+    caller's INVITE cannot be refused)."""
+    p = t.popen_in(ns, "sipp", *args, cwd=tmp, log=log)
+    wait_listening(t, ns, p, sipp_sockets(args), "sipp (callee)", log)
+    return p
 
 
 def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=None,
@@ -80,8 +67,8 @@ def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=N
     done, before the captures stop. transport "tcp": SIP over TCP (sipp -t t1, Kamailio
     listening on TCP and relaying over TCP); media is RTP over UDP either way."""
     bpf = "udp" if transport == "udp" else "udp or tcp"
-    cap_in = capture(t, t.ns_in, t.if_in, bpf, f"{tmp}/inside.pcap")
-    cap_out = capture(t, t.ns_out, t.if_out, bpf, f"{tmp}/outside.pcap")
+    caps = [Capture(t, t.ns_in, t.if_in, f"{tmp}/inside.pcap", bpf),
+            Capture(t, t.ns_out, t.if_out, f"{tmp}/outside.pcap", bpf)]
     tport = ["-t", "t1"] if transport == "tcp" else []
     if via_proxy:
         callee = f"{t.B}:{B_SIP}" + (";transport=tcp" if transport == "tcp" else "")
@@ -94,16 +81,14 @@ def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=N
             # the proxy leaves the dialog: in-dialog requests go straight to the Contact
             cfg, n = re.subn(r"^\s*record_route\(\);\n", "", cfg, flags=re.M)
             assert n == 1
-        with open(f"{tmp}/kamailio.cfg", "w") as f:
-            f.write(cfg)
-        t.popen_in(t.ns_out, "kamailio", "-f", f"{tmp}/kamailio.cfg", "-P", f"{tmp}/kam.pid",
-                   "-Y", tmp, "-w", tmp, "-DD", "-E", log=f"{tmp}/kamailio.log")
-    uas = t.popen_in(t.ns_out, "sipp", "-sf", scenario(uas, uas_media, tcp=bool(tport)), *tport, "-i", t.B, "-p",
-                     str(B_SIP), "-mi", t.B, "-mp", str(B_RTP), "-m", "1", "-nostdin",
-                     "-timeout", "30s", "-trace_err", "-trace_msg", cwd=tmp, log=f"{tmp}/uas.log")
-    time.sleep(1.0)
+        kamailio(t, t.ns_out, tmp, cfg)
+    uac_xml, uas_xml = scenario(uac, uac_media), scenario(uas, uas_media, tcp=bool(tport))
+    uas = sipp_uas(t, t.ns_out, tmp, ["-sf", uas_xml, *tport, "-i", t.B, "-p", str(B_SIP),
+                                      "-mi", t.B, "-mp", str(B_RTP), "-m", "1", "-nostdin",
+                                      "-timeout", "30s", "-trace_err", "-trace_msg"],
+                   f"{tmp}/uas.log")
     target = f"{t.PROXY}:5060" if via_proxy else f"{t.B}:{B_SIP}"
-    uac = t.popen_in(t.ns_in, "sipp", "-sf", scenario(uac, uac_media), target, *tport, "-s", "bob",
+    uac = t.popen_in(t.ns_in, "sipp", "-sf", uac_xml, target, *tport, "-s", "bob",
                      "-i", t.A, "-p", str(A_SIP), "-mi", t.A, "-mp", str(A_RTP), "-m", "1",
                      "-nostdin", "-timeout", "30s", "-trace_err", "-trace_msg", cwd=tmp,
                      log=f"{tmp}/uac.log")
@@ -118,9 +103,42 @@ def run_call(t, tmp, uac_media=True, uas_media=True, via_proxy=False, mid_call=N
                 break
     uac_rc = uac.wait(40)
     uas_rc = uas.wait(10)
-    alive = end_capture(t, (cap_in, cap_out), after)
-    return Call(uac_rc, uas_rc, packets(f"{tmp}/inside.pcap"), packets(f"{tmp}/outside.pcap"),
-                seen, alive)
+    if after:
+        after(t)
+    inside, outside = finish(caps)
+    return Call(uac_rc, uas_rc, inside, outside, seen, talk_seconds(uac_xml, uas_xml))
+
+
+def a_to_b(t, c):
+    """A's RTP: (the sequence numbers it sent from A:6000 inside before the call's BYE,
+    those that reached B:7000 outside)."""
+    return (rtp_seqs(c.inside, src=(t.A, A_RTP), before=c.bye),
+            rtp_seqs(c.outside, dst=(t.B, B_RTP)))
+
+
+def b_to_a(t, c):
+    """B's RTP: (sent from B:7000 outside before the BYE, reached A:6000 inside)."""
+    return (rtp_seqs(c.outside, src=(t.B, B_RTP), before=c.bye),
+            rtp_seqs(c.inside, dst=(t.A, A_RTP)))
+
+
+def assert_media(t, c, a=True, b=True):
+    """The call's RTP each way. A side that plays (a: A, b: B) sent at least FLOOR of what
+    its scenario plays before the BYE and at least SHARE of it arrived; a side that does not
+    sent nothing and nothing arrived from it, in captures that saw the call. Returns
+    {"A->B": (sent, arrived), "B->A": ...} for the sides that play."""
+    assert c.bye is not None, "no BYE in the captures"
+    out = {}
+    for name, plays, way, src_side, src, dst_side, dst in (
+            ("A->B", a, a_to_b, c.inside, (t.A, A_RTP), c.outside, (t.B, B_RTP)),
+            ("B->A", b, b_to_a, c.outside, (t.B, B_RTP), c.inside, (t.A, A_RTP))):
+        if plays:
+            out[name] = assert_flow(f"RTP {name}", *way(t, c), floor(c.talk))
+        else:
+            assert_silent(f"RTP {name} sent", udp(src_side, src=src), src_side)
+            assert_silent(f"RTP {name} arriving", udp(dst_side, dst=dst), dst_side)
+    print(f"\nRTP (sent, arrived), {c.talk} s of talk: {out}")
+    return out
 
 
 def assert_seed_entries(t, lines):
@@ -163,9 +181,7 @@ def test_seed_call(topo, via_proxy, tmp_path):
     c = run_call(t, str(tmp_path), via_proxy=via_proxy, mid_call=t.server_map,
                  ready=lambda m: len(m) == 6)
     assert (c.uac_rc, c.uas_rc) == (0, 0), "the call did not complete"
-    rtp_to_a = udp_to(c.inside, t.A, A_RTP)
-    rtp_to_b = udp_to(c.outside, t.B, B_RTP)
-    assert len(rtp_to_a) > 50 and len(rtp_to_b) > 50, (len(rtp_to_a), len(rtp_to_b))
+    assert_media(t, c)
     assert_seed_entries(t, c.mid)
     assert_no_inside_address_outside(c.outside)
     assert t.server_map() == [] and t.static_mappings() == []
@@ -190,7 +206,7 @@ def test_callee_hangs_up_straight_to_the_caller(topo, tmp_path):
                  after=after)
     assert (c.uac_rc, c.uas_rc) == (0, 0), "the call did not complete"
     assert_seed_entries(t, c.mid)
-    assert len(udp_to(c.inside, t.A, A_RTP)) > 50 and len(udp_to(c.outside, t.B, B_RTP)) > 50
+    assert_media(t, c)
     # the BYE came from B itself, not through the proxy, and reached A
     byes = [p for p in c.inside if p.haslayer("Raw") and bytes(p["Raw"]).startswith(b"BYE ")]
     assert byes and all(p["IP"].src == t.B for p in byes), [p.summary() for p in byes]
@@ -210,15 +226,14 @@ def test_only_outside_party_sends_media(topo, tmp_path):
                  ready=lambda m: len(m) == 6)
     assert (c.uac_rc, c.uas_rc) == (0, 0)
     assert_seed_entries(t, c.mid)
+    assert_media(t, c, a=False)  # the caller is silent indeed
     to_a = udp_to(c.inside, t.A, A_RTP)
-    assert len(to_a) > 50
     from scapy.all import IP, UDP
     assert {(p[IP].src, p[UDP].sport) for p in to_a} == {(t.B, B_RTP)}
     # outside, B sent it to the public port the ALG wrote into A's SDP
     pub_ports = {p[UDP].dport for p in c.outside if IP in p and UDP in p and
                  p[IP].src == t.B and p[UDP].sport == B_RTP}
     assert len(pub_ports) == 1 and pub_ports != {A_RTP}, pub_ports
-    assert udp_to(c.outside, t.B, B_RTP) == []  # the caller was silent indeed
 
 
 def test_without_alg_no_media_reaches_inside(topo_no_alg, tmp_path):
@@ -233,8 +248,11 @@ def test_without_alg_no_media_reaches_inside(topo_no_alg, tmp_path):
              "nud", "permanent")
     c = run_call(t, str(tmp_path))
     assert (c.uac_rc, c.uas_rc) == (0, 0), "the call did not set up without the ALG"
-    assert len(udp_to(c.outside, t.A, A_RTP)) > 50, "B sent no RTP"
-    assert udp_to(c.inside, t.A, A_RTP) == []
+    # NAT carries A's media out; B's, sent to A's private address, never reaches A
+    assert_flow("RTP A->B", *a_to_b(t, c), floor(c.talk))
+    sent = rtp_seqs(c.outside, src=(t.B, B_RTP), dst=(t.A, A_RTP), before=c.bye)
+    assert len(sent) >= floor(c.talk), f"B sent {len(sent)} RTP packets to A's address"
+    assert_silent("RTP B->A arriving", udp_to(c.inside, t.A, A_RTP), c.inside)
     # and the inside address leaked into the signaling
     assert any(b"192.168.1.1" in d for d in sip_payloads(c.outside))
     assert t.vpp.counters()["sip"] == 0  # the ALG saw nothing: it is off

@@ -16,9 +16,10 @@ test_deploy_pbx.py and test_deploy_hairpin.py test the two deployments in depth,
 
 import json
 
-from deploy import (PBX, PHONE3, Captures, ExampleTopo, Ua, call, check_hairpin,
-                    check_hairpin_media, entry, find, hairpin_call, proxy, rtp, sdp,
-                    sip_messages, tail)
+from capture import assert_flow, call_bye, floor, rtp_seqs
+from deploy import (PBX, PBX_WAIT, PHONE3, TALK, Captures, ExampleTopo, Ua, call,
+                    check_hairpin, check_hairpin_media, entry, find, hairpin_call, proxy, rtp,
+                    sdp, sip_messages, tail)
 from test_call import B_SIP
 from topo import ctl
 
@@ -56,15 +57,18 @@ def test_pbx_inside_example(e2e_prefix, tmp_path):
         for _, _, m in msgs_out:
             assert b"192.168.1." not in m, m
         # media both ways, B's first: it reached the PBX before the PBX sent any
+        bye = call_bye(inside, outside)
         to_pbx = rtp(inside, src=(t.B, 7000), dst=(PBX, 6000))
         from_pbx = rtp(inside, src=(PBX, 6000), dst=(t.B, 7000))
-        assert len(to_pbx) > 50 and from_pbx
-        assert len(rtp(outside, src=(t.PUB, pub_port), dst=(t.B, 7000))) > 50
         b_sent = rtp(outside, src=(t.B, 7000), dst=(t.PUB, pub_port))
-        early_sent = [p for p in b_sent if p.time < from_pbx[0].time]
-        early_got = [p for p in to_pbx if p.time < from_pbx[0].time]
-        assert len(early_sent) > 20 and len(early_got) >= 0.9 * len(early_sent), \
-            (len(early_sent), len(early_got))
+        assert from_pbx and b_sent and b_sent[0].time < from_pbx[0].time
+        assert_flow("RTP B->PBX", rtp_seqs(b_sent, before=bye), rtp_seqs(to_pbx), floor(TALK))
+        assert_flow("RTP PBX->B", rtp_seqs(from_pbx, before=bye),
+                    rtp_seqs(outside, src=(t.PUB, pub_port), dst=(t.B, 7000)),
+                    floor(TALK - PBX_WAIT))
+        first_pbx = float(from_pbx[0].time)
+        assert_flow("outside-first RTP B->PBX", rtp_seqs(b_sent, before=first_pbx),
+                    rtp_seqs(to_pbx, before=first_pbx), floor(PBX_WAIT))
         t.down()
 
 

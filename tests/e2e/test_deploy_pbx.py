@@ -16,10 +16,13 @@ over UDP and TCP (`nat44 add static mapping udp|tcp local 192.168.1.5 5060 exter
 
 Each call's media both ways is counted on the side that receives it."""
 
+import time
+
 import pytest
 
-from deploy import (PBX, Captures, Ua, add_inside_host, call, entry, find, rtp, sdp,
-                    server_map_emptied, sip_messages, tail)
+from capture import assert_flow, call_bye, floor, rtp_seqs
+from deploy import (PBX, PBX_WAIT, TALK, Captures, Ua, add_inside_host, call, entry, find,
+                    rtp, sdp, server_map_emptied, sip_messages, tail)
 from test_call import B_SIP
 from topo import Topo, topo_fixture
 
@@ -75,6 +78,7 @@ def test_pbx_behind_static_mapping(pbx, transport, tmp_path):
 
     # 2. B calls the PBX's public address; the PBX's media starts 1 s after B's
     pbx_entry = f"{PBX}:{IN_PBX_RTP}"
+    t_in = time.time()
     in_rc = call(t, tmp, "in", b_ua(IN_B_RTP), pbx_ua(IN_PBX_RTP), f"{t.PUB}:{PBX_SIP}", "pbx",
                  uas="pbx_uas.xml", tcp=tcp, mid=t.server_map,
                  ready=lambda m: entry(m, pbx_entry, "sip-rtp") is not None)
@@ -92,8 +96,13 @@ def test_pbx_behind_static_mapping(pbx, transport, tmp_path):
         [l for l in t.vpp.cli("show logging").splitlines() if "refused" in l]
     assert entry(smap_out, f"{PBX}:{OUT_PBX_RTP}", "sip-rtp") is not None, smap_out
     assert entry(smap_out, f"{PBX}:{PBX_SIP}", "sip") is None, smap_out
-    assert len(rtp(inside, src=(t.B, OUT_B_RTP), dst=(PBX, OUT_PBX_RTP))) > 50
-    assert len(rtp(outside, dst=(t.B, OUT_B_RTP))) > 50
+    # media both ways, each counted where it was sent (before the BYE) and where it arrived
+    bye_out = call_bye(inside, outside)
+    assert bye_out is not None and bye_out < t_in
+    assert_flow("RTP B->PBX", rtp_seqs(outside, src=(t.B, OUT_B_RTP), before=bye_out),
+                rtp_seqs(inside, src=(t.B, OUT_B_RTP), dst=(PBX, OUT_PBX_RTP)), floor(TALK))
+    assert_flow("RTP PBX->B", rtp_seqs(inside, src=(PBX, OUT_PBX_RTP), before=bye_out),
+                rtp_seqs(outside, dst=(t.B, OUT_B_RTP)), floor(TALK))
     assert after_out == [], after_out  # BYE removed the call's entries
 
     # --- the call to the PBX: a call record, no refusal
@@ -121,20 +130,22 @@ def test_pbx_behind_static_mapping(pbx, transport, tmp_path):
         smap_mid
     assert entry(smap_mid, f"{PBX}:{PBX_SIP}", "sip") is None, smap_mid
     # media both ways: the PBX's reached B from the port its answer names ...
+    bye_in = call_bye(inside, outside, since=t_in)
     from_pbx = rtp(inside, src=(PBX, IN_PBX_RTP), dst=(t.B, IN_B_RTP))
-    assert len(rtp(outside, src=(t.PUB, pub_port), dst=(t.B, IN_B_RTP))) > 50
+    assert_flow("RTP PBX->B", rtp_seqs(inside, src=(PBX, IN_PBX_RTP), before=bye_in),
+                rtp_seqs(outside, src=(t.PUB, pub_port), dst=(t.B, IN_B_RTP)),
+                floor(TALK - PBX_WAIT))
     # ... and B's reached the PBX through the pinhole, from its first packet on, before the
     # PBX sent anything
     b_sent = rtp(outside, src=(t.B, IN_B_RTP), dst=(t.PUB, pub_port))
     to_pbx = rtp(inside, src=(t.B, IN_B_RTP), dst=(PBX, IN_PBX_RTP))
     assert from_pbx and b_sent and b_sent[0].time < from_pbx[0].time, \
         "B's media did not start first"
-    assert len(to_pbx) > 50
-    early_sent = [p for p in b_sent if p.time < from_pbx[0].time]
-    early_got = [p for p in to_pbx if p.time < from_pbx[0].time]
-    assert len(early_sent) > 20 and len(early_got) >= 0.9 * len(early_sent), \
-        f"outside-first media: of B's {len(early_sent)} RTP packets sent before the PBX's " \
-        f"first, {len(early_got)} reached the PBX"
+    assert_flow("RTP B->PBX", rtp_seqs(b_sent, before=bye_in), rtp_seqs(to_pbx), floor(TALK))
+    first_pbx = float(from_pbx[0].time)
+    assert_flow("outside-first RTP B->PBX (before the PBX's first)",
+                rtp_seqs(b_sent, before=first_pbx), rtp_seqs(to_pbx, before=first_pbx),
+                floor(PBX_WAIT))
     # the operator's mappings outlive every call; the ALG's entries do not
     assert sorted(t.static_mappings()) == sorted(published(t)), t.static_mappings()
     assert server_map_emptied(t) == []

@@ -46,6 +46,7 @@ import time
 
 import pytest
 
+from capture import Capture, settle, wait_listening
 from impair import Nft, RelayTopo, SipLog, read_pcap, rtp_seq, sip_info
 from test_call import A_RTP, A_SIP, B_RTP, B_SIP
 from topo import HERE, Topo, topo_fixture
@@ -163,11 +164,6 @@ def capture_point(t, side):
     return (t.ns_in, t.if_in) if side == "inside" else (t.ns_out, t.if_out)
 
 
-def capture(t, ns, iface, path):
-    return t.popen_in(ns, "tcpdump", "-i", iface, "-U", "-n", "-s", "0", "-w", path, "udp",
-                      log=path + ".log")
-
-
 def run_calls(t, tmp, n):
     """n calls in a row over the impaired links; returns the raw material of the report."""
     uac_xml, uas_xml = scenarios(tmp)
@@ -179,9 +175,10 @@ def run_calls(t, tmp, n):
     with contextlib.ExitStack() as stack:
         for x in nfts.values():
             stack.enter_context(x)
-        caps = {side: capture(t, *capture_point(t, side), f"{tmp}/{side}.pcap")
+        # each ready once tcpdump listens; whether it ran all along and dropped nothing is
+        # in the report (capture_alive, capture_dropped)
+        caps = {side: Capture(t, *capture_point(t, side), f"{tmp}/{side}.pcap")
                 for side in ("inside", "outside")}
-        time.sleep(1.0)
         sampler = Sampler(t.vpp, limit)
         sampler.start()
         # a phone ignores an INVITE or ACK that comes again (duplication, reordering):
@@ -192,7 +189,8 @@ def run_calls(t, tmp, n):
                          "-mi", t.B, "-mp", str(B_RTP), "-m", str(n + 100), *common,
                          "-message_file", f"{tmp}/uas_messages.log", cwd=tmp,
                          log=f"{tmp}/uas.out")
-        time.sleep(1.0)
+        wait_listening(t, t.ns_out, uas, [("udp", t.B, B_SIP)], "sipp (callee)",
+                       f"{tmp}/uas.out")
         start = time.time()
         uac = t.popen_in(t.ns_in, "sipp", "-sf", uac_xml, f"{t.B}:{B_SIP}", "-s", "bob",
                          "-i", t.A, "-p", str(A_SIP), "-mi", t.A, "-mp", str(A_RTP),
@@ -213,13 +211,13 @@ def run_calls(t, tmp, n):
         run["records_seen"] = sampler.seen
         run["records_last_seen"] = sampler.last
         run["nft"] = {side: x.counters() for side, x in nfts.items()}
-        run["capture_alive"] = {side: p.poll() is None for side, p in caps.items()}
+        run["capture_alive"] = {side: c.proc.poll() is None for side, c in caps.items()}
         uas.terminate()
         uas.wait(5)
-        time.sleep(1.0)
-        for p in caps.values():
-            p.terminate()
-            p.wait(5)
+        settle(list(caps.values()))
+        for c in caps.values():
+            c.proc.terminate()
+            c.proc.wait(5)
     run["capture_dropped"] = {}
     for side in caps:
         log = open(f"{tmp}/{side}.pcap.log").read()

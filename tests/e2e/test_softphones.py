@@ -37,6 +37,7 @@ import vpp_harness as h
 from softphone import (BARESIP_MODULE_PATH, BARESIP_MODULES, Baresip, Capture, PhoneHost,
                        describe_sdps, is_stun, read_pcap, rtp_streams, settle, sip_messages,
                        start_coturn, stun_binding, stun_mapped, wait_for)
+from capture import kamailio
 from deploy import add_inside_host
 from test_firewall_calls import FwTopo
 from topo import Topo
@@ -157,19 +158,11 @@ def phone_params(case):
 
 
 def start_registrar(t, tmp):
-    cfg = open(REGISTRAR_CFG).read().replace("@PUB@", t.PUB.replace(".", r"\."))
-    with open(f"{tmp}/kamailio.cfg", "w") as f:
-        f.write(cfg)
-    p = t.popen_in(t.ns_out, "kamailio", "-f", f"{tmp}/kamailio.cfg", "-P", f"{tmp}/kam.pid",
-                   "-Y", tmp, "-w", tmp, "-DD", "-E", log=f"{tmp}/kamailio.log")
-
-    # its sockets bound (what arrives before its workers run waits in them): a REGISTER
-    # refused with an ICMP error would make the phone wait half a minute before its next
-    def bound():
-        assert p.poll() is None, open(f"{tmp}/kamailio.log").read()[-2000:]
-        ss = t.run_in(t.ns_out, "ss", "-Hlun", check=False).stdout
-        return all(f"{t.PROXY}:{port} " in ss for port in (5060, 5080))
-    wait_for("Kamailio listening", bound, 15)
+    """The registrar, once its sockets are bound (what arrives before its workers run waits
+    in them): a REGISTER refused with an ICMP error would make the phone wait half a minute
+    before its next."""
+    kamailio(t, t.ns_out, tmp, open(REGISTRAR_CFG).read().replace("@PUB@",
+                                                                t.PUB.replace(".", r"\.")))
 
 
 def run_softphone_call(t, case, tmp):

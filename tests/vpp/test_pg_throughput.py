@@ -20,6 +20,7 @@ import pg_bench  # noqa: E402
 
 PACKETS = 200_000
 FLOWS = 200
+SETUP_CALLS_PER_S_MIN = 2_000  # test_call_setup_and_teardown's lower bound (see there)
 
 
 @pytest.fixture(scope="module")
@@ -74,4 +75,10 @@ def test_call_setup_and_teardown(vpp_prefix):
     # all up at once, but the RTP entry of a pair whose RTCP port clashed (it went back)
     assert 0 <= c["pinhole_added"] - r["entries_up"] <= c["port_clash"]
     assert "NAT44-ED static mappings added" in r["main_thread"]
-    assert r["alg_per_call"] > 0 and r["setup_calls_per_s"] > 0
+    # what this benchmark measured on a 2-CPU machine shared with other work, 500 calls:
+    # setup 24,000-30,000 calls/s (the three bursts in 17-21 ms), ALG state 1,270-1,340 B
+    # per call. The bounds: a twelfth of that rate, three times that size. A setup
+    # path that waits (a burst held 1 ms per pinhole: 330 calls/s) or state that grows
+    # fails; a busy machine does not.
+    assert r["setup_calls_per_s"] >= SETUP_CALLS_PER_S_MIN, r
+    assert 500 <= r["alg_per_call"] <= 4096, r["alg_memory"]
