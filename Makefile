@@ -20,12 +20,20 @@ IMPAIR_PROFILES ?= loss5,loss10,loss20,dup,reorder,late
 VPP_PREFIX ?= $(firstword $(foreach p,/usr /usr/local /opt/vpp,$(if $(wildcard $(p)/bin/vpp),$(p))))
 PLUGIN_SRCS := $(wildcard vpp-plugin/sip_alg/*.c vpp-plugin/sip_alg/*.h vpp-plugin/sip_alg/*.api) \
   $(wildcard vpp-plugin/CMakeLists.txt vpp-plugin/sip_alg/CMakeLists.txt) $(CORE_SRCS) $(CORE_HDRS)
-PLUGIN_SO := $(BUILD)/plugin/lib/vpp_plugins/sip_alg_plugin.so
+# The plugin's build directory, one per VPP it is built against: $(BUILD)/plugin for a VPP in
+# a standard prefix (/usr, /usr/local, /opt/vpp), else $(BUILD)/plugin-<prefix with / as ->
+# (/opt/vpp-26.06: $(BUILD)/plugin-opt-vpp-26.06). sipalgctl and the test harness pick the
+# same directory for the same VPP_PREFIX (mgmt/sipalgctl/vpp.py: checkout_plugin).
+STD_PREFIXES := /usr /usr/local /opt/vpp
+plugin_build = $(BUILD)/plugin$(if $(filter $(STD_PREFIXES),$(abspath $(1))),,$(subst /,-,$(abspath $(1))))
+PLUGIN_BUILD := $(call plugin_build,$(VPP_PREFIX))
+PLUGIN_SO := $(PLUGIN_BUILD)/lib/vpp_plugins/sip_alg_plugin.so
 
 .PHONY: help core plugin plugin-asan install-plugin pg-bench call-bench stress stress-asan impair perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
+	@echo "               into $(PLUGIN_BUILD) (one build directory per VPP: docs/vpp-versions.md)"
 	@echo "make install-plugin  install the plugin and its API JSON into VPP_PREFIX"
 	@echo "make test      core library + C tests + plugin + pytest (all tiers VPP allows)"
 	@echo "make sanitize  C tests of the core under ASan+UBSan, inputs against a guard page"
@@ -48,8 +56,8 @@ $(BUILD)/core/libsipalg_core.so: $(CORE_SRCS) $(CORE_HDRS) tests/core/abi.c
 core: $(BUILD)/core/libsipalg_core.so
 
 $(PLUGIN_SO): $(PLUGIN_SRCS)
-	cmake -G Ninja -S vpp-plugin -B $(BUILD)/plugin -DCMAKE_PREFIX_PATH=$(VPP_PREFIX) >/dev/null
-	ninja -C $(BUILD)/plugin
+	cmake -G Ninja -S vpp-plugin -B $(PLUGIN_BUILD) -DCMAKE_PREFIX_PATH=$(VPP_PREFIX) >/dev/null
+	ninja -C $(PLUGIN_BUILD)
 
 ifeq ($(VPP_PREFIX),)
 plugin:
@@ -60,7 +68,7 @@ endif
 
 install-plugin: plugin
 	@test -n "$(VPP_PREFIX)" || { echo "VPP not found: nothing to install into"; exit 2; }
-	cmake --install $(BUILD)/plugin --prefix $(VPP_PREFIX)
+	cmake --install $(PLUGIN_BUILD) --prefix $(VPP_PREFIX)
 
 $(BUILD)/core/test_core: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_core.c tests/core/plan_check.h
 	@mkdir -p $(@D)
