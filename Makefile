@@ -29,13 +29,15 @@ plugin_build = $(BUILD)/plugin$(if $(filter $(STD_PREFIXES),$(abspath $(1))),,$(
 PLUGIN_BUILD := $(call plugin_build,$(VPP_PREFIX))
 PLUGIN_SO := $(PLUGIN_BUILD)/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core plugin plugin-asan install-plugin pg-bench call-bench stress stress-asan impair perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo
+.PHONY: help core plugin plugin-asan install-plugin pg-bench call-bench stress stress-asan impair perf-trex test test-c test-py test-release sanitize fuzz bench venv ci clean demo
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
 	@echo "               into $(PLUGIN_BUILD) (one build directory per VPP: docs/vpp-versions.md)"
 	@echo "make install-plugin  install the plugin and its API JSON into VPP_PREFIX"
 	@echo "make test      core library + C tests + plugin + pytest (all tiers VPP allows)"
+	@echo "make test-release  plugin built for the VPP release in VPP_RELEASE_PREFIX ($(VPP_RELEASE_PREFIX)),"
+	@echo "               call, firewall, worker and deployment tests of tests/vpp against it"
 	@echo "make sanitize  C tests of the core under ASan+UBSan, inputs against a guard page"
 	@echo "make fuzz      libFuzzer on parser and rewriter for FUZZ_SECONDS (default 60)"
 	@echo "make bench     core microbenchmark: ns, cycles, callgrind instructions per message"
@@ -102,6 +104,21 @@ test-py: core plugin venv
 	VPP_PREFIX=$(VPP_PREFIX) $(PY) -m pytest $(PYTEST_ARGS) tests
 
 test: test-c test-py
+
+# The VPP release the plugin is tested against besides the VPP in VPP_PREFIX
+# (docs/vpp-versions.md): the plugin built for it (its own build directory) and the call,
+# firewall, worker and deployment files of tests/vpp run against it. A test that skips fails.
+VPP_RELEASE_PREFIX ?= /opt/vpp-26.06
+RELEASE_TESTS ?= tests/vpp/test_pg.py tests/vpp/test_pg_firewall.py tests/vpp/test_workers.py \
+  tests/vpp/test_pg_deploy.py tests/vpp/test_pg_vrf.py tests/vpp/test_pg_office.py
+test-release: venv
+	@test -x $(VPP_RELEASE_PREFIX)/bin/vpp || { echo "test-release: no VPP in" \
+	  "VPP_RELEASE_PREFIX=$(VPP_RELEASE_PREFIX) (no bin/vpp): unpack the release there" \
+	  "(docs/vpp-versions.md) or set VPP_RELEASE_PREFIX"; exit 2; }
+	$(MAKE) --no-print-directory plugin VPP_PREFIX=$(VPP_RELEASE_PREFIX)
+	VPP_PREFIX=$(VPP_RELEASE_PREFIX) SIPALG_REQUIRE_VPP=1 \
+	  SIPALG_TIERS_FILE=$(abspath $(BUILD)/tiers-release.txt) \
+	  $(PY) -m pytest $(PYTEST_ARGS) $(RELEASE_TESTS)
 
 sanitize: $(BUILD)/san/test_core
 	$(BUILD)/san/test_core tests/fuzz/corpus tests/fuzz/found
