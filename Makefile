@@ -20,16 +20,26 @@ IMPAIR_PROFILES ?= loss5,loss10,loss20,dup,reorder,late
 VPP_PREFIX ?= $(firstword $(foreach p,/usr /usr/local /opt/vpp,$(if $(wildcard $(p)/bin/vpp),$(p))))
 PLUGIN_SRCS := $(wildcard vpp-plugin/sip_alg/*.c vpp-plugin/sip_alg/*.h vpp-plugin/sip_alg/*.api) \
   $(wildcard vpp-plugin/CMakeLists.txt vpp-plugin/sip_alg/CMakeLists.txt) $(CORE_SRCS) $(CORE_HDRS)
-PLUGIN_SO := $(BUILD)/plugin/lib/vpp_plugins/sip_alg_plugin.so
+# The plugin's build directory, one per VPP it is built against: $(BUILD)/plugin for a VPP in
+# a standard prefix (/usr, /usr/local, /opt/vpp), else $(BUILD)/plugin-<prefix with / as ->
+# (/opt/vpp-26.06: $(BUILD)/plugin-opt-vpp-26.06). sipalgctl and the test harness pick the
+# same directory for the same VPP_PREFIX (mgmt/sipalgctl/vpp.py: checkout_plugin).
+STD_PREFIXES := /usr /usr/local /opt/vpp
+plugin_build = $(BUILD)/plugin$(if $(filter $(STD_PREFIXES),$(abspath $(1))),,$(subst /,-,$(abspath $(1))))
+PLUGIN_BUILD := $(call plugin_build,$(VPP_PREFIX))
+PLUGIN_SO := $(PLUGIN_BUILD)/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core plugin plugin-asan install-plugin deb wheel pg-bench call-bench stress stress-asan impair perf-trex test test-c test-py sanitize fuzz bench venv ci clean demo docs
+.PHONY: help core plugin plugin-asan install-plugin deb wheel pg-bench call-bench stress stress-asan impair perf-trex test test-c test-py test-release sanitize fuzz bench venv ci clean demo docs
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
+	@echo "               into $(PLUGIN_BUILD) (one build directory per VPP: docs/vpp-versions.md)"
 	@echo "make install-plugin  install the plugin and its API JSON into VPP_PREFIX"
 	@echo "make deb       Debian package of the plugin for the VPP in VPP_PREFIX -> $(BUILD)/*.deb (docs/packaging.md)"
 	@echo "make wheel     sipalgctl's wheel -> $(BUILD)/dist"
 	@echo "make test      core library + C tests + plugin + pytest (all tiers VPP allows)"
+	@echo "make test-release  plugin built for the VPP release in VPP_RELEASE_PREFIX ($(VPP_RELEASE_PREFIX)),"
+	@echo "               call, firewall, worker and deployment tests of tests/vpp against it"
 	@echo "make sanitize  C tests of the core under ASan+UBSan, inputs against a guard page"
 	@echo "make fuzz      libFuzzer on parser and rewriter for FUZZ_SECONDS (default 60)"
 	@echo "make bench     core microbenchmark: ns, cycles, callgrind instructions per message"
@@ -51,8 +61,8 @@ $(BUILD)/core/libsipalg_core.so: $(CORE_SRCS) $(CORE_HDRS) tests/core/abi.c
 core: $(BUILD)/core/libsipalg_core.so
 
 $(PLUGIN_SO): $(PLUGIN_SRCS)
-	cmake -G Ninja -S vpp-plugin -B $(BUILD)/plugin -DCMAKE_PREFIX_PATH=$(VPP_PREFIX) >/dev/null
-	ninja -C $(BUILD)/plugin
+	cmake -G Ninja -S vpp-plugin -B $(PLUGIN_BUILD) -DCMAKE_PREFIX_PATH=$(VPP_PREFIX) >/dev/null
+	ninja -C $(PLUGIN_BUILD)
 
 ifeq ($(VPP_PREFIX),)
 plugin:
@@ -63,7 +73,7 @@ endif
 
 install-plugin: plugin
 	@test -n "$(VPP_PREFIX)" || { echo "VPP not found: nothing to install into"; exit 2; }
-	cmake --install $(BUILD)/plugin --prefix $(VPP_PREFIX)
+	cmake --install $(PLUGIN_BUILD) --prefix $(VPP_PREFIX)
 
 deb:
 	@test -n "$(VPP_PREFIX)" || { echo "VPP not found (VPP_PREFIX, /usr, /usr/local, /opt/vpp): no package"; exit 2; }
@@ -109,6 +119,21 @@ test-py: core plugin venv
 	VPP_PREFIX=$(VPP_PREFIX) $(PY) -m pytest $(PYTEST_ARGS) tests
 
 test: test-c test-py
+
+# The VPP release the plugin is tested against besides the VPP in VPP_PREFIX
+# (docs/vpp-versions.md): the plugin built for it (its own build directory) and the call,
+# firewall, worker and deployment files of tests/vpp run against it. A test that skips fails.
+VPP_RELEASE_PREFIX ?= /opt/vpp-26.06
+RELEASE_TESTS ?= tests/vpp/test_pg.py tests/vpp/test_pg_firewall.py tests/vpp/test_workers.py \
+  tests/vpp/test_pg_deploy.py tests/vpp/test_pg_vrf.py tests/vpp/test_pg_office.py
+test-release: venv
+	@test -x $(VPP_RELEASE_PREFIX)/bin/vpp || { echo "test-release: no VPP in" \
+	  "VPP_RELEASE_PREFIX=$(VPP_RELEASE_PREFIX) (no bin/vpp): unpack the release there" \
+	  "(docs/vpp-versions.md) or set VPP_RELEASE_PREFIX"; exit 2; }
+	$(MAKE) --no-print-directory plugin VPP_PREFIX=$(VPP_RELEASE_PREFIX)
+	VPP_PREFIX=$(VPP_RELEASE_PREFIX) SIPALG_REQUIRE_VPP=1 \
+	  SIPALG_TIERS_FILE=$(abspath $(BUILD)/tiers-release.txt) \
+	  $(PY) -m pytest $(PYTEST_ARGS) $(RELEASE_TESTS)
 
 sanitize: $(BUILD)/san/test_core
 	$(BUILD)/san/test_core tests/fuzz/corpus tests/fuzz/found

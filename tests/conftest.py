@@ -6,7 +6,8 @@ the VPP tiers live beside this file (vpp_harness.py).
 
 A VPP tier skips, with its reason, where VPP is not installed. Where it is, SIPALG_REQUIRE_VPP=1
 (set by .ci/run) turns any skip in a VPP tier into a failure. At the end pytest prints one
-line per tier saying whether it ran, and writes the same to build/tiers.txt for .ci/run."""
+line per tier saying whether it ran, and writes the same to build/tiers.txt for .ci/run (or to
+the file SIPALG_TIERS_FILE names: make test-release, so that it leaves make ci's alone)."""
 
 import os
 from collections import defaultdict
@@ -75,6 +76,7 @@ def pytest_terminal_summary(terminalreporter):
     summary = "tiers: " + ", ".join(parts)
     if reasons:
         summary += " (skips: " + " | ".join(reasons) + ")"
-    os.makedirs(os.path.join(ROOT, "build"), exist_ok=True)
-    with open(os.path.join(ROOT, "build", "tiers.txt"), "w") as f:
+    path = os.environ.get("SIPALG_TIERS_FILE") or os.path.join(ROOT, "build", "tiers.txt")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
         f.write(summary + "\n")

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """Start a private VPP with the sip_alg plugin in a temporary directory and talk to its CLI.
 
-VPP is found through VPP_PREFIX, then /usr, /usr/local, /opt/vpp; the plugin in
-build/plugin (built by `make plugin`). `find_vpp()` says why a tier must be skipped.
+VPP is found through VPP_PREFIX, then /usr, /usr/local, /opt/vpp; the plugin in the build
+`make plugin` makes for that VPP (build/plugin, or build/plugin-<prefix> for a VPP outside
+the standard prefixes: sipalgctl.vpp.checkout_build). `find_vpp()` says why a tier must be
+skipped.
 
 Workers: VPP pins its main thread and every worker to a CPU of its own and refuses more
 workers than there are CPUs online. On a small machine, VPP with workers runs as pthreads in
@@ -25,7 +27,7 @@ from sipalgctl import vpp as V
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 # SIPALG_PLUGIN_DIR: another build of the plugin (make stress-asan: with AddressSanitizer)
 PLUGIN_DIR = (os.environ.get("SIPALG_PLUGIN_DIR") or
-              os.path.join(ROOT, "build", "plugin", "lib", "vpp_plugins"))
+              V.checkout_plugin(ROOT, os.environ.get("VPP_PREFIX"))[0])
 def find_vpp():
     """(prefix, None) or (None, reason). Looks where sipalgctl looks (VPP_PREFIX, when set,
     is the only place; else /usr, /usr/local, /opt/vpp)."""
@@ -77,6 +79,11 @@ COUNTERS = ("sip", "rewritten", "unchanged", "keepalive", "not_translated", "cha
             "no_space", "held", "pinhole_added", "pinhole_removed", "pinhole_expired",
             "pinhole_failed", "calls_created", "calls_closed", "max_calls", "no_media_port",
             "media_refused", "media_privileged")
+
+
+def plugin_versions(show_plugins):
+    """{plugin file: version} from `show plugins` (VPP cuts the version to 32 characters)."""
+    return dict(re.findall(r"^\s*\d+\.\s+(\S+\.so)\s+(\S+)", show_plugins, re.M))
 
 
 def workers_unavailable(n):
@@ -146,18 +153,32 @@ class VPP:
                 raise VPPError("VPP exited: " + open(self.log.name).read()[-2000:])
             if os.path.exists(sock):
                 try:
-                    if "sip_alg" in self.cli("show plugins"):
+                    plugins = self.cli("show plugins")
+                    if "sip_alg" in plugins:
+                        self.check_plugin_version(plugins)
                         threads = self.threads()
                         if len(threads) != 1 + self.workers:
                             raise VPPError(f"VPP runs {threads}, not 1 + {self.workers} workers")
                         return
                 except VPPError as e:
-                    if "workers" in str(e):
+                    if "workers" in str(e) or "built against" in str(e):
                         self.stop()
                         raise
             time.sleep(0.2)
         self.stop()
         raise VPPError("VPP did not come up in 20 s")
+
+    def check_plugin_version(self, show_plugins):
+        """The sip_alg plugin loaded was built against this VPP: its version (VPP_BUILD_VER of
+        the headers it was built with) is the one of VPP's own nat plugin. A plugin built
+        against another VPP loads but may misbehave; VPPError names the build to make."""
+        v = plugin_versions(show_plugins)
+        if v.get("sip_alg_plugin.so") != v.get("nat_plugin.so"):
+            raise VPPError(
+                f"the sip_alg plugin in {PLUGIN_DIR} was built against VPP "
+                f"{v.get('sip_alg_plugin.so')}, this VPP ({self.prefix}) is "
+                f"{v.get('nat_plugin.so')}: build it for this VPP (make plugin "
+                f"VPP_PREFIX={self.prefix})")
 
     def stop(self):
         """Stop VPP; remember in self.died how it ended if it was already gone."""

@@ -9,8 +9,9 @@ Both failures are Unreachable (exit 2): NotInstalled names where it looked, NotR
 socket it could not reach.
 
 The plugin (sip_alg_plugin.so, and its sip_alg.api.json to talk to it) is looked for in one
-place when one is given (vpp.plugin_path, else SIPALGCTL_PLUGIN_PATH); else in the build/plugin
-of the checkout sipalgctl runs from (`make plugin`), when it runs from one; else in VPP's own
+place when one is given (vpp.plugin_path, else SIPALGCTL_PLUGIN_PATH); else in the build of
+the checkout sipalgctl runs from (`make plugin`), when it runs from one: build/plugin for a VPP
+in a standard prefix, build/plugin-<prefix> for another (checkout_build); else in VPP's own
 plugin directory (<prefix>/lib*/vpp_plugins or <prefix>/lib*/*/vpp_plugins, with the API JSON
 in <prefix>/share/vpp/api/plugins/: `make install-plugin`), which is how an installed
 sipalgctl finds it. Not found is PluginNotFound (exit 2), naming where it looked.
@@ -29,6 +30,9 @@ from typing import Optional, Tuple
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 PREFIXES = ("/usr", "/usr/local", "/opt/vpp")
+# prefixes whose plugin build is build/plugin (the Makefile's STD_PREFIXES); any other VPP
+# prefix has a build of its own (checkout_build)
+BUILD_PREFIXES = ("/usr", "/usr/local", "/opt/vpp")
 REQUIRED = ("sip_alg_interface_enable_disable", "sip_alg_set_ports", "sip_alg_set_timeouts",
             "sip_alg_set_limits", "sip_alg_set_media_policy", "sip_alg_get_config",
             "sip_alg_interfaces_get", "sip_alg_server_map_get", "sip_alg_calls_get",
@@ -167,9 +171,19 @@ def checkout():
         else None
 
 
-def checkout_plugin(root):
-    """(plugin directory, API JSON) where `make plugin` builds them."""
-    build = os.path.join(root, "build", "plugin")
+def checkout_build(root, prefix=None):
+    """The directory `make plugin` builds into for the VPP in prefix: build/plugin for a
+    standard prefix (BUILD_PREFIXES) or none, else build/plugin-<prefix with / as -> (the
+    Makefile's plugin_build), so that builds against several VPPs coexist in one checkout and
+    a plugin built against one VPP is never loaded into another."""
+    p = os.path.abspath(prefix) if prefix else None
+    return os.path.join(root, "build", "plugin" if p in (None,) + BUILD_PREFIXES else
+                        "plugin" + p.replace("/", "-"))
+
+
+def checkout_plugin(root, prefix=None):
+    """(plugin directory, API JSON) where `make plugin` builds them for the VPP in prefix."""
+    build = checkout_build(root, prefix)
     return os.path.join(build, "lib", "vpp_plugins"), os.path.join(build, "sip_alg", PLUGIN_JSON)
 
 
@@ -214,14 +228,14 @@ def find_plugin(explicit=None, prefix=None):
         return _plugin(d, _json_near(d), setting)
     root = checkout()
     if root:
-        d, j = checkout_plugin(root)
+        d, j = checkout_plugin(root, prefix)
         if os.path.isfile(os.path.join(d, PLUGIN_SO)):
             return _plugin(d, (j,), "this checkout")
     if prefix:
         for d in vpp_plugin_dirs(prefix):
             if os.path.isfile(os.path.join(d, PLUGIN_SO)):
                 return _plugin(d, (vpp_plugin_json(prefix),), f"VPP in {prefix}")
-    where = [f"{checkout_plugin(root)[0]} (this checkout)"] if root else []
+    where = [f"{checkout_plugin(root, prefix)[0]} (this checkout)"] if root else []
     where.append(f"{prefix}/lib*/vpp_plugins, {prefix}/lib*/*/vpp_plugins (VPP's plugin "
                  f"directories)" if prefix else "VPP's plugin directories (no VPP found)")
     todo = ("build it (make plugin) or install it into VPP (make install-plugin)" if root else

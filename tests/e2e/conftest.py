@@ -23,7 +23,7 @@ def e2e_prefix():
     if missing:
         pytest.skip("missing tools: " + ", ".join(missing))
     if not h.find_plugin():
-        subprocess.run(["make", "-C", h.ROOT, "plugin"], check=True)
+        subprocess.run(["make", "-C", h.ROOT, "plugin", f"VPP_PREFIX={prefix}"], check=True)
     remove_leftovers()
     return prefix
 

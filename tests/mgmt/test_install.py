@@ -231,11 +231,12 @@ def test_editable_reads_checkout_templates(build_python, tmp_path):
     module, templates = imported_from(py, str(work))
     assert module == os.path.join(src, "sipalgctl", "render.py")
     assert templates == str(tmp_path / "src" / "templates")
-    # the plugin where `make plugin` builds it in the checkout; VPP without it
-    built = tmp_path / "src" / "build" / "plugin" / "lib" / "vpp_plugins"
+    # the plugin where `make plugin VPP_PREFIX=<vpp>` builds it in the checkout (a VPP
+    # outside the standard prefixes: build/plugin-<prefix, / as ->); VPP without it
+    vpp = str(tmp_path / "vpp")
+    built = tmp_path / "src" / "build" / ("plugin" + vpp.replace("/", "-")) / "lib" / "vpp_plugins"
     built.mkdir(parents=True)
     (built / "sip_alg_plugin.so").write_text("built")
-    vpp = str(tmp_path / "vpp")
     fake_vpp(vpp, plugin=False)
     assert_golden(render(py, str(work), VPP_PREFIX=vpp), str(built))
     # an edit in the checkout's templates/ shows up without reinstalling

@@ -7,13 +7,17 @@ apply do with it: the add-path line, exit 2 naming the places looked at, and a c
 own plugin directory that VPP would load instead of the one found."""
 
 import os
+import re
+import shutil
 import stat
+import subprocess
 
 import pytest
 
 from sipalgctl import cli, vpp as V
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 SEED = os.path.join(HERE, "..", "..", "mgmt", "examples", "seed.yaml")
 MULTIARCH = os.path.join("lib", "x86_64-linux-gnu")
 
@@ -50,9 +54,10 @@ def checkout(tmp_path, monkeypatch):
     return str(root)
 
 
-def build(root, json=True, content="built"):
-    """What `make plugin` leaves in build/plugin: the plugin directory."""
-    d, j = V.checkout_plugin(root)
+def build(root, json=True, content="built", prefix=None):
+    """What `make plugin` (VPP_PREFIX=prefix) leaves in build/plugin or build/plugin-<prefix>:
+    the plugin directory."""
+    d, j = V.checkout_plugin(root, prefix)
     write(os.path.join(d, V.PLUGIN_SO), content)
     if json:
         write(j, "{}")
@@ -133,9 +138,48 @@ def test_checkout_build(checkout):
 
 
 def test_checkout_build_before_vpp(tmp_path, checkout):
-    d = build(checkout)
+    d = build(checkout, prefix=str(tmp_path / "vpp"))
     make_vpp(tmp_path / "vpp")
     assert V.find_plugin(prefix=str(tmp_path / "vpp")).dir == d
+
+
+@pytest.mark.parametrize("prefix, build_dir", [
+    (None, "plugin"), ("/opt/vpp", "plugin"), ("/opt/vpp/", "plugin"), ("/usr", "plugin"),
+    ("/usr/local", "plugin"), ("/opt/vpp-26.06", "plugin-opt-vpp-26.06"),
+    ("/opt/vpp-26.06/", "plugin-opt-vpp-26.06"), ("/srv/vpp", "plugin-srv-vpp")])
+def test_checkout_build_per_vpp(prefix, build_dir):
+    """One build directory per VPP: build/plugin for the standard prefixes, another for any
+    other VPP, so that builds against two VPP versions coexist."""
+    assert V.checkout_build("/repo", prefix) == os.path.join("/repo", "build", build_dir)
+    assert V.checkout_plugin("/repo", prefix) == (
+        os.path.join("/repo", "build", build_dir, "lib", "vpp_plugins"),
+        os.path.join("/repo", "build", build_dir, "sip_alg", V.PLUGIN_JSON))
+
+
+def test_build_for_another_vpp_is_not_used(tmp_path, checkout):
+    """The build for the default VPP (build/plugin) is never loaded into another VPP: for that
+    one the plugin is not found until it is built for it."""
+    build(checkout)
+    vpp = str(tmp_path / "vpp")
+    make_vpp(vpp, plugin=False)
+    with pytest.raises(V.PluginNotFound, match=r"no sip_alg_plugin.so in .*/build/plugin"
+                       + vpp.replace("/", "-") + r"/lib/vpp_plugins \(this checkout\)"):
+        V.find_plugin(prefix=vpp)
+    d = build(checkout, prefix=vpp)
+    assert V.find_plugin(prefix=vpp).dir == d
+    assert V.find_plugin(prefix="/opt/vpp").dir == V.checkout_plugin(checkout)[0]
+
+
+@pytest.mark.skipif(not shutil.which("make"), reason="make not installed")
+@pytest.mark.parametrize("prefix", ["/opt/vpp", "/usr", "/opt/vpp-26.06", "/opt/vpp-26.06/",
+                                    "/srv/x/vpp"])
+def test_makefile_builds_where_sipalgctl_looks(prefix):
+    """`make plugin VPP_PREFIX=...` builds into the directory checkout_build names."""
+    r = subprocess.run(["make", "-nB", "-C", ROOT, "--no-print-directory", "plugin",
+                        f"VPP_PREFIX={prefix}", "BUILD=build"],
+                       capture_output=True, text=True, check=True)
+    dirs = re.findall(r"^cmake -G Ninja -S vpp-plugin -B (\S+) ", r.stdout, re.M)
+    assert [os.path.join(ROOT, d) for d in dirs] == [V.checkout_build(ROOT, prefix)], r.stdout
 
 
 @pytest.mark.parametrize("libdir", ["lib", "lib64", MULTIARCH])
@@ -155,8 +199,9 @@ def test_not_found_checkout(tmp_path, checkout):
     make_vpp(vpp, plugin=False)
     with pytest.raises(V.PluginNotFound) as e:
         V.find_plugin(prefix=vpp)
+    build_dir = "plugin" + vpp.replace("/", "-")
     assert str(e.value) == (
-        f"sip_alg plugin not found: no sip_alg_plugin.so in {checkout}/build/plugin/lib/"
+        f"sip_alg plugin not found: no sip_alg_plugin.so in {checkout}/build/{build_dir}/lib/"
         f"vpp_plugins (this checkout) or {vpp}/lib*/vpp_plugins, {vpp}/lib*/*/vpp_plugins "
         f"(VPP's plugin directories); build it (make plugin) or install it into VPP "
         f"(make install-plugin), or set vpp.plugin_path (or SIPALGCTL_PLUGIN_PATH) to the "
@@ -190,8 +235,8 @@ def test_api_json_missing(tmp_path, monkeypatch, checkout):
 def test_shadowing(tmp_path, checkout):
     """VPP loads the copy in its own plugin directory before an add-path: a different one
     there shadows the plugin found; the same bytes, or the plugin itself, do not."""
-    build(checkout, content="new")
     vpp = str(tmp_path / "vpp")
+    build(checkout, content="new", prefix=vpp)
     plugins = make_vpp(vpp, content="old")
     plugin = V.find_plugin(prefix=vpp)
     assert V.shadowing(plugin, vpp) == os.path.join(plugins, V.PLUGIN_SO)
@@ -288,8 +333,8 @@ def test_render_plugin_path_not_there_yet(tmp_path, capsys, installed):
 
 
 def test_render_shadowed_warns(tmp_path, capsys, checkout):
-    d = build(checkout, content="new")
     vpp = str(tmp_path / "vpp")
+    d = build(checkout, content="new", prefix=vpp)
     plugins = make_vpp(vpp, content="old")
     rc, text, err = render(capsys, tmp_path, SEED)
     assert rc == 0 and f"  add-path {d}\n" in text
@@ -309,7 +354,7 @@ def test_up_checks_the_plugin_before_starting_vpp(tmp_path, capsys, checkout, ca
         make_vpp(vpp, json=False, binary=True)
         expect = "sip_alg plugin API definitions not found: no sip_alg.api.json at "
     else:
-        build(checkout, content="new")
+        build(checkout, content="new", prefix=vpp)
         make_vpp(vpp, content="old", binary=True)
         expect = f"VPP in {vpp} would load "
     rc, out, err = sipalgctl(capsys, "up", SEED)

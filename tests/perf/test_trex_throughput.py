@@ -49,7 +49,7 @@ def ci(tmp_path_factory):
     if os.geteuid() != 0:
         _not_here("TRex (DPDK) needs root", "SIPALG_REQUIRE_TREX")
     if not h.find_plugin():
-        subprocess.run(["make", "-C", h.ROOT, "plugin"], check=True)
+        subprocess.run(["make", "-C", h.ROOT, "plugin", f"VPP_PREFIX={prefix}"], check=True)
     out = tmp_path_factory.mktemp("trex") / "ci.json"
     cmd = [sys.executable, RUN, "--ci", "--json", str(out), "--calls", str(CALLS),
            "--ci-load", str(LOAD), "--ci-seconds", str(SECONDS)]

@@ -17,7 +17,7 @@ def vpp_prefix():
         pytest.skip(why)
     if not h.find_plugin():
         # VPP is here, so the plugin must build: a failure is a test failure, not a skip
-        subprocess.run(["make", "-C", h.ROOT, "plugin"], check=True)
+        subprocess.run(["make", "-C", h.ROOT, "plugin", f"VPP_PREFIX={prefix}"], check=True)
     return prefix
 
 
