@@ -4,7 +4,7 @@ each configuration was applied to): the dump is YAML that check accepts and agai
 plan finds nothing to do, for every example and full.yaml; what the YAML cannot say is
 warned about and shows in the plan against the dump; the exec file is VPP CLI, one command a
 line, ACLs bound by the indices VPP will give them (checked by a line that fails otherwise),
-and refused when an operation has no CLI equivalent. tests/e2e/test_service.py runs both
+and refused when an operation has no CLI equivalent. tests/e2e/test_service_vpp.py runs both
 against a real VPP."""
 
 import glob
