@@ -4,7 +4,7 @@
 vpp.service; their sipalgctl command lines are ones sipalgctl's parser takes; `apply` on a
 directory applies every *.yaml in it, refusing two for the same VPP and an invalid one
 before touching VPP; `apply --wait` waits for VPP's socket and interfaces, gives up naming
-what is missing, and fails at once on what waiting cannot mend. tests/e2e/test_service.py
+what is missing, and fails at once on what waiting cannot mend. tests/e2e/test_service_vpp.py
 runs the unit's ExecStart against a real VPP."""
 
 import os
