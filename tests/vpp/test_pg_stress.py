@@ -21,8 +21,12 @@ def test_mutated_sip_leaves_vpp_as_it_was(vpp_prefix):
     r = stress.run_mutate(vpp_prefix, 20000, workers=0, batch=10000)
     c = r["counters"]
     assert r["alive"]
-    # every datagram was looked at once, and each class of outcome happened
-    assert c["sip"] == 20000 + 2  # and the binding's REGISTER and 200 OK
+    # every datagram was looked at once (and the binding's REGISTER and 200 OK): parsed
+    # (sip), or dropped unparsed because NAT44-ED gave its phone a public port that a
+    # mutated message's pinhole holds, its signaling then moved (sig_moved, the phone's
+    # retransmission goes by the new port); and each class of outcome happened
+    assert c["sip"] + c.get("sig_moved", 0) == 20000 + 2
+    assert c.get("sig_moved", 0) <= 5
     assert c["parse_error"] and c["header_error"] and c["sdp_error"] and c["rewritten"]
     assert c["calls_created"] == c["calls_closed"] > 0
     assert c["pinhole_added"] == c.get("pinhole_removed", 0) + c.get("pinhole_expired", 0)
