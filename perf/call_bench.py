@@ -14,7 +14,9 @@ to the server map being empty), from the interface counters polled every 10 ms. 
 answer/ack and bye, N calls are up: `show memory main-heap` against the same VPP before
 the first INVITE gives heap bytes per call (ALG + NAT44-ED), and `show sip-alg memory`
 the ALG's own state per call. `show sip-alg main-thread` says where the main thread's
-time went (barrier, NAT44-ED's static mapping handler).
+time went (barrier, NAT44-ED's static mapping handler). A teardown still not done 5 s
+after the BYEs counts the calls and entries left then (`left_5s`); entries left with every
+call closed outlived their calls, and the benchmark exits non-zero (after the JSON).
 
 Usage: perf/call_bench.py [--calls 1000,10000] [--json FILE]
 """
@@ -37,6 +39,9 @@ from pgnat import PgNat  # noqa: E402
 from scapy.all import wrpcap  # noqa: E402
 
 PER_HOST = 50  # calls per inside phone address (distinct SIP and RTP ports)
+# seconds after the BYEs at which what is left is counted (teardown takes 2-4 s): an entry
+# still there with every call closed outlived its call
+LEFT_AFTER = 5.0
 
 
 def host(i):
@@ -213,7 +218,11 @@ def run(prefix, n):
         while tx(v, "pg1") < base + n and time.monotonic() - t0 < 120:
             time.sleep(0.01)
         v.cli_ok("packet-generator enable-stream byeok")
+        res["left_5s"] = None  # [calls, entries] 5 s after the BYEs, when not done by then
         while entries_in_use(v) and time.monotonic() - t0 < 300:
+            if res["left_5s"] is None and time.monotonic() - t0 > LEFT_AFTER:
+                c = t.counters()
+                res["left_5s"] = [c["calls_created"] - c["calls_closed"], entries_in_use(v)]
             time.sleep(0.01)
         res["bye_s"] = time.monotonic() - t0
         res["main_thread_setup"] = mt_setup
@@ -253,9 +262,16 @@ def main():
         print("  main thread, after teardown:\n    " +
               r["main_thread"].strip().replace("\n", "\n    "))
         print(f"  counters: {r['counters']}")
+        if r["left_5s"]:
+            print(f"  {LEFT_AFTER:.0f} s after the BYEs: {r['left_5s'][0]} calls open, "
+                  f"{r['left_5s'][1]} server-map entries")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
+    outlived = [r["calls"] for r in out if r["left_5s"] and not r["left_5s"][0]]
+    if outlived:
+        sys.exit(f"entries outlived their calls (runs of {outlived} calls): "
+                 "`left_5s` in the JSON")
 
 
 if __name__ == "__main__":

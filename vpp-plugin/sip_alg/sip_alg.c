@@ -1177,6 +1177,7 @@ sip_alg_sig_ref (vlib_main_t *vm, sip_alg_call_t *c, sip_alg_smap_t *e)
   e->refs++;
   c->sig_entry = i;
   c->sig_gen = e->gen;
+  c->pub_port = e->ph.pub_port; /* where the record's signaling leaves (the node reads it) */
 }
 
 static sip_alg_smap_t *sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req,
@@ -1371,14 +1372,7 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
     }
   else
     {
-      u16 port = sip_alg_media_pair (sam, &sam->per_thread[0], from->pub_addr);
-      if (!port)
-	{
-	  sip_alg_count (SIP_ALG_ERROR_NO_MEDIA_PORT, 1);
-	  return 0;
-	}
       sip_alg_pinhole_t ph = { .pub_addr = from->pub_addr,
-			       .pub_port = port,
 			       .in_addr = from->in_addr,
 			       .in_port = from->in_port,
 			       .app = SIP_ALG_APP_SIP,
@@ -1388,6 +1382,29 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 			       .timeout = sam->timeout_signaling,
 			       .in_fib = from->in_fib,
 			       .out_fib = from->out_fib };
+      /*
+       * The pool passes over a few pairs that clash with phones' signaling, then hands one
+       * out unchecked (sip_alg_media_pair): here every entry is known, and a port that is
+       * one is passed over too (its pinhole would be refused), given back after.
+       */
+      u16 port = 0, skipped[8];
+      u32 n_skipped = 0;
+      while (n_skipped < ARRAY_LEN (skipped) &&
+	     (port = sip_alg_media_pair (sam, &sam->per_thread[0], from->pub_addr)))
+	{
+	  ph.pub_port = port;
+	  if (!sip_alg_smap_find (&ph))
+	    break;
+	  skipped[n_skipped++] = port;
+	  port = 0;
+	}
+      for (u32 i = 0; i < n_skipped; i++)
+	sip_alg_media_port_free (sam, skipped[i]);
+      if (!port)
+	{
+	  sip_alg_count (SIP_ALG_ERROR_NO_MEDIA_PORT, 1);
+	  return 0;
+	}
       int rv = sip_alg_smap_add (vm, req, &ph);
       e = sip_alg_smap_find (&ph);
       if (rv || !e || !e->installed)
@@ -1403,8 +1420,6 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 		     format_ip4_address, &from->in_addr, from->in_port, format_ip4_address,
 		     &from->pub_addr, from->pub_port, format_ip4_address, &ph.pub_addr, port);
     }
-  if (call && call->epoch == req->epoch)
-    call->pub_port = e->ph.pub_port;
   sip_alg_nat_del_session (vm, from->in_addr, from->in_port, from->in_fib, req->peer_addr,
 			   req->peer_port);
   return e;

@@ -1489,9 +1489,16 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 	  for (u32 i = 0; i < c->n_media_hosts; i++)
 	    xl[n_xl++] = (sip_xlate_t){ c->media_hosts[i], pub_h, 0, 0 };
 	}
-      /* a published server's signaling is the operator's static mapping: no pinhole */
-      if (call && (c->actions & SIP_ACT_OPEN_SIGNAL) &&
-	  !sip_alg_is_server (sam, c->in_addr, c->in_port))
+      /*
+       * A published server's signaling is the operator's static mapping: no pinhole. A
+       * retransmitted INVITE that leaves by another public port than its record's asks
+       * again: its first copy was dropped while the phone's signaling moved, and the
+       * entry of the new port (made without the record) must be the call's, to go with it.
+       */
+      if (call && !sip_alg_is_server (sam, c->in_addr, c->in_port) &&
+	  ((c->actions & SIP_ACT_OPEN_SIGNAL) ||
+	   ((c->actions & SIP_ACT_RETRANSMIT) && c->msg.is_request &&
+	    c->msg.method == SIP_METHOD_INVITE && c->pub_port != call->pub_port)))
 	{
 	  /* over TCP the connection carries in-dialog requests: an entry, no NAT mapping */
 	  sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
