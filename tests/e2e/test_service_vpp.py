@@ -106,6 +106,23 @@ def test_dump_and_exec_file(e2e_prefix, tmp_path, example):
         t.down()
 
 
+def exec_file_after_others_acls(prefix, tmp, t, deleted):
+    """A fresh VPP of t's config, with ACLs 0, 1, 2 of others made and those in deleted
+    deleted in that order (VPP's free list); returns the plan written as an exec file."""
+    t.down()
+    runner.start(C.load(t.cfg), prefix, log=lambda s: None)
+    t.upped = True
+    wait_for_interfaces(t.cfg)
+    for n in range(3):
+        assert vppctl(prefix, t.run, f"set acl-plugin acl deny tag other{n}") == \
+            f"ACL index:{n}\n"
+    for n in deleted:
+        vppctl(prefix, t.run, f"delete acl-plugin acl index {n}")
+    cli = os.path.join(tmp, "plan.cli")
+    ctl("plan", t.cfg, "--exec-file", cli)
+    return cli
+
+
 def test_exec_file_stops_at_an_acl_index_it_did_not_expect(e2e_prefix, tmp_path):
     """VPP gives a new ACL the index of the ACL deleted last: with ACLs 0 and 2 of others
     deleted in that order, the file's first ACL gets 2, not the 0 it expects. Deleting ACL 0
@@ -113,17 +130,7 @@ def test_exec_file_stops_at_an_acl_index_it_did_not_expect(e2e_prefix, tmp_path)
     sipalgctl apply then finishes the job (the stray ACL tagged sipalgctl:outbound kept)."""
     tmp = str(tmp_path)
     with Example(e2e_prefix, tmp, "firewall.yaml") as t:
-        t.down()
-        runner.start(C.load(t.cfg), e2e_prefix, log=lambda s: None)
-        t.upped = True
-        wait_for_interfaces(t.cfg)
-        for n in range(3):
-            assert vppctl(e2e_prefix, t.run, f"set acl-plugin acl deny tag other{n}") == \
-                f"ACL index:{n}\n"
-        for n in (0, 2):
-            vppctl(e2e_prefix, t.run, f"delete acl-plugin acl index {n}")
-        cli = os.path.join(tmp, "plan.cli")
-        ctl("plan", t.cfg, "--exec-file", cli)
+        cli = exec_file_after_others_acls(e2e_prefix, tmp, t, deleted=(0, 2))
         assert "delete acl-plugin acl index 0" in open(cli).read().splitlines()
         # (VPP's message names no line: the line's input was read to its end)
         assert vppctl(e2e_prefix, t.run, "exec", cli).startswith("exec: CLI line error:")
@@ -142,16 +149,7 @@ def test_exec_file_acl_index_from_the_free_list(e2e_prefix, tmp_path):
     expects; the file runs through and plan finds nothing to do."""
     tmp = str(tmp_path)
     with Example(e2e_prefix, tmp, "firewall.yaml") as t:
-        t.down()
-        runner.start(C.load(t.cfg), e2e_prefix, log=lambda s: None)
-        t.upped = True
-        wait_for_interfaces(t.cfg)
-        for n in range(3):
-            vppctl(e2e_prefix, t.run, f"set acl-plugin acl deny tag other{n}")
-        for n in (2, 0):
-            vppctl(e2e_prefix, t.run, f"delete acl-plugin acl index {n}")
-        cli = os.path.join(tmp, "plan.cli")
-        ctl("plan", t.cfg, "--exec-file", cli)
+        cli = exec_file_after_others_acls(e2e_prefix, tmp, t, deleted=(2, 0))
         assert vppctl(e2e_prefix, t.run, "exec", cli) == ""
         acls = re.findall(r"^acl-index (\d+) count \d+ tag \{(.*)\}$",
                           vppctl(e2e_prefix, t.run, "show acl-plugin acl"), re.M)
