@@ -244,7 +244,7 @@ def test_ice_candidates_left_srflx_default_opened(pgnat):
     assert {e for e in entries(t) if e[2] == "sip-rtp"} == {
         (f"{S.PUB}:{pub}", f"{S.A}:{S.A_RTP}", "sip-rtp")}
     c = t.counters()
-    assert (c["media_own"], c["media_not_own"]) == (1, 1)
+    assert (c["media_own"], c["media_not_own"], c["ice_host_left"]) == (1, 1, 1)
     [m] = t.send("pg1", [rtp(t, "pg1", S.B, S.B_RTP, S.PUB, pub)], "pg0", 1)
     assert (m[IP].dst, m[UDP].dport) == (S.A, S.A_RTP)
 
@@ -267,4 +267,24 @@ def test_ice_host_default_rewritten_candidates_left(pgnat):
     assert f"c=IN IP4 {S.PUB}\r\n".encode() in out
     rtp_entries = [e for e in entries(t) if e[2] == "sip-rtp"]
     assert len(rtp_entries) == 1 and rtp_entries[0][1] == f"{S.A}:{S.A_RTP}"
-    assert t.counters()["pinhole_failed"] == 0
+    c = t.counters()
+    assert (c["pinhole_failed"], c["ice_host_left"]) == (0, 1)
+
+
+def test_ice_host_candidates_counted_once_each(pgnat):
+    """Host candidates naming the sender's own inside address are counted, one per line
+    (RTP and RTCP components); a host candidate of another address (a second interface)
+    and a relayed one are left without counting; all stay as written."""
+    t = pgnat
+    cands = [f"a=candidate:1 1 UDP 2130706431 {S.A} {S.A_RTP} typ host",
+             f"a=candidate:1 2 UDP 2130706430 {S.A} {S.A_RTP + 1} typ host",
+             f"a=candidate:4 1 UDP 2130706175 10.9.9.9 {S.A_RTP} typ host",
+             f"a=candidate:5 1 UDP 16777215 {S.B} 50000 typ relay raddr {S.PUB} rport 4000"]
+    inv = S.message(f"INVITE sip:bob@{S.PROXY} SIP/2.0", S.dialog(S.A, S.A_PORT, 1, "INVITE"),
+                    S.sdp(S.A, S.A_RTP, cands))
+    [p] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)], "pg1", 1)
+    out = bytes(p[Raw])
+    for line in cands:
+        assert (line + "\r\n").encode() in out, line
+    c = t.counters()
+    assert (c["ice_host_left"], c["media_own"], c["media_not_own"]) == (2, 0, 0)

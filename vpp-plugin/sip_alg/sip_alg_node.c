@@ -443,6 +443,7 @@ typedef struct
   u16 n_media_forbidden;
   u16 n_media_own;
   u16 n_media_not_own;
+  u16 n_ice_host_left;
   u16 n_inbound_refused;
   u16 n_peer_mismatch;
   u32 rx_sw_if_index;
@@ -1030,7 +1031,8 @@ sip_alg_token (const u8 **p, const u8 *end, const u8 **tok)
  * 1 RTP, 2 RTCP), unless the inside port has a pair already (the default candidate was
  * the inside address: rewritten, the remote uses it). Other candidates are left as written
  * and opened for nothing: host candidates name inside addresses (their checks from outside
- * fail), relayed ones a TURN server's. Returns the new NAT pinholes.
+ * fail; those naming the sender's own address are counted, ice_host_left), relayed ones a
+ * TURN server's. Returns the new NAT pinholes.
  */
 static u32
 sip_alg_ice_srflx (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
@@ -1073,6 +1075,8 @@ sip_alg_ice_srflx (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *p
 	  n = sip_alg_token (&q, eol, &tok);
 	  ok = ok && n == 3 && !memcmp (tok, "typ", 3);
 	  n = sip_alg_token (&q, eol, &tok);
+	  if (ok && n == 4 && !memcmp (tok, "host", 4) && a.as_u32 == c->in_addr.as_u32)
+	    c->n_ice_host_left++;
 	  ok = ok && n == 5 && !memcmp (tok, "srflx", 5);
 	  if (ok && a.as_u32 == c->pub_addr.as_u32)
 	    {
@@ -2270,6 +2274,7 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
     { SIP_ALG_ERROR_PEER_MISMATCH, ctx.n_peer_mismatch },
     { SIP_ALG_ERROR_MEDIA_NOT_OWN, ctx.n_media_not_own },
     { SIP_ALG_ERROR_MEDIA_OWN, ctx.n_media_own },
+    { SIP_ALG_ERROR_ICE_HOST_LEFT, ctx.n_ice_host_left },
   };
   for (u32 i = 0; i < ARRAY_LEN (counts); i++)
     if (counts[i].n)
