@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """Tier 2: real calls through VPP. sipp caller A inside (192.168.1.1:2000, RTP 6000), sipp
-callee B outside (198.51.100.2:5062, RTP 7000), directly or through a kamailio proxy
+callee B outside (198.51.100.2:5060, RTP 7000), directly or through a kamailio proxy
 (198.51.100.1:5060); G.711 RTP from sipp's own pcap."""
 
 import os
@@ -14,7 +14,7 @@ from capture import (Capture, assert_flow, assert_silent, call_bye, finish, floo
                      rtp_seqs, sipp_sockets, talk_seconds, udp, wait_listening)
 from topo import HERE, Topo
 
-A_SIP, A_RTP, B_SIP, B_RTP = 2000, 6000, 5062, 7000
+A_SIP, A_RTP, B_SIP, B_RTP = 2000, 6000, 5060, 7000
 SIP_PORTS = (A_SIP, B_SIP, 5060)
 KAMAILIO_CFG = os.path.join(HERE, "..", "data", "kamailio.cfg.in")
 

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Tier 2: the life of a call beyond the plain call, with real sipp user agents across VPP
 (0 and 2 workers). Caller A inside (192.168.1.1:2000, RTP 6000), callee B outside
-(198.51.100.2:5062, RTP 7000), a Kamailio proxy on 198.51.100.1:5060 where it forks.
+(198.51.100.2:5060, RTP 7000), a Kamailio proxy on 198.51.100.1:5060 where it forks.
 
   hold and resume          re-INVITEs a=sendonly (or c=0.0.0.0) then a=sendrecv, silent caller
   re-INVITE to a new port  the caller's media move from 6000 to 6010
@@ -316,8 +316,8 @@ def test_early_media_prack(topo02, tmp_path):
 
 
 def test_forked_call(topo02, tmp_path):
-    """Kamailio forks A's INVITE in parallel to B on 5062 (RTP 7000) and on 5064 (RTP 7100).
-    Both answer 183 with SDP (two early dialogs: two To tags, two media ports); 5062 answers
+    """Kamailio forks A's INVITE in parallel to B on 5060 (RTP 7000) and on 5064 (RTP 7100).
+    Both answer 183 with SDP (two early dialogs: two To tags, two media ports); 5060 answers
     200 and Kamailio CANCELs 5064. The answering callee's RTP reaches A, the ALG keeps no
     media entry of the cancelled fork once the call is answered, and afterwards nothing of
     the call is left."""

@@ -5,7 +5,7 @@ over UDP and TCP (`nat44 add static mapping udp|tcp local 192.168.1.5 5060 exter
 203.0.113.10 5060`; the ALG on UDP and TCP 5060) and is the ALG's published SIP server
 (`set sip-alg servers 192.168.1.5:5060`), with 0 and 2 VPP workers. In one VPP:
 
-- the PBX calls B outside (198.51.100.2:5062), as any inside phone does, but without a
+- the PBX calls B outside (198.51.100.2:5060), as any inside phone does, but without a
   signaling pinhole of its own (the operator's static mapping is one: none refused);
 - B calls the PBX's public address. The INVITE reaches the PBX through the static mapping
   and starts a call record (a published server admits an outside INVITE as a REGISTER

@@ -137,9 +137,7 @@ class TenantTopo(Topo):
             f"set int ip address {a} {self.GW_IN}/24",
             f"set int ip address {b} {self.GW_IN}/24",
             f"set int ip address {out} {self.GW_OUT}/24",
-        ] + [f"set interface mtu packet 1500 {i}" for i in (a, b, out)
-             if "mtu" not in self.defaults] + [
-            f"set int state {i} up" for i in (a, b, out)] + [
+        ] + [f"set int state {i} up" for i in (a, b, out)] + [
             f"ip route add 198.51.100.0/24 via {self.OUT_HOST} {out}",
             # the tenants' routes out: NAT44-ED looks the inside's packets of a flow the
             # outside started through a static mapping (a pinhole) up in the tenant's table

@@ -37,12 +37,12 @@ def dtopo(e2e_prefix, request, tmp_path):
     firewall example."""
     workers, fw = request.param
     if not fw:
-        yield from topo_fixture(e2e_prefix, request, workers=workers, defaults=True)
+        yield from topo_fixture(e2e_prefix, request, workers=workers)
         return
     why = h.workers_unavailable(workers)
     if why:
         pytest.skip(why)
-    with FwTopo(e2e_prefix, workers, str(tmp_path), defaults=True) as t:
+    with FwTopo(e2e_prefix, workers, str(tmp_path)) as t:
         yield t
         t.failed = h.failed_test(request)
 

@@ -27,13 +27,12 @@ REGISTRAR_CFG = os.path.join(HERE, "..", "data", "kamailio-registrar.cfg.in")
 
 
 class FwTopo(Topo):
-    """The e2e topology brought up by `sipalgctl up` on the firewall example. defaults:
-    the example's SIP ports as they are (UDP 5060, TCP 5060), not UDP 5060 and 5062 (as for
-    Topo: True, "ports", or None for SIPALG_E2E_DEFAULTS). sipalgctl sets no MTU: the
-    interfaces keep VPP's 9000 bytes either way."""
+    """The e2e topology brought up by `sipalgctl up` on the firewall example, its SIP ports
+    as they are (UDP 5060, TCP 5060). sipalgctl sets no MTU: the interfaces keep VPP's
+    9000 bytes."""
 
-    def __init__(self, prefix, workers, tmp, defaults=None):
-        super().__init__(prefix, workers=workers, start_vpp=False, defaults=defaults)
+    def __init__(self, prefix, workers, tmp):
+        super().__init__(prefix, workers=workers, start_vpp=False)
         self.tmp = tmp
         self.run = os.path.join(tmp, "run")
         self.cfg = os.path.join(tmp, "firewall.yaml")
@@ -55,8 +54,6 @@ class FwTopo(Topo):
                     'mount --bind "$0" /sys/devices/system/cpu/online && exec "$@"', path)
         cfg["interfaces"]["inside"]["host_if"] = self.if_in_vpp
         cfg["interfaces"]["outside"]["host_if"] = self.if_out_vpp
-        if "ports" not in self.defaults:
-            cfg["sip_alg"]["ports"] = {"udp": [5060, 5062]}
         # VPP's own outside address answers pings (the test waits for it); nothing else is let in
         cfg["firewall"]["inbound"]["rules"] = [
             {"action": "permit", "proto": "icmp", "dst": f"{self.GW_OUT}/32", "tag": "ping-vpp"}]

@@ -2,7 +2,7 @@
 """Tier 2: calls in a row through VPP, NAT44-ED and the ALG over impaired links (issue 22).
 
 The topology of topo.py (caller A inside 192.168.1.1:2000, RTP 6000; callee B outside
-198.51.100.2:5062, RTP 7000), the ALG with the product's defaults (the test sets no ALG
+198.51.100.2:5060, RTP 7000), the ALG with the product's defaults (the test sets no ALG
 knob), 0 and 2 workers. One sipp caller places the calls one after the other (-l 1), one
 sipp callee answers them (scenarios/impair_uac.xml, impair_uas.xml: uac.xml and uas.xml as
 phones play them over such links); each call: INVITE with SDP, 180, 200 with SDP, ACK, G.711

@@ -10,12 +10,10 @@ The namespaces and veth pairs are created by the test and deleted after it; VPP 
 only to the veth ends the test made. Every topology runs with 0, 2 and 4 VPP workers.
 Skipped with the reason without VPP, root or tools.
 
-By default the topology sets two knobs by hand: the interfaces' MTU to the veths' 1500 bytes
-("mtu") and SIP on UDP and TCP ports 5060 and 5062 ("ports": B answers its direct calls on
-5062). Topo(defaults=True) sets neither: the product's defaults (VPP's 9000-byte MTU on
-af_packet, SIP on UDP 5060 and TCP 5060, TLS on 5061 passed and counted), as a fresh install
-has them. SIPALG_E2E_DEFAULTS=mtu, =ports or =all leaves those knobs at the product's
-defaults in every topology that does not choose (to see which tests need a knob).
+The topology sets no ALG knob and no MTU: the product's defaults as a fresh install has
+them (SIP on UDP 5060 and TCP 5060, TLS on 5061 passed and counted; VPP's 9000-byte MTU on
+af_packet over the veths' 1500 bytes, so a message rebuilt from fragments leaves by the
+ALG's own path-MTU rule). B and the proxy both answer on 5060, at their own addresses.
 """
 
 import itertools
@@ -30,7 +28,6 @@ import pytest
 import vpp_harness as h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-KNOBS = ("mtu", "ports")  # what the topology sets by hand unless left at the product's default
 TOOLS = ("ip", "ethtool", "sipp", "tcpdump", "kamailio")
 
 
@@ -71,7 +68,7 @@ class Topo:
     A, GW_IN, PUB = "192.168.1.1", "192.168.1.254", "203.0.113.10"
     OUT_HOST, GW_OUT, PROXY, B = "203.0.113.2", "203.0.113.1", "198.51.100.1", "198.51.100.2"
 
-    def __init__(self, prefix, alg=True, workers=0, start_vpp=True, defaults=None):
+    def __init__(self, prefix, alg=True, workers=0, start_vpp=True):
         # unique per topology: the pid (to find leftovers of dead runs) and a sequence number;
         # veth names fit IFNAMSIZ (15): s + a|b + i|v + up to 2 + _ + up to 7 digits
         pid, seq = os.getpid(), next(_seq) % 100
@@ -80,15 +77,6 @@ class Topo:
         self.if_out, self.if_out_vpp = f"sbi{seq}_{pid}", f"sbv{seq}_{pid}"
         self.workers = workers
         self.alg = alg
-        # the knobs of KNOBS left at the product's default; defaults: True (all), False
-        # (none), a knob's name, or None (SIPALG_E2E_DEFAULTS: all, mtu, ports; unset: none)
-        if defaults is None:
-            defaults = os.environ.get("SIPALG_E2E_DEFAULTS", "")
-            defaults = True if defaults == "all" else defaults or False
-        if defaults not in (True, False, *KNOBS):
-            raise ValueError(f"defaults: {defaults!r} (True, False or one of {KNOBS})")
-        self.defaults = (set(KNOBS) if defaults is True else set() if defaults is False
-                         else {defaults})
         self.start_vpp = start_vpp
         self.vpp = h.VPP(prefix, workers=workers)
         self.procs = []
@@ -155,25 +143,17 @@ class Topo:
     def configure_vpp(self):
         v = self.vpp
         v.start()
-        # af_packet interfaces come up with VPP's 9000-byte MTU: the veths carry 1500
-        mtu = [] if "mtu" in self.defaults else [
-            f"set interface mtu packet 1500 host-{self.if_in_vpp}",
-            f"set interface mtu packet 1500 host-{self.if_out_vpp}"]
-        ports = ([] if "ports" in self.defaults else
-                 ["set sip-alg ports udp 5060,5062 tcp 5060,5062"])
         for c in [
             f"create host-interface name {self.if_in_vpp}",
             f"create host-interface name {self.if_out_vpp}",
             f"set int ip address host-{self.if_in_vpp} {self.GW_IN}/24",
             f"set int ip address host-{self.if_out_vpp} {self.GW_OUT}/24",
-            *mtu,
             f"set int state host-{self.if_in_vpp} up",
             f"set int state host-{self.if_out_vpp} up",
             f"ip route add 198.51.100.0/24 via {self.OUT_HOST} host-{self.if_out_vpp}",
             "nat44 plugin enable sessions 10000",
             f"nat44 add address {self.PUB}",
             f"set interface nat44 in host-{self.if_in_vpp} out host-{self.if_out_vpp}",
-            *ports,
         ] + ([f"set sip-alg interface host-{self.if_in_vpp}",
               f"set sip-alg interface host-{self.if_out_vpp}"] if self.alg else []):
             out = v.cli(c).strip()
