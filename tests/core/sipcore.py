@@ -12,7 +12,8 @@ import subprocess
 from dataclasses import dataclass
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-LIB_PATH = os.path.join(ROOT, "build", "core", "libsipalg_core.so")
+# SIPALG_CORE_LIB: another build of the library (tests/mutation/mutate.py loads mutants)
+LIB_PATH = os.environ.get("SIPALG_CORE_LIB") or os.path.join(ROOT, "build", "core", "libsipalg_core.so")
 
 MAX_HDRS = 128
 MAX_SITES = 128
