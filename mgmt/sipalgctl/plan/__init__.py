@@ -12,7 +12,7 @@ firewall's ACLs (those tagged "sipalgctl:", see acl.py), which it puts first in 
 interface's ACL lists, keeping other ACLs bound after them in their order.
 """
 
-from .diff import plan, plan_firewall
+from .diff import plan, plan_alg, plan_firewall
 from .ops import (ADDRESS_FOUND, NO_SUCH_FIB, UNSUPPORTED, AclAddReplace, AclDel, AclInterface,
                   AlgCallTimers, AlgHostLimits, AlgInterface, AlgLimits, AlgMediaPolicy,
                   AlgOneWayMedia, AlgPorts, AlgSecurity, AlgServers, AlgTcp, AlgTimeouts,
@@ -21,5 +21,5 @@ from .ops import (ADDRESS_FOUND, NO_SUCH_FIB, UNSUPPORTED, AclAddReplace, AclDel
                   SetInterfaceState, apply, exec_script, mask_methods, method_mask,
                   output_feature, validation_fields)
 from .state import (CALL_TIMERS, HOST_LIMITS, IP_PROTO, NAT_IS_INSIDE, NAT_IS_OUTSIDE, NO_VRF,
-                    ONE_WAY, PROTO_NAME, SECURITY, SERVERS, VALIDATION, Acl, MissingPlugin,
-                    PlanError, State, alg_config, read_state)
+                    ONE_WAY, PROTO_NAME, SECURITY, SERVERS, TIMEOUTS, VALIDATION, Acl,
+                    MissingPlugin, PlanError, State, alg_config, read_state)

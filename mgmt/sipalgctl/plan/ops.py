@@ -178,6 +178,13 @@ class RouteOp(Op):
     is_add: bool
     table_id: int = 0
 
+    @classmethod
+    def of(cls, key, ifname, is_add):
+        """From a State.routes tuple, through the interface named ifname."""
+        prefix, via, sw_if_index, table_id = key
+        return cls(prefix=prefix, via=via, ifname=ifname, sw_if_index=sw_if_index,
+                   is_add=is_add, table_id=table_id)
+
     def cli(self):
         table = f" table {self.table_id}" if self.table_id else ""
         return (f"ip route {'add' if self.is_add else 'del'} {self.prefix}{table} via {self.via} "
@@ -259,7 +266,8 @@ class NatStaticMapping(Op):
     def of(cls, key, is_add):
         """From a State.static_mappings tuple."""
         proto, local, lport, ext, eport, vrf = key
-        return cls(proto, local, lport, ext, eport, is_add, vrf)
+        return cls(protocol=proto, local=local, local_port=lport, external=ext,
+                   external_port=eport, is_add=is_add, vrf=vrf)
 
     def cli(self):
         return (f"nat44 add static mapping {self.protocol} local {self.local} {self.local_port} "
@@ -421,6 +429,16 @@ class AlgSecurity(Op):
     lo: int
     hi: int
 
+    @classmethod
+    def of(cls, sec):
+        """From the configuration's sip_alg.security, field by field (the host limits are
+        AlgHostLimits')."""
+        lo, hi = sec.inside_media_ports
+        return cls(max_inbound_calls=sec.max_inbound_calls,
+                   max_inbound_per_source=sec.max_inbound_per_source,
+                   max_binding_time=sec.max_binding_time, max_entries=sec.max_entries,
+                   max_entries_per_call=sec.max_entries_per_call, lo=lo, hi=hi)
+
     def cli(self):
         return (f"set sip-alg security max-inbound-calls {self.max_inbound_calls} "
                 f"max-inbound-per-source {self.max_inbound_per_source} "
@@ -440,8 +458,8 @@ class AlgSecurity(Op):
 @dataclass
 class AlgHostLimits(Op):
     """Limits per inside host, 0: off (sip_alg_set_host_limits; on the CLI, keywords of `set
-    sip-alg security`). sip_alg_set_security sets them to 0, having no fields for them: plan
-    puts this operation after AlgSecurity."""
+    sip-alg security`). sip_alg_set_security, having no fields for them, leaves them as they
+    are."""
     max_calls_per_host: int
     max_entries_per_host: int
 
@@ -465,9 +483,10 @@ def mask_methods(mask):
 
 
 def validation_fields(v):
-    """A config.Validation as sip_alg_set_validation's fields (sip_alg_get_config's names)."""
+    """The configuration's sip_alg.validation as sip_alg_set_validation's fields
+    (sip_alg_get_config's names)."""
     return {"strict": v.mode == "strict",
-            **{f"drop_{c}": v.actions[c] == "drop" for c in D.VALIDATION_CLASSES},
+            **{f"drop_{c}": getattr(v.actions, c) == "drop" for c in D.VALIDATION_CLASSES},
             "block_methods": method_mask(v.block_methods),
             **{f"{m}_{k}": getattr(v.rate_limits[m], k) for m in D.RATE_LIMITED
                for k in ("rate", "burst")}}

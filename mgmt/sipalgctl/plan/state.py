@@ -50,11 +50,12 @@ class Acl:
 
 
 # sip_alg_get_config_reply's fields, as State.alg's keys and the configuration's fields
+TIMEOUTS = ("signaling", "media", "call")
 CALL_TIMERS = ("media_inactivity", "max_duration")  # State.alg's keys, config's fields
 ONE_WAY = ("one_way_media",)  # State.alg's key, config's field
 SECURITY = ("max_inbound_calls", "max_inbound_per_source", "max_binding_time", "max_entries",
             "max_entries_per_call", "inside_media_ports")  # State.alg's keys, config's fields
-HOST_LIMITS = ("max_calls_per_host", "max_entries_per_host")  # State.alg's keys, Security's
+HOST_LIMITS = ("max_calls_per_host", "max_entries_per_host")  # State.alg's keys, config's
 
 # sip_alg_get_config_reply's fields of the published servers (API 0.8.0)
 SERVERS = ("n_servers", "server_address", "server_port")
