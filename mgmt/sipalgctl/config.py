@@ -1128,7 +1128,9 @@ def _semantics(ctx, cfg):
 
 def _table(cfg, vrf):
     """The table id of a vrf name (0: None, the default table); None for an unknown name."""
-    return 0 if vrf is None else cfg.vrfs[vrf].table if vrf in cfg.vrfs else None
+    if vrf is None:
+        return 0
+    return cfg.vrfs[vrf].table if vrf in cfg.vrfs else None
 
 
 def _vrf_refs(ctx, cfg):
