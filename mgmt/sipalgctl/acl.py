@@ -74,7 +74,7 @@ class AclRule:
 
 
 def encode(rule):
-    """A config.FwRule as an AclRule: ports only for udp and tcp, ICMP type and code ranges
+    """A config.FwRuleModel as an AclRule: ports only for udp and tcp, ICMP type and code ranges
     (default any: 0-255) for icmp; any protocol: every port."""
     if rule.proto in (TCP, UDP):
         sport, dport = rule.sport or ALL_PORTS, rule.dport or ALL_PORTS
@@ -90,7 +90,7 @@ def default_rule(action):
 
 
 def policy_rules(policy):
-    """A config.FwPolicy as the ACL's rules: its rules, then the default."""
+    """A config.FwPolicyModel as the ACL's rules: its rules, then the default."""
     return tuple(encode(r) for r in policy.rules) + (default_rule(policy.default),)
 
 

@@ -67,7 +67,7 @@ def ops_json(ops):
 
 
 def client(args, cfg=None, plugin=None):
-    sock = args.socket or (cfg.vpp.api_socket if cfg else C.VppSettings().api_socket)
+    sock = args.socket or (cfg.vpp.api_socket if cfg else C.VppModel().api_socket)
     explicit = cfg.vpp.prefix if cfg else None
     prefix = find_prefix(explicit, API_JSON)
     if not prefix:
@@ -85,10 +85,10 @@ def firewall_summary(fw):
 
 
 def tcp_summary(alg):
-    if not (alg.enabled and alg.tcp_ports):
+    if not (alg.enabled and alg.ports.tcp):
         return "SIP over TCP off"
-    return (f"SIP over TCP on {','.join(str(p) for p in alg.tcp_ports)} "
-            f"(reassembly {alg.tcp_reassembly} bytes)")
+    return (f"SIP over TCP on {','.join(str(p) for p in alg.ports.tcp)} "
+            f"(reassembly {alg.limits.tcp_reassembly} bytes)")
 
 
 def servers_summary(alg):
@@ -103,7 +103,7 @@ def vrfs_summary(cfg):
     """The VRF tables, when there are any."""
     if not cfg.vrfs:
         return ""
-    return "VRFs " + ", ".join(f"{n} (table {t})" for n, t in cfg.vrfs.items()) + ", "
+    return "VRFs " + ", ".join(f"{n} (table {v.table})" for n, v in cfg.vrfs.items()) + ", "
 
 
 def cmd_check(args):
@@ -120,9 +120,9 @@ def cmd_check(args):
                           "warnings": [], "summary": None}, indent=2))
         return EXIT_INVALID
     n = len(cfg.interfaces)
-    summary = (f"{n} interfaces, {vrfs_summary(cfg)}{len(cfg.nat.pool)} NAT "
+    summary = (f"{n} interfaces, {vrfs_summary(cfg)}{len(cfg.nat44.pool)} NAT "
                f"addresses, "
-               f"{len(cfg.nat.static_mappings)} static mappings, SIP ALG "
+               f"{len(cfg.nat44.static_mappings)} static mappings, SIP ALG "
                f"{'on ' + ', '.join(cfg.alg_interfaces()) if cfg.sip_alg.enabled else 'off'}; "
                f"{tcp_summary(cfg.sip_alg)}; "
                f"media-other-hosts {'on' if cfg.sip_alg.media_other_hosts else 'off'}; "
@@ -173,7 +173,7 @@ def cmd_render(args):
 
 
 def api_socket(args, cfg=None):
-    return args.socket or (cfg.vpp.api_socket if cfg else C.VppSettings().api_socket)
+    return args.socket or (cfg.vpp.api_socket if cfg else C.VppModel().api_socket)
 
 
 def write_out(path, text):
@@ -397,7 +397,7 @@ def cmd_show(args):
 
 
 def stats_socket(args, cfg):
-    return args.stats_socket or (cfg.vpp.stats_socket if cfg else C.VppSettings().stats_socket)
+    return args.stats_socket or (cfg.vpp.stats_socket if cfg else C.VppModel().stats_socket)
 
 
 def cmd_stats(args):

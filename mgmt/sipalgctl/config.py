@@ -8,19 +8,21 @@
    values VPP would store differently from what the YAML says (so that `apply`, comparing
    the two, would never settle).
 
-All problems are collected and raised together as ConfigError. The valid models become the
-dataclasses the rest of sipalgctl reads (Config and below). Defaults and bounds: defaults.py.
+All problems are collected and raised together as ConfigError. The valid models are what the
+rest of sipalgctl reads: frozen, with what the YAML leaves out filled in as they are made
+(each model's _resolve: the defaults, and values that follow from others, such as the SIP
+servers the static mappings publish). Defaults and bounds: defaults.py.
 """
 
 import ipaddress
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Dict, List, Literal, Optional, Tuple
 
 import yaml
 from annotated_types import Ge, Le, MinLen
-from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, Strict, TypeAdapter,
-                      ValidationError, WrapValidator, model_validator)
+from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, PrivateAttr, Strict,
+                      TypeAdapter, ValidationError, WrapValidator, model_validator)
 from pydantic_core import PydanticCustomError
 
 from . import defaults as D
@@ -65,178 +67,19 @@ class ConfigError(Exception):
         super().__init__("\n".join(p.text() for p in self.located))
 
 
-@dataclass
-class VppSettings:
-    prefix: Optional[str] = None  # None: VPP_PREFIX, else /usr, /usr/local, /opt/vpp
-    runtime_dir: str = D.RUNTIME_DIR
-    workers: int = 0
-    main_core: int = 0
-    # workers as pthreads, not pinned to a core each: more workers than free CPUs (a small
-    # VM, a test machine); VPP's cpu { use-pthreads }
-    use_pthreads: bool = False
-    buffers: int = D.BUFFERS
-    main_heap: str = D.MAIN_HEAP
-    # None: SIPALGCTL_PLUGIN_PATH, else the checkout's build/plugin, else VPP's plugin dir
-    plugin_path: Optional[str] = None
-
-    @property
-    def api_socket(self):
-        return f"{self.runtime_dir}/api.sock"
-
-    @property
-    def cli_socket(self):
-        return f"{self.runtime_dir}/cli.sock"
-
-    @property
-    def stats_socket(self):
-        return f"{self.runtime_dir}/stats.sock"
-
-
-@dataclass
-class Interface:
-    name: str  # the YAML key
-    type: str  # af_packet | tap | existing
-    role: str  # inside | outside | none
-    address: ipaddress.IPv4Interface
-    host_if: Optional[str] = None  # af_packet: linux interface; tap: host-side name
-    vpp_name: Optional[str] = None  # existing: VPP's name for it
-    tap_id: int = 0
-    vrf: Optional[str] = None  # the name of its IPv4 table (vrfs); None: the default table
-
-    @property
-    def vpp_ifname(self):
-        if self.type == "af_packet":
-            return f"host-{self.host_if}"
-        if self.type == "tap":
-            return f"tap{self.tap_id}"
-        return self.vpp_name
-
-
-@dataclass(frozen=True)
-class Route:
-    prefix: ipaddress.IPv4Network
-    via: ipaddress.IPv4Address
-    interface: str
-    vrf: Optional[str] = None  # the table it is in (vrfs); None: the default table
-
-
-@dataclass(frozen=True)
-class StaticMapping:
-    protocol: str
-    local: Tuple[ipaddress.IPv4Address, int]
-    external: Tuple[ipaddress.IPv4Address, int]
-    vrf: Optional[str] = None  # the local address's table (vrfs); None: the default table
-
-
-@dataclass
-class Nat:
-    sessions: int = D.NAT_SESSIONS
-    pool: List[ipaddress.IPv4Address] = field(default_factory=list)
-    # pool addresses of one tenant (NAT44-ED's tenant-vrf): address -> vrfs name; the others
-    # serve inside interfaces of any table that has no address of its own
-    pool_vrfs: Dict[ipaddress.IPv4Address, str] = field(default_factory=dict)
-    static_mappings: List[StaticMapping] = field(default_factory=list)
-
-
 U32_MAX = D.U32_MAX
-
-
-@dataclass
-class Security:
-    """Bounds on what attacker-controlled SIP may make the ALG keep or open (the plugin's
-    sip_alg_set_security). The defaults are the plugin's own, so a YAML without
-    sip_alg.security leaves a freshly started VPP as it is."""
-    # call records that requests from outside may create, per worker (an outside INVITE
-    # starts one only towards a REGISTER binding) ...
-    max_inbound_calls: int = D.MAX_INBOUND_CALLS
-    # ... and of those, from one outside address, per worker
-    max_inbound_per_source: int = D.MAX_INBOUND_PER_SOURCE
-    # seconds; a registrar's longer Expires is cut to this
-    max_binding_time: int = D.MAX_BINDING_TIME
-    # server-map entries in total, and of one call record (at least 4)
-    max_entries: int = D.MAX_ENTRIES
-    max_entries_per_call: int = D.MAX_ENTRIES_PER_CALL
-    # inside ports a media pinhole may lead to
-    inside_media_ports: Tuple[int, int] = D.INSIDE_MEDIA_PORTS
-    # call records of one inside host, per worker, and server-map entries leading to one
-    # inside host (the plugin's sip_alg_set_host_limits); 0: off
-    max_calls_per_host: int = D.MAX_CALLS_PER_HOST
-    max_entries_per_host: int = D.MAX_ENTRIES_PER_HOST
-
-
-@dataclass
-class RateLimit:
-    """A token bucket per source address and worker: rate requests per second, at most
-    burst at once; rate 0: no limit."""
-    rate: int = 0
-    burst: int = 0
-
-
-@dataclass
-class Validation:
-    """What the ALG does with malformed, blocked and rate-limited SIP (the plugin's
-    sip_alg_set_validation). The defaults are the plugin's: lenient, every malformed class
-    passes untouched, no method blocked, no rate limit."""
-    mode: str = D.VALIDATION_MODE  # strict | lenient
-    # malformed class (D.VALIDATION_CLASSES) -> pass | drop, the mode's default filled in
-    actions: Dict[str, str] = field(default_factory=lambda: dict.fromkeys(
-        D.VALIDATION_CLASSES, D.MODE_ACTION[D.VALIDATION_MODE]))
-    # requests from outside that are dropped: names of D.SIP_METHODS, in its order
-    block_methods: Tuple[str, ...] = ()
-    # D.RATE_LIMITED method (invite, register) -> its bucket
-    rate_limits: Dict[str, RateLimit] = field(default_factory=lambda: {
-        m: RateLimit() for m in D.RATE_LIMITED})
-
-
 # the plugin's bounds, under the names the tests and the rest of sipalgctl know
 TCP_REASSEMBLY_MIN, TCP_REASSEMBLY_MAX = D.TCP_REASSEMBLY_MIN, D.TCP_REASSEMBLY_MAX
 CALL_TIMERS = D.CALL_TIMERS
 SECURITY_MIN = D.SECURITY_MIN
 
-
-@dataclass
-class SipAlg:
-    enabled: bool = True
-    interfaces: Optional[List[str]] = None  # None: every NAT interface
-    udp_ports: List[int] = field(default_factory=lambda: [D.UDP_PORT])
-    # SIP over TCP on these ports is rewritten too (sequence numbers adjusted); none: off
-    tcp_ports: List[int] = field(default_factory=lambda: [D.TCP_PORT])
-    signaling: int = D.SIGNALING
-    media: int = D.MEDIA
-    call: int = D.CALL
-    # seconds, 0: off. An established call whose media (RTP and RTCP, either direction) has
-    # been silent this long loses its media entries (the call stays) ...
-    media_inactivity: int = D.MEDIA_INACTIVITY
-    # ... and a call record ends this long after its first INVITE, with its entries
-    max_duration: int = D.MAX_DURATION
-    # ... and a media stream with media one way only (none the other way) this long after the
-    # call was answered is flagged one-way (show calls) and counted (media_one_way)
-    one_way_media: int = D.ONE_WAY_MEDIA
-    max_calls: int = D.MAX_CALLS
-    media_ports: Tuple[int, int] = D.MEDIA_PORTS
-    # media pinholes also for other inside hosts an inside party's SDP names (a media server
-    # beside a PBX); off: only for the signaling endpoints (any inside phone could otherwise
-    # expose any port of any inside host)
-    media_other_hosts: bool = False
-    # bytes of an incomplete SIP over TCP message kept per direction of a connection; a larger
-    # message passes untouched and the connection is no longer inspected (tcp_overflow)
-    tcp_reassembly: int = D.TCP_REASSEMBLY
-    security: Security = field(default_factory=Security)
-    validation: Validation = field(default_factory=Validation)
-    # Published SIP servers (a PBX or SBC inside, sip_alg_set_servers): inside endpoints
-    # (address, port) that a NAT44-ED static mapping publishes. An INVITE from outside to one
-    # starts a call with media pinholes both ways (else only calls to a REGISTER binding do);
-    # the ALG makes no signaling pinhole for them (the static mapping is one). Without
-    # sip_alg.servers in the YAML: the local endpoint of every nat44.static_mappings entry
-    # whose local port is one of the ALG's SIP ports of its protocol (a udp mapping's in
-    # udp_ports, a tcp mapping's in tcp_ports), each once, in the mappings' order. With it:
-    # that list as it is ([]: none).
-    servers: List[Tuple[ipaddress.IPv4Address, int]] = field(default_factory=list)
-    servers_explicit: bool = False  # from sip_alg.servers, not the static mappings
+ANY_NET = ipaddress.IPv4Network("0.0.0.0/0")
+ACTIONS = ("permit", "permit+reflect", "deny")
+PROTOCOLS = {"any": 0, "icmp": 1, "tcp": 6, "udp": 17}
 
 
 def published_servers(static_mappings, udp_ports, tcp_ports):
-    """The SIP servers that static mappings publish (SipAlg.servers without sip_alg.servers):
+    """The SIP servers that static mappings publish (sip_alg.servers when the YAML has none):
     the local endpoint of each mapping whose local port is a SIP port of its protocol, each
     once, in the mappings' order."""
     ports = {"udp": set(udp_ports), "tcp": set(tcp_ports)}
@@ -247,77 +90,12 @@ def published_servers(static_mappings, udp_ports, tcp_ports):
     return out
 
 
-ANY_NET = ipaddress.IPv4Network("0.0.0.0/0")
-ACTIONS = ("permit", "permit+reflect", "deny")
-PROTOCOLS = {"any": 0, "icmp": 1, "tcp": 6, "udp": 17}
-
-
-@dataclass(frozen=True)
-class FwRule:
-    """One firewall rule; None ports / ICMP type or code: any."""
-    action: str  # permit | permit+reflect | deny
-    src: ipaddress.IPv4Network = ANY_NET
-    dst: ipaddress.IPv4Network = ANY_NET
-    proto: int = 0  # IP protocol number, 0: any
-    sport: Optional[Tuple[int, int]] = None  # udp/tcp only
-    dport: Optional[Tuple[int, int]] = None
-    icmp_type: Optional[Tuple[int, int]] = None  # icmp only
-    icmp_code: Optional[Tuple[int, int]] = None
-    tag: Optional[str] = None
-
-
-@dataclass
-class FwPolicy:
-    """Rules in order, first match wins; `default` applies to what no rule matches."""
-    default: str
-    rules: List[FwRule] = field(default_factory=list)
-
-
-@dataclass
-class Firewall:
-    """Input ACLs on the NAT's interfaces: `outbound` on every role:inside interface (traffic
-    from the inside, pre-NAT addresses), `inbound` on every role:outside interface (traffic
-    from the outside, public addresses); plus a permit+reflect output ACL on every outside
-    interface, so the return traffic of every flow that leaves gets in."""
-    enabled: bool = False
-    sessions: Optional[int] = None  # acl-plugin { connection count max N }; None: VPP's default
-    outbound: FwPolicy = field(default_factory=lambda: FwPolicy(D.FW_OUTBOUND))
-    inbound: FwPolicy = field(default_factory=lambda: FwPolicy(D.FW_INBOUND))
-
-
-@dataclass
-class Config:
-    vpp: VppSettings
-    interfaces: Dict[str, Interface]
-    routes: List[Route]
-    nat: Nat
-    sip_alg: SipAlg
-    firewall: Firewall = field(default_factory=Firewall)
-    # (yaml path, message): valid, but probably not what was meant (cli prints them)
-    warnings: List[Tuple[str, str]] = field(default_factory=list)
-    # the same as Problems, with their line and column (load() fills them in)
-    located_warnings: list = field(default_factory=list)
-    # IPv4 tables (VRFs) other than the default one: name -> table id
-    vrfs: Dict[str, int] = field(default_factory=dict)
-
-    def table(self, vrf):
-        """The table id of a vrfs name; None: the default table, 0."""
-        return 0 if vrf is None else self.vrfs[vrf]
-
-    def alg_interfaces(self):
-        if not self.sip_alg.enabled:
-            return []
-        if self.sip_alg.interfaces is not None:
-            return list(self.sip_alg.interfaces)
-        return [n for n, i in self.interfaces.items() if i.role in ("inside", "outside")]
-
-
 # --- schema: pydantic models of the YAML ----------------------------------------------------
 #
-# The models mirror the YAML (nested sections, constrained leaf types); _build turns a valid
-# one into the dataclasses above. Every leaf type words its own error; every model collects
-# its problems, its children's included, as (path, message) pairs (the "sipalg_multi" error
-# below), so that all of a file's problems are reported at once, each with its YAML path.
+# The models mirror the YAML (nested sections, constrained leaf types). Every leaf type words
+# its own error; every model collects its problems, its children's included, as (path,
+# message) pairs (the "sipalg_multi" error below), so that all of a file's problems are
+# reported at once, each with its YAML path.
 
 MULTI = "sipalg_multi"
 
@@ -586,12 +364,15 @@ def _ports_t(allow_empty):
 
 
 class _Model(BaseModel):
-    """A YAML mapping: known keys only; its problems and its children's collected."""
-    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    """A YAML mapping: known keys only; its problems and its children's collected. Frozen:
+    a changed configuration is a copy (model_copy(update=...))."""
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     @model_validator(mode="wrap")
     @classmethod
     def _collect(cls, data, handler):
+        if isinstance(data, cls):  # made already (in Python, not from YAML)
+            return data
         if not isinstance(data, dict):
             raise _multi([((), f"must be a mapping, got {type(data).__name__}")])
         try:
@@ -601,11 +382,22 @@ class _Model(BaseModel):
         problems = m._check()
         if problems:
             raise _multi(problems)
+        m._resolve()
         return m
 
     def _check(self):
         """Checks across this mapping's keys: [(key path tuple, message)]."""
         return []
+
+    def _resolve(self):
+        """The valid mapping as sipalgctl reads it: what the YAML leaves out filled in (_fill)
+        as the model is made."""
+
+    def _fill(self, **values):
+        """Set fields of a model being made (_resolve), before anything else sees it: frozen
+        refuses setattr, and pydantic keeps the returned model only when it is this one."""
+        for k, v in values.items():
+            object.__setattr__(self, k, v)
 
 
 class VppModel(_Model):
@@ -639,6 +431,18 @@ class VppModel(_Model):
         "the checkout sipalgctl runs from (`make plugin`), else VPP's own plugin directory "
         "(`make install-plugin`)."))
 
+    @property
+    def api_socket(self):
+        return f"{self.runtime_dir}/api.sock"
+
+    @property
+    def cli_socket(self):
+        return f"{self.runtime_dir}/cli.sock"
+
+    @property
+    def stats_socket(self):
+        return f"{self.runtime_dir}/stats.sock"
+
 
 InterfaceType = _choice_t("af_packet", "tap", "existing")
 Role = _choice_t("inside", "outside", "none")
@@ -667,6 +471,7 @@ class InterfaceModel(_Model):
         "(GigabitEthernet0/8/0, loop0, ...)."))
     vrf: Str = Field(None, description=(
         "The IPv4 table the interface is in, a name under vrfs. Not set: the default table."))
+    _tap_id: int = PrivateAttr(0)  # a tap's number: the taps are tap0, tap1, ... in order
 
     def _check(self):
         t, out = self.type, []
@@ -678,6 +483,22 @@ class InterfaceModel(_Model):
         elif self.vpp_name is None:
             out.append((("vpp_name",), "required for type existing"))
         return out
+
+    def _resolve(self):
+        if self.type == "existing":  # host_if is not used
+            self._fill(host_if=None)
+
+    @property
+    def tap_id(self):
+        return self._tap_id
+
+    @property
+    def vpp_ifname(self):
+        if self.type == "af_packet":
+            return f"host-{self.host_if}"
+        if self.type == "tap":
+            return f"tap{self._tap_id}"
+        return self.vpp_name
 
 
 def _is_name(name):
@@ -974,6 +795,10 @@ class RateModel(_Model):
                                  f"got 0")]
         return []
 
+    def _resolve(self):
+        if self.burst is None:
+            self._fill(burst=self.rate)
+
 
 def _rate_limits_check(v, handler):
     """sip_alg.validation.rate_limits: a mapping of D.RATE_LIMITED methods to RateModel (a
@@ -1014,6 +839,16 @@ class ValidationModel(_Model):
         f"any of {', '.join(D.SIP_METHODS)} (OTHER: any other method), any case. Blocking INVITE, ACK, BYE or CANCEL breaks calls: `check` warns."))
     rate_limits: RateLimits = Field(None, description=(
         f"Token buckets, keys {' and '.join(D.RATE_LIMITED)} (below). Not set: no limit."))
+
+    def _resolve(self):
+        """Each class's action (the mode's unless named), the blocked methods in the plugin's
+        order, a bucket for each rate-limited method (rate 0: no limit)."""
+        actions, rates = self.actions or ActionsModel(), self.rate_limits or {}
+        self._fill(
+            actions=ActionsModel(**{c: getattr(actions, c) or D.MODE_ACTION[self.mode]
+                                    for c in D.VALIDATION_CLASSES}),
+            block_methods=tuple(m for m in D.SIP_METHODS if m in self.block_methods),
+            rate_limits={m: rates.get(m) or RateModel(rate=0) for m in D.RATE_LIMITED})
 
 
 def _server(v):
@@ -1061,6 +896,22 @@ class SipAlgModel(_Model):
         "signaling pinhole for it (its static mapping is one). Not set: the local endpoint "
         "of every nat44.static_mappings entry whose local port is a SIP port of its "
         "protocol, each once. []: none. API `sip_alg_set_servers`."))
+    _servers_explicit: bool = PrivateAttr(False)
+
+    def _resolve(self):
+        """Every section, at its defaults unless given; servers: those of sip_alg.servers
+        (ConfigModel puts those the static mappings publish in when it has none)."""
+        self._servers_explicit = self.servers is not None
+        self._fill(
+            ports=self.ports or PortsModel(), timeouts=self.timeouts or TimeoutsModel(),
+            limits=self.limits or LimitsModel(), security=self.security or SecurityModel(),
+            validation=self.validation or ValidationModel(),
+            servers=[] if self.servers is None else [tuple(x) for x in self.servers])
+
+    @property
+    def servers_explicit(self):
+        """servers from sip_alg.servers, not from the static mappings."""
+        return self._servers_explicit
 
 
 Action = _choice_t(*ACTIONS)
@@ -1132,6 +983,14 @@ class FirewallModel(_Model):
         f"Traffic from the outside (default {D.FW_INBOUND}: only return traffic and the "
         "ALG's pinholes get in)."))
 
+    def _resolve(self):
+        def policy(p, default):
+            p = p or FwPolicyModel()
+            return p.model_copy(update={"default": p.default or default,
+                                        "rules": list(p.rules or [])})
+        self._fill(outbound=policy(self.outbound, D.FW_OUTBOUND),
+                   inbound=policy(self.inbound, D.FW_INBOUND))
+
 
 Routes = _list_t(RouteModel, "must be a list")
 
@@ -1148,71 +1007,52 @@ class ConfigModel(_Model):
     sip_alg: Optional[SipAlgModel] = Field(None, description="The SIP ALG.")
     firewall: Optional[FirewallModel] = Field(None, description=(
         "The firewall. Not set: none (sipalgctl's ACLs are removed)."))
+    # (yaml path, message): valid, but probably not what was meant (parse() fills them in;
+    # cli prints them), and the same as Problems with their line and column (load())
+    _warnings: list = PrivateAttr(default_factory=list)
+    _located_warnings: list = PrivateAttr(default_factory=list)
 
+    def _resolve(self):
+        """Every section, at its defaults unless given (no firewall section: the firewall
+        off); the taps numbered in their order; a route in its interface's table unless it
+        names one; the SIP servers the static mappings publish unless sip_alg.servers says."""
+        interfaces, taps = {}, 0
+        for name, i in self.interfaces.items():
+            if i.type == "tap":
+                i = i.model_copy()
+                i._tap_id, taps = taps, taps + 1
+            interfaces[name] = i
 
-# --- the models as the dataclasses the rest of sipalgctl reads ---------------------------------
+        def route(r):
+            itf = interfaces.get(r.interface)
+            return r if r.vrf is not None or itf is None else \
+                r.model_copy(update={"vrf": itf.vrf})
+        alg = self.sip_alg or SipAlgModel()
+        if not alg.servers_explicit:
+            alg = alg.model_copy(update={"servers": published_servers(
+                self.nat44.static_mappings, alg.ports.udp, alg.ports.tcp)})
+        self._fill(vpp=self.vpp or VppModel(), vrfs=self.vrfs or {}, interfaces=interfaces,
+                   routes=[route(r) for r in self.routes or []], sip_alg=alg,
+                   firewall=self.firewall or FirewallModel(enabled=False))
 
-def _build(m):
-    vpp = VppSettings(**(m.vpp or VppModel()).model_dump())
-    interfaces, tap_id = {}, 0
-    for name, i in m.interfaces.items():
-        itf = Interface(name=name, type=i.type, role=i.role, address=i.address,
-                        host_if=i.host_if if i.type != "existing" else None,
-                        vpp_name=i.vpp_name, vrf=i.vrf)
-        if i.type == "tap":
-            itf.tap_id, tap_id = tap_id, tap_id + 1
-        interfaces[name] = itf
-    # a route is in its interface's table unless it says otherwise
-    routes = [Route(r.prefix, r.via, r.interface,
-                    r.vrf if r.vrf is not None or r.interface not in interfaces
-                    else interfaces[r.interface].vrf) for r in m.routes or []]
-    nat = Nat(sessions=m.nat44.sessions, pool=[e.address for e in m.nat44.pool],
-              pool_vrfs={e.address: e.vrf for e in m.nat44.pool if e.vrf is not None},
-              static_mappings=[StaticMapping(s.protocol, s.local, s.external, s.vrf)
-                               for s in m.nat44.static_mappings])
-    a = m.sip_alg or SipAlgModel()
-    ports, t = a.ports or PortsModel(), a.timeouts or TimeoutsModel()
-    lim, sec = a.limits or LimitsModel(), a.security or SecurityModel()
-    sip_alg = SipAlg(enabled=a.enabled, interfaces=a.interfaces, udp_ports=list(ports.udp),
-                     tcp_ports=list(ports.tcp), signaling=t.signaling, media=t.media,
-                     call=t.call, media_inactivity=t.media_inactivity,
-                     max_duration=t.max_duration, one_way_media=t.one_way_media,
-                     max_calls=lim.max_calls,
-                     media_ports=tuple(lim.media_ports), media_other_hosts=a.media_other_hosts,
-                     tcp_reassembly=lim.tcp_reassembly,
-                     security=Security(**sec.model_dump()),
-                     validation=_validation(a.validation or ValidationModel()))
-    if a.servers is not None:
-        sip_alg.servers, sip_alg.servers_explicit = [tuple(x) for x in a.servers], True
-    else:
-        sip_alg.servers = published_servers(nat.static_mappings, sip_alg.udp_ports,
-                                            sip_alg.tcp_ports)
-    fw = Firewall()
-    if m.firewall is not None:
-        def policy(p, default):
-            p = p or FwPolicyModel()
-            rules = [FwRule(**r.model_dump(exclude_unset=True)) for r in p.rules or []]
-            return FwPolicy(p.default or default, rules)
-        fw = Firewall(enabled=m.firewall.enabled, sessions=m.firewall.sessions,
-                      outbound=policy(m.firewall.outbound, D.FW_OUTBOUND),
-                      inbound=policy(m.firewall.inbound, D.FW_INBOUND))
-    return Config(vpp=vpp, interfaces=interfaces, routes=routes, nat=nat, sip_alg=sip_alg,
-                  firewall=fw, vrfs={n: v.table for n, v in (m.vrfs or {}).items()})
+    @property
+    def warnings(self):
+        return self._warnings
 
+    @property
+    def located_warnings(self):
+        return self._located_warnings
 
-def _validation(v):
-    """A ValidationModel with its defaults filled in: each class the mode's action unless
-    named, the blocked methods in the plugin's order, a burst of the rate unless given."""
-    actions, rates = v.actions or ActionsModel(), v.rate_limits or {}
+    def table(self, vrf):
+        """The table id of a vrfs name; None: the default table, 0."""
+        return 0 if vrf is None else self.vrfs[vrf].table
 
-    def rate(r):
-        return RateLimit() if r is None else RateLimit(r.rate, r.rate if r.burst is None
-                                                       else r.burst)
-    return Validation(
-        mode=v.mode,
-        actions={c: getattr(actions, c) or D.MODE_ACTION[v.mode] for c in D.VALIDATION_CLASSES},
-        block_methods=tuple(m for m in D.SIP_METHODS if m in v.block_methods),
-        rate_limits={m: rate(rates.get(m)) for m in D.RATE_LIMITED})
+    def alg_interfaces(self):
+        if not self.sip_alg.enabled:
+            return []
+        if self.sip_alg.interfaces is not None:
+            return list(self.sip_alg.interfaces)
+        return [n for n, i in self.interfaces.items() if i.role in ("inside", "outside")]
 
 
 class _Ctx:
@@ -1256,20 +1096,21 @@ def _semantics(ctx, cfg):
             ctx.err(f"routes[{n}].via",
                     f"{r.via} is not on interfaces.{r.interface} "
                     f"({cfg.interfaces[r.interface].address.network})")
-    for i, a in enumerate(cfg.nat.pool):
+    pool = [e.address for e in cfg.nat44.pool]
+    for i, a in enumerate(pool):
         for n, itf in cfg.interfaces.items():
             if itf.address and a == itf.address.ip:
                 ctx.err(f"nat44.pool[{i}]", f"{a} is the address of interfaces.{n}")
     _nat_addresses(ctx, cfg)
     ext_seen = {}
-    for i, m in enumerate(cfg.nat.static_mappings):
+    for i, m in enumerate(cfg.nat44.static_mappings):
         key = (m.protocol, m.external)
         if key in ext_seen:
             ctx.err(f"nat44.static_mappings[{i}].external",
                     f"same external endpoint as nat44.static_mappings[{ext_seen[key]}]")
         ext_seen[key] = i
-        lo, hi = cfg.sip_alg.media_ports
-        if cfg.sip_alg.enabled and lo <= m.external[1] <= hi and m.external[0] in cfg.nat.pool:
+        lo, hi = cfg.sip_alg.limits.media_ports
+        if cfg.sip_alg.enabled and lo <= m.external[1] <= hi and m.external[0] in pool:
             ctx.err(f"nat44.static_mappings[{i}].external",
                     f"port {m.external[1]} is inside sip_alg.limits.media_ports {lo}-{hi}")
     if cfg.sip_alg.interfaces is not None:
@@ -1287,7 +1128,9 @@ def _semantics(ctx, cfg):
 
 def _table(cfg, vrf):
     """The table id of a vrf name (0: None, the default table); None for an unknown name."""
-    return 0 if vrf is None else cfg.vrfs.get(vrf)
+    if vrf is None:
+        return 0
+    return cfg.vrfs[vrf].table if vrf in cfg.vrfs else None
 
 
 def _vrf_refs(ctx, cfg):
@@ -1305,9 +1148,9 @@ def _vrf_refs(ctx, cfg):
         itf = cfg.interfaces.get(r.interface)
         if itf is None or r.vrf != itf.vrf:
             check(f"routes[{k}].vrf", r.vrf)
-    for k, a in enumerate(cfg.nat.pool):
-        check(f"nat44.pool[{k}].vrf", cfg.nat.pool_vrfs.get(a))
-    for k, m in enumerate(cfg.nat.static_mappings):
+    for k, e in enumerate(cfg.nat44.pool):
+        check(f"nat44.pool[{k}].vrf", e.vrf)
+    for k, m in enumerate(cfg.nat44.static_mappings):
         check(f"nat44.static_mappings[{k}].vrf", m.vrf)
 
 
@@ -1315,8 +1158,8 @@ def _nat_addresses(ctx, cfg):
     """Every inside interface's table has a NAT address: one of its own (a pool entry with
     its vrf), else one without vrf (NAT44-ED gives those to any table without an address of
     its own); with neither, NAT44-ED would translate nothing from that interface."""
-    shared = any(a not in cfg.nat.pool_vrfs for a in cfg.nat.pool)
-    own = set(cfg.nat.pool_vrfs.values())
+    shared = any(e.vrf is None for e in cfg.nat44.pool)
+    own = {e.vrf for e in cfg.nat44.pool if e.vrf is not None}
     for n, i in cfg.interfaces.items():
         if i.role != "inside" or shared or i.vrf in own or _table(cfg, i.vrf) is None:
             continue
@@ -1334,7 +1177,7 @@ def _nat_addresses(ctx, cfg):
 def _ports_text(s):
     def one(ports):
         return ",".join(str(p) for p in ports) or "none"
-    return f"udp {one(s.udp_ports)}, tcp {one(s.tcp_ports)}"
+    return f"udp {one(s.ports.udp)}, tcp {one(s.ports.tcp)}"
 
 
 def _servers(ctx, cfg):
@@ -1342,7 +1185,7 @@ def _servers(ctx, cfg):
     only); those the static mappings publish, at most as many as the plugin takes."""
     s = cfg.sip_alg
     if s.servers_explicit:
-        sip = set(s.udp_ports) | set(s.tcp_ports)
+        sip = set(s.ports.udp) | set(s.ports.tcp)
         for i, (a, p) in enumerate(s.servers):
             if p not in sip:
                 ctx.err(f"sip_alg.servers[{i}]",
@@ -1364,7 +1207,7 @@ def _servers(ctx, cfg):
 # looks, would make every `apply` plan the same change again. Such values are refused here.
 
 def _normalisation(ctx, cfg):
-    lo, hi = cfg.sip_alg.media_ports
+    lo, hi = cfg.sip_alg.limits.media_ports
     if lo % 2:
         # sip_alg_set_media_ports: lo &= ~1 (RTP on the even port, RTCP on the odd one above)
         ctx.err("sip_alg.limits.media_ports",
@@ -1411,7 +1254,7 @@ CALL_METHODS = {
 def _warnings(cfg):
     out = []
     used = {i.vrf for i in cfg.interfaces.values()} | {r.vrf for r in cfg.routes} | \
-        set(cfg.nat.pool_vrfs.values()) | {m.vrf for m in cfg.nat.static_mappings}
+        {e.vrf for e in cfg.nat44.pool} | {m.vrf for m in cfg.nat44.static_mappings}
     for name in cfg.vrfs:
         if name not in used:
             out.append((f"vrfs.{name}", "no interface, route, nat44.pool address or static "
@@ -1429,13 +1272,12 @@ def _warnings(cfg):
                              f"are dropped; add its routes out (routes[] with vrf: {i.vrf} "
                              f"and an outside interface)"))
     inside = {i.vrf for i in cfg.interfaces.values() if i.role == "inside"}
-    for k, a in enumerate(cfg.nat.pool):
-        v = cfg.nat.pool_vrfs.get(a)
-        if v is not None and v not in inside:
-            out.append((f"nat44.pool[{k}].vrf", f"no inside interface is in vrf {v}: NAT44-ED "
-                                                f"translates nothing to {a}"))
+    for k, e in enumerate(cfg.nat44.pool):
+        if e.vrf is not None and e.vrf not in inside:
+            out.append((f"nat44.pool[{k}].vrf", f"no inside interface is in vrf {e.vrf}: "
+                                                f"NAT44-ED translates nothing to {e.address}"))
     if cfg.sip_alg.servers_explicit:
-        local = {m.local for m in cfg.nat.static_mappings}
+        local = {m.local for m in cfg.nat44.static_mappings}
         for i, (a, p) in enumerate(cfg.sip_alg.servers):
             if (a, p) not in local:
                 out.append((f"sip_alg.servers[{i}]",
@@ -1450,18 +1292,17 @@ def _warnings(cfg):
 
 
 def parse(data):
-    """Build a Config from already-loaded YAML data; raises ConfigError."""
+    """The ConfigModel of already-loaded YAML data; raises ConfigError."""
     try:
-        model = ConfigModel.model_validate(data)
+        cfg = ConfigModel.model_validate(data)
     except ValidationError as e:
         raise ConfigError([(_path(loc), m) for loc, m in _problems(e, ConfigModel)])
-    cfg = _build(model)
     ctx = _Ctx()
     _semantics(ctx, cfg)
     _normalisation(ctx, cfg)
     if ctx.problems:
         raise ConfigError(ctx.problems)
-    cfg.warnings = _warnings(cfg)
+    cfg._warnings = _warnings(cfg)
     return cfg
 
 
@@ -1684,5 +1525,5 @@ def load(path):
         cfg = parse(data)
     except ConfigError as e:
         raise ConfigError([locate(p, index) for p in e.problems], file=path) from None
-    cfg.located_warnings = [locate(w, index) for w in cfg.warnings]
+    cfg._located_warnings = [locate(w, index) for w in cfg.warnings]
     return cfg

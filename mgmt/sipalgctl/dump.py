@@ -85,8 +85,7 @@ def _rule(r):
             if v != A.ALL_ICMP:
                 d[k] = _range(v)
     try:  # the YAML's own reading of it must give the same rule back
-        m = C.FwRuleModel.model_validate(d)
-        same = A.encode(C.FwRule(**m.model_dump(exclude_unset=True))) == r
+        same = A.encode(C.FwRuleModel.model_validate(d)) == r
     except Exception as e:  # pydantic's errors, the YAML's bounds
         return None, str(e).splitlines()[0]
     return (d, None) if same else (None, f"ports or ICMP fields {r.sport}, {r.dport}")
@@ -117,8 +116,8 @@ def _policy(acl, what, default, warn):
 def _vpp_section(cfg, socket, warn):
     """The vpp section: the configuration's settings that differ from the defaults, the
     runtime directory the one of socket (VPP's API socket is <runtime_dir>/api.sock)."""
-    have = cfg.vpp if cfg else C.VppSettings()
-    out = {k: v for k, v in vars(have).items() if v != getattr(C.VppSettings(), k)}
+    have, default = cfg.vpp if cfg else C.VppModel(), C.VppModel()
+    out = {k: v for k, v in have.model_dump().items() if v != getattr(default, k)}
     if socket and socket != have.api_socket:
         d, base = socket.rsplit("/", 1) if "/" in socket else ("", socket)
         if base == "api.sock" and d.startswith("/"):
@@ -282,8 +281,7 @@ def _sip_alg(st, key_of, interfaces, mappings, warn):
     if on and sorted(key_of[x] for x in on) != sorted(nat_ifs):
         s["interfaces"] = [key_of[x] for x in on]
     s["ports"] = {"udp": list(g["udp"]), "tcp": list(g["tcp"])}
-    s["timeouts"] = {k: g[k] for k in ("signaling", "media", "call", *P.CALL_TIMERS,
-                                       *P.ONE_WAY)}
+    s["timeouts"] = {k: g[k] for k in (*P.TIMEOUTS, *P.CALL_TIMERS, *P.ONE_WAY)}
     s["limits"] = {"max_calls": g["max_calls"], "media_ports": "%d-%d" % g["media_ports"],
                    "tcp_reassembly": g["tcp_reassembly"]}
     s["media_other_hosts"] = g["media_other_hosts"]
@@ -298,8 +296,7 @@ def _sip_alg(st, key_of, interfaces, mappings, warn):
                         for m in D.RATE_LIMITED}}
     servers = sorted(g["servers"])
     published = C.published_servers(
-        [C.StaticMapping(m["protocol"], C._endpoint(m["local"]), C._endpoint(m["external"]))
-         for m in mappings], g["udp"], g["tcp"])
+        [C.StaticMappingModel.model_validate(m) for m in mappings], g["udp"], g["tcp"])
     if sorted((str(a), p) for a, p in published) != servers:
         s["servers"] = [f"{a}:{p}" for a, p in g["servers"]]
     return s

@@ -165,7 +165,7 @@ def test_validation_and_host_limits(e2e_prefix, tmp_path):
             # the defaults are a fresh VPP's: up had neither to set
             assert "set sip-alg validation" not in up.stdout, up.stdout
             assert "max-calls-per-host" not in up.stdout, up.stdout
-            defaults = dict(P.validation_fields(C.Validation()),
+            defaults = dict(P.validation_fields(C.ValidationModel()),
                             max_calls_per_host=D.MAX_CALLS_PER_HOST,
                             max_entries_per_host=D.MAX_ENTRIES_PER_HOST)
             assert get_config() == defaults

@@ -53,8 +53,8 @@ def test_missing_file(capsys):
 def test_defaults():
     from sipalgctl import config
     cfg = config.load(SEED)
-    assert cfg.sip_alg.udp_ports == [5060]
-    assert (cfg.sip_alg.signaling, cfg.sip_alg.media) == (120, 60)
+    assert cfg.sip_alg.ports.udp == [5060]
+    assert (cfg.sip_alg.timeouts.signaling, cfg.sip_alg.timeouts.media) == (120, 60)
     assert cfg.alg_interfaces() == ["inside", "outside"]
     assert cfg.interfaces["inside"].vpp_ifname == "host-sipalg-in"
     assert cfg.sip_alg.media_other_hosts is False
@@ -81,8 +81,7 @@ def test_check_summary_tcp(capsys):
     assert "; SIP over TCP on 5060 (reassembly 32768 bytes); media-other-hosts on; " in \
         capsys.readouterr().out
     from sipalgctl import config
-    alg = config.load(path).sip_alg
-    alg.enabled = False
+    alg = config.load(path).sip_alg.model_copy(update={"enabled": False})
     assert cli.tcp_summary(alg) == "SIP over TCP off"
 
 
@@ -105,7 +104,7 @@ def test_firewall_defaults():
     assert fw.enabled and fw.sessions is None
     assert (fw.outbound.default, fw.outbound.rules) == ("permit", [])
     assert fw.inbound.default == "deny"
-    assert fw.inbound.rules == [config.FwRule("permit")]
+    assert fw.inbound.rules == [config.FwRuleModel(action="permit")]
     r = fw.inbound.rules[0]
     assert (str(r.src), str(r.dst), r.proto, r.sport, r.dport, r.tag) == \
         ("0.0.0.0/0", "0.0.0.0/0", 0, None, None, None)
@@ -118,8 +117,9 @@ def test_firewall_rule_fields():
     fw = config.load(os.path.join(HERE, "configs", "full.yaml")).firewall
     assert fw.sessions == 200000 and fw.outbound.default == "permit+reflect"
     r = fw.inbound.rules
-    assert r[0] == config.FwRule("permit", dst=config.ipaddress.IPv4Network("203.0.113.10/32"),
-                                 proto=1, icmp_type=(8, 8), tag="ping-nat")
+    assert r[0] == config.FwRuleModel.model_construct(
+        action="permit", dst=config.ipaddress.IPv4Network("203.0.113.10/32"), proto=1,
+        icmp_type=(8, 8), tag="ping-nat")
     assert (r[1].proto, r[1].sport, r[1].dport) == (17, (1024, 65535), (5060, 5060))
     assert str(r[1].src) == "198.51.100.0/24"
     assert (r[3].icmp_type, r[3].icmp_code) == ((5, 5), (0, 3))
@@ -137,19 +137,19 @@ def _with(path, section, key, value):
 def test_security_defaults():
     """No sip_alg.security, or an empty one: the plugin's defaults."""
     from sipalgctl import config
-    want = config.Security(max_inbound_calls=1000, max_inbound_per_source=20,
-                           max_binding_time=3600, max_entries=65536, max_entries_per_call=24,
-                           inside_media_ports=(1024, 65535))
+    want = config.SecurityModel(max_inbound_calls=1000, max_inbound_per_source=20,
+                                max_binding_time=3600, max_entries=65536,
+                                max_entries_per_call=24, inside_media_ports="1024-65535")
     assert config.load(SEED).sip_alg.security == want
     assert _with(SEED, "sip_alg", "security", {}).sip_alg.security == want
 
 
 def test_security_defaults_are_the_plugins():
-    """config.Security's defaults are the SIP_ALG_* values the plugin starts with."""
+    """config.SecurityModel's defaults are the SIP_ALG_* values the plugin starts with."""
     from sipalgctl import config
     h = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.h")).read()
     macro = dict(re.findall(r"#define\s+(SIP_ALG_\w+)\s+(\d+)", h))
-    d = config.Security()
+    d = config.SecurityModel()
     assert (d.max_inbound_calls, d.max_inbound_per_source, d.max_binding_time, d.max_entries,
             d.max_entries_per_call, d.inside_media_ports) == tuple(int(macro[m]) for m in (
                 "SIP_ALG_DEFAULT_MAX_INBOUND", "SIP_ALG_DEFAULT_MAX_INBOUND_SRC",
@@ -162,10 +162,10 @@ def test_security_keys():
     """Keys given are taken, the rest stay at the defaults (full.yaml leaves max_entries)."""
     from sipalgctl import config
     sec = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg.security
-    assert sec == config.Security(max_inbound_calls=200, max_inbound_per_source=5,
-                                  max_binding_time=1800, max_entries=65536,
-                                  max_entries_per_call=12, inside_media_ports=(10000, 20000),
-                                  max_calls_per_host=50, max_entries_per_host=400)
+    assert sec == config.SecurityModel(max_inbound_calls=200, max_inbound_per_source=5,
+                                       max_binding_time=1800, max_entries=65536,
+                                       max_entries_per_call=12, inside_media_ports="10000-20000",
+                                       max_calls_per_host=50, max_entries_per_host=400)
     # the extremes the plugin accepts
     sec = _with(SEED, "sip_alg", "security", {
         "max_inbound_calls": 1, "max_inbound_per_source": 4294967295, "max_binding_time": 1,
@@ -223,7 +223,7 @@ def test_examples_document_the_security_defaults(path):
     data = yaml.safe_load("\n".join(lines[:start] + block + lines[end:]))
     assert set(data["sip_alg"]["security"]) == set(config.SECURITY_MIN) | {
         "inside_media_ports", "max_calls_per_host", "max_entries_per_host"}
-    assert config.parse(data).sip_alg.security == config.Security()
+    assert config.parse(data).sip_alg.security == config.SecurityModel()
 
 
 def test_tcp_defaults():
@@ -234,12 +234,12 @@ def test_tcp_defaults():
     data = yaml.safe_load(open(SEED))
     del data["sip_alg"]["ports"]["tcp"]
     s = config.parse(data).sip_alg
-    assert (s.tcp_ports, s.tcp_reassembly) == ([5060], config.SipAlg().tcp_reassembly)
-    assert config.SipAlg().tcp_ports == [5060]
-    assert _with(SEED, "sip_alg", "ports", {"udp": [5060], "tcp": []}).sip_alg.tcp_ports == []
+    assert (s.ports.tcp, s.limits.tcp_reassembly) == ([5060], config.LimitsModel().tcp_reassembly)
+    assert config.PortsModel().tcp == [5060]
+    assert _with(SEED, "sip_alg", "ports", {"udp": [5060], "tcp": []}).sip_alg.ports.tcp == []
     h = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.h")).read()
     assert re.search(r"#define\s+SIP_ALG_DEFAULT_TCP_REASSEMBLY\s+(\d+)", h).group(1) == \
-        str(s.tcp_reassembly) == "16384"
+        str(s.limits.tcp_reassembly) == "16384"
     types = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "core", "sip_types.h")).read()
     assert (config.TCP_REASSEMBLY_MIN, config.TCP_REASSEMBLY_MAX) == (1024, int(
         re.search(r"#define\s+SIP_MAX_MSG_LEN\s+(\d+)", types).group(1)))
@@ -248,13 +248,13 @@ def test_tcp_defaults():
 def test_tcp_from_full():
     from sipalgctl import config
     s = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg
-    assert (s.udp_ports, s.tcp_ports, s.tcp_reassembly) == ([5060, 5080], [5060], 32768)
+    assert (s.ports.udp, s.ports.tcp, s.limits.tcp_reassembly) == ([5060, 5080], [5060], 32768)
 
 
 @pytest.mark.parametrize("tcp", [[], [5060], [5060, 5061], list(range(5060, 5068)), [1, 65535]])
 def test_tcp_ports_accepted(tcp):
     s = _with(SEED, "sip_alg", "ports", {"udp": [5060], "tcp": tcp}).sip_alg
-    assert (s.udp_ports, s.tcp_ports) == ([5060], tcp)
+    assert (s.ports.udp, s.ports.tcp) == ([5060], tcp)
 
 
 @pytest.mark.parametrize("value,msg", [
@@ -269,7 +269,7 @@ def test_tcp_reassembly(value, msg):
     from sipalgctl import config
     if msg is None:
         lim = {"max_calls": 10000, "tcp_reassembly": value}
-        assert _with(SEED, "sip_alg", "limits", lim).sip_alg.tcp_reassembly == value
+        assert _with(SEED, "sip_alg", "limits", lim).sip_alg.limits.tcp_reassembly == value
         return
     with pytest.raises(config.ConfigError) as e:
         _with(SEED, "sip_alg", "limits", {"tcp_reassembly": value})
@@ -284,40 +284,41 @@ def test_examples_document_tcp(path):
     from sipalgctl import config
     text = open(path).read()
     assert text.count("\n    tcp: [5060]\n") == 1
-    assert config.parse(yaml.safe_load(text)).sip_alg.tcp_ports == [5060]
+    assert config.parse(yaml.safe_load(text)).sip_alg.ports.tcp == [5060]
     without = config.parse(yaml.safe_load(text.replace("\n    tcp: [5060]\n", "\n"))).sip_alg
-    assert without.tcp_ports == [5060]
+    assert without.ports.tcp == [5060]
     line = "    # tcp_reassembly: 16384"
     assert text.count(line + "\n") == 1, line
     text = text.replace(line, line.replace("# ", "", 1))
     s = config.parse(yaml.safe_load(text)).sip_alg
-    assert (s.tcp_ports, s.tcp_reassembly) == ([5060], config.SipAlg().tcp_reassembly)
+    assert (s.ports.tcp, s.limits.tcp_reassembly) == ([5060], config.LimitsModel().tcp_reassembly)
 
 
 def test_call_timer_defaults():
     """No media_inactivity or max_duration: the plugin's defaults (Juniper SRX's SIP ALG's
     inactive-media-timeout and maximum-call-duration, 120 s and 720 min)."""
     from sipalgctl import config
-    s = config.load(SEED).sip_alg
+    s = config.load(SEED).sip_alg.timeouts
     assert (s.media_inactivity, s.max_duration) == (120, 43200)
-    s = _with(SEED, "sip_alg", "timeouts", {"signaling": 30}).sip_alg
+    s = _with(SEED, "sip_alg", "timeouts", {"signaling": 30}).sip_alg.timeouts
     assert (s.signaling, s.media, s.call, s.media_inactivity, s.max_duration) == \
         (30, 60, 7200, 120, 43200)
 
 
 def test_call_timer_defaults_are_the_plugins():
-    """config.SipAlg's call timers are the SIP_ALG_DEFAULT_* values the plugin starts with."""
+    """config.TimeoutsModel's call timers are the SIP_ALG_DEFAULT_* values the plugin starts
+    with."""
     from sipalgctl import config
     h = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.h")).read()
     macro = dict(re.findall(r"#define\s+(SIP_ALG_\w+)\s+(\d+)", h))
-    d = config.SipAlg()
+    d = config.TimeoutsModel()
     assert (d.media_inactivity, d.max_duration) == (
         int(macro["SIP_ALG_DEFAULT_MEDIA_INACTIVITY"]), int(macro["SIP_ALG_DEFAULT_MAX_DURATION"]))
 
 
 def test_call_timers_from_full():
     from sipalgctl import config
-    s = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg
+    s = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg.timeouts
     assert (s.signaling, s.media, s.call, s.media_inactivity, s.max_duration,
             s.one_way_media) == (300, 30, 3600, 300, 0, 10)
 
@@ -327,9 +328,10 @@ def test_one_way_media_default_is_the_plugins():
     from sipalgctl import config
     h = open(os.path.join(ROOT, "vpp-plugin", "sip_alg", "sip_alg.h")).read()
     macro = dict(re.findall(r"#define\s+(SIP_ALG_\w+)\s+(\d+)", h))
-    assert config.SipAlg().one_way_media == int(macro["SIP_ALG_DEFAULT_ONE_WAY_MEDIA"]) == 5
+    assert config.TimeoutsModel().one_way_media == \
+        int(macro["SIP_ALG_DEFAULT_ONE_WAY_MEDIA"]) == 5
     s = _with(SEED, "sip_alg", "timeouts", {"signaling": 30}).sip_alg
-    assert s.one_way_media == 5
+    assert s.timeouts.one_way_media == 5
 
 
 @pytest.mark.parametrize("key,value,msg", [
@@ -368,7 +370,7 @@ def test_one_way_media_default_is_the_plugins():
 def test_call_timers(key, value, msg):
     from sipalgctl import config
     if msg is None:
-        s = _with(SEED, "sip_alg", "timeouts", {key: value}).sip_alg
+        s = _with(SEED, "sip_alg", "timeouts", {key: value}).sip_alg.timeouts
         assert getattr(s, key) == value
         return
     with pytest.raises(config.ConfigError) as e:
@@ -394,7 +396,7 @@ def test_examples_document_the_call_timers(path):
     data = yaml.safe_load(open(path))
     t = data["sip_alg"]["timeouts"]
     assert (t["media_inactivity"], t["max_duration"], t["one_way_media"]) == (120, 43200, 5)
-    d = config.SipAlg()
+    d = config.TimeoutsModel()
     assert (d.media_inactivity, d.max_duration, d.one_way_media) == (120, 43200, 5)
 
 
@@ -412,7 +414,7 @@ def test_media_ports_first_port_even(value, msg):
     rounded one: an odd first port would differ from the running VPP on every plan."""
     from sipalgctl import config
     if msg is None:
-        s = _with(SEED, "sip_alg", "limits", {"media_ports": value}).sip_alg
+        s = _with(SEED, "sip_alg", "limits", {"media_ports": value}).sip_alg.limits
         assert "-".join(map(str, s.media_ports)) == value
         return
     with pytest.raises(config.ConfigError) as e:
@@ -510,12 +512,12 @@ def test_validation_defaults():
     """No section, an empty one, or empty subsections: the plugin's defaults (lenient, every
     class passes, nothing blocked, no rate limit)."""
     from sipalgctl import config
-    want = config.Validation(mode="lenient", actions={"parse": "pass", "header": "pass",
-                                                      "sdp": "pass", "too_many": "pass"},
-                             block_methods=(),
-                             rate_limits={"invite": config.RateLimit(0, 0),
-                                          "register": config.RateLimit(0, 0)})
-    assert config.Validation() == want
+    want = config.ValidationModel(mode="lenient", actions={"parse": "pass", "header": "pass",
+                                                           "sdp": "pass", "too_many": "pass"},
+                                  block_methods=[],
+                                  rate_limits={"invite": config.RateModel(rate=0, burst=0),
+                                               "register": config.RateModel(rate=0, burst=0)})
+    assert config.ValidationModel() == want
     assert config.load(SEED).sip_alg.validation == want
     assert _validation({}) == want
     assert _validation(None) == want
@@ -526,11 +528,12 @@ def test_validation_defaults():
 def test_validation_from_full():
     from sipalgctl import config
     v = config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg.validation
-    assert v == config.Validation(
+    assert v == config.ValidationModel(
         mode="strict", actions={"parse": "drop", "header": "drop", "sdp": "pass",
                                 "too_many": "drop"},
-        block_methods=("OPTIONS", "MESSAGE", "OTHER"),
-        rate_limits={"invite": config.RateLimit(20, 40), "register": config.RateLimit(5, 5)})
+        block_methods=["OPTIONS", "MESSAGE", "OTHER"],
+        rate_limits={"invite": config.RateModel(rate=20, burst=40),
+                     "register": config.RateModel(rate=5, burst=5)})
 
 
 @pytest.mark.parametrize("mode,actions,want", [
@@ -549,7 +552,7 @@ def test_validation_mode_gives_the_default_actions(mode, actions, want):
     named keeps its own whatever the mode; no mode: lenient."""
     v = _validation(dict({"actions": actions}, **({"mode": mode} if mode else {})))
     assert v.mode == (mode or "lenient")
-    assert tuple(v.actions[c] for c in ("parse", "header", "sdp", "too_many")) == want
+    assert tuple(getattr(v.actions, c) for c in ("parse", "header", "sdp", "too_many")) == want
 
 
 def test_validation_block_methods():
@@ -727,7 +730,7 @@ def test_examples_document_the_validation_defaults(path):
     assert set(v) == set(config.ValidationModel.model_fields)
     assert set(v["actions"]) == set(config.ActionsModel.model_fields)
     assert set(v["rate_limits"]) == {"invite", "register"}
-    assert config.parse(data).sip_alg.validation == config.Validation()
+    assert config.parse(data).sip_alg.validation == config.ValidationModel()
 
 
 # --- published SIP servers ---------------------------------------------------------------------
@@ -897,12 +900,12 @@ def test_tenants_example():
     outside in the default table, an address of each tenant's in the pool."""
     from sipalgctl import config
     cfg = config.load(TENANTS)
-    assert cfg.vrfs == {"tenant-a": 10, "tenant-b": 20}
+    assert {n: v.table for n, v in cfg.vrfs.items()} == {"tenant-a": 10, "tenant-b": 20}
     assert {n: (i.vrf, str(i.address)) for n, i in cfg.interfaces.items()} == {
         "inside-a": ("tenant-a", "192.168.1.254/24"), "inside-b": ("tenant-b", "192.168.1.254/24"),
         "outside": (None, "203.0.113.1/24")}
-    assert [str(a) for a in cfg.nat.pool] == ["203.0.113.10", "203.0.113.11"]
-    assert {str(a): v for a, v in cfg.nat.pool_vrfs.items()} == {
+    assert [str(e.address) for e in cfg.nat44.pool] == ["203.0.113.10", "203.0.113.11"]
+    assert {str(e.address): e.vrf for e in cfg.nat44.pool if e.vrf is not None} == {
         "203.0.113.10": "tenant-a", "203.0.113.11": "tenant-b"}
     assert [cfg.table(i.vrf) for i in cfg.interfaces.values()] == [10, 20, 0]
     assert cfg.routes[0].vrf is None and cfg.warnings == []
@@ -919,7 +922,7 @@ def test_tenants_example_static_mapping_comment():
              '  #      vrf: tenant-b}\n')
     assert text.count(block) == 1
     cfg = config.parse(yaml.safe_load(text.replace(block, block.replace("  # ", "  "))))
-    (m,) = cfg.nat.static_mappings
+    (m,) = cfg.nat44.static_mappings
     assert (m.vrf, cfg.table(m.vrf), str(m.external[0])) == ("tenant-b", 20, "203.0.113.11")
 
 
@@ -936,7 +939,7 @@ def test_no_vrfs_is_the_default_table():
     from sipalgctl import config
     cfg = config.load(SEED)
     assert cfg.vrfs == {} and all(i.vrf is None for i in cfg.interfaces.values())
-    assert cfg.nat.pool_vrfs == {} and cfg.table(None) == 0
+    assert all(e.vrf is None for e in cfg.nat44.pool) and cfg.table(None) == 0
 
 
 def test_empty_vrfs_section():
@@ -991,12 +994,13 @@ def test_shared_pool_address_serves_every_table():
     def pool(d):
         d["nat44"]["pool"] = ["203.0.113.10"]
     cfg = _tenants(p=pool)
-    assert cfg.nat.pool_vrfs == {} and cfg.warnings == []
+    assert all(e.vrf is None for e in cfg.nat44.pool) and cfg.warnings == []
 
     def pool_b(d):
         d["nat44"]["pool"] = ["203.0.113.10", {"address": "203.0.113.11", "vrf": "tenant-b"}]
     cfg = _tenants(p=pool_b)
-    assert {str(a): v for a, v in cfg.nat.pool_vrfs.items()} == {"203.0.113.11": "tenant-b"}
+    assert {str(e.address): e.vrf for e in cfg.nat44.pool if e.vrf is not None} == {
+        "203.0.113.11": "tenant-b"}
 
 
 def test_vrf_warnings(tmp_path, capsys):
@@ -1036,7 +1040,7 @@ def test_vrf_names(name, ok):
     data["vrfs"] = {name: {"table": 7}}
     data["interfaces"]["inside"]["vrf"] = name
     if ok:
-        assert config.parse(data).vrfs == {name: 7}
+        assert {n: v.table for n, v in config.parse(data).vrfs.items()} == {name: 7}
         return
     with pytest.raises(config.ConfigError) as e:
         config.parse(data)

@@ -54,11 +54,12 @@ def test_bounds_are_the_plugins():
 
 
 def test_dataclasses_and_models_default_alike():
-    """A YAML that leaves sip_alg out, the dataclasses' own defaults and the models' defaults
-    are one set of values: defaults.py's."""
-    alg, sec = config.SipAlg(), config.Security()
-    assert (alg.udp_ports, alg.signaling, alg.media, alg.call, alg.max_calls, alg.media_ports,
-            alg.media_inactivity, alg.max_duration, alg.tcp_reassembly) == (
+    """A YAML that leaves sip_alg out, the models made without values and the models'
+    defaults are one set of values: defaults.py's."""
+    alg, sec = config.SipAlgModel(), config.SecurityModel()
+    t, lim = alg.timeouts, alg.limits
+    assert (alg.ports.udp, t.signaling, t.media, t.call, lim.max_calls, lim.media_ports,
+            t.media_inactivity, t.max_duration, lim.tcp_reassembly) == (
         [D.UDP_PORT], D.SIGNALING, D.MEDIA, D.CALL, D.MAX_CALLS, D.MEDIA_PORTS,
         D.MEDIA_INACTIVITY, D.MAX_DURATION, D.TCP_REASSEMBLY)
     assert (sec.max_inbound_calls, sec.max_inbound_per_source, sec.max_binding_time,
@@ -70,8 +71,8 @@ def test_dataclasses_and_models_default_alike():
     data.pop("vpp", None)
     cfg = config.parse(data)
     assert cfg.sip_alg == alg
-    assert cfg.vpp == config.VppSettings()
-    assert cfg.nat.sessions == D.NAT_SESSIONS == config.Nat().sessions
+    assert cfg.vpp == config.VppModel()
+    assert cfg.nat44.sessions == D.NAT_SESSIONS == config.NatModel.model_fields["sessions"].default
     # the models say the same
     assert config.LimitsModel().media_ports == D.MEDIA_PORTS
     assert config.SecurityModel().max_entries == D.MAX_ENTRIES
@@ -81,8 +82,8 @@ def test_dataclasses_and_models_default_alike():
         D.MAX_CALLS_PER_HOST, D.MAX_CALLS_PER_HOST, D.MAX_ENTRIES_PER_HOST,
         D.MAX_ENTRIES_PER_HOST)
     assert config.ValidationModel().mode == alg.validation.mode == D.VALIDATION_MODE
-    assert alg.validation.actions == dict.fromkeys(D.VALIDATION_CLASSES,
-                                                   D.MODE_ACTION[D.VALIDATION_MODE])
+    assert alg.validation.actions.model_dump() == dict.fromkeys(
+        D.VALIDATION_CLASSES, D.MODE_ACTION[D.VALIDATION_MODE])
 
 
 def _api_fields(define):
@@ -144,7 +145,7 @@ def test_zero_defaults_have_no_macro():
     from sipalgctl import plan as P
     assert (D.MAX_CALLS_PER_HOST, D.MAX_ENTRIES_PER_HOST) == (0, 0)
     assert D.VALIDATION_MODE == "lenient" and D.MODE_ACTION["lenient"] == "pass"
-    assert set(P.validation_fields(config.Validation()).values()) == {0}  # False == 0
+    assert set(P.validation_fields(config.ValidationModel()).values()) == {0}  # False == 0
     m = macros("sip_alg.h")
     assert not [k for k in m if "PER_HOST" in k or "VALIDATION" in k or "STRICT" in k]
 

@@ -16,7 +16,7 @@ import yaml
 
 from sipalgctl import acl as A, cli, config, dump as D, plan as P
 
-from test_plan import FULL, TENANTS, fake_apply, fresh
+from test_plan import FULL, TENANTS, changed, fake_apply, fresh
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = sorted(glob.glob(os.path.join(HERE, "..", "..", "mgmt", "examples", "*.yaml")))
@@ -156,7 +156,7 @@ def test_dump_tables_vpp_names_otherwise():
         "vrfs: VPP names table 10 'ipv4-VRF:10', which is not a vrfs name (letters, digits, "
         "'-' and '_', at most 63, not 'public'): dumped as 'vrf10', and VPP cannot rename a "
         "table: apply would make it again under that name"]
-    assert dumped.vrfs == {"vrf10": 10, "tenant-b": 20}
+    assert {n: v.table for n, v in dumped.vrfs.items()} == {"vrf10": 10, "tenant-b": 20}
     ops = [o.cli() for o in P.plan(dumped, st)]
     assert "ip table del 10" in ops and "ip table add 10 name vrf10" in ops
 
@@ -279,7 +279,7 @@ def test_exec_script_lines():
            "vrf 0" in cmds
     assert "set sip-alg max-calls 2000" in cmds and "set sip-alg media-ports 30000-39999" in cmds
     st = fake_apply(st, P.plan(cfg, st))
-    cfg.sip_alg.max_calls = 500
+    cfg = changed(cfg, {"sip_alg.limits.max_calls": 500})
     assert P.exec_script(P.plan(cfg, st), st) == ["set sip-alg max-calls 500"]
     assert P.exec_script([], st) == []
 
@@ -294,7 +294,7 @@ def test_exec_script_refuses_what_the_cli_cannot_do():
     operation is named; nothing is returned."""
     cfg, st, _ = applied(TENANTS)
     fewer = config.load(TENANTS)
-    fewer.routes = fewer.routes[:1]
+    fewer = changed(fewer, {"routes": fewer.routes[:1]})
     ops = P.plan(fewer, st)
     with pytest.raises(P.PlanError) as e:
         P.exec_script(ops, st)

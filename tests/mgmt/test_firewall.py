@@ -12,7 +12,8 @@ import pytest
 
 from sipalgctl import acl as A, cli, config, plan as P
 
-from test_plan import FULL, SEED, VALIDATION_DEFAULTS, AclRefused, fake_acl, fake_apply, fresh
+from test_plan import (FULL, SEED, VALIDATION_DEFAULTS, AclRefused, changed, fake_acl, fake_apply,
+                       fresh)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIREWALL = os.path.join(HERE, "..", "..", "mgmt", "examples", "firewall.yaml")
@@ -23,32 +24,37 @@ def net(s):
     return ipaddress.IPv4Network(s)
 
 
+def rule(action, **fields):
+    """A firewall rule of the configuration, its fields as they are (not read from YAML)."""
+    return config.FwRuleModel.model_construct(action=action, **fields)
+
+
 # --- rule encoding --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("rule, acl, cli_text", [
-    (config.FwRule("deny", proto=6, dport=(25, 25)),
+    (rule("deny", proto=6, dport=(25, 25)),
      A.AclRule(0, proto=6, dport=(25, 25)),
      "deny src 0.0.0.0/0 dst 0.0.0.0/0 proto 6 dport 25"),
-    (config.FwRule("permit", src=net("198.51.100.0/24"), dst=net("203.0.113.11/32"), proto=17,
+    (rule("permit", src=net("198.51.100.0/24"), dst=net("203.0.113.11/32"), proto=17,
                    sport=(1024, 65535), dport=(5060, 5061)),
      A.AclRule(1, "198.51.100.0/24", "203.0.113.11/32", 17, (1024, 65535), (5060, 5061)),
      "permit src 198.51.100.0/24 dst 203.0.113.11/32 proto 17 sport 1024-65535 dport "
      "5060-5061"),
     # ICMP: type and code ranges in the port fields, any = 0-255
-    (config.FwRule("permit", proto=1),
+    (rule("permit", proto=1),
      A.AclRule(1, proto=1, sport=(0, 255), dport=(0, 255)),
      "permit src 0.0.0.0/0 dst 0.0.0.0/0 proto 1 sport 0-255 dport 0-255"),
-    (config.FwRule("permit", proto=1, icmp_type=(8, 8)),
+    (rule("permit", proto=1, icmp_type=(8, 8)),
      A.AclRule(1, proto=1, sport=(8, 8), dport=(0, 255)),
      "permit src 0.0.0.0/0 dst 0.0.0.0/0 proto 1 sport 8 dport 0-255"),
     # any protocol, or one without ports: every port
-    (config.FwRule("permit+reflect"),
+    (rule("permit+reflect"),
      A.AclRule(2), "permit+reflect src 0.0.0.0/0 dst 0.0.0.0/0"),
-    (config.FwRule("deny", proto=47, src=net("192.168.1.128/25")),
+    (rule("deny", proto=47, src=net("192.168.1.128/25")),
      A.AclRule(0, "192.168.1.128/25", proto=47),
      "deny src 192.168.1.128/25 dst 0.0.0.0/0 proto 47"),
     # udp without ports: every port
-    (config.FwRule("deny", proto=17), A.AclRule(0, proto=17),
+    (rule("deny", proto=17), A.AclRule(0, proto=17),
      "deny src 0.0.0.0/0 dst 0.0.0.0/0 proto 17"),
 ])
 def test_encode(rule, acl, cli_text):
@@ -78,7 +84,7 @@ def test_policy_rules_end_with_the_default():
     assert rules[-1] == A.AclRule(0)  # deny any -> any
     assert A.policy_rules(fw.outbound)[-1] == A.AclRule(2)
     assert A.wanted(fw)[A.REFLECT][0] == (A.AclRule(2),)
-    fw.enabled = False
+    fw = changed(fw, {"enabled": False})
     assert A.wanted(fw) == {}
 
 
@@ -139,8 +145,8 @@ def test_full_rules_in_order():
 
 def test_changed_rules_replace_the_acl_in_place():
     cfg, st = applied()
-    cfg.firewall.inbound.rules = [config.FwRule("permit", dst=net("203.0.113.10/32"), proto=1,
-                                                icmp_type=(8, 8), tag="ping-nat")]
+    cfg = changed(cfg, {"firewall.inbound.rules": [
+        rule("permit", dst=net("203.0.113.10/32"), proto=1, icmp_type=(8, 8), tag="ping-nat")]})
     ops = P.plan(cfg, st)
     assert [o.cli() for o in ops] == [
         "set acl-plugin acl index 1 permit src 0.0.0.0/0 dst 203.0.113.10/32 proto 1 sport 8 "
@@ -153,7 +159,7 @@ def test_changed_rules_replace_the_acl_in_place():
 
 def test_firewall_off_unbinds_then_deletes():
     cfg, st = applied()
-    cfg.firewall.enabled = False
+    cfg = changed(cfg, {"firewall.enabled": False})
     ops = P.plan(cfg, st)
     assert [o.cli() for o in ops] == [
         f"set acl-plugin interface {IN} input acl 0 del",
@@ -205,7 +211,7 @@ def test_foreign_acls_stay_after_sipalgctl_acls():
     inbound, reflect = (i for i, x in on.acls.items() if x.tag in (A.INBOUND, A.REFLECT))
     assert on.acl_bindings[2] == ((inbound, a, b), (reflect, b))
     assert P.plan(cfg, on) == []
-    cfg.firewall.enabled = False
+    cfg = changed(cfg, {"firewall.enabled": False})
     off = fake_apply(on, P.plan(cfg, on))
     assert off.acl_bindings == {2: ((a, b), (b,))}
     assert set(off.acls) == {a, b}
@@ -269,8 +275,7 @@ def test_acl_removed_by_hand_is_created_again():
 
 def test_role_change_moves_the_acls():
     cfg, st = applied()
-    cfg.interfaces["inside"].role = "none"
-    cfg.sip_alg.interfaces = ["outside"]
+    cfg = changed(cfg, {"interfaces.inside.role": "none", "sip_alg.interfaces": ["outside"]})
     ops = [o for o in P.plan(cfg, st) if type(o).__name__.startswith("Acl")]
     assert [o.cli() for o in ops] == [f"set acl-plugin interface {IN} input acl 0 del"]
 
@@ -284,7 +289,7 @@ def test_without_the_acl_plugin():
     with pytest.raises(P.MissingPlugin, match=r"firewall: the running VPP has no ACL plugin "
                                               r"\(acl_plugin.so not loaded\)"):
         P.plan(cfg, st)
-    cfg.firewall.enabled = False
+    cfg = changed(cfg, {"firewall.enabled": False})
     assert not [o for o in P.plan(cfg, st) if type(o).__name__.startswith("Acl")]
 
 

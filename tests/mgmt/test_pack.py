@@ -12,7 +12,7 @@ import vpp_harness as h
 
 from sipalgctl import acl as A, config, plan as P, vpp as V
 
-from test_plan import FULL, TENANTS, drop_tenant_b, fake_apply, fresh, rename_a, tenants
+from test_plan import FULL, TENANTS, changed, drop_tenant_b, fake_apply, fresh, rename_a, tenants
 
 
 @pytest.fixture(scope="module")
@@ -38,35 +38,36 @@ def all_ops():
     adds = P.plan(cfg, fresh(cfg))
     st = fake_apply(fresh(cfg), adds)
     empty = config.load(FULL)
-    empty.nat.static_mappings, empty.nat.pool, empty.routes = [], [empty.nat.pool[0]], []
-    empty.sip_alg.enabled, empty.sip_alg.media_other_hosts = False, False
-    for i in empty.interfaces.values():
-        i.address = config.ipaddress.IPv4Interface("192.0.2.200/32") if i.role == "none" else \
-            i.address
+    empty = changed(empty, {
+        "nat44.static_mappings": [], "nat44.pool": [empty.nat44.pool[0]], "routes": [],
+        "sip_alg.enabled": False, "sip_alg.media_other_hosts": False,
+        **{f"interfaces.{n}.address": config.ipaddress.IPv4Interface("192.0.2.200/32")
+           for n, i in empty.interfaces.items() if i.role == "none"}})
     # an ACL replaced in place, then the firewall off (unbound, deleted)
-    changed = config.load(FULL)
-    changed.firewall.inbound.default = "permit"
-    replaced = P.plan(changed, st)
-    empty.firewall.enabled = False
+    in_place = changed(config.load(FULL), {"firewall.inbound.default": "permit"})
+    replaced = P.plan(in_place, st)
+    empty = changed(empty, {"firewall.enabled": False})
     # the ACLs a fresh plan creates, as apply would know them: indices from VPP's replies
     created = {tag: n for n, tag in enumerate(A.TAGS)}
     # tenants: tables made, interfaces put in them, tenant addresses, a route and a static
     # mapping in a table; then renamed (made again) and gone
     tcfg = config.load(TENANTS)
-    tcfg.routes.append(config.Route(config.ipaddress.IPv4Network("10.1.0.0/16"),
-                                    config.ipaddress.IPv4Address("192.168.1.9"),
-                                    "inside-a", "tenant-a"))
-    tcfg.nat.static_mappings.append(config.StaticMapping(
-        "udp", (config.ipaddress.IPv4Address("192.168.1.5"), 5060),
-        (config.ipaddress.IPv4Address("203.0.113.11"), 5060), "tenant-b"))
+    tcfg = changed(tcfg, {
+        "routes": tcfg.routes + [config.RouteModel(
+            prefix=config.ipaddress.IPv4Network("10.1.0.0/16"),
+            via=config.ipaddress.IPv4Address("192.168.1.9"), interface="inside-a",
+            vrf="tenant-a")],
+        "nat44.static_mappings": tcfg.nat44.static_mappings + [config.StaticMappingModel(
+            protocol="udp", local="192.168.1.5:5060", external="203.0.113.11:5060",
+            vrf="tenant-b")]})
     t_adds = P.plan(tcfg, fresh(tcfg))
     t_st = fake_apply(fresh(tcfg), t_adds)
     renamed = tenants(rename_a)
     gone = tenants(drop_tenant_b)
-    gone.vrfs, gone.nat.pool_vrfs = {}, {}
-    gone.interfaces.pop("inside-b")
-    gone.interfaces["inside-a"].vrf = None
-    gone.routes = gone.routes[:1]
+    gone = changed(gone, {
+        "vrfs": {}, "nat44.pool": [e.model_copy(update={"vrf": None}) for e in gone.nat44.pool],
+        "interfaces": {n: i for n, i in gone.interfaces.items() if n != "inside-b"},
+        "interfaces.inside-a.vrf": None, "routes": gone.routes[:1]})
     tenant_ops = t_adds + P.plan(renamed, t_st) + P.plan(gone, t_st)
     return [o.resolve(created) for o in adds] + replaced + P.plan(empty, st) + tenant_ops
 

@@ -21,12 +21,12 @@ TENANTS = os.path.join(HERE, "..", "..", "mgmt", "examples", "tenants.yaml")
 
 
 # the plugin's security defaults, as get_config reports them (test_security_defaults_are_
-# the_plugins checks config.Security against the plugin's source)
+# the_plugins checks config.SecurityModel against the plugin's source)
 SECURITY_DEFAULTS = {"max_inbound_calls": 1000, "max_inbound_per_source": 20,
                      "max_binding_time": 3600, "max_entries": 65536, "max_entries_per_call": 24,
                      "inside_media_ports": (1024, 65535)}
 # the plugin's call timers (SIP_ALG_DEFAULT_MEDIA_INACTIVITY, SIP_ALG_DEFAULT_MAX_DURATION;
-# test_config's test_call_timer_defaults_are_the_plugins checks config.SipAlg against them)
+# test_config's test_call_timer_defaults_are_the_plugins checks config.TimeoutsModel)
 CALL_TIMER_DEFAULTS = {"media_inactivity": 120, "max_duration": 43200}
 # the one-way media check (SIP_ALG_DEFAULT_ONE_WAY_MEDIA, API 0.10.0)
 ONE_WAY_DEFAULTS = {"one_way_media": 5}
@@ -38,6 +38,20 @@ VALIDATION_DEFAULTS = {"strict": False, "drop_parse": False, "drop_header": Fals
                        "drop_sdp": False, "drop_too_many": False, "block_methods": 0,
                        "invite_rate": 0, "invite_burst": 0, "register_rate": 0,
                        "register_burst": 0}
+
+
+def changed(m, values):
+    """A copy of m (the configuration or one of its sections: frozen models) with values, {path:
+    value} ("sip_alg.timeouts.call", "interfaces.inside.role"), put in at their paths."""
+    for path, v in values.items():
+        m = _put(m, path.split("."), v)
+    return m
+
+
+def _put(m, keys, v):
+    if len(keys) > 1:
+        v = _put(m[keys[0]] if isinstance(m, dict) else getattr(m, keys[0]), keys[1:], v)
+    return {**m, keys[0]: v} if isinstance(m, dict) else m.model_copy(update={keys[0]: v})
 
 
 def fresh(cfg):
@@ -253,12 +267,10 @@ def test_removed_items_are_removed_in_dependency_order():
     cfg = config.load(FULL)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     smaller = config.load(FULL)
-    smaller.nat.static_mappings = smaller.nat.static_mappings[:1]
-    smaller.nat.pool = smaller.nat.pool[:1]
-    smaller.routes = smaller.routes[:1]
-    smaller.sip_alg.interfaces = ["lan"]
-    smaller.sip_alg.udp_ports = [5060]
-    smaller.sip_alg.tcp_ports = []
+    smaller = changed(smaller, {
+        "nat44.static_mappings": smaller.nat44.static_mappings[:1],
+        "nat44.pool": smaller.nat44.pool[:1], "routes": smaller.routes[:1],
+        "sip_alg.interfaces": ["lan"], "sip_alg.ports.udp": [5060], "sip_alg.ports.tcp": []})
     ops = P.plan(smaller, st)
     assert [o.cli() for o in ops] == [
         "set sip-alg interface host-sipalg-wan disable",
@@ -273,7 +285,8 @@ def test_removed_items_are_removed_in_dependency_order():
 def test_changed_address_replaces_the_old_one():
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
-    cfg.interfaces["outside"].address = config.ipaddress.IPv4Interface("203.0.113.5/24")
+    cfg = changed(cfg, {"interfaces.outside.address":
+                        config.ipaddress.IPv4Interface("203.0.113.5/24")})
     assert [o.cli() for o in P.plan(cfg, st)] == [
         "set interface ip address del host-sipalg-out 203.0.113.1/24",
         "set interface ip address host-sipalg-out 203.0.113.5/24",
@@ -303,7 +316,7 @@ def test_missing_interface_is_a_plan_error():
 def test_alg_disabled_disables_interfaces():
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
-    cfg.sip_alg.enabled = False
+    cfg = changed(cfg, {"sip_alg.enabled": False})
     assert [o.cli() for o in P.plan(cfg, st)] == [
         "set sip-alg interface host-sipalg-in disable",
         "set sip-alg interface host-sipalg-out disable"]
@@ -338,7 +351,7 @@ def test_media_other_hosts(running, want):
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     st.alg["media_other_hosts"] = running
-    cfg.sip_alg.media_other_hosts = want
+    cfg = changed(cfg, {"sip_alg.media_other_hosts": want})
     ops = P.plan(cfg, st)
     if running == want:
         assert ops == []
@@ -428,7 +441,7 @@ SECURITY_CLI = ("set sip-alg security max-inbound-calls {} max-inbound-per-sourc
 def test_security_defaults_plan_nothing():
     """No sip_alg.security in the YAML: the plugin's defaults, which a fresh VPP has."""
     cfg = config.load(SEED)
-    assert cfg.sip_alg.security == config.Security()
+    assert cfg.sip_alg.security == config.SecurityModel()
     assert not [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgSecurity)]
 
 
@@ -489,7 +502,7 @@ def test_tcp_ports(running, want):
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     st.alg["tcp"] = running
-    cfg.sip_alg.tcp_ports = list(want)
+    cfg = changed(cfg, {"sip_alg.ports.tcp": list(want)})
     ops = P.plan(cfg, st)
     if running == want:
         assert ops == []
@@ -505,8 +518,8 @@ def test_tcp_ports(running, want):
 
 def test_tcp_ports_eight():
     cfg = config.load(SEED)
-    cfg.sip_alg.udp_ports = [5060, 5080]
-    cfg.sip_alg.tcp_ports = list(range(5060, 5068))
+    cfg = changed(cfg, {"sip_alg.ports.udp": [5060, 5080],
+                        "sip_alg.ports.tcp": list(range(5060, 5068))})
     ops = [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgPorts)]
     assert [o.cli() for o in ops] == [
         "set sip-alg ports udp 5060,5080 tcp 5060,5061,5062,5063,5064,5065,5066,5067"]
@@ -521,7 +534,7 @@ def test_tcp_reassembly(running, want):
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     st.alg["tcp_reassembly"] = running
-    cfg.sip_alg.tcp_reassembly = want
+    cfg = changed(cfg, {"sip_alg.limits.tcp_reassembly": want})
     ops = P.plan(cfg, st)
     if running == want:
         assert ops == []
@@ -545,7 +558,8 @@ def test_tcp_from_yaml_removed():
     cfg = config.load(FULL)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     assert (st.alg["tcp"], st.alg["tcp_reassembly"]) == ((5060,), 32768)
-    cfg.sip_alg.tcp_ports, cfg.sip_alg.tcp_reassembly = [], config.SipAlg().tcp_reassembly
+    cfg = changed(cfg, {"sip_alg.ports.tcp": [],
+                        "sip_alg.limits.tcp_reassembly": config.LimitsModel().tcp_reassembly})
     ops = P.plan(cfg, st)
     assert [o.cli() for o in ops] == ["set sip-alg ports udp 5060,5080 tcp none",
                                       "set sip-alg tcp reassembly 16384"]
@@ -588,7 +602,8 @@ def test_call_timers(running, want):
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     st.alg.update(media_inactivity=running[0], max_duration=running[1])
-    cfg.sip_alg.media_inactivity, cfg.sip_alg.max_duration = want
+    cfg = changed(cfg, {"sip_alg.timeouts.media_inactivity": want[0],
+                        "sip_alg.timeouts.max_duration": want[1]})
     ops = P.plan(cfg, st)
     if running == want:
         assert ops == []
@@ -606,9 +621,9 @@ def test_call_timers_apart_from_the_other_timeouts():
     both are the CLI's one `set sip-alg timeouts` command."""
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
-    cfg.sip_alg.signaling = 30
+    cfg = changed(cfg, {"sip_alg.timeouts.signaling": 30})
     assert [o.call()[0] for o in P.plan(cfg, st)] == ["sip_alg_set_timeouts"]
-    cfg.sip_alg.max_duration = 0
+    cfg = changed(cfg, {"sip_alg.timeouts.max_duration": 0})
     ops = P.plan(cfg, st)
     assert [o.call()[0] for o in ops] == ["sip_alg_set_timeouts", "sip_alg_set_call_timers"]
     assert [o.cli() for o in ops] == ["set sip-alg timeouts signaling 30 media 60 call 7200",
@@ -622,8 +637,9 @@ def test_call_timers_from_yaml_removed():
     cfg = config.load(FULL)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     assert (st.alg["media_inactivity"], st.alg["max_duration"]) == (300, 0)
-    d = config.SipAlg()
-    cfg.sip_alg.media_inactivity, cfg.sip_alg.max_duration = d.media_inactivity, d.max_duration
+    d = config.TimeoutsModel()
+    cfg = changed(cfg, {"sip_alg.timeouts.media_inactivity": d.media_inactivity,
+                        "sip_alg.timeouts.max_duration": d.max_duration})
     ops = P.plan(cfg, st)
     assert [o.cli() for o in ops] == [CALL_TIMERS_CLI.format(120, 43200)]
     assert P.plan(cfg, fake_apply(st, ops)) == []
@@ -645,7 +661,7 @@ def test_one_way_media(running, want):
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     st.alg["one_way_media"] = running
-    cfg.sip_alg.one_way_media = want
+    cfg = changed(cfg, {"sip_alg.timeouts.one_way_media": want})
     ops = P.plan(cfg, st)
     if running == want:
         assert ops == []
@@ -660,7 +676,7 @@ def test_one_way_media_default_plans_nothing():
     """The seed says the plugin's default (5 s), which a fresh VPP has; a YAML without the key
     is the default too."""
     cfg = config.load(SEED)
-    assert cfg.sip_alg.one_way_media == 5
+    assert cfg.sip_alg.timeouts.one_way_media == 5
     assert not [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgOneWayMedia)]
 
 
@@ -732,11 +748,12 @@ def test_odd_first_media_port_would_never_settle():
     """Why `check` refuses an odd first media port (test_config): the plugin stores lo & ~1
     and get_config reports that, so every plan would set the limits again."""
     cfg = config.load(SEED)
-    cfg.sip_alg.media_ports = (40001, 59999)  # past check, as the old model let it through
+    # past check, as the old model let it through
+    cfg = changed(cfg, {"sip_alg.limits.media_ports": (40001, 59999)})
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     st.alg["media_ports"] = (40000, 59999)  # what the plugin made of it
     assert [op for op in P.plan(cfg, st) if isinstance(op, P.AlgLimits)]
-    cfg.sip_alg.media_ports = (40000, 59999)
+    cfg = changed(cfg, {"sip_alg.limits.media_ports": (40000, 59999)})
     assert P.plan(cfg, st) == []
 
 
@@ -769,7 +786,8 @@ def test_host_limits(running, want):
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     st.alg.update(max_calls_per_host=running[0], max_entries_per_host=running[1])
-    cfg.sip_alg.security.max_calls_per_host, cfg.sip_alg.security.max_entries_per_host = want
+    cfg = changed(cfg, {"sip_alg.security.max_calls_per_host": want[0],
+                        "sip_alg.security.max_entries_per_host": want[1]})
     ops = P.plan(cfg, st)
     if running == want:
         assert ops == []
@@ -786,10 +804,11 @@ def test_security_change_leaves_the_host_limits(host):
     """sip_alg_set_security does not carry the host limits and leaves them as they are:
     a change of the other bounds plans it alone; apply twice plans nothing."""
     cfg = config.load(SEED)
-    cfg.sip_alg.security.max_calls_per_host, cfg.sip_alg.security.max_entries_per_host = host
+    cfg = changed(cfg, {"sip_alg.security.max_calls_per_host": host[0],
+                        "sip_alg.security.max_entries_per_host": host[1]})
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     assert P.plan(cfg, st) == []
-    cfg.sip_alg.security.max_entries_per_call = 12
+    cfg = changed(cfg, {"sip_alg.security.max_entries_per_call": 12})
     ops = P.plan(cfg, st)
     assert [type(o) for o in ops] == [P.AlgSecurity]
     st = fake_apply(st, ops)
@@ -874,8 +893,9 @@ def test_validation_from_yaml_removed():
     assert (st.alg["strict"], st.alg["drop_sdp"], st.alg["block_methods"],
             st.alg["register_burst"], st.alg["max_entries_per_host"]) == \
         (True, False, 1 << 5 | 1 << 12 | 1 << 15, 5, 400)
-    cfg.sip_alg.validation = config.Validation()
-    cfg.sip_alg.security.max_calls_per_host = cfg.sip_alg.security.max_entries_per_host = 0
+    cfg = changed(cfg, {"sip_alg.validation": config.ValidationModel(),
+                        "sip_alg.security.max_calls_per_host": 0,
+                        "sip_alg.security.max_entries_per_host": 0})
     ops = P.plan(cfg, st)
     assert [o.cli() for o in ops] == [
         HOST_LIMITS_CLI.format(0, 0),
@@ -944,7 +964,7 @@ def test_servers_of_the_pbx_example_on_fresh_vpp():
     assert kinds.index(P.AlgServers) < kinds.index(P.AlgInterface)
     assert P.plan(cfg, fake_apply(fresh(cfg), ops)) == []
     # ports to set too: before the servers (the plugin refuses a server on no SIP port)
-    cfg.sip_alg.tcp_ports = [5060, 5070]
+    cfg = changed(cfg, {"sip_alg.ports.tcp": [5060, 5070]})
     kinds = [type(o) for o in P.plan(cfg, fresh(cfg))]
     assert kinds.index(P.AlgPorts) < kinds.index(P.AlgServers) < kinds.index(P.AlgInterface)
 
@@ -975,10 +995,10 @@ def test_servers(running, want, cli):
     """One sip_alg_set_servers with the whole list when the running list differs (as a set),
     none when it is the same; after it, nothing to do."""
     cfg = config.load(SEED)
-    cfg.sip_alg.udp_ports = [5060, 5080]
+    cfg = changed(cfg, {"sip_alg.ports.udp": [5060, 5080]})
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     st.alg["servers"] = running
-    cfg.sip_alg.servers = [(ipaddress.IPv4Address(a), p) for a, p in want]
+    cfg = changed(cfg, {"sip_alg.servers": [(ipaddress.IPv4Address(a), p) for a, p in want]})
     ops = P.plan(cfg, st)
     if cli is None:
         assert ops == []

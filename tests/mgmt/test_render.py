@@ -81,7 +81,7 @@ def test_acl_plugin_only_with_the_firewall():
     full = render.render(config.load(CONFIGS["full"]), plugin_dir=PLUGIN_DIR)["startup.conf"]
     assert "acl-plugin { connection count max 200000 }\n" in full
     off = config.load(CONFIGS["full"])
-    off.firewall.enabled = False
+    off = off.model_copy(update={"firewall": off.firewall.model_copy(update={"enabled": False})})
     text = render.render(off, plugin_dir=PLUGIN_DIR)["startup.conf"]
     assert "acl" not in text
 
@@ -142,7 +142,8 @@ def test_use_pthreads(workers, use_pthreads, want):
     """use-pthreads in the cpu section exactly when vpp.use_pthreads and there are workers
     (nothing to run as pthreads without them); nowhere else."""
     cfg = config.load(CONFIGS["seed"])
-    cfg.vpp.workers, cfg.vpp.use_pthreads = workers, use_pthreads
+    cfg = cfg.model_copy(update={"vpp": cfg.vpp.model_copy(update={
+        "workers": workers, "use_pthreads": use_pthreads})})
     text = render.render(cfg, plugin_dir=PLUGIN_DIR)["startup.conf"]
     cpu = _cpu(text)
     assert ("use-pthreads" in cpu) == want
