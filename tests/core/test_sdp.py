@@ -79,6 +79,8 @@ BAD_CASES = [
     ("m= port count 0", sdp(b"m=audio 3000/0 RTP/AVP 0")),
     ("m= port count past 65535", sdp(b"m=audio 65532/3 RTP/AVP 0")),
     ("m= one pair past 65535", sdp(b"m=audio 65535/1 RTP/AVP 0")),
+    # the same without a count: its RTCP port would wrap to 0 (and be opened as such)
+    ("m= port 65535, RTCP past 65535", sdp(b"m=audio 65535 RTP/AVP 0")),
     # RFC 4566 section 9: every line type is one lower-case letter; '{' follows 'z'
     ("line type after z", sdp(b"{=x")),
     ("line type before a", sdp(b"`=x")),
