@@ -136,7 +136,7 @@ test-release: venv
 	  SIPALG_TIERS_FILE=$(abspath $(BUILD)/tiers-release.txt) \
 	  $(PY) -m pytest $(PYTEST_ARGS) $(RELEASE_TESTS)
 
-# Source mutants of the SIP core against its tests (tests/mutation/mutate.py; about 70 min for
+# Source mutants of the SIP core against its tests (tests/mutation/mutate.py; about 50 min for
 # all ~850 on 2 CPUs; MUTATE_ARGS="--sample 100" for a quick look)
 mutate: venv
 	@mkdir -p $(BUILD)/mutation
