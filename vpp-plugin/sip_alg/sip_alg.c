@@ -369,23 +369,6 @@ sip_alg_set_tcp_reassembly (u32 bytes)
   return 0;
 }
 
-/* Forget a SIP over TCP connection (its worker, or the main thread with the barrier). */
-void
-sip_alg_tcp_conn_free (sip_alg_per_thread_t *ptd, sip_alg_tcp_conn_t *tc)
-{
-  for (int d = 0; d < 2; d++)
-    {
-      vec_free (tc->half[d].pending);
-      vec_free (tc->half[d].unit);
-    }
-  hash_unset_mem (ptd->tcp_by_key, tc->key);
-  clib_mem_free (tc->key);
-  pool_put (ptd->tcp_conns, tc);
-  clib_atomic_fetch_sub_relax (&ptd->n_tcp_conns, 1);
-  vlib_node_increment_counter (vlib_get_main (), sip_alg_post_node.index,
-			       SIP_ALG_ERROR_TCP_CLOSED, 1);
-}
-
 int
 sip_alg_set_timeouts (u32 signaling, u32 media, u32 call)
 {
@@ -1943,7 +1926,7 @@ sip_alg_age (vlib_main_t *vm)
 	 FIN or the last ACK still needs its offsets), idle ones after the call timeout */
       sip_alg_tcp_conn_t *tc;
       pool_foreach (tc, ptd->tcp_conns)
-	if ((tc->closing && tc->last_seen + 10 <= now) ||
+	if ((tc->stream.closing && tc->last_seen + 10 <= now) ||
 	    tc->last_seen + sam->timeout_call <= now)
 	  vec_add1 (del, tc - ptd->tcp_conns);
       for (u32 i = 0; i < vec_len (del); i++)

@@ -38,6 +38,7 @@
 #include <sip_alg/core/sip_sites.h>
 #include <sip_alg/core/sip_rewrite.h>
 #include <sip_alg/core/sip_call.h>
+#include <sip_alg/core/sip_tcp.h>
 
 #include <sip_alg/sip_alg.api_enum.h>
 
@@ -295,37 +296,10 @@ typedef struct
 } sip_alg_media_map_t;
 
 /*
- * SIP over TCP: one half of a connection (one direction, its sender's sequence space).
- * The ALG changes message lengths, so the sequence numbers it sends differ from the
- * sender's by an offset that grows at each rewrite; corr[] keeps the last corrections
- * (original sequence number where a rewritten unit starts, offset before and after it),
- * so a retransmission maps as the original did and the other direction's ACK and SACK
- * edges map back.
+ * SIP over TCP: a connection a worker follows (sip_alg_tcp.c), by its inside and outside
+ * ends. Its bytes and sequence number corrections are the stream engine's
+ * (core/sip_tcp.h: sip_tcp_conn_t).
  */
-#define SIP_ALG_TCP_CORR 8
-
-typedef struct
-{
-  u32 pos;	     /* original sequence number of the rewritten unit's first byte */
-  i32 before, after; /* offset of sequence numbers up to pos / after it */
-} sip_alg_tcp_corr_t;
-
-typedef struct
-{
-  u32 next_seq; /* next original sequence number expected */
-  u8 seen;	/* next_seq is known */
-  u8 fin;
-  u8 n_corr;
-  u16 mss;  /* largest payload towards the receiver (its SYN's MSS option) */
-  i32 base; /* offset before the oldest correction kept */
-  sip_alg_tcp_corr_t corr[SIP_ALG_TCP_CORR];
-  u8 *pending;	   /* start of an incomplete message (original bytes), vector */
-  u32 pending_seq; /* original sequence number of pending[0] */
-  u8 *unit;	   /* the last unit sent, as rewritten (for retransmissions), vector */
-  u32 unit_seq;	   /* its original first sequence number ... */
-  u32 unit_len;	   /* ... and original length */
-} sip_alg_tcp_half_t;
-
 typedef struct
 {
   u32 in_addr, peer_addr; /* network order */
@@ -335,9 +309,7 @@ typedef struct
 typedef struct
 {
   sip_alg_tcp_key_t *key; /* heap copy: the key of tcp_by_key (pool elements move) */
-  sip_alg_tcp_half_t half[2]; /* [0]: inside -> outside, [1]: outside -> inside */
-  u8 bypass;		      /* framing lost: bytes pass untouched, offsets still applied */
-  u8 closing;		      /* FIN both ways or RST: freed by aging shortly */
+  sip_tcp_conn_t stream;  /* the stream engine's (core/sip_tcp.h); closing: freed by aging */
   f64 last_seen;
 } sip_alg_tcp_conn_t;
 
@@ -491,7 +463,7 @@ typedef struct
   sip_alg_tcp_conn_t *tcp_conns; /* pool: SIP over TCP connections of this worker */
   uword *tcp_by_key;		 /* sip_alg_tcp_key_t -> pool index */
   u32 n_tcp_conns;		 /* pool_elts (tcp_conns), readable without the barrier */
-  u8 *tcp_out;			 /* rewritten stream bytes of one segment */
+  sip_tcp_bytes_t tcp_out;	 /* rewritten stream bytes of one segment */
   u8 *linear;			 /* a chained datagram copied into one piece */
   u8 *frag_data;		 /* a datagram being split into fragments */
   sip_alg_own_map_t *own_map;	 /* SIP_ALG_OWN_MAP_SIZE phones' mappings learned from STUN */
@@ -649,6 +621,7 @@ int sip_alg_set_udp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_reassembly (u32 bytes);
 void sip_alg_tcp_conn_free (sip_alg_per_thread_t *ptd, sip_alg_tcp_conn_t *tc);
+u64 sip_alg_tcp_conn_bytes (const sip_alg_tcp_conn_t *tc);
 int sip_alg_set_timeouts (u32 signaling, u32 media, u32 call);
 int sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration);
 int sip_alg_set_one_way_media (u32 seconds);

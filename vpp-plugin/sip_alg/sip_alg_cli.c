@@ -729,9 +729,7 @@ sip_alg_show_memory_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 		hash_bytes (ptd->calls_by_host) + hash_bytes (ptd->tcp_by_key);
       tcp += sip_alg_vec_bytes (ptd->tcp_conns);
       pool_foreach (tc, ptd->tcp_conns)
-	tcp += sizeof (*tc->key) + sip_alg_vec_bytes (tc->half[0].pending) +
-	       sip_alg_vec_bytes (tc->half[1].pending) + sip_alg_vec_bytes (tc->half[0].unit) +
-	       sip_alg_vec_bytes (tc->half[1].unit);
+	tcp += sizeof (*tc->key) + sip_alg_tcp_conn_bytes (tc);
       remote += sip_alg_vec_bytes (ptd->gate_remote) + sip_alg_vec_bytes (ptd->media_act);
     }
   smap = sip_alg_vec_bytes (sam->smap) + remote + hash_bytes (sam->entries_by_host);

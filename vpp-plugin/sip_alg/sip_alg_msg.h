@@ -137,4 +137,9 @@ void sip_alg_message_abort (sip_alg_main_t *sam, sip_alg_ctx_t *c, sip_result_t 
 void sip_alg_stun_learn (vlib_main_t *vm, sip_alg_per_thread_t *ptd, vlib_buffer_t *b,
 			 const sip_alg_stash_t *st);
 
+/* SIP over TCP (sip_alg_tcp.c) */
+int sip_alg_post_tcp (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
+		      sip_alg_per_thread_t *ptd, vlib_buffer_t *b, u32 bi, u32 next_node_index,
+		      sip_alg_ctx_t *c);
+
 #endif /* __included_sip_alg_msg_h__ */
