@@ -201,17 +201,16 @@ sip_alg_dialog_add (sip_alg_call_t *call, u32 tag)
   call->dialog_tags[call->n_dialog_tags++] = tag;
 }
 
-/* Find or create the call record of this message (per worker). */
-static sip_alg_call_t *
-sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *vm,
-		  const u8 *payload, sip_alg_ctx_t *c, u32 *call_index)
+/*
+ * The key of the message's call record, built in place in ptd->call_key (no allocation
+ * unless a record is created): the inside FIB index, then the Call-ID.
+ */
+static u8 *
+sip_alg_call_key (sip_alg_per_thread_t *ptd, const u8 *payload, const sip_alg_ctx_t *c)
 {
   const sip_msg_t *m = &c->msg;
-  u8 *key = ptd->call_key; /* built in place: no allocation unless a record is created */
-  uword *p;
+  u8 *key = ptd->call_key;
 
-  if (!m->call_id.len)
-    return 0;
   /*
    * The key is the Call-ID as the inside party wrote it: an outside message carries the
    * host part the ALG rewrote (the public address), so map it back.
@@ -234,12 +233,20 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
   else
     vec_add (key, payload + m->call_id.off, m->call_id.len);
   ptd->call_key = key;
-  p = hash_get_mem (ptd->call_by_id, key);
-  if (p)
-    {
-      *call_index = p[0];
-      return pool_elt_at_index (ptd->calls, p[0]);
-    }
+  return key;
+}
+
+/*
+ * May the message start a call record (key: its key)? Returns 0 when it may not: counted,
+ * refused (c->n_inbound_refused), or dropped (c->drop, c->stale_copy). *src_n: the records
+ * outside requests from its source have (an outside request).
+ */
+static int
+sip_alg_call_may_start (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *vm,
+			sip_alg_ctx_t *c, u8 *key, uword **src_n)
+{
+  const sip_msg_t *m = &c->msg;
+
   /* only a request starts a record: INVITE (a call) or REGISTER (a binding) */
   if (!m->is_request || (m->method != SIP_METHOD_INVITE && m->method != SIP_METHOD_REGISTER))
     return 0;
@@ -268,15 +275,14 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
    * else from outside (a new INVITE to a call's signaling entry, a REGISTER) passes
    * without a record, so it cannot open media or move entries.
    */
-  uword *src_n = 0;
   if (c->dir == SIP_ALG_DIR_OUT2IN)
     {
-      src_n = hash_get (ptd->inbound_by_src, c->peer_addr.as_u32);
+      *src_n = hash_get (ptd->inbound_by_src, c->peer_addr.as_u32);
       if (m->method != SIP_METHOD_INVITE ||
 	  !(sip_alg_is_binding (sam, c->pub_addr, clib_host_to_net_u16 (c->pub_port)) ||
 	    sip_alg_is_server (sam, c->in_addr, c->in_port)) ||
 	  ptd->n_inbound >= sam->sec.max_inbound_calls ||
-	  (src_n && src_n[0] >= sam->sec.max_inbound_per_source))
+	  (*src_n && (*src_n)[0] >= sam->sec.max_inbound_per_source))
 	{
 	  c->n_inbound_refused++;
 	  return 0;
@@ -304,6 +310,14 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
 	  return 0;
 	}
     }
+  return 1;
+}
+
+/* A new call record of the message (key: its key, copied). */
+static sip_alg_call_t *
+sip_alg_call_new (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *vm,
+		  const sip_alg_ctx_t *c, u8 *key, uword *src_n, u32 *call_index)
+{
   key = vec_dup (key);
   sip_alg_call_t *call;
   pool_get_zero (ptd->calls, call);
@@ -330,6 +344,28 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
   clib_atomic_fetch_add_relax (&ptd->n_calls, 1);
   vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_CALLS_CREATED, 1);
   return call;
+}
+
+/* Find or create the call record of this message (per worker). */
+static sip_alg_call_t *
+sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *vm,
+		  const u8 *payload, sip_alg_ctx_t *c, u32 *call_index)
+{
+  const sip_msg_t *m = &c->msg;
+  uword *p, *src_n = 0;
+
+  if (!m->call_id.len)
+    return 0;
+  u8 *key = sip_alg_call_key (ptd, payload, c);
+  p = hash_get_mem (ptd->call_by_id, key);
+  if (p)
+    {
+      *call_index = p[0];
+      return pool_elt_at_index (ptd->calls, p[0]);
+    }
+  if (!sip_alg_call_may_start (sam, ptd, vm, c, key, &src_n))
+    return 0;
+  return sip_alg_call_new (sam, ptd, vm, c, key, src_n, call_index);
 }
 
 static void
@@ -757,22 +793,16 @@ sip_alg_message_abort (sip_alg_main_t *sam, sip_alg_ctx_t *c, sip_result_t resul
 }
 
 /*
- * One SIP message at payload[0..len) (a datagram, or a message framed out of a TCP stream),
- * c's direction and endpoints filled: validation, parse, call state, the pinholes it needs,
- * and its rewrite into out[0..out_cap). Returns 0 with *out_len its new length (len and
- * c->n_edits 0 when nothing changes); c->error is its outcome counter. Then the caller
- * places the bytes and calls sip_alg_message_commit, or sip_alg_message_abort when it
- * cannot. Returns -1 when the message is not rewritten: it passes untouched (c->result
- * says why, c->error counts it), or c->drop is its verdict (c->error says which).
+ * A message's start: its context reset (a TCP segment runs several messages through one
+ * context), then keep-alives, parse, validation and rewrite sites. Returns 1 when the
+ * message goes on, 0 for a keep-alive (it passes as it is), -1 when it goes no further
+ * (see sip_alg_message).
  */
-int
-sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
-		 sip_alg_per_thread_t *ptd, sip_alg_ctx_t *c, const u8 *payload, u32 len,
-		 sip_parse_mode_t mode, u8 *out, u32 out_cap, u32 *out_len)
+static int
+sip_alg_message_read (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
+		      sip_alg_per_thread_t *ptd, sip_alg_ctx_t *c, const u8 *payload, u32 len,
+		      sip_parse_mode_t mode, u32 *out_len)
 {
-  sip_alg_call_t *call = 0;
-  u32 call_index = ~0;
-
   c->len = len;
   c->n_edits = 0;
   c->call = 0;
@@ -812,14 +842,23 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
       sip_alg_malformed (vm, sam, c, sip_alg_result_counter (c->result));
       return -1;
     }
+  return 1;
+}
 
-  /* call state */
-  int has_sdp = c->info.body_kind == SIP_BODY_SDP && c->info.sdp.n_media > 0;
-  call = sip_alg_call_get (sam, ptd, vm, payload, c, &call_index);
+/*
+ * The message's call record, found or made (*call_index), 0 for none: a response to a
+ * REGISTER from another than its registrar, or a BYE of another dialog, is not the record's.
+ * With c->drop set the message goes no further (c->error says why).
+ */
+static sip_alg_call_t *
+sip_alg_message_call (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
+		      sip_alg_ctx_t *c, const u8 *payload, u32 *call_index)
+{
+  sip_alg_call_t *call = sip_alg_call_get (sam, ptd, vm, payload, c, call_index);
   if (PREDICT_FALSE (c->drop))
     {
       c->error = c->stale_copy ? SIP_ALG_ERROR_STALE : SIP_ALG_ERROR_HELD_FULL;
-      return -1;
+      return 0;
     }
   if (call && c->dir == SIP_ALG_DIR_OUT2IN && call->fsm.state != SIP_CALL_IDLE &&
       !call->inbound && !c->msg.is_request && c->msg.cseq_method == SIP_METHOD_REGISTER &&
@@ -855,132 +894,157 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
 	  call = 0;
 	}
     }
-  if (call)
+  return call;
+}
+
+/* The call state machine steps on the message (has_sdp: it carries media), in its record. */
+static void
+sip_alg_message_step (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_ctx_t *c,
+		      sip_alg_call_t *call, const u8 *payload, int has_sdp)
+{
+  sip_call_event_t ev;
+  sip_call_result_t res;
+  f64 now = vlib_time_now (vm);
+  sip_call_event_from_msg (&c->msg, has_sdp, c->info.contact_expires, &ev);
+  /* whose transaction: the request's sender, or that of the request a response answers
+     (each party numbers its own requests) */
+  ev.client_side = (c->dir == SIP_ALG_DIR_OUT2IN) == c->msg.is_request ?
+		     SIP_CALL_SIDE_OUTSIDE :
+		     SIP_CALL_SIDE_INSIDE;
+  res = sip_call_step (&call->fsm, &ev, &call->fsm);
+  c->actions = res.actions;
+  if (res.actions & SIP_ACT_STALE)
+    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_STALE, 1);
+  if ((res.actions & SIP_ACT_OPEN_SIGNAL) && call->n_msgs)
     {
-      sip_call_event_t ev;
-      sip_call_result_t res;
-      f64 now = vlib_time_now (vm);
-      sip_call_event_from_msg (&c->msg, has_sdp, c->info.contact_expires, &ev);
-      /* whose transaction: the request's sender, or that of the request a response answers
-	 (each party numbers its own requests) */
-      ev.client_side = (c->dir == SIP_ALG_DIR_OUT2IN) == c->msg.is_request ?
-			 SIP_CALL_SIDE_OUTSIDE :
-			 SIP_CALL_SIDE_INSIDE;
-      res = sip_call_step (&call->fsm, &ev, &call->fsm);
-      c->actions = res.actions;
-      if (res.actions & SIP_ACT_STALE)
-	vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_STALE, 1);
-      if ((res.actions & SIP_ACT_OPEN_SIGNAL) && call->n_msgs)
-	{
-	  /*
-	   * A new INVITE on a record that carried a dialog already (it failed, e.g. a 401
-	   * or 407 challenge, or ended): a new epoch. Its media start afresh; what the old
-	   * dialog has goes with the old dialog's close, which may still be queued.
-	   */
-	  call->epoch++;
-	  call->n_media = 0;
-	  call->closed = 0;
-	  call->offer_cseq = 0;
-	  call->callee_tag = 0;
-	  call->n_dialog_tags = 0;
-	  call->confirmed_at = 0;
-	  call->created = now;
-	  vlib_node_increment_counter (vm, sip_alg_post_node.index,
-				       SIP_ALG_ERROR_DIALOG_RESTARTED, 1);
-	}
-      if (call->fsm.state == SIP_CALL_CONFIRMED && !call->confirmed_at)
-	call->confirmed_at = now;
-      if (!c->msg.is_request && c->msg.cseq_method == SIP_METHOD_INVITE &&
-	  c->msg.status > 100 && c->msg.status < 300 && ev.client_side == call->inbound &&
-	  !(res.actions & SIP_ACT_STALE))
-	{
-	  /* a dialog of the call's INVITE (not a late response of an older one) */
-	  u32 tag = sip_alg_tag_hash (payload, &c->msg, SIP_HDR_TO);
-	  if (c->msg.status >= 200 && !call->callee_tag)
-	    call->callee_tag = tag;
-	  sip_alg_dialog_add (call, tag);
-	}
-      call->last_seen = now;
-      call->n_msgs++;
-      c->call_state = call->fsm.state;
-      if (res.actions & SIP_ACT_BIND)
-	call->bind_expires = clib_min (res.expires, sam->sec.max_binding_time);
+      /*
+       * A new INVITE on a record that carried a dialog already (it failed, e.g. a 401
+       * or 407 challenge, or ended): a new epoch. Its media start afresh; what the old
+       * dialog has goes with the old dialog's close, which may still be queued.
+       */
+      call->epoch++;
+      call->n_media = 0;
+      call->closed = 0;
+      call->offer_cseq = 0;
+      call->callee_tag = 0;
+      call->n_dialog_tags = 0;
+      call->confirmed_at = 0;
+      call->created = now;
+      vlib_node_increment_counter (vm, sip_alg_post_node.index,
+				   SIP_ALG_ERROR_DIALOG_RESTARTED, 1);
     }
+  if (call->fsm.state == SIP_CALL_CONFIRMED && !call->confirmed_at)
+    call->confirmed_at = now;
+  if (!c->msg.is_request && c->msg.cseq_method == SIP_METHOD_INVITE &&
+      c->msg.status > 100 && c->msg.status < 300 && ev.client_side == call->inbound &&
+      !(res.actions & SIP_ACT_STALE))
+    {
+      /* a dialog of the call's INVITE (not a late response of an older one) */
+      u32 tag = sip_alg_tag_hash (payload, &c->msg, SIP_HDR_TO);
+      if (c->msg.status >= 200 && !call->callee_tag)
+	call->callee_tag = tag;
+      sip_alg_dialog_add (call, tag);
+    }
+  call->last_seen = now;
+  call->n_msgs++;
+  c->call_state = call->fsm.state;
+  if (res.actions & SIP_ACT_BIND)
+    call->bind_expires = clib_min (res.expires, sam->sec.max_binding_time);
+}
 
-  /* media ports this message allocates are given back if it cannot be rewritten */
-  c->n_media_before = call ? call->n_media : 0;
-
-  /* translations: the sender's (in2out) or the receiver's (out2in) signaling address */
-  sip_xlate_t xl[2 + SIP_ALG_CALL_MAX_MEDIA];
-  u32 n_xl = 2;
-  sip_media_xlate_t mx[SIP_SDP_MAX_MEDIA];
-  u32 n_mx = 0, n_new_nat = 0;
+/*
+ * From inside: the sender's addresses to their public values (xl, *n_xl; mx, *n_mx: its
+ * media's public ports), and the pinholes they need (c->ph). Returns the new NAT pinholes.
+ */
+static u32
+sip_alg_message_in2out (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
+			sip_alg_ctx_t *c, sip_alg_call_t *call, const u8 *payload, int has_sdp,
+			sip_xlate_t *xl, u32 *n_xl, sip_media_xlate_t *mx, u32 *n_mx)
+{
   u32 in_h = clib_net_to_host_u32 (c->in_addr.as_u32);
   u32 pub_h = clib_net_to_host_u32 (c->pub_addr.as_u32);
-  if (c->dir == SIP_ALG_DIR_IN2OUT)
-    {
-      xl[0] = (sip_xlate_t){ in_h, pub_h, c->in_port, c->pub_port };
-      xl[1] = (sip_xlate_t){ in_h, pub_h, 0, 0 };
-      /* a retransmission finds its ports in the call record: nothing new */
-      if (call && has_sdp)
-	{
-	  n_new_nat = sip_alg_inside_media (vm, sam, ptd, call, c, mx);
-	  n_new_nat += sip_alg_ice_srflx (vm, sam, ptd, call, c, payload);
-	  n_mx = c->info.sdp.n_media;
-	  for (u32 i = 0; i < c->n_media_hosts; i++)
-	    xl[n_xl++] = (sip_xlate_t){ c->media_hosts[i], pub_h, 0, 0 };
-	}
-      /*
-       * A published server's signaling is the operator's static mapping: no pinhole. A
-       * retransmitted INVITE that leaves by another public port than its record's asks
-       * again: its first copy was dropped while the phone's signaling moved, and the
-       * entry of the new port (made without the record) must be the call's, to go with it.
-       */
-      if (call && !sip_alg_is_server (sam, c->in_addr, c->in_port) &&
-	  ((c->actions & SIP_ACT_OPEN_SIGNAL) ||
-	   ((c->actions & SIP_ACT_RETRANSMIT) && c->msg.is_request &&
-	    c->msg.method == SIP_METHOD_INVITE && c->pub_port != call->pub_port)))
-	{
-	  /* over TCP the connection carries in-dialog requests: an entry, no NAT mapping */
-	  sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
-			  !c->tcp, sam->timeout_signaling);
-	  c->ph[c->n_ph - 1].tcp = c->tcp;
-	  c->ph[c->n_ph - 1].shared = 1; /* the phone's, held by each of its calls */
-	  n_new_nat += !c->tcp;
-	}
-      c->inside_sdp = call && has_sdp && !(c->actions & (SIP_ACT_RETRANSMIT | SIP_ACT_STALE));
-    }
-  else
-    {
-      xl[0] = (sip_xlate_t){ pub_h, in_h, c->pub_port, c->in_port };
-      xl[1] = (sip_xlate_t){ pub_h, in_h, 0, 0 };
-      if (call && has_sdp && !(c->actions & (SIP_ACT_RETRANSMIT | SIP_ACT_STALE)))
-	{
-	  sip_alg_outside_endpoints (sam, c);
-	  /* once answered, the dialog's description: other forks' and older records go */
-	  c->replace_outside = call->fsm.state == SIP_CALL_CONFIRMED;
-	}
-      if (call && (c->actions & SIP_ACT_BIND) && !sip_alg_is_server (sam, c->in_addr, c->in_port))
-	{
-	  /* a REGISTER binding: inbound requests may reach the inside contact */
-	  sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
-			  !c->tcp, call->bind_expires);
-	  c->ph[c->n_ph - 1].bound = 1;
-	  c->ph[c->n_ph - 1].tcp = c->tcp;
-	  n_new_nat += !c->tcp;
-	}
-    }
+  u32 n_new_nat = 0;
 
-  /* rewrite */
+  xl[0] = (sip_xlate_t){ in_h, pub_h, c->in_port, c->pub_port };
+  xl[1] = (sip_xlate_t){ in_h, pub_h, 0, 0 };
+  /* a retransmission finds its ports in the call record: nothing new */
+  if (call && has_sdp)
+    {
+      n_new_nat = sip_alg_inside_media (vm, sam, ptd, call, c, mx);
+      n_new_nat += sip_alg_ice_srflx (vm, sam, ptd, call, c, payload);
+      *n_mx = c->info.sdp.n_media;
+      for (u32 i = 0; i < c->n_media_hosts; i++)
+	xl[(*n_xl)++] = (sip_xlate_t){ c->media_hosts[i], pub_h, 0, 0 };
+    }
+  /*
+   * A published server's signaling is the operator's static mapping: no pinhole. A
+   * retransmitted INVITE that leaves by another public port than its record's asks
+   * again: its first copy was dropped while the phone's signaling moved, and the
+   * entry of the new port (made without the record) must be the call's, to go with it.
+   */
+  if (call && !sip_alg_is_server (sam, c->in_addr, c->in_port) &&
+      ((c->actions & SIP_ACT_OPEN_SIGNAL) ||
+       ((c->actions & SIP_ACT_RETRANSMIT) && c->msg.is_request &&
+	c->msg.method == SIP_METHOD_INVITE && c->pub_port != call->pub_port)))
+    {
+      /* over TCP the connection carries in-dialog requests: an entry, no NAT mapping */
+      sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
+		      !c->tcp, sam->timeout_signaling);
+      c->ph[c->n_ph - 1].tcp = c->tcp;
+      c->ph[c->n_ph - 1].shared = 1; /* the phone's, held by each of its calls */
+      n_new_nat += !c->tcp;
+    }
+  c->inside_sdp = call && has_sdp && !(c->actions & (SIP_ACT_RETRANSMIT | SIP_ACT_STALE));
+  return n_new_nat;
+}
+
+/*
+ * From outside: the receiver's public address to its inside one (xl), the outside party's
+ * endpoints and a REGISTER binding (c->ph). Returns the new NAT pinholes.
+ */
+static u32
+sip_alg_message_out2in (sip_alg_main_t *sam, sip_alg_ctx_t *c, sip_alg_call_t *call,
+			int has_sdp, sip_xlate_t *xl)
+{
+  u32 in_h = clib_net_to_host_u32 (c->in_addr.as_u32);
+  u32 pub_h = clib_net_to_host_u32 (c->pub_addr.as_u32);
+  u32 n_new_nat = 0;
+
+  xl[0] = (sip_xlate_t){ pub_h, in_h, c->pub_port, c->in_port };
+  xl[1] = (sip_xlate_t){ pub_h, in_h, 0, 0 };
+  if (call && has_sdp && !(c->actions & (SIP_ACT_RETRANSMIT | SIP_ACT_STALE)))
+    {
+      sip_alg_outside_endpoints (sam, c);
+      /* once answered, the dialog's description: other forks' and older records go */
+      c->replace_outside = call->fsm.state == SIP_CALL_CONFIRMED;
+    }
+  if (call && (c->actions & SIP_ACT_BIND) && !sip_alg_is_server (sam, c->in_addr, c->in_port))
+    {
+      /* a REGISTER binding: inbound requests may reach the inside contact */
+      sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
+		      !c->tcp, call->bind_expires);
+      c->ph[c->n_ph - 1].bound = 1;
+      c->ph[c->n_ph - 1].tcp = c->tcp;
+      n_new_nat += !c->tcp;
+    }
+  return n_new_nat;
+}
+
+/*
+ * The message rewritten by the translations into out[0..out_cap): 0, or -1 when it cannot
+ * be (what it allocated given back, sip_alg_message_abort; counted by its class).
+ */
+static int
+sip_alg_message_rewrite (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
+			 sip_alg_ctx_t *c, const u8 *payload, u32 len, sip_xlate_t *xl, u32 n_xl,
+			 sip_media_xlate_t *mx, u32 n_mx, u8 *out, u32 out_cap, u32 *out_len)
+{
   sip_plan_t plan;
   sip_rewrite_cfg_t cfg = { xl, n_xl, mx, n_mx, sip_alg_site_mask (c) };
   c->result = sip_rewrite_plan (payload, &c->msg, &c->info, &cfg, &plan, ptd->edits,
 				SIP_ALG_MAX_EDITS);
   if (c->result == SIP_OK && plan.n_edits)
     c->result = sip_rewrite_apply (payload, len, &plan, out, out_cap, out_len);
-  c->call = call;
-  c->call_index = call_index;
-  c->n_new_nat = n_new_nat;
   if (c->result != SIP_OK)
     {
       sip_alg_message_abort (sam, c, c->result);
@@ -991,6 +1055,55 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
   c->delta = plan.delta;
   c->error = plan.n_edits ? SIP_ALG_ERROR_REWRITTEN : SIP_ALG_ERROR_UNCHANGED;
   return 0;
+}
+
+/*
+ * One SIP message at payload[0..len) (a datagram, or a message framed out of a TCP stream),
+ * c's direction and endpoints filled: validation, parse, call state, the pinholes it needs,
+ * and its rewrite into out[0..out_cap). Returns 0 with *out_len its new length (len and
+ * c->n_edits 0 when nothing changes); c->error is its outcome counter. Then the caller
+ * places the bytes and calls sip_alg_message_commit, or sip_alg_message_abort when it
+ * cannot. Returns -1 when the message is not rewritten: it passes untouched (c->result
+ * says why, c->error counts it), or c->drop is its verdict (c->error says which).
+ */
+int
+sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam,
+		 sip_alg_per_thread_t *ptd, sip_alg_ctx_t *c, const u8 *payload, u32 len,
+		 sip_parse_mode_t mode, u8 *out, u32 out_cap, u32 *out_len)
+{
+  sip_alg_call_t *call = 0;
+  u32 call_index = ~0;
+
+  int r = sip_alg_message_read (vm, node, sam, ptd, c, payload, len, mode, out_len);
+  if (r <= 0)
+    return r;
+
+  /* call state */
+  int has_sdp = c->info.body_kind == SIP_BODY_SDP && c->info.sdp.n_media > 0;
+  call = sip_alg_message_call (vm, sam, ptd, c, payload, &call_index);
+  if (PREDICT_FALSE (c->drop))
+    return -1;
+  if (call)
+    sip_alg_message_step (vm, sam, c, call, payload, has_sdp);
+
+  /* media ports this message allocates are given back if it cannot be rewritten */
+  c->n_media_before = call ? call->n_media : 0;
+
+  /* translations: the sender's (in2out) or the receiver's (out2in) signaling address */
+  sip_xlate_t xl[2 + SIP_ALG_CALL_MAX_MEDIA];
+  u32 n_xl = 2;
+  sip_media_xlate_t mx[SIP_SDP_MAX_MEDIA];
+  u32 n_mx = 0;
+  c->n_new_nat = c->dir == SIP_ALG_DIR_IN2OUT ?
+		   sip_alg_message_in2out (vm, sam, ptd, c, call, payload, has_sdp, xl, &n_xl,
+					   mx, &n_mx) :
+		   sip_alg_message_out2in (sam, c, call, has_sdp, xl);
+  c->call = call;
+  c->call_index = call_index;
+
+  /* rewrite */
+  return sip_alg_message_rewrite (vm, sam, ptd, c, payload, len, xl, n_xl, mx, n_mx, out,
+				  out_cap, out_len);
 }
 
 /*
