@@ -2,7 +2,10 @@
  * Copyright (c) 2026 vpp-sipalg authors */
 
 /*
- * sip-alg-post (after NAT44-ED): SIP messages, over UDP and TCP.
+ * sip-alg-post: the feature node after NAT44-ED on ip4-unicast. A frame with no packet
+ * sip-alg-pre marked as SIP goes on whole; a marked one is a SIP datagram (here: its
+ * direction from the stash, the message through sip_alg_msg.c, written back, fragmented),
+ * a TCP segment of a SIP port (sip_alg_tcp.c), or a STUN request whose mapping is noted.
  */
 
 #include <vnet/vnet.h>
