@@ -586,15 +586,8 @@ typedef struct
   vlib_main_t *vlib_main;
   vlib_log_class_t log_class;
 
-  /* NAT44-ED's static mapping API, called in-process (sip_alg_nat_mapping) */
-  u32 nat_msg_id;   /* nat44_add_del_static_mapping_v2, ~0: not there, CLI instead */
-  u32 nat_reply_id; /* ... and its reply */
-  u32 nat_del_msg_id;	/* nat44_del_session, ~0: not there, CLI instead */
-  u32 nat_del_reply_id; /* ... and its reply */
-  u32 nat_client; /* the internal API registration its replies go to */
-  struct _svm_queue *nat_q;
-  u32 nat_context;
-  i32 nat_last_error;
+  /* the NAT whose translations the ALG follows and whose mappings are its pinholes */
+  const struct sip_alg_nat *nat;
 
   /* the main thread's share (show sip-alg main-thread): CPU clocks */
   struct
@@ -616,7 +609,6 @@ extern vlib_node_registration_t sip_alg_process_node;
 
 /* Core functions: CLI, binary API and tests call these. */
 int sip_alg_interface_enable_disable (u32 sw_if_index, int enable);
-int sip_alg_nat_output_feature (u32 sw_if_index);
 int sip_alg_set_udp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_reassembly (u32 bytes);
