@@ -607,6 +607,16 @@ extern vlib_node_registration_t sip_alg_pre_node;
 extern vlib_node_registration_t sip_alg_post_node;
 extern vlib_node_registration_t sip_alg_process_node;
 
+/*
+ * Counted from the main thread (the server map, aging): the plugin's counters are
+ * sip-alg-post's error counters.
+ */
+static inline void
+sip_alg_count (u32 counter, u64 n)
+{
+  vlib_node_increment_counter (vlib_get_main (), sip_alg_post_node.index, counter, n);
+}
+
 /* Core functions: CLI, binary API and tests call these. */
 int sip_alg_interface_enable_disable (u32 sw_if_index, int enable);
 int sip_alg_set_udp_ports (const u16 *ports, u32 n);
@@ -625,6 +635,10 @@ int sip_alg_set_security (const sip_alg_security_t *s);
 void sip_alg_get_security (sip_alg_security_t *s);
 int sip_alg_set_validation (const sip_alg_validation_t *v);
 void sip_alg_host_count (uword **h, uword key, int delta);
+
+/* The gate and sip-alg-pre's port bitmaps, kept by the main thread (barrier held). */
+void sip_alg_gate_add_del (sip_alg_main_t *sam, const sip_alg_smap_t *e, int is_add);
+void sip_alg_cand_port_update (sip_alg_main_t *sam, u16 port_net);
 
 /* Called by the node (worker) -> RPC to the main thread. */
 void sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_alg_pinhole_t *ph,
