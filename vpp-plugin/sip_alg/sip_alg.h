@@ -636,9 +636,13 @@ void sip_alg_get_security (sip_alg_security_t *s);
 int sip_alg_set_validation (const sip_alg_validation_t *v);
 void sip_alg_host_count (uword **h, uword key, int delta);
 
-/* The gate and sip-alg-pre's port bitmaps, kept by the main thread (barrier held). */
+/* The gate and sip-alg-pre's port bitmaps, kept by the main thread (sip_alg_gate.c). */
 void sip_alg_gate_add_del (sip_alg_main_t *sam, const sip_alg_smap_t *e, int is_add);
 void sip_alg_cand_port_update (sip_alg_main_t *sam, u16 port_net);
+void sip_alg_look_rebuild (sip_alg_main_t *sam);
+void sip_alg_feature_update (u32 sw_if_index, u8 arc_index, u8 is_enable, void *data);
+/* Per-thread state, tables, the NAT backend, reassembly: when first enabled (sip_alg.c). */
+void sip_alg_lazy_init (sip_alg_main_t *sam);
 
 /* Called by the node (worker) -> RPC to the main thread. */
 void sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_alg_pinhole_t *ph,
