@@ -21,6 +21,7 @@
 
 #include <sip_alg/sip_alg_nat.h>
 #include <sip_alg/sip_alg_smap.h>
+#include <sip_alg/sip_alg_inlines.h>
 
 #include <vppinfra/bihash_template.c>
 

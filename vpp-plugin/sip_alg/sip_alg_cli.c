@@ -9,6 +9,7 @@
 #include <vlib/vlib.h>
 
 #include <sip_alg/sip_alg_nat.h>
+#include <sip_alg/sip_alg_inlines.h>
 
 static clib_error_t *
 sip_alg_rv_error (int rv, const char *what)

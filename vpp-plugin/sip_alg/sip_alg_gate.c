@@ -13,6 +13,7 @@
 #include <vlib/threads.h>
 
 #include <sip_alg/sip_alg_nat.h>
+#include <sip_alg/sip_alg_inlines.h>
 
 /*
  * sip-alg-pre's fast test (sam->look): a UDP port is looked at when it is a candidate

@@ -9,7 +9,7 @@
 #ifndef __included_sip_alg_msg_h__
 #define __included_sip_alg_msg_h__
 
-#include <sip_alg/sip_alg.h>
+#include <sip_alg/sip_alg_inlines.h>
 
 typedef struct
 {

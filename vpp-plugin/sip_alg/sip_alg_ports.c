@@ -10,7 +10,7 @@
 
 #include <vnet/vnet.h>
 
-#include <sip_alg/sip_alg.h>
+#include <sip_alg/sip_alg_inlines.h>
 
 /*
  * An even public port (RTP; RTCP is the next one) from the shared range, 0 when none is

@@ -14,7 +14,7 @@
 #include <vnet/udp/udp_packet.h>
 #include <vnet/tcp/tcp_packet.h>
 
-#include <sip_alg/sip_alg.h>
+#include <sip_alg/sip_alg_inlines.h>
 
 typedef enum
 {

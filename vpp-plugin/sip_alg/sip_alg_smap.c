@@ -15,6 +15,7 @@
 
 #include <sip_alg/sip_alg_smap.h>
 #include <sip_alg/sip_alg_nat.h>
+#include <sip_alg/sip_alg_inlines.h>
 
 /*
  * One more (delta 1) or one less (-1) reference to a signaling endpoint, by a REGISTER
