@@ -551,8 +551,10 @@ extern vlib_node_registration_t sip_alg_post_node;
 extern vlib_node_registration_t sip_alg_process_node;
 
 /*
- * Counted from the main thread (the server map, aging): the plugin's counters are
- * sip-alg-post's error counters.
+ * The plugin's counters (sip_alg.api's `counters sip_alg`) are one set, sip-alg-post's error
+ * counters: `show sip-alg counters`, `show errors` under sip-alg-post, /err/sip-alg-post/<name>
+ * in the stats segment. Every part of the plugin counts there: sip-alg-post, sip-alg-pre
+ * (which registers no counters of its own), and the main thread (this helper).
  */
 static inline void
 sip_alg_count (u32 counter, u64 n)

@@ -336,6 +336,7 @@ VLIB_NODE_FN (sip_alg_pre_node)
     }
 #undef SIP_ALG_PRE_PICK
 
+  /* the plugin's counters are sip-alg-post's (sip_alg.h): this node has none of its own */
   if (PREDICT_FALSE (n.n_reass))
     vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_REASSEMBLY,
 				 n.n_reass);
@@ -363,13 +364,12 @@ VLIB_NODE_FN (sip_alg_pre_node)
   return frame->n_vectors;
 }
 
+/* No error counters: what it counts (reassembly, tls, gate_pass, gate_miss) is sip-alg-post's */
 VLIB_REGISTER_NODE (sip_alg_pre_node) = {
   .name = "sip-alg-pre",
   .vector_size = sizeof (u32),
   .format_trace = format_sip_alg_pre_trace,
   .type = VLIB_NODE_TYPE_INTERNAL,
-  .n_errors = SIP_ALG_N_ERROR,
-  .error_counters = sip_alg_error_counters,
 };
 
 /*
