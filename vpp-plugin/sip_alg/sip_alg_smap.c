@@ -267,6 +267,45 @@ sip_alg_clash (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *ph,
   return -1;
 }
 
+/* A pinhole whose entry exists (e, of the same inside endpoint). Returns 0. */
+static int
+sip_alg_smap_refresh (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_req_t *req,
+		      const sip_alg_pinhole_t *ph, sip_alg_smap_t *e, sip_alg_call_t *call,
+		      f64 now)
+{
+  /*
+   * A retransmission, a refresh, or the same endpoint in another record. A REGISTER
+   * binding keeps the entry: the calls of the registered contact share its pinhole,
+   * and their end must not remove it.
+   */
+  if (ph->bound && !e->ph.bound)
+    {
+      /* the call's signaling entry becomes the binding: its endpoints count as one */
+      sip_alg_sig_endpoints (sam, &e->ph, -1);
+      e->ph.bound = 1;
+      sip_alg_sig_endpoints (sam, &e->ph, 1);
+    }
+  if (ph->bound)
+    e->expires = now + ph->timeout; /* the registrar's expiry, also when shorter */
+  else
+    e->expires = clib_max (e->expires, now + ph->timeout);
+  if (ph->shared)
+    {
+      if (call)
+	sip_alg_sig_ref (vm, call, e);
+      return 0;
+    }
+  if ((ph->bound || (!e->ph.bound && !e->ph.shared)) &&
+      (!e->counted || e->call_index != req->call_index || e->call_thread != req->thread ||
+       e->call_epoch != req->epoch))
+    {
+      /* re-pointed: the entry counts against its new record */
+      sip_alg_smap_untie (sam, e);
+      sip_alg_smap_tie (sam, e, req->thread, req->call_index, req->epoch);
+    }
+  return 0;
+}
+
 /* Returns 0, or -1 when the entry could not be made. */
 int
 sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *ph)
@@ -298,39 +337,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
       return -1;
     }
   if (e)
-    {
-      /*
-       * A retransmission, a refresh, or the same endpoint in another record. A REGISTER
-       * binding keeps the entry: the calls of the registered contact share its pinhole,
-       * and their end must not remove it.
-       */
-      if (ph->bound && !e->ph.bound)
-	{
-	  /* the call's signaling entry becomes the binding: its endpoints count as one */
-	  sip_alg_sig_endpoints (sam, &e->ph, -1);
-	  e->ph.bound = 1;
-	  sip_alg_sig_endpoints (sam, &e->ph, 1);
-	}
-      if (ph->bound)
-	e->expires = now + ph->timeout; /* the registrar's expiry, also when shorter */
-      else
-	e->expires = clib_max (e->expires, now + ph->timeout);
-      if (ph->shared)
-	{
-	  if (call)
-	    sip_alg_sig_ref (vm, call, e);
-	  return 0;
-	}
-      if ((ph->bound || (!e->ph.bound && !e->ph.shared)) &&
-	  (!e->counted || e->call_index != req->call_index || e->call_thread != req->thread ||
-	   e->call_epoch != req->epoch))
-	{
-	  /* re-pointed: the entry counts against its new record */
-	  sip_alg_smap_untie (sam, e);
-	  sip_alg_smap_tie (sam, e, req->thread, req->call_index, req->epoch);
-	}
-      return 0;
-    }
+    return sip_alg_smap_refresh (vm, sam, req, ph, e, call, now);
   if (pool_elts (sam->smap) >= sam->sec.max_entries ||
       (call && !ph->shared && call->n_entries >= sam->sec.max_entries_per_call))
     {
@@ -755,26 +762,13 @@ sip_alg_call_media_idle (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now)
   return n_media ? (u32) clib_max (now - last, 0) : ~0;
 }
 
-/* Aging: one pass per second over the server map and the call records. */
-void
-sip_alg_age (vlib_main_t *vm)
+/* The server map's entries: a live dialog's extended, the expired deleted (del: scratch). */
+static void
+sip_alg_age_entries (vlib_main_t *vm, sip_alg_main_t *sam, f64 now, u32 **del_v)
 {
-  sip_alg_main_t *sam = &sip_alg_main;
-  f64 now = vlib_time_now (vm);
   sip_alg_smap_t *e;
-  u32 *del = 0, *quiet = 0;
+  u32 *del = *del_v;
 
-  if (!sam->initialized)
-    return;
-  /* nothing to age: no barrier (the workers keep running) */
-  u32 n_calls = 0;
-  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
-    n_calls += clib_atomic_load_relax_n (&sam->per_thread[t].n_calls) +
-	       clib_atomic_load_relax_n (&sam->per_thread[t].n_tcp_conns);
-  if (!n_calls && !pool_elts (sam->smap))
-    return;
-  u64 t0 = clib_cpu_time_now ();
-  vlib_worker_thread_barrier_sync (vm);
   pool_foreach (e, sam->smap)
     {
       if (e->refs && !e->ph.bound)
@@ -810,83 +804,127 @@ sip_alg_age (vlib_main_t *vm)
       sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]),
 			SIP_ALG_ERROR_PINHOLE_EXPIRED);
   vec_reset_length (del);
+  *del_v = del;
+}
 
-  /* call records: idle or over their maximum duration, with what is left of them; the
-     media of established calls whose media went silent */
+/*
+ * The call records of thread t: idle or over their maximum duration, with what is left of
+ * them; the media of established calls whose media went silent; one-way streams counted.
+ */
+static void
+sip_alg_age_calls (vlib_main_t *vm, sip_alg_main_t *sam, u32 t, f64 now, u32 **del_v,
+		   u32 **quiet_v)
+{
+  sip_alg_per_thread_t *ptd = &sam->per_thread[t];
+  u32 *del = *del_v, *quiet = *quiet_v;
+  sip_alg_call_t *c;
+
+  pool_foreach (c, ptd->calls)
+    {
+      if (sip_alg_call_deadline (sam, c) <= now)
+	{
+	  vec_add1 (del, c - ptd->calls);
+	  continue;
+	}
+      if (c->fsm.state != SIP_CALL_CONFIRMED)
+	continue;
+      /*
+       * each stream found one-way is counted once; one with media both ways never can
+       * be, and is not looked at again (most streams: one look each)
+       */
+      for (u32 i = c->entries; sam->one_way_media && i != ~0; i = sam->smap[i].call_next)
+	{
+	  sip_alg_stream_t st;
+	  if (sam->smap[i].one_way_done || !sip_alg_is_stream (sam, c, i))
+	    continue;
+	  sip_alg_stream_get (sam, c, i, &st);
+	  if (st.packets[0] && st.packets[1])
+	    sam->smap[i].one_way_done = 1;
+	  else if (sip_alg_stream_one_way (sam, c, &st, now))
+	    {
+	      sam->smap[i].one_way_done = 1;
+	      sip_alg_count (SIP_ALG_ERROR_MEDIA_ONE_WAY, 1);
+	    }
+	}
+      if (!sam->media_inactivity)
+	continue;
+      int n_media;
+      f64 seen = sip_alg_call_media_seen (sam, c, &n_media);
+      if (n_media && seen + sam->media_inactivity <= now)
+	vec_add1 (quiet, c - ptd->calls);
+    }
+  for (u32 i = 0; i < vec_len (del); i++)
+    {
+      c = pool_elt_at_index (ptd->calls, del[i]);
+      sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE,
+			    .thread = t,
+			    .call_index = del[i],
+			    .epoch = c->epoch };
+      f64 max_end = sip_alg_call_max_end (sam, c);
+      if (!c->closed && max_end && max_end <= now)
+	sip_alg_count (SIP_ALG_ERROR_MAX_DURATION, 1);
+      sip_alg_close (vm, &req, SIP_ALG_ERROR_PINHOLE_EXPIRED);
+    }
+  for (u32 i = 0; i < vec_len (quiet); i++)
+    {
+      c = pool_elt_at_index (ptd->calls, quiet[i]);
+      sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE,
+			    .thread = t,
+			    .call_index = quiet[i],
+			    .epoch = c->epoch,
+			    .media_only = 1 };
+      sip_alg_close (vm, &req, SIP_ALG_ERROR_PINHOLE_EXPIRED);
+      sip_alg_count (SIP_ALG_ERROR_MEDIA_INACTIVE, 1);
+    }
+  vec_reset_length (del);
+  vec_reset_length (quiet);
+  *del_v = del;
+  *quiet_v = quiet;
+}
+
+/* The SIP over TCP connections of a thread (del: scratch). */
+static void
+sip_alg_age_tcp (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, f64 now, u32 **del_v)
+{
+  u32 *del = *del_v;
+
+  /* SIP over TCP connections: closed ones a little after their end (a retransmitted
+     FIN or the last ACK still needs its offsets), idle ones after the call timeout */
+  sip_alg_tcp_conn_t *tc;
+  pool_foreach (tc, ptd->tcp_conns)
+    if ((tc->stream.closing && tc->last_seen + 10 <= now) ||
+	tc->last_seen + sam->timeout_call <= now)
+      vec_add1 (del, tc - ptd->tcp_conns);
+  for (u32 i = 0; i < vec_len (del); i++)
+    sip_alg_tcp_conn_free (ptd, pool_elt_at_index (ptd->tcp_conns, del[i]));
+  vec_reset_length (del);
+  *del_v = del;
+}
+
+/* Aging: one pass per second over the server map and the call records. */
+void
+sip_alg_age (vlib_main_t *vm)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  f64 now = vlib_time_now (vm);
+  u32 *del = 0, *quiet = 0;
+
+  if (!sam->initialized)
+    return;
+  /* nothing to age: no barrier (the workers keep running) */
+  u32 n_calls = 0;
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    n_calls += clib_atomic_load_relax_n (&sam->per_thread[t].n_calls) +
+	       clib_atomic_load_relax_n (&sam->per_thread[t].n_tcp_conns);
+  if (!n_calls && !pool_elts (sam->smap))
+    return;
+  u64 t0 = clib_cpu_time_now ();
+  vlib_worker_thread_barrier_sync (vm);
+  sip_alg_age_entries (vm, sam, now, &del);
   for (u32 t = 0; t < vec_len (sam->per_thread); t++)
     {
-      sip_alg_per_thread_t *ptd = &sam->per_thread[t];
-      sip_alg_call_t *c;
-      pool_foreach (c, ptd->calls)
-	{
-	  if (sip_alg_call_deadline (sam, c) <= now)
-	    {
-	      vec_add1 (del, c - ptd->calls);
-	      continue;
-	    }
-	  if (c->fsm.state != SIP_CALL_CONFIRMED)
-	    continue;
-	  /*
-	   * each stream found one-way is counted once; one with media both ways never can
-	   * be, and is not looked at again (most streams: one look each)
-	   */
-	  for (u32 i = c->entries; sam->one_way_media && i != ~0; i = sam->smap[i].call_next)
-	    {
-	      sip_alg_stream_t st;
-	      if (sam->smap[i].one_way_done || !sip_alg_is_stream (sam, c, i))
-		continue;
-	      sip_alg_stream_get (sam, c, i, &st);
-	      if (st.packets[0] && st.packets[1])
-		sam->smap[i].one_way_done = 1;
-	      else if (sip_alg_stream_one_way (sam, c, &st, now))
-		{
-		  sam->smap[i].one_way_done = 1;
-		  sip_alg_count (SIP_ALG_ERROR_MEDIA_ONE_WAY, 1);
-		}
-	    }
-	  if (!sam->media_inactivity)
-	    continue;
-	  int n_media;
-	  f64 seen = sip_alg_call_media_seen (sam, c, &n_media);
-	  if (n_media && seen + sam->media_inactivity <= now)
-	    vec_add1 (quiet, c - ptd->calls);
-	}
-      for (u32 i = 0; i < vec_len (del); i++)
-	{
-	  c = pool_elt_at_index (ptd->calls, del[i]);
-	  sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE,
-				.thread = t,
-				.call_index = del[i],
-				.epoch = c->epoch };
-	  f64 max_end = sip_alg_call_max_end (sam, c);
-	  if (!c->closed && max_end && max_end <= now)
-	    sip_alg_count (SIP_ALG_ERROR_MAX_DURATION, 1);
-	  sip_alg_close (vm, &req, SIP_ALG_ERROR_PINHOLE_EXPIRED);
-	}
-      for (u32 i = 0; i < vec_len (quiet); i++)
-	{
-	  c = pool_elt_at_index (ptd->calls, quiet[i]);
-	  sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE,
-				.thread = t,
-				.call_index = quiet[i],
-				.epoch = c->epoch,
-				.media_only = 1 };
-	  sip_alg_close (vm, &req, SIP_ALG_ERROR_PINHOLE_EXPIRED);
-	  sip_alg_count (SIP_ALG_ERROR_MEDIA_INACTIVE, 1);
-	}
-      vec_reset_length (del);
-      vec_reset_length (quiet);
-
-      /* SIP over TCP connections: closed ones a little after their end (a retransmitted
-	 FIN or the last ACK still needs its offsets), idle ones after the call timeout */
-      sip_alg_tcp_conn_t *tc;
-      pool_foreach (tc, ptd->tcp_conns)
-	if ((tc->stream.closing && tc->last_seen + 10 <= now) ||
-	    tc->last_seen + sam->timeout_call <= now)
-	  vec_add1 (del, tc - ptd->tcp_conns);
-      for (u32 i = 0; i < vec_len (del); i++)
-	sip_alg_tcp_conn_free (ptd, pool_elt_at_index (ptd->tcp_conns, del[i]));
-      vec_reset_length (del);
+      sip_alg_age_calls (vm, sam, t, now, &del, &quiet);
+      sip_alg_age_tcp (sam, &sam->per_thread[t], now, &del);
     }
   vlib_worker_thread_barrier_release (vm);
   sam->mt.ages++;
