@@ -55,6 +55,7 @@ typedef struct
   sip_alg_pinhole_t ph[2 * SIP_ALG_CALL_MAX_MEDIA + 2];
 } sip_alg_ctx_t;
 
+/* The counter of a core result (a malformed message's class, sip_alg_malformed) */
 static_always_inline u32
 sip_alg_result_counter (sip_result_t r)
 {

@@ -12,14 +12,11 @@
 #include <vnet/feature/feature.h>
 #include <vnet/ip/ip4.h>
 #include <vnet/udp/udp_packet.h>
-#include <vnet/tcp/tcp_packet.h>
 #include <vnet/fib/ip4_fib.h>
 #include <vnet/dpo/load_balance.h>
 #include <vnet/adj/adj.h>
 
 #include <sip_alg/sip_alg_msg.h>
-
-/* --- sip-alg-post ------------------------------------------------------------------------- */
 
 #define SIP_ALG_POST_NEXT_DROP 0
 
