@@ -213,6 +213,26 @@ def test_trace_shows_alg_decision(pgnat):
     assert re.search(r"sip-alg-post: in2out INVITE len \d+ delta -?\d+ pinholes 3 held", tr)
 
 
+def test_only_sip_goes_through_sip_alg_post(pgnat):
+    """A packet that is not SIP crosses sip-alg-pre, NAT44-ED and ip4-lookup and never
+    sip-alg-post; the INVITE of the same phone, marked by sip-alg-pre, reaches
+    sip-alg-post right after NAT44-ED (traces of both, in order)."""
+    t = pgnat
+    t.vpp.cli_ok("trace add pg-input 10")
+    t.send("pg0", [t.udp("pg0", S.A, 1234, S.PROXY, 9999, b"x" * 64)], "pg1", 1)
+    send_invite(t)
+    tr = t.vpp.cli("show trace")
+    pkts = [p for p in re.split(r"\n(?=Packet \d+)", tr) if p.startswith("Packet")]
+    assert len(pkts) == 2, tr
+    nodes = [re.findall(r"^\d\d:\d\d:\d\d:\d+: (\S+)", p, re.M) for p in pkts]
+    other, sip = nodes
+    assert "sip-alg-pre" in other and "sip-alg-post" not in other, other
+    assert other.index("sip-alg-pre") < other.index("nat44-ed-in2out") < other.index("ip4-lookup")
+    assert sip.index("sip-alg-pre") < sip.index("nat44-ed-in2out") < sip.index("sip-alg-post") \
+        < sip.index("ip4-lookup"), sip
+    assert t.counters()["no_post"] == 0
+
+
 def big_invite(size):
     """The seed INVITE with SDP attributes padding it to about size bytes."""
     inv = S.invite()

@@ -505,6 +505,32 @@ typedef struct
   sip_edit_t edits[SIP_ALG_MAX_EDITS];
 } sip_alg_per_thread_t;
 
+/* An interface's feature configurations on ip4-unicast (sip_alg_chain.c) */
+typedef struct
+{
+  u32 start;  /* the interface's own (user index), as it was when the second was made */
+  u32 shadow; /* the second, with sip-alg-post; ~0: none */
+  u32 same;   /* words of the two strings that are the same, from the start */
+} sip_alg_chain_t;
+
+/*
+ * A packet sip-alg-pre marked, to its interface's second configuration at the same place.
+ * 0: there is none it can go on (the interface's configuration changed unseen): it passes
+ * the rest of the arc as any packet, untouched by the ALG.
+ */
+static_always_inline int
+sip_alg_chain_post (sip_alg_chain_t *chains, vlib_buffer_t *b)
+{
+  u32 rx = vnet_buffer (b)->sw_if_index[VLIB_RX];
+  if (PREDICT_FALSE (rx >= vec_len (chains)))
+    return 0;
+  sip_alg_chain_t *ch = chains + rx;
+  u32 off = b->current_config_index - ch->start; /* past the start: wraps, so too large */
+  if (PREDICT_FALSE (ch->shadow == ~0 || off > ch->same))
+    return 0;
+  b->current_config_index = ch->shadow + off;
+  return 1;
+}
 
 typedef struct
 {
@@ -557,6 +583,14 @@ typedef struct
   u32 pre_next_acl; /* sip-alg-pre's next index to the ACL input node, ~0: none */
   u8 gate_media;    /* a gate interface has the ACL's input node: media range looked at */
   u32 pre_next_reass;	 /* sip-alg-pre -> ip4-full-reassembly-custom */
+  /*
+   * sip-alg-post is on no interface's feature configuration: per interface with the ALG
+   * (by sw_if_index), a second configuration with it, onto which sip-alg-pre moves the
+   * packets it marks (sip_alg_chain.c)
+   */
+  sip_alg_chain_t *chains;
+  u32 post_feature_index; /* sip-alg-post's feature index on ip4-unicast */
+  u8 arc_index;		  /* ip4-unicast */
   u32 reass_custom_next; /* that node's next to ip4-input (the whole datagram) */
   vlib_combined_counter_main_t gate_counters; /* packets passed, per server-map entry */
   clib_bihash_8_8_t smap_by_key;		    /* sip_alg_smap_key () -> server-map index */
@@ -644,6 +678,9 @@ extern vlib_node_registration_t sip_alg_process_node;
 
 /* Core functions: CLI, binary API and tests call these. */
 int sip_alg_interface_enable_disable (u32 sw_if_index, int enable);
+void sip_alg_chain_init (sip_alg_main_t *sam);
+void sip_alg_chain_update (sip_alg_main_t *sam, u32 sw_if_index);
+format_function_t format_sip_alg_chain;
 int sip_alg_nat_output_feature (u32 sw_if_index);
 int sip_alg_set_udp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_ports (const u16 *ports, u32 n);
