@@ -95,7 +95,8 @@ def test_features_order(fw):
     sip = m.group(1).split()
     assert sip[0] == "sip-alg-pre" and sip.index("acl-plugin-in-ip4-fa") < sip.index(nat) < \
         sip.index("sip-alg-post"), sip
-    assert order[:order.index(nat) + 1] == sip[:sip.index(nat) + 1], (order, sip)
+    assert order[order.index("sip-alg-pre"):order.index(nat) + 1] == sip[:sip.index(nat) + 1], \
+        (order, sip)
 
 
 def test_silent_caller_gets_media_through_the_policy(fw):
