@@ -40,7 +40,7 @@ help:
 	@echo "make test      core library + C tests + plugin + pytest (all tiers VPP allows)"
 	@echo "make test-release  plugin built for the VPP release in VPP_RELEASE_PREFIX ($(VPP_RELEASE_PREFIX)),"
 	@echo "               call, firewall, worker and deployment tests of tests/vpp against it"
-	@echo "make sanitize  C tests of the core under ASan+UBSan, inputs against a guard page"
+	@echo "make sanitize  C tests of the core (SIP, TCP stream engine) under ASan+UBSan, inputs against a guard page"
 	@echo "make fuzz      libFuzzer on parser and rewriter for FUZZ_SECONDS (default 60)"
 	@echo "make bench     core microbenchmark: ns, cycles, callgrind instructions per message"
 	@echo "make pg-bench  plugin in VPP, packet generator: clocks/pkt per node, ALG on vs off"
@@ -96,6 +96,15 @@ $(BUILD)/san/test_core: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_core.c tests/c
 	@mkdir -p $(@D)
 	$(CLANG) $(WARN) -O1 -g $(SAN) -I$(CORE_DIR) $(CORE_SRCS) tests/core/test_core.c -o $@
 
+# the SIP over TCP stream engine's own tests (core/sip_tcp.[ch])
+$(BUILD)/core/test_tcp: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_tcp.c
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(OPT) -I$(CORE_DIR) $(CORE_SRCS) tests/core/test_tcp.c -o $@
+
+$(BUILD)/san/test_tcp: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_tcp.c
+	@mkdir -p $(@D)
+	$(CLANG) $(WARN) -O1 -g $(SAN) -I$(CORE_DIR) $(CORE_SRCS) tests/core/test_tcp.c -o $@
+
 $(BUILD)/fuzz/fuzz_core: $(CORE_SRCS) $(CORE_HDRS) tests/fuzz/fuzz_core.c tests/core/plan_check.h
 	@mkdir -p $(@D)
 	$(CLANG) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -113,8 +122,9 @@ $(VENV)/.stamp: tests/requirements.txt mgmt/pyproject.toml
 
 venv: $(VENV)/.stamp
 
-test-c: $(BUILD)/core/test_core
+test-c: $(BUILD)/core/test_core $(BUILD)/core/test_tcp
 	$(BUILD)/core/test_core tests/fuzz/corpus tests/fuzz/found
+	$(BUILD)/core/test_tcp
 
 test-py: core plugin venv
 	VPP_PREFIX=$(VPP_PREFIX) $(PY) -m pytest $(PYTEST_ARGS) tests
@@ -136,14 +146,15 @@ test-release: venv
 	  SIPALG_TIERS_FILE=$(abspath $(BUILD)/tiers-release.txt) \
 	  $(PY) -m pytest $(PYTEST_ARGS) $(RELEASE_TESTS)
 
-# Source mutants of the SIP core against its tests (tests/mutation/mutate.py; about 70 min for
+# Source mutants of the SIP core against its tests (tests/mutation/mutate.py; about 50 min for
 # all ~850 on 2 CPUs; MUTATE_ARGS="--sample 100" for a quick look)
 mutate: venv
 	@mkdir -p $(BUILD)/mutation
 	$(PY) tests/mutation/mutate.py --json $(BUILD)/mutation/core.json $(MUTATE_ARGS)
 
-sanitize: $(BUILD)/san/test_core
+sanitize: $(BUILD)/san/test_core $(BUILD)/san/test_tcp
 	$(BUILD)/san/test_core tests/fuzz/corpus tests/fuzz/found
+	$(BUILD)/san/test_tcp
 
 fuzz: $(BUILD)/fuzz/fuzz_core
 	@mkdir -p $(BUILD)/fuzz/corpus

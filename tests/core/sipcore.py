@@ -244,6 +244,9 @@ def _load():
         C.POINTER(C.c_uint32)]
     lib.sip_call_step.restype = CallResult
     lib.sip_call_step.argtypes = [C.POINTER(CallFsm), C.POINTER(CallEvent), C.POINTER(CallFsm)]
+    lib.sip_call_event_from_msg.restype = None
+    lib.sip_call_event_from_msg.argtypes = [C.POINTER(Msg), C.c_int, C.c_int64,
+                                            C.POINTER(CallEvent)]
     for fn in ("sip_result_name", "sip_result_string", "sip_site_kind_name",
                "sip_method_name", "sip_hdr_name", "sip_call_state_name"):
         getattr(lib, fn).restype = C.c_char_p
@@ -465,3 +468,14 @@ def call_step(fsm, *, request=None, status=None, cseq=1, cseq_method=None, sdp=F
     res = lib.sip_call_step(C.byref(fsm), C.byref(ev), C.byref(fsm))
     acts = {a for i, a in enumerate(ACTIONS) if res.actions & (1 << i)}
     return acts, res.expires
+
+
+def call_event(p, has_sdp=0, contact_expires=None):
+    """The event sip_call_event_from_msg makes of a Parsed message p (sites found): has_sdp as
+    the node passes it, contact_expires by default the one the site finder read (-1: none)."""
+    if contact_expires is None:
+        contact_expires = p.info.contact_expires
+    ev = CallEvent()
+    ev.client_side = 0xff  # the caller's to set: must come back 0
+    lib.sip_call_event_from_msg(C.byref(p.msg), has_sdp, contact_expires, C.byref(ev))
+    return ev

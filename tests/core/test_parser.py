@@ -70,6 +70,50 @@ CASES = [
     ("line too long", req(b"X-Long: " + b"a" * 9000), "d", "ERR_LINE_TOO_LONG"),
     ("empty datagram", b"", "d", "ERR_TRUNCATED"),
     ("empty stream", b"", "s", "INCOMPLETE"),
+    # RFC 3261 7.1: SIP-Version is "SIP/" then the version; anything else is no start line
+    ("version SIP/2", req(start=b"OPTIONS sip:b@x.example SIP/2"), "d", "ERR_VERSION"),
+    ("version SIP/", req(start=b"OPTIONS sip:b@x.example SIP/"), "d", "ERR_START_LINE"),
+    ("version not SIP", req(start=b"OPTIONS sip:b@x.example XIP/2.0"), "d", "ERR_START_LINE"),
+    # RFC 3986 3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+    ("scheme with + - . and digits", req(start=b"OPTIONS x-a+b.c9:foo SIP/2.0"), "d", "OK"),
+    ("scheme starting with a digit", req(start=b"OPTIONS 1ab:foo SIP/2.0"), "d",
+     "ERR_REQUEST_URI"),
+    ("scheme with _", req(start=b"OPTIONS a_b:foo SIP/2.0"), "d", "ERR_REQUEST_URI"),
+    ("scheme with nothing after it", req(start=b"OPTIONS tel: SIP/2.0"), "d", "ERR_REQUEST_URI"),
+    ("one byte after the scheme", req(start=b"OPTIONS tel:1 SIP/2.0"), "d", "OK"),
+    # RFC 3261 19.1.1: no headers component ('?') in a SIP or SIPS Request-URI; any other
+    # absoluteURI may have a query (25.1: hier-part [ "?" query ])
+    ("sips with headers", req(start=b"OPTIONS sips:b@example.com?subject=x SIP/2.0"), "d",
+     "ERR_REQUEST_URI"),
+    ("SIPS with headers", req(start=b"OPTIONS SIPS:b@example.com?subject=x SIP/2.0"), "d",
+     "ERR_REQUEST_URI"),
+    ("sips", req(start=b"OPTIONS sips:b@example.com SIP/2.0"), "d", "OK"),
+    ("ftp URI with a query", req(start=b"OPTIONS ftp://example.com/f?x=1 SIP/2.0"), "d", "OK"),
+    ("http URI with a query", req(start=b"OPTIONS http://example.com/a?b=1 SIP/2.0"), "d", "OK"),
+    ("sip URI with a one-byte host", req(start=b"OPTIONS sip:x SIP/2.0"), "d", "OK"),
+    ("sip URI with user and a one-byte host", req(start=b"OPTIONS sip:b@x SIP/2.0"), "d", "OK"),
+    ("sip URI with an empty host", req(start=b"OPTIONS sip:b@ SIP/2.0"), "d", "ERR_REQUEST_URI"),
+    ("sip URI with '?' first in the host", req(start=b"OPTIONS sip:b@?x SIP/2.0"), "d",
+     "ERR_REQUEST_URI"),
+    # RFC 3261 7.2: Status-Code is 3DIGIT, then SP Reason-Phrase
+    ("status 2 digits, no reason", req(start=b"SIP/2.0 20"), "d", "ERR_STATUS"),
+    ("status not digits, no reason", req(start=b"SIP/2.0 abc"), "d", "ERR_STATUS"),
+    # header values are checked wherever the header sits (RFC 3261 7.3.1: order is free)
+    ("bad cseq as the first header", req(base=[b"CSeq: x OPTIONS"] + BASE[:4]), "d", "ERR_CSEQ"),
+    ("bad expires as the first header", req(base=[b"Expires: x"] + BASE), "d", "ERR_EXPIRES"),
+    # RFC 3261 8.1.1.5: the CSeq method matches the request's, case-sensitively (7.1)
+    ("cseq method of the same length", req(start=b"INVITE sip:b@198.51.100.2 SIP/2.0",
+                                           base=BASE[:4] + [b"CSeq: 1 NOTIFY"]), "d",
+     "ERR_CSEQ_METHOD"),
+    ("cseq method in lower case", req(base=BASE[:4] + [b"CSeq: 1 options"]), "d",
+     "ERR_CSEQ_METHOD"),
+    # the Date check is of the ending only: SP "GMT" after at least one byte (sip_msg.c)
+    ("date 1 GMT", req(b"Date: 1 GMT"), "d", "OK"),
+    ("date GMT alone", req(b"Date: GMT"), "d", "ERR_DATE"),
+    # RFC 3261 25.1: callid = word [ "@" word ], word of visible characters (no DEL)
+    ("call-id with DEL", req(base=BASE[:3] + [b"Call-ID: a\x7fb", BASE[4]]), "d",
+     "ERR_CALL_ID"),
+    ("call-id with ~", req(base=BASE[:3] + [b"Call-ID: a~b", BASE[4]]), "d", "OK"),
 ]
 
 
@@ -181,3 +225,127 @@ def test_method_lookup(method):
     # methods are case-sensitive
     assert sipcore.lib.sip_method_lookup(method.lower().encode(), len(method)) == \
         sipcore.METHODS["OTHER"]
+
+
+def test_names_of_ids_out_of_range():
+    """Every name function answers an id past its table with its placeholder (sip_msg.c,
+    sip_call.c), the last real id with its own name."""
+    n = next(i for i in range(64) if sipcore.result_name(i) == "UNKNOWN")
+    assert sipcore.result_name(n - 1) == "ERR_INVALID_ARG"
+    assert sipcore.lib.sip_result_string(n - 1) == b"invalid argument"
+    for i in range(n, n + 4):
+        assert sipcore.lib.sip_result_string(i) == b"unknown result", i
+        assert sipcore.result_name(i) == "UNKNOWN", i
+    assert sipcore.lib.sip_hdr_name(sipcore.N_HDR_IDS - 1) == b"allow-events"
+    for i in range(sipcore.N_HDR_IDS, sipcore.N_HDR_IDS + 4):
+        assert sipcore.lib.sip_hdr_name(i) == b"?", i
+    other = sipcore.METHODS["OTHER"]
+    assert sipcore.lib.sip_method_name(other) == b"OTHER"
+    assert sipcore.lib.sip_method_name(other + 1) == b"?"
+    assert sipcore.lib.sip_call_state_name(len(sipcore.STATES)) == b"?"
+
+
+HDR_NAMES = {sipcore.lib.sip_hdr_name(i).decode(): i for i in range(1, sipcore.N_HDR_IDS)}
+
+
+@pytest.mark.parametrize("name", sorted(HDR_NAMES))
+def test_header_lookup_every_long_name(name):
+    """Every known header's long name, in any case, is that header (RFC 3261 7.3.1: names
+    are case-insensitive); the same name with any other first byte, one byte more or one
+    less (unless that is a compact form) is no known header."""
+    b = name.encode()
+    for form in (b, b.upper(), b.title(), b.swapcase()):
+        assert sipcore.lib.sip_hdr_lookup(form, len(form)) == HDR_NAMES[name], form
+    for c in range(256):
+        if bytes([c]).lower() == b[:1]:
+            continue
+        other = bytes([c]) + b[1:]
+        assert sipcore.lib.sip_hdr_lookup(other, len(other)) == 0, other
+    for other in (b + b"s", b[:-1] if len(b) > 2 else b"", b"x-" + b):
+        assert sipcore.lib.sip_hdr_lookup(other, len(other)) == 0, other
+
+
+def test_header_compact_flag():
+    """hdr.compact tells a compact name (RFC 3261 7.3.3) from a long one."""
+    data = req(b"m: <sip:a@192.0.2.1>", b"Subject: x", b"s: y", b"X: z",
+               base=[b"v: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1"] + BASE[1:])
+    p = sipcore.parse(data, sites=False)
+    assert p.result == "OK"
+    got = [(h.name.len, h.compact) for h in p.hdrs[:p.msg.n_hdrs]]
+    assert got == [(1, 1), (4, 0), (2, 0), (7, 0), (4, 0), (1, 1), (7, 0), (1, 1), (1, 1),
+                   (14, 0)]
+
+
+@pytest.mark.parametrize("lines,value", [
+    ([b"Subject:", b" second"], b"second"),           # empty first line: the value starts
+    ([b"Subject: a", b" b"], b"a\r\n b"),             # a one-byte first line
+    ([b"Subject: first", b" \t "], b"first"),           # an all-blank continuation
+    ([b"Subject: first", b" \t ", b"\tthird"], b"first\r\n \t \r\n\tthird"),
+])
+def test_continuation_value_span(lines, value):
+    """A header value runs from its first non-blank byte to its last, continuation lines
+    included (sip_msg.h sip_hdr_t.value; RFC 3261 7.3.1: folding is LWS)."""
+    p = sipcore.parse(req(*lines), sites=False)
+    assert p.result == "OK"
+    assert [h[2] for h in p.headers() if h[1] == "subject"] == [value]
+
+
+LINE_MAX = 8192  # SIP_MAX_LINE_LEN: bytes of a line before its LF, the CR included
+
+
+def _long_line(n):
+    """A header line of n bytes before its LF (its CR included)."""
+    head = b"X-Long: "
+    return head + b"a" * (n - len(head) - 1) + b"\r"
+
+
+@pytest.mark.parametrize("n,expected", [(LINE_MAX, "OK"), (LINE_MAX + 1, "ERR_LINE_TOO_LONG")])
+@pytest.mark.parametrize("at_end", [False, True])
+def test_line_length_limit(n, expected, at_end):
+    """A line of SIP_MAX_LINE_LEN bytes is taken, one byte more refused, in the middle of a
+    datagram and as its last line (a datagram may end after a header line: sip_msg.h)."""
+    start = b"OPTIONS sip:b@198.51.100.2 SIP/2.0\r\n" + b"\r\n".join(BASE) + b"\r\n"
+    if at_end:
+        data = start + _long_line(n) + b"\n"
+    else:
+        data = start + _long_line(n) + b"\nContent-Length: 0\r\n\r\n"
+    assert sipcore.parse(data, sites=False).result == expected
+
+
+def test_stream_line_of_the_limit_still_arriving():
+    """On a stream, SIP_MAX_LINE_LEN bytes of a line without its LF yet are an incomplete
+    message, not a line too long: the LF may be next."""
+    start = b"OPTIONS sip:b@198.51.100.2 SIP/2.0\r\n" + b"\r\n".join(BASE) + b"\r\n"
+    part = start + _long_line(LINE_MAX)
+    assert sipcore.parse(part, sipcore.STREAM, sites=False).result == "INCOMPLETE"
+    assert sipcore.parse(part, sipcore.DATAGRAM, sites=False).result == "ERR_TRUNCATED"
+    whole = part + b"\nContent-Length: 0\r\n\r\n"
+    assert sipcore.parse(whole, sipcore.STREAM, sites=False).result == "OK"
+    assert sipcore.parse(part + b"x", sipcore.STREAM, sites=False).result == "ERR_LINE_TOO_LONG"
+
+
+MSG_MAX = 65535  # SIP_MAX_MSG_LEN
+
+
+def _of_length(total):
+    """A request of exactly total bytes (its body fills it)."""
+    n = total - len(req(body=b""))
+    while len(req(body=b"x" * n)) > total:
+        n -= 1
+    data = req(body=b"x" * n)
+    assert len(data) == total
+    return data
+
+
+def test_message_of_the_maximum_length():
+    """A message of SIP_MAX_MSG_LEN bytes parses as a datagram and on a stream; on a stream
+    its last byte missing is an incomplete message, a Content-Length one byte more a message
+    too long (sip_msg.c: the first message must fit in 64 KiB)."""
+    data = _of_length(MSG_MAX)
+    for mode in (sipcore.DATAGRAM, sipcore.STREAM):
+        p = sipcore.parse(data, mode, sites=False)
+        assert (p.result, p.msg.msg_len) == ("OK", MSG_MAX), mode
+    assert sipcore.parse(data[:-1], sipcore.STREAM, sites=False).result == "INCOMPLETE"
+    body = len(data) - data.index(b"\r\n\r\n") - 4
+    over = data.replace(b"Content-Length: %d" % body, b"Content-Length: %d" % (body + 1))
+    assert sipcore.parse(over[:-1], sipcore.STREAM, sites=False).result == "ERR_TOO_LONG"

@@ -308,3 +308,222 @@ def test_input_buffer_never_modified():
     assert rw.written() != data
     # the buffer C parsed and rewrote from, as it is after both calls
     assert rw.in_before == data and rw.in_after == data and p.buf.raw == data
+
+
+# --- the planner and the applier at their edges ------------------------------------------
+
+import ctypes as C  # noqa: E402
+
+
+def plan_raw(p, xlates, n_xlate=None, media=(), n_media=None, max_edits=sipcore.MAX_EDITS,
+             guard=2):
+    """sip_rewrite_plan with the arrays as given but only n_xlate / n_media entries counted
+    (the rest are past the end for C), and `guard` edits behind max_edits, prefilled.
+    Returns (result, plan, edits, guard edits intact)."""
+    xl = (sipcore.Xlate * max(len(xlates), 1))()
+    for i, (fi, fp, ti, tp) in enumerate(xlates):
+        xl[i] = sipcore.Xlate(sipcore.ip2int(fi), sipcore.ip2int(ti), fp, tp)
+    mx = (sipcore.MediaXlate * max(len(media), 1))()
+    for i, (rtp, rtcp) in enumerate(media):
+        mx[i] = sipcore.MediaXlate(rtp, rtcp)
+    cfg = sipcore.RewriteCfg(xl, len(xlates) if n_xlate is None else n_xlate, mx,
+                             len(media) if n_media is None else n_media, (1 << 17) - 1)
+    edits = (sipcore.Edit * (max_edits + guard))()
+    C.memset(edits, 0xA5, C.sizeof(edits))
+    plan = sipcore.Plan()
+    r = sipcore.lib.sip_rewrite_plan(p.buf, C.byref(p.msg), C.byref(p.info), C.byref(cfg),
+                                     C.byref(plan), edits, max_edits)
+    past = bytes(edits)[max_edits * C.sizeof(sipcore.Edit):]
+    return sipcore.result_name(r), plan, edits, past == b"\xa5" * len(past)
+
+
+def test_only_n_xlate_entries_used():
+    """sip_rewrite.h: the translations are xlate[0 .. n_xlate); an entry past n_xlate that
+    would match is not one of them."""
+    data = invite()
+    p = parsed(data)
+    r, plan, _, _ = plan_raw(p, [(IN, 2000, PUB, 2222), ("198.51.100.2", 5060, PUB, 3333)],
+                             n_xlate=1)
+    assert (r, plan.n_edits) == ("OK", 3)  # Via, From (IN:2000), Call-ID (address only)
+    r, plan, _, _ = plan_raw(p, [("198.51.100.2", 5060, PUB, 3333)], n_xlate=0)
+    assert (r, plan.n_edits) == ("OK", 0)
+
+
+def test_only_n_media_entries_used():
+    """sip_rewrite.h: media[] is indexed by media index, n_media entries; a media with no
+    entry keeps its port."""
+    body = sdp(b"c=IN IP4 192.168.1.1", b"t=0 0", b"m=audio 3000 RTP/AVP 0",
+               b"m=video 3002 RTP/AVP 96", b"a=rtcp:3005")
+    p = parsed(invite(body=body))
+    r, plan, edits, _ = plan_raw(p, [], media=[(4000, 4001), (5000, 5001)], n_media=1)
+    assert r == "OK"
+    # m=video (media 1) and its a=rtcp have no entry: only the audio port changes
+    assert [e.text[:e.new_len] for e in edits[:plan.n_edits]] == [b"4000"]
+
+
+def test_edits_name_their_site_content_length_0xff():
+    """sip_rewrite.h: an edit names the index of its site, 0xff marking the Content-Length
+    fix; sites from 255 on share 0xfe, so no site edit is taken for the Content-Length one."""
+    route = b"Route: " + b", ".join(b"<sip:192.168.1.1:2000>" for _ in range(260))
+    p = sipcore.parse(invite([route]), max_sites=400)
+    assert (p.result, p.sites_result) == ("OK", "OK") and p.info.n_sites > 260
+    r, plan, edits, _ = plan_raw(p, [(IN, 2000, PUB, 2222)], max_edits=400)
+    assert r == "OK" and plan.n_edits > 256
+    site_at = {p.sites[i].host.off: i for i in range(p.info.n_sites)}
+    got = [(site_at[e.off], e.site) for e in edits[:plan.n_edits]]
+    assert got == [(i, i if i < 255 else 0xfe) for i, _ in got]
+    assert max(i for i, _ in got) > 255
+
+
+def test_content_length_edit_needs_a_free_edit():
+    """sip_rewrite.h: max_edits bounds the plan, the Content-Length fix included: a plan that
+    fills the array with site edits and changes the body size is ERR_TOO_MANY_EDITS, with
+    nothing written past the array; one more edit is enough."""
+    body = sdp(b"c=IN IP4 10.0.0.1", b"t=0 0", b"m=audio 3000 RTP/AVP 0")
+    p = parsed(invite(body=body))
+    xl = [("10.0.0.1", 0, "203.0.113.100", 0)]
+    r, plan, edits, intact = plan_raw(p, xl, max_edits=1)
+    assert (r, intact) == ("ERR_TOO_MANY_EDITS", True)
+    r, plan, edits, intact = plan_raw(p, xl, max_edits=2)
+    assert (r, plan.n_edits, intact) == ("OK", 2, True)
+    assert [e.text[:e.new_len] for e in edits[:2]] == [b"%d" % (len(body) + 5), b"203.0.113.100"]
+    assert edits[0].site == 0xff
+
+
+def many_c_lines(n, pad):
+    """An SDP body of n "c=IN IP4 1.1.1.1" lines and one a= line of pad bytes (with CRLF)."""
+    return b"v=0\r\n" + b"c=IN IP4 1.1.1.1\r\n" * n + b"a=" + b"x" * (pad - 4) + b"\r\n"
+
+
+@pytest.mark.parametrize("grown,expected", [(65535, "OK"), (65536, "ERR_TOO_LONG")])
+def test_body_growth_up_to_65535(grown, expected):
+    """sip_types.h: offsets are 16 bit, SIP_MAX_MSG_LEN 65535; a rewrite whose body would grow
+    past 65535 bytes is ERR_TOO_LONG, one that reaches 65535 exactly is planned (Content-Length
+    65535)."""
+    n = 2500  # each 1.1.1.1 -> 255.255.255.255 grows the body by 8
+    body = many_c_lines(n, grown - 5 - 26 * n)
+    assert len(body) + 8 * n == grown
+    p = sipcore.parse(invite(body=body), max_sites=n + 16)
+    assert (p.result, p.sites_result) == ("OK", "OK")
+    r, plan, edits, _ = plan_raw(p, [("1.1.1.1", 0, "255.255.255.255", 0)], max_edits=n + 1)
+    assert r == expected
+    if r == "OK":
+        assert plan.body_delta == 8 * n
+        clen = [e for e in edits[:plan.n_edits] if e.site == 0xff]
+        assert [e.text[:e.new_len] for e in clen] == [b"65535"]
+
+
+def test_site_at_the_very_end_of_the_message():
+    """RFC 4566 section 5: parsers SHOULD be tolerant of line ends; an SDP body whose last line
+    has no CRLF ends the datagram with a c= address, and an edit reaching the last byte of the
+    message is applied."""
+    body = sdp(b"t=0 0", b"m=audio 3000 RTP/AVP 0") + b"c=IN IP4 10.0.0.1"
+    data = invite(body=body)
+    assert data.endswith(b"10.0.0.1")
+    out, plan = rewrite(data, [("10.0.0.1", 0, "203.0.113.100", 0)])
+    assert out == data.replace(b"Content-Length: %d" % len(body),
+                               b"Content-Length: %d" % (len(body) + 5)) \
+        .replace(b"c=IN IP4 10.0.0.1", b"c=IN IP4 203.0.113.100")
+
+
+def adjacent_info(data, spans):
+    """A sip_info_t of address-only IPv4 sites over the given (offset, text) spans of data:
+    sip_rewrite_plan takes any sites that are disjoint and in buffer order (sip_rewrite.c)."""
+    sites = (sipcore.Site * len(spans))()
+    for i, (off, text) in enumerate(spans):
+        assert data[off:off + len(text)] == text
+        sites[i] = sipcore.Site(kind=10, host_type=1, media=0xff, flags=2,
+                                host=sipcore.Span(off, len(text)), port=sipcore.Span(off, 0),
+                                ip4=sipcore.ip2int(text.decode()), n_ports=1)
+    return sites
+
+
+def plan_with_sites(data, spans, xlates):
+    p = parsed(data)
+    sites = adjacent_info(data, spans)
+    p.info.sites, p.info.n_sites, p.info.max_sites = sites, len(spans), len(spans)
+    p.sites = sites
+    return p, sipcore.rewrite(p, xlates)
+
+
+def test_adjacent_sites_are_disjoint():
+    """sip_rewrite.c: sites must be disjoint and in buffer order; two sites that touch (one
+    ends where the next begins) are disjoint: both are rewritten, by the planner and by the
+    applier (sip_rewrite.h: edits in buffer order)."""
+    data = invite([b"X-Pair: 10.0.0.110.0.0.2"])
+    off = data.index(b"10.0.0.1")
+    _, rw = plan_with_sites(data, [(off, b"10.0.0.1"), (off + 8, b"10.0.0.2")],
+                            [("10.0.0.1", 0, "1.1.1.1", 0), ("10.0.0.2", 0, "2.2.2.2", 0)])
+    assert rw.written() == data.replace(b"10.0.0.110.0.0.2", b"1.1.1.12.2.2.2")
+    # overlapping sites are refused, with nothing planned
+    _, rw = plan_with_sites(data, [(off, b"10.0.0.1"), (off + 7, b"110.0.0.2")],
+                            [("10.0.0.1", 0, "1.1.1.1", 0), ("110.0.0.2", 0, "2.2.2.2", 0)])
+    assert rw.result == "ERR_INVALID_ARG"
+
+
+def test_edit_of_the_first_body_byte_changes_the_body():
+    """sip_rewrite.c: an edit in the body changes the body size and Content-Length with it;
+    the body starts at its first byte."""
+    body = b"10.0.0.1 x"
+    data = b"\r\n".join([
+        b"MESSAGE sip:b@198.51.100.2 SIP/2.0", b"Via: SIP/2.0/UDP 192.168.1.1:2000;branch=z9hG4bK1",
+        b"From: <sip:a@192.168.1.1>;tag=1", b"To: <sip:b@198.51.100.2>", b"Call-ID: x1",
+        b"CSeq: 1 MESSAGE", b"Content-Type: text/plain", b"Content-Length: 10", b"", body])
+    off = data.index(b"\r\n\r\n") + 4
+    p, rw = plan_with_sites(data, [(off, b"10.0.0.1")], [("10.0.0.1", 0, "203.0.113.100", 0)])
+    assert p.msg.body_off == off and rw.plan.body_delta == 5
+    assert rw.written() == data.replace(b"Content-Length: 10", b"Content-Length: 15") \
+        .replace(b"\r\n\r\n10.0.0.1", b"\r\n\r\n203.0.113.100")
+
+
+sipcore.lib.sip_rewrite_apply.argtypes = [
+    C.c_char_p, C.c_uint32, C.POINTER(sipcore.Plan), C.c_void_p, C.c_uint32,
+    C.POINTER(C.c_uint32)]
+
+
+def apply_edits(data, edits, cap):
+    """sip_rewrite_apply of a hand-made plan [(off, old_len, text)] into a cap-byte buffer
+    (None: no buffer) followed by 16 guard bytes, all prefilled with 0xA5. Returns (result,
+    out_len, the bytes written: the whole buffer)."""
+    arr = (sipcore.Edit * max(len(edits), 1))()
+    delta = 0
+    for i, (off, old_len, text) in enumerate(edits):
+        arr[i] = sipcore.Edit(off, old_len, len(text), i, text[:24])
+        delta += len(text) - old_len
+    plan = sipcore.Plan(arr, len(arr), len(edits), delta, 0)
+    out = None if cap is None else C.create_string_buffer(cap + 16)
+    if out is not None:
+        C.memset(out, 0xA5, cap + 16)
+    out_len = C.c_uint32(0xFFFFFFFF)
+    r = sipcore.lib.sip_rewrite_apply(data, len(data), C.byref(plan), out, cap or 0,
+                                      C.byref(out_len))
+    return sipcore.result_name(r), out_len.value, None if out is None else out.raw
+
+
+@pytest.mark.parametrize("text_len,expected", [(24, "OK"), (25, "ERR_INVALID_ARG")])
+def test_apply_edit_text_up_to_24(text_len, expected):
+    """sip_rewrite.h: an edit carries at most SIP_EDIT_MAX_TEXT (24) bytes; a first edit
+    claiming more is refused before a byte is written (sip_rewrite.c)."""
+    data = b"0123456789"
+    r, n, raw = apply_edits(data, [(2, 1, b"y" * text_len), (5, 1, b"z")], 64)
+    assert r == expected
+    if r == "OK":
+        assert (n, raw[:n]) == (33, b"01" + b"y" * 24 + b"34z6789")
+        assert raw[n:] == b"\xa5" * (len(raw) - n)
+    else:
+        assert raw == b"\xa5" * len(raw)
+
+
+def test_apply_adjacent_edits_and_edit_at_the_end():
+    """sip_rewrite.h: edits are disjoint and in buffer order; touching edits, and one ending at
+    the last byte of the message, are applied."""
+    r, n, raw = apply_edits(b"abcdefgh", [(0, 2, b"X"), (2, 2, b"YY"), (6, 2, b"ZZZ")], 16)
+    assert (r, raw[:n]) == ("OK", b"XYYefZZZ")
+
+
+def test_apply_empty_result():
+    """sip_rewrite.h: *out_len gets len + delta; a message of 0 bytes (or a plan deleting all
+    of one) is 0 bytes, which fit a capacity of 0 and need no buffer."""
+    assert apply_edits(b"", [], None)[:2] == ("OK", 0)
+    assert apply_edits(b"", [], 0)[:2] == ("OK", 0)
+    assert apply_edits(b"abc", [(0, 3, b"")], None)[:2] == ("OK", 0)

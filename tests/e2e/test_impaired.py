@@ -210,6 +210,9 @@ def run_calls(t, tmp, n):
         run["after"] = wait_clean(t, CLEAN_WAIT)
         run["counters"] = {k: v for k, v in t.vpp.counters().items() if v}
         run["alg_config"] = t.vpp.cli("show sip-alg config")  # NAT's last refusal among it
+        # VPP's drops and errors on every node (NAT44-ED's, the handoff queues', the ALG's):
+        # where a packet that reached VPP and did not leave it went
+        run["vpp_errors"] = t.vpp.cli("show errors")
         sampler.done.set()
         sampler.join(5)
         run["records_seen"] = sampler.seen
@@ -355,6 +358,8 @@ def diagnose(t, run, suspects=(), most=6):
     t0 = run["sip"][0][0] if run["sip"] else 0
     left = {cid for cid, _ in parse_calls("\n".join(after["calls"]))}
     out.extend(l for l in run.get("alg_config", "").splitlines() if "refus" in l)
+    out.extend("vpp error: " + " ".join(l.split()) for l in run.get("vpp_errors", "").splitlines()
+               if re.search(r"\b(error|warn)\b", l) and re.match(r"\s*\d", l))
     out.append(f"left {after['seconds']} s after the last call: {len(after['calls'])} call "
                f"records, {len(after['server_map'])} server-map entries, "
                f"{len(after['static_mappings'])} static mappings, "

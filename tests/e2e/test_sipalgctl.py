@@ -143,8 +143,8 @@ def test_validation_and_host_limits(e2e_prefix, tmp_path):
     defaults (which have no macro in the plugin to check them against); plan's CLI text,
     typed into VPP's CLI, does what apply's API calls do; applied, they read back through
     sip_alg_get_config, `show sip-alg config` and `sipalgctl show config`, and a second apply
-    has nothing to do; a change of the other security bounds alone sets the host limits
-    again (sip_alg_set_security zeroes them)."""
+    has nothing to do; a change of the other security bounds alone plans that change only
+    (sip_alg_set_security leaves the host limits as they are)."""
     from sipalgctl import config as C, defaults as D, plan as P
     with Topo(e2e_prefix, start_vpp=False) as t:
         run = str(tmp_path / "run")

@@ -37,11 +37,12 @@ def test_default_is_the_headers(name):
 
 
 def test_bounds_are_the_plugins():
-    """The bounds the setters enforce (sip_alg.c), and the reassembly maximum, SIP_MAX_MSG_LEN."""
+    """The bounds the setters enforce (sip_alg_config.c), and the reassembly maximum,
+    SIP_MAX_MSG_LEN."""
     m = macros("sip_alg.h", os.path.join("core", "sip_types.h"))
     assert D.TCP_REASSEMBLY_MAX == m["SIP_MAX_MSG_LEN"]
     assert D.INSIDE_PORT_MIN == m["SIP_ALG_INSIDE_PORT_LO"]
-    src = open(os.path.join(PLUGIN, "sip_alg.c")).read()
+    src = open(os.path.join(PLUGIN, "sip_alg_config.c")).read()
     assert f"bytes < {D.TCP_REASSEMBLY_MIN} || bytes > SIP_MAX_MSG_LEN" in src
     assert "s->max_entries_per_call < %d" % D.SECURITY_MIN["max_entries_per_call"] in src
     # sip_alg_set_media_ports rounds the first port down to even (config._normalisation
@@ -104,7 +105,7 @@ def test_sip_methods_are_the_plugins():
     enum = src[src.index("SIP_METHOD_NONE = 0,"):]
     assert enum.index("foreach_sip_method") < enum.index("SIP_METHOD_OTHER,") < \
         enum.index("} sip_method_t;")
-    c = open(os.path.join(PLUGIN, "sip_alg.c")).read()
+    c = open(os.path.join(PLUGIN, "sip_alg_config.c")).read()
     assert "v->block_methods & ~(((2u << SIP_METHOD_OTHER) - 1) & ~1u)" in c
     from sipalgctl import plan as P
     assert P.method_mask(D.SIP_METHODS) == (2 << len(D.SIP_METHODS)) - 2 == 0xFFFE

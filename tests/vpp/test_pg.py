@@ -271,7 +271,10 @@ def test_growth_past_the_buffer_goes_to_a_chain(pgnat):
 
 def test_fragmented_sip_reassembled_and_rewritten(pgnat):
     """A SIP datagram in fragments: VPP's full reassembly makes it whole, the ALG rewrites
-    it like any other, and it leaves in fragments no larger than those it came in."""
+    it like any other, and it leaves in fragments no larger than those it came in.
+    sip-alg-pre counts the fragments in the plugin's counters, which are sip-alg-post's
+    (the stats segment's /err/sip-alg-post/, what sipalgctl stats reads): sip-alg-pre has
+    none of its own."""
     from scapy.all import fragment, Ether
     t = pgnat
     inv = S.invite()
@@ -289,6 +292,14 @@ def test_fragmented_sip_reassembled_and_rewritten(pgnat):
     assert (c["fragment"], c["sip"], c["rewritten"]) == (0, 1, 1)
     # only the fragments went to reassembly, not the interface's every packet
     assert c["reassembly"] == len(frags)
+    from vpp_papi.vpp_stats import VPPStats
+    stats = VPPStats(socketname=os.path.join(t.vpp.dir, "stats.sock"))
+    stats.connect()
+    try:
+        assert stats.ls(["^/err/sip-alg-pre/"]) == []
+        assert sum(stats["/err/sip-alg-post/reassembly"]) == len(frags)
+    finally:
+        stats.disconnect()
     feats = t.vpp.cli("show interface features pg0")
     assert "sip-alg-pre" in feats and "ip4-full-reassembly-feature" not in feats, feats
 

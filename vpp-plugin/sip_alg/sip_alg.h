@@ -38,6 +38,7 @@
 #include <sip_alg/core/sip_sites.h>
 #include <sip_alg/core/sip_rewrite.h>
 #include <sip_alg/core/sip_call.h>
+#include <sip_alg/core/sip_tcp.h>
 
 #include <sip_alg/sip_alg.api_enum.h>
 
@@ -128,54 +129,8 @@ STATIC_ASSERT (sizeof (sip_alg_stash_t) <= SIP_ALG_FRAG_WORD * sizeof (u32),
 STATIC_ASSERT (SIP_ALG_FRAG_WORD < ARRAY_LEN (((vnet_buffer_opaque2_t *) 0)->unused),
 	       "stash does not fit in opaque2");
 
-static_always_inline sip_alg_stash_t *
-sip_alg_stash (vlib_buffer_t *b)
-{
-  return (sip_alg_stash_t *) vnet_buffer2 (b)->unused;
-}
-
-static_always_inline void
-sip_alg_frag_mark (vlib_buffer_t *b)
-{
-  ip4_header_t *ip = vlib_buffer_get_current (b);
-  vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD] =
-    (u32) ip->fragment_id << 16 | clib_net_to_host_u16 (ip->length);
-}
-
-static_always_inline u16
-sip_alg_frag_mark_id (vlib_buffer_t *b)
-{
-  return vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD] >> 16;
-}
-
-static_always_inline u16
-sip_alg_frag_mark_len (vlib_buffer_t *b)
-{
-  return vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD] & 0xffff;
-}
-
-/* bi and the fragments linked after it (sip_alg_frag_split) into to[], at most max */
-static_always_inline u32
-sip_alg_frag_collect (vlib_main_t *vm, u32 bi, u32 *to, u32 max)
-{
-  u32 n = 0;
-  while (bi != ~0 && n < max)
-    {
-      vlib_buffer_t *b = vlib_get_buffer (vm, bi);
-      to[n++] = bi;
-      bi = sip_alg_stash (b)->frag_list ? vnet_buffer2 (b)->unused[SIP_ALG_FRAG_WORD] : ~0;
-    }
-  return n;
-}
-
+/* sip_alg_frag.c; the stash and the fragment word's accessors are in sip_alg_inlines.h */
 u32 sip_alg_frag_limit (vlib_main_t *vm, vlib_buffer_t *b);
-
-static_always_inline u32
-sip_alg_own_map_slot (ip4_address_t pub, u16 pub_port)
-{
-  return (clib_net_to_host_u32 (pub.as_u32) * 2654435761u ^ pub_port * 40503u) &
-	 (SIP_ALG_OWN_MAP_SIZE - 1);
-}
 u32 sip_alg_frag_split (vlib_main_t *vm, u32 bi, u32 size);
 
 typedef enum
@@ -256,16 +211,6 @@ typedef struct
 STATIC_ASSERT (sizeof (sip_alg_media_act_t) == 32, "media activity: two per cache line");
 
 /*
- * Media activity's clock: the whole seconds of vlib time, plus 1 (0 is "none", and vlib
- * time starts at 0). A stamp is the end of the second the packet came in.
- */
-static_always_inline u32
-sip_alg_media_clock (vlib_main_t *vm)
-{
-  return (u32) vlib_time_now (vm) + 1;
-}
-
-/*
  * A media stream of a call (an m= line of the inside party): its RTP entry and the RTCP
  * entry of the pair, their packets summed over both entries and every thread (main thread).
  */
@@ -295,37 +240,10 @@ typedef struct
 } sip_alg_media_map_t;
 
 /*
- * SIP over TCP: one half of a connection (one direction, its sender's sequence space).
- * The ALG changes message lengths, so the sequence numbers it sends differ from the
- * sender's by an offset that grows at each rewrite; corr[] keeps the last corrections
- * (original sequence number where a rewritten unit starts, offset before and after it),
- * so a retransmission maps as the original did and the other direction's ACK and SACK
- * edges map back.
+ * SIP over TCP: a connection a worker follows (sip_alg_tcp.c), by its inside and outside
+ * ends. Its bytes and sequence number corrections are the stream engine's
+ * (core/sip_tcp.h: sip_tcp_conn_t).
  */
-#define SIP_ALG_TCP_CORR 8
-
-typedef struct
-{
-  u32 pos;	     /* original sequence number of the rewritten unit's first byte */
-  i32 before, after; /* offset of sequence numbers up to pos / after it */
-} sip_alg_tcp_corr_t;
-
-typedef struct
-{
-  u32 next_seq; /* next original sequence number expected */
-  u8 seen;	/* next_seq is known */
-  u8 fin;
-  u8 n_corr;
-  u16 mss;  /* largest payload towards the receiver (its SYN's MSS option) */
-  i32 base; /* offset before the oldest correction kept */
-  sip_alg_tcp_corr_t corr[SIP_ALG_TCP_CORR];
-  u8 *pending;	   /* start of an incomplete message (original bytes), vector */
-  u32 pending_seq; /* original sequence number of pending[0] */
-  u8 *unit;	   /* the last unit sent, as rewritten (for retransmissions), vector */
-  u32 unit_seq;	   /* its original first sequence number ... */
-  u32 unit_len;	   /* ... and original length */
-} sip_alg_tcp_half_t;
-
 typedef struct
 {
   u32 in_addr, peer_addr; /* network order */
@@ -335,9 +253,7 @@ typedef struct
 typedef struct
 {
   sip_alg_tcp_key_t *key; /* heap copy: the key of tcp_by_key (pool elements move) */
-  sip_alg_tcp_half_t half[2]; /* [0]: inside -> outside, [1]: outside -> inside */
-  u8 bypass;		      /* framing lost: bytes pass untouched, offsets still applied */
-  u8 closing;		      /* FIN both ways or RST: freed by aging shortly */
+  sip_tcp_conn_t stream;  /* the stream engine's (core/sip_tcp.h); closing: freed by aging */
   f64 last_seen;
 } sip_alg_tcp_conn_t;
 
@@ -491,7 +407,7 @@ typedef struct
   sip_alg_tcp_conn_t *tcp_conns; /* pool: SIP over TCP connections of this worker */
   uword *tcp_by_key;		 /* sip_alg_tcp_key_t -> pool index */
   u32 n_tcp_conns;		 /* pool_elts (tcp_conns), readable without the barrier */
-  u8 *tcp_out;			 /* rewritten stream bytes of one segment */
+  sip_tcp_bytes_t tcp_out;	 /* rewritten stream bytes of one segment */
   u8 *linear;			 /* a chained datagram copied into one piece */
   u8 *frag_data;		 /* a datagram being split into fragments */
   sip_alg_own_map_t *own_map;	 /* SIP_ALG_OWN_MAP_SIZE phones' mappings learned from STUN */
@@ -512,25 +428,6 @@ typedef struct
   u32 shadow; /* the second, with sip-alg-post; ~0: none */
   u32 same;   /* words of the two strings that are the same, from the start */
 } sip_alg_chain_t;
-
-/*
- * A packet sip-alg-pre marked, to its interface's second configuration at the same place.
- * 0: there is none it can go on (the interface's configuration changed unseen): it passes
- * the rest of the arc as any packet, untouched by the ALG.
- */
-static_always_inline int
-sip_alg_chain_post (sip_alg_chain_t *chains, vlib_buffer_t *b)
-{
-  u32 rx = vnet_buffer (b)->sw_if_index[VLIB_RX];
-  if (PREDICT_FALSE (rx >= vec_len (chains)))
-    return 0;
-  sip_alg_chain_t *ch = chains + rx;
-  u32 off = b->current_config_index - ch->start; /* past the start: wraps, so too large */
-  if (PREDICT_FALSE (ch->shadow == ~0 || off > ch->same))
-    return 0;
-  b->current_config_index = ch->shadow + off;
-  return 1;
-}
 
 typedef struct
 {
@@ -648,15 +545,8 @@ typedef struct
   vlib_main_t *vlib_main;
   vlib_log_class_t log_class;
 
-  /* NAT44-ED's static mapping API, called in-process (sip_alg_nat_mapping) */
-  u32 nat_msg_id;   /* nat44_add_del_static_mapping_v2, ~0: not there, CLI instead */
-  u32 nat_reply_id; /* ... and its reply */
-  u32 nat_del_msg_id;	/* nat44_del_session, ~0: not there, CLI instead */
-  u32 nat_del_reply_id; /* ... and its reply */
-  u32 nat_client; /* the internal API registration its replies go to */
-  struct _svm_queue *nat_q;
-  u32 nat_context;
-  i32 nat_last_error;
+  /* the NAT whose translations the ALG follows and whose mappings are its pinholes */
+  const struct sip_alg_nat *nat;
 
   /* the main thread's share (show sip-alg main-thread): CPU clocks */
   struct
@@ -676,16 +566,28 @@ extern vlib_node_registration_t sip_alg_pre_node;
 extern vlib_node_registration_t sip_alg_post_node;
 extern vlib_node_registration_t sip_alg_process_node;
 
+/*
+ * The plugin's counters (sip_alg.api's `counters sip_alg`) are one set, sip-alg-post's error
+ * counters: `show sip-alg counters`, `show errors` under sip-alg-post, /err/sip-alg-post/<name>
+ * in the stats segment. Every part of the plugin counts there: sip-alg-post, sip-alg-pre
+ * (which registers no counters of its own), and the main thread (this helper).
+ */
+static inline void
+sip_alg_count (u32 counter, u64 n)
+{
+  vlib_node_increment_counter (vlib_get_main (), sip_alg_post_node.index, counter, n);
+}
+
 /* Core functions: CLI, binary API and tests call these. */
 int sip_alg_interface_enable_disable (u32 sw_if_index, int enable);
 void sip_alg_chain_init (sip_alg_main_t *sam);
 void sip_alg_chain_update (sip_alg_main_t *sam, u32 sw_if_index);
 format_function_t format_sip_alg_chain;
-int sip_alg_nat_output_feature (u32 sw_if_index);
 int sip_alg_set_udp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_reassembly (u32 bytes);
 void sip_alg_tcp_conn_free (sip_alg_per_thread_t *ptd, sip_alg_tcp_conn_t *tc);
+u64 sip_alg_tcp_conn_bytes (const sip_alg_tcp_conn_t *tc);
 int sip_alg_set_timeouts (u32 signaling, u32 media, u32 call);
 int sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration);
 int sip_alg_set_one_way_media (u32 seconds);
@@ -697,6 +599,14 @@ int sip_alg_set_security (const sip_alg_security_t *s);
 void sip_alg_get_security (sip_alg_security_t *s);
 int sip_alg_set_validation (const sip_alg_validation_t *v);
 void sip_alg_host_count (uword **h, uword key, int delta);
+
+/* The gate and sip-alg-pre's port bitmaps, kept by the main thread (sip_alg_gate.c). */
+void sip_alg_gate_add_del (sip_alg_main_t *sam, const sip_alg_smap_t *e, int is_add);
+void sip_alg_cand_port_update (sip_alg_main_t *sam, u16 port_net);
+void sip_alg_look_rebuild (sip_alg_main_t *sam);
+void sip_alg_feature_update (u32 sw_if_index, u8 arc_index, u8 is_enable, void *data);
+/* Per-thread state, tables, the NAT backend, reassembly: when first enabled (sip_alg.c). */
+void sip_alg_lazy_init (sip_alg_main_t *sam);
 
 /* Called by the node (worker) -> RPC to the main thread. */
 void sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_alg_pinhole_t *ph,
@@ -717,63 +627,7 @@ void sip_alg_media_port_free (sip_alg_main_t *sam, u16 pub_port);
 u16 sip_alg_media_pair (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, ip4_address_t pub);
 u32 sip_alg_media_ports_in_use (sip_alg_main_t *sam);
 
-static_always_inline int
-sip_alg_is_sip_port (sip_alg_main_t *sam, u16 port_net)
-{
-  for (int i = 0; i < sam->n_udp_ports; i++)
-    if (sam->udp_ports[i] == port_net)
-      return 1;
-  return 0;
-}
-
-/* Gate key: a public address and UDP port (network order) */
-static_always_inline int
-sip_alg_is_sip_tcp_port (sip_alg_main_t *sam, u16 port_net)
-{
-  for (int i = 0; i < sam->n_tcp_ports; i++)
-    if (sam->tcp_ports[i] == port_net)
-      return 1;
-  return 0;
-}
-
-static_always_inline u64
-sip_alg_gate_key (ip4_address_t addr, u16 port_net)
-{
-  return ((u64) addr.as_u32 << 32) | port_net;
-}
-
-/*
- * The inside end (addr, port, FIB) of an installed entry, in the same table as the gate
- * keys (bit 16 tells it from them; the FIB index's low 15 bits above it: tenants' VRFs may
- * hold the same inside addresses).
- */
-static_always_inline u64
-sip_alg_inside_key (ip4_address_t addr, u16 port_net, u32 fib)
-{
-  return ((u64) addr.as_u32 << 32) | ((u64) (fib & 0x7fff) << 17) | (1 << 16) | port_net;
-}
-
-/* An inside host or endpoint in its VRF, for the tables keyed by it (hash keys). */
-static_always_inline uword
-sip_alg_host_key (ip4_address_t addr, u32 fib)
-{
-  return ((u64) fib << 32) | addr.as_u32;
-}
-
-/* The IPv4 FIB index of a packet's RX interface. */
-static_always_inline u32
-sip_alg_rx_fib (vlib_buffer_t *b)
-{
-  return vec_elt (ip4_main.fib_index_by_sw_if_index, vnet_buffer (b)->sw_if_index[VLIB_RX]);
-}
-
 #define SIP_ALG_CALL_KEY_FIB sizeof (u32) /* the call key's FIB index before the Call-ID */
-
-static_always_inline u64
-sip_alg_sig_key (ip4_address_t addr, u16 port_net)
-{
-  return ((u64) addr.as_u32 << 32) | port_net;
-}
 
 /*
  * sig_endpoints values: references in the low 32 bits, references by REGISTER bindings in
@@ -781,85 +635,11 @@ sip_alg_sig_key (ip4_address_t addr, u16 port_net)
  */
 #define SIP_ALG_SIG_BOUND (1ULL << 32)
 
-/* Is (addr, port) a signaling endpoint of the server map? (any thread) */
-static_always_inline int
-sip_alg_is_sig_endpoint (sip_alg_main_t *sam, ip4_address_t addr, u16 port_net)
-{
-  if (!sam->sig_port_refs) /* no table before the ALG is first enabled */
-    return 0;
-  clib_bihash_kv_8_8_t kv = { .key = sip_alg_sig_key (addr, port_net) };
-  return clib_bihash_search_inline_8_8 (&sam->sig_endpoints, &kv) == 0;
-}
-
-/* Is (addr, port) the public end of a REGISTER binding? (any thread) */
-static_always_inline int
-sip_alg_is_binding (sip_alg_main_t *sam, ip4_address_t addr, u16 port_net)
-{
-  if (!sam->sig_port_refs)
-    return 0;
-  clib_bihash_kv_8_8_t kv = { .key = sip_alg_sig_key (addr, port_net) };
-  return clib_bihash_search_inline_8_8 (&sam->sig_endpoints, &kv) == 0 &&
-	 (kv.value >> 32) > 0;
-}
-
-/*
- * Does the public end of a phone's NAT session (pub, port) lead somewhere else: is it the
- * public end of an installed pinhole to another inside endpoint? NAT44-ED picks dynamic
- * ports without looking at static mappings (its sessions are endpoint-dependent), so a
- * phone's session can land on a port a media pinhole holds; the phone's own signaling
- * pinhole could then not be made. Any thread (the server map changes under the barrier).
- */
-static_always_inline int
-sip_alg_pub_port_taken (sip_alg_main_t *sam, ip4_address_t pub, u16 port, ip4_address_t in,
-			u16 in_port, u32 in_fib)
-{
-  u16 port_net = clib_host_to_net_u16 (port);
-  clib_bihash_kv_8_8_t kv = { .key = sip_alg_gate_key (pub, port_net) };
-  if (PREDICT_TRUE (!clib_bitmap_get_no_check (sam->gate_ports, port_net)) ||
-      clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
-    return 0;
-  const sip_alg_smap_t *e = pool_elt_at_index (sam->smap, kv.value);
-  return e->ph.in_addr.as_u32 != in.as_u32 || e->ph.in_port != in_port ||
-	 e->ph.in_fib != in_fib;
-}
-
-/* Is (addr, port) a published SIP server (port in host order)? (any thread) */
-static_always_inline int
-sip_alg_is_server (sip_alg_main_t *sam, ip4_address_t addr, u16 port)
-{
-  for (u32 i = 0; i < sam->n_servers; i++)
-    if (sam->server_addr[i].as_u32 == addr.as_u32 && sam->server_port[i] == port)
-      return 1;
-  return 0;
-}
-
-/* Is this UDP packet (pre-NAT) SIP to inspect? */
-static_always_inline int
-sip_alg_is_sip_udp (sip_alg_main_t *sam, const ip4_header_t *ip, const udp_header_t *udp)
-{
-  if (PREDICT_TRUE (!clib_bitmap_get_no_check (sam->cand_ports, udp->dst_port) &&
-		    !clib_bitmap_get_no_check (sam->cand_ports, udp->src_port)))
-    return 0;
-  return sip_alg_is_sip_port (sam, udp->dst_port) || sip_alg_is_sip_port (sam, udp->src_port) ||
-	 sip_alg_is_sig_endpoint (sam, ip->dst_address, udp->dst_port) ||
-	 sip_alg_is_sig_endpoint (sam, ip->src_address, udp->src_port);
-}
-
 f64 sip_alg_call_deadline (sip_alg_main_t *sam, sip_alg_call_t *c);
 u32 sip_alg_call_media_idle (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now);
 u32 sip_alg_call_streams (sip_alg_main_t *sam, sip_alg_call_t *c, sip_alg_stream_t *s, u32 max);
 int sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_stream_t *s,
 			    f64 now);
-
-/*
- * Does sip-alg-pre look at media (count each media packet of an installed entry)? While
- * the media inactivity timer or the one-way check runs.
- */
-static_always_inline int
-sip_alg_media_watched (sip_alg_main_t *sam)
-{
-  return (sam->media_inactivity | sam->one_way_media) != 0;
-}
 
 format_function_t format_sip_alg_smap;
 format_function_t format_sip_alg_call;

@@ -8,7 +8,8 @@
 #include <vnet/vnet.h>
 #include <vlib/vlib.h>
 
-#include <sip_alg/sip_alg.h>
+#include <sip_alg/sip_alg_nat.h>
+#include <sip_alg/sip_alg_inlines.h>
 
 static clib_error_t *
 sip_alg_rv_error (int rv, const char *what)
@@ -659,16 +660,7 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 		   sam->val.rate[SIP_ALG_RATE_REGISTER].rate,
 		   sam->val.rate[SIP_ALG_RATE_REGISTER].burst);
   if (sam->initialized)
-    {
-      vec_reset_length (s);
-      if (sam->nat_last_error)
-	s = format (s, ", last refusal: %U", format_vnet_api_errno, sam->nat_last_error);
-      vlib_cli_output (vm, "pinholes %s%v",
-		       sam->nat_msg_id != ~0 ? "by NAT44-ED's nat44_add_del_static_mapping_v2 "
-					       "handler, in-process" :
-					       "by NAT44-ED's CLI (its API message is not there)",
-		       s);
-    }
+    vlib_cli_output (vm, "pinholes %U", sam->nat->format_status);
   uword i;
   clib_bitmap_foreach (i, sam->if_enabled)
     {
@@ -732,9 +724,7 @@ sip_alg_show_memory_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 		hash_bytes (ptd->calls_by_host) + hash_bytes (ptd->tcp_by_key);
       tcp += sip_alg_vec_bytes (ptd->tcp_conns);
       pool_foreach (tc, ptd->tcp_conns)
-	tcp += sizeof (*tc->key) + sip_alg_vec_bytes (tc->half[0].pending) +
-	       sip_alg_vec_bytes (tc->half[1].pending) + sip_alg_vec_bytes (tc->half[0].unit) +
-	       sip_alg_vec_bytes (tc->half[1].unit);
+	tcp += sizeof (*tc->key) + sip_alg_tcp_conn_bytes (tc);
       remote += sip_alg_vec_bytes (ptd->gate_remote) + sip_alg_vec_bytes (ptd->media_act);
     }
   smap = sip_alg_vec_bytes (sam->smap) + remote + hash_bytes (sam->entries_by_host);

@@ -22,7 +22,7 @@
 #include <vnet/ip/ip4.h>
 #include <vnet/udp/udp_packet.h>
 
-#include <sip_alg/sip_alg.h>
+#include <sip_alg/sip_alg_inlines.h>
 
 /* The size a datagram that arrived whole may grow to before it is fragmented */
 #define SIP_ALG_FRAG_WHOLE_MTU 1500

@@ -458,8 +458,8 @@ class AlgSecurity(Op):
 @dataclass
 class AlgHostLimits(Op):
     """Limits per inside host, 0: off (sip_alg_set_host_limits; on the CLI, keywords of `set
-    sip-alg security`). sip_alg_set_security, having no fields for them, leaves them as they
-    are."""
+    sip-alg security`). sip_alg_set_security has no fields for them and leaves them as they
+    are, so each of the two is planned only when its own values change."""
     max_calls_per_host: int
     max_entries_per_host: int
 

@@ -137,7 +137,11 @@ sip_sdp_m (sip_sdp_ctx_t *c, const uint8_t *p, const uint8_t *end)
   const uint8_t *slash = memchr (pt, '/', (size_t) (fe - pt));
   if (!sip_parse_uint (pt, slash ? slash : fe, 65535, &port))
     return SIP_ERR_SDP;
-  if (slash && (!sip_parse_uint (slash + 1, fe, 65535, &n) || n == 0 || port + 2 * n > 65536))
+  if (slash && (!sip_parse_uint (slash + 1, fe, 65535, &n) || n == 0))
+    return SIP_ERR_SDP;
+  /* every RTP port has its RTCP port above it (RFC 3550 11), in 16 bits: 65535 alone has
+     none, as 65535/1 (its RTCP port would wrap to 0) */
+  if (port + 2 * n > 65536)
     return SIP_ERR_SDP;
   if (p >= end) /* proto and at least one fmt must follow */
     return SIP_ERR_SDP;

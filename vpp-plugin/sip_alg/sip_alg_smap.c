@@ -1,0 +1,934 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Copyright (c) 2026 vpp-sipalg authors */
+
+/*
+ * The server map (main thread): the entries the workers' requests make (pinholes, the
+ * outside party's records, REGISTER bindings), their references from call records, the
+ * signaling endpoints and the gate's view of them, a phone's signaling moved to a port of
+ * its own; closing a call; and aging, once a second: entries, call records (timers, media
+ * inactivity, one-way media), SIP over TCP connections.
+ */
+
+#include <vnet/vnet.h>
+#include <vnet/ip/ip4.h>
+#include <vlib/threads.h>
+
+#include <sip_alg/sip_alg_smap.h>
+#include <sip_alg/sip_alg_nat.h>
+#include <sip_alg/sip_alg_inlines.h>
+
+/*
+ * One more (delta 1) or one less (-1) reference to a signaling endpoint, by a REGISTER
+ * binding (bound) or not. Main thread.
+ */
+static void
+sip_alg_sig_endpoint_ref (sip_alg_main_t *sam, ip4_address_t addr, u16 port, int delta,
+			  int bound)
+{
+  u16 port_net = clib_host_to_net_u16 (port);
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_sig_key (addr, port_net) }, v;
+  u64 n = clib_bihash_search_8_8 (&sam->sig_endpoints, &kv, &v) == 0 ? v.value : 0;
+  u64 d = bound ? SIP_ALG_SIG_BOUND + 1 : 1;
+
+  if (delta < 0 && (u32) n == 0)
+    return;
+  if (delta < 0 && bound && !(n >> 32))
+    d = 1; /* no binding reference to drop */
+  n = delta > 0 ? n + d : n - d;
+  kv.value = n;
+  clib_bihash_add_del_8_8 (&sam->sig_endpoints, &kv, (u32) n > 0 /* is_add */);
+  sam->sig_port_refs[port_net] += delta;
+  sip_alg_cand_port_update (sam, port_net);
+}
+
+/* The signaling endpoints of a `sip` pinhole realised as a NAT mapping. */
+static void
+sip_alg_sig_endpoints (sip_alg_main_t *sam, const sip_alg_pinhole_t *ph, int delta)
+{
+  if (ph->app != SIP_ALG_APP_SIP || !(ph->nat_mapping || ph->tcp))
+    return;
+  sip_alg_sig_endpoint_ref (sam, ph->in_addr, ph->in_port, delta, ph->bound);
+  sip_alg_sig_endpoint_ref (sam, ph->pub_addr, ph->pub_port, delta, ph->bound);
+}
+
+/* moved_by_in: a phone's inside endpoint in its VRF. */
+static uword
+sip_alg_moved_key (const sip_alg_pinhole_t *ph)
+{
+  return ((u64) ph->in_addr.as_u32 << 32) | ((u64) (ph->in_fib & 0xffff) << 16) | ph->in_port;
+}
+
+/*
+ * Server-map key: a NAT pinhole is unique by its public address and port (NAT44-ED has one
+ * static mapping per external address and port), an outside party's endpoint by its
+ * address, port, app and the inside party's VRF.
+ */
+static u64
+sip_alg_smap_key (const sip_alg_pinhole_t *ph)
+{
+  u64 k = ((u64) ph->pub_addr.as_u32 << 32) | ((u64) ph->pub_port << 16);
+  if (ph->nat_mapping)
+    return k | ((u64) ph->tcp << 8) | 0xff;
+  /* a record is kept per tenant (the inside party's VRF); app < 3, so never 0xff */
+  return k | ((ph->in_fib & 0x1fff) << 3) | ((u64) ph->tcp << 2) | ph->app;
+}
+
+static sip_alg_smap_t *
+sip_alg_smap_find (const sip_alg_pinhole_t *ph)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (ph) };
+  if (clib_bihash_search_8_8 (&sam->smap_by_key, &kv, &kv))
+    return 0;
+  return pool_elt_at_index (sam->smap, kv.value);
+}
+
+/* The call record (thread, index), or 0 when it is gone. Barrier held. */
+static sip_alg_call_t *
+sip_alg_call_at (u32 thread, u32 call_index)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (thread >= vec_len (sam->per_thread) ||
+      pool_is_free_index (sam->per_thread[thread].calls, call_index))
+    return 0;
+  return pool_elt_at_index (sam->per_thread[thread].calls, call_index);
+}
+
+/*
+ * An entry belongs to the call record (thread, index) and dialog (epoch) that asked for it
+ * last: counted in its n_entries and linked in its list (entries, smap_t.call_next), so
+ * closing a call touches its own entries only. Barrier held.
+ */
+static void
+sip_alg_smap_tie (sip_alg_main_t *sam, sip_alg_smap_t *e, u16 thread, u32 call_index,
+		  u32 epoch)
+{
+  sip_alg_call_t *c = sip_alg_call_at (thread, call_index);
+  e->call_thread = thread;
+  e->call_index = call_index;
+  e->call_epoch = epoch;
+  e->counted = c != 0;
+  e->call_next = ~0;
+  if (c)
+    {
+      c->n_entries++;
+      e->call_next = c->entries;
+      c->entries = e - sam->smap;
+    }
+}
+
+static void
+sip_alg_smap_untie (sip_alg_main_t *sam, sip_alg_smap_t *e)
+{
+  sip_alg_call_t *c = e->counted ? sip_alg_call_at (e->call_thread, e->call_index) : 0;
+  u32 idx = e - sam->smap;
+  e->counted = 0;
+  if (!c)
+    return;
+  if (c->n_entries)
+    c->n_entries--;
+  for (u32 *p = &c->entries; *p != ~0; p = &sam->smap[*p].call_next)
+    if (*p == idx)
+      {
+	*p = e->call_next;
+	break;
+      }
+}
+
+/* The record of an entry's dialog, 0 when the record is gone or has moved on. */
+static sip_alg_call_t *
+sip_alg_smap_call (const sip_alg_smap_t *e)
+{
+  sip_alg_call_t *c = e->counted ? sip_alg_call_at (e->call_thread, e->call_index) : 0;
+  return c && c->epoch == e->call_epoch ? c : 0;
+}
+
+/* A media port pair the call will not use: back to the pool, and out of the call. */
+static void
+sip_alg_media_forget (sip_alg_main_t *sam, sip_alg_call_t *c, u16 pub_port, u8 own)
+{
+  for (u32 j = 0; c && j < c->n_media; j++)
+    if (c->media[j].pub_port == pub_port)
+      {
+	c->media[j] = c->media[--c->n_media];
+	break;
+      }
+  if (!own) /* the phone's own NAT mapping was never the pool's */
+    sip_alg_media_port_free (sam, pub_port);
+}
+
+/* Barrier held. */
+static void
+sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  if (e->ph.bound && e->refs)
+    {
+      /* a binding ends while calls still use its entry: it lives on as their signaling */
+      sip_alg_sig_endpoints (sam, &e->ph, -1);
+      e->ph.bound = 0;
+      e->ph.shared = 1;
+      sip_alg_sig_endpoints (sam, &e->ph, 1);
+      sip_alg_smap_untie (sam, e);
+      e->call_index = ~0;
+      return;
+    }
+  if (e->installed)
+    {
+      sip_alg_gate_add_del (sam, e, 0);
+      sam->nat->mapping (vm, &e->ph, 0);
+    }
+  /*
+   * The pair goes back to the pool, so the call (if it lives on, e.g. its media went
+   * silent) must forget it: a later offer gets a new pair and a new pinhole instead of
+   * announcing a port another call may hold by then.
+   */
+  if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
+    sip_alg_media_forget (sam, e->ph.bound ? 0 : sip_alg_smap_call (e), e->ph.pub_port,
+			  e->ph.own);
+  if (e->ph.moved)
+    {
+      hash_unset (sam->moved_by_in, sip_alg_moved_key (&e->ph));
+      sip_alg_media_port_free (sam, e->ph.pub_port);
+    }
+  sip_alg_smap_untie (sam, e);
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (&e->ph) };
+  clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 0);
+  sip_alg_sig_endpoints (sam, &e->ph, -1);
+  if (e->ph.in_addr.as_u32)
+    sip_alg_host_count (&sam->entries_by_host, sip_alg_host_key (e->ph.in_addr, e->ph.in_fib),
+			-1);
+  sip_alg_count (counter, 1);
+  pool_put (sam->smap, e);
+}
+
+/* The call record c no longer holds its shared signaling entry: the last one deletes it. */
+static void
+sip_alg_sig_unref (vlib_main_t *vm, sip_alg_call_t *c)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  u32 i = c->sig_entry;
+  c->sig_entry = ~0;
+  if (i == ~0 || pool_is_free_index (sam->smap, i))
+    return;
+  sip_alg_smap_t *e = pool_elt_at_index (sam->smap, i);
+  if (e->gen != c->sig_gen || !e->refs)
+    return; /* gone meanwhile (a binding's expiry), the index is another entry's */
+  if (--e->refs == 0 && !e->ph.bound)
+    sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED);
+}
+
+static void
+sip_alg_sig_ref (vlib_main_t *vm, sip_alg_call_t *c, sip_alg_smap_t *e)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  u32 i = e - sam->smap;
+  if (c->sig_entry == i && c->sig_gen == e->gen)
+    return; /* held already (the record's next dialog, a retransmission) */
+  if (c->sig_entry != ~0)
+    sip_alg_sig_unref (vm, c); /* the phone's public port changed */
+  e->refs++;
+  c->sig_entry = i;
+  c->sig_gen = e->gen;
+  c->pub_port = e->ph.pub_port; /* where the record's signaling leaves (the node reads it) */
+}
+
+/*
+ * A pinhole of a held datagram of an inside phone (req->resendable) clashes with another
+ * inside endpoint's pinhole on its public port: NAT44-ED gave the phone's session a dynamic
+ * port that is already a pinhole, or a media pair was taken from the pool while a phone's
+ * session was given one of its ports. The datagram goes no further (req->drop_held), so
+ * nothing outside learns the port, and the phone's retransmission finds it solved: its
+ * signaling moved to a port of its own, or its media given back (the retransmission takes
+ * another pair). Returns 0 when the entry the phone will use exists.
+ */
+static int
+sip_alg_clash (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *ph,
+	       sip_alg_call_t *owner)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  /* counted by error-drop, as the node's own drops */
+  if (ph->app == SIP_ALG_APP_SIP)
+    {
+      req->drop_held = SIP_ALG_ERROR_SIG_MOVED;
+      return sip_alg_sig_move (vm, req, ph) ? 0 : -1;
+    }
+  req->drop_held = SIP_ALG_ERROR_PORT_CLASH;
+  u16 rtp_port = ph->app == SIP_ALG_APP_RTCP ? ph->pub_port - 1 : ph->pub_port;
+  sip_alg_pinhole_t rtp = { .pub_addr = ph->pub_addr,
+			    .pub_port = rtp_port,
+			    .nat_mapping = 1,
+			    .app = SIP_ALG_APP_RTP };
+  sip_alg_smap_t *e = ph->app == SIP_ALG_APP_RTCP ? sip_alg_smap_find (&rtp) : 0;
+  if (e && e->ph.app == SIP_ALG_APP_RTP && owner && sip_alg_smap_call (e) == owner)
+    sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED); /* the pair's RTP: it goes back */
+  else
+    sip_alg_media_forget (sam, owner, rtp_port, 0);
+  return -1;
+}
+
+/* A pinhole whose entry exists (e, of the same inside endpoint). Returns 0. */
+static int
+sip_alg_smap_refresh (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_req_t *req,
+		      const sip_alg_pinhole_t *ph, sip_alg_smap_t *e, sip_alg_call_t *call,
+		      f64 now)
+{
+  /*
+   * A retransmission, a refresh, or the same endpoint in another record. A REGISTER
+   * binding keeps the entry: the calls of the registered contact share its pinhole,
+   * and their end must not remove it.
+   */
+  if (ph->bound && !e->ph.bound)
+    {
+      /* the call's signaling entry becomes the binding: its endpoints count as one */
+      sip_alg_sig_endpoints (sam, &e->ph, -1);
+      e->ph.bound = 1;
+      sip_alg_sig_endpoints (sam, &e->ph, 1);
+    }
+  if (ph->bound)
+    e->expires = now + ph->timeout; /* the registrar's expiry, also when shorter */
+  else
+    e->expires = clib_max (e->expires, now + ph->timeout);
+  if (ph->shared)
+    {
+      if (call)
+	sip_alg_sig_ref (vm, call, e);
+      return 0;
+    }
+  if ((ph->bound || (!e->ph.bound && !e->ph.shared)) &&
+      (!e->counted || e->call_index != req->call_index || e->call_thread != req->thread ||
+       e->call_epoch != req->epoch))
+    {
+      /* re-pointed: the entry counts against its new record */
+      sip_alg_smap_untie (sam, e);
+      sip_alg_smap_tie (sam, e, req->thread, req->call_index, req->epoch);
+    }
+  return 0;
+}
+
+/* Returns 0, or -1 when the entry could not be made. */
+int
+sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *ph)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  f64 now = vlib_time_now (vm);
+  sip_alg_smap_t *e = sip_alg_smap_find (ph);
+  sip_alg_call_t *call = sip_alg_call_at (req->thread, req->call_index);
+  /* a media port of the request's dialog: given back when its entry cannot be made */
+  sip_alg_call_t *owner = call && call->epoch == req->epoch ? call : 0;
+  int media_port = ph->nat_mapping && ph->app == SIP_ALG_APP_RTP && !ph->bound;
+
+  if (e && e->ph.nat_mapping &&
+      (e->ph.in_addr.as_u32 != ph->in_addr.as_u32 || e->ph.in_port != ph->in_port ||
+       e->ph.in_fib != ph->in_fib))
+    {
+      /* that public port leads to another inside endpoint: NAT has one mapping per port */
+      if (req->resendable && !ph->moved && !ph->bound && !ph->own && req->held_bi != ~0)
+	return sip_alg_clash (vm, req, ph, owner);
+      sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
+      vlib_log_notice (sam->log_class,
+		       "pinhole %U:%u -> %U:%u (%U) refused: it leads to %U:%u (%U)",
+		       format_ip4_address, &ph->pub_addr, ph->pub_port, format_ip4_address,
+		       &ph->in_addr, ph->in_port, format_sip_alg_app, (u32) ph->app,
+		       format_ip4_address, &e->ph.in_addr, e->ph.in_port, format_sip_alg_app,
+		       (u32) e->ph.app);
+      if (media_port)
+	sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
+      return -1;
+    }
+  if (e)
+    return sip_alg_smap_refresh (vm, sam, req, ph, e, call, now);
+  if (pool_elts (sam->smap) >= sam->sec.max_entries ||
+      (call && !ph->shared && call->n_entries >= sam->sec.max_entries_per_call))
+    {
+      sip_alg_count (SIP_ALG_ERROR_SMAP_FULL, 1);
+      if (media_port)
+	sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
+      return -1;
+    }
+  if (ph->in_addr.as_u32 && sam->sec.max_entries_per_host)
+    {
+      uword *n = hash_get (sam->entries_by_host, sip_alg_host_key (ph->in_addr, ph->in_fib));
+      if (n && n[0] >= sam->sec.max_entries_per_host)
+	{
+	  sip_alg_count (SIP_ALG_ERROR_HOST_SMAP_FULL, 1);
+	  if (media_port)
+	    sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
+	  return -1;
+	}
+    }
+  pool_get_zero (sam->smap, e);
+  if (ph->in_addr.as_u32)
+    sip_alg_host_count (&sam->entries_by_host, sip_alg_host_key (ph->in_addr, ph->in_fib), 1);
+  e->ph = *ph;
+  e->gen = ++sam->smap_gen;
+  sip_alg_sig_endpoints (sam, ph, 1);
+  if (ph->shared)
+    {
+      e->call_index = ~0;
+      if (call)
+	sip_alg_sig_ref (vm, call, e);
+    }
+  else
+    sip_alg_smap_tie (sam, e, req->thread, req->call_index, req->epoch);
+  e->expires = now + ph->timeout;
+  clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (ph), .value = e - sam->smap };
+  clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 1);
+  vlib_validate_combined_counter (&sam->gate_counters, e - sam->smap);
+  vlib_zero_combined_counter (&sam->gate_counters, e - sam->smap);
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    {
+      sip_alg_per_thread_t *ptd = &sam->per_thread[t];
+      vec_validate (ptd->gate_remote, e - sam->smap);
+      ptd->gate_remote[e - sam->smap] = (sip_alg_gate_remote_t){};
+      vec_validate_aligned (ptd->media_act, e - sam->smap, CLIB_CACHE_LINE_BYTES);
+      ptd->media_act[e - sam->smap] = (sip_alg_media_act_t){};
+    }
+  /* a new entry counts as active: media inactivity runs from its making at the latest */
+  e->made = (u32) now;
+  if (ph->nat_mapping)
+    {
+      if (sam->nat->mapping (vm, ph, 1) == 0)
+	{
+	  e->installed = 1;
+	  sip_alg_gate_add_del (sam, e, 1);
+	}
+      else
+	sip_alg_count (SIP_ALG_ERROR_PINHOLE_FAILED, 1);
+    }
+  sip_alg_count (SIP_ALG_ERROR_PINHOLE_ADDED, 1);
+  return 0;
+}
+
+/*
+ * A phone's signaling moves to a port of its own: its NAT session landed on a public port
+ * that is another inside endpoint's pinhole (from, the phone's ends of that session). The
+ * port comes from the media pool (given back with the entry); the entry is a `sip` pinhole,
+ * a NAT static mapping of the phone's endpoint, held by the request's call if it has one;
+ * and NAT's session is deleted, so the phone's next packet (its retransmission) leaves by
+ * the mapping, as every later session of the endpoint does. The entry lives like any
+ * phone's signaling entry: while a REGISTER binding or a call holds it, else it expires.
+ * Returns the entry, 0 when it could not be made (counted; the phone's next retransmission
+ * tries again).
+ */
+sip_alg_smap_t *
+sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *from)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sip_alg_call_t *call = sip_alg_call_at (req->thread, req->call_index);
+  uword key = sip_alg_moved_key (from);
+  uword *p = hash_get (sam->moved_by_in, key);
+  sip_alg_smap_t *e = 0;
+
+  if (p)
+    {
+      /* moved already: a datagram that left by the old session meanwhile */
+      e = pool_elt_at_index (sam->smap, p[0]);
+      if (call && call->epoch == req->epoch)
+	sip_alg_sig_ref (vm, call, e);
+    }
+  else
+    {
+      sip_alg_pinhole_t ph = { .pub_addr = from->pub_addr,
+			       .in_addr = from->in_addr,
+			       .in_port = from->in_port,
+			       .app = SIP_ALG_APP_SIP,
+			       .nat_mapping = 1,
+			       .shared = 1,
+			       .moved = 1,
+			       .timeout = sam->timeout_signaling,
+			       .in_fib = from->in_fib,
+			       .out_fib = from->out_fib };
+      /*
+       * The pool passes over a few pairs that clash with phones' signaling, then hands one
+       * out unchecked (sip_alg_media_pair): here every entry is known, and a port that is
+       * one is passed over too (its pinhole would be refused), given back after.
+       */
+      u16 port = 0, skipped[8];
+      u32 n_skipped = 0;
+      while (n_skipped < ARRAY_LEN (skipped) &&
+	     (port = sip_alg_media_pair (sam, &sam->per_thread[0], from->pub_addr)))
+	{
+	  ph.pub_port = port;
+	  if (!sip_alg_smap_find (&ph))
+	    break;
+	  skipped[n_skipped++] = port;
+	  port = 0;
+	}
+      for (u32 i = 0; i < n_skipped; i++)
+	sip_alg_media_port_free (sam, skipped[i]);
+      if (!port)
+	{
+	  sip_alg_count (SIP_ALG_ERROR_NO_MEDIA_PORT, 1);
+	  return 0;
+	}
+      int rv = sip_alg_smap_add (vm, req, &ph);
+      e = sip_alg_smap_find (&ph);
+      if (rv || !e || !e->installed)
+	{
+	  if (e && e->ph.moved)
+	    sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED); /* gives the port back */
+	  else
+	    sip_alg_media_port_free (sam, port);
+	  return 0;
+	}
+      hash_set (sam->moved_by_in, key, e - sam->smap);
+      vlib_log_notice (sam->log_class, "signaling of %U:%u moved from %U:%u to %U:%u",
+		     format_ip4_address, &from->in_addr, from->in_port, format_ip4_address,
+		     &from->pub_addr, from->pub_port, format_ip4_address, &ph.pub_addr, port);
+    }
+  sam->nat->del_session (vm, from->in_addr, from->in_port, from->in_fib, req->peer_addr,
+			 req->peer_port);
+  return e;
+}
+
+/*
+ * The outside party's records (its Contact and media) of the call's dialog become those of
+ * this request (the description that now holds: the answer of the dialog that was
+ * answered, a new offer or answer in it), so the records of forks that were not answered
+ * and of media the outside party no longer uses go.
+ */
+void
+sip_alg_replace_outside (vlib_main_t *vm, const sip_alg_req_t *req)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  sip_alg_call_t *c = sip_alg_call_at (req->thread, req->call_index);
+  u32 del[64], n_del = 0;
+
+  if (!c || c->epoch != req->epoch)
+    return;
+  for (u32 i = c->entries; i != ~0 && n_del < ARRAY_LEN (del); i = sam->smap[i].call_next)
+    {
+      sip_alg_smap_t *e = &sam->smap[i];
+      if (e->ph.nat_mapping || e->ph.in_addr.as_u32 || e->call_epoch != req->epoch)
+	continue; /* not an outside party's record of this dialog */
+      u64 key = sip_alg_smap_key (&e->ph), keep = 0;
+      for (u32 k = 0; k < req->n_ph && !keep; k++)
+	keep = sip_alg_smap_key (&req->ph[k]) == key;
+      if (!keep)
+	del[n_del++] = i;
+    }
+  for (u32 i = 0; i < n_del; i++)
+    sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]), SIP_ALG_ERROR_PINHOLE_REMOVED);
+}
+
+/* Media the call's session no longer has (offer/answer): their pinholes go. */
+void
+sip_alg_release (vlib_main_t *vm, const sip_alg_req_t *req)
+{
+  for (u32 i = 0; i < req->n_ph; i++)
+    for (u32 k = 0; k < 2; k++)
+      {
+	sip_alg_pinhole_t ph = { .pub_addr = req->ph[i].pub_addr,
+				 .pub_port = req->ph[i].pub_port + k,
+				 .nat_mapping = 1 };
+	sip_alg_smap_t *e = sip_alg_smap_find (&ph);
+	if (e && e->counted && e->call_thread == req->thread &&
+	    e->call_index == req->call_index && e->call_epoch == req->epoch &&
+	    e->ph.app != SIP_ALG_APP_SIP)
+	  sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED);
+      }
+}
+
+/*
+ * Delete the entries of the record's list for which keep () is false. Done again while
+ * a list is longer than del[].
+ */
+static void
+sip_alg_call_entries_del (vlib_main_t *vm, sip_alg_call_t *c, u32 epoch, int any_epoch,
+			  int media_only, u32 counter)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  u32 del[64], n_del;
+  do
+    {
+      n_del = 0;
+      for (u32 i = c ? c->entries : ~0; i != ~0 && n_del < ARRAY_LEN (del);
+	   i = sam->smap[i].call_next)
+	if ((any_epoch || sam->smap[i].call_epoch == epoch) &&
+	    (!media_only || sam->smap[i].ph.app != SIP_ALG_APP_SIP))
+	  del[n_del++] = i;
+      for (u32 i = 0; i < n_del; i++)
+	sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]), counter);
+    }
+  while (n_del == ARRAY_LEN (del));
+}
+
+static void
+sip_alg_call_free (vlib_main_t *vm, u16 thread, u32 call_index)
+{
+  sip_alg_call_t *c = sip_alg_call_at (thread, call_index);
+  if (!c)
+    return;
+  sip_alg_per_thread_t *ptd = &sip_alg_main.per_thread[thread];
+  /* what is left of it: an earlier dialog's entries whose close did not come */
+  sip_alg_call_entries_del (vm, c, 0, 1 /* any epoch */, 0, SIP_ALG_ERROR_PINHOLE_REMOVED);
+  sip_alg_sig_unref (vm, c);
+  if (c->inbound)
+    {
+      uword *p = hash_get (ptd->inbound_by_src, c->peer_addr.as_u32);
+      if (p && p[0] > 1)
+	hash_set (ptd->inbound_by_src, c->peer_addr.as_u32, p[0] - 1);
+      else if (p)
+	hash_unset (ptd->inbound_by_src, c->peer_addr.as_u32);
+      ptd->n_inbound--;
+    }
+  sip_alg_host_count (&ptd->calls_by_host, sip_alg_host_key (c->in_addr, c->in_fib), -1);
+  if (c->fsm.invite_cseq[0] || c->fsm.invite_cseq[1])
+    {
+      /* the barrier is held: the worker that owns the table is stopped */
+      u64 h = hash_memory (c->call_id, vec_len (c->call_id), 0);
+      sip_alg_closed_t *cl = &ptd->closed[h & (SIP_ALG_CLOSED_N - 1)];
+      cl->hash = h;
+      cl->cseq = clib_max (c->fsm.invite_cseq[0], c->fsm.invite_cseq[1]);
+      cl->until = (u32) vlib_time_now (vm) + SIP_ALG_CLOSED_TTL;
+    }
+  hash_unset_mem (ptd->call_by_id, c->call_id);
+  vec_free (c->call_id);
+  pool_put (ptd->calls, c);
+  clib_atomic_fetch_sub_relax (&ptd->n_calls, 1);
+  sip_alg_count (SIP_ALG_ERROR_CALLS_CLOSED, 1);
+}
+
+/*
+ * A call's dialog ends (media_only: its media only). When the record has moved on to a
+ * later dialog (a new INVITE on the same Call-ID came first), only the entries of the
+ * dialog that ended go, and the record stays.
+ */
+void
+sip_alg_close (vlib_main_t *vm, const sip_alg_req_t *req, u32 counter)
+{
+  sip_alg_call_t *c = sip_alg_call_at (req->thread, req->call_index);
+
+  if (!c)
+    return;
+  sip_alg_call_entries_del (vm, c, req->epoch, 0, req->media_only, counter);
+  if (c->epoch != req->epoch)
+    return; /* the record has moved on: only the ended dialog's entries go */
+  if (!req->media_only)
+    sip_alg_call_free (vm, req->thread, req->call_index);
+  else
+    c->n_media = 0; /* media of the call is gone: the worker allocates anew on the next offer */
+}
+
+/* --- aging ------------------------------------------------------------------------------ */
+
+/*
+ * The last packet (vlib time, s) of an established call's media: the newest of its media
+ * pinholes' last packets either way on any thread (or their making), and not before the
+ * call was answered.
+ */
+static f64
+sip_alg_call_media_seen (sip_alg_main_t *sam, sip_alg_call_t *c, int *n_media)
+{
+  *n_media = 0;
+  if (!c->confirmed_at)
+    return 0;
+  f64 last = c->confirmed_at;
+  for (u32 i = c->entries; i != ~0; i = sam->smap[i].call_next)
+    {
+      sip_alg_smap_t *e = &sam->smap[i];
+      if (!e->installed || e->ph.app == SIP_ALG_APP_SIP || e->call_epoch != c->epoch)
+	continue;
+      (*n_media)++;
+      last = clib_max (last, (f64) e->made);
+      for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+	{
+	  sip_alg_media_act_t *a = &sam->per_thread[t].media_act[i];
+	  /* the start of the second of the last packet */
+	  last = clib_max (last, (f64) clib_max (a->last[0], a->last[1]) - 1);
+	}
+    }
+  return last;
+}
+
+/* One entry's media on every thread, added to a stream's. */
+static void
+sip_alg_stream_add (sip_alg_main_t *sam, sip_alg_stream_t *s, u32 i)
+{
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    {
+      sip_alg_per_thread_t *ptd = &sam->per_thread[t];
+      if (i >= vec_len (ptd->media_act))
+	continue;
+      sip_alg_media_act_t *a = &ptd->media_act[i];
+      for (int d = 0; d < 2; d++)
+	{
+	  s->packets[d] += a->packets[d];
+	  if (a->first[d] && (!s->first[d] || a->first[d] < s->first[d]))
+	    s->first[d] = a->first[d];
+	  s->last[d] = clib_max (s->last[d], a->last[d]);
+	}
+    }
+}
+
+/* Is entry i a stream of call c: an installed RTP pinhole of its current dialog? */
+static_always_inline int
+sip_alg_is_stream (sip_alg_main_t *sam, sip_alg_call_t *c, u32 i)
+{
+  sip_alg_smap_t *e = &sam->smap[i];
+  return e->installed && e->ph.app == SIP_ALG_APP_RTP && e->call_epoch == c->epoch;
+}
+
+/* The stream of call c whose RTP entry is i: it and the RTCP entry of its pair, summed. */
+static void
+sip_alg_stream_get (sip_alg_main_t *sam, sip_alg_call_t *c, u32 i, sip_alg_stream_t *s)
+{
+  sip_alg_smap_t *e = &sam->smap[i];
+  *s = (sip_alg_stream_t){ .rtp = i, .rtcp = ~0 };
+  sip_alg_stream_add (sam, s, i);
+  for (u32 k = c->entries; k != ~0; k = sam->smap[k].call_next)
+    {
+      sip_alg_smap_t *r = &sam->smap[k];
+      if (r->installed && r->ph.app == SIP_ALG_APP_RTCP && r->call_epoch == c->epoch &&
+	  r->ph.pub_addr.as_u32 == e->ph.pub_addr.as_u32 && r->ph.pub_port == e->ph.pub_port + 1)
+	{
+	  s->rtcp = k;
+	  sip_alg_stream_add (sam, s, k);
+	  return;
+	}
+    }
+}
+
+/*
+ * The media streams of a call's current dialog (at most max): each installed RTP pinhole
+ * of the inside party with the RTCP pinhole of its pair, their media summed (main thread,
+ * or the barrier held). Returns how many.
+ */
+u32
+sip_alg_call_streams (sip_alg_main_t *sam, sip_alg_call_t *c, sip_alg_stream_t *s, u32 max)
+{
+  u32 n = 0;
+  for (u32 i = c->entries; i != ~0 && n < max; i = sam->smap[i].call_next)
+    if (sip_alg_is_stream (sam, c, i))
+      sip_alg_stream_get (sam, c, i, &s[n++]);
+  return n;
+}
+
+/*
+ * Is a stream one-way: while the check runs, in an established call, media came one way
+ * (RTP or RTCP) for one_way_media seconds or more since the call was answered, and none
+ * ever the other way? (first is the end of the second the first packet came in: never
+ * early, at most a second late.) Returns 1 + the direction that has media (SIP_ALG_MEDIA_IN2OUT or
+ * _OUT2IN), 0: not one-way. A call on hold (a=sendonly) whose phones send no RTCP is one
+ * way too.
+ */
+int
+sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_stream_t *s,
+			f64 now)
+{
+  if (!sam->one_way_media || c->fsm.state != SIP_CALL_CONFIRMED || !c->confirmed_at)
+    return 0;
+  for (int d = 0; d < 2; d++)
+    if (s->packets[d] && !s->packets[!d] &&
+	now - clib_max ((f64) s->first[d], c->confirmed_at) >= sam->one_way_media)
+      return 1 + d;
+  return 0;
+}
+
+/* When the maximum duration ends the record (vlib time), 0: never (off, or a binding). */
+static f64
+sip_alg_call_max_end (sip_alg_main_t *sam, sip_alg_call_t *c)
+{
+  if (!sam->max_duration || c->fsm.state == SIP_CALL_REGISTERED ||
+      c->fsm.state == SIP_CALL_REGISTERING)
+    return 0;
+  return c->created + sam->max_duration;
+}
+
+/* When the record ends by its timers (vlib time); also what `show sip-alg calls` shows. */
+f64
+sip_alg_call_deadline (sip_alg_main_t *sam, sip_alg_call_t *c)
+{
+  f64 idle = c->fsm.state == SIP_CALL_CONFIRMED	 ? sam->timeout_call :
+	     c->fsm.state == SIP_CALL_REGISTERED ? c->bind_expires :
+						   sam->timeout_signaling;
+  f64 end = c->last_seen + idle;
+  if (c->closed)
+    end = c->last_seen + 2;
+  f64 max_end = sip_alg_call_max_end (sam, c);
+  if (max_end)
+    end = clib_min (end, max_end);
+  return end;
+}
+
+/* Seconds since the last media packet of an established call, ~0: not established, or no
+   media entries (main thread). */
+u32
+sip_alg_call_media_idle (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now)
+{
+  int n_media;
+  f64 last = sip_alg_call_media_seen (sam, c, &n_media);
+  return n_media ? (u32) clib_max (now - last, 0) : ~0;
+}
+
+/* The server map's entries: a live dialog's extended, the expired deleted (del: scratch). */
+static void
+sip_alg_age_entries (vlib_main_t *vm, sip_alg_main_t *sam, f64 now, u32 **del_v)
+{
+  sip_alg_smap_t *e;
+  u32 *del = *del_v;
+
+  pool_foreach (e, sam->smap)
+    {
+      if (e->refs && !e->ph.bound)
+	{
+	  /* a phone's signaling entry lives while a call holds it */
+	  e->expires = clib_max (e->expires, now + sam->timeout_signaling);
+	  continue;
+	}
+      /*
+       * entries of a live dialog live with it: while it rings, and while it is up. An
+       * entry is extended when its own time is about to run out (aging runs every second),
+       * so its Left-Time counts down from its own timeout first, as the seed shows media
+       * entries of a ringing call (00:00:50 beside signaling's 00:02:00).
+       */
+      sip_alg_call_t *c = e->ph.bound || e->expires > now + 2 ? 0 : sip_alg_smap_call (e);
+      if (c)
+	{
+	  f64 t = 0;
+	  if (c->fsm.state == SIP_CALL_CONFIRMED)
+	    t = sam->timeout_call;
+	  else if (c->fsm.state == SIP_CALL_INVITING || c->fsm.state == SIP_CALL_EARLY)
+	    t = sam->timeout_signaling;
+	  else if (e->ph.app == SIP_ALG_APP_SIP)
+	    t = sam->timeout_signaling;
+	  if (t && c->last_seen + t > e->expires)
+	    e->expires = c->last_seen + t;
+	}
+      if (e->expires <= now)
+	vec_add1 (del, e - sam->smap);
+    }
+  for (u32 i = 0; i < vec_len (del); i++)
+    if (!pool_is_free_index (sam->smap, del[i])) /* a binding's end may have taken two */
+      sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]),
+			SIP_ALG_ERROR_PINHOLE_EXPIRED);
+  vec_reset_length (del);
+  *del_v = del;
+}
+
+/*
+ * The call records of thread t: idle or over their maximum duration, with what is left of
+ * them; the media of established calls whose media went silent; one-way streams counted.
+ */
+static void
+sip_alg_age_calls (vlib_main_t *vm, sip_alg_main_t *sam, u32 t, f64 now, u32 **del_v,
+		   u32 **quiet_v)
+{
+  sip_alg_per_thread_t *ptd = &sam->per_thread[t];
+  u32 *del = *del_v, *quiet = *quiet_v;
+  sip_alg_call_t *c;
+
+  pool_foreach (c, ptd->calls)
+    {
+      if (sip_alg_call_deadline (sam, c) <= now)
+	{
+	  vec_add1 (del, c - ptd->calls);
+	  continue;
+	}
+      if (c->fsm.state != SIP_CALL_CONFIRMED)
+	continue;
+      /*
+       * each stream found one-way is counted once; one with media both ways never can
+       * be, and is not looked at again (most streams: one look each)
+       */
+      for (u32 i = c->entries; sam->one_way_media && i != ~0; i = sam->smap[i].call_next)
+	{
+	  sip_alg_stream_t st;
+	  if (sam->smap[i].one_way_done || !sip_alg_is_stream (sam, c, i))
+	    continue;
+	  sip_alg_stream_get (sam, c, i, &st);
+	  if (st.packets[0] && st.packets[1])
+	    sam->smap[i].one_way_done = 1;
+	  else if (sip_alg_stream_one_way (sam, c, &st, now))
+	    {
+	      sam->smap[i].one_way_done = 1;
+	      sip_alg_count (SIP_ALG_ERROR_MEDIA_ONE_WAY, 1);
+	    }
+	}
+      if (!sam->media_inactivity)
+	continue;
+      int n_media;
+      f64 seen = sip_alg_call_media_seen (sam, c, &n_media);
+      if (n_media && seen + sam->media_inactivity <= now)
+	vec_add1 (quiet, c - ptd->calls);
+    }
+  for (u32 i = 0; i < vec_len (del); i++)
+    {
+      c = pool_elt_at_index (ptd->calls, del[i]);
+      sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE,
+			    .thread = t,
+			    .call_index = del[i],
+			    .epoch = c->epoch };
+      f64 max_end = sip_alg_call_max_end (sam, c);
+      if (!c->closed && max_end && max_end <= now)
+	sip_alg_count (SIP_ALG_ERROR_MAX_DURATION, 1);
+      sip_alg_close (vm, &req, SIP_ALG_ERROR_PINHOLE_EXPIRED);
+    }
+  for (u32 i = 0; i < vec_len (quiet); i++)
+    {
+      c = pool_elt_at_index (ptd->calls, quiet[i]);
+      sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE,
+			    .thread = t,
+			    .call_index = quiet[i],
+			    .epoch = c->epoch,
+			    .media_only = 1 };
+      sip_alg_close (vm, &req, SIP_ALG_ERROR_PINHOLE_EXPIRED);
+      sip_alg_count (SIP_ALG_ERROR_MEDIA_INACTIVE, 1);
+    }
+  vec_reset_length (del);
+  vec_reset_length (quiet);
+  *del_v = del;
+  *quiet_v = quiet;
+}
+
+/* The SIP over TCP connections of a thread (del: scratch). */
+static void
+sip_alg_age_tcp (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, f64 now, u32 **del_v)
+{
+  u32 *del = *del_v;
+
+  /* SIP over TCP connections: closed ones a little after their end (a retransmitted
+     FIN or the last ACK still needs its offsets), idle ones after the call timeout */
+  sip_alg_tcp_conn_t *tc;
+  pool_foreach (tc, ptd->tcp_conns)
+    if ((tc->stream.closing && tc->last_seen + 10 <= now) ||
+	tc->last_seen + sam->timeout_call <= now)
+      vec_add1 (del, tc - ptd->tcp_conns);
+  for (u32 i = 0; i < vec_len (del); i++)
+    sip_alg_tcp_conn_free (ptd, pool_elt_at_index (ptd->tcp_conns, del[i]));
+  vec_reset_length (del);
+  *del_v = del;
+}
+
+/* Aging: one pass per second over the server map and the call records. */
+void
+sip_alg_age (vlib_main_t *vm)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  f64 now = vlib_time_now (vm);
+  u32 *del = 0, *quiet = 0;
+
+  if (!sam->initialized)
+    return;
+  /* nothing to age: no barrier (the workers keep running) */
+  u32 n_calls = 0;
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    n_calls += clib_atomic_load_relax_n (&sam->per_thread[t].n_calls) +
+	       clib_atomic_load_relax_n (&sam->per_thread[t].n_tcp_conns);
+  if (!n_calls && !pool_elts (sam->smap))
+    return;
+  u64 t0 = clib_cpu_time_now ();
+  vlib_worker_thread_barrier_sync (vm);
+  sip_alg_age_entries (vm, sam, now, &del);
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    {
+      sip_alg_age_calls (vm, sam, t, now, &del, &quiet);
+      sip_alg_age_tcp (sam, &sam->per_thread[t], now, &del);
+    }
+  vlib_worker_thread_barrier_release (vm);
+  sam->mt.ages++;
+  sam->mt.age_clocks += clib_cpu_time_now () - t0;
+  vec_free (del);
+  vec_free (quiet);
+}
