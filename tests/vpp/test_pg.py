@@ -213,6 +213,27 @@ def test_trace_shows_alg_decision(pgnat):
     assert re.search(r"sip-alg-post: in2out INVITE len \d+ delta -?\d+ pinholes 3 held", tr)
 
 
+def vectors(t, node):
+    """Packets node handled since `clear runtime`, all threads (`show runtime`)."""
+    return sum(int(m.group(1)) for m in re.finditer(
+        rf"^{re.escape(node)}\s+\S+\s+\d+\s+(\d+)\s", t.vpp.cli("show runtime"), re.M))
+
+
+def test_only_sip_goes_through_sip_alg_post(pgnat):
+    """Packets that are not SIP cross sip-alg-pre and NAT44-ED and never sip-alg-post
+    (`show runtime`, all threads); the INVITE of the same phone, marked by sip-alg-pre,
+    reaches it (test_pg_firewall.py checks where it sits)."""
+    t = pgnat
+    t.vpp.cli_ok("clear runtime")
+    other = [t.udp("pg0", S.A, 1234 + i, S.PROXY, 9999, b"x" * 64) for i in range(20)]
+    assert len(t.send("pg0", other, "pg1", 20)) == 20
+    assert vectors(t, "sip-alg-pre") == 20 and vectors(t, "nat44-ed-in2out") == 20
+    assert vectors(t, "sip-alg-post") == 0
+    send_invite(t)
+    assert vectors(t, "sip-alg-pre") == 21 and vectors(t, "sip-alg-post") == 1
+    assert t.counters()["no_post"] == 0
+
+
 def big_invite(size):
     """The seed INVITE with SDP attributes padding it to about size bytes."""
     inv = S.invite()

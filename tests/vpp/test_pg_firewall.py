@@ -76,14 +76,27 @@ def hang_up(t, pub_port):
 
 
 def test_features_order(fw):
-    """`show features verbose` on the outside: the gate before the ACL, NAT after both."""
+    """The outside's features (`show interface features`, what every packet takes): the
+    gate before the ACL, NAT after both, sip-alg-post not there. The path of the packets
+    sip-alg-pre marks (`show sip-alg config`, made again when the ACL came after the ALG):
+    the same, then sip-alg-post after NAT."""
     out = fw.vpp.cli("show interface features pg1")
     arc = out[out.index("ip4-unicast:"):].split(":", 1)[1]
+    arc = arc[:re.search(r"^\S", arc, re.M).start()] if re.search(r"^\S", arc, re.M) else arc
     order = [n for n in re.findall(r"^\s+(?:\[\s*\d+\]\s+)?([a-z0-9-]+)", arc, re.M)]
     i = {n: order.index(n) for n in order}
     nat = "nat-pre-out2in" if "nat-pre-out2in" in i else "nat44-out2in-worker-handoff"
-    assert i["sip-alg-pre"] < i["acl-plugin-in-ip4-fa"] < i[nat] < i["sip-alg-post"], order
-    assert "gate before the input ACL" in fw.vpp.cli("show sip-alg config")
+    assert i["sip-alg-pre"] < i["acl-plugin-in-ip4-fa"] < i[nat], order
+    assert "sip-alg-post" not in i, order
+    cfg = fw.vpp.cli("show sip-alg config")
+    assert "gate before the input ACL" in cfg
+    m = re.search(r"^interface pg1 .*\n  SIP packets: (.+)$", cfg, re.M)
+    assert m, cfg
+    sip = m.group(1).split()
+    assert sip[0] == "sip-alg-pre" and sip.index("acl-plugin-in-ip4-fa") < sip.index(nat) < \
+        sip.index("sip-alg-post"), sip
+    assert order[order.index("sip-alg-pre"):order.index(nat) + 1] == sip[:sip.index(nat) + 1], \
+        (order, sip)
 
 
 def test_silent_caller_gets_media_through_the_policy(fw):

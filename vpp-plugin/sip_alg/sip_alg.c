@@ -315,6 +315,7 @@ sip_alg_lazy_init (sip_alg_main_t *sam)
 
   if (sam->initialized)
     return;
+  sip_alg_chain_init (sam);
   vec_validate_aligned (sam->per_thread, n_threads - 1, CLIB_CACHE_LINE_BYTES);
   clib_bihash_init_8_8 (&sam->sig_endpoints, "sip-alg signaling endpoints", 1024, 4 << 20);
   clib_bihash_init_8_8 (&sam->pinholes, "sip-alg pinholes", 4096, 16 << 20);

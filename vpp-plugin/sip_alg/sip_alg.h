@@ -421,6 +421,14 @@ typedef struct
   sip_edit_t edits[SIP_ALG_MAX_EDITS];
 } sip_alg_per_thread_t;
 
+/* An interface's feature configurations on ip4-unicast (sip_alg_chain.c) */
+typedef struct
+{
+  u32 start;  /* the interface's own (user index), as it was when the second was made */
+  u32 shadow; /* the second, with sip-alg-post; ~0: none */
+  u32 same;   /* words of the two strings that are the same, from the start */
+} sip_alg_chain_t;
+
 typedef struct
 {
   /* configuration */
@@ -472,6 +480,14 @@ typedef struct
   u32 pre_next_acl; /* sip-alg-pre's next index to the ACL input node, ~0: none */
   u8 gate_media;    /* a gate interface has the ACL's input node: media range looked at */
   u32 pre_next_reass;	 /* sip-alg-pre -> ip4-full-reassembly-custom */
+  /*
+   * sip-alg-post is on no interface's feature configuration: per interface with the ALG
+   * (by sw_if_index), a second configuration with it, onto which sip-alg-pre moves the
+   * packets it marks (sip_alg_chain.c)
+   */
+  sip_alg_chain_t *chains;
+  u32 post_feature_index; /* sip-alg-post's feature index on ip4-unicast */
+  u8 arc_index;		  /* ip4-unicast */
   u32 reass_custom_next; /* that node's next to ip4-input (the whole datagram) */
   vlib_combined_counter_main_t gate_counters; /* packets passed, per server-map entry */
   clib_bihash_8_8_t smap_by_key;		    /* sip_alg_smap_key () -> server-map index */
@@ -564,6 +580,9 @@ sip_alg_count (u32 counter, u64 n)
 
 /* Core functions: CLI, binary API and tests call these. */
 int sip_alg_interface_enable_disable (u32 sw_if_index, int enable);
+void sip_alg_chain_init (sip_alg_main_t *sam);
+void sip_alg_chain_update (sip_alg_main_t *sam, u32 sw_if_index);
+format_function_t format_sip_alg_chain;
 int sip_alg_set_udp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_reassembly (u32 bytes);

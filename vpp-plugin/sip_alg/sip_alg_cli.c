@@ -663,11 +663,14 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
     vlib_cli_output (vm, "pinholes %U", sam->nat->format_status);
   uword i;
   clib_bitmap_foreach (i, sam->if_enabled)
-    vlib_cli_output (vm, "interface %U%s", format_vnet_sw_if_index_name, vnm, i,
-		     clib_bitmap_get (sam->gate_if, i) ?
-		       (sam->pre_next_acl != ~0 ? " (NAT outside: gate before the input ACL)" :
-						  " (NAT outside: no ACL plugin, no gate)") :
-		       "");
+    {
+      vlib_cli_output (vm, "interface %U%s", format_vnet_sw_if_index_name, vnm, i,
+		       clib_bitmap_get (sam->gate_if, i) ?
+			 (sam->pre_next_acl != ~0 ? " (NAT outside: gate before the input ACL)" :
+						    " (NAT outside: no ACL plugin, no gate)") :
+			 "");
+      vlib_cli_output (vm, "  SIP packets: %U", format_sip_alg_chain, sam, i);
+    }
   vec_free (s);
   return 0;
 }

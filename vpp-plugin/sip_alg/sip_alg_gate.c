@@ -113,6 +113,8 @@ sip_alg_feature_update (u32 sw_if_index, u8 arc_index, u8 is_enable, void *data)
   sip_alg_main_t *sam = &sip_alg_main;
   if (!sam->initialized)
     return;
+  if (arc_index == sam->arc_index)
+    sip_alg_chain_update (sam, sw_if_index);
   sip_alg_gate_update (sam);
   /* NAT's output feature turned on where the ALG already is: it cannot work there */
   if (is_enable && clib_bitmap_get (sam->if_enabled, sw_if_index) &&
@@ -169,8 +171,8 @@ sip_alg_interface_enable_disable (u32 sw_if_index, int enable)
   if (enable)
     sip_alg_lazy_init (sam);
   vnet_feature_enable_disable ("ip4-unicast", "sip-alg-pre", sw_if_index, enable, 0, 0);
-  vnet_feature_enable_disable ("ip4-unicast", "sip-alg-post", sw_if_index, enable, 0, 0);
   sam->if_enabled = clib_bitmap_set (sam->if_enabled, sw_if_index, enable);
+  sip_alg_chain_update (sam, sw_if_index); /* sip-alg-post: for the packets pre marks */
   sip_alg_gate_update (sam);
   return 0;
 }

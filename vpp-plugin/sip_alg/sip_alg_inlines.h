@@ -199,4 +199,23 @@ sip_alg_media_watched (sip_alg_main_t *sam)
   return (sam->media_inactivity | sam->one_way_media) != 0;
 }
 
+/*
+ * A packet sip-alg-pre marked, to its interface's second feature configuration at the same
+ * place (sip_alg_chain.c). 0: there is none it can go on (the interface's configuration
+ * changed unseen): it passes the rest of the arc as any packet, untouched by the ALG.
+ */
+static_always_inline int
+sip_alg_chain_post (sip_alg_chain_t *chains, vlib_buffer_t *b)
+{
+  u32 rx = vnet_buffer (b)->sw_if_index[VLIB_RX];
+  if (PREDICT_FALSE (rx >= vec_len (chains)))
+    return 0;
+  sip_alg_chain_t *ch = chains + rx;
+  u32 off = b->current_config_index - ch->start; /* before the start: wraps, so too large */
+  if (PREDICT_FALSE (ch->shadow == ~0 || off > ch->same))
+    return 0;
+  b->current_config_index = ch->shadow + off;
+  return 1;
+}
+
 #endif /* __included_sip_alg_inlines_h__ */

@@ -220,7 +220,7 @@ sip_alg_media_seen (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u32 
 
 typedef struct
 {
-  u32 n_pass, n_miss, n_reass, n_tls;
+  u32 n_pass, n_miss, n_reass, n_tls, n_no_post;
   u32 now; /* seconds, for media activity (0: not read yet in this frame) */
 } sip_alg_pre_counts_t;
 
@@ -249,6 +249,13 @@ sip_alg_pre_slow (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u16 *n
   u8 verdict = SIP_ALG_GATE_NONE;
   if (gate && *next0 == sam->pre_next_acl)
     verdict = sip_alg_gate (sam, b, next0, entry);
+  /* a marked packet goes on by the configuration that reaches sip-alg-post */
+  if ((b->flags & SIP_ALG_BUFFER_F_SIP) && PREDICT_FALSE (!sip_alg_chain_post (sam->chains, b)))
+    {
+      b->flags &= ~SIP_ALG_BUFFER_F_SIP;
+      sip_alg_stash (b)->magic = 0;
+      n->n_no_post++;
+    }
   /* a packet the gate passed has its entry already: no second lookup */
   if (sip_alg_media_watched (sam) && !(b->flags & SIP_ALG_BUFFER_F_SIP) &&
       ((ip4_header_t *) vlib_buffer_get_current (b))->protocol == IP_PROTOCOL_UDP)
@@ -342,6 +349,8 @@ VLIB_NODE_FN (sip_alg_pre_node)
 				 n.n_reass);
   if (PREDICT_FALSE (n.n_tls))
     vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_TLS, n.n_tls);
+  if (PREDICT_FALSE (n.n_no_post))
+    vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_NO_POST, n.n_no_post);
   if (PREDICT_FALSE (n.n_pass))
     vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_GATE_PASS, n.n_pass);
   if (PREDICT_FALSE (n.n_miss))
