@@ -116,6 +116,9 @@ def test_move_onto_a_signaling_port_is_passed_over(pgnat0):
     assert c["pinhole_failed"] == 0, [l for l in v.cli("show logging").splitlines()
                                       if "refused" in l]
     assert c["calls_closed"] == 1
+    # the move passed over the one pair the pool handed out unchecked (40008, a phone's);
+    # X's retransmission by 40010 asked for its signaling pinhole again, for the call
+    assert (c["move_skipped"], c["sig_reasked"]) == (1, 1), c
     assert len(t.server_map()) == len(phones) + 1  # the phones' and A's signaling entries
 
 

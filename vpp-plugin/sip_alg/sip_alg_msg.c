@@ -993,6 +993,7 @@ sip_alg_message_in2out (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread
       c->ph[c->n_ph - 1].tcp = c->tcp;
       c->ph[c->n_ph - 1].shared = 1; /* the phone's, held by each of its calls */
       n_new_nat += !c->tcp;
+      c->n_sig_reasked += !(c->actions & SIP_ACT_OPEN_SIGNAL);
     }
   c->inside_sdp = call && has_sdp && !(c->actions & (SIP_ACT_RETRANSMIT | SIP_ACT_STALE));
   return n_new_nat;

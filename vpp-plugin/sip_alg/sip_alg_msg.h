@@ -30,6 +30,7 @@ typedef struct
   u16 n_media_privileged;
   u16 n_media_forbidden;
   u16 n_media_own;
+  u16 n_sig_reasked; /* a retransmitted INVITE by a new public port asked for its pinhole */
   u16 n_media_not_own;
   u16 n_ice_host_left;
   u16 n_inbound_refused;

@@ -305,6 +305,7 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
     { SIP_ALG_ERROR_PEER_MISMATCH, ctx.n_peer_mismatch },
     { SIP_ALG_ERROR_MEDIA_NOT_OWN, ctx.n_media_not_own },
     { SIP_ALG_ERROR_MEDIA_OWN, ctx.n_media_own },
+    { SIP_ALG_ERROR_SIG_REASKED, ctx.n_sig_reasked },
     { SIP_ALG_ERROR_ICE_HOST_LEFT, ctx.n_ice_host_left },
   };
   for (u32 i = 0; i < ARRAY_LEN (counts); i++)

@@ -457,6 +457,8 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 	}
       for (u32 i = 0; i < n_skipped; i++)
 	sip_alg_media_port_free (sam, skipped[i]);
+      if (n_skipped)
+	sip_alg_count (SIP_ALG_ERROR_MOVE_SKIPPED, n_skipped);
       if (!port)
 	{
 	  sip_alg_count (SIP_ALG_ERROR_NO_MEDIA_PORT, 1);
