@@ -43,7 +43,8 @@ static const char *cur = "";
 
 /* --- the host: memory and a scripted message callback -------------------------------- */
 
-static long n_blocks; /* live blocks the engine holds */
+static long n_blocks;  /* live blocks the engine holds */
+static long n_resizes; /* calls of the host's resize */
 
 static void *
 t_resize (void *p, size_t size)
@@ -55,6 +56,7 @@ t_resize (void *p, size_t size)
       exit (2);
     }
   n_blocks += !p;
+  n_resizes++;
   return q;
 }
 
@@ -205,6 +207,25 @@ test_across_segments (void)
   CHECK (!t->r.partial && h->pending.len == 0, "");
   CHECK (h->unit.len == l1 && h->unit_seq == 1000 && h->unit_len == l1, "the unit sent kept");
   CHECK (h->next_seq == 1000 + l1, "");
+  rig_free (t);
+}
+
+static void
+test_room_kept (void)
+{
+  cur = "bytes that fit the room kept";
+  rig_t *t = rig_new (16384);
+  sip_tcp_half_t *h = &t->tc.half[0];
+  CHECK (rig_segment (t, 1, m1, 40) == SIP_TCP_DATA_NEW && t->r.partial, "");
+  uint32_t room = h->pending.cap - h->pending.len;
+  CHECK (room > 0 && 40 + room < l1, "room %u", room);
+  long before = n_resizes;
+  CHECK (rig_segment (t, 41, m1 + 40, room) == SIP_TCP_DATA_NEW && t->r.partial, "");
+  CHECK (h->pending.len == 40 + room && !memcmp (h->pending.data, m1, 40 + room), "");
+  CHECK (n_resizes == before, "filled to its room exactly: nothing grows, %ld resizes",
+	 n_resizes - before);
+  CHECK (rig_segment (t, 41 + room, m1 + 40 + room, 1) == SIP_TCP_DATA_NEW, "");
+  CHECK (n_resizes == before + 1 && h->pending.cap > 40 + room, "one byte more: it grows");
   rig_free (t);
 }
 
@@ -367,6 +388,11 @@ test_control (void)
   ack = 10;
   CHECK (!sip_tcp_control (&t->tc, 0, SIP_TCP_ACK, 5000, &ack, 0, 0, &mem) && ack == 10,
 	 "no correction the other way: nothing to map");
+  /* options in any order (RFC 9293 3.1): SACK-permitted, then MSS 1400 ending the list */
+  uint8_t syn2[] = { 4, 2, 2, 4, 0x05, 0x78 };
+  uint16_t mss2 = 0;
+  sip_tcp_options (syn2, sizeof (syn2), &mss2, 0);
+  CHECK (mss2 == 1400, "the MSS after SACK-permitted, %u", mss2);
   /* a malformed option (length past the end) stops the walk */
   uint8_t bad[] = { 2, 9, 0x05, 0xdc };
   uint16_t mss = 77;
@@ -391,6 +417,49 @@ test_control (void)
   sip_tcp_end (&t->tc, 1, SIP_TCP_RST);
   CHECK (t->tc.closing, "RST");
   rig_free (t);
+
+  cur = "FIN the other way first";
+  sip_tcp_conn_t tc;
+  sip_tcp_conn_init (&tc);
+  sip_tcp_end (&tc, 1, SIP_TCP_FIN | SIP_TCP_ACK);
+  CHECK (!tc.closing && tc.half[1].fin && !tc.half[0].fin, "one FIN: half closed");
+  sip_tcp_end (&tc, 1, SIP_TCP_FIN | SIP_TCP_ACK);
+  CHECK (!tc.closing, "its retransmission closes nothing more");
+  sip_tcp_end (&tc, 0, SIP_TCP_ACK);
+  CHECK (!tc.closing && !tc.half[0].fin, "an ACK is no FIN");
+  sip_tcp_end (&tc, 0, SIP_TCP_FIN | SIP_TCP_ACK);
+  CHECK (tc.closing, "FIN both ways");
+}
+
+static void
+test_sack_bytes (void)
+{
+  /* SACK edges are 32-bit numbers in network byte order (RFC 2018): every byte of them */
+  cur = "SACK edges, every byte";
+  sip_tcp_half_t h;
+  memset (&h, 0, sizeof (h));
+  sip_tcp_correct (&h, 0x1a2b3c00u, 0x105);
+  /* NOP, NOP, SACK 0x1a2b3d4e-0x1a2b4f60 (rewritten numbers), timestamps 0x1a2b3d4e 0x2000ffff */
+  uint8_t opt[] = { 1,    1,    5,    10,   0x1a, 0x2b, 0x3d, 0x4e, 0x1a, 0x2b, 0x4f, 0x60,
+		    8,    10,   0x1a, 0x2b, 0x3d, 0x4e, 0x20, 0x00, 0xff, 0xff };
+  static const uint8_t want[] = { 1,    1,    5,    10,   0x1a, 0x2b, 0x3c, 0x49,
+				  0x1a, 0x2b, 0x4e, 0x5b, 8,    10,   0x1a, 0x2b,
+				  0x3d, 0x4e, 0x20, 0x00, 0xff, 0xff };
+  sip_tcp_options (opt, sizeof (opt), 0, &h);
+  CHECK (!memcmp (opt, want, sizeof (want)),
+	 "edges %02x%02x%02x%02x %02x%02x%02x%02x, timestamps untouched %02x%02x%02x%02x", opt[4],
+	 opt[5], opt[6], opt[7], opt[8], opt[9], opt[10], opt[11], opt[14], opt[15], opt[16],
+	 opt[17]);
+
+  cur = "SACK edges across the wrap";
+  memset (&h, 0, sizeof (h));
+  sip_tcp_correct (&h, 0xffffffe0u, 0x20);
+  /* the block 0x00000005-0x00000025 of the rewritten stream is 0xffffffe5-0x00000005 */
+  uint8_t wrap[] = { 5, 10, 0, 0, 0, 0x05, 0, 0, 0, 0x25 };
+  static const uint8_t wrap_want[] = { 5, 10, 0xff, 0xff, 0xff, 0xe5, 0, 0, 0, 0x05 };
+  sip_tcp_options (wrap, sizeof (wrap), 0, &h);
+  CHECK (!memcmp (wrap, wrap_want, sizeof (wrap)), "edges %02x%02x%02x%02x %02x%02x%02x%02x",
+	 wrap[2], wrap[3], wrap[4], wrap[5], wrap[6], wrap[7], wrap[8], wrap[9]);
 }
 
 static void
@@ -406,6 +475,21 @@ test_correction_ring (void)
   CHECK (sip_tcp_seq_offset (&h, 500) == 2 && sip_tcp_seq_offset (&h, 10001) == 10, "");
   CHECK (sip_tcp_ack_orig (&h, 10500) == 10490 && sip_tcp_ack_orig (&h, 1500) == 1498, "");
 
+  cur = "every correction kept after the fold";
+  memset (&h, 0, sizeof (h));
+  /* rewrites of 1, 2, 3, ... bytes: after the k-th, the offset is 1 + 2 + ... + k */
+  for (int32_t i = 0; i <= SIP_TCP_CORR; i++)
+    sip_tcp_correct (&h, 1000 * (uint32_t) (i + 1), i + 1);
+  CHECK (h.n_corr == SIP_TCP_CORR && h.base == 1, "n %u base %d", h.n_corr, h.base);
+  for (int32_t i = 0; i <= SIP_TCP_CORR; i++)
+    {
+      uint32_t pos = 1000 * (uint32_t) (i + 1) + 1;
+      int32_t off = (i + 1) * (i + 2) / 2;
+      CHECK (sip_tcp_seq_offset (&h, pos) == off, "after the %d-th: %d, not %d", i + 1,
+	     sip_tcp_seq_offset (&h, pos), off);
+      CHECK (sip_tcp_ack_orig (&h, pos + (uint32_t) off) == pos, "its ACK maps back");
+    }
+
   cur = "sequence numbers wrap";
   memset (&h, 0, sizeof (h));
   sip_tcp_correct (&h, 0xfffffff0u, 20);
@@ -420,6 +504,7 @@ test_seg_size (void)
   CHECK (sip_tcp_seg_size (1460, 12, 9000) == 1448, "options come off the MSS");
   CHECK (sip_tcp_seg_size (0, 0, 9000) == SIP_TCP_DEFAULT_MSS, "no MSS: the default");
   CHECK (sip_tcp_seg_size (70, 12, 9000) == 64, "64 at least");
+  CHECK (sip_tcp_seg_size (77, 12, 9000) == 65, "options off an MSS just over the floor");
   CHECK (sip_tcp_seg_size (1460, 0, 300) == 300, "the buffer's room");
 }
 
@@ -488,11 +573,13 @@ main (void)
   l3 = sip_request (m3, sizeof (m3), 3, 7);
 
   test_across_segments ();
+  test_room_kept ();
   test_rewrite_and_cut ();
   test_hold_partial_keepalive ();
   test_retransmissions ();
   test_framing_lost ();
   test_control ();
+  test_sack_bytes ();
   test_correction_ring ();
   test_seg_size ();
   test_every_split ();
