@@ -178,12 +178,14 @@ stress: plugin venv
 	  --json $(BUILD)/stress/flood-2w.json
 
 # A debug VPP built with VPP_ENABLE_SANITIZE_ADDR=ON (outside this repository), and the
-# plugin built with -fsanitize=address against it (by clang, as VPP: one ASan runtime)
+# plugin built with -fsanitize=address against it (by clang, as VPP: one ASan runtime) and
+# with CLIB_DEBUG as VPP's own debug plugins: VPP's buffer alloc and free are inline, and
+# the debug VPP's check that no buffer is allocated twice sees only code built with it
 VPP_ASAN_PREFIX ?= /opt/vpp-asan
 ASAN_PLUGIN := $(BUILD)/asan/lib/vpp_plugins/sip_alg_plugin.so
-$(ASAN_PLUGIN): $(PLUGIN_SRCS)
+$(ASAN_PLUGIN): $(PLUGIN_SRCS) Makefile
 	cmake -G Ninja -S vpp-plugin -B $(BUILD)/asan -DCMAKE_PREFIX_PATH=$(VPP_ASAN_PREFIX) -DCMAKE_C_COMPILER=clang \
-	  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="-fsanitize=address -fno-omit-frame-pointer" >/dev/null
+	  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="-fsanitize=address -fno-omit-frame-pointer -DCLIB_DEBUG" >/dev/null
 	ninja -C $(BUILD)/asan
 
 plugin-asan: $(ASAN_PLUGIN)

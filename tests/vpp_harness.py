@@ -46,6 +46,48 @@ def find_plugin():
     return so if os.path.exists(so) else None
 
 
+def elf_undefined(path):
+    """The undefined symbols of an ELF64 little-endian shared object's dynamic symbol table
+    (the names it takes from other objects), read without binutils."""
+    import struct
+    with open(path, "rb") as f:
+        elf = f.read()
+    if elf[:6] != b"\x7fELF\x02\x01":
+        raise ValueError(f"{path}: not a 64-bit little-endian ELF file")
+    shoff, = struct.unpack_from("<Q", elf, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", elf, 0x3A)
+    secs = [struct.unpack_from("<IIQQQQIIQQ", elf, shoff + i * shentsize) for i in range(shnum)]
+    out = set()
+    for _, sh_type, _, _, off, size, link, _, _, entsize in secs:
+        if sh_type != 11:  # SHT_DYNSYM
+            continue
+        stroff = secs[link][4]
+        for o in range(off, off + size, entsize):
+            name, _, _, shndx = struct.unpack_from("<IBBH", elf, o)
+            if shndx == 0 and name:  # SHN_UNDEF
+                out.add(elf[stroff + name:elf.index(b"\0", stroff + name)].decode())
+    return out
+
+
+# A VPP built with CMAKE_BUILD_TYPE=Debug (CLIB_DEBUG) checks that no buffer is allocated or
+# freed twice; its buffer alloc and free are inline, so code takes part in the check only
+# when compiled with CLIB_DEBUG too, and calls this function of libvlib then. A plugin
+# compiled without it frees buffers the check never sees freed, and VPP's next allocation of
+# one panics ("allocating known-allocated buffer").
+BUFFER_CHECK = "vlib_buffer_validate_alloc_free"
+
+
+def vpp_lib(prefix, name):
+    """VPP's library name (libvnet.so) under prefix, or None."""
+    found = sorted(glob.glob(os.path.join(prefix, "lib*", "**", name), recursive=True))
+    return found[0] if found else None
+
+
+def debug_build(so):
+    """Whether the shared object so was compiled with CLIB_DEBUG (it calls BUFFER_CHECK)."""
+    return BUFFER_CHECK in elf_undefined(so)
+
+
 STARTUP = """
 unix {{ nodaemon cli-listen {d}/cli.sock runtime-dir {d} log {d}/vpp.log full-coredump }}
 socksvr {{ socket-name {d}/api.sock }}
@@ -128,6 +170,7 @@ class VPP:
         self.stop()
 
     def start(self):
+        self.check_plugin_build()
         conf = os.path.join(self.dir, "startup.conf")
         cpu, online = cpu_stanza(self.workers)
         with open(conf, "w") as f:
@@ -179,6 +222,37 @@ class VPP:
                 f"{v.get('sip_alg_plugin.so')}, this VPP ({self.prefix}) is "
                 f"{v.get('nat_plugin.so')}: build it for this VPP (make plugin "
                 f"VPP_PREFIX={self.prefix})")
+
+    def plugin_file(self):
+        """The sip_alg_plugin.so this VPP loads: one installed in its own plugin directories
+        (searched first), else PLUGIN_DIR's; None when there is none."""
+        for d in V.vpp_plugin_dirs(self.prefix) + [PLUGIN_DIR]:
+            so = os.path.join(d, "sip_alg_plugin.so")
+            if os.path.exists(so):
+                return so
+        return None
+
+    def check_plugin_build(self):
+        """The plugin is compiled as this VPP is, with CLIB_DEBUG (a debug VPP: make
+        plugin-asan) or without (make plugin), see BUFFER_CHECK; VPPError names the build."""
+        so, vnet = self.plugin_file(), vpp_lib(self.prefix, "libvnet.so")
+        if not so or not vnet:
+            return  # no plugin: VPP comes up without it and start() says so; no VPP libs
+        plugin_dbg, vpp_dbg = debug_build(so), debug_build(vnet)
+        if plugin_dbg == vpp_dbg:
+            return
+        if vpp_dbg:
+            fix = ("VPP's check of buffer allocations would miss the plugin's frees; build it "
+                   f"as VPP's own plugins are (make plugin-asan VPP_ASAN_PREFIX={self.prefix}) "
+                   "and set SIPALG_PLUGIN_DIR="
+                   + os.path.join(ROOT, "build", "asan", "lib", "vpp_plugins"))
+        else:
+            fix = f"it is built for a debug VPP; build it for this one (make plugin " \
+                  f"VPP_PREFIX={self.prefix})"
+        raise VPPError(
+            f"the sip_alg plugin {so} was compiled {'with' if plugin_dbg else 'without'} "
+            f"CLIB_DEBUG and this VPP ({self.prefix}) {'is' if vpp_dbg else 'is not'} a debug "
+            f"build: {fix}")
 
     def stop(self):
         """Stop VPP; remember in self.died how it ended if it was already gone."""
