@@ -117,6 +117,16 @@ class PgNat:
     def counters(self):
         return self.vpp.counters()
 
+    def buffers_used(self):
+        """VPP's buffers in use, summed over its pools (`show buffers`, column Used: neither
+        free in the pool nor in a thread's cache). With no packet in flight or held it is 0,
+        so a buffer the plugin leaked, or one still linked somewhere after it was freed,
+        shows here."""
+        out = self.vpp.cli("show buffers").splitlines()
+        cols = out[0].split()
+        col = cols.index("Used") - len(cols)  # from the end: a pool name may hold spaces
+        return sum(int(l.split()[col]) for l in out[1:] if l.strip())
+
     def thread_counters(self):
         """{(thread name, counter description): value} of sip-alg-post, per thread, from
         `show errors verbose`."""

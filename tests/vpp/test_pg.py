@@ -267,6 +267,7 @@ def test_growth_past_the_buffer_goes_to_a_chain(pgnat):
     assert len(out) > len(inv) and p[IP].len == 28 + len(out) and checksums_ok(p)
     c = t.counters()
     assert (c["no_space"], c["rewritten"], c["pinhole_added"], c["fragmented"]) == (0, 1, 3, 1)
+    assert t.buffers_used() == 0  # the old chain freed, each new buffer sent and freed once
 
 
 def test_fragmented_sip_reassembled_and_rewritten(pgnat):
@@ -323,6 +324,7 @@ def test_4k_datagram_fragmented_again(pgnat):
         len(str(media_port(out))) - len(str(S.A_RTP)) + \
         (len(str(whole[UDP].sport)) - len(str(S.A_PORT))) * out.count(b"%s:%d" % (S.PUB.encode(), whole[UDP].sport))
     assert {e[2] for e in entries(t)} == {"sip", "sip-rtp", "sip-rtcp"}
+    assert t.buffers_used() == 0
 
 
 def test_growth_past_mtu_with_df_cleared(pgnat):

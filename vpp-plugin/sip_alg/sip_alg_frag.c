@@ -118,7 +118,10 @@ sip_alg_frag_split (vlib_main_t *vm, u32 bi, u32 size)
 	{
 	  f = vlib_get_buffer (vm, bis[i]);
 	  f->current_data = b->current_data;
-	  f->flags = b->flags & ~(VLIB_BUFFER_IS_TRACED | SIP_ALG_BUFFER_F_SIP);
+	  /* not b's chain: b is chained when its fragment did not fit one buffer, and a new
+	   * buffer's next_buffer is no buffer of this packet (its own chain is made below) */
+	  f->flags = b->flags & ~(VLIB_BUFFER_IS_TRACED | SIP_ALG_BUFFER_F_SIP |
+				  VLIB_BUFFER_NEXT_PRESENT | VLIB_BUFFER_TOTAL_LENGTH_VALID);
 	  f->error = b->error;
 	  f->total_length_not_including_first_buffer = 0;
 	  clib_memcpy_fast (f->opaque, b->opaque, sizeof (b->opaque));
