@@ -94,7 +94,8 @@ sip_alg_request_pinholes (u32 thread, u32 call_index, u32 epoch, const sip_alg_p
 			.held_bi = held_bi,
 			.next_node_index = next_node_index };
   n = clib_min (n, ARRAY_LEN (req.ph));
-  clib_memcpy_fast (req.ph, ph, n * sizeof (ph[0]));
+  if (n) /* none: ph may be 0 (a held TCP segment's own request) */
+    clib_memcpy_fast (req.ph, ph, n * sizeof (ph[0]));
   req.n_ph = n;
   if (held_bi != ~0)
     clib_atomic_fetch_add_relax (&sip_alg_main.per_thread[thread].n_held, 1);
