@@ -215,8 +215,8 @@ sip_alg_tcp_emit (vlib_main_t *vm, vlib_buffer_t *b, ip4_header_t *ip, tcp_heade
   /* the MSS counts a bare TCP header: options (timestamps, ...) come off it */
   u32 seg = sip_tcp_seg_size (mss, tcp_header_bytes (tcp) - sizeof (tcp_header_t), room);
   u32 first = clib_min (out_len, seg);
-if (first) /* none: out may be 0 (a retransmission while bytes are kept) */
-  clib_memcpy_fast ((u8 *) ip + hdrs, out, first);
+  if (first) /* none: out may be 0 (a retransmission while bytes are kept) */
+    clib_memcpy_fast ((u8 *) ip + hdrs, out, first);
   if (!out_len)
     tcp->flags &= ~TCP_FLAG_PSH; /* nothing to push: an ACK */
   sip_alg_tcp_fix (vm, b, ip, tcp, first);
