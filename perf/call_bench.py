@@ -152,10 +152,12 @@ def burst(t, name, iface, pkts, done, timeout=120.0):
     return dt
 
 
-def run(prefix, n):
+def run(prefix, n, nat_plugin_dir=None):
     res = {"calls": n}
-    with PgNat(prefix, alg=True, sessions=max(4 * n, 10000)) as t:
+    with PgNat(prefix, alg=True, sessions=max(4 * n, 10000),
+               nat_plugin_dir=nat_plugin_dir) as t:
         v = t.vpp
+        res["nat_plugin"] = v.loaded_nat_plugin()
         # every INVITE of the burst held at once (the default bound, 512, would drop the
         # rest: the benchmark does not retransmit)
         for c in ["set sip-alg ports udp 5060", f"set sip-alg max-calls {n + 100}",
@@ -242,18 +244,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", default="1000,10000")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--nat-plugin-dir", default=None,
+                    help="load this directory's nat_plugin.so instead of VPP's (a patched "
+                         "NAT44-ED: make nat-patched)")
     args = ap.parse_args()
     prefix, why = h.find_vpp()
     if not prefix or not h.find_plugin():
         sys.exit(why or "plugin not built: make plugin")
     out = []
     for n in (int(x) for x in args.calls.split(",")):
-        r = run(prefix, n)
+        r = run(prefix, n, args.nat_plugin_dir)
         out.append(r)
         print(f"\n{n} calls: setup {r['setup_calls_per_s']:.0f} calls/s (INVITE burst "
               f"{r['invite_s']:.2f} s, 200 {r['answer_s']:.2f} s, ACK {r['ack_s']:.2f} s), "
               f"teardown {r['teardown_calls_per_s']:.0f} calls/s ({r['bye_s']:.2f} s), "
-              f"whole calls {r['calls_per_s']:.0f}/s")
+              f"whole calls {r['calls_per_s']:.0f}/s; NAT44-ED: {r['nat_plugin']}")
         print(f"  up: {r['entries_up']} server-map entries; heap (ALG + NAT44-ED) "
               f"{r['heap_per_call']:.0f} B per call; ALG state {r['alg_per_call']:.0f} B per call")
         print("  " + r["alg_memory"].strip().replace("\n", "\n  "))

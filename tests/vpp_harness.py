@@ -104,7 +104,7 @@ plugins {{
   plugin ping_plugin.so {{ enable }}
   plugin acl_plugin.so {{ enable }}
   plugin sip_alg_plugin.so {{ enable }}
-  add-path {plugin_dir}
+  {nat_path}add-path {plugin_dir}
 }}
 """
 
@@ -152,10 +152,12 @@ def cpu_stanza(workers):
 class VPP:
     """One VPP process. Use as a context manager."""
 
-    def __init__(self, prefix, workers=0, tmpdir=None, buffer_pages="4k"):
+    def __init__(self, prefix, workers=0, tmpdir=None, buffer_pages="4k", nat_plugin_dir=None):
         """buffer_pages: page size of the buffer memory ("4k": no hugepages needed; "2M" as
-        in production, needs free hugepages)."""
+        in production, needs free hugepages). nat_plugin_dir: a directory with another
+        nat_plugin.so (vpp-plugin/patches/build-nat-plugin.sh), loaded instead of VPP's."""
         self.prefix = prefix
+        self.nat_plugin_dir = nat_plugin_dir
         self.workers = workers
         self.buffer_pages = buffer_pages
         self.dir = tmpdir or tempfile.mkdtemp(prefix="sipalg-vpp-")
@@ -176,7 +178,8 @@ class VPP:
         with open(conf, "w") as f:
             f.write(STARTUP.format(
                 d=self.dir, prefix="sipalg%d" % os.getpid() + os.path.basename(self.dir)[-6:],
-                cpu=cpu, plugin_dir=PLUGIN_DIR, buffer_pages=self.buffer_pages))
+                cpu=cpu, plugin_dir=PLUGIN_DIR, buffer_pages=self.buffer_pages,
+                nat_path=self.nat_path()))
         cmd = [os.path.join(self.prefix, "bin", "vpp"), "-c", conf]
         if online:
             why = workers_unavailable(self.workers)
@@ -210,6 +213,25 @@ class VPP:
             time.sleep(0.2)
         self.stop()
         raise VPPError("VPP did not come up in 20 s")
+
+    def nat_path(self):
+        """The plugins section's path line putting nat_plugin_dir before VPP's own plugin
+        directory (VPP loads the first plugin of a name it finds), or nothing."""
+        if not self.nat_plugin_dir:
+            return ""
+        so = os.path.join(self.nat_plugin_dir, "nat_plugin.so")
+        if not os.path.exists(so):
+            raise VPPError(f"nat_plugin_dir {self.nat_plugin_dir}: no nat_plugin.so there")
+        own = V.vpp_plugin_dirs(self.prefix)
+        return f"path {os.path.abspath(self.nat_plugin_dir)}:{':'.join(own)}\n  "
+
+    def loaded_nat_plugin(self):
+        """The path of the nat_plugin.so this VPP has mapped."""
+        with open(f"/proc/{self.proc.pid}/maps") as f:
+            for line in f:
+                if line.rstrip().endswith("/nat_plugin.so"):
+                    return line.split()[-1]
+        return None
 
     def check_plugin_version(self, show_plugins):
         """The sip_alg plugin loaded was built against this VPP: its version (VPP_BUILD_VER of

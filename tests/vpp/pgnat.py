@@ -21,8 +21,10 @@ class PgNat:
     INSIDE_GW, OUTSIDE_GW = "192.168.1.254", "203.0.113.1"
     A_MAC, ROUTER_MAC = "02:00:00:00:01:01", "02:00:00:00:02:02"
 
-    def __init__(self, prefix, workers=0, alg=True, sessions=10000, buffer_pages="4k"):
-        self.vpp = h.VPP(prefix, workers=workers, buffer_pages=buffer_pages)
+    def __init__(self, prefix, workers=0, alg=True, sessions=10000, buffer_pages="4k",
+                 nat_plugin_dir=None):
+        self.vpp = h.VPP(prefix, workers=workers, buffer_pages=buffer_pages,
+                         nat_plugin_dir=nat_plugin_dir)
         self.workers = workers
         self.alg = alg
         self.sessions = sessions
