@@ -29,7 +29,7 @@ plugin_build = $(BUILD)/plugin$(if $(filter $(STD_PREFIXES),$(abspath $(1))),,$(
 PLUGIN_BUILD := $(call plugin_build,$(VPP_PREFIX))
 PLUGIN_SO := $(PLUGIN_BUILD)/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core plugin plugin-asan install-plugin deb wheel pg-bench call-bench nat-patched call-bench-patched stress stress-asan impair mutate perf-trex test test-c test-py test-release sanitize fuzz bench venv ci clean demo docs
+.PHONY: help core plugin plugin-asan install-plugin deb wheel pg-bench call-bench nat-patched call-bench-patched test-nat-patched stress stress-asan impair mutate perf-trex test test-c test-py test-release sanitize fuzz bench venv ci clean demo docs
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
@@ -46,6 +46,7 @@ help:
 	@echo "make pg-bench  plugin in VPP, packet generator: clocks/pkt per node, ALG on vs off"
 	@echo "make call-bench plugin in VPP, packet generator: calls/s set up and torn down, bytes per call"
 	@echo "make call-bench-patched  the same with VPP's NAT44-ED patched (vpp-plugin/patches/; VPP_SRC=<VPP source>)"
+	@echo "make test-nat-patched  the patched NAT44-ED's own checks (tests/vpp/check_nat_patched.py; VPP_SRC=<VPP source>)"
 	@echo "make stress    plugin in VPP, packet generator: 1M mutated SIP packets, 100k-call soak, INVITE flood vs RTP"
 	@echo "make stress-asan the mutated packets again with the plugin built with ASan in a debug VPP (VPP_ASAN_PREFIX)"
 	@echo "make impair    calls in a row over lossy, duplicating, reordering links, 0 and 2 workers:"
@@ -176,6 +177,9 @@ call-bench: plugin venv
 nat-patched:
 	@test -n "$(VPP_SRC)" || { echo "make nat-patched: set VPP_SRC to VPP's source tree at the commit of $(VPP_PREFIX) (git clone https://github.com/FDio/vpp)"; exit 2; }
 	vpp-plugin/patches/build-nat-plugin.sh $(VPP_SRC) $(VPP_PREFIX) $(BUILD)/nat-patched
+
+test-nat-patched: plugin venv nat-patched
+	VPP_PREFIX=$(VPP_PREFIX) $(PY) -m pytest -q tests/vpp/check_nat_patched.py
 
 call-bench-patched: plugin venv nat-patched
 	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/call_bench.py --nat-plugin-dir $(BUILD)/nat-patched/lib/vpp_plugins --json $(BUILD)/call-bench-patched.json
