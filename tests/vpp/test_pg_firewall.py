@@ -165,6 +165,24 @@ def test_closed_after_bye(fw):
     assert t.counters()["gate_miss"] == 2  # the two media ports
 
 
+def test_second_outside_host_closed_after_bye(fw):
+    """Media from the answerer and from another outside host both pass the open pinhole,
+    each with a NAT44-ED session of its own. Stock NAT44-ED's mapping delete removes only the
+    first of them, so the other host's session outlives the call (docs/security.md); the
+    gate still closes: after the BYE both hosts meet the policy, and the ACL drops both."""
+    t = fw
+    pub_port, rtp = answered_call(t)
+    b2 = "198.51.100.7"
+    for src in (S.B, b2):
+        [p] = t.send("pg1", [t.udp("pg1", src, S.B_RTP, S.PUB, rtp, RTP)], "pg0", 1)
+        assert (p[IP].dst, p[UDP].dport) == (S.A, S.A_RTP)
+    hang_up(t, pub_port)
+    drops = acl_drops(t)
+    late = [t.udp("pg1", src, S.B_RTP, S.PUB, rtp, RTP) for src in (S.B, b2)]
+    assert t.send("pg1", late, "pg0", 0) == []
+    assert acl_drops(t) - drops == 2
+
+
 def test_after_aging_dropped(fw):
     """An entry that aged out (media of an unanswered call) no longer passes."""
     t = fw
