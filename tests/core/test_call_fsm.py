@@ -32,6 +32,22 @@ SEQUENCES = [
         (R("BYE", 2), {"retransmit"}, "terminating"),
         (S(200, "BYE", 2), {"close_call"}, "closed"),
     ]),
+    ("a call whose INVITE has CSeq 0 (RFC 3261 8.1.1.5 allows it)", [
+        (R("INVITE", 0, True), {"open_signal", "open_media"}, "inviting"),
+        (R("INVITE", 0, True), {"retransmit"}, "inviting"),
+        (S(200, "INVITE", 0, sdp=True), {"open_media"}, "confirmed"),
+        (R("ACK", 0), set(), "confirmed"),
+        (R("INVITE", 0, True), {"stale"}, "confirmed"),
+        (R("INVITE", 1, True), {"replace_media"}, "confirmed"),
+        (S(200, "INVITE", 1, sdp=True), {"replace_media"}, "confirmed"),
+        (R("ACK", 0), {"stale"}, "confirmed"),
+        (R("BYE", 2), {"close_media"}, "terminating"),
+    ]),
+    ("an ACK from a party that sent no INVITE answers nothing", [
+        (R("INVITE", 1, True), {"open_signal", "open_media"}, "inviting"),
+        (S(200, "INVITE", 1, sdp=True), {"open_media"}, "confirmed"),
+        (R("ACK", 0, side=OUT), {"stale"}, "confirmed"),
+    ]),
     ("cancelled call", [
         (R("INVITE", 1, True), {"open_signal", "open_media"}, "inviting"),
         (S(180, "INVITE"), set(), "early"),

@@ -527,3 +527,27 @@ def test_late_invite_copy_after_the_call_ended(pgnat02):
     assert t.counters()["calls_created"] == 2
     Call(t, name="call-2").invite()
     assert t.counters()["calls_created"] == 3
+
+
+def test_call_with_cseq_0(pgnat02):
+    """CSeq 0 is a CSeq like any other (RFC 3261 8.1.1.5): the INVITE's retransmission is a
+    retransmission, the ACK answers it, and a late copy after the call's end is dropped as
+    stale like any other (it used to be taken for "no INVITE yet": the copy started a new
+    call record)."""
+    t = pgnat02
+    c = Call(t)
+    pub = c.invite(cseq=0)
+    assert c.invite(cseq=0) == pub
+    c.answer(200, "OK", 0, sdp=S.B_RTP)
+    c.ack(0)
+    assert "State: confirmed" in t.vpp.cli("show sip-alg calls")
+    c.bye(1)
+    assert gone(t)
+    inv = S.message(f"INVITE sip:bob@{S.PROXY} SIP/2.0",
+                    S.dialog(S.A, S.A_PORT, 0, "INVITE", branch="z9hG4bK-0"),
+                    S.sdp(S.A, S.A_RTP))
+    assert t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)], "pg1", 1,
+                  timeout=1.0) == []
+    assert stays_gone(t)
+    n = t.counters()
+    assert (n["calls_created"], n["calls_closed"], n["stale"]) == (1, 1, 1)

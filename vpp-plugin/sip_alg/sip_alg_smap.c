@@ -576,13 +576,16 @@ sip_alg_call_free (vlib_main_t *vm, u16 thread, u32 call_index)
       ptd->n_inbound--;
     }
   sip_alg_host_count (&ptd->calls_by_host, sip_alg_host_key (c->in_addr, c->in_fib), -1);
-  if (c->fsm.invite_cseq[0] || c->fsm.invite_cseq[1])
+  if (c->fsm.invite_sent)
     {
       /* the barrier is held: the worker that owns the table is stopped */
       u64 h = hash_memory (c->call_id, vec_len (c->call_id), 0);
       sip_alg_closed_t *cl = &ptd->closed[h & (SIP_ALG_CLOSED_N - 1)];
       cl->hash = h;
-      cl->cseq = clib_max (c->fsm.invite_cseq[0], c->fsm.invite_cseq[1]);
+      cl->cseq = 0;
+      for (u32 side = 0; side < 2; side++)
+	if (c->fsm.invite_sent & (1 << side))
+	  cl->cseq = clib_max (cl->cseq, c->fsm.invite_cseq[side]);
       cl->until = (u32) vlib_time_now (vm) + SIP_ALG_CLOSED_TTL;
     }
   hash_unset_mem (ptd->call_by_id, c->call_id);

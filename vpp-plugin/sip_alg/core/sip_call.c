@@ -46,7 +46,7 @@ sip_call_request (sip_call_fsm_t *f, const sip_call_event_t *ev, uint32_t *expir
   switch (ev->method)
     {
     case SIP_METHOD_INVITE:
-      if (f->invite_cseq[s] && ev->cseq == f->invite_cseq[s])
+      if ((f->invite_sent & side) && ev->cseq == f->invite_cseq[s])
 	{
 	  /*
 	   * The same INVITE again: while it is in progress a retransmission; after its final
@@ -67,21 +67,23 @@ sip_call_request (sip_call_fsm_t *f, const sip_call_event_t *ev, uint32_t *expir
 	  f->register_cseq = reg;
 	  f->state = SIP_CALL_INVITING;
 	  f->invite_cseq[s] = ev->cseq;
+	  f->invite_sent = side;
 	  f->invite_pending = side;
 	  return SIP_ACT_OPEN_SIGNAL | (ev->has_sdp ? SIP_ACT_OPEN_MEDIA : 0);
 	}
       /* an INVITE older than its sender's last: its UAS refuses it (500, RFC 3261 12.2.2) */
-      if (ev->cseq < f->invite_cseq[s])
+      if ((f->invite_sent & side) && ev->cseq < f->invite_cseq[s])
 	return SIP_ACT_STALE;
       /* re-INVITE: the offer replaces this side's media */
       f->invite_cseq[s] = ev->cseq;
+      f->invite_sent |= side;
       f->invite_pending |= side;
       return ev->has_sdp ? SIP_ACT_REPLACE_MEDIA : 0;
 
     case SIP_METHOD_ACK:
       /* the ACK of an older INVITE of its sender (of a challenge resent late, of a 2xx
 	 before a re-INVITE) answers nothing that still holds */
-      if (ev->cseq != f->invite_cseq[s])
+      if (!(f->invite_sent & side) || ev->cseq != f->invite_cseq[s])
 	return SIP_ACT_STALE;
       /* an answer in the ACK (offer was in the 2xx) */
       if (f->state == SIP_CALL_CONFIRMED && ev->has_sdp)

@@ -73,7 +73,8 @@ typedef struct
   uint8_t confirmed_once; /* a 2xx to an INVITE was seen: later INVITEs are re-INVITEs */
   uint8_t invite_pending; /* bit 1 << side: that side's INVITE awaits its final response */
   uint8_t bye_sent;	  /* bit 1 << side: that side sent BYE bye_cseq[side] */
-  uint32_t invite_cseq[2]; /* per side: its last INVITE, 0: none */
+  uint8_t invite_sent;	  /* bit 1 << side: that side sent an INVITE, invite_cseq[side] */
+  uint32_t invite_cseq[2]; /* per side: its last INVITE (0 is a CSeq like any other) */
   uint32_t bye_cseq[2];
   uint32_t register_cseq;
   uint32_t cancel_cseq;
