@@ -45,6 +45,44 @@ CEILING = ("The generator is the ceiling: TRex and VPP share 2 CPUs (VPP's main 
            "clocks per packet")
 
 
+def machine():
+    """The CPU model and count, for results and plots."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} vCPUs"
+
+
+def bottleneck(vpp_cpu):
+    """What limits the rates of this run, in words."""
+    if not vpp_cpu:
+        return CEILING
+    return (f"VPP is the bottleneck: its main thread on CPU 0 is capped at {vpp_cpu:.0%} of that "
+            "CPU (the kernel's CFS bandwidth control, a few ms periods), TRex's data core on "
+            "CPU 1 is not; a trial where TRex fell short of the offered load is marked so, and "
+            "the share of VPP's periods that ran into the cap is recorded per search")
+
+
+def searched(tb, search):
+    """search() with the cap's throttling over it: {result..., "vpp_throttled": share of
+    periods in which VPP used up its quota} (no key without a cap)."""
+    if tb.cap is None:
+        return search()
+    a = tb.cap.stats()
+    r = search()
+    b = tb.cap.stats()
+    periods = b["nr_periods"] - a["nr_periods"]
+    r["vpp_throttled"] = round((b["nr_throttled"] - a["nr_throttled"]) / periods, 3) \
+        if periods else None
+    return r
+
+
 def log(msg=""):
     print(msg, flush=True)
 
@@ -112,9 +150,9 @@ def profile_udp(tb, name, size, args, M):
     out["search"] = {}
     for on in (True, False):
         tb.alg(on)
-        out["search"]["alg_on" if on else "alg_off"] = M.search(
+        out["search"]["alg_on" if on else "alg_off"] = searched(tb, lambda: M.search(
             trials, args.min_load, args.max_load, args.duration, args.width, args.search_time,
-            progress=log)
+            progress=log))
     s = out["search"]
     out["ratios"] = {k: ratio(s["alg_on"][k], s["alg_off"][k]) for k in ("ndr", "pdr")}
     ndrs = [x["ndr"] for x in s.values() if x["ndr"]]
@@ -142,9 +180,9 @@ def profile_sip(tb, args, M, C):
     for on in (True, False):
         tb.alg(on)
         before = tb.vpp.counters()
-        out["search"]["alg_on" if on else "alg_off"] = M.search(
+        out["search"]["alg_on" if on else "alg_off"] = searched(tb, lambda: M.search(
             trials, args.min_load, args.max_load, args.duration, args.width, args.search_time,
-            progress=log)
+            progress=log))
         out["search"]["alg_on" if on else "alg_off"]["counters"] = C.delta(before,
                                                                          tb.vpp.counters())
     s = out["search"]
@@ -214,8 +252,17 @@ def summary(res):
                      f"clk/pkt ({alg}), NAT nodes {f['alg_on']['nat']:.1f} on / "
                      f"{f['alg_off']['nat']:.1f} off, path {f['alg_on']['total']:.1f} / "
                      f"{f['alg_off']['total']:.1f} clk/pkt (ratio {f['path_ratio_on_off']:.3f})")
-    lines.append("  " + CEILING + ".")
+    lines.append("  " + res["generator_ceiling"] + ".")
     return "\n".join(lines)
+
+
+def where(res):
+    """The machine and what limited the rates, for plot titles."""
+    tb = res["testbed"]
+    cap = tb.get("vpp_cpu_share")
+    return (f"{tb.get('cpu', tb['machine'])}; "
+            + (f"VPP capped at {cap:.0%} of a CPU (VPP-bound)" if cap
+               else "the generator is the ceiling"))
 
 
 def kp(pps):
@@ -246,7 +293,8 @@ def plots(res, out):
         ax.set_xlabel("offered load (Mpps)")
         ax.set_ylabel("loss (%)")
         ax.legend(fontsize=7)
-    fig.suptitle("TRex trials: loss vs offered load (dashed: PDR's 0.5%)")
+    fig.suptitle(f"TRex trials: loss vs offered load (dashed: PDR's 0.5%); {where(res)}",
+                 fontsize=9)
     fig.tight_layout()
     files.append(os.path.join(out, "loss_vs_load.png"))
     fig.savefig(files[-1], dpi=100)
@@ -268,7 +316,7 @@ def plots(res, out):
                                 va="bottom", fontsize=8)
     ax.set_xticks(list(xs), names)
     ax.set_ylabel("Mpps")
-    ax.set_title("NDR / PDR, ALG on vs off (labels: on/off ratio); the generator is the ceiling")
+    ax.set_title("NDR / PDR, ALG on vs off (labels: on/off ratio); " + where(res), fontsize=8)
     ax.legend(fontsize=8)
     fig.tight_layout()
     files.append(os.path.join(out, "ndr_pdr.png"))
@@ -319,6 +367,9 @@ def main():
     ap.add_argument("--ci-load", type=float, default=20e3, help="pps of the ci check's trials")
     ap.add_argument("--ci-seconds", type=float, default=3.0)
     ap.add_argument("--json", help="results file (default <out>/results.json)")
+    ap.add_argument("--vpp-cpu", type=float,
+                    help="cap VPP at this share of one CPU (e.g. 0.4) so that VPP, not TRex, "
+                         "limits the rate (make perf-trex-vpp-bound)")
     args = ap.parse_args()
     quick = args.quick or args.ci
     args.duration = args.duration or (1.0 if quick else 2.0)
@@ -348,14 +399,14 @@ def main():
     import measure as M
 
     log(f"VPP {prefix}, plugin {h.find_plugin()}, TRex {scripts}")
-    log(CEILING + ".")
+    log(bottleneck(args.vpp_cpu) + ".")
     t0 = time.monotonic()
-    res = {"generator_ceiling": CEILING,
+    res = {"generator_ceiling": bottleneck(args.vpp_cpu),
            "testbed": {"vpp": prefix, "trex": scripts, "cpus": os.cpu_count(),
-                       "machine": platform.machine(), "vpp_workers": 0,
-                       "memif_ring_slots": 16384},
+                       "machine": platform.machine(), "cpu": machine(), "vpp_workers": 0,
+                       "memif_ring_slots": 16384, "vpp_cpu_share": args.vpp_cpu},
            "settings": {k: v for k, v in vars(args).items() if k not in ("out", "json")}}
-    with T.Testbed(prefix, scripts, log=log) as tb:
+    with T.Testbed(prefix, scripts, log=log, vpp_cpu=args.vpp_cpu) as tb:
         res["testbed"]["vpp_version"] = tb.vpp.cli("show version").strip()
         if args.ci:
             res["ci"] = ci(tb, args, M, C)

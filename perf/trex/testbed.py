@@ -164,14 +164,72 @@ class TRexServer:
         shutil.rmtree(os.path.join("/var/run/dpdk", self.prefix), ignore_errors=True)
 
 
+class CpuCap:
+    """VPP's CPU time capped at `share` of one CPU with the kernel's CFS bandwidth control
+    (cgroup v1 `cpu` controller, or v2 `cpu.max`): `share` of every `period_us`, so that VPP,
+    not TRex, is what saturates. The period is short (a few ms) so a throttled VPP leaves
+    at most a few thousand packets waiting in memif's 16k-slot rings. stats(): the kernel's
+    nr_periods, nr_throttled and throttled time (ns) so far."""
+
+    def __init__(self, pid, share, period_us=2500):
+        if not 0 < share < 1:
+            raise TestbedError(f"--vpp-cpu {share}: a share of one CPU, between 0 and 1")
+        quota = int(share * period_us)
+        if quota < 1000:  # the kernel's least quota
+            period_us = int(round(1000 / share))
+            quota = 1000
+        self.share, self.period_us, self.quota_us = share, period_us, quota
+        v1 = "/sys/fs/cgroup/cpu"
+        self.v2 = not os.path.isdir(v1)
+        root = "/sys/fs/cgroup" if self.v2 else v1
+        self.root = root
+        self.dir = os.path.join(root, f"sipalg-trex-{os.getpid()}")
+        os.makedirs(self.dir, exist_ok=True)
+        if self.v2:
+            self._write("cpu.max", f"{quota} {period_us}")
+        else:
+            self._write("cpu.cfs_period_us", str(period_us))
+            self._write("cpu.cfs_quota_us", str(quota))
+        # every thread of VPP (cgroup.procs moves the whole process)
+        self._write("cgroup.procs", str(pid))
+
+    def _write(self, name, value):
+        with open(os.path.join(self.dir, name), "w") as f:
+            f.write(value)
+
+    def stats(self):
+        out = {}
+        with open(os.path.join(self.dir, "cpu.stat")) as f:
+            for line in f:
+                k, v = line.split()
+                out[k] = int(v)
+        return out
+
+    def remove(self):
+        try:
+            with open(os.path.join(self.dir, "cgroup.procs")) as f:
+                pids = f.read().split()
+            for p in pids:
+                with open(os.path.join(self.root, "cgroup.procs"), "w") as f:
+                    f.write(p)
+        except OSError:
+            pass
+        try:
+            os.rmdir(self.dir)
+        except OSError:
+            pass
+
+
 class Testbed:
     """VPP + TRex + a connected STLClient (self.client) owning both ports.
 
     Use as a context manager; `alg(True|False)` turns the ALG on or off on both interfaces of
     the same VPP, so ALG-on and ALG-off trials share one VPP and one TRex."""
 
-    def __init__(self, vpp_prefix, trex_scripts, sessions=200000, log=print):
+    def __init__(self, vpp_prefix, trex_scripts, sessions=200000, log=print, vpp_cpu=None):
+        """vpp_cpu: cap VPP at this share of one CPU (CpuCap), None: no cap."""
         self.vpp = MemifVPP(vpp_prefix)
+        self.vpp_cpu, self.cap = vpp_cpu, None
         self.trex = TRexServer(trex_scripts, os.path.join(self.vpp.dir, "memif.sock"),
                                self.vpp.dir)
         self.sessions = sessions
@@ -218,6 +276,9 @@ class Testbed:
             if out and not re.match(r"^memif\d+/\d+$", out):  # `create interface` names it
                 raise TestbedError(f"{c}: {out}")
         self.alg(True)
+        if self.vpp_cpu:
+            self.cap = CpuCap(v.proc.pid, self.vpp_cpu)
+            self.log(f"VPP capped at {self.cap.quota_us} us of CPU every {self.cap.period_us} us")
         self.log(f"VPP up in {v.dir}; starting TRex from {self.trex.scripts}")
         self.trex.start()
         self._connect()
@@ -265,6 +326,9 @@ class Testbed:
         self.log(f"TRex {c.get_server_version().get('version', '?')} connected, links up")
 
     def close(self):
+        if self.cap is not None:
+            self.cap.remove()
+            self.cap = None
         if self.client is not None:
             try:
                 self.client.stop(ports=[0, 1])
