@@ -190,9 +190,9 @@ def test_calls_spread_sdp_and_media_on_the_address(pgnat02):
 
 
 def test_bye_gives_the_pair_back_to_its_address(pgnat02):
-    """Two addresses, two calls of one phone (one thread): one on each; the first call's
-    BYE gives its pair back to its own address (the other's count stays), the pinhole on it
-    goes, and the next call takes the freed pair, on that address, again."""
+    """Two addresses, two calls of one phone (one thread): one on each; each call's BYE
+    gives its pair back to its own address's pool (the other's count stays), the pinhole on
+    it goes, and the thread's next call is on the first address again."""
     t = pgnat02
     set_media(t, MEDIA[:2])
     a, b = Call(t, 1), Call(t, 2)
@@ -218,6 +218,12 @@ def test_bye_gives_the_pair_back_to_its_address(pgnat02):
     assert addr_c == addr_a and use(t) == {addr_a: 1, addr_b: 1}
     c.answer()
     assert media_through(t, c, addr_c, pub_c, S.A_RTP + 20)
+    # the other address's call ends: its own pool gives the pair back, the first keeps c's
+    b.bye(2)
+    assert wait_for(lambda: use(t) == {addr_a: 1, addr_b: 0}), use(t)
+    c.bye(2)
+    assert wait_for(lambda: use(t) == {addr_a: 0, addr_b: 0}), use(t)
+    assert api_get(t).in_use[:2] == [0, 0]
 
 
 def test_reoffer_keeps_the_address(pgnat02):

@@ -258,6 +258,9 @@ vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 			  rmp->server_port[i] = sam->server_port[i];
 			}
 		      rmp->one_way_media = sam->one_way_media;
+		      rmp->n_media_addresses = sam->n_media_addrs;
+		      for (u32 i = 0; i < sam->n_media_addrs; i++)
+			ip4_address_encode (&sam->media_addrs[i], rmp->media_addresses[i]);
 		    }));
 }
 
