@@ -185,7 +185,10 @@ def burst(t, name, iface, pkts, done, timeout=120.0):
     t.vpp.cli_ok(f"packet-generator enable-stream {name}")
     while not done():
         if time.monotonic() - t0 > timeout:
-            raise RuntimeError(f"{name}: not done after {timeout} s")
+            v = t.vpp
+            raise RuntimeError(f"{name}: not done after {timeout} s\n" + "\n".join(
+                v.cli(c) for c in ("show errors", "show sip-alg main-thread",
+                                   "show sip-alg config", "show interface")))
         time.sleep(0.01)
     dt = time.monotonic() - t0
     t.vpp.cli_ok(f"packet-generator delete {name}")
@@ -210,6 +213,12 @@ def run(prefix, n, nat_plugin_dir=None, n_media=0, heap="512M"):
             v.cli_ok(f"nat44 add address {a}")
         if n_media:
             v.cli_ok("set sip-alg media-addresses " + " ".join(res["media_addresses"]))
+        # the phones: past 12,000 calls they are in 192.168.2.0/24 and on, off pg0's own
+        # network: attached routes through pg0 for those (their neighbours are static)
+        nets = sorted({host(k * PER_HOST).rsplit(".", 1)[0]
+                       for k in range(0, (n + PER_HOST - 1) // PER_HOST)})
+        for net in nets[1:]:
+            v.cli_ok(f"ip route add {net}.0/24 via pg0")
         for k in range(0, (n + PER_HOST - 1) // PER_HOST):
             v.cli_ok(f"ip neighbor pg0 {host(k * PER_HOST)} {t.A_MAC}")
         heap0 = heap_used(v)
@@ -337,7 +346,8 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
-    outlived = [r["calls"] for r in out if r["left_5s"] and not r["left_5s"][0]]
+    outlived = [r["calls"] for r in out
+                if r["left_5s"] and not r["left_5s"][0] and r["left_5s"][1]]
     if outlived:
         sys.exit(f"entries outlived their calls (runs of {outlived} calls): "
                  "`left_5s` in the JSON")
