@@ -18,7 +18,17 @@ time went (barrier, NAT44-ED's static mapping handler). A teardown still not don
 after the BYEs counts the calls and entries left then (`left_5s`); entries left with every
 call closed outlived their calls, and the benchmark exits non-zero (after the JSON).
 
-Usage: perf/call_bench.py [--calls 1000,10000] [--json FILE]
+Media on public addresses of their own (--media-addresses N): N addresses 203.0.113.20.. in
+pg1's network, with the media range 10000-65535 on each (27,768 pairs an address), so the pool
+holds more calls than one address can. pg needs no route or neighbour for them (the packets
+it plays reach pg1 whatever their destination); on a real network NAT44-ED answers ARP for
+one on the outside network while a pinhole uses it. The phones' signaling needs NAT44-ED
+ports too: one pool address has at most ~64,000 towards the one proxy, so a run of more than
+SIG_PER_ADDRESS calls gets more pool addresses (203.0.113.11, ...), and each call's answer
+goes to the public address its INVITE left by. --heap sets VPP's main heap (512M by default;
+100,000 calls need more).
+
+Usage: perf/call_bench.py [--calls 1000,10000] [--media-addresses N] [--heap 4G] [--json FILE]
 """
 
 import argparse
@@ -39,6 +49,10 @@ from pgnat import PgNat  # noqa: E402
 from scapy.all import wrpcap  # noqa: E402
 
 PER_HOST = 50  # calls per inside phone address (distinct SIP and RTP ports)
+# phones' signaling per NAT44-ED pool address: towards the one proxy an address has ~64,500
+# ports, and NAT44-ED tries 10 random ones per session: at 25,000 (39% full) it finds one
+SIG_PER_ADDRESS = 25000
+MEDIA_RANGE = "10000-65535"  # on each media address (--media-addresses)
 # seconds after the BYEs at which what is left is counted (teardown takes 2-4 s): an entry
 # still there with every call closed outlived its call
 LEFT_AFTER = 5.0
@@ -63,6 +77,11 @@ def tx(v, iface):
     return int(m.group(1)) if m else 0
 
 
+def rx(v, iface):
+    m = re.search(r"rx packets\s+(\d+)", v.cli(f"show interface {iface}"))
+    return int(m.group(1)) if m else 0
+
+
 def entries_in_use(v):
     return int(re.search(r"max-entries \d+ \((\d+) in use\)", v.cli("show sip-alg config"))
                .group(1))
@@ -75,8 +94,9 @@ def heap_used(v):
     return float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2)]
 
 
-def read_pcap_udp(path):
-    """(sport, payload) of each UDP frame of a pcap (Ethernet, IPv4 without options)."""
+def read_pcap_frames(path):
+    """(source address, sport, payload) of each UDP frame of a pcap (Ethernet, IPv4 without
+    options)."""
     out = []
     with open(path, "rb") as f:
         data = f.read()
@@ -86,8 +106,31 @@ def read_pcap_udp(path):
         fr = data[off + 16:off + 16 + n]
         off += 16 + n
         if len(fr) >= 42 and fr[23] == 17:
-            out.append((struct.unpack("!H", fr[34:36])[0], fr[42:]))
+            out.append((".".join(str(b) for b in fr[26:30]), struct.unpack("!H", fr[34:36])[0],
+                        fr[42:]))
     return out
+
+
+def read_pcap_udp(path):
+    """(sport, payload) of each UDP frame of a pcap (Ethernet, IPv4 without options)."""
+    return [(sport, payload) for _, sport, payload in read_pcap_frames(path)]
+
+
+def media_addresses(n):
+    """The first n media addresses of the benchmark: 203.0.113.20, ..."""
+    return [f"203.0.113.{20 + k}" for k in range(n)]
+
+
+def pool_addresses(calls):
+    """NAT44-ED's pool for that many phones: S.PUB, then 203.0.113.11, ..."""
+    n = max(1, -(-calls // SIG_PER_ADDRESS))
+    return [S.PUB] + [f"203.0.113.{11 + k}" for k in range(n - 1)]
+
+
+def rss_bytes(v):
+    """VPP's resident memory (bytes), from /proc."""
+    with open(f"/proc/{v.proc.pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) * 1024
 
 
 def resent(v):
@@ -98,37 +141,57 @@ def resent(v):
     return c["sig_moved"] + c["port_clash"] + c["held_full"]
 
 
-def invites_out(t, name, frames, write, timeout=300.0):
+STALL = 2.0  # s without an INVITE more out, all of them in VPP: the rest was dropped
+
+
+def invites_out(t, name, frames, write, timeout=300.0, seen=None, rounds=None):
     """Play the INVITEs {call id: frame} from pg0 as fast as pg sends them, and wait until
     each one left by pg1. A phone whose NAT44-ED port is the public port of another
     pinhole has its INVITE dropped once while the ALG moves its signaling to a port of its
     own (sig_moved), one whose media pair clashed with such a port too (port_clash), and
     INVITEs beyond max-held are dropped (held_full); those are sent
-    again, as the phones would, until all are out (at most 8 rounds). write(path, frames)
-    makes a pcap. Returns (seconds until the first burst was out or dropped, {call id:
-    public signaling port}, INVITEs dropped and sent again)."""
+    again, as the phones would, until all are out (at most 8 rounds); so are INVITEs
+    dropped where the ALG does not count them (NAT44-ED finding no free port for a phone
+    after its 10 tries): a round ends when every INVITE left or was counted, or when all are
+    in VPP and none more left for STALL s. write(path, frames) makes a pcap. Returns
+    (seconds until the first burst was out or dropped, {call id: public signaling port},
+    INVITEs dropped and sent again as the counters say); seen, a dict, gets {call id: (public
+    signaling address, the SDP's c= address)}; rounds, a list, the INVITEs each round
+    sent."""
     v = t.vpp
     pub, todo, first, dropped0 = {}, dict(frames), None, resent(v)
     for rnd in range(8):
         cap, src = f"{v.dir}/{name}-{rnd}-out.pcap", f"{v.dir}/{name}-{rnd}.pcap"
-        base, d0 = tx(v, "pg1"), resent(v)
+        base, d0, in0 = tx(v, "pg1"), resent(v), rx(v, "pg0")
+        if rounds is not None:
+            rounds.append(len(todo))
         write(src, list(todo.values()))
         v.cli_ok(f"packet-generator capture pg1 pcap {cap} count {len(todo)}")
         v.cli_ok(f"packet-generator new pcap {src} source pg0 name {name}{rnd}")
         t0 = time.monotonic()
         v.cli_ok(f"packet-generator enable-stream {name}{rnd}")
-        while tx(v, "pg1") - base + resent(v) - d0 < len(todo):
-            if time.monotonic() - t0 > timeout:
+        done, t_done = 0, t0
+        while done < len(todo):
+            now = time.monotonic()
+            if now - t0 > timeout:
                 raise RuntimeError(f"{name}: INVITEs not out after {timeout} s")
+            if now - t_done > STALL and rx(v, "pg0") - in0 >= len(todo):
+                break  # the rest was dropped uncounted: sent again next round
             time.sleep(0.01)
+            n = tx(v, "pg1") - base + resent(v) - d0
+            if n > done:
+                done, t_done = n, time.monotonic()
         if first is None:
-            first = time.monotonic() - t0
+            first = t_done - t0
         v.cli_ok(f"packet-generator delete {name}{rnd}")
         v.cli("packet-generator capture pg1 disable")
-        for sport, payload in read_pcap_udp(cap):
+        for src, sport, payload in read_pcap_frames(cap):
             m = re.search(rb"Call-ID: call-(\d+)@", payload)
             if m:
                 pub[int(m.group(1))] = sport
+                if seen is not None:
+                    c = re.search(rb"\nc=IN IP4 ([\d.]+)", payload)
+                    seen[int(m.group(1))] = (src, c.group(1).decode() if c else None)
         todo = {i: f for i, f in todo.items() if i not in pub}
         if not todo:
             break
@@ -145,26 +208,44 @@ def burst(t, name, iface, pkts, done, timeout=120.0):
     t.vpp.cli_ok(f"packet-generator enable-stream {name}")
     while not done():
         if time.monotonic() - t0 > timeout:
-            raise RuntimeError(f"{name}: not done after {timeout} s")
+            v = t.vpp
+            raise RuntimeError(f"{name}: not done after {timeout} s\n" + "\n".join(
+                v.cli(c) for c in ("show errors", "show sip-alg main-thread",
+                                   "show sip-alg config", "show interface")))
         time.sleep(0.01)
     dt = time.monotonic() - t0
     t.vpp.cli_ok(f"packet-generator delete {name}")
     return dt
 
 
-def run(prefix, n, nat_plugin_dir=None):
-    res = {"calls": n}
+def run(prefix, n, nat_plugin_dir=None, n_media=0, heap="512M"):
+    res = {"calls": n, "media_addresses": media_addresses(n_media),
+           "pool_addresses": pool_addresses(n), "heap": heap}
     with PgNat(prefix, alg=True, sessions=max(4 * n, 10000),
-               nat_plugin_dir=nat_plugin_dir) as t:
+               nat_plugin_dir=nat_plugin_dir, main_heap=heap) as t:
         v = t.vpp
         res["nat_plugin"] = v.loaded_nat_plugin()
         # every INVITE of the burst held at once (the default bound, 512, would drop the
         # rest: the benchmark does not retransmit)
+        # no timer ends a call or its media while the run plays (the calls send no media:
+        # past 120 s of it the media inactivity timer would close every call's media at
+        # once, in one aging pass)
         for c in ["set sip-alg ports udp 5060", f"set sip-alg max-calls {n + 100}",
+                  "set sip-alg timeouts signaling 3600 media-inactivity 0 max-duration 0",
                   f"set sip-alg max-held {n}",
                   f"set sip-alg security max-entries {8 * n}",
-                  "set sip-alg media-ports 20000-59999"]:
+                  "set sip-alg media-ports " + (MEDIA_RANGE if n_media else "20000-59999")]:
             v.cli_ok(c)
+        for a in res["pool_addresses"][1:]:
+            v.cli_ok(f"nat44 add address {a}")
+        if n_media:
+            v.cli_ok("set sip-alg media-addresses " + " ".join(res["media_addresses"]))
+        # the phones: past 12,000 calls they are in 192.168.2.0/24 and on, off pg0's own
+        # network: attached routes through pg0 for those (their neighbours are static)
+        nets = sorted({host(k * PER_HOST).rsplit(".", 1)[0]
+                       for k in range(0, (n + PER_HOST - 1) // PER_HOST)})
+        for net in nets[1:]:
+            v.cli_ok(f"ip route add {net}.0/24 via pg0")
         for k in range(0, (n + PER_HOST - 1) // PER_HOST):
             v.cli_ok(f"ip neighbor pg0 {host(k * PER_HOST)} {t.A_MAC}")
         heap0 = heap_used(v)
@@ -175,10 +256,19 @@ def run(prefix, n, nat_plugin_dir=None):
             sip, rtp = ports(i)
             invites[i] = t.udp("pg0", host(i), sip, S.PROXY, S.PROXY_PORT,
                                cid(S.invite(a=host(i), a_port=sip, rtp=rtp), i))
-        res["invite_s"], pub, res["resent"] = invites_out(t, "invite", invites, wrpcap)
+        seen, res["invite_rounds"] = {}, []
+        res["invite_s"], pub, res["resent"] = invites_out(t, "invite", invites, wrpcap,
+                                                          seen=seen,
+                                                          rounds=res["invite_rounds"])
+        # where the calls' signaling left from and their media went (the INVITEs' c=)
+        res["signaling"], res["sdp_c"] = {}, {}
+        for a, c in seen.values():
+            res["signaling"][a] = res["signaling"].get(a, 0) + 1
+            res["sdp_c"][c] = res["sdp_c"].get(c, 0) + 1
+        sig = {i: seen[i][0] for i in pub}
 
-        answers = [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub[i],
-                         cid(S.response(200, "OK", "INVITE", 1, S.PUB, pub[i],
+        answers = [t.udp("pg1", S.PROXY, S.PROXY_PORT, sig[i], pub[i],
+                         cid(S.response(200, "OK", "INVITE", 1, sig[i], pub[i],
                                         body=S.sdp(S.B, 4000 + 2 * (i % 1000))), i))
                    for i in range(n)]
         base = tx(v, "pg0")
@@ -193,6 +283,10 @@ def run(prefix, n, nat_plugin_dir=None):
 
         time.sleep(1.5)  # the process node's last batch
         res["entries_up"] = entries_in_use(v)
+        res["media_in_use"] = re.search(r"^media-addresses.*$", v.cli("show sip-alg config"),
+                                        re.M).group(0)
+        res["rss_up"] = rss_bytes(v)
+        res["heap_up"] = heap_used(v)
         res["heap_per_call"] = (heap_used(v) - heap0) / n
         alg = v.cli("show sip-alg memory")
         tot = lambda s: int(re.search(r"total (\d+) bytes", s).group(1))  # noqa: E731
@@ -205,8 +299,8 @@ def run(prefix, n, nat_plugin_dir=None):
             sip, _ = ports(i)
             byes.append(t.udp("pg0", host(i), sip, S.PROXY, S.PROXY_PORT,
                               cid(S.request("BYE", host(i), sip, 2), i)))
-            byes.append(t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, pub[i],
-                              cid(S.response(200, "OK", "BYE", 2, S.PUB, pub[i]), i)))
+            byes.append(t.udp("pg1", S.PROXY, S.PROXY_PORT, sig[i], pub[i],
+                              cid(S.response(200, "OK", "BYE", 2, sig[i], pub[i]), i)))
         # pg plays one interface per stream: the BYEs, then their answers, both streams
         # made before the clock starts
         d = v.dir
@@ -244,6 +338,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", default="1000,10000")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--media-addresses", type=int, default=0, metavar="N",
+                    help="media on N public addresses of their own (203.0.113.20..., "
+                         f"{MEDIA_RANGE} on each), at most 16")
+    ap.add_argument("--heap", default="512M", help="VPP's main heap size (512M)")
     ap.add_argument("--nat-plugin-dir", default=None,
                     help="load this directory's nat_plugin.so instead of VPP's (a patched "
                          "NAT44-ED: make nat-patched)")
@@ -253,7 +351,7 @@ def main():
         sys.exit(why or "plugin not built: make plugin")
     out = []
     for n in (int(x) for x in args.calls.split(",")):
-        r = run(prefix, n, args.nat_plugin_dir)
+        r = run(prefix, n, args.nat_plugin_dir, args.media_addresses, args.heap)
         out.append(r)
         print(f"\n{n} calls: setup {r['setup_calls_per_s']:.0f} calls/s (INVITE burst "
               f"{r['invite_s']:.2f} s, 200 {r['answer_s']:.2f} s, ACK {r['ack_s']:.2f} s), "
@@ -261,6 +359,10 @@ def main():
               f"whole calls {r['calls_per_s']:.0f}/s; NAT44-ED: {r['nat_plugin']}")
         print(f"  up: {r['entries_up']} server-map entries; heap (ALG + NAT44-ED) "
               f"{r['heap_per_call']:.0f} B per call; ALG state {r['alg_per_call']:.0f} B per call")
+        print(f"  INVITEs' c= {r['sdp_c']}; signaling from {r['signaling']}; INVITEs sent "
+              f"per round {r['invite_rounds']}")
+        print(f"  {r['media_in_use']}; main heap {r['heap_up'] / 2 ** 20:.0f} MB used of "
+              f"{r['heap']}, VPP RSS {r['rss_up'] / 2 ** 20:.0f} MB")
         print("  " + r["alg_memory"].strip().replace("\n", "\n  "))
         print("  main thread, after setup:\n    " +
               r["main_thread_setup"].strip().replace("\n", "\n    "))
@@ -273,7 +375,8 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
-    outlived = [r["calls"] for r in out if r["left_5s"] and not r["left_5s"][0]]
+    outlived = [r["calls"] for r in out
+                if r["left_5s"] and not r["left_5s"][0] and r["left_5s"][1]]
     if outlived:
         sys.exit(f"entries outlived their calls (runs of {outlived} calls): "
                  "`left_5s` in the JSON")

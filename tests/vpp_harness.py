@@ -93,7 +93,7 @@ unix {{ nodaemon cli-listen {d}/cli.sock runtime-dir {d} log {d}/vpp.log full-co
 socksvr {{ socket-name {d}/api.sock }}
 statseg {{ socket-name {d}/stats.sock size 32m page-size 4k }}
 api-segment {{ prefix {prefix} }}
-memory {{ main-heap-size 512M main-heap-page-size 4k }}
+memory {{ main-heap-size {main_heap} main-heap-page-size 4k }}
 buffers {{ buffers-per-numa 8192 page-size {buffer_pages} }}
 physmem {{ max-size 128m }}
 cpu {{ {cpu} }}
@@ -152,10 +152,13 @@ def cpu_stanza(workers):
 class VPP:
     """One VPP process. Use as a context manager."""
 
-    def __init__(self, prefix, workers=0, tmpdir=None, buffer_pages="4k", nat_plugin_dir=None):
+    def __init__(self, prefix, workers=0, tmpdir=None, buffer_pages="4k", nat_plugin_dir=None,
+                 main_heap="512M"):
         """buffer_pages: page size of the buffer memory ("4k": no hugepages needed; "2M" as
         in production, needs free hugepages). nat_plugin_dir: a directory with another
-        nat_plugin.so (vpp-plugin/patches/build-nat-plugin.sh), loaded instead of VPP's."""
+        nat_plugin.so (vpp-plugin/patches/build-nat-plugin.sh), loaded instead of VPP's.
+        main_heap: the main heap's size (startup.conf's memory main-heap-size)."""
+        self.main_heap = main_heap
         self.prefix = prefix
         self.nat_plugin_dir = nat_plugin_dir
         self.workers = workers
@@ -179,6 +182,7 @@ class VPP:
             f.write(STARTUP.format(
                 d=self.dir, prefix="sipalg%d" % os.getpid() + os.path.basename(self.dir)[-6:],
                 cpu=cpu, plugin_dir=PLUGIN_DIR, buffer_pages=self.buffer_pages,
+                main_heap=self.main_heap,
                 nat_path=self.nat_path()))
         cmd = [os.path.join(self.prefix, "bin", "vpp"), "-c", conf]
         if online:

@@ -700,9 +700,10 @@ class LimitsModel(_Model):
         "connection untouched (tcp_conn_full)."))
     media_ports: MediaPorts = Field(D.MEDIA_PORTS, description=(
         "Public ports of media pinholes: pairs of an even RTP port and the RTCP port above "
-        "it, shared by all threads. The first port is even; no static mapping's external "
-        "port of a pool address lies in the range. Used up: an offer passes with its port "
-        "untouched (no_media_port)."))
+        "it, shared by all threads, the whole range on each of sip_alg.media.addresses. The "
+        "first port is even; no static mapping's external port of a pool or media address "
+        "lies in the range. Used up: an offer passes with its port untouched "
+        "(no_media_port)."))
     tcp_reassembly: _int_t(D.TCP_REASSEMBLY_MIN, D.TCP_REASSEMBLY_MAX) = Field(
         D.TCP_REASSEMBLY, description=(
             "Bytes of an incomplete SIP over TCP message kept per direction of a "
@@ -865,6 +866,48 @@ Servers = _unique_list_t(Server, "must be a list of inside-address:port entries"
                          lambda e: f"{e[0]}:{e[1]} listed twice", D.MAX_SERVERS, "servers")
 
 
+def _media_address(v):
+    """A public address of media pinholes (sip_alg_set_media_addresses): a unicast host
+    address, refused as the plugin refuses it."""
+    try:
+        a = ipaddress.IPv4Address(v) if isinstance(v, str) else None
+    except ValueError:
+        a = None
+    if a is None:
+        _fail(f"must be an IPv4 address, got {v!r}")
+    first = a.packed[0]
+    why = ("not a host's address (0.0.0.0/8)" if first == 0 else
+           "a loopback address" if first == 127 else
+           "a multicast address" if 224 <= first < 240 else
+           "the broadcast address" if a == ipaddress.IPv4Address("255.255.255.255") else
+           "a reserved address (240.0.0.0/4)" if first >= 240 else None)
+    if why:
+        _fail(f"{a} is {why}: media pinholes need public unicast addresses")
+    return a
+
+
+MediaAddress = Annotated[ipaddress.IPv4Address, PlainValidator(_media_address)]
+MediaAddresses = _unique_list_t(MediaAddress, "must be a list of IPv4 addresses", True,
+                                lambda a: f"{a} listed twice", D.MAX_MEDIA_ADDRESSES,
+                                "addresses")
+
+
+class MediaModel(_Model):
+    """Where media pinholes are opened (`set sip-alg media-addresses`, API
+    `sip_alg_set_media_addresses`)."""
+    addresses: MediaAddresses = Field([], description=(
+        "Public addresses of media pinholes, at most 16. Each has the whole "
+        "sip_alg.limits.media_ports range, so the pool holds addresses x pairs (one address: "
+        "about 10,000 calls with the default range); calls spread over them, a call's "
+        "streams all on one address, which a re-offer keeps. The SDP's connection addresses "
+        "(c=, a=rtcp) carry it, Via, Contact and o= the signaling's public address. They "
+        "must reach VPP's outside interface: route them to the firewall (NAT44-ED answers ARP "
+        "for one on the outside network only while a pinhole uses it). Best not pool "
+        "addresses (NAT44-ED's own sessions take ports there) nor an interface's. The list "
+        "changes only while no call holds a media port. []: the public address NAT44-ED gave "
+        "the call's signaling."))
+
+
 InterfaceNames = _list_t(Annotated[str, WrapValidator(
     lambda v, h: h(v) if isinstance(v, str) else _fail(f"must be an interface name, got {v!r}"))],
     "must be a list of interface names")
@@ -881,6 +924,8 @@ class SipAlgModel(_Model):
     ports: Optional[PortsModel] = Field(None, description="Where SIP is looked for (below).")
     timeouts: Optional[TimeoutsModel] = Field(None, description="Timers (below).")
     limits: Optional[LimitsModel] = Field(None, description="Table sizes (below).")
+    media: Optional[MediaModel] = Field(None, description=(
+        "Public addresses of media pinholes (below)."))
     media_other_hosts: Bool = Field(False, description=(
         "true: media pinholes also for another inside host an inside party's SDP names (a "
         "media server or gateway beside a PBX), on the network of the interface the message "
@@ -904,7 +949,8 @@ class SipAlgModel(_Model):
         self._servers_explicit = self.servers is not None
         self._fill(
             ports=self.ports or PortsModel(), timeouts=self.timeouts or TimeoutsModel(),
-            limits=self.limits or LimitsModel(), security=self.security or SecurityModel(),
+            limits=self.limits or LimitsModel(), media=self.media or MediaModel(),
+            security=self.security or SecurityModel(),
             validation=self.validation or ValidationModel(),
             servers=[] if self.servers is None else [tuple(x) for x in self.servers])
 
@@ -1110,9 +1156,18 @@ def _semantics(ctx, cfg):
                     f"same external endpoint as nat44.static_mappings[{ext_seen[key]}]")
         ext_seen[key] = i
         lo, hi = cfg.sip_alg.limits.media_ports
-        if cfg.sip_alg.enabled and lo <= m.external[1] <= hi and m.external[0] in pool:
+        if cfg.sip_alg.enabled and lo <= m.external[1] <= hi and \
+                m.external[0] in pool + list(cfg.sip_alg.media.addresses):
+            where = "a pool" if m.external[0] in pool else "a sip_alg.media"
             ctx.err(f"nat44.static_mappings[{i}].external",
-                    f"port {m.external[1]} is inside sip_alg.limits.media_ports {lo}-{hi}")
+                    f"port {m.external[1]} is inside sip_alg.limits.media_ports {lo}-{hi} on "
+                    f"{where} address")
+    for i, a in enumerate(cfg.sip_alg.media.addresses):
+        for n, itf in cfg.interfaces.items():
+            if itf.address and a == itf.address.ip:
+                ctx.err(f"sip_alg.media.addresses[{i}]",
+                        f"{a} is the address of interfaces.{n}: media pinholes need addresses "
+                        f"of their own")
     if cfg.sip_alg.interfaces is not None:
         for i, n in enumerate(cfg.sip_alg.interfaces):
             if n not in names:

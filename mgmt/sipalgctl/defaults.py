@@ -14,6 +14,7 @@ TCP_PORT = 5060  # SIP_ALG_DEFAULT_TCP_PORT: SIP over TCP inspected out of the b
 TLS_PORT = 5061  # SIP_ALG_TLS_PORT: SIP over TLS passes untouched, counted (tls)
 MAX_PORTS = 8  # SIP_ALG_MAX_PORTS: UDP and TCP ports each
 MAX_SERVERS = 16  # SIP_ALG_MAX_SERVERS: published SIP servers (sip_alg_set_servers)
+MAX_MEDIA_ADDRESSES = 16  # SIP_ALG_MAX_MEDIA_ADDRS (sip_alg_set_media_addresses)
 SIGNALING = 120  # seconds
 MEDIA = 60
 CALL = 7200

@@ -284,6 +284,8 @@ def _sip_alg(st, key_of, interfaces, mappings, warn):
     s["timeouts"] = {k: g[k] for k in (*P.TIMEOUTS, *P.CALL_TIMERS, *P.ONE_WAY)}
     s["limits"] = {"max_calls": g["max_calls"], "media_ports": "%d-%d" % g["media_ports"],
                    "tcp_reassembly": g["tcp_reassembly"]}
+    if g.get("media_addresses"):
+        s["media"] = {"addresses": list(g["media_addresses"])}
     s["media_other_hosts"] = g["media_other_hosts"]
     sec = {k: g[k] for k in P.SECURITY + P.HOST_LIMITS}
     sec["inside_media_ports"] = "%d-%d" % sec["inside_media_ports"]

@@ -52,7 +52,8 @@ Besides each key's own bounds, `check` refuses
 - a pool address that is an interface's; an inside interface whose table has no NAT address
   of its own and none without `vrf`;
 - two static mappings with the same protocol and external endpoint; a static mapping's
-  external port inside `sip_alg.limits.media_ports` on a pool address;
+  external port inside `sip_alg.limits.media_ports` on a pool address or a
+  `sip_alg.media.addresses` address; a media address that is an interface's;
 - an odd first media port (the plugin starts the range on an even port);
 - `sip_alg.interfaces` naming an interface not in the file or of role none; a published
   server on a port that is not one of the ALG's SIP ports; more published servers from the
@@ -89,6 +90,9 @@ TYPES = {
     "_ip4_if": lambda c, tp: ("IPv4 address/length", "a.b.c.d/n"),
     "_endpoint": lambda c, tp: ("address:port", "IPv4 address, port 1-65535"),
     "_server": lambda c, tp: ("address:port", "an inside host's IPv4 address, port 1-65535"),
+    "_media_address": lambda c, tp: (
+        "IPv4 address", "a public unicast address: not 0.0.0.0/8, 127.0.0.0/8, 224.0.0.0/4, "
+                        "240.0.0.0/4"),
     "_media_ports": lambda c, tp: (
         "port range", f"lo-hi: {D.MEDIA_PORT_MIN} <= lo < hi <= 65535, at least "
                       f"{D.MEDIA_PORTS_MIN_COUNT} ports", lambda v: _range(*v)),

@@ -341,6 +341,7 @@ def config(c):
                                        "max_duration", "one_way_media")},
         "limits": {"max_calls": a["max_calls"], "media_ports": _range(a["media_ports"]),
                    "tcp_reassembly": a["tcp_reassembly"]},
+        "media": {"addresses": list(a["media_addresses"])},
         "media_other_hosts": a["media_other_hosts"],
         "servers": [f"{addr}:{port}" for addr, port in a["servers"]],
         "security": {**{k: a[k] for k in P.SECURITY[:-1]},

@@ -43,10 +43,12 @@ REQUIRED = ("sip_alg_interface_enable_disable", "sip_alg_set_ports", "sip_alg_se
             "sip_alg_set_servers",  # API 0.8.0: published SIP servers, in get_config too
             # API 0.10.0: the one-way media check, in get_config too; media streams in the
             # calls details
-            "sip_alg_set_one_way_media")
+            "sip_alg_set_one_way_media",
+            # API 0.11.0: media on several public addresses, in get_config too
+            "sip_alg_set_media_addresses", "sip_alg_get_media_addresses")
 # API 0.9.0: inside_vrf and outside_vrf in the server-map, calls and sessions details
 # the plugin's API version that has every message of REQUIRED and every field sipalgctl reads
-API_NEEDED = "0.10.0"
+API_NEEDED = "0.11.0"
 
 
 class Unreachable(Exception):

@@ -128,6 +128,7 @@ class RewriteCfg(C.Structure):
         ("media", C.POINTER(MediaXlate)),
         ("n_media", C.c_uint32),
         ("site_mask", C.c_uint32),
+        ("media_ip", C.c_uint32),
     ]
 
 
@@ -414,10 +415,12 @@ class Rewritten:
         self.check_input_unchanged()
 
 
-def rewrite(p, xlates=(), media=(), site_mask=None, out_cap=None, max_edits=MAX_EDITS):
+def rewrite(p, xlates=(), media=(), site_mask=None, out_cap=None, max_edits=MAX_EDITS,
+            media_ip=None):
     """Plan and apply a rewrite of a Parsed message, in the buffer it was parsed in.
 
-    The output capacity is out_cap, by default exactly msg_len + plan.delta."""
+    The output capacity is out_cap, by default exactly msg_len + plan.delta; media_ip: the
+    SDP connection sites' address (sip_rewrite_cfg_t.media_ip), None: 0."""
     xl = (Xlate * max(len(xlates), 1))()
     for i, (fi, fp, ti, tp) in enumerate(xlates):
         xl[i] = Xlate(ip2int(fi), ip2int(ti), fp, tp)
@@ -425,7 +428,8 @@ def rewrite(p, xlates=(), media=(), site_mask=None, out_cap=None, max_edits=MAX_
     for i, (rtp, rtcp) in enumerate(media):
         mx[i] = MediaXlate(rtp, rtcp)
     cfg = RewriteCfg(xl, len(xlates), mx, len(media),
-                     (1 << 17) - 1 if site_mask is None else site_mask)
+                     (1 << 17) - 1 if site_mask is None else site_mask,
+                     ip2int(media_ip) if media_ip else 0)
     edits = (Edit * max(max_edits, 1))()
     plan = Plan()
     buf = p.buf

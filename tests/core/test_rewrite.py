@@ -249,6 +249,70 @@ def test_rewrite_rtcp_mux_and_port_zero():
     assert got == [(4000, 4000), (0, 0)]  # a disabled stream keeps port 0
 
 
+MEDIA = "203.0.113.21"
+
+
+def test_media_ip_on_sdp_connection_sites_only():
+    """media_ip: c= (session and media level) and the a=rtcp address take the media
+    address; o=, Via, Contact, From, Call-ID keep the signaling translation; the ports are
+    the media table's as without it; Content-Length follows the longer body."""
+    body = sdp(b"c=IN IP4 192.168.1.1", b"t=0 0", b"m=audio 3000 RTP/AVP 0",
+               b"c=IN IP4 192.168.1.1", b"a=rtcp:3001 IN IP4 192.168.1.1",
+               b"m=video 3002 RTP/AVP 31")
+    data = invite([b"Contact: <sip:a@192.168.1.1:2000>"], body)
+    out, plan = rewrite(data, [(IN, 2000, PUB, 2222)], media=[(40000, 40001), (40002, 40003)],
+                        media_ip=MEDIA)
+    q = sipcore.parse(out)
+    assert (q.result, q.sites_result) == ("OK", "OK")
+    head, _, new_body = out.partition(b"\r\n\r\n")
+    assert b"Via: SIP/2.0/UDP 203.0.113.10:2222;" in head
+    assert b"Contact: <sip:a@203.0.113.10:2222>" in head
+    assert b"From: <sip:a@203.0.113.10:2222>" in head and b"Call-ID: x1@203.0.113.10" in head
+    assert new_body == sdp(b"c=IN IP4 203.0.113.21", b"t=0 0", b"m=audio 40000 RTP/AVP 0",
+                           b"c=IN IP4 203.0.113.21", b"a=rtcp:40001 IN IP4 203.0.113.21",
+                           b"m=video 40002 RTP/AVP 31").replace(b"o=- 1 1 IN IP4 192.168.1.1",
+                                                                b"o=- 1 1 IN IP4 203.0.113.10")
+    assert q.msg.content_length == len(new_body) == len(body) + plan.body_delta
+    assert [(m["ip"], m["port"], m["rtcp_ip"], m["rtcp_port"]) for m in q.media()] == \
+        [(MEDIA, 40000, MEDIA, 40001), (MEDIA, 40002, MEDIA, 40003)]
+
+
+def test_media_ip_zero_is_the_xlate_address():
+    """media_ip 0 (every caller before it existed): the SDP takes the xlate entry's address,
+    byte for byte the rewrite without the field."""
+    body = sdp(b"c=IN IP4 192.168.1.1", b"t=0 0", b"m=audio 3000 RTP/AVP 0",
+               b"a=rtcp:3001 IN IP4 192.168.1.1")
+    data = invite(body=body)
+    out, _ = rewrite(data, [(IN, 2000, PUB, 2222)], media=[(40000, 40001)])
+    assert b"c=IN IP4 203.0.113.10\r\n" in out and b"a=rtcp:40001 IN IP4 203.0.113.10" in out
+    assert MEDIA.encode() not in out
+
+
+def test_media_ip_only_where_an_entry_matches():
+    """An SDP address no xlate entry names (the outside party's, a host not translated)
+    stays as written with media_ip set: media_ip replaces the translation's address, it
+    does not translate anything by itself; an address-only site other than SDP (received=)
+    keeps the entry's address."""
+    body = sdp(b"c=IN IP4 198.51.100.7", b"t=0 0", b"m=audio 3000 RTP/AVP 0",
+               b"c=IN IP4 192.168.1.1")
+    data = invite([b"Via: SIP/2.0/UDP 198.51.100.9:5062;received=192.168.1.1"], body)
+    out, _ = rewrite(data, [(IN, 2000, PUB, 2222)], media_ip=MEDIA)
+    assert b"c=IN IP4 198.51.100.7\r\n" in out  # session level: nobody's to translate
+    assert b"m=audio 3000 RTP/AVP 0\r\nc=IN IP4 203.0.113.21\r\n" in out
+    assert b";received=203.0.113.10" in out
+
+
+def test_media_ip_needs_the_sdp_sites_in_the_mask():
+    """The site mask still decides: with the SDP kinds masked out (a message from outside)
+    media_ip changes nothing."""
+    sdp_kinds = sum(1 << k for k in (11, 12, 13, 14, 15, 16))  # SIP_SITE_SDP_*
+    body = sdp(b"c=IN IP4 192.168.1.1", b"t=0 0", b"m=audio 3000 RTP/AVP 0")
+    data = invite(body=body)
+    out, _ = rewrite(data, [(IN, 2000, PUB, 2222)], media=[(40000, 40001)],
+                     site_mask=((1 << 17) - 1) & ~sdp_kinds, media_ip=MEDIA)
+    assert out.endswith(body)
+
+
 def test_site_mask_excludes_call_id():
     mask = ((1 << 17) - 1) & ~(1 << 10)  # SIP_SITE_CALL_ID
     data = invite()

@@ -1086,3 +1086,71 @@ def test_vrf_without_route_out_warns():
         d["routes"][0]["vrf"] = "tenant-a"  # the default table has no inside interface
     cfg = _tenants(r=outside_in_b)
     assert cfg.warnings == []
+
+
+# --- media public addresses ----------------------------------------------------------------
+
+MEDIA = ["203.0.113.20", "203.0.113.21"]
+
+
+def test_media_addresses_default_and_taken_in_order():
+    """No sip_alg.media (or no addresses): none, the signaling's address; a list is taken in
+    its order (each is a slot of the plugin's pool)."""
+    from sipalgctl import config
+    assert config.load(SEED).sip_alg.media.addresses == []
+    assert _with(SEED, "sip_alg", "media", {}).sip_alg.media.addresses == []
+    got = _with(SEED, "sip_alg", "media", {"addresses": MEDIA[::-1]}).sip_alg.media.addresses
+    assert [str(a) for a in got] == MEDIA[::-1]
+    sixteen = [f"198.51.100.{n}" for n in range(1, 17)]
+    assert len(_with(SEED, "sip_alg", "media", {"addresses": sixteen}).sip_alg.media.addresses) \
+        == 16
+
+
+@pytest.mark.parametrize("value,problems", [
+    ("203.0.113.20", [("sip_alg.media.addresses", "must be a list of IPv4 addresses")]),
+    (["203.0.113.300"], [("sip_alg.media.addresses[0]",
+                          "must be an IPv4 address, got '203.0.113.300'")]),
+    ([5], [("sip_alg.media.addresses[0]", "must be an IPv4 address, got 5")]),
+    (["203.0.113.20", "0.0.0.0"], [("sip_alg.media.addresses[1]",
+                                    "0.0.0.0 is not a host's address (0.0.0.0/8): media "
+                                    "pinholes need public unicast addresses")]),
+    (["127.0.0.1"], [("sip_alg.media.addresses[0]", "127.0.0.1 is a loopback address: media "
+                      "pinholes need public unicast addresses")]),
+    (["224.0.0.5"], [("sip_alg.media.addresses[0]", "224.0.0.5 is a multicast address: media "
+                      "pinholes need public unicast addresses")]),
+    (["255.255.255.255"], [("sip_alg.media.addresses[0]", "255.255.255.255 is the broadcast "
+                            "address: media pinholes need public unicast addresses")]),
+    (["240.0.0.1"], [("sip_alg.media.addresses[0]", "240.0.0.1 is a reserved address "
+                      "(240.0.0.0/4): media pinholes need public unicast addresses")]),
+    (["203.0.113.20", "203.0.113.21", "203.0.113.20"],
+     [("sip_alg.media.addresses[2]", "203.0.113.20 listed twice")]),
+    ([f"198.51.100.{n}" for n in range(1, 18)],
+     [("sip_alg.media.addresses", "at most 16 addresses, got 17")]),
+    (["203.0.113.1"], [("sip_alg.media.addresses[0]", "203.0.113.1 is the address of "
+                        "interfaces.outside: media pinholes need addresses of their own")]),
+])
+def test_media_addresses_bad(value, problems):
+    """Each bad address refused by its place in the list and named, as the plugin refuses
+    it (sip_alg_set_media_addresses), every problem at once."""
+    from sipalgctl import config
+    with pytest.raises(config.ConfigError) as e:
+        _with(SEED, "sip_alg", "media", {"addresses": value})
+    assert e.value.problems == problems
+
+
+def test_media_addresses_static_mapping_in_the_range():
+    """A static mapping whose external port is in the media range on a media address would
+    be a pinhole's port: refused, as on a pool address; outside the range it is fine."""
+    from sipalgctl import config
+    data = yaml.safe_load(open(SEED))
+    data["sip_alg"]["media"] = {"addresses": MEDIA}
+    data["nat44"]["static_mappings"] = [
+        {"protocol": "udp", "local": "192.168.1.5:4000", "external": "203.0.113.21:40010"},
+        {"protocol": "udp", "local": "192.168.1.5:5060", "external": "203.0.113.21:5060"}]
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(data)
+    assert e.value.problems == [(
+        "nat44.static_mappings[0].external", "port 40010 is inside "
+        "sip_alg.limits.media_ports 40000-59999 on a sip_alg.media address")]
+    data["nat44"]["static_mappings"].pop(0)
+    assert config.parse(data).nat44.static_mappings[0].external[1] == 5060

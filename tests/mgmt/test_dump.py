@@ -68,6 +68,7 @@ def test_dump_full_reads_as_written():
     assert "interfaces" not in a  # on every NAT interface, as full.yaml's list says
     assert a["limits"] == {"max_calls": 2000, "media_ports": "30000-39999",
                            "tcp_reassembly": 32768}
+    assert a["media"] == {"addresses": ["203.0.113.21", "203.0.113.20"]}  # in order
     assert a["validation"]["block_methods"] == ["OPTIONS", "MESSAGE", "OTHER"]
     assert "servers" not in a  # the static mapping of 192.168.1.5:5060 publishes it
     fw = data["firewall"]

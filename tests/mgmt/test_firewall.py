@@ -409,7 +409,8 @@ def test_read_state_reads_acls():
                                    media_inactivity=120, max_duration=43200,
                                    one_way_media=5, max_calls_per_host=0, max_entries_per_host=0,
                                    n_servers=0, server_address=["0.0.0.0"] * 16,
-                                   server_port=[0] * 16, **VALIDATION_DEFAULTS)
+                                   server_port=[0] * 16, n_media_addresses=0,
+                                   media_addresses=["0.0.0.0"] * 16, **VALIDATION_DEFAULTS)
 
     st = P.read_state(Client())
     assert st.acl_plugin

@@ -143,8 +143,10 @@ class Replying:
         return False
 
 
-# sip_alg_get_config_reply's server arrays are fixed-length: packing wants all 16
+# sip_alg_get_config_reply's server and media address arrays are fixed-length: packing wants
+# all 16
 NO_SERVERS = {"n_servers": 0, "server_address": ["0.0.0.0"] * 16, "server_port": [0] * 16}
+NO_MEDIA = {"n_media_addresses": 0, "media_addresses": ["0.0.0.0"] * 16}
 
 
 def fresh_with(cfg, alg):
@@ -158,11 +160,31 @@ def test_get_config_reply_has_what_read_state_reads(messages):
     sip_alg_get_config_reply as vpp_papi decodes it."""
     c = Replying(messages, "sip_alg_get_config_reply", n_udp_ports=1, udp_ports=[5060] + [0] * 7,
                  tcp_ports=[0] * 8, media_inactivity=120, max_duration=43200, max_calls=10000,
-                 **NO_SERVERS)
+                 **NO_SERVERS, **NO_MEDIA)
     st = P.read_state(c)
     assert (st.alg["media_inactivity"], st.alg["max_duration"], st.alg["udp"]) == \
         (120, 43200, (5060,))
-    assert st.alg["servers"] == ()
+    assert st.alg["servers"] == () and st.alg["media_addresses"] == ()
+
+
+def test_get_config_reply_media_addresses(messages):
+    """The media addresses as the plugin's reply carries them (a full-length array,
+    n_media_addresses of it used, in order): read_state gets full.yaml's, which plans
+    nothing; show config the YAML's list."""
+    from sipalgctl import show
+    cfg = config.load(FULL)
+    (op,) = [o for o in OPS if isinstance(o, P.AlgMediaAddresses) and o.addresses]
+    _, args = op.call()
+    assert messages["sip_alg_set_media_addresses"].pack(dict(args, _vl_msg_id=1, context=0,
+                                                             client_index=0))
+    c = Replying(messages, "sip_alg_get_config_reply", n_udp_ports=1, udp_ports=[5060] + [0] * 7,
+                 tcp_ports=[0] * 8, max_calls=10000, **NO_SERVERS,
+                 n_media_addresses=args["n_addresses"], media_addresses=args["addresses"])
+    st = P.read_state(c)
+    assert st.alg["media_addresses"] == ("203.0.113.21", "203.0.113.20")
+    assert show.config(c)["media"] == {"addresses": ["203.0.113.21", "203.0.113.20"]}
+    assert not [o for o in P.plan(cfg, fresh_with(cfg, st.alg))
+                if isinstance(o, P.AlgMediaAddresses)]
 
 
 def test_get_config_reply_servers(messages):
@@ -175,7 +197,7 @@ def test_get_config_reply_servers(messages):
     _, args = op.call()
     c = Replying(messages, "sip_alg_get_config_reply", n_udp_ports=1, udp_ports=[5060] + [0] * 7,
                  tcp_ports=[0] * 8, max_calls=10000, n_servers=args["n_servers"],
-                 server_address=args["address"], server_port=args["port"])
+                 server_address=args["address"], server_port=args["port"], **NO_MEDIA)
     st = P.read_state(c)
     assert st.alg["servers"] == (("192.168.1.5", 5060),)
     assert [tuple(map(str, s)) for s in cfg.sip_alg.servers] == [("192.168.1.5", "5060")]
@@ -222,7 +244,7 @@ def test_get_config_reply_validation_and_host_limits(messages):
     assert fields["strict"] and fields["block_methods"] and fields["register_burst"] == 5
     c = Replying(messages, "sip_alg_get_config_reply", n_udp_ports=1, udp_ports=[5060] + [0] * 7,
                  tcp_ports=[0] * 8, max_calls=10000, max_calls_per_host=50,
-                 max_entries_per_host=400, **NO_SERVERS, **fields)
+                 max_entries_per_host=400, **NO_SERVERS, **NO_MEDIA, **fields)
     st = P.read_state(c)
     assert {k: st.alg[k] for k in P.VALIDATION} == fields
     assert (st.alg["max_calls_per_host"], st.alg["max_entries_per_host"]) == (50, 400)

@@ -66,7 +66,8 @@ def fresh(cfg):
     st.alg = {"udp": (5060,), "tcp": (5060,), "signaling": 120, "media": 60, "call": 7200,
               "max_calls": 10000, "media_ports": (40000, 59999), "tcp_reassembly": 16384,
               "media_other_hosts": False, **SECURITY_DEFAULTS, **CALL_TIMER_DEFAULTS,
-              **ONE_WAY_DEFAULTS, **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS, "servers": ()}
+              **ONE_WAY_DEFAULTS, **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS, "servers": (),
+              "media_addresses": ()}
     st.acl_plugin = cfg.firewall.enabled  # loaded by the startup.conf rendered for cfg
     return st
 
@@ -211,6 +212,14 @@ def fake_apply(st, ops):
             st.alg.update(args)
         elif isinstance(op, P.AlgLimits):
             st.alg.update(max_calls=op.max_calls, media_ports=(op.lo, op.hi))
+        elif isinstance(op, P.AlgMediaAddresses):
+            name, args = op.call()
+            n = args["n_addresses"]
+            assert name == "sip_alg_set_media_addresses" and len(args["addresses"]) == 16
+            if st.alg.get("media_ports_in_use") and \
+                    tuple(args["addresses"][:n]) != st.alg["media_addresses"]:
+                raise ApiError(name, -155, args)  # VNET_API_ERROR_RSRC_IN_USE
+            st.alg["media_addresses"] = tuple(args["addresses"][:n])
         elif isinstance(op, P.AlgTcp):
             st.alg["tcp_reassembly"] = op.reassembly
         elif isinstance(op, P.AlgMediaPolicy):
@@ -331,6 +340,7 @@ def test_full_on_fresh_vpp_sets_every_alg_setting():
         "set sip-alg timeouts media-inactivity 300 max-duration 0",
         "set sip-alg timeouts one-way-media 10",
         "set sip-alg max-calls 2000; set sip-alg media-ports 30000-39999",
+        "set sip-alg media-addresses 203.0.113.21 203.0.113.20",
         "set sip-alg tcp reassembly 32768",
         "set sip-alg media-other-hosts on",
         "set sip-alg security max-inbound-calls 200 max-inbound-per-source 5 "
@@ -367,7 +377,7 @@ class FakeClient:
 
     def __init__(self, media_other_hosts, tcp=(5060,), tcp_reassembly=16384,
                  call_timers=(120, 43200), validation=None, host_limits=(0, 0),
-                 servers=(), one_way_media=5):
+                 servers=(), one_way_media=5, media_addresses=()):
         self.media_other_hosts = media_other_hosts
         self.tcp, self.tcp_reassembly = tuple(tcp), tcp_reassembly
         self.call_timers = call_timers  # None: a plugin older than API 0.6.0
@@ -377,6 +387,7 @@ class FakeClient:
         self.host_limits = host_limits
         self.servers = servers  # None: a plugin older than API 0.8.0
         self.one_way_media = one_way_media  # None: a plugin older than API 0.10.0
+        self.media_addresses = media_addresses  # None: a plugin older than API 0.11.0
 
     def has(self, msg):
         return False  # no ACL plugin
@@ -403,6 +414,11 @@ class FakeClient:
                           max_entries_per_host=self.host_limits[1])
         if self.one_way_media is not None:
             timers["one_way_media"] = self.one_way_media
+        if self.media_addresses is not None:  # a full-length array (16), as vpp_papi has it
+            timers.update(n_media_addresses=len(self.media_addresses),
+                          media_addresses=[ipaddress.IPv4Address(a)
+                                           for a in self.media_addresses] +
+                          [ipaddress.IPv4Address("0.0.0.0")] * (16 - len(self.media_addresses)))
         if self.servers is not None:  # full-length arrays (16), as vpp_papi decodes them
             pad = 16 - len(self.servers)
             timers.update(n_servers=len(self.servers),
@@ -429,8 +445,71 @@ def test_read_state_reads_media_other_hosts(value):
                       "tcp_reassembly": 16384, "media_other_hosts": value,
                       **SECURITY_DEFAULTS, "inside_media_ports": (2000, 3000),
                       **CALL_TIMER_DEFAULTS, **ONE_WAY_DEFAULTS, **HOST_LIMIT_DEFAULTS,
-                      **VALIDATION_DEFAULTS, "servers": ()}
+                      **VALIDATION_DEFAULTS, "servers": (), "media_addresses": ()}
     assert st.sw_if_index == {"host-sipalg-in": 1} and st.addresses == {1: {"192.168.1.254/24"}}
+
+
+# --- media public addresses (API 0.11.0) ----------------------------------------------------
+
+MEDIA = ["203.0.113.20", "203.0.113.21", "203.0.113.22"]
+
+
+@pytest.mark.parametrize("addrs", [(), ("203.0.113.20",), tuple(MEDIA)])
+def test_read_state_reads_media_addresses(addrs):
+    """get_config's n_media_addresses entries of media_addresses, in order."""
+    assert P.read_state(FakeClient(False, media_addresses=addrs)).alg["media_addresses"] == addrs
+
+
+def test_read_state_plugin_without_media_addresses():
+    """A get_config reply of API 0.10.0: no media addresses, both fields named."""
+    with pytest.raises(P.MissingPlugin) as e:
+        P.read_state(FakeClient(False, media_addresses=None))
+    assert str(e.value).startswith(
+        "the running sip_alg plugin's sip_alg_get_config_reply has no n_media_addresses, "
+        "media_addresses: it is older than this sipalgctl (sip_alg API 0.11.0 or later "
+        "needed); ")
+
+
+def test_media_addresses_planned_then_nothing():
+    """sip_alg.media.addresses on a fresh VPP: one set message with the list in order (the
+    array padded to 16), `set sip-alg media-addresses a b c` on the CLI; applied, nothing to
+    do; another order is another setting (each address is a slot of the pool); [] sets
+    `none`."""
+    cfg = changed(config.load(SEED), {"sip_alg.media": config.MediaModel(addresses=MEDIA)})
+    ops = [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgMediaAddresses)]
+    assert [o.cli() for o in ops] == ["set sip-alg media-addresses " + " ".join(MEDIA)]
+    assert ops[0].call() == ("sip_alg_set_media_addresses", {
+        "n_addresses": 3, "addresses": MEDIA + ["0.0.0.0"] * 13})
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    assert st.alg["media_addresses"] == tuple(MEDIA)
+    assert P.plan(cfg, st) == []
+    again = changed(cfg, {"sip_alg.media": config.MediaModel(addresses=MEDIA[::-1])})
+    assert [o.cli() for o in P.plan(again, st)] == [
+        "set sip-alg media-addresses " + " ".join(MEDIA[::-1])]
+    none = changed(cfg, {"sip_alg.media": config.MediaModel(addresses=[])})
+    ops = P.plan(none, st)
+    assert [o.cli() for o in ops] == ["set sip-alg media-addresses none"]
+    assert ops[0].call()[1]["n_addresses"] == 0
+    assert P.plan(none, fake_apply(st, ops)) == []
+
+
+def test_media_addresses_apply_is_idempotent_while_calls_hold_ports():
+    """Applied again while calls hold media ports (the plugin refuses another list then):
+    the same list plans nothing, so nothing is refused; a changed one fails with the reason
+    and what to do."""
+    cfg = changed(config.load(SEED), {"sip_alg.media": config.MediaModel(addresses=MEDIA)})
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    st.alg["media_ports_in_use"] = 7
+    assert P.plan(cfg, st) == []
+    other = changed(cfg, {"sip_alg.media": config.MediaModel(addresses=MEDIA[:2])})
+    [op] = P.plan(other, st)
+    c = ApiClient("sip_alg_set_media_addresses", -155)
+    with pytest.raises(ApiError) as e:
+        P.apply(c, [op])
+    assert str(e.value) == (
+        "sip_alg_set_media_addresses failed: retval -155: calls hold media ports: the media "
+        "addresses change only while none does (wait for the calls to end, or restart VPP), "
+        "then apply again")
 
 
 SECURITY_CLI = ("set sip-alg security max-inbound-calls {} max-inbound-per-source {} "
@@ -691,7 +770,7 @@ def test_read_state_plugin_without_one_way_media():
         P.read_state(FakeClient(False, one_way_media=None))
     assert str(e.value).startswith(
         "the running sip_alg plugin's sip_alg_get_config_reply has no one_way_media: it is "
-        "older than this sipalgctl (sip_alg API 0.10.0 or later needed); ")
+        "older than this sipalgctl (sip_alg API 0.11.0 or later needed); ")
 
 
 @pytest.mark.parametrize("timers", [(120, 43200), (0, 0), (86400, 604800)])
@@ -707,7 +786,7 @@ def test_read_state_old_plugin():
         P.read_state(FakeClient(False, call_timers=None))
     assert str(e.value) == (
         "the running sip_alg plugin's sip_alg_get_config_reply has no media_inactivity, "
-        "max_duration: it is older than this sipalgctl (sip_alg API 0.10.0 or later needed); "
+        "max_duration: it is older than this sipalgctl (sip_alg API 0.11.0 or later needed); "
         "build and install the plugin again (make plugin, or make install-plugin) and "
         "restart VPP")
 
@@ -721,7 +800,7 @@ def test_read_state_plugin_without_validation():
         "the running sip_alg plugin's sip_alg_get_config_reply has no max_calls_per_host, "
         "max_entries_per_host, strict, drop_parse, drop_header, drop_sdp, drop_too_many, "
         "block_methods, invite_rate, invite_burst, register_rate, register_burst: it is older "
-        "than this sipalgctl (sip_alg API 0.10.0 or later needed); ")
+        "than this sipalgctl (sip_alg API 0.11.0 or later needed); ")
 
 
 def test_plan_old_plugin_exits_2(monkeypatch, capsys):
@@ -1051,7 +1130,7 @@ def test_read_state_plugin_without_servers():
         P.read_state(FakeClient(False, servers=None))
     assert str(e.value).startswith(
         "the running sip_alg plugin's sip_alg_get_config_reply has no n_servers, "
-        "server_address, server_port: it is older than this sipalgctl (sip_alg API 0.10.0 or "
+        "server_address, server_port: it is older than this sipalgctl (sip_alg API 0.11.0 or "
         "later needed); ")
 
 

@@ -533,7 +533,9 @@ class ConfigClient:
             register_burst=0, n_servers=2,
             server_address=[ipaddress.IPv4Address(a) for a in ("192.168.1.5", "192.168.1.6")]
             + [ipaddress.IPv4Address("0.0.0.0")] * 14,
-            server_port=[5060, 5080] + [0] * 14), **fields))
+            server_port=[5060, 5080] + [0] * 14, n_media_addresses=2,
+            media_addresses=[ipaddress.IPv4Address(a) for a in ("203.0.113.21", "203.0.113.20")]
+            + [ipaddress.IPv4Address("0.0.0.0")] * 14), **fields))
 
     def call(self, msg, **kw):
         assert msg == "sip_alg_get_config"
@@ -562,6 +564,7 @@ def test_show_config(monkeypatch, capsys):
     assert data["security"]["inside_media_ports"] == "1024-65535"
     assert data["ports"] == {"udp": [5060, 5080], "tcp": [5060]}
     assert data["servers"] == ["192.168.1.5:5060", "192.168.1.6:5080"]
+    assert data["media"] == {"addresses": ["203.0.113.21", "203.0.113.20"]}  # in order
     assert data["timeouts"] == {"signaling": 120, "media": 60, "call": 7200,
                                 "media_inactivity": 120, "max_duration": 43200,
                                 "one_way_media": 5}

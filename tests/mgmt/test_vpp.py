@@ -280,7 +280,7 @@ def test_plugin_without_call_timers(monkeypatch, fake, connectable):
     assert str(e.value) == (
         f"the running VPP does not offer sip_alg_set_call_timers: sip_alg plugin not loaded, "
         f"or built from another sip_alg.api than {plugin.api_json} (API 0.5.0); this sipalgctl "
-        f"needs the plugin's API 0.10.0 or later: build and install the plugin again (make "
+        f"needs the plugin's API 0.11.0 or later: build and install the plugin again (make "
         f"plugin, or make install-plugin) and restart VPP")
     assert disconnected == [True]
 
@@ -296,7 +296,7 @@ def test_plugin_without_validation(monkeypatch, fake, connectable):
             pass
     assert str(e.value).startswith("the running VPP does not offer sip_alg_set_validation, "
                                    "sip_alg_set_host_limits: sip_alg plugin not loaded, ")
-    assert "needs the plugin's API 0.10.0 or later" in str(e.value)
+    assert "needs the plugin's API 0.11.0 or later" in str(e.value)
 
 
 def test_plugin_without_servers(monkeypatch, fake, connectable):
@@ -309,7 +309,7 @@ def test_plugin_without_servers(monkeypatch, fake, connectable):
             pass
     assert str(e.value).startswith("the running VPP does not offer sip_alg_set_servers: sip_alg "
                                    "plugin not loaded, ")
-    assert "needs the plugin's API 0.10.0 or later" in str(e.value)
+    assert "needs the plugin's API 0.11.0 or later" in str(e.value)
 
 
 def test_plugin_with_every_message(monkeypatch, fake, connectable):

@@ -22,9 +22,9 @@ class PgNat:
     A_MAC, ROUTER_MAC = "02:00:00:00:01:01", "02:00:00:00:02:02"
 
     def __init__(self, prefix, workers=0, alg=True, sessions=10000, buffer_pages="4k",
-                 nat_plugin_dir=None):
+                 nat_plugin_dir=None, main_heap="512M"):
         self.vpp = h.VPP(prefix, workers=workers, buffer_pages=buffer_pages,
-                         nat_plugin_dir=nat_plugin_dir)
+                         nat_plugin_dir=nat_plugin_dir, main_heap=main_heap)
         self.workers = workers
         self.alg = alg
         self.sessions = sessions

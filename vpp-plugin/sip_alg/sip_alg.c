@@ -135,8 +135,8 @@ sip_alg_request_move (u32 thread, ip4_address_t pub_addr, u16 pub_port, ip4_addr
 }
 
 void
-sip_alg_request_release_media (u32 thread, u32 call_index, u32 epoch, ip4_address_t pub_addr,
-			       const u16 *pub_ports, u32 n)
+sip_alg_request_release_media (u32 thread, u32 call_index, u32 epoch,
+			       const ip4_address_t *pub_addrs, const u16 *pub_ports, u32 n)
 {
   sip_alg_req_t req = { .kind = SIP_ALG_REQ_RELEASE,
 			.thread = thread,
@@ -146,7 +146,7 @@ sip_alg_request_release_media (u32 thread, u32 call_index, u32 epoch, ip4_addres
   n = clib_min (n, ARRAY_LEN (req.ph));
   for (u32 i = 0; i < n; i++)
     {
-      req.ph[i].pub_addr = pub_addr;
+      req.ph[i].pub_addr = pub_addrs[i];
       req.ph[i].pub_port = pub_ports[i];
     }
   req.n_ph = n;

@@ -86,6 +86,7 @@
 #define SIP_ALG_NAT_Q_LEN		32    /* the internal API client's queue: replies, keepalives */
 #define SIP_ALG_RATE_BUCKETS		4096  /* token buckets per worker and method (power of 2) */
 #define SIP_ALG_MAX_SERVERS		16    /* published SIP servers (sip_alg_set_servers) */
+#define SIP_ALG_MAX_MEDIA_ADDRS		16    /* media public addresses (sip_alg_set_media_addresses) */
 /*
  * Messages a thread may have held for their pinholes at once (their buffers wait for the
  * main thread). A message that would start a call record beyond it is dropped (UDP: the
@@ -237,6 +238,8 @@ typedef struct
   u16 in_port;
   u16 pub_port; /* RTP; RTCP is pub_port + 1 */
   u8 flags;	/* SIP_ALG_MEDIA_* */
+  u8 slot;	/* the media pool's slot of pub_port (sip_alg_media_slot): its public
+		   address; 0 (and every OWN stream): the signaling's public address */
 } sip_alg_media_map_t;
 
 /*
@@ -401,6 +404,7 @@ typedef struct
   uword *call_by_id;	 /* Call-ID vector -> pool index */
   u8 *call_key;		 /* a message's key, built in place for the lookup */
   u32 media_next;	 /* media pair this thread tries first (round robin) */
+  u32 media_slot_next;	 /* media address (pool slot - 1) its next call tries first */
   u32 n_calls;		 /* pool_elts (calls), readable without the barrier */
   u32 n_inbound;	 /* records created by outside requests */
   u32 n_held;		 /* its messages held for their pinholes (atomic: main thread too) */
@@ -493,12 +497,19 @@ typedef struct
   clib_bihash_8_8_t smap_by_key;		    /* sip_alg_smap_key () -> server-map index */
 
   /*
-   * Media ports, shared by all threads: one bit per public port pair (RTP even, RTCP +1),
-   * bit i = ports media_port_lo + 2i, +1. Workers take and give back bits with atomic
-   * operations, so any worker can use the whole range. Bits past the range are set.
+   * Media ports, shared by all threads: one bit per public address and port pair (RTP
+   * even, RTCP +1), in slots of media_words words, one per address: slot 0 for the
+   * signaling's public address (NAT44-ED's, whichever it is: today's pool when no media
+   * address is set; with them, only for a phone's signaling moved to a pool port on an
+   * address that is not one of them), slot s for media_addrs[s - 1]. Bit i of a slot =
+   * ports media_port_lo + 2i, +1. Workers take and give back bits with atomic operations,
+   * so any worker can use the whole range. Bits past the range are set.
    */
   u64 *media_pairs;
-  u32 n_media_pairs;
+  u32 n_media_pairs; /* per slot */
+  u32 media_words;   /* per slot */
+  ip4_address_t media_addrs[SIP_ALG_MAX_MEDIA_ADDRS]; /* media public addresses, 0: none */
+  u8 n_media_addrs;
 
   /*
    * Signaling endpoints of the server map: the inside (addr, port) and public (addr, port)
@@ -592,6 +603,7 @@ int sip_alg_set_timeouts (u32 signaling, u32 media, u32 call);
 int sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration);
 int sip_alg_set_one_way_media (u32 seconds);
 int sip_alg_set_media_ports (u16 lo, u16 hi);
+int sip_alg_set_media_addresses (const ip4_address_t *addr, u32 n, u8 **why);
 int sip_alg_set_max_calls (u32 max_calls);
 int sip_alg_set_max_held (u32 max_held);
 int sip_alg_set_media_policy (int other_hosts);
@@ -620,12 +632,34 @@ void sip_alg_request_move (u32 thread, ip4_address_t pub_addr, u16 pub_port, ip4
 u32 sip_alg_fib_table_id (u32 fib_index);
 format_function_t format_sip_alg_vpn;
 void sip_alg_request_release_media (u32 thread, u32 call_index, u32 epoch,
-				    ip4_address_t pub_addr, const u16 *pub_ports, u32 n);
+				    const ip4_address_t *pub_addrs, const u16 *pub_ports, u32 n);
 
-u16 sip_alg_media_port_alloc (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd);
-void sip_alg_media_port_free (sip_alg_main_t *sam, u16 pub_port);
-u16 sip_alg_media_pair (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, ip4_address_t pub);
+/* The media pool (sip_alg_ports.c); slots: sip_alg_main_t.media_pairs */
+#define SIP_ALG_MEDIA_SLOT_ANY 0xff /* sip_alg_media_pair: the thread's next address */
+u16 sip_alg_media_port_alloc (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, u32 slot);
+void sip_alg_media_port_free (sip_alg_main_t *sam, u32 slot, u16 pub_port);
+u16 sip_alg_media_pair (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, u8 *slot,
+			ip4_address_t sig_pub);
 u32 sip_alg_media_ports_in_use (sip_alg_main_t *sam);
+u32 sip_alg_media_slot_in_use (sip_alg_main_t *sam, u32 slot);
+int sip_alg_media_pool_layout (sip_alg_main_t *sam, u16 lo, u16 hi, u32 n_addrs);
+
+/* The pool slot of public address a: its media address's, else 0. */
+static inline u32
+sip_alg_media_slot (const sip_alg_main_t *sam, ip4_address_t a)
+{
+  for (u32 i = 0; i < sam->n_media_addrs; i++)
+    if (sam->media_addrs[i].as_u32 == a.as_u32)
+      return i + 1;
+  return 0;
+}
+
+/* The public address of pool slot s; slot 0: the signaling's, sig_pub. */
+static inline ip4_address_t
+sip_alg_media_slot_addr (const sip_alg_main_t *sam, u32 slot, ip4_address_t sig_pub)
+{
+  return slot ? sam->media_addrs[slot - 1] : sig_pub;
+}
 
 #define SIP_ALG_CALL_KEY_FIB sizeof (u32) /* the call key's FIB index before the Call-ID */
 

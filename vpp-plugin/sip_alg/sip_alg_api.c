@@ -148,6 +148,46 @@ vl_api_sip_alg_set_servers_t_handler (vl_api_sip_alg_set_servers_t *mp)
 }
 
 static void
+vl_api_sip_alg_set_media_addresses_t_handler (vl_api_sip_alg_set_media_addresses_t *mp)
+{
+  vl_api_sip_alg_set_media_addresses_reply_t *rmp;
+  ip4_address_t addr[SIP_ALG_MAX_MEDIA_ADDRS];
+  u32 n = mp->n_addresses;
+  u8 *why = 0;
+  int rv;
+  if (n > ARRAY_LEN (mp->addresses))
+    rv = VNET_API_ERROR_TABLE_TOO_BIG;
+  else
+    {
+      for (u32 i = 0; i < n; i++)
+	ip4_address_decode (mp->addresses[i], &addr[i]);
+      rv = sip_alg_set_media_addresses (addr, n, &why);
+    }
+  if (why)
+    vlib_log_notice (sip_alg_main.log_class, "media addresses refused: %v", why);
+  vec_free (why);
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_MEDIA_ADDRESSES_REPLY);
+}
+
+static void
+vl_api_sip_alg_get_media_addresses_t_handler (vl_api_sip_alg_get_media_addresses_t *mp)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  vl_api_sip_alg_get_media_addresses_reply_t *rmp;
+  int rv = 0;
+  REPLY_MACRO2_END (VL_API_SIP_ALG_GET_MEDIA_ADDRESSES_REPLY, ({
+		      rmp->pairs = ((u32) sam->media_port_hi - sam->media_port_lo + 1) / 2;
+		      rmp->n_addresses = sam->n_media_addrs;
+		      for (u32 i = 0; i < sam->n_media_addrs; i++)
+			{
+			  ip4_address_encode (&sam->media_addrs[i], rmp->addresses[i]);
+			  rmp->in_use[i] = sip_alg_media_slot_in_use (sam, i + 1);
+			}
+		      rmp->in_use_signaling = sip_alg_media_slot_in_use (sam, 0);
+		    }));
+}
+
+static void
 vl_api_sip_alg_set_validation_t_handler (vl_api_sip_alg_set_validation_t *mp)
 {
   vl_api_sip_alg_set_validation_reply_t *rmp;
@@ -218,6 +258,9 @@ vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 			  rmp->server_port[i] = sam->server_port[i];
 			}
 		      rmp->one_way_media = sam->one_way_media;
+		      rmp->n_media_addresses = sam->n_media_addrs;
+		      for (u32 i = 0; i < sam->n_media_addrs; i++)
+			ip4_address_encode (&sam->media_addrs[i], rmp->media_addresses[i]);
 		    }));
 }
 

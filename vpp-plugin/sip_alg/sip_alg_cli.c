@@ -208,6 +208,60 @@ VLIB_CLI_COMMAND (sip_alg_media_ports_command, static) = {
 };
 
 static clib_error_t *
+sip_alg_media_addresses_command_fn (vlib_main_t *vm, unformat_input_t *input,
+				    vlib_cli_command_t *cmd)
+{
+  ip4_address_t *addr = 0, a;
+  u8 *why = 0;
+  clib_error_t *err = 0;
+
+  if (!unformat (input, "none"))
+    {
+      while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+	{
+	  if (!unformat (input, "%U", unformat_ip4_address, &a))
+	    {
+	      err = clib_error_return (0, "media-addresses: expected an IPv4 address, got '%U'",
+				       format_unformat_error, input);
+	      goto done;
+	    }
+	  vec_add1 (addr, a);
+	}
+      if (!vec_len (addr))
+	{
+	  err = clib_error_return (0, "expected: set sip-alg media-addresses <address> ... | "
+				      "none");
+	  goto done;
+	}
+    }
+  int rv = sip_alg_set_media_addresses (addr, vec_len (addr), &why);
+  if (rv && why)
+    err = clib_error_return (0, "media-addresses: %v%s", why,
+			     rv == VNET_API_ERROR_RSRC_IN_USE ? ", close the calls first" : "");
+  else
+    err = sip_alg_rv_error (rv, "media-addresses");
+done:
+  vec_free (addr);
+  vec_free (why);
+  return err;
+}
+
+/*
+ * ?? set sip-alg media-addresses
+ * Public addresses of media pinholes, at most 16; `none` (the default): the public address
+ * NAT44-ED gave the call's signaling. Each address has the whole media port range, so the
+ * pool holds (addresses x pairs); calls spread over them, a call's streams all on one. The
+ * SDP's connection addresses (c=, a=rtcp) then carry the media address, Via and Contact the
+ * signaling one. Refused while media ports are in use. The addresses must reach VPP's
+ * outside interface: a route to the firewall for them.
+ */
+VLIB_CLI_COMMAND (sip_alg_media_addresses_command, static) = {
+  .path = "set sip-alg media-addresses",
+  .short_help = "set sip-alg media-addresses <address> [<address> ...] | none",
+  .function = sip_alg_media_addresses_command_fn,
+};
+
+static clib_error_t *
 sip_alg_media_policy_command_fn (vlib_main_t *vm, unformat_input_t *input,
 				 vlib_cli_command_t *cmd)
 {
@@ -620,10 +674,18 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 		   sam->media_inactivity, sam->max_duration);
   vlib_cli_output (vm, "one-way-media %u (s, 0: off)", sam->one_way_media);
   /* the pool is built when the ALG is first enabled; count the range before that */
-  vlib_cli_output (vm, "media-ports %u-%u (%u pairs shared by all threads, %u in use)",
+  vlib_cli_output (vm, "media-ports %u-%u (%u pairs %sshared by all threads, %u in use)",
 		   sam->media_port_lo, sam->media_port_hi,
 		   ((u32) sam->media_port_hi - sam->media_port_lo + 1) / 2,
+		   sam->n_media_addrs ? "per media address " : "",
 		   sip_alg_media_ports_in_use (sam));
+  vec_reset_length (s);
+  for (u32 i = 0; i < sam->n_media_addrs; i++)
+    s = format (s, " %U (%u in use)", format_ip4_address, &sam->media_addrs[i],
+		sip_alg_media_slot_in_use (sam, i + 1));
+  if (!sam->n_media_addrs)
+    s = format (s, " none (the signaling's public address)");
+  vlib_cli_output (vm, "media-addresses%v", s);
   vlib_cli_output (vm, "media-other-hosts %s", sam->media_other_hosts ? "on" : "off");
   vlib_cli_output (vm, "max-calls %u per worker", sam->max_calls);
   u32 held = 0;

@@ -213,8 +213,9 @@ sip_alg_get_security (sip_alg_security_t *s)
 }
 
 /*
- * The media port range: public port pairs shared by all threads. Only allowed while no media
- * port is allocated (main thread, workers stopped at the barrier).
+ * The media port range: public port pairs shared by all threads, on each media address.
+ * Only allowed while no media port is allocated (main thread, workers stopped at the
+ * barrier).
  */
 int
 sip_alg_set_media_ports (u16 lo, u16 hi)
@@ -225,25 +226,72 @@ sip_alg_set_media_ports (u16 lo, u16 hi)
   if (lo < 1024 || hi <= lo || ((u32) hi - lo + 1) < 4)
     return VNET_API_ERROR_INVALID_VALUE;
 
-  u32 n_pairs = ((u32) hi - lo + 1) / 2;
-  u32 n_words = (n_pairs + 63) / 64;
   vlib_worker_thread_barrier_sync (vlib_get_main ());
   if (sip_alg_media_ports_in_use (sam))
     {
       vlib_worker_thread_barrier_release (vlib_get_main ());
       return VNET_API_ERROR_RSRC_IN_USE;
     }
-  vec_free (sam->media_pairs);
-  vec_validate_init_empty_aligned (sam->media_pairs, n_words - 1, 0, CLIB_CACHE_LINE_BYTES);
-  if (n_pairs % 64)
-    sam->media_pairs[n_words - 1] = ~0ULL << (n_pairs % 64); /* past the range: taken */
-  sam->n_media_pairs = n_pairs;
-  sam->media_port_lo = lo;
-  sam->media_port_hi = hi;
-  /* threads start their search at different places of the range */
-  for (u32 i = 0; i < vec_len (sam->per_thread); i++)
-    sam->per_thread[i].media_next = (u64) n_pairs * i / vec_len (sam->per_thread);
+  sip_alg_media_pool_layout (sam, lo, hi, sam->n_media_addrs);
   sip_alg_look_rebuild (sam);
+  vlib_worker_thread_barrier_release (vlib_get_main ());
+  return 0;
+}
+
+/*
+ * The public addresses of media pinholes (at most SIP_ALG_MAX_MEDIA_ADDRS; none: the
+ * signaling's public address, which NAT44-ED gave the call's signaling). Each has the
+ * whole media port range; a call's pairs are all on one, the calls spread over them
+ * (sip_alg_media_pair). The only place they are checked: unicast addresses (not 0.0.0.0/8,
+ * loopback, multicast, 240.0.0.0/4 or the broadcast), each once. The same list again
+ * changes nothing; another only while no media port is allocated (main thread).
+ * Returns VNET_API_ERROR_*, with *why (when why is given) a vector naming the bad input.
+ */
+int
+sip_alg_set_media_addresses (const ip4_address_t *addr, u32 n, u8 **why)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+
+  if (n > SIP_ALG_MAX_MEDIA_ADDRS)
+    {
+      if (why)
+	*why = format (0, "%u addresses, at most %u", n, SIP_ALG_MAX_MEDIA_ADDRS);
+      return VNET_API_ERROR_TABLE_TOO_BIG;
+    }
+  for (u32 i = 0; i < n; i++)
+    {
+      u8 first = addr[i].as_u8[0];
+      const char *bad = first == 0	  ? "not a host's address (0.0.0.0/8)" :
+			first == 127	  ? "a loopback address" :
+			first >= 224 && first < 240 ? "a multicast address" :
+			addr[i].as_u32 == ~0u ? "the broadcast address" :
+			first >= 240	  ? "a reserved address (240.0.0.0/4)" :
+					    0;
+      for (u32 k = 0; k < i && !bad; k++)
+	if (addr[k].as_u32 == addr[i].as_u32)
+	  bad = "listed twice";
+      if (bad)
+	{
+	  if (why)
+	    *why = format (0, "%U: %s", format_ip4_address, &addr[i], bad);
+	  return VNET_API_ERROR_INVALID_VALUE;
+	}
+    }
+  if (n == sam->n_media_addrs && !memcmp (addr, sam->media_addrs, n * sizeof (addr[0])))
+    return 0; /* as it is: nothing to lay out again */
+
+  vlib_worker_thread_barrier_sync (vlib_get_main ());
+  if (sam->media_words && sip_alg_media_ports_in_use (sam))
+    {
+      vlib_worker_thread_barrier_release (vlib_get_main ());
+      if (why)
+	*why = format (0, "%u media port pairs in use", sip_alg_media_ports_in_use (sam));
+      return VNET_API_ERROR_RSRC_IN_USE;
+    }
+  clib_memset (sam->media_addrs, 0, sizeof (sam->media_addrs));
+  clib_memcpy (sam->media_addrs, addr, n * sizeof (addr[0]));
+  sam->n_media_addrs = n;
+  sip_alg_media_pool_layout (sam, sam->media_port_lo, sam->media_port_hi, n);
   vlib_worker_thread_barrier_release (vlib_get_main ());
   return 0;
 }

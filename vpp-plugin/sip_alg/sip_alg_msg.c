@@ -552,6 +552,7 @@ sip_alg_own_media (vlib_main_t *vm, sip_alg_per_thread_t *ptd, sip_alg_main_t *s
   mm->in_addr = c->in_addr;
   mm->in_port = in_port;
   mm->pub_port = md->port;
+  mm->slot = 0; /* not the pool's: the signaling's public address */
   mm->flags = SIP_ALG_MEDIA_OWN | (!(c->actions & SIP_ACT_RETRANSMIT) ? 0 :
 				   c->msg.is_request		       ? SIP_ALG_MEDIA_OFFERED :
 									 SIP_ALG_MEDIA_LIVE);
@@ -662,9 +663,23 @@ sip_alg_ice_srflx (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *p
 }
 
 /*
+ * The pool slot of a call's pairs: all its streams are on one public address (a re-INVITE
+ * keeps it), SIP_ALG_MEDIA_SLOT_ANY when it has no pair (yet, or any more).
+ */
+static_always_inline u8
+sip_alg_call_slot (const sip_alg_call_t *call)
+{
+  for (u32 j = 0; j < call->n_media; j++)
+    if (!(call->media[j].flags & SIP_ALG_MEDIA_OWN))
+      return call->media[j].slot;
+  return SIP_ALG_MEDIA_SLOT_ANY;
+}
+
+/*
  * The inside party's SDP (in2out): give every media of the sender a public port pair,
- * reusing the pair a retransmission or an earlier offer already got.
- * Returns the number of new NAT pinholes.
+ * reusing the pair a retransmission or an earlier offer already got, all of the call on
+ * one public address (c->media_addr, its SDP's connection address, when that is a media
+ * address). Returns the number of new NAT pinholes.
  */
 static u32
 sip_alg_inside_media (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
@@ -672,6 +687,7 @@ sip_alg_inside_media (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t
 {
   const sip_sdp_t *sdp = &c->info.sdp;
   u32 n_new = 0;
+  u8 slot = sip_alg_call_slot (call);
 
   for (u32 i = 0; i < sdp->n_media; i++)
     {
@@ -701,10 +717,12 @@ sip_alg_inside_media (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t
 	}
 
       u16 pub = 0;
+      u8 pub_slot = 0;
       for (u32 j = 0; j < call->n_media; j++)
 	if (call->media[j].in_port == md->port && call->media[j].in_addr.as_u32 == maddr.as_u32)
 	  {
 	    pub = call->media[j].pub_port;
+	    pub_slot = call->media[j].slot;
 	    c->sdp_media |= 1 << j;
 	  }
       if (!pub)
@@ -714,16 +732,19 @@ sip_alg_inside_media (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t
 	  if (c->actions & SIP_ACT_STALE)
 	    continue;
 	  if (call->n_media >= SIP_ALG_CALL_MAX_MEDIA ||
-	      !(pub = sip_alg_media_pair (sam, ptd, c->pub_addr)))
+	      !(pub = sip_alg_media_pair (sam, ptd, &slot, c->pub_addr)))
 	    {
 	      c->n_no_media_port++; /* counted apart from the message's outcome */
 	      continue;
 	    }
+	  pub_slot = slot;
+	  ip4_address_t pub_addr = sip_alg_media_slot_addr (sam, slot, c->pub_addr);
 	  c->sdp_media |= 1 << call->n_media;
 	  sip_alg_media_map_t *mm = &call->media[call->n_media++];
 	  mm->in_addr = maddr;
 	  mm->in_port = md->port;
 	  mm->pub_port = pub;
+	  mm->slot = slot;
 	  /*
 	   * A retransmission that needs a new pair (the first one clashed: sip_alg_clash)
 	   * is the offer or answer its first copy was, which never left
@@ -731,16 +752,18 @@ sip_alg_inside_media (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t
 	  mm->flags = !(c->actions & SIP_ACT_RETRANSMIT) ? 0 :
 		      c->msg.is_request			 ? SIP_ALG_MEDIA_OFFERED :
 							   SIP_ALG_MEDIA_LIVE;
-	  sip_alg_add_ph (c, c->pub_addr, pub, maddr, md->port, SIP_ALG_APP_RTP, 1,
+	  sip_alg_add_ph (c, pub_addr, pub, maddr, md->port, SIP_ALG_APP_RTP, 1,
 			  sam->timeout_media);
 	  n_new++;
 	  if (!md->rtcp_mux)
 	    {
-	      sip_alg_add_ph (c, c->pub_addr, pub + 1, maddr, md->rtcp_port,
-			      SIP_ALG_APP_RTCP, 1, sam->timeout_media);
+	      sip_alg_add_ph (c, pub_addr, pub + 1, maddr, md->rtcp_port, SIP_ALG_APP_RTCP,
+			      1, sam->timeout_media);
 	      n_new++;
 	    }
 	}
+      if (pub_slot)
+	c->media_addr = sam->media_addrs[pub_slot - 1];
       mx[i].rtp_port = pub;
       mx[i].rtcp_port = md->rtcp_mux ? pub : pub + 1;
     }
@@ -787,7 +810,7 @@ sip_alg_message_abort (sip_alg_main_t *sam, sip_alg_ctx_t *c, sip_result_t resul
   c->n_ph = 0;
   for (u32 j = c->n_media_before; call && j < call->n_media; j++)
     if (!(call->media[j].flags & SIP_ALG_MEDIA_OWN))
-      sip_alg_media_port_free (sam, call->media[j].pub_port);
+      sip_alg_media_port_free (sam, call->media[j].slot, call->media[j].pub_port);
   if (call)
     call->n_media = c->n_media_before;
 }
@@ -813,6 +836,7 @@ sip_alg_message_read (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t
   c->sdp_media = 0;
   c->inside_sdp = 0;
   c->replace_outside = 0;
+  c->media_addr.as_u32 = 0;
   *out_len = len;
   vlib_node_increment_counter (vm, node->node_index, SIP_ALG_ERROR_SIP, 1);
   c->drop = 0;
@@ -1041,7 +1065,9 @@ sip_alg_message_rewrite (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_threa
 			 sip_media_xlate_t *mx, u32 n_mx, u8 *out, u32 out_cap, u32 *out_len)
 {
   sip_plan_t plan;
-  sip_rewrite_cfg_t cfg = { xl, n_xl, mx, n_mx, sip_alg_site_mask (c) };
+  /* the SDP's connection addresses: the media address of its pairs, if they have one */
+  sip_rewrite_cfg_t cfg = { xl, n_xl, mx, n_mx, sip_alg_site_mask (c),
+			    clib_net_to_host_u32 (c->media_addr.as_u32) };
   c->result = sip_rewrite_plan (payload, &c->msg, &c->info, &cfg, &plan, ptd->edits,
 				SIP_ALG_MAX_EDITS);
   if (c->result == SIP_OK && plan.n_edits)
@@ -1167,15 +1193,19 @@ sip_alg_offer_answer (vlib_main_t *vm, sip_alg_ctx_t *c, sip_alg_call_t *call)
     return;
 
   u16 ports[SIP_ALG_CALL_MAX_MEDIA];
+  ip4_address_t addrs[SIP_ALG_CALL_MAX_MEDIA];
   u32 n = 0;
   for (i32 j = call->n_media - 1; j >= 0; j--) /* from the end: removal moves the last */
     if (release & (1 << j))
       {
+	addrs[n] = call->media[j].flags & SIP_ALG_MEDIA_OWN ?
+		     c->pub_addr :
+		     sip_alg_media_slot_addr (&sip_alg_main, call->media[j].slot, c->pub_addr);
 	ports[n++] = call->media[j].pub_port;
 	call->media[j] = call->media[--call->n_media];
       }
-  sip_alg_request_release_media (vm->thread_index, c->call_index, call->epoch, c->pub_addr,
-				 ports, n);
+  sip_alg_request_release_media (vm->thread_index, c->call_index, call->epoch, addrs, ports,
+				 n);
   vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_MEDIA_RELEASED, n);
 }
 

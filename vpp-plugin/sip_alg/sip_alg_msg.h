@@ -49,6 +49,7 @@ typedef struct
   u32 sdp_media;      /* the inside party's SDP: bit j for call->media[j] it has */
   u8 inside_sdp;      /* ... which this message carries (in2out) */
   u8 replace_outside; /* the outside party's SDP is the dialog's description now */
+  ip4_address_t media_addr; /* the media address of its SDP's pairs (c=), 0: none */
   u32 n_new_nat;	    /* new NAT pinholes it asks for */
   u32 n_edits;
   sip_msg_t msg;

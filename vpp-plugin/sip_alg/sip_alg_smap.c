@@ -143,18 +143,25 @@ sip_alg_smap_call (const sip_alg_smap_t *e)
   return c && c->epoch == e->call_epoch ? c : 0;
 }
 
-/* A media port pair the call will not use: back to the pool, and out of the call. */
+/*
+ * A media port pair (pub_addr:pub_port) the call will not use: back to the pool (the slot
+ * of its address), and out of the call.
+ */
 static void
-sip_alg_media_forget (sip_alg_main_t *sam, sip_alg_call_t *c, u16 pub_port, u8 own)
+sip_alg_media_forget (sip_alg_main_t *sam, sip_alg_call_t *c, ip4_address_t pub_addr,
+		      u16 pub_port, u8 own)
 {
+  u32 slot = own ? 0 : sip_alg_media_slot (sam, pub_addr);
   for (u32 j = 0; c && j < c->n_media; j++)
-    if (c->media[j].pub_port == pub_port)
+    if (c->media[j].pub_port == pub_port &&
+	!(c->media[j].flags & SIP_ALG_MEDIA_OWN) == !own &&
+	(own || c->media[j].slot == slot))
       {
 	c->media[j] = c->media[--c->n_media];
 	break;
       }
   if (!own) /* the phone's own NAT mapping was never the pool's */
-    sip_alg_media_port_free (sam, pub_port);
+    sip_alg_media_port_free (sam, slot, pub_port);
 }
 
 /* Barrier held. */
@@ -184,12 +191,12 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
    * announcing a port another call may hold by then.
    */
   if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
-    sip_alg_media_forget (sam, e->ph.bound ? 0 : sip_alg_smap_call (e), e->ph.pub_port,
-			  e->ph.own);
+    sip_alg_media_forget (sam, e->ph.bound ? 0 : sip_alg_smap_call (e), e->ph.pub_addr,
+			  e->ph.pub_port, e->ph.own);
   if (e->ph.moved)
     {
       hash_unset (sam->moved_by_in, sip_alg_moved_key (&e->ph));
-      sip_alg_media_port_free (sam, e->ph.pub_port);
+      sip_alg_media_port_free (sam, sip_alg_media_slot (sam, e->ph.pub_addr), e->ph.pub_port);
     }
   sip_alg_smap_untie (sam, e);
   clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (&e->ph) };
@@ -263,7 +270,7 @@ sip_alg_clash (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *ph,
   if (e && e->ph.app == SIP_ALG_APP_RTP && owner && sip_alg_smap_call (e) == owner)
     sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED); /* the pair's RTP: it goes back */
   else
-    sip_alg_media_forget (sam, owner, rtp_port, 0);
+    sip_alg_media_forget (sam, owner, ph->pub_addr, rtp_port, 0);
   return -1;
 }
 
@@ -333,7 +340,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 		       format_ip4_address, &e->ph.in_addr, e->ph.in_port, format_sip_alg_app,
 		       (u32) e->ph.app);
       if (media_port)
-	sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
+	sip_alg_media_forget (sam, owner, ph->pub_addr, ph->pub_port, ph->own);
       return -1;
     }
   if (e)
@@ -343,7 +350,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
     {
       sip_alg_count (SIP_ALG_ERROR_SMAP_FULL, 1);
       if (media_port)
-	sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
+	sip_alg_media_forget (sam, owner, ph->pub_addr, ph->pub_port, ph->own);
       return -1;
     }
   if (ph->in_addr.as_u32 && sam->sec.max_entries_per_host)
@@ -353,7 +360,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 	{
 	  sip_alg_count (SIP_ALG_ERROR_HOST_SMAP_FULL, 1);
 	  if (media_port)
-	    sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
+	    sip_alg_media_forget (sam, owner, ph->pub_addr, ph->pub_port, ph->own);
 	  return -1;
 	}
     }
@@ -446,8 +453,10 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
        */
       u16 port = 0, skipped[8];
       u32 n_skipped = 0;
+      /* on its own address: that address's slot of the pool (0 unless a media address) */
+      u8 slot = sip_alg_media_slot (sam, from->pub_addr);
       while (n_skipped < ARRAY_LEN (skipped) &&
-	     (port = sip_alg_media_pair (sam, &sam->per_thread[0], from->pub_addr)))
+	     (port = sip_alg_media_pair (sam, &sam->per_thread[0], &slot, from->pub_addr)))
 	{
 	  ph.pub_port = port;
 	  if (!sip_alg_smap_find (&ph))
@@ -456,7 +465,7 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 	  port = 0;
 	}
       for (u32 i = 0; i < n_skipped; i++)
-	sip_alg_media_port_free (sam, skipped[i]);
+	sip_alg_media_port_free (sam, slot, skipped[i]);
       if (n_skipped)
 	sip_alg_count (SIP_ALG_ERROR_MOVE_SKIPPED, n_skipped);
       if (!port)
@@ -471,7 +480,7 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 	  if (e && e->ph.moved)
 	    sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED); /* gives the port back */
 	  else
-	    sip_alg_media_port_free (sam, port);
+	    sip_alg_media_port_free (sam, slot, port);
 	  return 0;
 	}
       hash_set (sam->moved_by_in, key, e - sam->smap);

@@ -14,7 +14,7 @@ import copy
 
 from .. import acl as A
 from .ops import (AclAddReplace, AclDel, AclInterface, AlgCallTimers, AlgHostLimits,
-                  AlgInterface, AlgLimits, AlgMediaPolicy, AlgOneWayMedia, AlgPorts, AlgSecurity,
+                  AlgInterface, AlgLimits, AlgMediaAddresses, AlgMediaPolicy, AlgOneWayMedia, AlgPorts, AlgSecurity,
                   AlgServers, AlgTcp, AlgTimeouts, AlgValidation, InterfaceAddress,
                   InterfaceTable, IpTable, NatAddress, NatEnable, NatInterface,
                   NatStaticMapping, RouteOp, SetInterfaceState, output_feature,
@@ -144,6 +144,9 @@ def plan_alg(s, cur):
     if (cur.get("max_calls"), cur.get("media_ports")) != (lim.max_calls, tuple(lim.media_ports)):
         lo, hi = lim.media_ports
         ops.append(AlgLimits(max_calls=lim.max_calls, lo=lo, hi=hi, have=cur.get("media_ports")))
+    addrs = tuple(str(a) for a in s.media.addresses)
+    if cur.get("media_addresses") != addrs:  # in order: each address is a slot of the pool
+        ops.append(AlgMediaAddresses(addresses=addrs))
     if cur.get("tcp_reassembly") != lim.tcp_reassembly:
         ops.append(AlgTcp(reassembly=lim.tcp_reassembly))
     if cur.get("media_other_hosts") != s.media_other_hosts:

@@ -396,6 +396,32 @@ class AlgLimits(Op):
                                       "media_port_hi": self.hi}
 
 
+MAX_MEDIA_ADDRESSES = D.MAX_MEDIA_ADDRESSES  # sip_alg_set_media_addresses' array
+RSRC_IN_USE = -155  # VNET_API_ERROR_RSRC_IN_USE
+
+
+@dataclass
+class AlgMediaAddresses(Op):
+    """The media public addresses, in order (sip_alg_set_media_addresses replaces the list;
+    none: `media-addresses none`)."""
+    addresses: Tuple[str, ...]
+
+    def cli(self):
+        return "set sip-alg media-addresses " + (" ".join(self.addresses) or "none")
+
+    def call(self):
+        return "sip_alg_set_media_addresses", {
+            "n_addresses": len(self.addresses),
+            "addresses": list(self.addresses) + ["0.0.0.0"] *
+            (MAX_MEDIA_ADDRESSES - len(self.addresses))}
+
+    def failure(self, retval):
+        if retval == RSRC_IN_USE:
+            return ("calls hold media ports: the media addresses change only while none "
+                    "does (wait for the calls to end, or restart VPP), then apply again")
+        return None
+
+
 @dataclass
 class AlgTcp(Op):
     reassembly: int

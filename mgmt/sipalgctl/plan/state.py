@@ -59,6 +59,9 @@ HOST_LIMITS = ("max_calls_per_host", "max_entries_per_host")  # State.alg's keys
 
 # sip_alg_get_config_reply's fields of the published servers (API 0.8.0)
 SERVERS = ("n_servers", "server_address", "server_port")
+# ... and of the media public addresses (API 0.11.0), in order: each is a slot of the
+# plugin's pool, so the order is part of the setting
+MEDIA_ADDRESSES = ("n_media_addresses", "media_addresses")
 
 
 # sip_alg_set_validation's fields, in its order: State.alg's keys
@@ -110,6 +113,9 @@ def alg_config(g):
     alg["servers"] = tuple((str(a), int(p)) for a, p in
                            zip(srv["server_address"][:srv["n_servers"]],
                                srv["server_port"][:srv["n_servers"]]))
+    media = _fields(g, "sip_alg_get_config_reply", MEDIA_ADDRESSES)
+    alg["media_addresses"] = tuple(str(a) for a in
+                                   media["media_addresses"][:media["n_media_addresses"]])
     for k in VALIDATION:  # flags as bools, numbers as ints
         alg[k] = bool(alg[k]) if k == "strict" or k.startswith("drop_") else int(alg[k])
     return alg

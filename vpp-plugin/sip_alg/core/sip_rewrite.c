@@ -77,6 +77,16 @@ sip_site_addr_only (const sip_site_t *s)
   return (s->flags & SIP_SITE_F_ADDR_ONLY) != 0;
 }
 
+/* The address a translated address-only site gets: cfg->media_ip for SDP connections. */
+static uint32_t
+sip_site_to_ip (const sip_rewrite_cfg_t *cfg, const sip_site_t *s, const sip_xlate_t *x)
+{
+  const uint32_t conn = SIP_SITE_MASK (SIP_SITE_SDP_C_SESSION) |
+			SIP_SITE_MASK (SIP_SITE_SDP_C_MEDIA) |
+			SIP_SITE_MASK (SIP_SITE_SDP_RTCP_ADDR);
+  return cfg->media_ip && (conn & SIP_SITE_MASK (s->kind)) ? cfg->media_ip : x->to_ip;
+}
+
 sip_result_t
 sip_rewrite_plan (const uint8_t *buf, const sip_msg_t *msg, const sip_info_t *info,
 		  const sip_rewrite_cfg_t *cfg, sip_plan_t *plan, sip_edit_t *edits,
@@ -129,7 +139,7 @@ sip_rewrite_plan (const uint8_t *buf, const sip_msg_t *msg, const sip_info_t *in
 	    {
 	      if (!(x = sip_xlate_find (cfg, s->ip4, 0, 1)))
 		continue;
-	      n = sip_format_ip4 (text, x->to_ip);
+	      n = sip_format_ip4 (text, sip_site_to_ip (cfg, s, x));
 	      r = sip_plan_add (buf, plan, s->host.off, s->host.len, text, n, si);
 	    }
 	  else

@@ -43,6 +43,12 @@ typedef struct
   const sip_media_xlate_t *media; /* indexed by media index, may be 0 */
   uint32_t n_media;
   uint32_t site_mask; /* SIP_SITE_MASK() of the kinds to rewrite */
+  /*
+   * The SDP's connection address sites (c= session and media level, a=rtcp address) whose
+   * address an entry of xlate matches take this address instead of the entry's to_ip
+   * (media on a public address of its own); 0: the entry's, as every other site.
+   */
+  uint32_t media_ip; /* host byte order */
 } sip_rewrite_cfg_t;
 
 #define SIP_EDIT_MAX_TEXT 24
