@@ -40,9 +40,10 @@ help:
 	@echo "make test      core library + C tests + plugin + pytest (all tiers VPP allows)"
 	@echo "make test-release  plugin built for the VPP release in VPP_RELEASE_PREFIX ($(VPP_RELEASE_PREFIX)),"
 	@echo "               call, firewall, worker and deployment tests of tests/vpp against it"
-	@echo "make sanitize  C tests of the core (SIP, TCP stream engine) under ASan+UBSan, inputs against a guard page"
+	@echo "make sanitize  C tests of the core (SIP, TCP stream engine) under ASan+UBSan, inputs against a guard page,"
+	@echo "               with the SSE2 scans and with the byte loops (SIP_NO_SIMD)"
 	@echo "make fuzz      libFuzzer on parser and rewriter for FUZZ_SECONDS (default 60)"
-	@echo "make bench     core microbenchmark: ns, cycles, callgrind instructions per message"
+	@echo "make bench     core microbenchmark per stage: ns, cycles, instructions per message and per byte"
 	@echo "make pg-bench  plugin in VPP, packet generator: clocks/pkt per node, ALG on vs off"
 	@echo "make call-bench plugin in VPP, packet generator: calls/s set up and torn down, bytes per call"
 	@echo "make call-bench-patched  the same with VPP's NAT44-ED patched (vpp-plugin/patches/; VPP_SRC=<VPP source>)"
@@ -99,6 +100,16 @@ $(BUILD)/san/test_core: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_core.c tests/c
 	@mkdir -p $(@D)
 	$(CLANG) $(WARN) -O1 -g $(SAN) -I$(CORE_DIR) $(CORE_SRCS) tests/core/test_core.c -o $@
 
+# the same drivers with the core's byte loops instead of its SSE2 scans (SIP_NO_SIMD: what a
+# target without SSE2 runs)
+$(BUILD)/core/test_core_scalar: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_core.c tests/core/plan_check.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(OPT) -DSIP_NO_SIMD -I$(CORE_DIR) $(CORE_SRCS) tests/core/test_core.c -o $@
+
+$(BUILD)/san/test_core_scalar: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_core.c tests/core/plan_check.h
+	@mkdir -p $(@D)
+	$(CLANG) $(WARN) -O1 -g $(SAN) -DSIP_NO_SIMD -I$(CORE_DIR) $(CORE_SRCS) tests/core/test_core.c -o $@
+
 # the SIP over TCP stream engine's own tests (core/sip_tcp.[ch])
 $(BUILD)/core/test_tcp: $(CORE_SRCS) $(CORE_HDRS) tests/core/test_tcp.c
 	@mkdir -p $(@D)
@@ -125,8 +136,9 @@ $(VENV)/.stamp: tests/requirements.txt mgmt/pyproject.toml
 
 venv: $(VENV)/.stamp
 
-test-c: $(BUILD)/core/test_core $(BUILD)/core/test_tcp
+test-c: $(BUILD)/core/test_core $(BUILD)/core/test_core_scalar $(BUILD)/core/test_tcp
 	$(BUILD)/core/test_core tests/fuzz/corpus tests/fuzz/found
+	$(BUILD)/core/test_core_scalar tests/fuzz/corpus tests/fuzz/found
 	$(BUILD)/core/test_tcp
 
 test-py: core plugin venv
@@ -155,8 +167,9 @@ mutate: venv
 	@mkdir -p $(BUILD)/mutation
 	$(PY) tests/mutation/mutate.py --json $(BUILD)/mutation/core.json $(MUTATE_ARGS)
 
-sanitize: $(BUILD)/san/test_core $(BUILD)/san/test_tcp
+sanitize: $(BUILD)/san/test_core $(BUILD)/san/test_core_scalar $(BUILD)/san/test_tcp
 	$(BUILD)/san/test_core tests/fuzz/corpus tests/fuzz/found
+	$(BUILD)/san/test_core_scalar tests/fuzz/corpus tests/fuzz/found
 	$(BUILD)/san/test_tcp
 
 fuzz: $(BUILD)/fuzz/fuzz_core

@@ -89,6 +89,7 @@ class Sdp(C.Structure):
     _fields_ = [
         ("n_media", C.c_uint8),
         ("session_addr_type", C.c_uint8),
+        ("candidate_off", C.c_uint16),
         ("session_ip4", C.c_uint32),
         ("origin_ip4", C.c_uint32),
         ("media", SdpMedia * SDP_MAX_MEDIA),
@@ -236,6 +237,10 @@ def _load():
     lib.sip_sites_find.restype = C.c_int
     lib.sip_sites_find.argtypes = [
         C.c_char_p, C.POINTER(Msg), C.POINTER(Info), C.POINTER(Site), C.c_uint16]
+    lib.sip_msg_read.restype = C.c_int
+    lib.sip_msg_read.argtypes = [
+        C.c_char_p, C.c_uint32, C.c_int, C.POINTER(Msg), C.POINTER(Hdr), C.c_uint16,
+        C.POINTER(Info), C.POINTER(Site), C.c_uint16, C.POINTER(C.c_int)]
     lib.sip_rewrite_plan.restype = C.c_int
     lib.sip_rewrite_plan.argtypes = [
         C.c_char_p, C.POINTER(Msg), C.POINTER(Info), C.POINTER(RewriteCfg),
@@ -331,8 +336,46 @@ class Parsed:
         return out
 
 
+def _bytes(struct, ptr_field):
+    """The bytes of a ctypes structure with its pointer field cleared (the two runs compared
+    point into arrays of their own)."""
+    x = type(struct).from_buffer_copy(struct)
+    setattr(x, ptr_field, None)
+    return bytes(x)
+
+
+def read(data, mode=DATAGRAM, max_hdrs=MAX_HDRS, max_sites=MAX_SITES):
+    """sip_msg_read, the one-pass parser and site finder: (result, sites result, msg, hdrs,
+    info, sites)."""
+    buf = C.create_string_buffer(data, len(data))
+    hdrs = (Hdr * max(max_hdrs, 1))()
+    sites = (Site * max(max_sites, 1))()
+    msg, info, sr = Msg(), Info(), C.c_int(-1)
+    r = lib.sip_msg_read(buf, len(data), mode, C.byref(msg), hdrs, max_hdrs, C.byref(info),
+                         sites, max_sites, C.byref(sr))
+    return result_name(r), result_name(sr.value), msg, hdrs, info, sites
+
+
+def check_read(p, mode, max_hdrs, max_sites):
+    """sip_msg_read gives what sip_msg_parse then sip_sites_find gave for p: the same parse
+    result and message (every field, every header); when it parsed and the sites were
+    found, the same sites result, info and sites."""
+    r, sr, msg, hdrs, info, sites = read(p.data, mode, max_hdrs, max_sites)
+    assert r == p.result, (p.data, r, p.result)
+    assert _bytes(msg, "hdrs") == _bytes(p.msg, "hdrs"), p.data
+    n = p.msg.n_hdrs
+    assert bytes(hdrs)[:n * C.sizeof(Hdr)] == bytes(p.hdrs)[:n * C.sizeof(Hdr)], p.data
+    if p.sites_result is not None:
+        assert sr == p.sites_result, (p.data, sr, p.sites_result)
+        assert _bytes(info, "sites") == _bytes(p.info, "sites"), p.data
+        k = p.info.n_sites
+        assert bytes(sites)[:k * C.sizeof(Site)] == bytes(p.sites)[:k * C.sizeof(Site)], p.data
+
+
 def parse(data, mode=DATAGRAM, max_hdrs=MAX_HDRS, sites=True, max_sites=MAX_SITES):
-    """Parse (and by default find the sites of) one message."""
+    """Parse (and by default find the sites of) one message, by sip_msg_parse and
+    sip_sites_find; checked against the one-pass sip_msg_read of the same message
+    (check_read), so every test of the parser and the site finder tests both."""
     buf = C.create_string_buffer(data, len(data))
     hdrs = (Hdr * max(max_hdrs, 1))()
     msg = Msg()
@@ -343,6 +386,7 @@ def parse(data, mode=DATAGRAM, max_hdrs=MAX_HDRS, sites=True, max_sites=MAX_SITE
         p.info = Info()
         r2 = lib.sip_sites_find(buf, C.byref(msg), C.byref(p.info), p.sites, max_sites)
         p.sites_result = result_name(r2)
+    check_read(p, mode, max_hdrs, max_sites)
     return p
 
 

@@ -13,7 +13,8 @@
  * message longer than the prefix, rewrite length == input length + delta, the output is the
  * input with exactly the planned edits, a message with a translatable IPv4 site comes out
  * changed, every IPv4 media stream gets its new port, and the call machine takes the same
- * message again (from either side) without a change of state, as it takes a stale one.
+ * message again (from either side) without a change of state, as it takes a stale one, and
+ * the one-pass sip_msg_read gives exactly what sip_msg_parse and sip_sites_find give.
  * The run fails unless at least --min-rewritten=N messages (default MIN_REWRITTEN, what
  * the repository's corpus gives) were actually rewritten.
  */
@@ -31,6 +32,7 @@
 #include "sip_sites.h"
 #include "sip_rewrite.h"
 #include "sip_call.h"
+#include "sip_scan.h"
 #include "plan_check.h"
 
 /* Messages of tests/fuzz/{corpus,found} the driver rewrites: of the 1,060 files, 186 parse,
@@ -156,7 +158,7 @@ run_rewrite (const uint8_t *in, const sip_msg_t *m, const sip_info_t *info)
       }
   for (int i = 0; i < SIP_SDP_MAX_MEDIA; i++)
     mx[i] = (sip_media_xlate_t){ (uint16_t) (10000 + 2 * i), (uint16_t) (10001 + 2 * i) };
-  sip_rewrite_cfg_t cfg = { xl, n_xl, mx, SIP_SDP_MAX_MEDIA, SIP_SITE_MASK_ALL };
+  sip_rewrite_cfg_t cfg = { xl, n_xl, mx, SIP_SDP_MAX_MEDIA, SIP_SITE_MASK_ALL, 0 };
 
   sip_result_t r = sip_rewrite_plan (in, m, info, &cfg, &plan, edits, 128);
   if (r != SIP_OK)
@@ -216,6 +218,38 @@ run_rewrite (const uint8_t *in, const sip_msg_t *m, const sip_info_t *info)
   guarded_free (&out);
 }
 
+/*
+ * The one-pass sip_msg_read of buf[0..len) gives what sip_msg_parse (result r, message m)
+ * and, when that parsed, sip_sites_find (result sr, info) gave: the same result, message,
+ * headers, and then the same sites result, info and sites.
+ */
+static void
+check_read (const uint8_t *buf, uint32_t len, sip_parse_mode_t mode, sip_result_t r,
+	    const sip_msg_t *m, sip_result_t sr, const sip_info_t *info)
+{
+  sip_hdr_t hdrs[128];
+  sip_site_t sites[128];
+  sip_msg_t m2;
+  sip_info_t i2;
+  sip_result_t sr2 = SIP_N_RESULTS;
+  memset (&i2, 0, sizeof (i2)); /* as info: media[] past n_media is the caller's */
+  sip_result_t r2 = sip_msg_read (buf, len, mode, &m2, hdrs, 128, &i2, sites, 128, &sr2);
+  CHECK (r2 == r, "sip_msg_read %s, sip_msg_parse %s (mode %d, %u bytes)", sip_result_name (r2),
+	 sip_result_name (r), mode, len);
+  CHECK (m2.hdrs == hdrs, "message's header array");
+  m2.hdrs = m->hdrs;
+  CHECK (!memcmp (&m2, m, sizeof (m2)), "message differs (mode %d, %u bytes)", mode, len);
+  CHECK (!memcmp (hdrs, m->hdrs, m->n_hdrs * sizeof (hdrs[0])), "headers differ");
+  if (r != SIP_OK || !info)
+    return;
+  CHECK (sr2 == sr, "sip_msg_read's sites %s, sip_sites_find %s (mode %d, %u bytes)",
+	 sip_result_name (sr2), sip_result_name (sr), mode, len);
+  CHECK (i2.sites == sites, "info's site array");
+  i2.sites = info->sites;
+  CHECK (!memcmp (&i2, info, sizeof (i2)), "info differs (mode %d, %u bytes)", mode, len);
+  CHECK (!memcmp (sites, info->sites, info->n_sites * sizeof (sites[0])), "sites differ");
+}
+
 static void
 run_one (const uint8_t *data, uint32_t len)
 {
@@ -228,12 +262,16 @@ run_one (const uint8_t *data, uint32_t len)
 
   guarded_alloc (&g, len);
   memcpy (g.p, data, len);
+  memset (&info, 0, sizeof (info));
 
   r = sip_msg_parse (g.p, len, SIP_PARSE_DATAGRAM, &m, hdrs, 128);
+  if (r != SIP_OK)
+    check_read (g.p, len, SIP_PARSE_DATAGRAM, r, &m, SIP_OK, 0);
   if (r == SIP_OK)
     {
       check_spans (&m, 0, len);
       r = sip_sites_find (g.p, &m, &info, sites, 128);
+      check_read (g.p, len, SIP_PARSE_DATAGRAM, SIP_OK, &m, r, &info);
       if (r == SIP_OK)
 	{
 	  check_spans (&m, &info, len);
@@ -265,14 +303,90 @@ run_one (const uint8_t *data, uint32_t len)
       guarded_alloc (&g, k);
       memcpy (g.p, data, k);
       r = sip_msg_parse (g.p, k, SIP_PARSE_STREAM, &m, hdrs, 128);
+      if (r != SIP_OK)
+	check_read (g.p, k, SIP_PARSE_STREAM, r, &m, SIP_OK, 0);
       if (r == SIP_OK)
 	{
 	  check_spans (&m, 0, k);
-	  if (sip_sites_find (g.p, &m, &info, sites, 128) == SIP_OK)
+	  sip_result_t sr = sip_sites_find (g.p, &m, &info, sites, 128);
+	  check_read (g.p, k, SIP_PARSE_STREAM, SIP_OK, &m, sr, &info);
+	  if (sr == SIP_OK)
 	    check_spans (&m, &info, k);
 	}
       guarded_free (&g);
     }
+}
+
+/*
+ * The scans of sip_scan.h (vector ones with SSE2, byte loops with SIP_NO_SIMD: the driver is
+ * built both ways) against a plain byte loop over the same bytes: every byte value at every
+ * position of scans of 0 to 48 bytes, placed at the start of a 64-byte buffer, inside it and
+ * against its end (a guard page behind), with bytes before and after the scan that would
+ * change the answer if they were read as part of it.
+ */
+static int n_scan_checks;
+
+static void
+check_scan_at (const uint8_t *buf, const uint8_t *p, const uint8_t *end)
+{
+  const uint8_t *want, *got, *at_want = 0, *at_got;
+  int ok_want = 1;
+  cur_name = "sip_scan.h";
+  for (int t = 0; t < 3; t++)
+    {
+      uint8_t c = t == 0 ? '\n' : t == 1 ? ':' : '@';
+      for (want = p; want < end && *want != c; want++)
+	;
+      got = sip_find (p, end, c);
+      CHECK (got == (want < end ? want : 0), "sip_find %#x: %td, want %td (%td bytes)", c,
+	     got ? got - p : -1, want < end ? want - p : -1, end - p);
+    }
+  for (want = p; want < end && *want > ' ' && *want < 0x7f; want++)
+    ;
+  got = sip_skip_visible (buf, p, end);
+  CHECK (got == want, "sip_skip_visible: %td, want %td (%td bytes)", got - p, want - p, end - p);
+  for (const uint8_t *q = p; q < end; q++)
+    {
+      if (!(sip_char_class[*q] & (SIP_CC_URIC | SIP_CC_TOKEN)))
+	ok_want = 0;
+      if (*q == '@' && !at_want)
+	at_want = q;
+    }
+  int ok = sip_uri_chars (buf, p, end, &at_got);
+  CHECK (ok == ok_want, "sip_uri_chars %d, want %d (%td bytes)", ok, ok_want, end - p);
+  CHECK (!ok || at_got == at_want, "sip_uri_chars '@' at %td, want %td", at_got ? at_got - p : -1,
+	 at_want ? at_want - p : -1);
+  n_scan_checks++;
+}
+
+static void
+check_scans (void)
+{
+  guarded_t g;
+  guarded_alloc (&g, 64);
+  for (int len = 0; len <= 48; len++)
+    for (int where = 0; where < 3; where++)
+      {
+	uint32_t start = where == 0 ? 0 : where == 1 ? 7 : (uint32_t) (64 - len);
+	uint8_t *p = g.p + start, *end = p + len;
+	for (int pos = -1; pos < len; pos++)
+	  for (int c = 0; c < 256; c++)
+	    {
+	      /* outside the scan: what each scan would stop at; inside: a URI byte, and c */
+	      memset (g.p, '\n', 64);
+	      for (uint32_t i = 0; i < start; i++)
+		g.p[i] = "@: \x7f"[i % 4];
+	      memset (p, 'a', (size_t) len);
+	      if (pos >= 0)
+		p[pos] = (uint8_t) c;
+	      if (pos >= 0 && pos + 3 < len)
+		p[pos + 3] = '@'; /* a second one after c (c may be the first) */
+	      check_scan_at (g.p, p, end);
+	      if (pos < 0)
+		break; /* c is not placed: one run */
+	    }
+      }
+  guarded_free (&g);
 }
 
 static void
@@ -341,11 +455,21 @@ main (int argc, char **argv)
       fprintf (stderr, "usage: %s [--min-rewritten=N] DIR...\n", argv[0]);
       return 2;
     }
+  check_scans ();
+  int scan_fail = n_fail;
   for (; argi < argc; argi++)
     run_dir (argv[argi]);
   /* the plain closing line CI reads */
-  printf ("robustness: %d passed, %d failed; %d of %d messages rewritten (at least %d expected)\n",
-	  n_files - n_fail, n_fail, n_rewritten, n_files, min_rewritten);
+  printf ("robustness: %d passed, %d failed; %d of %d messages rewritten (at least %d expected); "
+	  "%d scans checked, %d failed (%s)\n",
+	  n_files - (n_fail - scan_fail), n_fail - scan_fail, n_rewritten, n_files, min_rewritten,
+	  n_scan_checks, scan_fail,
+#ifdef SIP_SSE2
+	  "SSE2"
+#else
+	  "byte loops"
+#endif
+  );
   if (n_rewritten < min_rewritten)
     fprintf (stderr, "FAIL: %d messages rewritten, fewer than %d\n", n_rewritten,
 	     min_rewritten);

@@ -349,3 +349,42 @@ def test_message_of_the_maximum_length():
     body = len(data) - data.index(b"\r\n\r\n") - 4
     over = data.replace(b"Content-Length: %d" % body, b"Content-Length: %d" % (body + 1))
     assert sipcore.parse(over[:-1], sipcore.STREAM, sites=False).result == "ERR_TOO_LONG"
+
+
+TOKEN = sorted(set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"))
+
+
+@pytest.mark.parametrize("name", sorted(HDR_NAMES))
+def test_header_names_in_a_message(name):
+    """The parser's header ids (a name with 16 bytes after it is compared as two words,
+    sip_msg.c sip_hdr_is16; one at the end of a datagram byte by byte): every long name in
+    any case is its header, in the middle of a message and as its last line (a datagram
+    may end without the blank line); the name with any one byte replaced by another token
+    byte (not the same letter in the other case) is no known header."""
+    b = name.encode()
+    value = {"cseq": b"1 OPTIONS", "content-length": b"0",
+             "date": b"Sat, 13 Nov 2010 23:29:00 GMT"}.get(name, b"1")
+    # the message's own header of that name left out (single-valued headers)
+    base = [l for l in BASE if not l.lower().startswith(b + b":")]
+
+    def ids(n, base=BASE, clen=True):
+        out = []
+        line = n + b": " + value
+        for data in (req(line, base=base, clen=clen),
+                     req(base=base, clen=clen)[:-2] + line + b"\r\n"):
+            p = sipcore.parse(data, sites=False)
+            assert p.result == "OK", (n, p.result)
+            out.append([h[1] for h in p.headers() if h[0].encode() == n])
+        return out
+
+    for form in (b, b.upper(), b.title(), b.swapcase()):
+        assert ids(form, base, name != "content-length") == [[name], [name]], form
+    for i in range(len(b)):
+        for c in TOKEN:
+            if bytes([c]).lower() == b[i:i + 1]:
+                continue
+            other = b[:i] + bytes([c]) + b[i + 1:]
+            if other.lower() in {n.encode() for n in HDR_NAMES}:
+                continue
+            got = ids(other)
+            assert all(g in ([], ["other"]) for g in got) and got != [[], []], (other, got)

@@ -195,3 +195,25 @@ def test_sdp_parse_reads_only_its_body(before):
     m = info.sdp.media[0]
     assert (sipcore.result_name(r), info.sdp.n_media, m.port, sipcore.int2ip(m.ip4)) == \
         ("OK", 1, 3000, "192.168.1.5")
+
+
+@pytest.mark.parametrize("lines,first", [
+    ([b"c=IN IP4 192.168.1.1", b"t=0 0", b"m=audio 3000 RTP/AVP 0"], None),
+    ([b"a=candidate:1 1 UDP 1 192.168.1.1 3000 typ host", b"t=0 0",
+      b"m=audio 3000 RTP/AVP 0", b"a=candidate:2 1 UDP 1 203.0.113.9 4000 typ srflx"], 0),
+    ([b"c=IN IP4 192.168.1.1", b"t=0 0", b"m=audio 3000 RTP/AVP 0", b"a=candidatex",
+      b"a=candidate:", b"a=candidate:3 1 UDP 1 203.0.113.9 4000 typ srflx"], 4),
+    ([b"c=IN IP4 192.168.1.1", b"t=0 0", b"m=audio 3000 RTP/AVP 0", b"a=candidat"], None),
+])
+def test_candidate_offset(lines, first):
+    """sdp.candidate_off is the offset of the first line that starts with "a=candidate:"
+    (session or media level, even one with nothing after the colon), 0 without one: the
+    plugin reads ICE candidates from there (sip_alg_ice_srflx)."""
+    body = sdp(*lines)
+    p = analyzed(body)
+    assert p.sites_result == "OK"
+    base = p.msg.body_off + len(sdp())
+    want = 0 if first is None else base + sum(len(l) + 2 for l in lines[:first])
+    assert p.info.sdp.candidate_off == want
+    if first is not None:
+        assert p.data[want:want + 12] == b"a=candidate:"

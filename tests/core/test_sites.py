@@ -233,3 +233,22 @@ def test_err_off_of_sdp():
     data = sdp_request(good.replace(b"3000", b"70000"))
     p = analyzed(data)
     assert (p.sites_result, p.info.err_off) == ("ERR_SDP", data.index(b"m=audio 70000"))
+
+
+@pytest.mark.parametrize("last,expected", [
+    (b"Contact: <sip:a@192.0.2.9:5070>", ("OK", [("192.0.2.9", "ip4", "5070", 5070)])),
+    (b"Contact: <sip:a@192.0.2.9:5070>,\r\n <sip:a@192.0.2.8>",
+     ("OK", [("192.0.2.9", "ip4", "5070", 5070), ("192.0.2.8", "ip4", "", 5060)])),
+    (b"Contact: <sip:a@192.0.2.9 >", ("ERR_CONTACT", None)),
+])
+def test_sites_of_the_last_header_of_a_datagram(last, expected):
+    """A datagram may end after its last header line, without the blank line (sip_msg.h
+    SIP_LENIENT_NO_BLANK_LINE): that header's sites are found too, a folded one with its
+    continuation, and its error is the site finder's (the one-pass sip_msg_read takes a
+    header's sites when the next line is not its continuation, or at the end)."""
+    data = b"\r\n".join([b"INVITE sip:b@198.51.100.2 SIP/2.0"] + list(HDRS.values()) + [last]) \
+        + b"\r\n"
+    p = analyzed(data)
+    assert p.msg.lenient & 0x10  # SIP_LENIENT_NO_BLANK_LINE
+    got = sites(p, "contact") if p.sites_result == "OK" else None
+    assert (p.sites_result, got) == expected

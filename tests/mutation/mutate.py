@@ -7,16 +7,18 @@ Each mutant changes one token of one file: a comparison (== and !=, < and <=, > 
 logical operator (&& and ||), a negation dropped (!x -> x), a small integer constant off by
 one (in a comparison, an index or an addition), or a constant return value (return 0 and
 return 1, return -1 and return 0). Comments, strings, character literals and preprocessor
-lines are never touched. For each mutant the core is built three times (the host library
-that tests/core's pytest loads through ctypes, the C driver tests/core/test_core.c and
-tests/core/test_tcp.c) in a scratch directory, then the tests run, fastest first,
+lines are never touched. For each mutant the core is built four times (the host library
+that tests/core's pytest loads through ctypes, the C driver tests/core/test_core.c, with and
+without SIMD, and tests/core/test_tcp.c) in a scratch directory, then the tests run, fastest first,
 stopping at the first failure:
 
   1. pytest tests/core (about 500 tables and RFC flows, under a second), with
      SIPALG_CORE_LIB naming the mutant's library;
   2. the C driver over the corpus (tests/fuzz/corpus, tests/fuzz/found): every message
      parsed, planned, rewritten into an exact-size buffer and checked edit by edit;
-  3. the SIP over TCP stream engine's tests (tests/core/test_tcp.c).
+  3. the SIP over TCP stream engine's tests (tests/core/test_tcp.c);
+  4. the C driver again, built with SIP_NO_SIMD (the core's byte loops instead of its SSE2
+     scans).
 
 A mutant is "killed" when a test fails or runs over --timeout (an endless loop), "survived"
 when every test passes, "invalid" when it does not compile (-Werror). The score is
@@ -134,7 +136,11 @@ def build(core, out, cc):
                  os.path.join(ROOT, "tests", "core", "test_core.c"),
                  "-o", os.path.join(out, "test_core")],
                 [cc, *WARN, *OPT, f"-I{core}", *srcs, os.path.join(ROOT, "tests", "core", "test_tcp.c"),
-                 "-o", os.path.join(out, "test_tcp")]):
+                 "-o", os.path.join(out, "test_tcp")],
+                [cc, *WARN, *OPT, "-DSIP_NO_SIMD", f"-I{core}",
+                 f"-I{os.path.join(ROOT, 'tests', 'core')}", *srcs,
+                 os.path.join(ROOT, "tests", "core", "test_core.c"),
+                 "-o", os.path.join(out, "test_core_scalar")]):
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode:
             return (r.stderr.strip().splitlines() or ["?"])[0]
@@ -150,6 +156,9 @@ def run_tests(out, timeout, py):
         ("test_core", [os.path.join(out, "test_core"), os.path.join(ROOT, "tests", "fuzz", "corpus"),
                        os.path.join(ROOT, "tests", "fuzz", "found")]),
         ("test_tcp", [os.path.join(out, "test_tcp")]),
+        ("test_core (byte loops)", [os.path.join(out, "test_core_scalar"),
+                                    os.path.join(ROOT, "tests", "fuzz", "corpus"),
+                                    os.path.join(ROOT, "tests", "fuzz", "found")]),
     ]
     for name, cmd in steps:
         try:

@@ -601,14 +601,18 @@ static u32
 sip_alg_ice_srflx (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
 		   sip_alg_call_t *call, sip_alg_ctx_t *c, const u8 *payload)
 {
-  const u8 *p = payload + c->msg.body_off, *end = p + c->msg.body_len, *tok;
+  const u8 *p = payload + c->info.sdp.candidate_off, *end = payload + c->msg.body_off +
+							   c->msg.body_len, *tok;
   u32 n_new = 0, n;
 
+  /* from the first a=candidate: line the SDP decoder saw (lines before it are none) */
+  if (!c->info.sdp.candidate_off)
+    return 0;
   while (p < end)
     {
-      const u8 *eol = p;
-      while (eol < end && *eol != '\n')
-	eol++;
+      const u8 *eol = memchr (p, '\n', end - p);
+      if (!eol)
+	eol = end;
       if (eol - p > 12 && !memcmp (p, "a=candidate:", 12))
 	{
 	  const u8 *q = p + 12;
@@ -817,7 +821,7 @@ sip_alg_message_abort (sip_alg_main_t *sam, sip_alg_ctx_t *c, sip_result_t resul
 
 /*
  * A message's start: its context reset (a TCP segment runs several messages through one
- * context), then keep-alives, parse, validation and rewrite sites. Returns 1 when the
+ * context), then keep-alives, parse and rewrite sites (one pass), validation. Returns 1 when the
  * message goes on, 0 for a keep-alive (it passes as it is), -1 when it goes no further
  * (see sip_alg_message).
  */
@@ -847,7 +851,10 @@ sip_alg_message_read (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t
       c->error = SIP_ALG_ERROR_KEEPALIVE;
       return 0;
     }
-  c->result = sip_msg_parse (payload, len, mode, &c->msg, ptd->hdrs, SIP_ALG_MAX_HDRS);
+  /* one pass: the message and its rewrite sites (a site error is kept in sites) */
+  sip_result_t sites;
+  c->result = sip_msg_read (payload, len, mode, &c->msg, ptd->hdrs, SIP_ALG_MAX_HDRS, &c->info,
+			    ptd->sites, SIP_ALG_MAX_SITES, &sites);
   if (c->result == SIP_OK && c->msg.n_hdrs == 0)
     {
       /*
@@ -860,7 +867,7 @@ sip_alg_message_read (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t
   if (c->result == SIP_OK && !sip_alg_validate (vm, sam, ptd, c))
     return -1; /* a verdict: dropped, or passed untouched and counted */
   if (c->result == SIP_OK)
-    c->result = sip_sites_find (payload, &c->msg, &c->info, ptd->sites, SIP_ALG_MAX_SITES);
+    c->result = sites; /* after the verdicts on the message, as when found apart */
   if (c->result != SIP_OK)
     {
       sip_alg_malformed (vm, sam, c, sip_alg_result_counter (c->result));

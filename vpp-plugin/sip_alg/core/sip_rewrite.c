@@ -21,17 +21,78 @@ sip_format_u16 (char *s, uint32_t v)
   return n;
 }
 
+/* One octet in decimal, without leading zeros. */
+static inline uint32_t
+sip_format_octet (char *s, uint32_t v)
+{
+  uint32_t n = 0;
+  if (v >= 100)
+    s[n++] = (char) ('0' + v / 100);
+  if (v >= 10)
+    s[n++] = (char) ('0' + v / 10 % 10);
+  s[n++] = (char) ('0' + v % 10);
+  return n;
+}
+
 uint32_t
 sip_format_ip4 (char *s, uint32_t ip)
 {
-  uint32_t n = 0;
-  for (int shift = 24; shift >= 0; shift -= 8)
+  uint32_t n = sip_format_octet (s, ip >> 24);
+  s[n++] = '.';
+  n += sip_format_octet (s + n, (ip >> 16) & 0xff);
+  s[n++] = '.';
+  n += sip_format_octet (s + n, (ip >> 8) & 0xff);
+  s[n++] = '.';
+  return n + sip_format_octet (s + n, ip & 0xff);
+}
+
+/*
+ * The text of a translation's address, and of its address and port, formatted once per
+ * plan: a message names the same translation in several sites. The first SIP_XTEXT_N
+ * translations are kept; others are formatted each time.
+ */
+#define SIP_XTEXT_N 8
+typedef struct
+{
+  uint8_t done; /* bit i: entry i formatted */
+  uint8_t ip_len[SIP_XTEXT_N];
+  uint8_t port_len[SIP_XTEXT_N]; /* ":port" */
+  char ip[SIP_XTEXT_N][16];
+  char port[SIP_XTEXT_N][8];
+} sip_xtext_t;
+
+/* The address text of translation x (entry i of the configuration) into text; its length. */
+static uint32_t
+sip_xtext (sip_xtext_t *c, uint32_t i, const sip_xlate_t *x, char *text, int with_port)
+{
+  char ip[16], port[8];
+  uint32_t ip_len, port_len;
+  if (i < SIP_XTEXT_N && (c->done & (1u << i)))
     {
-      n += sip_format_u16 (s + n, (ip >> shift) & 0xff);
-      if (shift)
-	s[n++] = '.';
+      memcpy (ip, c->ip[i], sizeof (ip));
+      memcpy (port, c->port[i], sizeof (port));
+      ip_len = c->ip_len[i];
+      port_len = c->port_len[i];
     }
-  return n;
+  else
+    {
+      ip_len = sip_format_ip4 (ip, x->to_ip);
+      port[0] = ':';
+      port_len = 1 + sip_format_u16 (port + 1, x->to_port);
+      if (i < SIP_XTEXT_N)
+	{
+	  memcpy (c->ip[i], ip, sizeof (ip));
+	  memcpy (c->port[i], port, sizeof (port));
+	  c->ip_len[i] = (uint8_t) ip_len;
+	  c->port_len[i] = (uint8_t) port_len;
+	  c->done |= (uint8_t) (1u << i);
+	}
+    }
+  memcpy (text, ip, sizeof (ip));
+  if (!with_port)
+    return ip_len;
+  memcpy (text + ip_len, port, sizeof (port));
+  return ip_len + port_len;
 }
 
 static const sip_xlate_t *
@@ -66,7 +127,7 @@ sip_plan_add (const uint8_t *buf, sip_plan_t *plan, uint16_t off, uint16_t old_l
   e->old_len = old_len;
   e->new_len = (uint8_t) new_len;
   e->site = site;
-  memcpy (e->text, text, new_len);
+  memcpy (e->text, text, SIP_EDIT_MAX_TEXT); /* text is SIP_EDIT_MAX_TEXT bytes long */
   plan->delta += (int32_t) new_len - (int32_t) old_len;
   return SIP_OK;
 }
@@ -93,8 +154,9 @@ sip_rewrite_plan (const uint8_t *buf, const sip_msg_t *msg, const sip_info_t *in
 		  uint16_t max_edits)
 {
   sip_result_t r;
-  char text[SIP_EDIT_MAX_TEXT];
+  char text[SIP_EDIT_MAX_TEXT] = { 0 };
   uint32_t n;
+  sip_xtext_t xt;
 
   if (!buf || !msg || !info || !cfg || !plan || (!edits && max_edits) ||
       (!cfg->xlate && cfg->n_xlate) || (!cfg->media && cfg->n_media))
@@ -102,6 +164,7 @@ sip_rewrite_plan (const uint8_t *buf, const sip_msg_t *msg, const sip_info_t *in
   memset (plan, 0, sizeof (*plan));
   plan->edits = edits;
   plan->max_edits = max_edits;
+  xt.done = 0;
 
   for (uint16_t i = 0; i < info->n_sites; i++)
     {
@@ -139,7 +202,9 @@ sip_rewrite_plan (const uint8_t *buf, const sip_msg_t *msg, const sip_info_t *in
 	    {
 	      if (!(x = sip_xlate_find (cfg, s->ip4, 0, 1)))
 		continue;
-	      n = sip_format_ip4 (text, sip_site_to_ip (cfg, s, x));
+	      uint32_t to = sip_site_to_ip (cfg, s, x);
+	      n = to == x->to_ip ? sip_xtext (&xt, (uint32_t) (x - cfg->xlate), x, text, 0) :
+				   sip_format_ip4 (text, to);
 	      r = sip_plan_add (buf, plan, s->host.off, s->host.len, text, n, si);
 	    }
 	  else
@@ -147,12 +212,8 @@ sip_rewrite_plan (const uint8_t *buf, const sip_msg_t *msg, const sip_info_t *in
 	      /* host[:port] replaced as one region */
 	      if (!(x = sip_xlate_find (cfg, s->ip4, s->value, 0)))
 		continue;
-	      n = sip_format_ip4 (text, x->to_ip);
-	      if ((s->flags & SIP_SITE_F_PORT) || x->to_port != SIP_DEFAULT_PORT)
-		{
-		  text[n++] = ':';
-		  n += sip_format_u16 (text + n, x->to_port);
-		}
+	      n = sip_xtext (&xt, (uint32_t) (x - cfg->xlate), x, text,
+			     (s->flags & SIP_SITE_F_PORT) || x->to_port != SIP_DEFAULT_PORT);
 	      uint16_t end = (s->flags & SIP_SITE_F_PORT) ? s->port.off + s->port.len :
 							    s->host.off + s->host.len;
 	      r = sip_plan_add (buf, plan, s->host.off, end - s->host.off, text, n, si);

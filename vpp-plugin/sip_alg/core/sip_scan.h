@@ -11,6 +11,16 @@
 
 #include "sip_types.h"
 
+/*
+ * SIMD: SSE2 where the compiler targets it (every x86-64), unless SIP_NO_SIMD is defined
+ * (the tests build the core both ways). Each vector loop reads whole 16-byte blocks inside
+ * [p, end) only; the scalar loop after it does the rest, and everything on other targets.
+ */
+#if defined(__SSE2__) && !defined(SIP_NO_SIMD)
+#include <emmintrin.h>
+#define SIP_SSE2 1
+#endif
+
 #define SIP_CC_TOKEN 0x01 /* RFC 3261 token */
 #define SIP_CC_DIGIT 0x02
 #define SIP_CC_ALPHA 0x04
@@ -144,6 +154,128 @@ sip_parse_ip4 (const uint8_t *p, const uint8_t *end, uint32_t *ip)
   if (p != end)
     return 0;
   *ip = a;
+  return 1;
+}
+
+/*
+ * The vector scans read [p, end) in 16-byte blocks from p while more than 16 bytes are left,
+ * then the 16 bytes before end, of which those before p (read already, or not the scan's)
+ * are masked off: no byte loop, so no branch on each byte. base: the start of the buffer
+ * [p, end) is in; the last block may start before p, so it is used only when
+ * end - base >= 16 (shorter buffers are scanned byte by byte).
+ */
+#ifdef SIP_SSE2
+#define SIP_SCAN16(base, p, end, block_mask, on_mask)                                        \
+  do                                                                                          \
+    {                                                                                         \
+      if ((end) - (base) >= 16 && (p) < (end))                                                \
+	for (;;)                                                                              \
+	  {                                                                                   \
+	    const uint8_t *blk_ = (end) - (p) > 16 ? (p) : (end) - 16;                         \
+	    __m128i x_ = _mm_loadu_si128 ((const __m128i *) (const void *) blk_);             \
+	    unsigned m_ = (block_mask) & (0xffffu << (unsigned) ((p) - blk_));                \
+	    if (m_)                                                                           \
+	      on_mask;                                                                        \
+	    if (blk_ + 16 == (end))                                                           \
+	      break;                                                                          \
+	    (p) = blk_ + 16;                                                                  \
+	  }                                                                                   \
+    }                                                                                         \
+  while (0)
+
+static inline unsigned
+sip_eq16 (__m128i x, uint8_t c)
+{
+  return (unsigned) _mm_movemask_epi8 (_mm_cmpeq_epi8 (x, _mm_set1_epi8 ((char) c)));
+}
+
+/* Bit i: byte i of x is not visible ASCII (0x21..0x7e). Signed compares: 0x80.. < 0. */
+static inline unsigned
+sip_invisible16 (__m128i x)
+{
+  __m128i ok = _mm_andnot_si128 (_mm_cmpeq_epi8 (x, _mm_set1_epi8 (0x7f)),
+				 _mm_cmpgt_epi8 (x, _mm_set1_epi8 (0x20)));
+  return (unsigned) _mm_movemask_epi8 (ok) ^ 0xffffu;
+}
+
+/*
+ * Bit i: byte i of x is no URI character (class SIP_CC_URIC | SIP_CC_TOKEN: the visible
+ * ASCII bytes 0x21..0x7e but " # < > \ ^ { | }).
+ */
+static inline unsigned
+sip_unuri16 (__m128i x)
+{
+  __m128i in = _mm_and_si128 (_mm_cmpgt_epi8 (x, _mm_set1_epi8 (0x20)),
+			      _mm_or_si128 (_mm_cmplt_epi8 (x, _mm_set1_epi8 (0x7b)),
+					    _mm_cmpeq_epi8 (x, _mm_set1_epi8 (0x7e))));
+  /* " #: x & 0xfe == 0x22; < >: x & 0xfd == 0x3c; \ ^: x & 0xfd == 0x5c */
+  __m128i t = _mm_and_si128 (x, _mm_set1_epi8 ((char) 0xfd));
+  __m128i out = _mm_or_si128 (
+    _mm_cmpeq_epi8 (_mm_and_si128 (x, _mm_set1_epi8 ((char) 0xfe)), _mm_set1_epi8 (0x22)),
+    _mm_or_si128 (_mm_cmpeq_epi8 (t, _mm_set1_epi8 (0x3c)),
+		  _mm_cmpeq_epi8 (t, _mm_set1_epi8 (0x5c))));
+  return (unsigned) _mm_movemask_epi8 (_mm_andnot_si128 (out, in)) ^ 0xffffu;
+}
+#endif
+
+/* The first byte c in [p, end), or 0 (memchr without the call: most scans are short). */
+static inline const uint8_t *
+sip_find (const uint8_t *p, const uint8_t *end, uint8_t c)
+{
+#ifdef SIP_SSE2
+  for (; end - p >= 16; p += 16)
+    {
+      unsigned m = sip_eq16 (_mm_loadu_si128 ((const __m128i *) (const void *) p), c);
+      if (m)
+	return p + __builtin_ctz (m);
+    }
+#endif
+  for (; p < end; p++)
+    if (*p == c)
+      return p;
+  return 0;
+}
+
+/* The first byte of [p, end) that is not visible ASCII (0x21..0x7e), or end. */
+static inline const uint8_t *
+sip_skip_visible (const uint8_t *base, const uint8_t *p, const uint8_t *end)
+{
+#ifdef SIP_SSE2
+  SIP_SCAN16 (base, p, end, sip_invisible16 (x_), return blk_ + __builtin_ctz (m_));
+  if (end - base >= 16)
+    return end;
+#else
+  (void) base;
+#endif
+  while (p < end && *p > ' ' && *p < 0x7f)
+    p++;
+  return p;
+}
+
+/*
+ * Are all bytes of [p, end) URI characters (SIP_CC_URIC | SIP_CC_TOKEN)? *at: the first '@'
+ * among them, or 0.
+ */
+static inline int
+sip_uri_chars (const uint8_t *base, const uint8_t *p, const uint8_t *end, const uint8_t **at)
+{
+  *at = 0;
+#ifdef SIP_SSE2
+  SIP_SCAN16 (base, p, end, sip_unuri16 (x_) | (*at ? 0 : sip_eq16 (x_, '@')), {
+    if (sip_unuri16 (x_) & m_)
+      return 0;
+    *at = blk_ + __builtin_ctz (m_);
+  });
+  if (end - base >= 16)
+    return 1;
+#else
+  (void) base;
+#endif
+  for (; p < end; p++)
+    if (!sip_is (*p, SIP_CC_URIC | SIP_CC_TOKEN))
+      return 0;
+    else if (*p == '@' && !*at)
+      *at = p;
   return 1;
 }
 

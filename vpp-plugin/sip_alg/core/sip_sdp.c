@@ -23,12 +23,22 @@ typedef struct
   int16_t c_site[SIP_SDP_MAX_MEDIA];
 } sip_sdp_ctx_t;
 
+void
+sip_sdp_clear (sip_sdp_t *sdp)
+{
+  sdp->n_media = 0;
+  sdp->session_addr_type = SIP_HOST_NONE;
+  sdp->candidate_off = 0;
+  sdp->session_ip4 = 0;
+  sdp->origin_ip4 = 0;
+}
+
 /* Next SP-separated field of [*p, end): returns its start, sets *fe to its end. */
 static const uint8_t *
 sip_sdp_field (const uint8_t **p, const uint8_t *end, const uint8_t **fe)
 {
   const uint8_t *s = *p;
-  const uint8_t *e = memchr (s, ' ', (size_t) (end - s));
+  const uint8_t *e = sip_find (s, end, ' ');
   if (!e)
     e = end;
   *fe = e;
@@ -56,7 +66,7 @@ sip_sdp_conn_addr (sip_sdp_ctx_t *c, sip_site_kind_t kind, const uint8_t *p, con
   if (p != end || a == fe)
     return SIP_ERR_SDP;
   /* c= may carry /ttl[/count] after a multicast address */
-  const uint8_t *slash = memchr (a, '/', (size_t) (fe - a));
+  const uint8_t *slash = sip_find (a, fe, '/');
   if (slash)
     fe = slash;
 
@@ -134,7 +144,7 @@ sip_sdp_m (sip_sdp_ctx_t *c, const uint8_t *p, const uint8_t *end)
     return SIP_ERR_SDP;
   sip_media_type_t type = sip_sdp_media_type (t, fe);
   pt = sip_sdp_field (&p, end, &fe);
-  const uint8_t *slash = memchr (pt, '/', (size_t) (fe - pt));
+  const uint8_t *slash = sip_find (pt, fe, '/');
   if (!sip_parse_uint (pt, slash ? slash : fe, 65535, &port))
     return SIP_ERR_SDP;
   if (slash && (!sip_parse_uint (slash + 1, fe, 65535, &n) || n == 0))
@@ -212,10 +222,10 @@ sip_sdp_parse (const uint8_t *base, const uint8_t *body, uint32_t len, sip_info_
   sip_result_t r = SIP_OK;
   int seen_v = 0;
 
-  memset (sdp, 0, sizeof (*sdp));
+  sip_sdp_clear (sdp);
   while (p < end)
     {
-      const uint8_t *lf = memchr (p, '\n', (size_t) (end - p));
+      const uint8_t *lf = sip_find (p, end, '\n');
       const uint8_t *le = lf ? lf : end, *next = lf ? lf + 1 : end;
       if (le > p && le[-1] == '\r')
 	le--;
@@ -270,6 +280,8 @@ sip_sdp_parse (const uint8_t *base, const uint8_t *body, uint32_t len, sip_info_
 	    goto fail;
 	  break;
 	case 'a':
+	  if (!sdp->candidate_off && le - v >= 10 && !memcmp (v, "candidate:", 10))
+	    sdp->candidate_off = (uint16_t) (p - base);
 	  if ((r = sip_sdp_a (&c, v, le)) != SIP_OK)
 	    goto fail;
 	  break;

@@ -115,25 +115,28 @@ sip_uri_site (const uint8_t *base, sip_info_t *info, sip_site_kind_t kind, const
 	      const uint8_t *end, sip_result_t err)
 {
   const uint8_t *c = p;
-  while (c < end && (sip_is (*c, SIP_CC_ALPHA | SIP_CC_DIGIT) || *c == '+' || *c == '-' ||
-		     *c == '.'))
-    c++;
+  /* "sip:" in any case (b | 0x20 is 's', 'i', 'p' only for that letter): the scheme scan
+     below stops at the same ':' */
+  if (end - p > 3 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p' &&
+      p[3] == ':')
+    c = p + 3;
+  else
+    while (c < end && (sip_is (*c, SIP_CC_ALPHA | SIP_CC_DIGIT) || *c == '+' || *c == '-' ||
+		       *c == '.'))
+      c++;
   if (c == p || c >= end || *c != ':' || !sip_is (*p, SIP_CC_ALPHA))
     return err;
   /* one pass: every byte a URI character (no blanks, no controls), first '@' noted */
-  const uint8_t *h = 0;
-  for (const uint8_t *q = c; q < end; q++)
-    if (!sip_is (*q, SIP_CC_URIC | SIP_CC_TOKEN))
-      return err;
-    else if (*q == '@' && !h)
-      h = q;
+  const uint8_t *h;
+  if (!sip_uri_chars (base, c, end, &h))
+    return err;
   if (!((c - p == 3 && sip_ieq (p, "sip", 3)) || (c - p == 4 && sip_ieq (p, "sips", 4))))
     return SIP_OK;
   h = h ? h + 1 : c + 1;
   const uint8_t *he = h;
   if (he < end && *he == '[')
     {
-      const uint8_t *rb = memchr (he, ']', (size_t) (end - he));
+      const uint8_t *rb = sip_find (he, end, ']');
       if (!rb)
 	return err;
       he = rb + 1;
@@ -264,7 +267,7 @@ sip_parse_name_addrs (const uint8_t *base, sip_info_t *info, sip_site_kind_t kin
 	{
 	  /* LAQUOT addr-spec RAQUOT: sip_uri_site refuses blanks inside */
 	  const uint8_t *u = q + 1;
-	  const uint8_t *ue = memchr (u, '>', (size_t) (end - u));
+	  const uint8_t *ue = sip_find (u, end, '>');
 	  if (!ue)
 	    return err;
 	  if ((r = sip_uri_site (base, info, kind, u, ue, err)) != SIP_OK)
@@ -276,7 +279,7 @@ sip_parse_name_addrs (const uint8_t *base, sip_info_t *info, sip_site_kind_t kin
 	  const uint8_t *ue = p;
 	  while (ue < end && *ue != ';' && *ue != ',' && !sip_is (*ue, SIP_CC_LWS))
 	    ue++;
-	  if (memchr (p, '?', (size_t) (ue - p)))
+	  if (sip_find (p, ue, '?'))
 	    return err;
 	  if ((r = sip_uri_site (base, info, kind, p, ue, err)) != SIP_OK)
 	    return r;
@@ -333,7 +336,7 @@ sip_parse_via (const uint8_t *base, sip_info_t *info, const sip_hdr_t *h)
       q = p;
       if (q < end && *q == '[')
 	{
-	  const uint8_t *rb = memchr (q, ']', (size_t) (end - q));
+	  const uint8_t *rb = sip_find (q, end, ']');
 	  if (!rb)
 	    return SIP_ERR_VIA;
 	  q = rb + 1;
@@ -387,7 +390,7 @@ sip_parse_via (const uint8_t *base, sip_info_t *info, const sip_hdr_t *h)
 	    {
 	      if (!v || !(s = sip_site_add (info, SIP_SITE_VIA_RECEIVED)))
 		return v ? SIP_ERR_TOO_MANY_SITES : SIP_ERR_VIA;
-	      if (!sip_site_set_addr (base, s, v, ve, *v != '[' && memchr (v, ':', ve - v)))
+	      if (!sip_site_set_addr (base, s, v, ve, *v != '[' && sip_find (v, ve, ':') != 0))
 		return SIP_ERR_VIA;
 	      s->flags |= SIP_SITE_F_ADDR_ONLY;
 	      recv_ip = s->ip4;
@@ -434,7 +437,7 @@ static sip_result_t
 sip_parse_call_id (const uint8_t *base, sip_info_t *info, const sip_hdr_t *h)
 {
   const uint8_t *p = base + h->value.off, *end = p + h->value.len;
-  const uint8_t *at = memchr (p, '@', (size_t) (end - p));
+  const uint8_t *at = sip_find (p, end, '@');
   uint32_t ip;
   if (at && sip_parse_ip4 (at + 1, end, &ip))
     {
@@ -466,69 +469,73 @@ sip_body_kind (const uint8_t *base, const sip_msg_t *m)
   return SIP_BODY_OTHER;
 }
 
-sip_result_t
-sip_sites_find (const uint8_t *buf, const sip_msg_t *m, sip_info_t *info, sip_site_t *sites,
-		uint16_t max_sites)
+void
+sip_sites_init (sip_info_t *info, sip_site_t *sites, uint16_t max_sites)
 {
-  sip_result_t r = SIP_OK;
-
-  if (!buf || !m || !info || (!sites && max_sites))
-    return SIP_ERR_INVALID_ARG;
-  memset (info, 0, sizeof (*info));
+  /* field by field: sdp.media[] is written as each media is decoded (sip_sdp_m) and read
+     below sdp.n_media only; clearing its 160 bytes on every message showed in profiles */
   info->sites = sites;
   info->max_sites = max_sites;
+  info->n_sites = 0;
+  info->body_kind = SIP_BODY_NONE;
+  info->contact_star = 0;
+  info->err_off = 0;
   info->contact_expires = -1;
-  if (m->n_hdrs == 0)
-    return SIP_OK; /* keep-alive */
+  sip_sdp_clear (&info->sdp);
+}
 
-  if (m->is_request)
+sip_result_t
+sip_sites_start (const uint8_t *buf, const sip_msg_t *m, sip_info_t *info)
+{
+  if (!m->is_request)
+    return SIP_OK;
+  sip_span_t u = m->ruri;
+  sip_result_t r = sip_uri_site (buf, info, SIP_SITE_RURI, buf + u.off, buf + u.off + u.len,
+				 SIP_ERR_REQUEST_URI);
+  if (r != SIP_OK)
+    info->err_off = u.off;
+  return r;
+}
+
+sip_result_t
+sip_sites_hdr (const uint8_t *buf, const sip_hdr_t *h, sip_info_t *info)
+{
+  sip_result_t r;
+  switch (h->id)
     {
-      sip_span_t u = m->ruri;
-      r = sip_uri_site (buf, info, SIP_SITE_RURI, buf + u.off, buf + u.off + u.len,
-			SIP_ERR_REQUEST_URI);
-      if (r != SIP_OK)
-	{
-	  info->err_off = u.off;
-	  return r;
-	}
+    case SIP_HDR_VIA:
+      r = sip_parse_via (buf, info, h);
+      break;
+    case SIP_HDR_FROM:
+      r = sip_parse_name_addrs (buf, info, SIP_SITE_FROM, h, 0, SIP_ERR_NAME_ADDR);
+      break;
+    case SIP_HDR_TO:
+      r = sip_parse_name_addrs (buf, info, SIP_SITE_TO, h, 0, SIP_ERR_NAME_ADDR);
+      break;
+    case SIP_HDR_CONTACT:
+      r = sip_parse_name_addrs (buf, info, SIP_SITE_CONTACT, h, 1, SIP_ERR_CONTACT);
+      break;
+    case SIP_HDR_ROUTE:
+      r = sip_parse_name_addrs (buf, info, SIP_SITE_ROUTE, h, 1, SIP_ERR_NAME_ADDR);
+      break;
+    case SIP_HDR_RECORD_ROUTE:
+      r = sip_parse_name_addrs (buf, info, SIP_SITE_RECORD_ROUTE, h, 1, SIP_ERR_NAME_ADDR);
+      break;
+    case SIP_HDR_CALL_ID:
+      r = sip_parse_call_id (buf, info, h);
+      break;
+    default:
+      return SIP_OK;
     }
+  if (r != SIP_OK)
+    info->err_off = h->value.off;
+  return r;
+}
 
-  for (uint16_t i = 0; i < m->n_hdrs; i++)
-    {
-      const sip_hdr_t *h = &m->hdrs[i];
-      switch (h->id)
-	{
-	case SIP_HDR_VIA:
-	  r = sip_parse_via (buf, info, h);
-	  break;
-	case SIP_HDR_FROM:
-	  r = sip_parse_name_addrs (buf, info, SIP_SITE_FROM, h, 0, SIP_ERR_NAME_ADDR);
-	  break;
-	case SIP_HDR_TO:
-	  r = sip_parse_name_addrs (buf, info, SIP_SITE_TO, h, 0, SIP_ERR_NAME_ADDR);
-	  break;
-	case SIP_HDR_CONTACT:
-	  r = sip_parse_name_addrs (buf, info, SIP_SITE_CONTACT, h, 1, SIP_ERR_CONTACT);
-	  break;
-	case SIP_HDR_ROUTE:
-	  r = sip_parse_name_addrs (buf, info, SIP_SITE_ROUTE, h, 1, SIP_ERR_NAME_ADDR);
-	  break;
-	case SIP_HDR_RECORD_ROUTE:
-	  r = sip_parse_name_addrs (buf, info, SIP_SITE_RECORD_ROUTE, h, 1, SIP_ERR_NAME_ADDR);
-	  break;
-	case SIP_HDR_CALL_ID:
-	  r = sip_parse_call_id (buf, info, h);
-	  break;
-	default:
-	  break;
-	}
-      if (r != SIP_OK)
-	{
-	  info->err_off = h->value.off;
-	  return r;
-	}
-    }
-
+sip_result_t
+sip_sites_body (const uint8_t *buf, const sip_msg_t *m, sip_info_t *info)
+{
+  sip_result_t r = SIP_OK;
   info->body_kind = (uint8_t) sip_body_kind (buf, m);
   if (info->body_kind == SIP_BODY_SDP)
     {
@@ -537,4 +544,23 @@ sip_sites_find (const uint8_t *buf, const sip_msg_t *m, sip_info_t *info, sip_si
 	info->err_off = m->body_off;
     }
   return r;
+}
+
+sip_result_t
+sip_sites_find (const uint8_t *buf, const sip_msg_t *m, sip_info_t *info, sip_site_t *sites,
+		uint16_t max_sites)
+{
+  sip_result_t r;
+
+  if (!buf || !m || !info || (!sites && max_sites))
+    return SIP_ERR_INVALID_ARG;
+  sip_sites_init (info, sites, max_sites);
+  if (m->n_hdrs == 0)
+    return SIP_OK; /* keep-alive */
+  if ((r = sip_sites_start (buf, m, info)) != SIP_OK)
+    return r;
+  for (uint16_t i = 0; i < m->n_hdrs; i++)
+    if ((r = sip_sites_hdr (buf, &m->hdrs[i], info)) != SIP_OK)
+      return r;
+  return sip_sites_body (buf, m, info);
 }

@@ -101,6 +101,9 @@ typedef struct
 {
   uint8_t n_media;
   uint8_t session_addr_type; /* sip_host_type_t of the session-level c= (NONE if absent) */
+  /* offset in the buffer of the first line that starts with "a=candidate:" (ICE, RFC 8839),
+     0 when there is none */
+  uint16_t candidate_off;
   uint32_t session_ip4;
   uint32_t origin_ip4;
   sip_sdp_media_t media[SIP_SDP_MAX_MEDIA];
@@ -123,7 +126,7 @@ typedef struct
   uint8_t contact_star;	   /* Contact: * */
   uint16_t err_off;	   /* offset where an error was detected */
   int64_t contact_expires; /* expires= of the first Contact, -1 when absent */
-  sip_sdp_t sdp;	   /* valid when body_kind == SIP_BODY_SDP */
+  sip_sdp_t sdp;	   /* valid when body_kind == SIP_BODY_SDP (media[] below n_media) */
 } sip_info_t;
 
 /*
@@ -133,9 +136,33 @@ typedef struct
 sip_result_t sip_sites_find (const uint8_t *buf, const sip_msg_t *msg, sip_info_t *info,
 			     sip_site_t *sites, uint16_t max_sites);
 
+/*
+ * sip_msg_parse and sip_sites_find in one pass over the message: the sites of each header
+ * are found as soon as the header is read. Returns what sip_msg_parse returns (msg filled
+ * the same way); when that is SIP_OK, *sites_result, info and sites are what sip_sites_find
+ * gives. A site error never changes the parse result (a data plane validates the parsed
+ * message before it looks at the sites).
+ */
+sip_result_t sip_msg_read (const uint8_t *buf, uint32_t len, sip_parse_mode_t mode,
+			   sip_msg_t *msg, sip_hdr_t *hdrs, uint16_t max_hdrs, sip_info_t *info,
+			   sip_site_t *sites, uint16_t max_sites, sip_result_t *sites_result);
+
+/*
+ * The steps of both (sip_msg_read takes them as the parser goes): info emptied; the
+ * Request-URI's site; one header's sites (h complete); the body's kind and SDP. Each sets
+ * info->err_off with an error.
+ */
+void sip_sites_init (sip_info_t *info, sip_site_t *sites, uint16_t max_sites);
+sip_result_t sip_sites_start (const uint8_t *buf, const sip_msg_t *msg, sip_info_t *info);
+sip_result_t sip_sites_hdr (const uint8_t *buf, const sip_hdr_t *h, sip_info_t *info);
+sip_result_t sip_sites_body (const uint8_t *buf, const sip_msg_t *msg, sip_info_t *info);
+
 /* Decode an SDP body [body, body + len); sites (offsets relative to base) appended to info. */
 sip_result_t sip_sdp_parse (const uint8_t *base, const uint8_t *body, uint32_t len,
 			    sip_info_t *info);
+
+/* An SDP summary without media; media[] is filled up to n_media as they are decoded. */
+void sip_sdp_clear (sip_sdp_t *sdp);
 
 const char *sip_site_kind_name (sip_site_kind_t k);
 
