@@ -159,6 +159,7 @@ class VPP:
         nat_plugin.so (vpp-plugin/patches/build-nat-plugin.sh), loaded instead of VPP's.
         main_heap: the main heap's size (startup.conf's memory main-heap-size)."""
         self.main_heap = main_heap
+        self.cli_timeout = 30  # s a CLI command may take (a benchmark may allow more)
         self.prefix = prefix
         self.nat_plugin_dir = nat_plugin_dir
         self.workers = workers
@@ -311,7 +312,7 @@ class VPP:
     def cli(self, cmd):
         r = subprocess.run([os.path.join(self.prefix, "bin", "vppctl"), "-s",
                             os.path.join(self.dir, "cli.sock"), cmd],
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True, timeout=self.cli_timeout)
         if r.returncode != 0:
             raise VPPError(f"{cmd}: {r.stderr.strip()}")
         return r.stdout
