@@ -18,7 +18,7 @@ time went (barrier, NAT44-ED's static mapping handler). A teardown still not don
 after the BYEs counts the calls and entries left then (`left_5s`); entries left with every
 call closed outlived their calls, and the benchmark exits non-zero (after the JSON).
 
-Usage: perf/call_bench.py [--calls 1000,10000] [--json FILE]
+Usage: perf/call_bench.py [--calls 1000,10000] [--workers N] [--media-ports LO-HI] [--json FILE]
 """
 
 import argparse
@@ -152,16 +152,16 @@ def burst(t, name, iface, pkts, done, timeout=120.0):
     return dt
 
 
-def run(prefix, n):
-    res = {"calls": n}
-    with PgNat(prefix, alg=True, sessions=max(4 * n, 10000)) as t:
+def run(prefix, n, workers=0, media_ports="20000-59999"):
+    res = {"calls": n, "workers": workers}
+    with PgNat(prefix, workers=workers, alg=True, sessions=max(4 * n, 10000)) as t:
         v = t.vpp
         # every INVITE of the burst held at once (the default bound, 512, would drop the
         # rest: the benchmark does not retransmit)
         for c in ["set sip-alg ports udp 5060", f"set sip-alg max-calls {n + 100}",
                   f"set sip-alg max-held {n}",
                   f"set sip-alg security max-entries {8 * n}",
-                  "set sip-alg media-ports 20000-59999"]:
+                  f"set sip-alg media-ports {media_ports}"]:
             v.cli_ok(c)
         for k in range(0, (n + PER_HOST - 1) // PER_HOST):
             v.cli_ok(f"ip neighbor pg0 {host(k * PER_HOST)} {t.A_MAC}")
@@ -196,6 +196,7 @@ def run(prefix, n):
         tot = lambda s: int(re.search(r"total (\d+) bytes", s).group(1))  # noqa: E731
         res["alg_per_call"] = (tot(alg) - tot(alg0)) / n
         res["alg_memory"] = alg
+        res["alg_memory0"] = alg0
         mt_setup = v.cli("show sip-alg main-thread")
 
         byes = []
@@ -241,6 +242,9 @@ def run(prefix, n):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", default="1000,10000")
+    ap.add_argument("--workers", type=int, default=0, help="VPP worker threads (default 0)")
+    ap.add_argument("--media-ports", default="20000-59999",
+                    help="the media port range (pairs: one call each; default 20000-59999)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     prefix, why = h.find_vpp()
@@ -248,9 +252,9 @@ def main():
         sys.exit(why or "plugin not built: make plugin")
     out = []
     for n in (int(x) for x in args.calls.split(",")):
-        r = run(prefix, n)
+        r = run(prefix, n, args.workers, args.media_ports)
         out.append(r)
-        print(f"\n{n} calls: setup {r['setup_calls_per_s']:.0f} calls/s (INVITE burst "
+        print(f"\n{n} calls, {args.workers} workers: setup {r['setup_calls_per_s']:.0f} calls/s (INVITE burst "
               f"{r['invite_s']:.2f} s, 200 {r['answer_s']:.2f} s, ACK {r['ack_s']:.2f} s), "
               f"teardown {r['teardown_calls_per_s']:.0f} calls/s ({r['bye_s']:.2f} s), "
               f"whole calls {r['calls_per_s']:.0f}/s")
