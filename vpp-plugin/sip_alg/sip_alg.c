@@ -323,7 +323,7 @@ sip_alg_lazy_init (sip_alg_main_t *sam)
   for (u32 i = 0; i < n_threads; i++)
     {
       sip_alg_per_thread_t *ptd = &sam->per_thread[i];
-      ptd->call_by_id = hash_create_vec (64, sizeof (u8), sizeof (uword));
+      vec_validate (ptd->call_ix, SIP_ALG_IX_MIN - 1);
       vec_validate (ptd->own_map, SIP_ALG_OWN_MAP_SIZE - 1);
       ptd->inbound_by_src = hash_create (0, sizeof (uword));
       ptd->calls_by_host = hash_create (0, sizeof (uword));

@@ -306,37 +306,52 @@ typedef struct
  * Call record (per worker), one per Call-ID. A record can carry several dialogs in turn:
  * a new INVITE on the Call-ID of a call that failed (a 401/407 challenge, then the INVITE
  * again with credentials) or ended starts a new epoch; requests to the main thread name
- * the epoch, so a close still queued for the old dialog leaves the new one alone.
+ * the epoch, so a close still queued for the old dialog leaves the new one alone. 136
+ * bytes: its first media stream and dialog tag are in it; a call with more has a side
+ * part (sip_alg_call_ext_t, sip_alg_call_media / sip_alg_call_tags find them).
  */
 typedef struct
 {
-  u8 *call_id; /* vector, key of call_by_id: the inside FIB index (u32), then the Call-ID */
-  sip_call_fsm_t fsm;
-  u8 n_media;	     /* entries in media[] */
-  u8 closed;	     /* close requested, main thread frees it */
-  u8 inbound;	     /* created by an outside request (counted per source) */
-  u8 offer_method;   /* method of the inside party's offer awaiting its answer ... */
-  u32 offer_cseq;    /* ... and its CSeq, 0: none */
-  u32 epoch;	     /* dialogs before the current one */
-  u32 callee_tag;    /* hash of the callee's tag of the answered dialog, 0: not answered */
-  /* hashes of the callee tags of the dialogs its INVITE made (101-299 responses), the
-     answered one's too: a BYE of one of the others is not the call's (the newest kept) */
-  u32 dialog_tags[SIP_ALG_CALL_MAX_DIALOGS];
-  u8 n_dialog_tags;
-  u16 n_entries;     /* server-map entries of this record (main thread, barrier) */
-  u32 entries;	     /* the first of them (sip_alg_smap_t.call_next), ~0: none */
-  u32 sig_entry;     /* the shared signaling entry it holds (main thread), ~0: none */
-  u32 sig_gen;	     /* ... its sip_alg_smap_t.gen */
-  ip4_address_t in_addr, pub_addr, peer_addr;
-  u16 in_port, pub_port, peer_port;
-  u32 in_fib, out_fib; /* IPv4 FIB indexes of the inside party (part of the key) and outside */
+  u8 *call_id; /* vector, the record's key: the inside FIB index (u32), then the Call-ID */
   f64 created;
   f64 last_seen;
-  f64 confirmed_at; /* the 2xx to its INVITE, 0: not yet */
+  sip_call_fsm_t fsm;
+  u32 offer_cseq; /* the inside party's offer awaiting its answer: its CSeq, 0: none */
+  u32 epoch;	  /* dialogs before the current one */
+  u32 callee_tag; /* hash of the callee's tag of the answered dialog, 0: not answered */
+  /*
+   * hashes of the callee tags of the dialogs its INVITE made (101-299 responses), the
+   * answered one's too: a BYE of one of the others is not the call's (the newest kept);
+   * the first here, all in the side part once there is a second
+   */
+  u32 dialog_tag;
+  u32 entries;	 /* the first of its server-map entries (sip_alg_smap_t.call_next), ~0: none */
+  u32 sig_entry; /* the shared signaling entry it holds (main thread), ~0: none */
+  u32 sig_gen;	 /* ... its sip_alg_smap_t.gen */
+  ip4_address_t in_addr, pub_addr, peer_addr;
+  u32 out_fib; /* IPv4 FIB index of the outside (the inside party's is the key's) */
   u32 n_msgs;
   u32 bind_expires; /* REGISTER binding lifetime (s) */
-  sip_alg_media_map_t media[SIP_ALG_CALL_MAX_MEDIA];
+  u32 ext;	    /* its side part (sip_alg_per_thread_t.call_ext), ~0: none */
+  f32 confirmed;    /* the 2xx to its INVITE, seconds after created; < 0: not yet */
+  u16 in_port, pub_port, peer_port;
+  u16 n_entries;	   /* server-map entries of this record (main thread, barrier) */
+  u8 n_media;		   /* media streams (sip_alg_call_media) */
+  u8 offer_method;	   /* the method of the offer awaiting its answer (offer_cseq) */
+  u8 n_dialog_tags : 3;	   /* dialog tags (sip_alg_call_tags) */
+  u8 closed : 1;	   /* close requested, main thread frees it */
+  u8 inbound : 1;	   /* created by an outside request (counted per source) */
+  sip_alg_media_map_t media; /* the first media stream, while there is no side part */
 } sip_alg_call_t;
+
+STATIC_ASSERT (sizeof (sip_alg_call_t) == 136, "call record: 136 bytes");
+
+/* A call record's side part: its media streams and dialog tags once there are more. */
+typedef struct
+{
+  sip_alg_media_map_t media[SIP_ALG_CALL_MAX_MEDIA];
+  u32 dialog_tags[SIP_ALG_CALL_MAX_DIALOGS];
+} sip_alg_call_ext_t;
 
 /* Security limits: what attacker-controlled bytes may make the ALG keep or open. */
 typedef struct
@@ -436,7 +451,9 @@ typedef struct
   sip_alg_gate_act_t *gate_act;	  /* per server-map index: the gate on this thread */
   sip_alg_media_act_t *media_act; /* per server-map index: its media on this thread */
   sip_alg_call_t *calls; /* pool */
-  uword *call_by_id;	 /* Call-ID vector -> pool index */
+  sip_alg_call_ext_t *call_ext; /* pool: call records' side parts */
+  u32 *call_ix;		 /* Call-ID index: slots (call index + 1) << 6 | tag, 0: empty */
+  u32 call_ix_n;	 /* its slots in use */
   u8 *call_key;		 /* a message's key, built in place for the lookup */
   u32 media_next;	 /* media pair this thread tries first (round robin) */
   u32 n_calls;		 /* pool_elts (calls), readable without the barrier */
@@ -680,5 +697,56 @@ format_function_t format_sip_alg_smap;
 format_function_t format_sip_alg_call;
 format_function_t format_sip_alg_stream;
 format_function_t format_sip_alg_app;
+
+/* A call record's inside FIB index: its key's first word. */
+static_always_inline u32
+sip_alg_call_in_fib (const sip_alg_call_t *c)
+{
+  return clib_mem_unaligned (c->call_id, u32);
+}
+
+/* When a call was answered (vlib time), 0: not yet. */
+static_always_inline f64
+sip_alg_call_confirmed (const sip_alg_call_t *c)
+{
+  return c->confirmed < 0 ? 0 : c->created + c->confirmed;
+}
+
+/*
+ * A call record's media streams (n_media) and dialog tags (n_dialog_tags), ptd its thread's:
+ * in the record, or in its side part once it has one. sip_alg_call_media_add makes room for
+ * one more stream (0: the record has SIP_ALG_CALL_MAX_MEDIA): earlier pointers into them
+ * do not hold after it, nor after sip_alg_call_tag_add.
+ */
+static_always_inline sip_alg_media_map_t *
+sip_alg_call_media (sip_alg_per_thread_t *ptd, sip_alg_call_t *c)
+{
+  return c->ext == ~0 ? &c->media : ptd->call_ext[c->ext].media;
+}
+
+static_always_inline u32 *
+sip_alg_call_tags (sip_alg_per_thread_t *ptd, sip_alg_call_t *c)
+{
+  return c->ext == ~0 ? &c->dialog_tag : ptd->call_ext[c->ext].dialog_tags;
+}
+
+void sip_alg_call_ext_get (sip_alg_per_thread_t *ptd, sip_alg_call_t *c);
+void sip_alg_call_ext_put (sip_alg_per_thread_t *ptd, sip_alg_call_t *c);
+
+static_always_inline sip_alg_media_map_t *
+sip_alg_call_media_add (sip_alg_per_thread_t *ptd, sip_alg_call_t *c)
+{
+  if (c->n_media >= SIP_ALG_CALL_MAX_MEDIA)
+    return 0;
+  if (c->n_media && c->ext == ~0)
+    sip_alg_call_ext_get (ptd, c);
+  return sip_alg_call_media (ptd, c) + c->n_media++;
+}
+
+/* The Call-ID index (sip_alg_index.c): the record of a key, ~0: none; add and delete. */
+u32 sip_alg_call_ix_find (sip_alg_per_thread_t *ptd, const u8 *key, u32 len);
+void sip_alg_call_ix_add (sip_alg_per_thread_t *ptd, u32 call_index);
+void sip_alg_call_ix_del (sip_alg_per_thread_t *ptd, u32 call_index);
+#define SIP_ALG_CALL_IX_MAX 0x3fffffe /* the highest call index a slot can name */
 
 #endif /* __included_sip_alg_h__ */

@@ -410,7 +410,7 @@ vl_api_sip_alg_calls_get_t_handler (vl_api_sip_alg_calls_get_t *mp)
 	      f64 left = sip_alg_call_deadline (sam, c) - now;
 	      rmp->left_time = left > 0 ? (u32) (left + 0.5) : 0;
 	      rmp->epoch = c->epoch;
-	      rmp->inside_vrf = sip_alg_fib_table_id (c->in_fib);
+	      rmp->inside_vrf = sip_alg_fib_table_id (sip_alg_call_in_fib (c));
 	      rmp->outside_vrf = sip_alg_fib_table_id (c->out_fib);
 	      sip_alg_streams_details (sam, c, now, rmp);
 	    }));

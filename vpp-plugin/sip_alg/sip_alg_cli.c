@@ -729,8 +729,10 @@ sip_alg_show_memory_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
       pool_foreach (c, ptd->calls)
 	keys += sip_alg_vec_bytes (c->call_id);
       sip_alg_mem_add (r, 1, "Call-ID keys", keys, pool_elts (ptd->calls));
-      sip_alg_mem_add (r, 2, "Call-ID hash", hash_bytes (ptd->call_by_id),
-		       hash_elts (ptd->call_by_id));
+      sip_alg_mem_add (r, 2, "Call-ID index (slots)", sip_alg_vec_bytes (ptd->call_ix),
+		       ptd->call_ix_n);
+      sip_alg_mem_add (r, 10, "call side parts (pools)", sip_alg_vec_bytes (ptd->call_ext),
+		       pool_elts (ptd->call_ext));
       sip_alg_mem_add (r, 3, "calls per host and source hashes",
 		       hash_bytes (ptd->inbound_by_src) + hash_bytes (ptd->calls_by_host),
 		       hash_elts (ptd->inbound_by_src) + hash_elts (ptd->calls_by_host));
@@ -750,7 +752,7 @@ sip_alg_show_memory_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 		   hash_bytes (sam->entries_by_host) + hash_bytes (sam->moved_by_in),
 		   hash_elts (sam->entries_by_host) + hash_elts (sam->moved_by_in));
 
-  u64 rec = r[0].bytes, keys = r[1].bytes, hashes = r[2].bytes + r[3].bytes, tcp = r[4].bytes;
+  u64 rec = r[0].bytes + r[10].bytes, keys = r[1].bytes, hashes = r[2].bytes + r[3].bytes, tcp = r[4].bytes;
   u64 smap = r[5].bytes + r[7].bytes + r[8].bytes + r[9].bytes, total = 0;
   for (u32 i = 0; i < ARRAY_LEN (r); i++)
     total += r[i].bytes;

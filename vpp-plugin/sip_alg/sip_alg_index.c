@@ -93,3 +93,93 @@ sip_alg_ix_del (sip_alg_main_t *sam, u32 entry, u32 kind)
     sip_alg_ix_resize (sam, vec_len (ix) / 2);
   return 1;
 }
+
+/*
+ * The Call-ID index of a worker (sip_alg_per_thread_t.call_ix): the same open addressing,
+ * a slot (call index + 1) << 6 | tag naming a record whose key is compared. The worker
+ * adds (a new record), the main thread deletes (the record freed, the barrier held).
+ */
+static_always_inline u32
+sip_alg_call_ix_hash (const u8 *key, u32 len)
+{
+  return (u32) hash_memory ((void *) key, len, 0);
+}
+
+static_always_inline u32
+sip_alg_call_ix_slot_hash (sip_alg_per_thread_t *ptd, u32 slot)
+{
+  sip_alg_call_t *c = ptd->calls + (slot >> 6) - 1;
+  return sip_alg_call_ix_hash (c->call_id, vec_len (c->call_id));
+}
+
+static void
+sip_alg_call_ix_resize (sip_alg_per_thread_t *ptd, u32 n_slots)
+{
+  u32 *old = ptd->call_ix, *ix = 0;
+  vec_validate (ix, n_slots - 1);
+  for (u32 i = 0; i < vec_len (old); i++)
+    if (old[i])
+      sip_alg_ix_put (ix, old[i], sip_alg_call_ix_slot_hash (ptd, old[i]));
+  ptd->call_ix = ix;
+  vec_free (old);
+}
+
+u32
+sip_alg_call_ix_find (sip_alg_per_thread_t *ptd, const u8 *key, u32 len)
+{
+  u32 *ix = ptd->call_ix, mask = vec_len (ix) - 1;
+  u32 h = sip_alg_call_ix_hash (key, len), tag = h >> 26;
+  if (PREDICT_FALSE (!ix))
+    return ~0;
+  for (u32 i = h;; i++)
+    {
+      u32 s = ix[i & mask];
+      if (!s)
+	return ~0;
+      if ((s & 63) != tag)
+	continue;
+      sip_alg_call_t *c = ptd->calls + (s >> 6) - 1;
+      if (vec_len (c->call_id) == len && !memcmp (c->call_id, key, len))
+	return (s >> 6) - 1;
+    }
+}
+
+void
+sip_alg_call_ix_add (sip_alg_per_thread_t *ptd, u32 call_index)
+{
+  ASSERT (call_index <= SIP_ALG_CALL_IX_MAX);
+  if (!ptd->call_ix)
+    vec_validate (ptd->call_ix, SIP_ALG_IX_MIN - 1);
+  if ((ptd->call_ix_n + 1) * 4 > vec_len (ptd->call_ix) * 3)
+    sip_alg_call_ix_resize (ptd, vec_len (ptd->call_ix) * 2);
+  u32 slot = (call_index + 1) << 6;
+  u32 h = sip_alg_call_ix_slot_hash (ptd, slot);
+  sip_alg_ix_put (ptd->call_ix, slot | h >> 26, h);
+  ptd->call_ix_n++;
+}
+
+void
+sip_alg_call_ix_del (sip_alg_per_thread_t *ptd, u32 call_index)
+{
+  u32 *ix = ptd->call_ix, mask = vec_len (ix) - 1;
+  u32 slot = (call_index + 1) << 6;
+  u32 h = sip_alg_call_ix_slot_hash (ptd, slot), hole = h & mask;
+
+  slot |= h >> 26;
+  for (; ix[hole] != slot; hole = (hole + 1) & mask)
+    if (!ix[hole])
+      return;
+  for (u32 j = (hole + 1) & mask; ix[j]; j = (j + 1) & mask)
+    {
+      u32 home = sip_alg_call_ix_slot_hash (ptd, ix[j]) & mask;
+      if (((j - home) & mask) >= ((j - hole) & mask))
+	{
+	  ix[hole] = ix[j];
+	  hole = j;
+	}
+    }
+  ix[hole] = 0;
+  ptd->call_ix_n--;
+  if (vec_len (ix) > SIP_ALG_IX_MIN && ptd->call_ix_n * 8 < vec_len (ix))
+    sip_alg_call_ix_resize (ptd, vec_len (ix) / 2);
+}

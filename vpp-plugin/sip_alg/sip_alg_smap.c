@@ -124,14 +124,18 @@ sip_alg_smap_call (const sip_alg_smap_t *e)
   return c && c->epoch == e->call_epoch ? c : 0;
 }
 
-/* A media port pair the call will not use: back to the pool, and out of the call. */
+/*
+ * A media port pair the call (of thread `thread`) will not use: back to the pool, and out
+ * of the call.
+ */
 static void
-sip_alg_media_forget (sip_alg_main_t *sam, sip_alg_call_t *c, u16 pub_port, u8 own)
+sip_alg_media_forget (sip_alg_main_t *sam, u32 thread, sip_alg_call_t *c, u16 pub_port, u8 own)
 {
+  sip_alg_media_map_t *media = c ? sip_alg_call_media (&sam->per_thread[thread], c) : 0;
   for (u32 j = 0; c && j < c->n_media; j++)
-    if (c->media[j].pub_port == pub_port)
+    if (media[j].pub_port == pub_port)
       {
-	c->media[j] = c->media[--c->n_media];
+	media[j] = media[--c->n_media];
 	break;
       }
   if (!own) /* the phone's own NAT mapping was never the pool's */
@@ -165,8 +169,8 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
    * announcing a port another call may hold by then.
    */
   if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
-    sip_alg_media_forget (sam, e->ph.bound ? 0 : sip_alg_smap_call (e), e->ph.pub_port,
-			  e->ph.own);
+    sip_alg_media_forget (sam, e->ph.call_thread, e->ph.bound ? 0 : sip_alg_smap_call (e),
+			  e->ph.pub_port, e->ph.own);
   if (e->ph.moved)
     {
       hash_unset (sam->moved_by_in, sip_alg_moved_key (&e->ph));
@@ -245,7 +249,7 @@ sip_alg_clash (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *ph,
   if (e && e->ph.app == SIP_ALG_APP_RTP && owner && sip_alg_smap_call (e) == owner)
     sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED); /* the pair's RTP: it goes back */
   else
-    sip_alg_media_forget (sam, owner, rtp_port, 0);
+    sip_alg_media_forget (sam, req->thread, owner, rtp_port, 0);
   return -1;
 }
 
@@ -315,7 +319,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 		       format_ip4_address, &e->ph.in_addr, e->ph.in_port, format_sip_alg_app,
 		       (u32) e->ph.app);
       if (media_port)
-	sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
+	sip_alg_media_forget (sam, req->thread, owner, ph->pub_port, ph->own);
       return -1;
     }
   if (e)
@@ -325,7 +329,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
     {
       sip_alg_count (SIP_ALG_ERROR_SMAP_FULL, 1);
       if (media_port)
-	sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
+	sip_alg_media_forget (sam, req->thread, owner, ph->pub_port, ph->own);
       return -1;
     }
   if (ph->in_addr.as_u32 && sam->sec.max_entries_per_host)
@@ -335,7 +339,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 	{
 	  sip_alg_count (SIP_ALG_ERROR_HOST_SMAP_FULL, 1);
 	  if (media_port)
-	    sip_alg_media_forget (sam, owner, ph->pub_port, ph->own);
+	    sip_alg_media_forget (sam, req->thread, owner, ph->pub_port, ph->own);
 	  return -1;
 	}
     }
@@ -560,7 +564,8 @@ sip_alg_call_free (vlib_main_t *vm, u16 thread, u32 call_index)
 	hash_unset (ptd->inbound_by_src, c->peer_addr.as_u32);
       ptd->n_inbound--;
     }
-  sip_alg_host_count (&ptd->calls_by_host, sip_alg_host_key (c->in_addr, c->in_fib), -1);
+  sip_alg_host_count (&ptd->calls_by_host,
+		      sip_alg_host_key (c->in_addr, sip_alg_call_in_fib (c)), -1);
   if (c->fsm.invite_cseq[0] || c->fsm.invite_cseq[1])
     {
       /* the barrier is held: the worker that owns the table is stopped */
@@ -570,7 +575,8 @@ sip_alg_call_free (vlib_main_t *vm, u16 thread, u32 call_index)
       cl->cseq = clib_max (c->fsm.invite_cseq[0], c->fsm.invite_cseq[1]);
       cl->until = (u32) vlib_time_now (vm) + SIP_ALG_CLOSED_TTL;
     }
-  hash_unset_mem (ptd->call_by_id, c->call_id);
+  sip_alg_call_ix_del (ptd, c - ptd->calls);
+  sip_alg_call_ext_put (ptd, c);
   vec_free (c->call_id);
   pool_put (ptd->calls, c);
   clib_atomic_fetch_sub_relax (&ptd->n_calls, 1);
@@ -609,9 +615,9 @@ static f64
 sip_alg_call_media_seen (sip_alg_main_t *sam, sip_alg_call_t *c, int *n_media)
 {
   *n_media = 0;
-  if (!c->confirmed_at)
+  f64 last = sip_alg_call_confirmed (c);
+  if (!last)
     return 0;
-  f64 last = c->confirmed_at;
   for (u32 i = c->entries; i != ~0; i = sam->smap[i].call_next)
     {
       sip_alg_smap_t *e = &sam->smap[i];
@@ -707,11 +713,12 @@ int
 sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_stream_t *s,
 			f64 now)
 {
-  if (!sam->one_way_media || c->fsm.state != SIP_CALL_CONFIRMED || !c->confirmed_at)
+  f64 confirmed = sip_alg_call_confirmed (c);
+  if (!sam->one_way_media || c->fsm.state != SIP_CALL_CONFIRMED || !confirmed)
     return 0;
   for (int d = 0; d < 2; d++)
     if (s->packets[d] && !s->packets[!d] &&
-	now - clib_max ((f64) s->first[d], c->confirmed_at) >= sam->one_way_media)
+	now - clib_max ((f64) s->first[d], confirmed) >= sam->one_way_media)
       return 1 + d;
   return 0;
 }
