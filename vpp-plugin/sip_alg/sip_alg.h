@@ -208,8 +208,8 @@ STATIC_ASSERT (sizeof (sip_alg_smap_t) == 56, "server-map entry: 56 bytes");
  * The server map's index (sip_alg_index.c): one open-addressed table (linear probing) of
  * 32-bit slots, each naming an entry under one of its keys, so a key costs 4 bytes and the
  * entry itself is what a lookup compares. A slot is (entry index + 1) << 8 | tag << 2 |
- * kind, the tag 6 bits of the key's hash (most slots of other keys are passed over without
- * reading their entry); 0 is empty. The main thread changes it with the barrier held (as it
+ * kind, the tag the low 6 bits of the key's hash (most slots of other keys are passed over
+ * without reading their entry; the high bits pick the first slot); 0 is empty. The main thread changes it with the barrier held (as it
  * does the server map), so any thread reads it, and the entries, without locks.
  *   PUB     every entry, by its public end (address, port): the server-map key
  *           (sip_alg_smap_key), the gate (an installed entry), the public signaling endpoint
@@ -221,6 +221,8 @@ STATIC_ASSERT (sizeof (sip_alg_smap_t) == 56, "server-map entry: 56 bytes");
 #define SIP_ALG_IX_INSIDE     1
 #define SIP_ALG_IX_SIG_IN     2
 #define SIP_ALG_IX_MIN	      64	 /* slots at least */
+/* the slot a hash h starts at in a table of n slots (any n: tables grow by half) */
+#define sip_alg_ix_home(h, n) ((u32) (((u64) (h) * (n)) >> 32))
 #define SIP_ALG_IX_MAX_ENTRY  0xfffffe /* the highest entry index a slot can name */
 
 /*

@@ -147,8 +147,8 @@ sip_alg_ix_is_sig (const sip_alg_pinhole_t *ph)
   return ph->app == SIP_ALG_APP_SIP && (ph->nat_mapping || ph->tcp);
 }
 
-/* The index's hash of a key (a 64-bit finalizer: every bit of the key reaches the low bits
-   a slot is picked by and the top six, the slot's tag) */
+/* The index's hash of a key (a 64-bit finalizer: every bit of the key reaches the high bits
+   a slot is picked by and the low six, the slot's tag) */
 static_always_inline u32
 sip_alg_ix_hash (u64 key)
 {
@@ -182,10 +182,11 @@ typedef struct
 static_always_inline u32
 sip_alg_ix_next (sip_alg_main_t *sam, sip_alg_ix_iter_t *it)
 {
-  u32 *ix = sam->ix, mask = vec_len (ix) - 1;
+  u32 *ix = sam->ix, n = vec_len (ix);
   for (;;)
     {
-      u32 s = ix[it->pos++ & mask];
+      u32 s = ix[it->pos];
+      it->pos = it->pos + 1 == n ? 0 : it->pos + 1;
       if (!s || (s & 0xfc) == it->tag)
 	return s;
     }
@@ -197,8 +198,8 @@ sip_alg_ix_first (sip_alg_main_t *sam, sip_alg_ix_iter_t *it, u64 key)
   if (PREDICT_FALSE (!sam->ix)) /* no index before the ALG is first enabled */
     return 0;
   u32 h = sip_alg_ix_hash (key);
-  it->pos = h;
-  it->tag = (h >> 26) << 2;
+  it->pos = sip_alg_ix_home (h, vec_len (sam->ix));
+  it->tag = (h & 63) << 2;
   return sip_alg_ix_next (sam, it);
 }
 
