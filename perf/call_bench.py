@@ -154,11 +154,11 @@ def burst(t, name, iface, pkts, done, timeout=120.0):
 
 def run(prefix, n, workers=0, media_ports="20000-59999", max_held=None):
     """max_held: messages a thread may hold for their pinholes (default: every INVITE of the
-    burst with 0 workers; 4,000 with workers, whose main thread makes pinholes more slowly
-    here (it shares the CPUs with them) while each held INVITE keeps one of VPP's 8,192
-    buffers: the rest are dropped (held_full) and sent again)."""
+    burst with 0 workers; with workers 4,000 over them, whose main thread makes pinholes
+    more slowly here (it shares the CPUs with them) while each held INVITE keeps one of
+    VPP's 8,192 buffers: the rest are dropped (held_full) and sent again)."""
     if max_held is None:
-        max_held = n if not workers else min(n, 4000)
+        max_held = n if not workers else min(n, 4000 // workers)
     res = {"calls": n, "workers": workers}
     with PgNat(prefix, workers=workers, alg=True, sessions=max(4 * n, 10000)) as t:
         v = t.vpp
@@ -253,7 +253,7 @@ def main():
                     help="the media port range (pairs: one call each; default 20000-59999)")
     ap.add_argument("--max-held", type=int, default=None,
                     help="INVITEs a thread may hold for their pinholes (default: all of them "
-                    "with 0 workers, 4,000 with workers)")
+                    "with 0 workers, 4,000 over the workers with workers)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     prefix, why = h.find_vpp()

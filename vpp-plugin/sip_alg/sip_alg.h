@@ -745,6 +745,21 @@ sip_alg_call_media_add (sip_alg_per_thread_t *ptd, sip_alg_call_t *c)
   return sip_alg_call_media (ptd, c) + c->n_media++;
 }
 
+/*
+ * pool_get_zero for the pools that grow with calls (call records, their side parts, the
+ * server map): a full pool grows by an eighth, allocated exactly (sip_alg_pool_grow), where
+ * VPP's own growth allocates half as much again each time.
+ */
+void sip_alg_pool_grow (void **pp, uword elt_sz, uword align);
+#define sip_alg_pool_get_zero(P, E)                                                           \
+  do                                                                                          \
+    {                                                                                         \
+      if (pool_get_will_expand (P))                                                           \
+	sip_alg_pool_grow ((void **) &(P), sizeof ((P)[0]), _vec_align (P, 0));                 \
+      pool_get_zero (P, E);                                                                   \
+    }                                                                                         \
+  while (0)
+
 /* The Call-ID index (sip_alg_index.c): the record of a key, ~0: none; add and delete. */
 u32 sip_alg_call_ix_find (sip_alg_per_thread_t *ptd, const u8 *key, u32 len);
 void sip_alg_call_ix_add (sip_alg_per_thread_t *ptd, u32 call_index);

@@ -126,6 +126,43 @@ sip_alg_ix_del (sip_alg_main_t *sam, u32 entry, u32 kind)
 			    sip_alg_ix_slot_hash, sam);
 }
 
+/* --- pools that grow with calls ---------------------------------------------------------- */
+
+/*
+ * Pool *pp, full, with room for an eighth more elements (at least 256): a new allocation of
+ * exactly that many, the elements and the free lists moved into it (as pool_dup copies a
+ * pool). VPP's growth (_vec_realloc_internal) allocates half again what it needs, so up to
+ * a third of a large pool would lie unused. The copy is what any growth costs.
+ */
+void
+sip_alg_pool_grow (void **pp, uword elt_sz, uword align)
+{
+  void *old = *pp;
+  uword len = vec_len (old);
+  const vec_attr_t va = { .hdr_sz = sizeof (pool_header_t), .elt_sz = elt_sz, .align = align };
+  void *n = _vec_alloc_internal (len + clib_max (len / 8, 256), &va);
+  pool_header_t *nph = pool_header (n);
+
+  clib_memset_u8 (nph, 0, sizeof (pool_header_t));
+  if (old)
+    {
+      pool_header_t *ph = pool_header (old);
+      u32 *fi;
+      vec_foreach (fi, ph->free_indices)
+	clib_mem_unpoison (old + elt_sz * fi[0], elt_sz);
+      clib_memcpy_fast (n, old, len * elt_sz);
+      vec_foreach (fi, ph->free_indices)
+	clib_mem_poison (n + elt_sz * fi[0], elt_sz);
+      nph->free_bitmap = ph->free_bitmap;
+      nph->free_indices = ph->free_indices;
+      ph->free_bitmap = 0;
+      ph->free_indices = 0;
+      pool_free (old);
+    }
+  _vec_set_len (n, len, elt_sz);
+  *pp = n;
+}
+
 /* --- a worker's Call-ID index ------------------------------------------------------------- */
 
 static_always_inline u32

@@ -214,7 +214,7 @@ sip_alg_call_ext_get (sip_alg_per_thread_t *ptd, sip_alg_call_t *c)
   sip_alg_call_ext_t *x;
   if (c->ext != ~0)
     return;
-  pool_get_zero (ptd->call_ext, x);
+  sip_alg_pool_get_zero (ptd->call_ext, x);
   x->media[0] = c->media;
   x->dialog_tags[0] = c->dialog_tag;
   c->ext = x - ptd->call_ext;
@@ -349,7 +349,7 @@ sip_alg_call_new (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
 {
   key = vec_dup (key);
   sip_alg_call_t *call;
-  pool_get_zero (ptd->calls, call);
+  sip_alg_pool_get_zero (ptd->calls, call);
   sip_alg_host_count (&ptd->calls_by_host, sip_alg_host_key (c->in_addr, c->in_fib), 1);
   if (c->dir == SIP_ALG_DIR_OUT2IN)
     {

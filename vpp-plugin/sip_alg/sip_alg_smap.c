@@ -343,7 +343,7 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 	  return -1;
 	}
     }
-  pool_get_zero (sam->smap, e);
+  sip_alg_pool_get_zero (sam->smap, e);
   if (ph->in_addr.as_u32)
     sip_alg_host_count (&sam->entries_by_host, sip_alg_host_key (ph->in_addr, ph->in_fib), 1);
   e->ph = *ph;
