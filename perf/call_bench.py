@@ -91,11 +91,17 @@ def read_pcap_udp(path):
 
 
 def resent(v):
-    """Datagrams the ALG dropped for their senders to send again: their phone's signaling was
-    moved to a port of its own (sig_moved), their media pair clashed with a phone's NAT port
-    (port_clash), or too many messages wait for pinholes (held_full)."""
+    """Datagrams dropped for their senders to send again: by the ALG, their phone's signaling
+    was moved to a port of its own (sig_moved), their media pair clashed with a phone's NAT
+    port (port_clash), or too many messages wait for pinholes (held_full); with workers, by
+    NAT44-ED's handoff to the worker of the phone's flows, when its queue was full
+    (congestion drop)."""
     c = v.counters()
-    return c["sig_moved"] + c["port_clash"] + c["held_full"]
+    n = c["sig_moved"] + c["port_clash"] + c["held_full"]
+    if v.workers:
+        n += sum(int(x) for x in re.findall(r"^\s*(\d+)\s+\S*handoff\s+congestion drop",
+                                             v.cli("show errors"), re.M))
+    return n
 
 
 def invites_out(t, name, frames, write, timeout=300.0):

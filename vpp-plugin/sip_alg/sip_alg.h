@@ -751,6 +751,7 @@ sip_alg_call_media_add (sip_alg_per_thread_t *ptd, sip_alg_call_t *c)
  * VPP's own growth allocates half as much again each time.
  */
 void sip_alg_pool_grow (void **pp, uword elt_sz, uword align);
+void sip_alg_vec_grow (void **vp, uword n, uword elt_sz, uword align);
 #define sip_alg_pool_get_zero(P, E)                                                           \
   do                                                                                          \
     {                                                                                         \

@@ -163,6 +163,24 @@ sip_alg_pool_grow (void **pp, uword elt_sz, uword align)
   *pp = n;
 }
 
+/*
+ * Vector *vp at least n long (new elements zeroed), with room for an eighth more: an exact
+ * allocation, as sip_alg_pool_grow (the per-thread records of server-map entries).
+ */
+void
+sip_alg_vec_grow (void **vp, uword n, uword elt_sz, uword align)
+{
+  void *old = *vp;
+  uword len = vec_len (old);
+  const vec_attr_t va = { .elt_sz = elt_sz, .align = align };
+  void *v = _vec_alloc_internal (n + n / 8, &va); /* zeroed */
+  if (len)
+    clib_memcpy_fast (v, old, len * elt_sz);
+  _vec_set_len (v, n, elt_sz);
+  vec_free (old);
+  *vp = v;
+}
+
 /* --- a worker's Call-ID index ------------------------------------------------------------- */
 
 static_always_inline u32

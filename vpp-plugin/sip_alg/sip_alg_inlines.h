@@ -307,7 +307,7 @@ static_always_inline sip_alg_gate_act_t *
 sip_alg_gate_act (sip_alg_per_thread_t *ptd, u32 entry)
 {
   if (PREDICT_FALSE (entry >= vec_len (ptd->gate_act)))
-    vec_validate (ptd->gate_act, entry);
+    sip_alg_vec_grow ((void **) &ptd->gate_act, entry + 1, sizeof (sip_alg_gate_act_t), 0);
   return ptd->gate_act + entry;
 }
 
@@ -315,7 +315,8 @@ static_always_inline sip_alg_media_act_t *
 sip_alg_media_act (sip_alg_per_thread_t *ptd, u32 entry)
 {
   if (PREDICT_FALSE (entry >= vec_len (ptd->media_act)))
-    vec_validate_aligned (ptd->media_act, entry, CLIB_CACHE_LINE_BYTES);
+    sip_alg_vec_grow ((void **) &ptd->media_act, entry + 1, sizeof (sip_alg_media_act_t),
+		      CLIB_CACHE_LINE_BYTES);
   return ptd->media_act + entry;
 }
 
