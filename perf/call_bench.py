@@ -29,7 +29,8 @@ goes to the public address its INVITE left by. --heap sets VPP's main heap (512M
 100,000 calls need more). The call timers are off for the run (the calls send no media, and
 at 100,000 calls the phases take minutes).
 
-Usage: perf/call_bench.py [--calls 1000,10000] [--media-addresses N] [--heap 4G] [--json FILE]
+Usage: perf/call_bench.py [--calls 1000,10000] [--workers N] [--media-ports LO-HI]
+                          [--media-addresses N] [--heap 4G] [--nat-plugin-dir DIR] [--json FILE]
 """
 
 import argparse
@@ -135,11 +136,17 @@ def rss_bytes(v):
 
 
 def resent(v):
-    """Datagrams the ALG dropped for their senders to send again: their phone's signaling was
-    moved to a port of its own (sig_moved), their media pair clashed with a phone's NAT port
-    (port_clash), or too many messages wait for pinholes (held_full)."""
+    """Datagrams dropped for their senders to send again: by the ALG, their phone's signaling
+    was moved to a port of its own (sig_moved), their media pair clashed with a phone's NAT
+    port (port_clash), or too many messages wait for pinholes (held_full); with workers, by
+    NAT44-ED's handoff to the worker of the phone's flows, when its queue was full
+    (congestion drop)."""
     c = v.counters()
-    return c["sig_moved"] + c["port_clash"] + c["held_full"]
+    n = c["sig_moved"] + c["port_clash"] + c["held_full"]
+    if v.workers:
+        n += sum(int(x) for x in re.findall(r"^\s*(\d+)\s+\S*handoff\s+congestion drop",
+                                             v.cli("show errors"), re.M))
+    return n
 
 
 STALL = 2.0  # s without an INVITE more out, all of them in VPP: the rest was dropped
@@ -219,10 +226,19 @@ def burst(t, name, iface, pkts, done, timeout=120.0):
     return dt
 
 
-def run(prefix, n, nat_plugin_dir=None, n_media=0, heap="512M"):
-    res = {"calls": n, "media_addresses": media_addresses(n_media),
+def run(prefix, n, nat_plugin_dir=None, n_media=0, heap="512M", workers=0, media_ports=None,
+        max_held=None):
+    """max_held: messages a thread may hold for their pinholes (default: every INVITE of the
+    burst with 0 workers; with workers 4,000 over them, whose main thread makes pinholes
+    more slowly here (it shares the CPUs with them) while each held INVITE keeps one of
+    VPP's 8,192 buffers: the rest are dropped (held_full) and sent again). media_ports: the
+    media range (default 20000-59999, or 10000-65535 with media addresses)."""
+    if max_held is None:
+        max_held = n if not workers else min(n, 4000 // workers)
+    media_ports = media_ports or (MEDIA_RANGE if n_media else "20000-59999")
+    res = {"calls": n, "workers": workers, "media_addresses": media_addresses(n_media),
            "pool_addresses": pool_addresses(n), "heap": heap}
-    with PgNat(prefix, alg=True, sessions=max(4 * n, 10000),
+    with PgNat(prefix, workers=workers, alg=True, sessions=max(4 * n, 10000),
                nat_plugin_dir=nat_plugin_dir, main_heap=heap) as t:
         v = t.vpp
         # with stock NAT44-ED a static mapping delete walks the session table: at 100,000
@@ -231,15 +247,15 @@ def run(prefix, n, nat_plugin_dir=None, n_media=0, heap="512M"):
         v.cli_timeout = 600
         res["nat_plugin"] = v.loaded_nat_plugin()
         # every INVITE of the burst held at once (the default bound, 512, would drop the
-        # rest: the benchmark does not retransmit)
+        # rest, which invites_out sends again)
         # no timer ends a call or its media while the run plays (the calls send no media:
         # past 120 s of it the media inactivity timer would close every call's media at
         # once, in one aging pass)
         for c in ["set sip-alg ports udp 5060", f"set sip-alg max-calls {n + 100}",
                   "set sip-alg timeouts signaling 3600 media-inactivity 0 max-duration 0",
-                  f"set sip-alg max-held {n}",
+                  f"set sip-alg max-held {max_held}",
                   f"set sip-alg security max-entries {8 * n}",
-                  "set sip-alg media-ports " + (MEDIA_RANGE if n_media else "20000-59999")]:
+                  f"set sip-alg media-ports {media_ports}"]:
             v.cli_ok(c)
         for a in res["pool_addresses"][1:]:
             v.cli_ok(f"nat44 add address {a}")
@@ -297,6 +313,7 @@ def run(prefix, n, nat_plugin_dir=None, n_media=0, heap="512M"):
         tot = lambda s: int(re.search(r"total (\d+) bytes", s).group(1))  # noqa: E731
         res["alg_per_call"] = (tot(alg) - tot(alg0)) / n
         res["alg_memory"] = alg
+        res["alg_memory0"] = alg0
         mt_setup = v.cli("show sip-alg main-thread")
         print(f"{n} calls up: {res['entries_up']} server-map entries, {res['media_in_use']}, "
               f"heap {res['heap_per_call']:.0f} B a call, ALG {res['alg_per_call']:.0f} B a "
@@ -346,6 +363,12 @@ def run(prefix, n, nat_plugin_dir=None, n_media=0, heap="512M"):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", default="1000,10000")
+    ap.add_argument("--workers", type=int, default=0, help="VPP worker threads (default 0)")
+    ap.add_argument("--media-ports", default=None,
+                    help="the media port range (pairs: one call each; default 20000-59999)")
+    ap.add_argument("--max-held", type=int, default=None,
+                    help="INVITEs a thread may hold for their pinholes (default: all of them "
+                    "with 0 workers, 4,000 over the workers with workers)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--media-addresses", type=int, default=0, metavar="N",
                     help="media on N public addresses of their own (203.0.113.20..., "
@@ -360,9 +383,10 @@ def main():
         sys.exit(why or "plugin not built: make plugin")
     out = []
     for n in (int(x) for x in args.calls.split(",")):
-        r = run(prefix, n, args.nat_plugin_dir, args.media_addresses, args.heap)
+        r = run(prefix, n, args.nat_plugin_dir, args.media_addresses, args.heap, args.workers,
+                args.media_ports, args.max_held)
         out.append(r)
-        print(f"\n{n} calls: setup {r['setup_calls_per_s']:.0f} calls/s (INVITE burst "
+        print(f"\n{n} calls, {args.workers} workers: setup {r['setup_calls_per_s']:.0f} calls/s (INVITE burst "
               f"{r['invite_s']:.2f} s, 200 {r['answer_s']:.2f} s, ACK {r['ack_s']:.2f} s), "
               f"teardown {r['teardown_calls_per_s']:.0f} calls/s ({r['bye_s']:.2f} s), "
               f"whole calls {r['calls_per_s']:.0f}/s; NAT44-ED: {r['nat_plugin']}")

@@ -157,9 +157,9 @@ class CallFsm(C.Structure):
     _fields_ = [
         ("state", C.c_uint8),
         ("confirmed_once", C.c_uint8),
-        ("invite_pending", C.c_uint8),
-        ("bye_sent", C.c_uint8),
-        ("invite_sent", C.c_uint8),
+        ("invite_pending", C.c_uint8, 2),
+        ("bye_sent", C.c_uint8, 2),
+        ("invite_sent", C.c_uint8, 2),
         ("invite_cseq", C.c_uint32 * 2),
         ("bye_cseq", C.c_uint32 * 2),
         ("register_cseq", C.c_uint32),

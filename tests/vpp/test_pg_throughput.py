@@ -76,12 +76,13 @@ def test_call_setup_and_teardown(calls):
     assert 0 <= c["pinhole_added"] - r["entries_up"] <= c["port_clash"]
     assert "NAT44-ED static mappings added" in r["main_thread"]
     # what this benchmark measured on a 2-CPU machine shared with other work, 500 calls:
-    # setup 24,000-30,000 calls/s (the three bursts in 17-21 ms), ALG state 1,270-1,340 B
-    # per call. The bounds: a twelfth of that rate, three times that size. A setup
-    # path that waits (a burst held 1 ms per pinhole: 330 calls/s) or state that grows
-    # fails; a busy machine does not.
+    # setup 24,000-30,000 calls/s (the three bursts in 17-21 ms), ALG state about 500 B
+    # per call. The bounds: a twelfth of that rate, three times that size, and at least a
+    # call record (136 B: the accounting counts something). A setup path that waits (a
+    # burst held 1 ms per pinhole: 330 calls/s) or state that grows fails; a busy machine
+    # does not. tests/vpp/test_pg_memory.py holds the state to 512 B at 2,000 calls.
     assert r["setup_calls_per_s"] >= SETUP_CALLS_PER_S_MIN, r
-    assert 500 <= r["alg_per_call"] <= 4096, r["alg_memory"]
+    assert 136 <= r["alg_per_call"] <= 1536, r["alg_memory"]
 
 
 def test_no_regression_against_the_baseline(bench, calls, vpp_prefix):

@@ -23,8 +23,6 @@
 #include <sip_alg/sip_alg_smap.h>
 #include <sip_alg/sip_alg_inlines.h>
 
-#include <vppinfra/bihash_template.c>
-
 sip_alg_main_t sip_alg_main;
 
 enum
@@ -318,16 +316,14 @@ sip_alg_lazy_init (sip_alg_main_t *sam)
     return;
   sip_alg_chain_init (sam);
   vec_validate_aligned (sam->per_thread, n_threads - 1, CLIB_CACHE_LINE_BYTES);
-  clib_bihash_init_8_8 (&sam->sig_endpoints, "sip-alg signaling endpoints", 1024, 4 << 20);
-  clib_bihash_init_8_8 (&sam->pinholes, "sip-alg pinholes", 4096, 16 << 20);
-  clib_bihash_init_8_8 (&sam->smap_by_key, "sip-alg server map", 4096, 16 << 20);
+  sip_alg_ix_init (sam);
   vec_validate_init_empty (sam->sig_port_refs, 65535, 0);
   vec_validate_init_empty (sam->gate_port_refs, 65535, 0);
   vec_validate_init_empty (sam->inside_port_refs, 65535, 0);
   for (u32 i = 0; i < n_threads; i++)
     {
       sip_alg_per_thread_t *ptd = &sam->per_thread[i];
-      ptd->call_by_id = hash_create_vec (64, sizeof (u8), sizeof (uword));
+      vec_validate (ptd->call_ix, SIP_ALG_IX_MIN - 1);
       vec_validate (ptd->own_map, SIP_ALG_OWN_MAP_SIZE - 1);
       ptd->inbound_by_src = hash_create (0, sizeof (uword));
       ptd->calls_by_host = hash_create (0, sizeof (uword));
@@ -398,8 +394,6 @@ sip_alg_init (vlib_main_t *vm)
   sip_alg_look_rebuild (sam); /* the ports 5060 (UDP and TCP) and 5061, the media range */
   sam->pre_next_acl = ~0;
   sam->pre_next_reass = ~0;
-  sam->gate_counters.name = "sip-alg gate";
-  sam->gate_counters.stat_segment_name = "/sip-alg/gate";
   vnet_feature_register (sip_alg_feature_update, 0);
   sam->process_node_index = sip_alg_process_node.index;
   sam->error_drop_node_index = vlib_get_node_by_name (vm, (u8 *) "error-drop")->index;

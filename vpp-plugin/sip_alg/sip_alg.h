@@ -32,7 +32,6 @@
 #include <vnet/udp/udp_packet.h>
 #include <vppinfra/bitmap.h>
 #include <vppinfra/hash.h>
-#include <vppinfra/bihash_8_8.h>
 
 #include <sip_alg/core/sip_msg.h>
 #include <sip_alg/core/sip_sites.h>
@@ -149,55 +148,94 @@ typedef enum
   SIP_ALG_DIR_OUT2IN,
 } sip_alg_dir_t;
 
-/* A pinhole as requested by a worker. */
+/*
+ * A pinhole as requested by a worker, and the head of its server-map entry
+ * (sip_alg_smap_t.ph). 28 bytes: the flags are bits, and what would be padding holds the
+ * entry's own state, 0 in a request.
+ */
 typedef struct
 {
   ip4_address_t pub_addr; /* ANY -> pub_addr:pub_port */
   ip4_address_t in_addr;  /* [in_addr:in_port], 0.0.0.0 for an outside party's endpoint */
   u16 pub_port;
   u16 in_port;
-  u8 app;	  /* sip_alg_app_t */
-  u8 nat_mapping; /* realise as a NAT44-ED static mapping */
-  u8 bound;	  /* REGISTER binding: lives for `timeout`, not with a call */
-  u8 shared;	  /* a call's own signaling entry: held by reference, see sip_alg_smap_t */
-  u8 tcp;	  /* a signaling endpoint of SIP over TCP: a record, the connection carries it */
-  u8 moved;	  /* a phone's signaling moved to a pool port (pub_port), given back with it */
-  u8 own;	  /* media on the phone's own NAT mapping (STUN): the port is not the pool's */
-  u32 timeout;	  /* seconds (media: before the call is established) */
-  u32 in_fib;	  /* IPv4 FIB index of the inside party (its VRF: NAT44-ED's vrf_id) */
-  u32 out_fib;	  /* ... and of the outside */
+  u8 app : 2;	      /* sip_alg_app_t */
+  u8 nat_mapping : 1; /* realise as a NAT44-ED static mapping */
+  u8 bound : 1;	      /* REGISTER binding: lives for `timeout`, not with a call */
+  u8 shared : 1;      /* a call's own signaling entry: held by reference, see sip_alg_smap_t */
+  u8 tcp : 1;	      /* a signaling endpoint of SIP over TCP: a record, the connection carries it */
+  u8 moved : 1;	      /* a phone's signaling moved to a pool port (pub_port), given back with it */
+  u8 own : 1;	      /* media on the phone's own NAT mapping (STUN): the port is not the pool's */
+  /* the entry's (sip_alg_smap_t) */
+  u8 counted : 1;      /* counted in its record's n_entries and linked in its list */
+  u8 installed : 1;    /* the NAT static mapping exists */
+  u8 one_way_done : 1; /* an RTP entry's stream: counted one-way (media_one_way), or media
+			  came both ways (it never can be): the aging pass looks no more */
+  u16 call_thread;     /* the entry's: its call record's thread */
+  union
+  {
+    u32 timeout; /* a request's: seconds (media: before the call is established) */
+    u32 made;	 /* an entry's: vlib time (s) it was made; media activity counts from it */
+  };
+  u32 in_fib;  /* IPv4 FIB index of the inside party (its VRF: NAT44-ED's vrf_id) */
+  u32 out_fib; /* ... and of the outside */
 } sip_alg_pinhole_t;
+
+STATIC_ASSERT (sizeof (sip_alg_pinhole_t) == 28, "pinhole: 28 bytes");
 
 /*
  * Server-map entry (main thread). Media entries and the outside party's records belong to
  * one call record (and one of its dialogs, call_epoch) and are listed in it. A call's own
  * signaling entry (ANY -> public:port of the phone, ph.shared) is one per phone, and every
  * call of that phone holds a reference to it (refs; the record keeps sig_entry/sig_gen):
- * it goes with the last of them, not with whichever call ends first.
+ * it goes with the last of them, not with whichever call ends first. The entry's flags
+ * (counted, installed, one_way_done), its record's thread and the second it was made are
+ * in ph. 56 bytes.
  */
 typedef struct
 {
   sip_alg_pinhole_t ph;
-  u32 call_index; /* call record on call_thread, ~0 for none */
+  u32 call_index; /* call record on ph.call_thread, ~0 for none */
   u32 call_next;  /* next entry of that record (sip_alg_call_t.entries), ~0: last */
   u32 call_epoch; /* that record's dialog it was opened for */
   u32 refs;	  /* shared signaling entry: call records holding it */
   u32 gen;	  /* creation number: a record's reference names the entry it took */
-  u8 counted;	  /* counted in that record's n_entries and linked in its list */
-  u8 installed;	  /* the NAT static mapping exists */
-  u16 call_thread;
-  u8 one_way_done; /* an RTP entry's stream: counted one-way (media_one_way), or media came
-		      both ways (it never can be): the aging pass looks no more */
-  u32 made;	      /* vlib time (s) it was made: media activity counts from it at least */
   f64 expires;
 } sip_alg_smap_t;
 
+STATIC_ASSERT (sizeof (sip_alg_smap_t) == 56, "server-map entry: 56 bytes");
+
 /*
- * Media of an installed entry on one thread, kept by sip-alg-pre: packets to its public end
- * (outside -> inside) and from its inside end (inside -> outside), and when the first and
- * the last of each came. Each thread writes its own (sip-alg-pre runs on the thread that
- * received the packet, before NAT44-ED's handoff); readers sum the threads. 32 bytes, one
- * cache line written per media packet.
+ * The server map's index (sip_alg_index.c): one open-addressed table (linear probing) of
+ * 32-bit slots, each naming an entry under one of its keys, so a key costs 4 bytes and the
+ * entry itself is what a lookup compares. A slot is (entry index + 1) << 8 | tag << 2 |
+ * kind, the tag the low 6 bits of the key's hash (most slots of other keys are passed over
+ * without reading their entry; the high bits pick the first slot); 0 is empty. The main thread changes it with the barrier held (as it
+ * does the server map), so any thread reads it, and the entries, without locks.
+ *   PUB     every entry, by its public end (address, port): the server-map key
+ *           (sip_alg_smap_key), the gate (an installed entry), the public signaling endpoint
+ *   INSIDE  an installed media entry's inside end (address, port, FIB): media activity (the
+ *           first entry of an inside end; NAT refuses a second mapping of it anyway)
+ *   SIG_IN  a signaling entry's inside end (address, port): the inside signaling endpoint
+ */
+#define SIP_ALG_IX_PUB	      0
+#define SIP_ALG_IX_INSIDE     1
+#define SIP_ALG_IX_SIG_IN     2
+#define SIP_ALG_IX_MIN	      64	 /* slots at least */
+/* the slot a hash h starts at in a table of n slots (any n: tables grow by half) */
+#define sip_alg_ix_home(h, n) ((u32) (((u64) (h) * (n)) >> 32))
+#define SIP_ALG_IX_MAX_ENTRY  0xfffffe /* the highest entry index a slot can name */
+
+/*
+ * Per thread and server-map entry, kept by sip-alg-pre on the thread that received the
+ * packet (before NAT44-ED's handoff); readers sum the threads with the barrier held. Each
+ * thread grows its vectors itself, to the entry it first counts (a thread that never sees
+ * a pinhole's packets holds nothing); the main thread zeroes an entry's where they reach
+ * when it makes the entry.
+ *
+ * Media: packets to its public end (outside -> inside) and from its inside end (inside ->
+ * outside), and when the first and the last of each came. 32 bytes, one cache line written
+ * per media packet.
  */
 #define SIP_ALG_MEDIA_IN2OUT 0
 #define SIP_ALG_MEDIA_OUT2IN 1
@@ -210,6 +248,15 @@ typedef struct
 } sip_alg_media_act_t;
 
 STATIC_ASSERT (sizeof (sip_alg_media_act_t) == 32, "media activity: two per cache line");
+
+/* The gate: packets and bytes it let in to the entry, and the last outside party. */
+typedef struct
+{
+  u64 packets, bytes;
+  ip4_address_t addr;
+  u16 port; /* network order */
+} sip_alg_gate_act_t;
+
 
 /*
  * A media stream of a call (an m= line of the inside party): its RTP entry and the RTCP
@@ -264,37 +311,52 @@ typedef struct
  * Call record (per worker), one per Call-ID. A record can carry several dialogs in turn:
  * a new INVITE on the Call-ID of a call that failed (a 401/407 challenge, then the INVITE
  * again with credentials) or ended starts a new epoch; requests to the main thread name
- * the epoch, so a close still queued for the old dialog leaves the new one alone.
+ * the epoch, so a close still queued for the old dialog leaves the new one alone. 136
+ * bytes: its first media stream and dialog tag are in it; a call with more has a side
+ * part (sip_alg_call_ext_t, sip_alg_call_media / sip_alg_call_tags find them).
  */
 typedef struct
 {
-  u8 *call_id; /* vector, key of call_by_id: the inside FIB index (u32), then the Call-ID */
-  sip_call_fsm_t fsm;
-  u8 n_media;	     /* entries in media[] */
-  u8 closed;	     /* close requested, main thread frees it */
-  u8 inbound;	     /* created by an outside request (counted per source) */
-  u8 offer_method;   /* method of the inside party's offer awaiting its answer ... */
-  u32 offer_cseq;    /* ... and its CSeq, 0: none */
-  u32 epoch;	     /* dialogs before the current one */
-  u32 callee_tag;    /* hash of the callee's tag of the answered dialog, 0: not answered */
-  /* hashes of the callee tags of the dialogs its INVITE made (101-299 responses), the
-     answered one's too: a BYE of one of the others is not the call's (the newest kept) */
-  u32 dialog_tags[SIP_ALG_CALL_MAX_DIALOGS];
-  u8 n_dialog_tags;
-  u16 n_entries;     /* server-map entries of this record (main thread, barrier) */
-  u32 entries;	     /* the first of them (sip_alg_smap_t.call_next), ~0: none */
-  u32 sig_entry;     /* the shared signaling entry it holds (main thread), ~0: none */
-  u32 sig_gen;	     /* ... its sip_alg_smap_t.gen */
-  ip4_address_t in_addr, pub_addr, peer_addr;
-  u16 in_port, pub_port, peer_port;
-  u32 in_fib, out_fib; /* IPv4 FIB indexes of the inside party (part of the key) and outside */
+  u8 *call_id; /* vector, the record's key: the inside FIB index (u32), then the Call-ID */
   f64 created;
   f64 last_seen;
-  f64 confirmed_at; /* the 2xx to its INVITE, 0: not yet */
+  sip_call_fsm_t fsm;
+  u32 offer_cseq; /* the inside party's offer awaiting its answer: its CSeq, 0: none */
+  u32 epoch;	  /* dialogs before the current one */
+  u32 callee_tag; /* hash of the callee's tag of the answered dialog, 0: not answered */
+  /*
+   * hashes of the callee tags of the dialogs its INVITE made (101-299 responses), the
+   * answered one's too: a BYE of one of the others is not the call's (the newest kept);
+   * the first here, all in the side part once there is a second
+   */
+  u32 dialog_tag;
+  u32 entries;	 /* the first of its server-map entries (sip_alg_smap_t.call_next), ~0: none */
+  u32 sig_entry; /* the shared signaling entry it holds (main thread), ~0: none */
+  u32 sig_gen;	 /* ... its sip_alg_smap_t.gen */
+  ip4_address_t in_addr, pub_addr, peer_addr;
+  u32 out_fib; /* IPv4 FIB index of the outside (the inside party's is the key's) */
   u32 n_msgs;
   u32 bind_expires; /* REGISTER binding lifetime (s) */
-  sip_alg_media_map_t media[SIP_ALG_CALL_MAX_MEDIA];
+  u32 ext;	    /* its side part (sip_alg_per_thread_t.call_ext), ~0: none */
+  f32 confirmed;    /* the 2xx to its INVITE, seconds after created; < 0: not yet */
+  u16 in_port, pub_port, peer_port;
+  u16 n_entries;	   /* server-map entries of this record (main thread, barrier) */
+  u8 n_media;		   /* media streams (sip_alg_call_media) */
+  u8 offer_method;	   /* the method of the offer awaiting its answer (offer_cseq) */
+  u8 n_dialog_tags : 3;	   /* dialog tags (sip_alg_call_tags) */
+  u8 closed : 1;	   /* close requested, main thread frees it */
+  u8 inbound : 1;	   /* created by an outside request (counted per source) */
+  sip_alg_media_map_t media; /* the first media stream, while there is no side part */
 } sip_alg_call_t;
+
+STATIC_ASSERT (sizeof (sip_alg_call_t) == 136, "call record: 136 bytes");
+
+/* A call record's side part: its media streams and dialog tags once there are more. */
+typedef struct
+{
+  sip_alg_media_map_t media[SIP_ALG_CALL_MAX_MEDIA];
+  u32 dialog_tags[SIP_ALG_CALL_MAX_DIALOGS];
+} sip_alg_call_ext_t;
 
 /* Security limits: what attacker-controlled bytes may make the ALG keep or open. */
 typedef struct
@@ -360,13 +422,6 @@ typedef struct
   sip_alg_rate_t rate[SIP_ALG_N_RATES]; /* INVITE, REGISTER, per source address and worker */
 } sip_alg_validation_t;
 
-/* The last outside party a server-map entry let in on a thread (sessions view). */
-typedef struct
-{
-  ip4_address_t addr;
-  u16 port; /* network order */
-} sip_alg_gate_remote_t;
-
 /*
  * A call record just freed (its BYE answered, its CANCEL or failure done): a late copy of
  * one of its INVITEs (held by a relay or the network past the BYE) must not start a record
@@ -398,10 +453,12 @@ typedef struct
 typedef struct
 {
   CLIB_CACHE_LINE_ALIGN_MARK (cacheline0);
-  sip_alg_gate_remote_t *gate_remote; /* per server-map index, sized by the main thread */
+  sip_alg_gate_act_t *gate_act;	  /* per server-map index: the gate on this thread */
   sip_alg_media_act_t *media_act; /* per server-map index: its media on this thread */
   sip_alg_call_t *calls; /* pool */
-  uword *call_by_id;	 /* Call-ID vector -> pool index */
+  sip_alg_call_ext_t *call_ext; /* pool: call records' side parts */
+  u32 *call_ix;		 /* Call-ID index: slots (call index + 1) << 6 | tag, 0: empty */
+  u32 call_ix_n;	 /* its slots in use */
   u8 *call_key;		 /* a message's key, built in place for the lookup */
   u32 media_next;	 /* media pair this thread tries first (round robin) */
   u32 media_slot_next;	 /* media address (pool slot - 1) its next call tries first */
@@ -464,9 +521,9 @@ typedef struct
   /*
    * The gate: sip-alg-pre runs before the ACL plugin's input node (the firewall's security
    * policy) on the ip4-unicast arc. On an interface that is a NAT44-ED outside interface
-   * (gate_if), a UDP packet to the public address and port of an installed pinhole
-   * (pinholes: pub address << 32 | pub port in network order -> server-map index; ports
-   * with one have a bit in gate_ports) is sent past acl-plugin-in-ip4-fa to the feature
+   * (gate_if), a UDP packet to the public address and port of an installed pinhole (the
+   * index's PUB slots, sip_alg_ix_gate; ports with one have a bit in gate_ports) is sent
+   * past acl-plugin-in-ip4-fa to the feature
    * after it, where NAT44-ED translates it by the pinhole's static mapping. A packet to the
    * media port range or to a pinhole port that matches no live entry goes to the ACL as
    * any other packet and is counted (gate_miss).
@@ -476,7 +533,6 @@ typedef struct
    * gate_next_by_acl_next maps it to sip-alg-pre's own next to the same node (built on the
    * main thread whenever a feature changes; ~0 where not built yet: no bypass).
    */
-  clib_bihash_8_8_t pinholes;
   uword *gate_ports;
   u32 *gate_port_refs;
   uword *gate_if;
@@ -493,8 +549,8 @@ typedef struct
   u32 post_feature_index; /* sip-alg-post's feature index on ip4-unicast */
   u8 arc_index;		  /* ip4-unicast */
   u32 reass_custom_next; /* that node's next to ip4-input (the whole datagram) */
-  vlib_combined_counter_main_t gate_counters; /* packets passed, per server-map entry */
-  clib_bihash_8_8_t smap_by_key;		    /* sip_alg_smap_key () -> server-map index */
+  u32 *ix;   /* the server map's index: slots, a power of 2 (SIP_ALG_IX_*) */
+  u32 ix_n;  /* slots in use */
 
   /*
    * Media ports, shared by all threads: one bit per public address and port pair (RTP
@@ -521,7 +577,7 @@ typedef struct
    * as it is in the packet (8 KB, allocated once at init, cache resident): the configured
    * SIP ports and the ports of signaling endpoints. sip-alg-pre tests it first, so a packet
    * on other ports costs two bit tests; a hit is confirmed against the SIP ports, then the
-   * bihash (key: address << 32 | port, value: references).
+   * index (a `sip` entry with that public end, PUB, or inside end, SIG_IN).
    */
   uword *cand_ports;
   /*
@@ -534,13 +590,12 @@ typedef struct
   uword *look_none;
   u32 *sig_port_refs; /* signaling endpoints per port (main thread only) */
   /*
-   * Media activity (media inactivity timer): pinholes also holds the inside end of every
-   * installed entry (sip_alg_inside_key); inside_ports has a bit per inside port of one
+   * Media activity (media inactivity timer): the index holds the inside end of every
+   * installed media entry (INSIDE); inside_ports has a bit per inside port of one
    * (references in inside_port_refs), so sip-alg-pre looks at packets from it.
    */
   uword *inside_ports;
   u32 *inside_port_refs;
-  clib_bihash_8_8_t sig_endpoints;
   /* phones whose signaling moved to a pool port: inside addr << 32 | port -> entry index */
   uword *moved_by_in;
 
@@ -663,21 +718,87 @@ sip_alg_media_slot_addr (const sip_alg_main_t *sam, u32 slot, ip4_address_t sig_
 
 #define SIP_ALG_CALL_KEY_FIB sizeof (u32) /* the call key's FIB index before the Call-ID */
 
-/*
- * sig_endpoints values: references in the low 32 bits, references by REGISTER bindings in
- * the high 32 bits (an outside request may start a call only towards a binding).
- */
-#define SIP_ALG_SIG_BOUND (1ULL << 32)
-
 f64 sip_alg_call_deadline (sip_alg_main_t *sam, sip_alg_call_t *c);
 u32 sip_alg_call_media_idle (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now);
 u32 sip_alg_call_streams (sip_alg_main_t *sam, sip_alg_call_t *c, sip_alg_stream_t *s, u32 max);
 int sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_stream_t *s,
 			    f64 now);
 
+/* The server map's index (sip_alg_index.c; lookups in sip_alg_inlines.h). Barrier held. */
+void sip_alg_ix_init (sip_alg_main_t *sam);
+void sip_alg_ix_add (sip_alg_main_t *sam, u32 entry, u32 kind);
+int sip_alg_ix_del (sip_alg_main_t *sam, u32 entry, u32 kind);
+
 format_function_t format_sip_alg_smap;
 format_function_t format_sip_alg_call;
 format_function_t format_sip_alg_stream;
 format_function_t format_sip_alg_app;
+
+/* A call record's inside FIB index: its key's first word. */
+static_always_inline u32
+sip_alg_call_in_fib (const sip_alg_call_t *c)
+{
+  return clib_mem_unaligned (c->call_id, u32);
+}
+
+/* When a call was answered (vlib time), 0: not yet. */
+static_always_inline f64
+sip_alg_call_confirmed (const sip_alg_call_t *c)
+{
+  return c->confirmed < 0 ? 0 : c->created + c->confirmed;
+}
+
+/*
+ * A call record's media streams (n_media) and dialog tags (n_dialog_tags), ptd its thread's:
+ * in the record, or in its side part once it has one. sip_alg_call_media_add makes room for
+ * one more stream (0: the record has SIP_ALG_CALL_MAX_MEDIA): earlier pointers into them
+ * do not hold after it, nor after sip_alg_call_tag_add.
+ */
+static_always_inline sip_alg_media_map_t *
+sip_alg_call_media (sip_alg_per_thread_t *ptd, sip_alg_call_t *c)
+{
+  return c->ext == ~0 ? &c->media : ptd->call_ext[c->ext].media;
+}
+
+static_always_inline u32 *
+sip_alg_call_tags (sip_alg_per_thread_t *ptd, sip_alg_call_t *c)
+{
+  return c->ext == ~0 ? &c->dialog_tag : ptd->call_ext[c->ext].dialog_tags;
+}
+
+void sip_alg_call_ext_get (sip_alg_per_thread_t *ptd, sip_alg_call_t *c);
+void sip_alg_call_ext_put (sip_alg_per_thread_t *ptd, sip_alg_call_t *c);
+
+static_always_inline sip_alg_media_map_t *
+sip_alg_call_media_add (sip_alg_per_thread_t *ptd, sip_alg_call_t *c)
+{
+  if (c->n_media >= SIP_ALG_CALL_MAX_MEDIA)
+    return 0;
+  if (c->n_media && c->ext == ~0)
+    sip_alg_call_ext_get (ptd, c);
+  return sip_alg_call_media (ptd, c) + c->n_media++;
+}
+
+/*
+ * pool_get_zero for the pools that grow with calls (call records, their side parts, the
+ * server map): a full pool grows by an eighth, allocated exactly (sip_alg_pool_grow), where
+ * VPP's own growth allocates half as much again each time.
+ */
+void sip_alg_pool_grow (void **pp, uword elt_sz, uword align);
+void sip_alg_vec_grow (void **vp, uword n, uword elt_sz, uword align);
+#define sip_alg_pool_get_zero(P, E)                                                           \
+  do                                                                                          \
+    {                                                                                         \
+      if (pool_get_will_expand (P))                                                           \
+	sip_alg_pool_grow ((void **) &(P), sizeof ((P)[0]), _vec_align (P, 0));                 \
+      pool_get_zero (P, E);                                                                   \
+    }                                                                                         \
+  while (0)
+
+/* The Call-ID index (sip_alg_index.c): the record of a key, ~0: none; add and delete. */
+u32 sip_alg_call_ix_find (sip_alg_per_thread_t *ptd, const u8 *key, u32 len);
+void sip_alg_call_ix_add (sip_alg_per_thread_t *ptd, u32 call_index);
+void sip_alg_call_ix_del (sip_alg_per_thread_t *ptd, u32 call_index);
+#define SIP_ALG_CALL_IX_MAX 0x3fffffe /* the highest call index a slot can name */
 
 #endif /* __included_sip_alg_h__ */

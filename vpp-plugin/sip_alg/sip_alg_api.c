@@ -293,9 +293,15 @@ sip_alg_send_smap_details (u32 index, vl_api_registration_t *rp, u32 context, f6
   sip_alg_main_t *sam = &sip_alg_main;
   sip_alg_smap_t *e = pool_elt_at_index (sam->smap, index);
   vl_api_sip_alg_server_map_details_t *rmp;
-  vlib_counter_t gate;
+  vlib_counter_t gate = {};
 
-  vlib_get_combined_counter (&sam->gate_counters, index, &gate);
+  /* the gate's packets and bytes, every thread's */
+  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    if (index < vec_len (sam->per_thread[t].gate_act))
+      {
+	gate.packets += sam->per_thread[t].gate_act[index].packets;
+	gate.bytes += sam->per_thread[t].gate_act[index].bytes;
+      }
 
   REPLY_MACRO_DETAILS4_END (VL_API_SIP_ALG_SERVER_MAP_DETAILS, rp, context, ({
 			      clib_memcpy (rmp->public_address, &e->ph.pub_addr, 4);
@@ -304,11 +310,11 @@ sip_alg_send_smap_details (u32 index, vl_api_registration_t *rp, u32 context, f6
 			      rmp->inside_port = e->ph.in_port;
 			      rmp->app = e->ph.app;
 			      rmp->nat_mapping = e->ph.nat_mapping;
-			      rmp->installed = e->installed;
+			      rmp->installed = e->ph.installed;
 			      rmp->bound = e->ph.bound;
 			      rmp->left_time =
 				e->expires > now ? (u32) (e->expires - now + 0.5) : 0;
-			      rmp->call_thread = e->call_thread;
+			      rmp->call_thread = e->ph.call_thread;
 			      rmp->call_index = e->call_index;
 			      rmp->gate_packets = gate.packets;
 			      rmp->gate_bytes = gate.bytes;
@@ -447,7 +453,7 @@ vl_api_sip_alg_calls_get_t_handler (vl_api_sip_alg_calls_get_t *mp)
 	      f64 left = sip_alg_call_deadline (sam, c) - now;
 	      rmp->left_time = left > 0 ? (u32) (left + 0.5) : 0;
 	      rmp->epoch = c->epoch;
-	      rmp->inside_vrf = sip_alg_fib_table_id (c->in_fib);
+	      rmp->inside_vrf = sip_alg_fib_table_id (sip_alg_call_in_fib (c));
 	      rmp->outside_vrf = sip_alg_fib_table_id (c->out_fib);
 	      sip_alg_streams_details (sam, c, now, rmp);
 	    }));
@@ -483,31 +489,29 @@ vl_api_sip_alg_sessions_get_t_handler (vl_api_sip_alg_sessions_get_t *mp)
        ei != ~0 && cursor == ~0; ei = pool_next_index (sam->smap, ei), t0 = 0)
     {
       sip_alg_smap_t *e = pool_elt_at_index (sam->smap, ei);
-      if (!e->installed)
+      if (!e->ph.installed)
 	continue;
       for (u32 t = ei == (start >> 8) ? t0 : 0; t < n_threads; t++)
 	{
 	  sip_alg_per_thread_t *ptd = &sam->per_thread[t];
-	  if (ei >= vec_len (ptd->gate_remote) || !ptd->gate_remote[ei].addr.as_u32)
+	  if (ei >= vec_len (ptd->gate_act) || !ptd->gate_act[ei].addr.as_u32)
 	    continue;
-	  vlib_counter_t c = {};
-	  if (ei < vec_len (sam->gate_counters.counters[t]))
-	    c = sam->gate_counters.counters[t][ei];
+	  sip_alg_gate_act_t *g = &ptd->gate_act[ei];
 	  vl_api_sip_alg_sessions_details_t *rmp;
 	  u32 context = mp->context; /* the macro's parameter is spelled "context" */
 	  REPLY_MACRO_DETAILS4_END (VL_API_SIP_ALG_SESSIONS_DETAILS, rp, context, ({
 				      rmp->thread = t;
 				      rmp->app = e->ph.app;
 				      clib_memcpy (rmp->remote_address,
-						   &ptd->gate_remote[ei].addr, 4);
+						   &g->addr, 4);
 				      rmp->remote_port =
-					clib_net_to_host_u16 (ptd->gate_remote[ei].port);
+					clib_net_to_host_u16 (g->port);
 				      clib_memcpy (rmp->public_address, &e->ph.pub_addr, 4);
 				      rmp->public_port = e->ph.pub_port;
 				      clib_memcpy (rmp->inside_address, &e->ph.in_addr, 4);
 				      rmp->inside_port = e->ph.in_port;
-				      rmp->packets = c.packets;
-				      rmp->bytes = c.bytes;
+				      rmp->packets = g->packets;
+				      rmp->bytes = g->bytes;
 				      rmp->inside_vrf = sip_alg_fib_table_id (e->ph.in_fib);
 				      rmp->outside_vrf = sip_alg_fib_table_id (e->ph.out_fib);
 				    }));

@@ -552,25 +552,22 @@ sip_alg_show_sessions_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_com
   pool_foreach (e, sam->smap)
     {
       u32 ei = e - sam->smap;
-      if (!e->installed)
+      if (!e->ph.installed)
 	continue;
       for (u32 t = 0; t < vec_len (sam->per_thread); t++)
 	{
 	  sip_alg_per_thread_t *ptd = &sam->per_thread[t];
-	  if (ei >= vec_len (ptd->gate_remote) || !ptd->gate_remote[ei].addr.as_u32)
+	  if (ei >= vec_len (ptd->gate_act) || !ptd->gate_act[ei].addr.as_u32)
 	    continue;
-	  vlib_counter_t c = {};
-	  if (ei < vec_len (sam->gate_counters.counters[t]))
-	    c = sam->gate_counters.counters[t][ei];
+	  sip_alg_gate_act_t *g = &ptd->gate_act[ei];
 	  vlib_cli_output (vm,
 			   "%U VPN: %U --> %U %U:%u --> %U:%u[%U:%u] thread %u "
 			   "packets %llu bytes %llu",
 			   format_sip_alg_app, (u32) e->ph.app, format_sip_alg_vpn, e->ph.out_fib,
 			   format_sip_alg_vpn, e->ph.in_fib, format_ip4_address,
-			   &ptd->gate_remote[ei].addr,
-			   clib_net_to_host_u16 (ptd->gate_remote[ei].port), format_ip4_address,
+			   &g->addr, clib_net_to_host_u16 (g->port), format_ip4_address,
 			   &e->ph.pub_addr, e->ph.pub_port, format_ip4_address, &e->ph.in_addr,
-			   e->ph.in_port, t, c.packets, c.bytes);
+			   e->ph.in_port, t, g->packets, g->bytes);
 	  n++;
 	}
     }
@@ -750,26 +747,35 @@ sip_alg_vec_bytes (void *v)
   return v ? vec_mem_size (v) : 0;
 }
 
-/* Bytes a bihash table took from the heap (its buckets and key/value pages). */
-static u64
-sip_alg_bihash_bytes (clib_bihash_8_8_t *h)
+/* A row of `show sip-alg memory`: a structure, its heap bytes, how many it holds. */
+typedef struct
 {
-  u64 n = 0;
-  for (clib_bihash_alloc_chunk_8_8_t *c = h->chunks; c; c = c->next)
-    n += c->size - c->bytes_left;
-  return n;
+  const char *name;
+  u64 bytes;
+  u64 n;
+} sip_alg_mem_row_t;
+
+static void
+sip_alg_mem_add (sip_alg_mem_row_t *rows, u32 i, const char *name, u64 bytes, u64 n)
+{
+  rows[i].name = name;
+  rows[i].bytes += bytes;
+  rows[i].n += n;
 }
 
 /*
  * What the ALG's state holds: the variable part (call records and their Call-ID keys and
- * hashes, TCP connections, the server map, its bihash tables) and the per-call figure.
- * Heap bytes are allocated sizes (pools, hashes and bihash tables grow in steps).
+ * hashes, TCP connections, the server map, its index, the per-thread gate and media
+ * records) by structure, and the per-call figure. Heap bytes are allocated sizes (pools,
+ * hashes and vectors grow in steps). Fixed tables (port bitmaps, rate buckets, STUN
+ * mappings, recently closed calls, the media port pool) are not counted.
  */
 static clib_error_t *
 sip_alg_show_memory_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  u64 calls = 0, rec = 0, keys = 0, hashes = 0, tcp = 0, remote = 0, bihash = 0, smap;
+  sip_alg_mem_row_t r[12] = {};
+  u64 calls = 0;
   sip_alg_per_thread_t *ptd;
   sip_alg_call_t *c;
   sip_alg_tcp_conn_t *tc;
@@ -778,34 +784,55 @@ sip_alg_show_memory_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
     return clib_error_return (0, "sip-alg is not enabled on any interface");
   vec_foreach (ptd, sam->per_thread)
     {
+      u64 keys = 0, tcp = 0;
       calls += pool_elts (ptd->calls);
-      rec += sip_alg_vec_bytes (ptd->calls);
+      sip_alg_mem_add (r, 0, "call records (pools)", sip_alg_vec_bytes (ptd->calls),
+		       pool_elts (ptd->calls));
       pool_foreach (c, ptd->calls)
 	keys += sip_alg_vec_bytes (c->call_id);
-      hashes += hash_bytes (ptd->call_by_id) + hash_bytes (ptd->inbound_by_src) +
-		hash_bytes (ptd->calls_by_host) + hash_bytes (ptd->tcp_by_key);
-      tcp += sip_alg_vec_bytes (ptd->tcp_conns);
+      sip_alg_mem_add (r, 1, "Call-ID keys", keys, pool_elts (ptd->calls));
+      sip_alg_mem_add (r, 2, "Call-ID index (slots)", sip_alg_vec_bytes (ptd->call_ix),
+		       ptd->call_ix_n);
+      sip_alg_mem_add (r, 10, "call side parts (pools)", sip_alg_vec_bytes (ptd->call_ext),
+		       pool_elts (ptd->call_ext));
+      sip_alg_mem_add (r, 3, "calls per host and source hashes",
+		       hash_bytes (ptd->inbound_by_src) + hash_bytes (ptd->calls_by_host),
+		       hash_elts (ptd->inbound_by_src) + hash_elts (ptd->calls_by_host));
+      tcp += sip_alg_vec_bytes (ptd->tcp_conns) + hash_bytes (ptd->tcp_by_key);
       pool_foreach (tc, ptd->tcp_conns)
 	tcp += sizeof (*tc->key) + sip_alg_tcp_conn_bytes (tc);
-      remote += sip_alg_vec_bytes (ptd->gate_remote) + sip_alg_vec_bytes (ptd->media_act);
+      sip_alg_mem_add (r, 4, "tcp connections", tcp, pool_elts (ptd->tcp_conns));
+      sip_alg_mem_add (r, 7, "per-thread gate records", sip_alg_vec_bytes (ptd->gate_act),
+		       vec_len (ptd->gate_act));
+      sip_alg_mem_add (r, 8, "per-thread media records", sip_alg_vec_bytes (ptd->media_act),
+		       vec_len (ptd->media_act));
     }
-  smap = sip_alg_vec_bytes (sam->smap) + remote + hash_bytes (sam->entries_by_host);
-  for (u32 t = 0; t < vec_len (sam->gate_counters.counters); t++)
-    smap += sip_alg_vec_bytes (sam->gate_counters.counters[t]);
-  bihash = sip_alg_bihash_bytes (&sam->pinholes) + sip_alg_bihash_bytes (&sam->smap_by_key) +
-	   sip_alg_bihash_bytes (&sam->sig_endpoints);
-  u64 total = rec + keys + hashes + tcp + smap + bihash;
+  sip_alg_mem_add (r, 5, "server-map entries (pool)", sip_alg_vec_bytes (sam->smap),
+		   pool_elts (sam->smap));
+  sip_alg_mem_add (r, 6, "server-map index (slots)", sip_alg_vec_bytes (sam->ix), sam->ix_n);
+  sip_alg_mem_add (r, 9, "entries per host, moved phones hashes",
+		   hash_bytes (sam->entries_by_host) + hash_bytes (sam->moved_by_in),
+		   hash_elts (sam->entries_by_host) + hash_elts (sam->moved_by_in));
+
+  u64 rec = r[0].bytes + r[10].bytes, keys = r[1].bytes, hashes = r[2].bytes + r[3].bytes, tcp = r[4].bytes;
+  u64 smap = r[5].bytes + r[7].bytes + r[8].bytes + r[9].bytes, total = 0;
+  for (u32 i = 0; i < ARRAY_LEN (r); i++)
+    total += r[i].bytes;
   vlib_cli_output (vm, "call records %llu: %llu bytes (%u each), Call-ID keys %llu, hashes %llu",
 		   calls, rec, (u32) sizeof (sip_alg_call_t), keys, hashes);
-  vlib_cli_output (vm, "server map %u entries: %llu bytes (%u each, with per-thread counters)",
+  vlib_cli_output (vm, "server map %u entries: %llu bytes (%u each, with per-thread records)",
 		   pool_elts (sam->smap), smap, (u32) sizeof (sip_alg_smap_t));
-  vlib_cli_output (vm, "bihash tables (pinholes, server map keys, signaling endpoints): "
-		       "%llu bytes",
-		   bihash);
+  vlib_cli_output (vm, "server-map index: %llu bytes (%u slots, %u in use)", r[6].bytes,
+		   vec_len (sam->ix), sam->ix_n);
   vlib_cli_output (vm, "tcp connections: %llu bytes", tcp);
   vlib_cli_output (vm, "total %llu bytes%s", total, calls ? "" : ", no call records");
   if (calls)
     vlib_cli_output (vm, "per call record %llu bytes", total / calls);
+  vlib_cli_output (vm, "by structure (bytes, held, bytes per call record):");
+  for (u32 i = 0; i < ARRAY_LEN (r); i++)
+    if (r[i].name)
+      vlib_cli_output (vm, "  %-40s %10llu %8llu %8.1f", r[i].name, r[i].bytes, r[i].n,
+		       calls ? (f64) r[i].bytes / calls : 0.0);
   return 0;
 }
 

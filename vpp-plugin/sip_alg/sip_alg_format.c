@@ -94,7 +94,7 @@ format_sip_alg_call (u8 *s, va_list *args)
     s = format (s, "%U", format_sip_alg_left_time, (f64) media_idle);
   s = format (s, ", Left-Time: %U, Epoch: %u, VPN: %U -> %U", format_sip_alg_left_time,
 	      sip_alg_call_deadline (sam, c) - now, c->epoch, format_sip_alg_vpn, c->out_fib,
-	      format_sip_alg_vpn, c->in_fib);
+	      format_sip_alg_vpn, sip_alg_call_in_fib (c));
   return s;
 }
 

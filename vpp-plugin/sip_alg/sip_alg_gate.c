@@ -126,30 +126,29 @@ sip_alg_feature_update (u32 sw_if_index, u8 arc_index, u8 is_enable, void *data)
 }
 
 /*
- * The gate's view of an installed pinhole, and its inside end for media activity (main
+ * The gate's view of an installed pinhole (the entry is in the index by its public end
+ * already: installed, it is the gate's), and its inside end for media activity (main
  * thread, barrier held).
  */
 void
 sip_alg_gate_add_del (sip_alg_main_t *sam, const sip_alg_smap_t *e, int is_add)
 {
   u16 port_net = clib_host_to_net_u16 (e->ph.pub_port);
-  clib_bihash_kv_8_8_t kv = { .key = sip_alg_gate_key (e->ph.pub_addr, port_net),
-			      .value = e - sam->smap };
-  if (clib_bihash_add_del_8_8 (&sam->pinholes, &kv, is_add) == 0)
-    {
-      sam->gate_port_refs[port_net] += is_add ? 1 : -1;
-      clib_bitmap_set_no_check (sam->gate_ports, port_net, sam->gate_port_refs[port_net] > 0);
-      sip_alg_look_update (sam, port_net);
-    }
+  u32 ei = e - sam->smap;
+  sam->gate_port_refs[port_net] += is_add ? 1 : -1;
+  clib_bitmap_set_no_check (sam->gate_ports, port_net, sam->gate_port_refs[port_net] > 0);
+  sip_alg_look_update (sam, port_net);
   if (e->ph.app == SIP_ALG_APP_SIP)
     return; /* signaling is looked at anyway */
   port_net = clib_host_to_net_u16 (e->ph.in_port);
-  kv.key = sip_alg_inside_key (e->ph.in_addr, port_net, e->ph.in_fib);
-  clib_bihash_kv_8_8_t v;
-  int there = clib_bihash_search_8_8 (&sam->pinholes, &kv, &v) == 0;
-  if (is_add ? there : !there || v.value != kv.value)
-    return; /* another entry's inside end (NAT refuses a second mapping of it anyway) */
-  clib_bihash_add_del_8_8 (&sam->pinholes, &kv, is_add);
+  if (is_add)
+    {
+      if (sip_alg_ix_inside (sam, e->ph.in_addr, port_net, e->ph.in_fib) != ~0)
+	return; /* another entry's inside end (NAT refuses a second mapping of it anyway) */
+      sip_alg_ix_add (sam, ei, SIP_ALG_IX_INSIDE);
+    }
+  else if (!sip_alg_ix_del (sam, ei, SIP_ALG_IX_INSIDE))
+    return; /* another entry's inside end */
   sam->inside_port_refs[port_net] += is_add ? 1 : -1;
   clib_bitmap_set_no_check (sam->inside_ports, port_net, sam->inside_port_refs[port_net] > 0);
   sip_alg_look_update (sam, port_net);

@@ -178,27 +178,56 @@ sip_alg_tag_hash (const u8 *payload, const sip_msg_t *m, u8 hdr)
 
 /* Whether a dialog of the call's INVITE has this callee tag (hash). */
 static int
-sip_alg_dialog_known (const sip_alg_call_t *call, u32 tag)
+sip_alg_dialog_known (sip_alg_per_thread_t *ptd, sip_alg_call_t *call, u32 tag)
 {
+  u32 *tags = sip_alg_call_tags (ptd, call);
   for (u32 i = 0; i < call->n_dialog_tags; i++)
-    if (call->dialog_tags[i] == tag)
+    if (tags[i] == tag)
       return 1;
   return 0;
 }
 
 /* A dialog of the call's INVITE (a fork's 18x or 2xx): its tag kept, the oldest forgotten. */
 static void
-sip_alg_dialog_add (sip_alg_call_t *call, u32 tag)
+sip_alg_dialog_add (sip_alg_per_thread_t *ptd, sip_alg_call_t *call, u32 tag)
 {
-  if (!tag || sip_alg_dialog_known (call, tag))
+  if (!tag || sip_alg_dialog_known (ptd, call, tag))
     return;
+  if (call->n_dialog_tags && call->ext == ~0)
+    sip_alg_call_ext_get (ptd, call); /* a second tag: the side part keeps them */
+  u32 *tags = sip_alg_call_tags (ptd, call);
   if (call->n_dialog_tags == SIP_ALG_CALL_MAX_DIALOGS)
     {
-      memmove (call->dialog_tags, call->dialog_tags + 1,
-	       (SIP_ALG_CALL_MAX_DIALOGS - 1) * sizeof (call->dialog_tags[0]));
+      memmove (tags, tags + 1, (SIP_ALG_CALL_MAX_DIALOGS - 1) * sizeof (tags[0]));
       call->n_dialog_tags--;
     }
-  call->dialog_tags[call->n_dialog_tags++] = tag;
+  tags[call->n_dialog_tags++] = tag;
+}
+
+/*
+ * A call record's side part, for its second media stream or dialog tag: what the record
+ * held moves into it. Its worker (or the main thread, the barrier held).
+ */
+void
+sip_alg_call_ext_get (sip_alg_per_thread_t *ptd, sip_alg_call_t *c)
+{
+  sip_alg_call_ext_t *x;
+  if (c->ext != ~0)
+    return;
+  sip_alg_pool_get_zero (ptd->call_ext, x);
+  x->media[0] = c->media;
+  x->dialog_tags[0] = c->dialog_tag;
+  c->ext = x - ptd->call_ext;
+}
+
+/* The side part goes with its record (main thread, the barrier held). */
+void
+sip_alg_call_ext_put (sip_alg_per_thread_t *ptd, sip_alg_call_t *c)
+{
+  if (c->ext == ~0)
+    return;
+  pool_put_index (ptd->call_ext, c->ext);
+  c->ext = ~0;
 }
 
 /*
@@ -262,7 +291,7 @@ sip_alg_call_may_start (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_mai
 	  return 0;
 	}
     }
-  if (pool_elts (ptd->calls) >= sam->max_calls)
+  if (pool_elts (ptd->calls) >= clib_min (sam->max_calls, SIP_ALG_CALL_IX_MAX))
     {
       /* counted on its own: the message still gets an outcome (rewritten, ...) */
       vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_MAX_CALLS, 1);
@@ -320,7 +349,7 @@ sip_alg_call_new (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
 {
   key = vec_dup (key);
   sip_alg_call_t *call;
-  pool_get_zero (ptd->calls, call);
+  sip_alg_pool_get_zero (ptd->calls, call);
   sip_alg_host_count (&ptd->calls_by_host, sip_alg_host_key (c->in_addr, c->in_fib), 1);
   if (c->dir == SIP_ALG_DIR_OUT2IN)
     {
@@ -328,11 +357,12 @@ sip_alg_call_new (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
       ptd->n_inbound++;
       hash_set (ptd->inbound_by_src, c->peer_addr.as_u32, src_n ? src_n[0] + 1 : 1);
     }
-  call->call_id = key;
+  call->call_id = key; /* its first word: c->in_fib */
   call->entries = ~0;
+  call->ext = ~0;
+  call->confirmed = -1;
   call->created = vlib_time_now (vm);
   call->in_addr = c->in_addr;
-  call->in_fib = c->in_fib;
   call->out_fib = c->out_fib;
   call->in_port = c->in_port;
   call->pub_addr = c->pub_addr;
@@ -340,7 +370,7 @@ sip_alg_call_new (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
   call->peer_addr = c->peer_addr;
   call->peer_port = c->peer_port;
   *call_index = call - ptd->calls;
-  hash_set_mem (ptd->call_by_id, call->call_id, *call_index);
+  sip_alg_call_ix_add (ptd, *call_index);
   clib_atomic_fetch_add_relax (&ptd->n_calls, 1);
   vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_CALLS_CREATED, 1);
   return call;
@@ -352,16 +382,16 @@ sip_alg_call_get (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_main_t *v
 		  const u8 *payload, sip_alg_ctx_t *c, u32 *call_index)
 {
   const sip_msg_t *m = &c->msg;
-  uword *p, *src_n = 0;
+  uword *src_n = 0;
 
   if (!m->call_id.len)
     return 0;
   u8 *key = sip_alg_call_key (ptd, payload, c);
-  p = hash_get_mem (ptd->call_by_id, key);
-  if (p)
+  u32 i = sip_alg_call_ix_find (ptd, key, vec_len (key));
+  if (i != ~0)
     {
-      *call_index = p[0];
-      return pool_elt_at_index (ptd->calls, p[0]);
+      *call_index = i;
+      return pool_elt_at_index (ptd->calls, i);
     }
   if (!sip_alg_call_may_start (sam, ptd, vm, c, key, &src_n))
     return 0;
@@ -526,9 +556,10 @@ sip_alg_own_media (vlib_main_t *vm, sip_alg_per_thread_t *ptd, sip_alg_main_t *s
       c->n_media_not_own++;
       return 0;
     }
+  sip_alg_media_map_t *media = sip_alg_call_media (ptd, call);
   for (u32 j = 0; j < call->n_media; j++)
     {
-      if (call->media[j].pub_port == md->port && (call->media[j].flags & SIP_ALG_MEDIA_OWN))
+      if (media[j].pub_port == md->port && (media[j].flags & SIP_ALG_MEDIA_OWN))
 	{
 	  c->sdp_media |= 1 << j; /* a retransmission or an earlier offer opened it */
 	  return 0;
@@ -538,8 +569,8 @@ sip_alg_own_media (vlib_main_t *vm, sip_alg_per_thread_t *ptd, sip_alg_main_t *s
        * candidate, its inside address, rewritten): NAT44-ED maps an inside endpoint once,
        * and the remote reaches the phone through that pair.
        */
-      if (call->media[j].in_addr.as_u32 == c->in_addr.as_u32 &&
-	  call->media[j].in_port == in_port && !(call->media[j].flags & SIP_ALG_MEDIA_OWN))
+      if (media[j].in_addr.as_u32 == c->in_addr.as_u32 && media[j].in_port == in_port &&
+	  !(media[j].flags & SIP_ALG_MEDIA_OWN))
 	return 0;
     }
   if (call->n_media >= SIP_ALG_CALL_MAX_MEDIA)
@@ -548,7 +579,7 @@ sip_alg_own_media (vlib_main_t *vm, sip_alg_per_thread_t *ptd, sip_alg_main_t *s
       return 0;
     }
   c->sdp_media |= 1 << call->n_media;
-  sip_alg_media_map_t *mm = &call->media[call->n_media++];
+  sip_alg_media_map_t *mm = sip_alg_call_media_add (ptd, call);
   mm->in_addr = c->in_addr;
   mm->in_port = in_port;
   mm->pub_port = md->port;
@@ -671,11 +702,12 @@ sip_alg_ice_srflx (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *p
  * keeps it), SIP_ALG_MEDIA_SLOT_ANY when it has no pair (yet, or any more).
  */
 static_always_inline u8
-sip_alg_call_slot (const sip_alg_call_t *call)
+sip_alg_call_slot (sip_alg_per_thread_t *ptd, sip_alg_call_t *call)
 {
+  sip_alg_media_map_t *media = sip_alg_call_media (ptd, call);
   for (u32 j = 0; j < call->n_media; j++)
-    if (!(call->media[j].flags & SIP_ALG_MEDIA_OWN))
-      return call->media[j].slot;
+    if (!(media[j].flags & SIP_ALG_MEDIA_OWN))
+      return media[j].slot;
   return SIP_ALG_MEDIA_SLOT_ANY;
 }
 
@@ -691,7 +723,7 @@ sip_alg_inside_media (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t
 {
   const sip_sdp_t *sdp = &c->info.sdp;
   u32 n_new = 0;
-  u8 slot = sip_alg_call_slot (call);
+  u8 slot = sip_alg_call_slot (ptd, call);
 
   for (u32 i = 0; i < sdp->n_media; i++)
     {
@@ -722,11 +754,12 @@ sip_alg_inside_media (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t
 
       u16 pub = 0;
       u8 pub_slot = 0;
+      sip_alg_media_map_t *media = sip_alg_call_media (ptd, call);
       for (u32 j = 0; j < call->n_media; j++)
-	if (call->media[j].in_port == md->port && call->media[j].in_addr.as_u32 == maddr.as_u32)
+	if (media[j].in_port == md->port && media[j].in_addr.as_u32 == maddr.as_u32)
 	  {
-	    pub = call->media[j].pub_port;
-	    pub_slot = call->media[j].slot;
+	    pub = media[j].pub_port;
+	    pub_slot = media[j].slot;
 	    c->sdp_media |= 1 << j;
 	  }
       if (!pub)
@@ -744,7 +777,7 @@ sip_alg_inside_media (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t
 	  pub_slot = slot;
 	  ip4_address_t pub_addr = sip_alg_media_slot_addr (sam, slot, c->pub_addr);
 	  c->sdp_media |= 1 << call->n_media;
-	  sip_alg_media_map_t *mm = &call->media[call->n_media++];
+	  sip_alg_media_map_t *mm = sip_alg_call_media_add (ptd, call);
 	  mm->in_addr = maddr;
 	  mm->in_port = md->port;
 	  mm->pub_port = pub;
@@ -812,11 +845,14 @@ sip_alg_message_abort (sip_alg_main_t *sam, sip_alg_ctx_t *c, sip_result_t resul
   c->result = result;
   c->error = sip_alg_result_counter (result);
   c->n_ph = 0;
-  for (u32 j = c->n_media_before; call && j < call->n_media; j++)
-    if (!(call->media[j].flags & SIP_ALG_MEDIA_OWN))
-      sip_alg_media_port_free (sam, call->media[j].slot, call->media[j].pub_port);
-  if (call)
-    call->n_media = c->n_media_before;
+  if (!call)
+    return;
+  sip_alg_media_map_t *media =
+    sip_alg_call_media (vec_elt_at_index (sam->per_thread, vlib_get_thread_index ()), call);
+  for (u32 j = c->n_media_before; j < call->n_media; j++)
+    if (!(media[j].flags & SIP_ALG_MEDIA_OWN))
+      sip_alg_media_port_free (sam, media[j].slot, media[j].pub_port);
+  call->n_media = c->n_media_before;
 }
 
 /*
@@ -918,7 +954,7 @@ sip_alg_message_call (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t
        * BYE does. From outside it names nothing of the call and changes nothing.
        */
       if (tag != call->callee_tag &&
-	  (c->dir == SIP_ALG_DIR_OUT2IN || sip_alg_dialog_known (call, tag)))
+	  (c->dir == SIP_ALG_DIR_OUT2IN || sip_alg_dialog_known (ptd, call, tag)))
 	{
 	  vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_OTHER_DIALOG,
 				       1);
@@ -930,8 +966,8 @@ sip_alg_message_call (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t
 
 /* The call state machine steps on the message (has_sdp: it carries media), in its record. */
 static void
-sip_alg_message_step (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_ctx_t *c,
-		      sip_alg_call_t *call, const u8 *payload, int has_sdp)
+sip_alg_message_step (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *ptd,
+		      sip_alg_ctx_t *c, sip_alg_call_t *call, const u8 *payload, int has_sdp)
 {
   sip_call_event_t ev;
   sip_call_result_t res;
@@ -959,13 +995,13 @@ sip_alg_message_step (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_ctx_t *c,
       call->offer_cseq = 0;
       call->callee_tag = 0;
       call->n_dialog_tags = 0;
-      call->confirmed_at = 0;
+      call->confirmed = -1;
       call->created = now;
       vlib_node_increment_counter (vm, sip_alg_post_node.index,
 				   SIP_ALG_ERROR_DIALOG_RESTARTED, 1);
     }
-  if (call->fsm.state == SIP_CALL_CONFIRMED && !call->confirmed_at)
-    call->confirmed_at = now;
+  if (call->fsm.state == SIP_CALL_CONFIRMED && call->confirmed < 0)
+    call->confirmed = now - call->created;
   if (!c->msg.is_request && c->msg.cseq_method == SIP_METHOD_INVITE &&
       c->msg.status > 100 && c->msg.status < 300 && ev.client_side == call->inbound &&
       !(res.actions & SIP_ACT_STALE))
@@ -974,7 +1010,7 @@ sip_alg_message_step (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_ctx_t *c,
       u32 tag = sip_alg_tag_hash (payload, &c->msg, SIP_HDR_TO);
       if (c->msg.status >= 200 && !call->callee_tag)
 	call->callee_tag = tag;
-      sip_alg_dialog_add (call, tag);
+      sip_alg_dialog_add (ptd, call, tag);
     }
   call->last_seen = now;
   call->n_msgs++;
@@ -1118,7 +1154,7 @@ sip_alg_message (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sam
   if (PREDICT_FALSE (c->drop))
     return -1;
   if (call)
-    sip_alg_message_step (vm, sam, c, call, payload, has_sdp);
+    sip_alg_message_step (vm, sam, ptd, c, call, payload, has_sdp);
 
   /* media ports this message allocates are given back if it cannot be rewritten */
   c->n_media_before = call ? call->n_media : 0;
@@ -1153,7 +1189,9 @@ static void
 sip_alg_offer_answer (vlib_main_t *vm, sip_alg_ctx_t *c, sip_alg_call_t *call)
 {
   const sip_msg_t *m = &c->msg;
-  u32 release = 0; /* bits of call->media */
+  u32 release = 0; /* bits of the call's media */
+  sip_alg_media_map_t *media =
+    sip_alg_call_media (vec_elt_at_index (sip_alg_main.per_thread, vm->thread_index), call);
 
   if (c->inside_sdp)
     {
@@ -1161,9 +1199,9 @@ sip_alg_offer_answer (vlib_main_t *vm, sip_alg_ctx_t *c, sip_alg_call_t *call)
 	{
 	  for (u32 j = 0; j < call->n_media; j++)
 	    if (c->sdp_media & (1 << j))
-	      call->media[j].flags |= SIP_ALG_MEDIA_OFFERED;
+	      media[j].flags |= SIP_ALG_MEDIA_OFFERED;
 	    else
-	      call->media[j].flags &= ~SIP_ALG_MEDIA_OFFERED;
+	      media[j].flags &= ~SIP_ALG_MEDIA_OFFERED;
 	  call->offer_cseq = m->cseq;
 	  call->offer_method = m->method;
 	}
@@ -1171,7 +1209,7 @@ sip_alg_offer_answer (vlib_main_t *vm, sip_alg_ctx_t *c, sip_alg_call_t *call)
 	{
 	  for (u32 j = 0; j < call->n_media; j++)
 	    if (c->sdp_media & (1 << j))
-	      call->media[j].flags = SIP_ALG_MEDIA_LIVE;
+	      media[j].flags = SIP_ALG_MEDIA_LIVE;
 	    else
 	      release |= 1 << j;
 	  call->offer_cseq = 0;
@@ -1184,7 +1222,7 @@ sip_alg_offer_answer (vlib_main_t *vm, sip_alg_ctx_t *c, sip_alg_call_t *call)
       int ok = m->status < 300;
       for (u32 j = 0; j < call->n_media; j++)
 	{
-	  sip_alg_media_map_t *mm = &call->media[j];
+	  sip_alg_media_map_t *mm = &media[j];
 	  if (ok ? !(mm->flags & SIP_ALG_MEDIA_OFFERED) :
 		   (mm->flags & (SIP_ALG_MEDIA_OFFERED | SIP_ALG_MEDIA_LIVE)) ==
 		     SIP_ALG_MEDIA_OFFERED)
@@ -1205,11 +1243,11 @@ sip_alg_offer_answer (vlib_main_t *vm, sip_alg_ctx_t *c, sip_alg_call_t *call)
   for (i32 j = call->n_media - 1; j >= 0; j--) /* from the end: removal moves the last */
     if (release & (1 << j))
       {
-	addrs[n] = call->media[j].flags & SIP_ALG_MEDIA_OWN ?
+	addrs[n] = media[j].flags & SIP_ALG_MEDIA_OWN ?
 		     c->pub_addr :
-		     sip_alg_media_slot_addr (&sip_alg_main, call->media[j].slot, c->pub_addr);
-	ports[n++] = call->media[j].pub_port;
-	call->media[j] = call->media[--call->n_media];
+		     sip_alg_media_slot_addr (&sip_alg_main, media[j].slot, c->pub_addr);
+	ports[n++] = media[j].pub_port;
+	media[j] = media[--call->n_media];
       }
   sip_alg_request_release_media (vm->thread_index, c->call_index, call->epoch, addrs, ports,
 				 n);

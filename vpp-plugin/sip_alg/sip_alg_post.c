@@ -343,8 +343,8 @@ sip_alg_post_one (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *sa
 /*
  * The pinhole table's entry of a SIP datagram's public source, which sip_alg_post_udp reads
  * (sip_alg_pub_port_taken) before the message, brought into cache while earlier messages
- * of the frame are handled: stage 0 its bucket, stage 1 its key/value page, stage 2 (the
- * page in cache) the lookup and the entry it names. The key is that of a datagram from
+ * of the frame are handled: stages 0 and 1 its home slot in the server map's index, stage 2
+ * (the slot in cache) the lookup and the entry it names. The key is that of a datagram from
  * inside (its source after NAT44-ED); for one from outside it is a harmless guess.
  */
 static_always_inline void
@@ -357,15 +357,18 @@ sip_alg_post_prefetch (sip_alg_main_t *sam, vlib_buffer_t *b, int stage)
   udp_header_t *udp = ip4_next_header (ip);
   if (!clib_bitmap_get_no_check (sam->gate_ports, udp->src_port))
     return;
-  clib_bihash_kv_8_8_t kv = { .key = sip_alg_gate_key (ip->src_address, udp->src_port) };
-  u64 hash = clib_bihash_hash_8_8 (&kv);
-  if (stage == 0)
-    clib_bihash_prefetch_bucket_8_8 (&sam->pinholes, hash);
-  else if (stage == 1)
-    clib_bihash_prefetch_data_8_8 (&sam->pinholes, hash);
-  else if (!clib_bihash_search_inline_with_hash_8_8 (&sam->pinholes, hash, &kv) &&
-	   !pool_is_free_index (sam->smap, kv.value))
-    CLIB_PREFETCH (pool_elt_at_index (sam->smap, kv.value), sizeof (sip_alg_smap_t), LOAD);
+  if (PREDICT_FALSE (!sam->ix))
+    return;
+  if (stage < 2)
+    {
+      /* the key's home slot in the server map's index (both early stages: one line) */
+      u32 h = sip_alg_ix_hash (sip_alg_gate_key (ip->src_address, udp->src_port));
+      CLIB_PREFETCH (&sam->ix[sip_alg_ix_home (h, vec_len (sam->ix))], sizeof (u32), LOAD);
+      return;
+    }
+  u32 i = sip_alg_ix_gate (sam, ip->src_address, udp->src_port);
+  if (i != ~0)
+    CLIB_PREFETCH (pool_elt_at_index (sam->smap, i), sizeof (sip_alg_smap_t), LOAD);
 }
 
 /*

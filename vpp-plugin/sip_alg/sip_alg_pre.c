@@ -142,11 +142,11 @@ sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0, u32 *entry)
 {
   ip4_header_t *ip = vlib_buffer_get_current (b);
   udp_header_t *udp = ip4_next_header (ip);
-  clib_bihash_kv_8_8_t kv = { .key = sip_alg_gate_key (ip->dst_address, udp->dst_port) };
 
   if (!clib_bitmap_get (sam->gate_if, vnet_buffer (b)->sw_if_index[VLIB_RX]))
     return SIP_ALG_GATE_NONE; /* inside: the operator's policy decides */
-  if (clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
+  u32 ei = sip_alg_ix_gate (sam, ip->dst_address, udp->dst_port);
+  if (ei == ~0)
     return SIP_ALG_GATE_MISS;
 
   /* the ACL's own entry in the feature config: the next index after it */
@@ -159,7 +159,7 @@ sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0, u32 *entry)
       return SIP_ALG_GATE_MISS;
     }
   *next0 = sam->gate_next_by_acl_next[acl_next];
-  *entry = kv.value;
+  *entry = ei;
   return SIP_ALG_GATE_PASS;
 }
 
@@ -175,9 +175,7 @@ sip_alg_gate (sip_alg_main_t *sam, vlib_buffer_t *b, u16 *next0, u32 *entry)
 static_always_inline void
 sip_alg_media_count (sip_alg_per_thread_t *ptd, u32 entry, int dir, u32 now)
 {
-  if (PREDICT_FALSE (entry >= vec_len (ptd->media_act)))
-    return;
-  sip_alg_media_act_t *a = &ptd->media_act[entry];
+  sip_alg_media_act_t *a = sip_alg_media_act (ptd, entry);
   a->packets[dir]++;
   if (a->last[dir] != now)
     {
@@ -193,20 +191,12 @@ sip_alg_media_seen (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u32 
 {
   ip4_header_t *ip = vlib_buffer_get_current (b);
   udp_header_t *udp = ip4_next_header (ip);
-  clib_bihash_kv_8_8_t kv;
   u32 in = ~0, out = entry;
 
-  if (entry == ~0)
-    {
-      kv.key = sip_alg_gate_key (ip->dst_address, udp->dst_port);
-      if (clib_bitmap_get_no_check (sam->gate_ports, udp->dst_port) &&
-	  !clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
-	out = kv.value;
-    }
-  kv.key = sip_alg_inside_key (ip->src_address, udp->src_port, sip_alg_rx_fib (b));
-  if (clib_bitmap_get_no_check (sam->inside_ports, udp->src_port) &&
-      !clib_bihash_search_inline_8_8 (&sam->pinholes, &kv))
-    in = kv.value;
+  if (entry == ~0 && clib_bitmap_get_no_check (sam->gate_ports, udp->dst_port))
+    out = sip_alg_ix_gate (sam, ip->dst_address, udp->dst_port);
+  if (clib_bitmap_get_no_check (sam->inside_ports, udp->src_port))
+    in = sip_alg_ix_inside (sam, ip->src_address, udp->src_port, sip_alg_rx_fib (b));
   if (in == ~0 && out == ~0)
     return;
   sip_alg_per_thread_t *ptd = vec_elt_at_index (sam->per_thread, vm->thread_index);
@@ -265,9 +255,9 @@ sip_alg_pre_slow (vlib_main_t *vm, sip_alg_main_t *sam, vlib_buffer_t *b, u16 *n
       u32 thread = vm->thread_index;
       sip_alg_per_thread_t *ptd = vec_elt_at_index (sam->per_thread, thread);
       ip4_header_t *ip = vlib_buffer_get_current (b);
-      sip_alg_gate_remote_t *r = &ptd->gate_remote[*entry];
-      vlib_increment_combined_counter (&sam->gate_counters, thread, *entry, 1,
-				       vlib_buffer_length_in_chain (vm, b));
+      sip_alg_gate_act_t *r = sip_alg_gate_act (ptd, *entry);
+      r->packets++;
+      r->bytes += vlib_buffer_length_in_chain (vm, b);
       r->addr = ip->src_address;
       r->port = ((udp_header_t *) ip4_next_header (ip))->src_port;
       n->n_pass++;

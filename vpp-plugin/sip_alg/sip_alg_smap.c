@@ -17,38 +17,27 @@
 #include <sip_alg/sip_alg_nat.h>
 #include <sip_alg/sip_alg_inlines.h>
 
-/*
- * One more (delta 1) or one less (-1) reference to a signaling endpoint, by a REGISTER
- * binding (bound) or not. Main thread.
- */
+/* One more (delta 1) or one less (-1) signaling endpoint on a port. Main thread. */
 static void
-sip_alg_sig_endpoint_ref (sip_alg_main_t *sam, ip4_address_t addr, u16 port, int delta,
-			  int bound)
+sip_alg_sig_port_ref (sip_alg_main_t *sam, u16 port, int delta)
 {
   u16 port_net = clib_host_to_net_u16 (port);
-  clib_bihash_kv_8_8_t kv = { .key = sip_alg_sig_key (addr, port_net) }, v;
-  u64 n = clib_bihash_search_8_8 (&sam->sig_endpoints, &kv, &v) == 0 ? v.value : 0;
-  u64 d = bound ? SIP_ALG_SIG_BOUND + 1 : 1;
-
-  if (delta < 0 && (u32) n == 0)
-    return;
-  if (delta < 0 && bound && !(n >> 32))
-    d = 1; /* no binding reference to drop */
-  n = delta > 0 ? n + d : n - d;
-  kv.value = n;
-  clib_bihash_add_del_8_8 (&sam->sig_endpoints, &kv, (u32) n > 0 /* is_add */);
   sam->sig_port_refs[port_net] += delta;
   sip_alg_cand_port_update (sam, port_net);
 }
 
-/* The signaling endpoints of a `sip` pinhole realised as a NAT mapping. */
+/*
+ * The signaling endpoints of a `sip` pinhole realised as a NAT mapping or over TCP: the
+ * index finds them by the entry (PUB, SIG_IN); their ports are candidates while one has
+ * them.
+ */
 static void
 sip_alg_sig_endpoints (sip_alg_main_t *sam, const sip_alg_pinhole_t *ph, int delta)
 {
-  if (ph->app != SIP_ALG_APP_SIP || !(ph->nat_mapping || ph->tcp))
+  if (!sip_alg_ix_is_sig (ph))
     return;
-  sip_alg_sig_endpoint_ref (sam, ph->in_addr, ph->in_port, delta, ph->bound);
-  sip_alg_sig_endpoint_ref (sam, ph->pub_addr, ph->pub_port, delta, ph->bound);
+  sip_alg_sig_port_ref (sam, ph->in_port, delta);
+  sip_alg_sig_port_ref (sam, ph->pub_port, delta);
 }
 
 /* moved_by_in: a phone's inside endpoint in its VRF. */
@@ -58,29 +47,21 @@ sip_alg_moved_key (const sip_alg_pinhole_t *ph)
   return ((u64) ph->in_addr.as_u32 << 32) | ((u64) (ph->in_fib & 0xffff) << 16) | ph->in_port;
 }
 
-/*
- * Server-map key: a NAT pinhole is unique by its public address and port (NAT44-ED has one
- * static mapping per external address and port), an outside party's endpoint by its
- * address, port, app and the inside party's VRF.
- */
-static u64
-sip_alg_smap_key (const sip_alg_pinhole_t *ph)
-{
-  u64 k = ((u64) ph->pub_addr.as_u32 << 32) | ((u64) ph->pub_port << 16);
-  if (ph->nat_mapping)
-    return k | ((u64) ph->tcp << 8) | 0xff;
-  /* a record is kept per tenant (the inside party's VRF); app < 3, so never 0xff */
-  return k | ((ph->in_fib & 0x1fff) << 3) | ((u64) ph->tcp << 2) | ph->app;
-}
-
+/* The entry of a pinhole's server-map key (the index's PUB slots of its public end). */
 static sip_alg_smap_t *
 sip_alg_smap_find (const sip_alg_pinhole_t *ph)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (ph) };
-  if (clib_bihash_search_8_8 (&sam->smap_by_key, &kv, &kv))
-    return 0;
-  return pool_elt_at_index (sam->smap, kv.value);
+  sip_alg_ix_iter_t it;
+  u64 key = sip_alg_smap_key (ph);
+  sip_alg_ix_foreach (sam, it,
+		      sip_alg_gate_key (ph->pub_addr, clib_host_to_net_u16 (ph->pub_port)), s)
+    {
+      sip_alg_smap_t *e = sip_alg_ix_entry (sam, s);
+      if ((s & 3) == SIP_ALG_IX_PUB && sip_alg_smap_key (&e->ph) == key)
+	return e;
+    }
+  return 0;
 }
 
 /* The call record (thread, index), or 0 when it is gone. Barrier held. */
@@ -104,10 +85,10 @@ sip_alg_smap_tie (sip_alg_main_t *sam, sip_alg_smap_t *e, u16 thread, u32 call_i
 		  u32 epoch)
 {
   sip_alg_call_t *c = sip_alg_call_at (thread, call_index);
-  e->call_thread = thread;
+  e->ph.call_thread = thread;
   e->call_index = call_index;
   e->call_epoch = epoch;
-  e->counted = c != 0;
+  e->ph.counted = c != 0;
   e->call_next = ~0;
   if (c)
     {
@@ -120,9 +101,9 @@ sip_alg_smap_tie (sip_alg_main_t *sam, sip_alg_smap_t *e, u16 thread, u32 call_i
 static void
 sip_alg_smap_untie (sip_alg_main_t *sam, sip_alg_smap_t *e)
 {
-  sip_alg_call_t *c = e->counted ? sip_alg_call_at (e->call_thread, e->call_index) : 0;
+  sip_alg_call_t *c = e->ph.counted ? sip_alg_call_at (e->ph.call_thread, e->call_index) : 0;
   u32 idx = e - sam->smap;
-  e->counted = 0;
+  e->ph.counted = 0;
   if (!c)
     return;
   if (c->n_entries)
@@ -139,25 +120,25 @@ sip_alg_smap_untie (sip_alg_main_t *sam, sip_alg_smap_t *e)
 static sip_alg_call_t *
 sip_alg_smap_call (const sip_alg_smap_t *e)
 {
-  sip_alg_call_t *c = e->counted ? sip_alg_call_at (e->call_thread, e->call_index) : 0;
+  sip_alg_call_t *c = e->ph.counted ? sip_alg_call_at (e->ph.call_thread, e->call_index) : 0;
   return c && c->epoch == e->call_epoch ? c : 0;
 }
 
 /*
- * A media port pair (pub_addr:pub_port) the call will not use: back to the pool (the slot
- * of its address), and out of the call.
+ * A media port pair (pub_addr:pub_port) the call (of thread `thread`) will not use: back
+ * to the pool (the slot of its address), and out of the call.
  */
 static void
-sip_alg_media_forget (sip_alg_main_t *sam, sip_alg_call_t *c, ip4_address_t pub_addr,
-		      u16 pub_port, u8 own)
+sip_alg_media_forget (sip_alg_main_t *sam, u32 thread, sip_alg_call_t *c,
+		      ip4_address_t pub_addr, u16 pub_port, u8 own)
 {
   u32 slot = own ? 0 : sip_alg_media_slot (sam, pub_addr);
+  sip_alg_media_map_t *media = c ? sip_alg_call_media (&sam->per_thread[thread], c) : 0;
   for (u32 j = 0; c && j < c->n_media; j++)
-    if (c->media[j].pub_port == pub_port &&
-	!(c->media[j].flags & SIP_ALG_MEDIA_OWN) == !own &&
-	(own || c->media[j].slot == slot))
+    if (media[j].pub_port == pub_port && !(media[j].flags & SIP_ALG_MEDIA_OWN) == !own &&
+	(own || media[j].slot == slot))
       {
-	c->media[j] = c->media[--c->n_media];
+	media[j] = media[--c->n_media];
 	break;
       }
   if (!own) /* the phone's own NAT mapping was never the pool's */
@@ -180,7 +161,7 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
       e->call_index = ~0;
       return;
     }
-  if (e->installed)
+  if (e->ph.installed)
     {
       sip_alg_gate_add_del (sam, e, 0);
       sam->nat->mapping (vm, &e->ph, 0);
@@ -191,7 +172,8 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
    * announcing a port another call may hold by then.
    */
   if (e->ph.nat_mapping && e->ph.app == SIP_ALG_APP_RTP)
-    sip_alg_media_forget (sam, e->ph.bound ? 0 : sip_alg_smap_call (e), e->ph.pub_addr,
+    sip_alg_media_forget (sam, e->ph.call_thread, e->ph.bound ? 0 : sip_alg_smap_call (e),
+			  e->ph.pub_addr,
 			  e->ph.pub_port, e->ph.own);
   if (e->ph.moved)
     {
@@ -199,8 +181,9 @@ sip_alg_smap_del (vlib_main_t *vm, sip_alg_smap_t *e, u32 counter)
       sip_alg_media_port_free (sam, sip_alg_media_slot (sam, e->ph.pub_addr), e->ph.pub_port);
     }
   sip_alg_smap_untie (sam, e);
-  clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (&e->ph) };
-  clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 0);
+  sip_alg_ix_del (sam, e - sam->smap, SIP_ALG_IX_PUB);
+  if (sip_alg_ix_is_sig (&e->ph))
+    sip_alg_ix_del (sam, e - sam->smap, SIP_ALG_IX_SIG_IN);
   sip_alg_sig_endpoints (sam, &e->ph, -1);
   if (e->ph.in_addr.as_u32)
     sip_alg_host_count (&sam->entries_by_host, sip_alg_host_key (e->ph.in_addr, e->ph.in_fib),
@@ -270,7 +253,7 @@ sip_alg_clash (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *ph,
   if (e && e->ph.app == SIP_ALG_APP_RTP && owner && sip_alg_smap_call (e) == owner)
     sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED); /* the pair's RTP: it goes back */
   else
-    sip_alg_media_forget (sam, owner, ph->pub_addr, rtp_port, 0);
+    sip_alg_media_forget (sam, req->thread, owner, ph->pub_addr, rtp_port, 0);
   return -1;
 }
 
@@ -303,7 +286,7 @@ sip_alg_smap_refresh (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_req_t *req,
       return 0;
     }
   if ((ph->bound || (!e->ph.bound && !e->ph.shared)) &&
-      (!e->counted || e->call_index != req->call_index || e->call_thread != req->thread ||
+      (!e->ph.counted || e->call_index != req->call_index || e->ph.call_thread != req->thread ||
        e->call_epoch != req->epoch))
     {
       /* re-pointed: the entry counts against its new record */
@@ -340,17 +323,17 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 		       format_ip4_address, &e->ph.in_addr, e->ph.in_port, format_sip_alg_app,
 		       (u32) e->ph.app);
       if (media_port)
-	sip_alg_media_forget (sam, owner, ph->pub_addr, ph->pub_port, ph->own);
+	sip_alg_media_forget (sam, req->thread, owner, ph->pub_addr, ph->pub_port, ph->own);
       return -1;
     }
   if (e)
     return sip_alg_smap_refresh (vm, sam, req, ph, e, call, now);
-  if (pool_elts (sam->smap) >= sam->sec.max_entries ||
+  if (pool_elts (sam->smap) >= clib_min (sam->sec.max_entries, SIP_ALG_IX_MAX_ENTRY) ||
       (call && !ph->shared && call->n_entries >= sam->sec.max_entries_per_call))
     {
       sip_alg_count (SIP_ALG_ERROR_SMAP_FULL, 1);
       if (media_port)
-	sip_alg_media_forget (sam, owner, ph->pub_addr, ph->pub_port, ph->own);
+	sip_alg_media_forget (sam, req->thread, owner, ph->pub_addr, ph->pub_port, ph->own);
       return -1;
     }
   if (ph->in_addr.as_u32 && sam->sec.max_entries_per_host)
@@ -360,15 +343,23 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 	{
 	  sip_alg_count (SIP_ALG_ERROR_HOST_SMAP_FULL, 1);
 	  if (media_port)
-	    sip_alg_media_forget (sam, owner, ph->pub_addr, ph->pub_port, ph->own);
+	    sip_alg_media_forget (sam, req->thread, owner, ph->pub_addr, ph->pub_port, ph->own);
 	  return -1;
 	}
     }
-  pool_get_zero (sam->smap, e);
+  sip_alg_pool_get_zero (sam->smap, e);
   if (ph->in_addr.as_u32)
     sip_alg_host_count (&sam->entries_by_host, sip_alg_host_key (ph->in_addr, ph->in_fib), 1);
   e->ph = *ph;
+  e->ph.counted = e->ph.installed = e->ph.one_way_done = 0; /* the entry's own */
+  e->ph.call_thread = 0;
+  /* a new entry counts as active: media inactivity runs from its making at the latest */
+  e->ph.made = (u32) now;
   e->gen = ++sam->smap_gen;
+  u32 ei = e - sam->smap;
+  sip_alg_ix_add (sam, ei, SIP_ALG_IX_PUB);
+  if (sip_alg_ix_is_sig (ph))
+    sip_alg_ix_add (sam, ei, SIP_ALG_IX_SIG_IN);
   sip_alg_sig_endpoints (sam, ph, 1);
   if (ph->shared)
     {
@@ -379,25 +370,20 @@ sip_alg_smap_add (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
   else
     sip_alg_smap_tie (sam, e, req->thread, req->call_index, req->epoch);
   e->expires = now + ph->timeout;
-  clib_bihash_kv_8_8_t kv = { .key = sip_alg_smap_key (ph), .value = e - sam->smap };
-  clib_bihash_add_del_8_8 (&sam->smap_by_key, &kv, 1);
-  vlib_validate_combined_counter (&sam->gate_counters, e - sam->smap);
-  vlib_zero_combined_counter (&sam->gate_counters, e - sam->smap);
+  /* a thread's records of the entry, where its vectors reach (they grow on its packets) */
   for (u32 t = 0; t < vec_len (sam->per_thread); t++)
     {
       sip_alg_per_thread_t *ptd = &sam->per_thread[t];
-      vec_validate (ptd->gate_remote, e - sam->smap);
-      ptd->gate_remote[e - sam->smap] = (sip_alg_gate_remote_t){};
-      vec_validate_aligned (ptd->media_act, e - sam->smap, CLIB_CACHE_LINE_BYTES);
-      ptd->media_act[e - sam->smap] = (sip_alg_media_act_t){};
+      if (ei < vec_len (ptd->gate_act))
+	ptd->gate_act[ei] = (sip_alg_gate_act_t){};
+      if (ei < vec_len (ptd->media_act))
+	ptd->media_act[ei] = (sip_alg_media_act_t){};
     }
-  /* a new entry counts as active: media inactivity runs from its making at the latest */
-  e->made = (u32) now;
   if (ph->nat_mapping)
     {
       if (sam->nat->mapping (vm, ph, 1) == 0)
 	{
-	  e->installed = 1;
+	  e->ph.installed = 1;
 	  sip_alg_gate_add_del (sam, e, 1);
 	}
       else
@@ -475,7 +461,7 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 	}
       int rv = sip_alg_smap_add (vm, req, &ph);
       e = sip_alg_smap_find (&ph);
-      if (rv || !e || !e->installed)
+      if (rv || !e || !e->ph.installed)
 	{
 	  if (e && e->ph.moved)
 	    sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED); /* gives the port back */
@@ -534,7 +520,7 @@ sip_alg_release (vlib_main_t *vm, const sip_alg_req_t *req)
 				 .pub_port = req->ph[i].pub_port + k,
 				 .nat_mapping = 1 };
 	sip_alg_smap_t *e = sip_alg_smap_find (&ph);
-	if (e && e->counted && e->call_thread == req->thread &&
+	if (e && e->ph.counted && e->ph.call_thread == req->thread &&
 	    e->call_index == req->call_index && e->call_epoch == req->epoch &&
 	    e->ph.app != SIP_ALG_APP_SIP)
 	  sip_alg_smap_del (vm, e, SIP_ALG_ERROR_PINHOLE_REMOVED);
@@ -584,7 +570,8 @@ sip_alg_call_free (vlib_main_t *vm, u16 thread, u32 call_index)
 	hash_unset (ptd->inbound_by_src, c->peer_addr.as_u32);
       ptd->n_inbound--;
     }
-  sip_alg_host_count (&ptd->calls_by_host, sip_alg_host_key (c->in_addr, c->in_fib), -1);
+  sip_alg_host_count (&ptd->calls_by_host,
+		      sip_alg_host_key (c->in_addr, sip_alg_call_in_fib (c)), -1);
   if (c->fsm.invite_sent)
     {
       /* the barrier is held: the worker that owns the table is stopped */
@@ -597,7 +584,8 @@ sip_alg_call_free (vlib_main_t *vm, u16 thread, u32 call_index)
 	  cl->cseq = clib_max (cl->cseq, c->fsm.invite_cseq[side]);
       cl->until = (u32) vlib_time_now (vm) + SIP_ALG_CLOSED_TTL;
     }
-  hash_unset_mem (ptd->call_by_id, c->call_id);
+  sip_alg_call_ix_del (ptd, c - ptd->calls);
+  sip_alg_call_ext_put (ptd, c);
   vec_free (c->call_id);
   pool_put (ptd->calls, c);
   clib_atomic_fetch_sub_relax (&ptd->n_calls, 1);
@@ -636,19 +624,22 @@ static f64
 sip_alg_call_media_seen (sip_alg_main_t *sam, sip_alg_call_t *c, int *n_media)
 {
   *n_media = 0;
-  if (!c->confirmed_at)
+  f64 last = sip_alg_call_confirmed (c);
+  if (!last)
     return 0;
-  f64 last = c->confirmed_at;
   for (u32 i = c->entries; i != ~0; i = sam->smap[i].call_next)
     {
       sip_alg_smap_t *e = &sam->smap[i];
-      if (!e->installed || e->ph.app == SIP_ALG_APP_SIP || e->call_epoch != c->epoch)
+      if (!e->ph.installed || e->ph.app == SIP_ALG_APP_SIP || e->call_epoch != c->epoch)
 	continue;
       (*n_media)++;
-      last = clib_max (last, (f64) e->made);
+      last = clib_max (last, (f64) e->ph.made);
       for (u32 t = 0; t < vec_len (sam->per_thread); t++)
 	{
-	  sip_alg_media_act_t *a = &sam->per_thread[t].media_act[i];
+	  sip_alg_per_thread_t *ptd = &sam->per_thread[t];
+	  if (i >= vec_len (ptd->media_act))
+	    continue; /* no packet of it on that thread */
+	  sip_alg_media_act_t *a = &ptd->media_act[i];
 	  /* the start of the second of the last packet */
 	  last = clib_max (last, (f64) clib_max (a->last[0], a->last[1]) - 1);
 	}
@@ -681,7 +672,7 @@ static_always_inline int
 sip_alg_is_stream (sip_alg_main_t *sam, sip_alg_call_t *c, u32 i)
 {
   sip_alg_smap_t *e = &sam->smap[i];
-  return e->installed && e->ph.app == SIP_ALG_APP_RTP && e->call_epoch == c->epoch;
+  return e->ph.installed && e->ph.app == SIP_ALG_APP_RTP && e->call_epoch == c->epoch;
 }
 
 /* The stream of call c whose RTP entry is i: it and the RTCP entry of its pair, summed. */
@@ -694,7 +685,7 @@ sip_alg_stream_get (sip_alg_main_t *sam, sip_alg_call_t *c, u32 i, sip_alg_strea
   for (u32 k = c->entries; k != ~0; k = sam->smap[k].call_next)
     {
       sip_alg_smap_t *r = &sam->smap[k];
-      if (r->installed && r->ph.app == SIP_ALG_APP_RTCP && r->call_epoch == c->epoch &&
+      if (r->ph.installed && r->ph.app == SIP_ALG_APP_RTCP && r->call_epoch == c->epoch &&
 	  r->ph.pub_addr.as_u32 == e->ph.pub_addr.as_u32 && r->ph.pub_port == e->ph.pub_port + 1)
 	{
 	  s->rtcp = k;
@@ -731,11 +722,12 @@ int
 sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_stream_t *s,
 			f64 now)
 {
-  if (!sam->one_way_media || c->fsm.state != SIP_CALL_CONFIRMED || !c->confirmed_at)
+  f64 confirmed = sip_alg_call_confirmed (c);
+  if (!sam->one_way_media || c->fsm.state != SIP_CALL_CONFIRMED || !confirmed)
     return 0;
   for (int d = 0; d < 2; d++)
     if (s->packets[d] && !s->packets[!d] &&
-	now - clib_max ((f64) s->first[d], c->confirmed_at) >= sam->one_way_media)
+	now - clib_max ((f64) s->first[d], confirmed) >= sam->one_way_media)
       return 1 + d;
   return 0;
 }
@@ -849,14 +841,14 @@ sip_alg_age_calls (vlib_main_t *vm, sip_alg_main_t *sam, u32 t, f64 now, u32 **d
       for (u32 i = c->entries; sam->one_way_media && i != ~0; i = sam->smap[i].call_next)
 	{
 	  sip_alg_stream_t st;
-	  if (sam->smap[i].one_way_done || !sip_alg_is_stream (sam, c, i))
+	  if (sam->smap[i].ph.one_way_done || !sip_alg_is_stream (sam, c, i))
 	    continue;
 	  sip_alg_stream_get (sam, c, i, &st);
 	  if (st.packets[0] && st.packets[1])
-	    sam->smap[i].one_way_done = 1;
+	    sam->smap[i].ph.one_way_done = 1;
 	  else if (sip_alg_stream_one_way (sam, c, &st, now))
 	    {
-	      sam->smap[i].one_way_done = 1;
+	      sam->smap[i].ph.one_way_done = 1;
 	      sip_alg_count (SIP_ALG_ERROR_MEDIA_ONE_WAY, 1);
 	    }
 	}
