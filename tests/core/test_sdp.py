@@ -217,3 +217,33 @@ def test_candidate_offset(lines, first):
     assert p.info.sdp.candidate_off == want
     if first is not None:
         assert p.data[want:want + 12] == b"a=candidate:"
+
+
+def test_summary_without_connection_or_origin_is_zero():
+    """Without a session c= the session address is 0 (and so is a media's address without
+    its own c=), without an o= line the origin address is 0; every message starts from that
+    (sip_sdp_clear), not from the last one's figures."""
+    for body in (sdp(b"c=IN IP4 192.168.1.9", b"t=0 0", b"m=audio 3000 RTP/AVP 0"),
+                 b"v=0\r\ns=-\r\nt=0 0\r\nm=audio 3000 RTP/AVP 0\r\n"):
+        p = analyzed(body)
+        assert p.sites_result == "OK"
+    sdp_ = p.info.sdp
+    assert (sdp_.session_addr_type, sdp_.session_ip4, sdp_.origin_ip4) == (0, 0, 0)
+    assert (sdp_.media[0].addr_type, sdp_.media[0].ip4, sdp_.media[0].rtcp_ip4) == (0, 0, 0)
+    # the same Info decoding again after a body with both: cleared, not kept
+    info = p.info
+
+    def decode(body):
+        data = invite(body)
+        buf = C.create_string_buffer(data, len(data))
+        r = sipcore.lib.sip_sdp_parse(buf, C.cast(C.addressof(buf) + len(data) - len(body),
+                                                  C.c_char_p), len(body), C.byref(info))
+        assert r == 0
+        return info.sdp
+
+    full = decode(sdp(b"c=IN IP4 192.168.1.9", b"t=0 0", b"m=audio 3000 RTP/AVP 0",
+                      b"a=candidate:1 1 UDP 1 192.168.1.9 3000 typ host"))
+    assert full.session_ip4 and full.origin_ip4 and full.candidate_off
+    bare = decode(b"v=0\r\ns=-\r\nt=0 0\r\nm=audio 3000 RTP/AVP 0\r\n")
+    assert (bare.session_addr_type, bare.session_ip4, bare.origin_ip4, bare.candidate_off,
+            bare.n_media) == (0, 0, 0, 0, 1)

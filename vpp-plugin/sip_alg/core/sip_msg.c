@@ -167,8 +167,10 @@ sip_hdr_find (const uint8_t *name, uint32_t len, int words)
 	  return (sip_hdr_id_t) id;
       return SIP_HDR_OTHER;
     }
+  if (len > SIP_HDR_MAX_NAME)
+    return SIP_HDR_OTHER;
   uint8_t c = (uint8_t) (sip_lower (name[0]) - 'a');
-  if (len > SIP_HDR_MAX_NAME || c >= 26)
+  if (c >= 26)
     return SIP_HDR_OTHER;
   /* the candidate of its length and first letter, then the other one of both (if any) */
   for (uint8_t id = sip_hdr_cand[len][c]; id; id = sip_hdr_alt[id])

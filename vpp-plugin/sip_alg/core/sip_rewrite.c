@@ -54,45 +54,43 @@ sip_format_ip4 (char *s, uint32_t ip)
 #define SIP_XTEXT_N 8
 typedef struct
 {
-  uint8_t done; /* bit i: entry i formatted */
-  uint8_t ip_len[SIP_XTEXT_N];
-  uint8_t port_len[SIP_XTEXT_N]; /* ":port" */
-  char ip[SIP_XTEXT_N][16];
-  char port[SIP_XTEXT_N][8];
+  uint8_t done;			 /* bit i: entry i formatted */
+  uint8_t ip_len[SIP_XTEXT_N];	 /* "a.b.c.d" */
+  uint8_t len[SIP_XTEXT_N];	 /* "a.b.c.d:port" */
+  char text[SIP_XTEXT_N][SIP_EDIT_MAX_TEXT];
 } sip_xtext_t;
 
-/* The address text of translation x (entry i of the configuration) into text; its length. */
+/* "a.b.c.d:port" of translation x into text (SIP_EDIT_MAX_TEXT bytes); its length. */
+static uint32_t
+sip_xtext_format (char *text, const sip_xlate_t *x, uint32_t *ip_len)
+{
+  uint32_t n = sip_format_ip4 (text, x->to_ip);
+  *ip_len = n;
+  text[n++] = ':';
+  return n + sip_format_u16 (text + n, x->to_port);
+}
+
+/*
+ * The text of translation x (entry i of the configuration) into text (SIP_EDIT_MAX_TEXT
+ * bytes): its address, and with_port ":port" after it. Returns its length.
+ */
 static uint32_t
 sip_xtext (sip_xtext_t *c, uint32_t i, const sip_xlate_t *x, char *text, int with_port)
 {
-  char ip[16], port[8];
-  uint32_t ip_len, port_len;
-  if (i < SIP_XTEXT_N && (c->done & (1u << i)))
+  uint32_t ip_len, len;
+  if (i >= SIP_XTEXT_N)
     {
-      memcpy (ip, c->ip[i], sizeof (ip));
-      memcpy (port, c->port[i], sizeof (port));
-      ip_len = c->ip_len[i];
-      port_len = c->port_len[i];
+      len = sip_xtext_format (text, x, &ip_len);
+      return with_port ? len : ip_len;
     }
-  else
+  if (!(c->done & (1u << i)))
     {
-      ip_len = sip_format_ip4 (ip, x->to_ip);
-      port[0] = ':';
-      port_len = 1 + sip_format_u16 (port + 1, x->to_port);
-      if (i < SIP_XTEXT_N)
-	{
-	  memcpy (c->ip[i], ip, sizeof (ip));
-	  memcpy (c->port[i], port, sizeof (port));
-	  c->ip_len[i] = (uint8_t) ip_len;
-	  c->port_len[i] = (uint8_t) port_len;
-	  c->done |= (uint8_t) (1u << i);
-	}
+      c->len[i] = (uint8_t) sip_xtext_format (c->text[i], x, &ip_len);
+      c->ip_len[i] = (uint8_t) ip_len;
+      c->done |= (uint8_t) (1u << i);
     }
-  memcpy (text, ip, sizeof (ip));
-  if (!with_port)
-    return ip_len;
-  memcpy (text + ip_len, port, sizeof (port));
-  return ip_len + port_len;
+  memcpy (text, c->text[i], SIP_EDIT_MAX_TEXT);
+  return with_port ? c->len[i] : c->ip_len[i];
 }
 
 static const sip_xlate_t *
