@@ -29,7 +29,7 @@ plugin_build = $(BUILD)/plugin$(if $(filter $(STD_PREFIXES),$(abspath $(1))),,$(
 PLUGIN_BUILD := $(call plugin_build,$(VPP_PREFIX))
 PLUGIN_SO := $(PLUGIN_BUILD)/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core plugin plugin-asan install-plugin deb wheel pg-bench call-bench nat-patched call-bench-patched test-nat-patched stress stress-asan impair mutate perf-trex perf-trex-vpp-bound test test-c test-py test-release sanitize fuzz bench venv ci clean demo docs
+.PHONY: help core plugin plugin-asan install-plugin deb wheel pg-bench call-bench nat-patched call-bench-patched test-nat-patched stress stress-asan impair mutate mutate-node perf-trex perf-trex-vpp-bound test test-c test-py test-release sanitize fuzz bench venv ci clean demo docs
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
@@ -56,6 +56,7 @@ help:
 	@echo "make perf-trex-vpp-bound the same with VPP capped at VPP_CPU (0.3) of a CPU: VPP, not TRex, is the bottleneck"
 	@echo "make ci        everything CI runs: test, sanitize, fuzz"
 	@echo "make mutate    source mutation run over the SIP core: the score and every survivor"
+	@echo "make mutate-node  reviewed source mutants of the VPP nodes' decisions against tests/vpp (VPP)"
 	@echo "make demo      the seed call for real: namespaces, VPP (sipalgctl up), sipp, tables (root)"
 	@echo "make docs      docs/configuration.md from sipalgctl's configuration models"
 
@@ -166,6 +167,16 @@ test-release: venv
 mutate: venv
 	@mkdir -p $(BUILD)/mutation
 	$(PY) tests/mutation/mutate.py --json $(BUILD)/mutation/core.json $(MUTATE_ARGS)
+
+# Reviewed source mutants of the VPP nodes' decisions (vpp-plugin/sip_alg/*.c outside core/)
+# against their tests/vpp selections, each plugin built in a scratch copy, VPP runs under
+# /tmp/vpp-test.lock (tests/mutation/node_mutate.py; MUTATE_ARGS="--only ID,..." for some,
+# "--list" to see them)
+mutate-node: venv
+	@test -n "$(VPP_PREFIX)" || { echo "VPP not found (VPP_PREFIX, /usr, /usr/local, /opt/vpp)"; exit 2; }
+	@mkdir -p $(BUILD)/mutation
+	$(PY) tests/mutation/node_mutate.py --vpp-prefix $(VPP_PREFIX) \
+	  --json $(BUILD)/mutation/node.json $(MUTATE_ARGS)
 
 sanitize: $(BUILD)/san/test_core $(BUILD)/san/test_core_scalar $(BUILD)/san/test_tcp
 	$(BUILD)/san/test_core tests/fuzz/corpus tests/fuzz/found

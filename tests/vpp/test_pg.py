@@ -172,7 +172,10 @@ def test_failure_response_clears_the_call(pgnat):
     _, p = send_invite(t)
     busy = S.response(486, "Busy Here", "INVITE", 1, S.PUB, p[UDP].sport)
     t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, p[UDP].sport, busy)], "pg0", 1)
-    assert wait_for(lambda: t.server_map() == [] and t.static_mappings() == [])
+    # at once: the record and the phone's signaling entry it holds go with the answer, not
+    # by aging (a record left closed would go 2 s after its last message)
+    assert wait_for(lambda: t.server_map() == [] and t.static_mappings() == [] and
+                    t.vpp.cli("show sip-alg calls").strip() == "", timeout=1.0)
     assert t.counters()["calls_closed"] == 1
 
 
@@ -449,3 +452,18 @@ def test_media_on_a_privileged_port_is_not_opened(pgnat):
     assert len(t.static_mappings()) == 1
     c = t.counters()
     assert (c["media_privileged"], c["rewritten"], c["no_media_port"]) == (2, 2, 0)
+
+
+def test_media_port_bound_is_1024(pgnat):
+    """The bound of the privileged ports, both sides: an offer on 1023 opens nothing and
+    keeps its port (counted), one on 1024 (RTCP 1025) gets a public pair."""
+    t = pgnat
+    ports = []
+    for i, port in enumerate((1023, 1024)):
+        inv = S.invite(rtp=port).replace(b"call-1@", b"call-b%d@" % i)
+        [p] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)], "pg1", 1)
+        ports.append(media_port(bytes(p[Raw])))
+    assert ports[0] == 1023 and ports[1] != 1024
+    assert {x[1] for x in entries(t) if x[2] != "sip"} == {f"{S.A}:1024", f"{S.A}:1025"}
+    c = t.counters()
+    assert (c["media_privileged"], c["rewritten"], c["no_media_port"]) == (1, 2, 0)

@@ -67,6 +67,34 @@ def test_servers_config_shown_and_checked(pgnat02):
     assert "servers none" in v.cli("show sip-alg config")
 
 
+# (a setting at its bound: taken; one past it: refused; what `show sip-alg config` shows)
+BOUNDS = [
+    ("media-ports 40000-40003", "media-ports 40000-40002", "media-ports 40000-40003 (2 pairs"),
+    ("media-ports 1024-1027", "media-ports 1022-1027", "media-ports 1024-1027 (2 pairs"),
+    ("tcp reassembly 1024", "tcp reassembly 1023", "(reassembly 1024 bytes"),
+    ("tcp reassembly 65535", "tcp reassembly 65536", "(reassembly 65535 bytes"),
+    ("security max-entries-per-call 4", "security max-entries-per-call 3",
+     "max-entries-per-call 4 "),
+    ("max-calls 16777216", "max-calls 16777217", "max-calls 16777216 per worker"),
+    ("max-calls 1", "max-calls 0", "max-calls 1 per worker"),
+    ("timeouts signaling 1 media 1 call 1", "timeouts media 0",
+     "timeouts signaling 1 media 1 call 1 "),
+]
+
+
+@pytest.mark.parametrize("ok, bad, shown", BOUNDS, ids=[b[1] for b in BOUNDS])
+def test_setters_refuse_values_out_of_bounds(pgnat02, ok, bad, shown):
+    """Each setter at its bound: the last value it takes is taken, one past it is refused
+    with an error naming the setting, and the setting keeps the value it had."""
+    v = pgnat02.vpp
+    v.cli_ok(f"set sip-alg {ok}")
+    assert shown in v.cli("show sip-alg config")
+    out = v.cli(f"set sip-alg {bad}")
+    name = re.match(r"[a-z-]+(?: reassembly)?", bad).group(0)
+    assert f"{name}: invalid value" in out, (bad, out)
+    assert shown in v.cli("show sip-alg config")
+
+
 def test_inbound_call_to_published_pbx(pgnat02):
     t = pgnat02
     publish(t)

@@ -12,7 +12,7 @@ import pytest
 
 import sipmsgs as S
 import vpp_harness as h
-from pgnat import PgNat
+from pgnat import PgNat, pgnat_fixture
 from scapy.all import IP, UDP, Raw
 from test_pg import media_port, wait_for
 
@@ -71,6 +71,10 @@ def test_held_messages_bounded_then_retransmissions_served(pgnat02):
     # endpoint's pinhole (its signaling moves, sig_moved) or a pair that clashed with one
     dropped = c["held_full"] + c["sig_moved"] + c["port_clash"]
     assert len(out) + dropped == 150
+    if t.workers == 0:
+        # one thread takes the whole burst before the main thread serves a request: exactly
+        # max-held INVITEs wait for their pinholes (and leave), the others are dropped
+        assert (len(out), c["held_full"], c["sig_moved"] + c["port_clash"]) == (16, 134, 0)
     assert media_and_plain_udp_pass(t, rtp_pub)
     # the phones retransmit (T1 doubling), a few times at most; each new call gets three
     # entries (signaling, RTP, RTCP), none refused
@@ -180,3 +184,42 @@ def test_nat_session_table_full_then_served_again(small_nat):
                                invite(500, host="192.168.3.1", port=5060))], "pg1", 1)
     assert media_port(bytes(o[Raw])) != S.A_RTP
     assert media_and_plain_udp_pass(t, rtp_pub)
+
+
+@pytest.fixture(params=(0,), ids=("0w",))
+def pgnat0(vpp_prefix, request):
+    """The topology without workers: one thread takes every media pair, so the order the
+    pool hands them out in is known."""
+    yield from pgnat_fixture(vpp_prefix, request, 0)
+
+
+def test_media_pool_search_comes_round_below_its_cursor(pgnat0):
+    """Four pairs, one thread, which looks for a free pair from where it took its last one:
+    calls take pairs 0-3; the calls on 0 and 2 end; the next two calls take 0 and 2 (the
+    cursor now past 2); the call on 1 ends. With pair 3 above the cursor taken, the next
+    call gets pair 1, below it: the search comes round to the start of the range."""
+    t = pgnat0
+    t.vpp.cli_ok("set sip-alg media-ports 40000-40007")
+    hs, outs = hosts(7), {}
+
+    def call(i):
+        [o] = t.send("pg0", [t.udp("pg0", hs[i], S.A_PORT, S.PROXY, S.PROXY_PORT,
+                                   invite(50 + i, host=hs[i]))], "pg1", 1)
+        outs[i] = o
+        return media_port(bytes(o[Raw]))
+
+    def end(i, in_use):
+        busy = S.response(486, "Busy Here", "INVITE", 1, S.PUB, outs[i][UDP].sport)
+        busy = busy.replace(b"call-1@", b"c%d@" % (50 + i))
+        t.send("pg1", [t.udp("pg1", S.PROXY, S.PROXY_PORT, S.PUB, outs[i][UDP].sport, busy)],
+               "pg0", 1)
+        assert wait_for(lambda: f"4 pairs shared by all threads, {in_use} in use" in
+                        t.vpp.cli("show sip-alg config"))
+
+    assert [call(i) for i in range(4)] == [40000, 40002, 40004, 40006]
+    end(0, 3)
+    end(2, 2)
+    assert [call(4), call(5)] == [40000, 40004]
+    end(1, 3)
+    assert call(6) == 40002
+    assert t.counters()["no_media_port"] == 0

@@ -151,6 +151,25 @@ def test_miss_meets_the_policy(fw):
     assert t.counters()["gate_miss"] == 1
 
 
+def test_media_range_ends_meet_the_gate(fw):
+    """Both ends of the media range are the gate's: a packet to its first and to its last
+    port, with no entry there, is a miss (counted, traced) that the ACL drops; the ports just
+    outside it are not the gate's (dropped by the ACL, no verdict)."""
+    t = fw
+    t.vpp.cli_ok("set sip-alg media-ports 40000-40011")
+    t.vpp.cli_ok("trace add pg-input 10")
+    drops = acl_drops(t)
+    probes = [t.udp("pg1", S.B, S.B_RTP, S.PUB, port, RTP) for port in (40000, 40011)]
+    assert t.send("pg1", probes, "pg0", 0) == []
+    assert t.counters()["gate_miss"] == 2
+    tr = t.vpp.cli("show trace")
+    assert tr.count("gate: no live server-map entry") == 2, tr
+    outside = [t.udp("pg1", S.B, S.B_RTP, S.PUB, port, RTP) for port in (39999, 40012)]
+    assert t.send("pg1", outside, "pg0", 0) == []
+    assert t.counters()["gate_miss"] == 2
+    assert acl_drops(t) - drops == 4
+
+
 def test_closed_after_bye(fw):
     """After BYE the call's public ports meet the policy again: dropped, no session."""
     t = fw
@@ -280,6 +299,21 @@ def test_inbound_calls_bounded_per_source(fw):
     assert c["calls_created"] == 1 + 5  # the REGISTER's record and five calls
 
 
+def test_inbound_calls_bounded(fw):
+    """Through a binding, at most max-inbound-calls records of inbound calls (per worker),
+    from any number of sources; the rest are counted."""
+    t = fw
+    t.vpp.cli_ok("set sip-alg security max-inbound-calls 3")
+    pub_port = register(t)
+    flood = [t.udp("pg1", f"198.51.100.{100 + k}", 5060, S.PUB, pub_port,
+                   inbound_invite(pub_port, call_id=f"in-{k}@x", cseq=k, body=b""))
+             for k in range(10)]
+    t.send("pg1", flood, "pg0", 10, timeout=10)
+    c = t.counters()
+    assert c["inbound_refused"] == 7
+    assert c["calls_created"] == 1 + 3  # the REGISTER's record and three calls
+
+
 def test_forged_register_answer_ignored(fw):
     """A 200 OK to the REGISTER from another address than the registrar's (through the
     binding's entry) neither re-points nor stretches the binding."""
@@ -326,6 +360,20 @@ def test_inside_media_port_outside_allowed_range(fw):
     c = t.counters()
     assert c["media_forbidden"] == 1
     assert b"m=audio 3000 " in bytes(p[Raw])  # left as it was: no public port behind it
+
+
+def test_inside_media_ports_include_their_ends(fw):
+    """inside-media-ports lo-hi takes both its ends: offers at lo (RTCP lo+1) and at hi-1
+    (RTCP hi) are opened; at lo-1, and at hi (RTCP hi+1), nothing opens (counted)."""
+    t = fw
+    t.vpp.cli_ok("set sip-alg security inside-media-ports 10000-20001")
+    for i, port in enumerate((10000, 20000, 9999, 20001)):
+        inv = S.invite(rtp=port).replace(b"call-1@", b"call-r%d@" % i)
+        [p] = t.send("pg0", [t.udp("pg0", S.A, S.A_PORT, S.PROXY, S.PROXY_PORT, inv)], "pg1", 1)
+        assert (media_port(bytes(p[Raw])) == port) == (i >= 2), (port, bytes(p[Raw]))
+    inside = {e[1] for e in entries(t) if e[2] != "sip"}
+    assert inside == {f"{S.A}:{p}" for p in (10000, 10001, 20000, 20001)}, inside
+    assert t.counters()["media_forbidden"] == 2
 
 
 def test_scan_after_call_finds_nothing(fw):
