@@ -140,7 +140,8 @@ static int
 run_once (const bench_msg_t *b, int stage)
 {
   sip_result_t sr;
-  sip_rewrite_cfg_t cfg = { xl, 2, mx, 2, SIP_SITE_MASK_ALL, 0 };
+  sip_rewrite_cfg_t cfg = { .xlate = xl, .n_xlate = 2, .media = mx, .n_media = 2,
+			    .site_mask = SIP_SITE_MASK_ALL };
   switch (stage)
     {
     case ST_PARSE:

@@ -158,7 +158,8 @@ run_rewrite (const uint8_t *in, const sip_msg_t *m, const sip_info_t *info)
       }
   for (int i = 0; i < SIP_SDP_MAX_MEDIA; i++)
     mx[i] = (sip_media_xlate_t){ (uint16_t) (10000 + 2 * i), (uint16_t) (10001 + 2 * i) };
-  sip_rewrite_cfg_t cfg = { xl, n_xl, mx, SIP_SDP_MAX_MEDIA, SIP_SITE_MASK_ALL, 0 };
+  sip_rewrite_cfg_t cfg = { .xlate = xl, .n_xlate = n_xl, .media = mx,
+			    .n_media = SIP_SDP_MAX_MEDIA, .site_mask = SIP_SITE_MASK_ALL };
 
   sip_result_t r = sip_rewrite_plan (in, m, info, &cfg, &plan, edits, 128);
   if (r != SIP_OK)

@@ -57,7 +57,8 @@ fuzz_rewrite (const uint8_t *data, const sip_msg_t *m, const sip_info_t *info, u
   for (int i = 0; i < SIP_SDP_MAX_MEDIA; i++)
     mx[i] = (sip_media_xlate_t){ (uint16_t) ((knob & 4) ? 65000 + i : 9),
 				 (uint16_t) ((knob & 4) ? 65100 + i : 8) };
-  sip_rewrite_cfg_t cfg = { xl, n_xl, mx, SIP_SDP_MAX_MEDIA, SIP_SITE_MASK_ALL };
+  sip_rewrite_cfg_t cfg = { .xlate = xl, .n_xlate = n_xl, .media = mx,
+			    .n_media = SIP_SDP_MAX_MEDIA, .site_mask = SIP_SITE_MASK_ALL };
   if (sip_rewrite_plan (data, m, info, &cfg, &plan, edits, 64) != SIP_OK)
     return;
   int64_t need = (int64_t) m->msg_len + plan.delta;

@@ -1109,8 +1109,12 @@ sip_alg_message_rewrite (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_threa
 {
   sip_plan_t plan;
   /* the SDP's connection addresses: the media address of its pairs, if they have one */
-  sip_rewrite_cfg_t cfg = { xl, n_xl, mx, n_mx, sip_alg_site_mask (c),
-			    clib_net_to_host_u32 (c->media_addr.as_u32) };
+  sip_rewrite_cfg_t cfg = { .xlate = xl,
+			    .n_xlate = n_xl,
+			    .media = mx,
+			    .n_media = n_mx,
+			    .site_mask = sip_alg_site_mask (c),
+			    .media_ip = clib_net_to_host_u32 (c->media_addr.as_u32) };
   c->result = sip_rewrite_plan (payload, &c->msg, &c->info, &cfg, &plan, ptd->edits,
 				SIP_ALG_MAX_EDITS);
   if (c->result == SIP_OK && plan.n_edits)
