@@ -227,8 +227,10 @@ def burst(t, name, iface, pkts, done, timeout=120.0):
 
 
 def run(prefix, n, nat_plugin_dir=None, n_media=0, heap="512M", workers=0, media_ports=None,
-        max_held=None):
-    """max_held: messages a thread may hold for their pinholes (default: every INVITE of the
+        max_held=None, end="bye"):
+    """end: how the calls end, "bye" (each a BYE and its 200) or "expire" (no message: the
+    call timeout is cut to 1 s once they are up, so one aging pass finds them all expired,
+    and the main thread deletes them in slices). max_held: messages a thread may hold for their pinholes (default: every INVITE of the
     burst with 0 workers; with workers 4,000 over them, whose main thread makes pinholes
     more slowly here (it shares the CPUs with them) while each held INVITE keeps one of
     VPP's 8,192 buffers: the rest are dropped (held_full) and sent again). media_ports: the
@@ -320,6 +322,19 @@ def run(prefix, n, nat_plugin_dir=None, n_media=0, heap="512M", workers=0, media
               f"call, main heap {res['heap_up'] / 2 ** 20:.0f} MB, VPP RSS "
               f"{res['rss_up'] / 2 ** 20:.0f} MB; INVITEs {res['invite_rounds']}", flush=True)
 
+        if end == "expire":
+            before = t.counters()
+            t0 = time.monotonic()
+            v.cli_ok("set sip-alg timeouts call 1")
+            while entries_in_use(v) and time.monotonic() - t0 < 600:
+                time.sleep(0.01)
+            res["expire_s"] = time.monotonic() - t0
+            res["main_thread"] = v.cli("show sip-alg main-thread")
+            # what the expiry counted
+            res["counters"] = {k: val - before.get(k, 0) for k, val in t.counters().items()
+                               if val - before.get(k, 0)}
+            res["entries_left"] = entries_in_use(v)
+            return res
         byes = []
         for i in range(n):
             sip, _ = ports(i)
@@ -377,6 +392,9 @@ def main():
     ap.add_argument("--nat-plugin-dir", default=None,
                     help="load this directory's nat_plugin.so instead of VPP's (a patched "
                          "NAT44-ED: make nat-patched)")
+    ap.add_argument("--end", choices=("bye", "expire"), default="bye",
+                    help="how the calls end: a BYE each (default), or all expiring at once "
+                         "(the call timeout cut to 1 s: the aging pass's slices)")
     args = ap.parse_args()
     prefix, why = h.find_vpp()
     if not prefix or not h.find_plugin():
@@ -384,8 +402,14 @@ def main():
     out = []
     for n in (int(x) for x in args.calls.split(",")):
         r = run(prefix, n, args.nat_plugin_dir, args.media_addresses, args.heap, args.workers,
-                args.media_ports, args.max_held)
+                args.media_ports, args.max_held, args.end)
         out.append(r)
+        if args.end == "expire":
+            print(f"\n{n} calls, {args.workers} workers: all expired in {r['expire_s']:.2f} s "
+                  f"({n / r['expire_s']:.0f} calls/s), {r['entries_left']} entries left; "
+                  f"NAT44-ED: {r['nat_plugin']}; counters: {r['counters']}")
+            print("  main thread:\n    " + r["main_thread"].strip().replace("\n", "\n    "))
+            continue
         print(f"\n{n} calls, {args.workers} workers: setup {r['setup_calls_per_s']:.0f} calls/s (INVITE burst "
               f"{r['invite_s']:.2f} s, 200 {r['answer_s']:.2f} s, ACK {r['ack_s']:.2f} s), "
               f"teardown {r['teardown_calls_per_s']:.0f} calls/s ({r['bye_s']:.2f} s), "
@@ -409,7 +433,7 @@ def main():
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
     outlived = [r["calls"] for r in out
-                if r["left_5s"] and not r["left_5s"][0] and r["left_5s"][1]]
+                if r.get("left_5s") and not r["left_5s"][0] and r["left_5s"][1]]
     if outlived:
         sys.exit(f"entries outlived their calls (runs of {outlived} calls): "
                  "`left_5s` in the JSON")

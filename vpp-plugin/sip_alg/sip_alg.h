@@ -623,7 +623,9 @@ typedef struct
     u64 batch_max;		   /* ... and at most */
     u64 nat_add, nat_add_clocks; /* NAT44-ED static mappings added */
     u64 nat_del, nat_del_clocks; /* ... and deleted */
-    u64 ages, age_clocks;	   /* aging passes that took the barrier */
+    u64 ages;			   /* aging scans that took the barrier */
+    u64 age_slices, age_clocks; /* their slices (a scan, deletes): one barrier each, held */
+    u64 age_max;		   /* the longest slice (the barrier held, not waited for) */
   } mt;
 } sip_alg_main_t;
 

@@ -10,6 +10,7 @@
 
 #include <sip_alg/sip_alg_nat.h>
 #include <sip_alg/sip_alg_inlines.h>
+#include <sip_alg/sip_alg_smap.h>
 
 static clib_error_t *
 sip_alg_rv_error (int rv, const char *what)
@@ -857,8 +858,10 @@ sip_alg_show_main_thread_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_
 		   sam->mt.nat_add, _(sam->mt.nat_add, sam->mt.nat_add_clocks));
   vlib_cli_output (vm, "NAT44-ED static mappings deleted %llu: %.0f us (%.1f us each)",
 		   sam->mt.nat_del, _(sam->mt.nat_del, sam->mt.nat_del_clocks));
-  vlib_cli_output (vm, "aging passes with the barrier %llu: %.0f us (%.1f us each)",
-		   sam->mt.ages, _(sam->mt.ages, sam->mt.age_clocks));
+  vlib_cli_output (vm, "aging passes %llu, in %llu slices (one barrier each, held for): %.0f us "
+		       "(%.1f us a slice, %.0f us at most); %u expired waiting",
+		   sam->mt.ages, sam->mt.age_slices, _(sam->mt.age_slices, sam->mt.age_clocks),
+		   sam->mt.age_max * us, sip_alg_age_backlog ());
 #undef _
   return 0;
 }

@@ -768,68 +768,98 @@ sip_alg_call_media_idle (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now)
   return n_media ? (u32) clib_max (now - last, 0) : ~0;
 }
 
-/* The server map's entries: a live dialog's extended, the expired deleted (del: scratch). */
+/*
+ * Aging works in slices, as the requests do (sip_alg.c): a pass finds what has expired
+ * (the scan, one barrier), then deletes it at most SIP_ALG_BARRIER_BUDGET_US of barrier
+ * at a time, the rest in the process node's next turns. With stock NAT44-ED each static
+ * mapping delete walks NAT's session pool, so a second's worth of expiries at 100,000
+ * calls would otherwise hold the workers for tens of seconds. No scan while a backlog is
+ * left: nothing is found twice. What a slice deletes is checked again first: it may have
+ * come back to life (a packet of its call) or gone otherwise since the scan.
+ */
+typedef struct
+{
+  u32 call_index;
+  u32 epoch;
+  u16 thread;
+  u8 media_only;
+} sip_alg_age_close_t;
+
+static u32 *sip_alg_age_expired;		   /* expired entries, by index */
+static sip_alg_age_close_t *sip_alg_age_closes; /* call records, and media, to end */
+
+/*
+ * Whether entry e has expired at now; an entry of a live dialog is extended first. An
+ * entry lives while a call holds it (a phone's signaling), and while its dialog rings or is
+ * up: it is extended when its own time is about to run out (aging runs every second), so
+ * its Left-Time counts down from its own timeout first, as the seed shows media entries of
+ * a ringing call (00:00:50 beside signaling's 00:02:00).
+ */
+static int
+sip_alg_entry_expired (sip_alg_main_t *sam, sip_alg_smap_t *e, f64 now)
+{
+  if (e->refs && !e->ph.bound)
+    {
+      e->expires = clib_max (e->expires, now + sam->timeout_signaling);
+      return 0;
+    }
+  sip_alg_call_t *c = e->ph.bound || e->expires > now + 2 ? 0 : sip_alg_smap_call (e);
+  if (c)
+    {
+      f64 t = 0;
+      if (c->fsm.state == SIP_CALL_CONFIRMED)
+	t = sam->timeout_call;
+      else if (c->fsm.state == SIP_CALL_INVITING || c->fsm.state == SIP_CALL_EARLY)
+	t = sam->timeout_signaling;
+      else if (e->ph.app == SIP_ALG_APP_SIP)
+	t = sam->timeout_signaling;
+      if (t && c->last_seen + t > e->expires)
+	e->expires = c->last_seen + t;
+    }
+  return e->expires <= now;
+}
+
+/* The server map's expired entries, into the backlog; a live dialog's extended. */
 static void
-sip_alg_age_entries (vlib_main_t *vm, sip_alg_main_t *sam, f64 now, u32 **del_v)
+sip_alg_age_entries (sip_alg_main_t *sam, f64 now)
 {
   sip_alg_smap_t *e;
-  u32 *del = *del_v;
 
   pool_foreach (e, sam->smap)
-    {
-      if (e->refs && !e->ph.bound)
-	{
-	  /* a phone's signaling entry lives while a call holds it */
-	  e->expires = clib_max (e->expires, now + sam->timeout_signaling);
-	  continue;
-	}
-      /*
-       * entries of a live dialog live with it: while it rings, and while it is up. An
-       * entry is extended when its own time is about to run out (aging runs every second),
-       * so its Left-Time counts down from its own timeout first, as the seed shows media
-       * entries of a ringing call (00:00:50 beside signaling's 00:02:00).
-       */
-      sip_alg_call_t *c = e->ph.bound || e->expires > now + 2 ? 0 : sip_alg_smap_call (e);
-      if (c)
-	{
-	  f64 t = 0;
-	  if (c->fsm.state == SIP_CALL_CONFIRMED)
-	    t = sam->timeout_call;
-	  else if (c->fsm.state == SIP_CALL_INVITING || c->fsm.state == SIP_CALL_EARLY)
-	    t = sam->timeout_signaling;
-	  else if (e->ph.app == SIP_ALG_APP_SIP)
-	    t = sam->timeout_signaling;
-	  if (t && c->last_seen + t > e->expires)
-	    e->expires = c->last_seen + t;
-	}
-      if (e->expires <= now)
-	vec_add1 (del, e - sam->smap);
-    }
-  for (u32 i = 0; i < vec_len (del); i++)
-    if (!pool_is_free_index (sam->smap, del[i])) /* a binding's end may have taken two */
-      sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, del[i]),
-			SIP_ALG_ERROR_PINHOLE_EXPIRED);
-  vec_reset_length (del);
-  *del_v = del;
+    if (sip_alg_entry_expired (sam, e, now))
+      vec_add1 (sip_alg_age_expired, e - sam->smap);
 }
 
 /*
- * The call records of thread t: idle or over their maximum duration, with what is left of
- * them; the media of established calls whose media went silent; one-way streams counted.
+ * Whether the media of established call c has been silent for media_inactivity (it has
+ * media entries).
+ */
+static int
+sip_alg_call_quiet (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now)
+{
+  int n_media;
+  if (!sam->media_inactivity || c->fsm.state != SIP_CALL_CONFIRMED)
+    return 0;
+  f64 seen = sip_alg_call_media_seen (sam, c, &n_media);
+  return n_media && seen + sam->media_inactivity <= now;
+}
+
+/*
+ * The call records of thread t idle or over their maximum duration, and the established
+ * calls whose media went silent, into the backlog; one-way streams counted.
  */
 static void
-sip_alg_age_calls (vlib_main_t *vm, sip_alg_main_t *sam, u32 t, f64 now, u32 **del_v,
-		   u32 **quiet_v)
+sip_alg_age_calls (sip_alg_main_t *sam, u32 t, f64 now)
 {
   sip_alg_per_thread_t *ptd = &sam->per_thread[t];
-  u32 *del = *del_v, *quiet = *quiet_v;
   sip_alg_call_t *c;
 
   pool_foreach (c, ptd->calls)
     {
+      sip_alg_age_close_t a = { .call_index = c - ptd->calls, .epoch = c->epoch, .thread = t };
       if (sip_alg_call_deadline (sam, c) <= now)
 	{
-	  vec_add1 (del, c - ptd->calls);
+	  vec_add1 (sip_alg_age_closes, a);
 	  continue;
 	}
       if (c->fsm.state != SIP_CALL_CONFIRMED)
@@ -852,40 +882,42 @@ sip_alg_age_calls (vlib_main_t *vm, sip_alg_main_t *sam, u32 t, f64 now, u32 **d
 	      sip_alg_count (SIP_ALG_ERROR_MEDIA_ONE_WAY, 1);
 	    }
 	}
-      if (!sam->media_inactivity)
-	continue;
-      int n_media;
-      f64 seen = sip_alg_call_media_seen (sam, c, &n_media);
-      if (n_media && seen + sam->media_inactivity <= now)
-	vec_add1 (quiet, c - ptd->calls);
+      if (sip_alg_call_quiet (sam, c, now))
+	{
+	  a.media_only = 1;
+	  vec_add1 (sip_alg_age_closes, a);
+	}
     }
-  for (u32 i = 0; i < vec_len (del); i++)
+}
+
+/* A call of the backlog ended, or its media, when that is still due. */
+static void
+sip_alg_age_close (vlib_main_t *vm, sip_alg_main_t *sam, const sip_alg_age_close_t *a, f64 now)
+{
+  sip_alg_call_t *c = sip_alg_call_at (a->thread, a->call_index);
+  if (!c || c->epoch != a->epoch)
+    return; /* ended otherwise, or the slot holds another record */
+  sip_alg_req_t req = {
+    .kind = SIP_ALG_REQ_CLOSE,
+    .thread = a->thread,
+    .call_index = a->call_index,
+    .epoch = a->epoch,
+    .media_only = a->media_only,
+  };
+  if (!a->media_only)
     {
-      c = pool_elt_at_index (ptd->calls, del[i]);
-      sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE,
-			    .thread = t,
-			    .call_index = del[i],
-			    .epoch = c->epoch };
+      if (sip_alg_call_deadline (sam, c) > now)
+	return; /* a message of it came since */
       f64 max_end = sip_alg_call_max_end (sam, c);
       if (!c->closed && max_end && max_end <= now)
 	sip_alg_count (SIP_ALG_ERROR_MAX_DURATION, 1);
       sip_alg_close (vm, &req, SIP_ALG_ERROR_PINHOLE_EXPIRED);
     }
-  for (u32 i = 0; i < vec_len (quiet); i++)
+  else if (sip_alg_call_quiet (sam, c, now))
     {
-      c = pool_elt_at_index (ptd->calls, quiet[i]);
-      sip_alg_req_t req = { .kind = SIP_ALG_REQ_CLOSE,
-			    .thread = t,
-			    .call_index = quiet[i],
-			    .epoch = c->epoch,
-			    .media_only = 1 };
       sip_alg_close (vm, &req, SIP_ALG_ERROR_PINHOLE_EXPIRED);
       sip_alg_count (SIP_ALG_ERROR_MEDIA_INACTIVE, 1);
     }
-  vec_reset_length (del);
-  vec_reset_length (quiet);
-  *del_v = del;
-  *quiet_v = quiet;
 }
 
 /* The SIP over TCP connections of a thread (del: scratch). */
@@ -907,34 +939,75 @@ sip_alg_age_tcp (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, f64 now, u32 **
   *del_v = del;
 }
 
-/* Aging: one pass per second over the server map and the call records. */
-void
-sip_alg_age (vlib_main_t *vm)
+/* Entries and calls the last scan found, not deleted yet. */
+u32
+sip_alg_age_backlog (void)
+{
+  return vec_len (sip_alg_age_expired) + vec_len (sip_alg_age_closes);
+}
+
+/*
+ * Aging, from the process node: with scan (once a second) and no backlog, a pass over the
+ * server map, the call records and the TCP connections finds what has expired; then, the
+ * same barrier held, the backlog is deleted until budget (CPU clocks) is spent. Returns the backlog left (the process node calls again, without scan, after a
+ * pause as long as the slice).
+ */
+u32
+sip_alg_age (vlib_main_t *vm, int scan, u64 budget)
 {
   sip_alg_main_t *sam = &sip_alg_main;
   f64 now = vlib_time_now (vm);
-  u32 *del = 0, *quiet = 0;
+  u32 *del = 0;
 
   if (!sam->initialized)
-    return;
-  /* nothing to age: no barrier (the workers keep running) */
-  u32 n_calls = 0;
-  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
-    n_calls += clib_atomic_load_relax_n (&sam->per_thread[t].n_calls) +
-	       clib_atomic_load_relax_n (&sam->per_thread[t].n_tcp_conns);
-  if (!n_calls && !pool_elts (sam->smap))
-    return;
-  u64 t0 = clib_cpu_time_now ();
-  vlib_worker_thread_barrier_sync (vm);
-  sip_alg_age_entries (vm, sam, now, &del);
-  for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+    return 0;
+  scan = scan && !sip_alg_age_backlog ();
+  if (scan)
     {
-      sip_alg_age_calls (vm, sam, t, now, &del, &quiet);
-      sip_alg_age_tcp (sam, &sam->per_thread[t], now, &del);
+      /* nothing to age: no barrier (the workers keep running) */
+      u32 n_calls = 0;
+      for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+	n_calls += clib_atomic_load_relax_n (&sam->per_thread[t].n_calls) +
+		   clib_atomic_load_relax_n (&sam->per_thread[t].n_tcp_conns);
+      if (!n_calls && !pool_elts (sam->smap))
+	return 0;
     }
+  else if (!sip_alg_age_backlog ())
+    return 0;
+
+  /* the budget, and the slice's time, from the barrier taken to its release */
+  vlib_worker_thread_barrier_sync (vm);
+  u64 t0 = clib_cpu_time_now ();
+  if (scan)
+    {
+      sip_alg_age_entries (sam, now);
+      for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+	{
+	  sip_alg_age_calls (sam, t, now);
+	  sip_alg_age_tcp (sam, &sam->per_thread[t], now, &del);
+	}
+      sam->mt.ages++;
+    }
+  /* the entries first, then the calls (whose own entries go with them) */
+  while (vec_len (sip_alg_age_expired) && clib_cpu_time_now () - t0 <= budget)
+    {
+      u32 i = vec_pop (sip_alg_age_expired);
+      /* gone since (a binding's end takes two, a call's end its own), or alive again */
+      if (!pool_is_free_index (sam->smap, i) &&
+	  sip_alg_entry_expired (sam, pool_elt_at_index (sam->smap, i), now))
+	sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, i), SIP_ALG_ERROR_PINHOLE_EXPIRED);
+    }
+  while (!vec_len (sip_alg_age_expired) && vec_len (sip_alg_age_closes) &&
+	 clib_cpu_time_now () - t0 <= budget)
+    {
+      sip_alg_age_close_t a = vec_pop (sip_alg_age_closes);
+      sip_alg_age_close (vm, sam, &a, now);
+    }
+  u64 clocks = clib_cpu_time_now () - t0;
   vlib_worker_thread_barrier_release (vm);
-  sam->mt.ages++;
-  sam->mt.age_clocks += clib_cpu_time_now () - t0;
+  sam->mt.age_slices++;
+  sam->mt.age_clocks += clocks;
+  sam->mt.age_max = clib_max (sam->mt.age_max, clocks);
   vec_free (del);
-  vec_free (quiet);
+  return sip_alg_age_backlog ();
 }

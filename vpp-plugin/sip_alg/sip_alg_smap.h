@@ -46,7 +46,12 @@ void sip_alg_release (vlib_main_t *vm, const sip_alg_req_t *req);
 void sip_alg_close (vlib_main_t *vm, const sip_alg_req_t *req, u32 counter);
 sip_alg_smap_t *sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req,
 				  const sip_alg_pinhole_t *from);
-/* One aging pass (once a second, from the process node). */
-void sip_alg_age (vlib_main_t *vm);
+/*
+ * Aging, from the process node: a scan for what expired (scan: once a second, when no backlog
+ * is left), then a slice of the backlog deleted within budget (CPU clocks). Returns the
+ * backlog left.
+ */
+u32 sip_alg_age (vlib_main_t *vm, int scan, u64 budget);
+u32 sip_alg_age_backlog (void);
 
 #endif /* __included_sip_alg_smap_h__ */
