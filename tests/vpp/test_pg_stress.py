@@ -59,7 +59,11 @@ def test_invite_flood_beside_rtp(vpp_prefix, variant, workers):
     r = stress.run_flood(vpp_prefix, 2, workers, variant)
     assert r["alive"] and r["flood_sent"] > 10000
     assert r["rtp_in_delivered"] == r["rtp_out_delivered"] == r["rtp_sent_each_way"]
-    assert r["elapsed"] < 10  # the CLI answered: the main thread was not drowned
+    # the CLI answered: the main thread was not drowned (3 s of flood, then the CLI's
+    # answer; a debug VPP built with ASan at -O0 runs the graph 5-10 times slower, and its
+    # main thread with it: 10.5 and 18.5 s there)
+    h = stress.h
+    assert r["elapsed"] < (30 if h.debug_build(h.vpp_lib(vpp_prefix, "libvnet.so")) else 10)
     c = r["counters"]
     if workers:
         assert c["held_full"] > 0
