@@ -429,7 +429,7 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 			       .nat_mapping = 1,
 			       .shared = 1,
 			       .moved = 1,
-			       .timeout = sam->timeout_signaling,
+			       .timeout = sam->timeouts.signaling,
 			       .in_fib = from->in_fib,
 			       .out_fib = from->out_fib };
       /*
@@ -723,11 +723,11 @@ sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_st
 			f64 now)
 {
   f64 confirmed = sip_alg_call_confirmed (c);
-  if (!sam->one_way_media || c->fsm.state != SIP_CALL_CONFIRMED || !confirmed)
+  if (!sam->timeouts.one_way_media || c->fsm.state != SIP_CALL_CONFIRMED || !confirmed)
     return 0;
   for (int d = 0; d < 2; d++)
     if (s->packets[d] && !s->packets[!d] &&
-	now - clib_max ((f64) s->first[d], confirmed) >= sam->one_way_media)
+	now - clib_max ((f64) s->first[d], confirmed) >= sam->timeouts.one_way_media)
       return 1 + d;
   return 0;
 }
@@ -736,19 +736,19 @@ sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_st
 static f64
 sip_alg_call_max_end (sip_alg_main_t *sam, sip_alg_call_t *c)
 {
-  if (!sam->max_duration || c->fsm.state == SIP_CALL_REGISTERED ||
+  if (!sam->timeouts.max_duration || c->fsm.state == SIP_CALL_REGISTERED ||
       c->fsm.state == SIP_CALL_REGISTERING)
     return 0;
-  return c->created + sam->max_duration;
+  return c->created + sam->timeouts.max_duration;
 }
 
 /* When the record ends by its timers (vlib time); also what `show sip-alg calls` shows. */
 f64
 sip_alg_call_deadline (sip_alg_main_t *sam, sip_alg_call_t *c)
 {
-  f64 idle = c->fsm.state == SIP_CALL_CONFIRMED	 ? sam->timeout_call :
+  f64 idle = c->fsm.state == SIP_CALL_CONFIRMED	 ? sam->timeouts.call :
 	     c->fsm.state == SIP_CALL_REGISTERED ? c->bind_expires :
-						   sam->timeout_signaling;
+						   sam->timeouts.signaling;
   f64 end = c->last_seen + idle;
   if (c->closed)
     end = c->last_seen + 2;
@@ -780,7 +780,7 @@ sip_alg_age_entries (vlib_main_t *vm, sip_alg_main_t *sam, f64 now, u32 **del_v)
       if (e->refs && !e->ph.bound)
 	{
 	  /* a phone's signaling entry lives while a call holds it */
-	  e->expires = clib_max (e->expires, now + sam->timeout_signaling);
+	  e->expires = clib_max (e->expires, now + sam->timeouts.signaling);
 	  continue;
 	}
       /*
@@ -794,11 +794,11 @@ sip_alg_age_entries (vlib_main_t *vm, sip_alg_main_t *sam, f64 now, u32 **del_v)
 	{
 	  f64 t = 0;
 	  if (c->fsm.state == SIP_CALL_CONFIRMED)
-	    t = sam->timeout_call;
+	    t = sam->timeouts.call;
 	  else if (c->fsm.state == SIP_CALL_INVITING || c->fsm.state == SIP_CALL_EARLY)
-	    t = sam->timeout_signaling;
+	    t = sam->timeouts.signaling;
 	  else if (e->ph.app == SIP_ALG_APP_SIP)
-	    t = sam->timeout_signaling;
+	    t = sam->timeouts.signaling;
 	  if (t && c->last_seen + t > e->expires)
 	    e->expires = c->last_seen + t;
 	}
@@ -838,7 +838,7 @@ sip_alg_age_calls (vlib_main_t *vm, sip_alg_main_t *sam, u32 t, f64 now, u32 **d
        * each stream found one-way is counted once; one with media both ways never can
        * be, and is not looked at again (most streams: one look each)
        */
-      for (u32 i = c->entries; sam->one_way_media && i != ~0; i = sam->smap[i].call_next)
+      for (u32 i = c->entries; sam->timeouts.one_way_media && i != ~0; i = sam->smap[i].call_next)
 	{
 	  sip_alg_stream_t st;
 	  if (sam->smap[i].ph.one_way_done || !sip_alg_is_stream (sam, c, i))
@@ -852,11 +852,11 @@ sip_alg_age_calls (vlib_main_t *vm, sip_alg_main_t *sam, u32 t, f64 now, u32 **d
 	      sip_alg_count (SIP_ALG_ERROR_MEDIA_ONE_WAY, 1);
 	    }
 	}
-      if (!sam->media_inactivity)
+      if (!sam->timeouts.media_inactivity)
 	continue;
       int n_media;
       f64 seen = sip_alg_call_media_seen (sam, c, &n_media);
-      if (n_media && seen + sam->media_inactivity <= now)
+      if (n_media && seen + sam->timeouts.media_inactivity <= now)
 	vec_add1 (quiet, c - ptd->calls);
     }
   for (u32 i = 0; i < vec_len (del); i++)
@@ -899,7 +899,7 @@ sip_alg_age_tcp (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, f64 now, u32 **
   sip_alg_tcp_conn_t *tc;
   pool_foreach (tc, ptd->tcp_conns)
     if ((tc->stream.closing && tc->last_seen + 10 <= now) ||
-	tc->last_seen + sam->timeout_call <= now)
+	tc->last_seen + sam->timeouts.call <= now)
       vec_add1 (del, tc - ptd->tcp_conns);
   for (u32 i = 0; i < vec_len (del); i++)
     sip_alg_tcp_conn_free (ptd, pool_elt_at_index (ptd->tcp_conns, del[i]));
