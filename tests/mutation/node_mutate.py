@@ -264,6 +264,13 @@ MUTANTS = [
       "if (lo < SIP_ALG_MEDIA_PORT_MIN - 2 || (lo & 1)",
       "the media range starts at 1024 at the lowest (no pinhole on a system port)",
       [BOUNDS + "[0w-media-ports 1022-1027]"]),
+    M("config-media-ports-even", "sip_alg_config.c",
+      "if (lo < SIP_ALG_MEDIA_PORT_MIN || (lo & 1) || hi <= lo ||",
+      "if (lo < SIP_ALG_MEDIA_PORT_MIN || hi <= lo ||",
+      "the media range starts on an even port (RTP even, RTCP above): an odd one is refused, "
+      "not taken (nor rounded down, as it once was)",
+      [V + "test_pg_sections.py::test_cli_refuses_naming_the_field"
+       "[0w-limits media-ports 40001-40005]"]),
     M("config-tcp-reassembly-top", "sip_alg_config.c",
       "SIP_MAX_MSG_LEN, 0)))",
       "SIP_MAX_MSG_LEN + 1, 0)))",
