@@ -78,7 +78,8 @@ vl_api_sip_alg_set_timeouts_t_handler (vl_api_sip_alg_set_timeouts_t *mp)
   t.signaling = mp->signaling;
   t.media = mp->media;
   t.call = mp->call;
-  int rv = sip_alg_api_refused (sip_alg_set_timeouts (&t, &why), why, "sip_alg_set_timeouts");
+  int rv = sip_alg_set_timeouts (&t, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_timeouts");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_TIMEOUTS_REPLY);
 }
 
@@ -90,8 +91,8 @@ vl_api_sip_alg_set_call_timers_t_handler (vl_api_sip_alg_set_call_timers_t *mp)
   u8 *why = 0;
   t.media_inactivity = mp->media_inactivity;
   t.max_duration = mp->max_duration;
-  int rv =
-    sip_alg_api_refused (sip_alg_set_timeouts (&t, &why), why, "sip_alg_set_call_timers");
+  int rv = sip_alg_set_timeouts (&t, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_call_timers");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_CALL_TIMERS_REPLY);
 }
 
@@ -102,8 +103,8 @@ vl_api_sip_alg_set_one_way_media_t_handler (vl_api_sip_alg_set_one_way_media_t *
   sip_alg_timeouts_t t = sip_alg_main.timeouts;
   u8 *why = 0;
   t.one_way_media = mp->one_way_media;
-  int rv =
-    sip_alg_api_refused (sip_alg_set_timeouts (&t, &why), why, "sip_alg_set_one_way_media");
+  int rv = sip_alg_set_timeouts (&t, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_one_way_media");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_ONE_WAY_MEDIA_REPLY);
 }
 
@@ -150,7 +151,8 @@ vl_api_sip_alg_set_limits_t_handler (vl_api_sip_alg_set_limits_t *mp)
   l.max_calls = mp->max_calls;
   l.media_port_lo = mp->media_port_lo;
   l.media_port_hi = mp->media_port_hi;
-  int rv = sip_alg_api_refused (sip_alg_set_limits (&l, &why), why, "sip_alg_set_limits");
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_limits");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_LIMITS_REPLY);
 }
 
@@ -161,7 +163,8 @@ vl_api_sip_alg_set_tcp_t_handler (vl_api_sip_alg_set_tcp_t *mp)
   sip_alg_limits_t l = sip_alg_main.limits;
   u8 *why = 0;
   l.tcp_reassembly = mp->reassembly;
-  int rv = sip_alg_api_refused (sip_alg_set_limits (&l, &why), why, "sip_alg_set_tcp");
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_tcp");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_TCP_REPLY);
 }
 
@@ -211,7 +214,8 @@ vl_api_sip_alg_set_security_t_handler (vl_api_sip_alg_set_security_t *mp)
   sec.max_entries_per_call = mp->max_entries_per_call;
   sec.inside_port_lo = mp->inside_port_lo;
   sec.inside_port_hi = mp->inside_port_hi;
-  int rv = sip_alg_api_refused (sip_alg_set_security (&sec, &why), why, "sip_alg_set_security");
+  int rv = sip_alg_set_security (&sec, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_security");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_SECURITY_REPLY);
 }
 
@@ -224,8 +228,8 @@ vl_api_sip_alg_set_host_limits_t_handler (vl_api_sip_alg_set_host_limits_t *mp)
   sip_alg_get_security (&sec);
   sec.max_calls_per_host = mp->max_calls_per_host;
   sec.max_entries_per_host = mp->max_entries_per_host;
-  int rv =
-    sip_alg_api_refused (sip_alg_set_security (&sec, &why), why, "sip_alg_set_host_limits");
+  int rv = sip_alg_set_security (&sec, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_host_limits");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_HOST_LIMITS_REPLY);
 }
 
@@ -277,7 +281,8 @@ vl_api_sip_alg_set_media_policy_t_handler (vl_api_sip_alg_set_media_policy_t *mp
   sip_alg_media_t m = sip_alg_main.media;
   u8 *why = 0;
   m.other_hosts = mp->other_hosts != 0;
-  int rv = sip_alg_api_refused (sip_alg_set_media (&m, &why), why, "sip_alg_set_media_policy");
+  int rv = sip_alg_set_media (&m, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_media_policy");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_MEDIA_POLICY_REPLY);
 }
 

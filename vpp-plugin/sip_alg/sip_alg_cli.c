@@ -72,7 +72,8 @@ sip_alg_timeouts_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_
       else
 	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
     }
-  return sip_alg_set_error (sip_alg_set_timeouts (&t, &why), why, "timeouts");
+  int rv = sip_alg_set_timeouts (&t, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "timeouts");
 }
 
 /*
@@ -119,7 +120,8 @@ sip_alg_limits_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_co
       else
 	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
     }
-  return sip_alg_set_error (sip_alg_set_limits (&l, &why), why, "limits");
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "limits");
 }
 
 /*
@@ -190,7 +192,8 @@ sip_alg_media_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_com
       else
 	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
     }
-  return sip_alg_set_error (sip_alg_set_media (&m, &why), why, "media");
+  int rv = sip_alg_set_media (&m, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "media");
 }
 
 /*
@@ -324,7 +327,8 @@ sip_alg_tcp_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
   u8 *why = 0;
   if (!unformat (input, "reassembly %u", &l.tcp_reassembly))
     return clib_error_return (0, "expected: set sip-alg tcp reassembly <bytes> (1024-65535)");
-  return sip_alg_set_error (sip_alg_set_limits (&l, &why), why, "tcp reassembly");
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "tcp reassembly");
 }
 
 /* ?? set sip-alg tcp: `set sip-alg limits tcp-reassembly` */
@@ -342,7 +346,8 @@ sip_alg_media_ports_command_fn (vlib_main_t *vm, unformat_input_t *input,
   u8 *why = 0;
   if (!unformat (input, "%U", unformat_sip_alg_port_range, &l.media_port_lo, &l.media_port_hi))
     return clib_error_return (0, "expected: set sip-alg media-ports <lo>-<hi> (1024-65535)");
-  return sip_alg_set_error (sip_alg_set_limits (&l, &why), why, "media-ports");
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "media-ports");
 }
 
 /* ?? set sip-alg media-ports: `set sip-alg limits media-ports` */
@@ -399,7 +404,8 @@ sip_alg_media_policy_command_fn (vlib_main_t *vm, unformat_input_t *input,
     return clib_error_return (0, "expected: set sip-alg media-other-hosts on|off");
   if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
     return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
-  return sip_alg_set_error (sip_alg_set_media (&m, &why), why, "media-other-hosts");
+  int rv = sip_alg_set_media (&m, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "media-other-hosts");
 }
 
 /* ?? set sip-alg media-other-hosts: `set sip-alg media other-hosts` */
@@ -417,7 +423,8 @@ sip_alg_max_calls_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli
   u8 *why = 0;
   if (!unformat (input, "%u", &l.max_calls))
     return clib_error_return (0, "expected: set sip-alg max-calls <n>");
-  return sip_alg_set_error (sip_alg_set_limits (&l, &why), why, "max-calls");
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "max-calls");
 }
 
 /* ?? set sip-alg max-calls: `set sip-alg limits max-calls` */
@@ -434,7 +441,8 @@ sip_alg_max_held_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_
   u8 *why = 0;
   if (!unformat (input, "%u", &l.max_held))
     return clib_error_return (0, "expected: set sip-alg max-held <n>");
-  return sip_alg_set_error (sip_alg_set_limits (&l, &why), why, "max-held");
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "max-held");
 }
 
 /*
@@ -511,7 +519,8 @@ sip_alg_security_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_
       else
 	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
     }
-  return sip_alg_set_error (sip_alg_set_security (&sec, &why), why, "security");
+  int rv = sip_alg_set_security (&sec, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "security");
 }
 
 VLIB_CLI_COMMAND (sip_alg_security_command, static) = {
