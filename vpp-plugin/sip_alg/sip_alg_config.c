@@ -158,7 +158,7 @@ sip_alg_set_limits (const sip_alg_limits_t *l, u8 **why)
 		    lo, hi, SIP_ALG_MEDIA_PORT_MIN, SIP_ALG_MEDIA_PORTS_MIN_COUNT);
   if ((lo != sam->limits.media_port_lo || hi != sam->limits.media_port_hi) &&
       (rv = sip_alg_media_range_layout (sam, lo, hi, sam->media.addrs, sam->media.n_addrs)))
-    SIP_ALG_REFUSE (rv, "media_ports %u-%u: %u media port pairs in use", lo, hi,
+    SIP_ALG_REFUSE (rv, "media_ports %u-%u: media ports in use (%u pairs)", lo, hi,
 		    sip_alg_media_ports_in_use (sam));
   sam->limits = *l; /* the range as laid out */
   return 0;
