@@ -90,8 +90,8 @@ PLUGIN_MACROS = {
 }
 
 # bounds the plugin's setters enforce (sip_alg_config.c, the only place a value is refused;
-# these give `check` its messages); PLUGIN_MACROS names their macros, tests/mgmt/test_defaults.py also
-# checks them against the setters themselves
+# these give `check` its messages); PLUGIN_MACROS names their macros, and
+# tests/mgmt/test_defaults.py checks them against the setters themselves
 U32_MAX = 0xFFFFFFFF
 TIMEOUT_MIN, TIMEOUT_MAX = 1, 604800  # signaling, media, call (s)
 MAX_CALLS_MAX = 16777216  # the calls dump's cursor holds a pool index in 24 bits
