@@ -125,7 +125,7 @@ def cmd_check(args):
                f"{len(cfg.nat44.static_mappings)} static mappings, SIP ALG "
                f"{'on ' + ', '.join(cfg.alg_interfaces()) if cfg.sip_alg.enabled else 'off'}; "
                f"{tcp_summary(cfg.sip_alg)}; "
-               f"media-other-hosts {'on' if cfg.sip_alg.media_other_hosts else 'off'}; "
+               f"media-other-hosts {'on' if cfg.sip_alg.media.other_hosts else 'off'}; "
                f"{servers_summary(cfg.sip_alg)}; {firewall_summary(cfg.firewall)}")
     out(args, {"ok": True, "file": args.config, "errors": [],
                "warnings": [w.as_json(args.config) for w in cfg.located_warnings],

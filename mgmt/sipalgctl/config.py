@@ -242,11 +242,15 @@ def _lo_hi(v):
 
 
 def _media_ports(v):
-    """The public media port range, 'lo-hi' (sip_alg_set_media_ports)."""
+    """The public media port range, 'lo-hi' (sip_alg_set_limits' bounds)."""
     lo, hi = _lo_hi(v)
     if not (D.MEDIA_PORT_MIN <= lo < hi <= 65535) or hi - lo + 1 < D.MEDIA_PORTS_MIN_COUNT:
         _fail(f"must satisfy {D.MEDIA_PORT_MIN} <= lo < hi <= 65535 with at least "
               f"{D.MEDIA_PORTS_MIN_COUNT} ports, got {v!r}")
+    if lo % 2:
+        # RTP on the even port, RTCP on the odd one above: the plugin refuses an odd start
+        _fail(f"first port {lo} is odd: the range starts on an even port (RTP even, RTCP "
+              f"the odd one above); write {lo - 1}-{hi} or {lo + 1}-{hi}")
     return (lo, hi)
 
 
@@ -661,14 +665,13 @@ class PortsModel(_Model):
         "to the rewritten lengths); []: SIP over TCP passes untouched. Do not list 5061."))
 
 
-_Timeout = _int_t(1, 86400 * 7)
+_Timeout = _int_t(D.TIMEOUT_MIN, D.TIMEOUT_MAX)
 
 
 class TimeoutsModel(_Model):
     """How long the ALG keeps state, in seconds (`set sip-alg timeouts`, API
-    `sip_alg_set_timeouts`, `sip_alg_set_call_timers`, `sip_alg_set_one_way_media`). A
-    call's entries live as long as its record; BYE, CANCEL and failure responses end it at
-    once."""
+    `sip_alg_set_timeouts_v2`). A call's entries live as long as its record; BYE, CANCEL and
+    failure responses end it at once."""
     signaling: _Timeout = Field(D.SIGNALING, description=(
         "A call being set up (ringing included) ends this long after its last message; a "
         "phone's signaling entry with no call or registration lives this long."))
@@ -692,12 +695,17 @@ class TimeoutsModel(_Model):
 
 
 class LimitsModel(_Model):
-    """Sizes of the ALG's tables (`set sip-alg max-calls`, `media-ports`, `tcp reassembly`;
-    API `sip_alg_set_limits`, `sip_alg_set_tcp`)."""
-    max_calls: _int_t(1, 10_000_000) = Field(D.MAX_CALLS, description=(
+    """Sizes of the ALG's tables (`set sip-alg limits`, API `sip_alg_set_limits_v2`)."""
+    max_calls: _int_t(1, D.MAX_CALLS_MAX) = Field(D.MAX_CALLS, description=(
         "Call records per worker thread, and SIP over TCP connections tracked per worker. "
         "Beyond: a new call's message passes without a record (max_calls), a new "
         "connection untouched (tcp_conn_full)."))
+    max_held: _int_t(1, D.MAX_HELD_MAX) = Field(D.MAX_HELD, description=(
+        "SIP messages one thread may hold until the main thread has made their pinholes "
+        "(each keeps its buffer meanwhile). A message that would start a call beyond it is "
+        "dropped (UDP: its sender sends it again) or passes without a record (TCP), counted "
+        "as held_full, so that a flood of new calls cannot take the buffers or the main "
+        "thread away from established calls."))
     media_ports: MediaPorts = Field(D.MEDIA_PORTS, description=(
         "Public ports of media pinholes: pairs of an even RTP port and the RTCP port above "
         "it, shared by all threads, the whole range on each of sip_alg.media.addresses. The "
@@ -714,8 +722,8 @@ class LimitsModel(_Model):
 class SecurityModel(_Model):
     """Bounds on what SIP from outside, which anyone may send, can make the ALG keep or
     open, and on what one inside host may make it keep (`set sip-alg security`, API
-    `sip_alg_set_security` and `sip_alg_set_host_limits`; the plugin refuses values out of
-    these bounds). The defaults are the plugin's."""
+    `sip_alg_set_security_v2`; the plugin refuses values out of these bounds). The defaults
+    are the plugin's."""
     max_inbound_calls: _int_t(D.SECURITY_MIN["max_inbound_calls"], U32_MAX) = Field(
         D.MAX_INBOUND_CALLS, description=(
             "Call records that requests from outside may start, per worker. An outside "
@@ -893,8 +901,8 @@ MediaAddresses = _unique_list_t(MediaAddress, "must be a list of IPv4 addresses"
 
 
 class MediaModel(_Model):
-    """Where media pinholes are opened (`set sip-alg media-addresses`, API
-    `sip_alg_set_media_addresses`)."""
+    """Where media pinholes are opened, and for whom (`set sip-alg media`, API
+    `sip_alg_set_media`)."""
     addresses: MediaAddresses = Field([], description=(
         "Public addresses of media pinholes, at most 16. Each has the whole "
         "sip_alg.limits.media_ports range, so the pool holds addresses x pairs (one address: "
@@ -906,6 +914,12 @@ class MediaModel(_Model):
         "addresses (NAT44-ED's own sessions take ports there) nor an interface's. The list "
         "changes only while no call holds a media port. []: the public address NAT44-ED gave "
         "the call's signaling."))
+    other_hosts: Bool = Field(False, description=(
+        "true: media pinholes also for another inside host an inside party's SDP names (a "
+        "media server or gateway beside a PBX), on the network of the interface the message "
+        "came in on. false: only for the host that signaled, since otherwise any inside "
+        "phone could open any port of any inside host to the outside; such offers pass with "
+        "that address untouched (media_refused)."))
 
 
 InterfaceNames = _list_t(Annotated[str, WrapValidator(
@@ -925,13 +939,10 @@ class SipAlgModel(_Model):
     timeouts: Optional[TimeoutsModel] = Field(None, description="Timers (below).")
     limits: Optional[LimitsModel] = Field(None, description="Table sizes (below).")
     media: Optional[MediaModel] = Field(None, description=(
-        "Public addresses of media pinholes (below)."))
-    media_other_hosts: Bool = Field(False, description=(
-        "true: media pinholes also for another inside host an inside party's SDP names (a "
-        "media server or gateway beside a PBX), on the network of the interface the message "
-        "came in on. false: only for the host that signaled, since otherwise any inside "
-        "phone could open any port of any inside host to the outside; such offers pass with "
-        "that address untouched (media_refused). API `sip_alg_set_media_policy`."))
+        "Public addresses of media pinholes, and other inside hosts' media (below)."))
+    media_other_hosts: Bool = Field(None, description=(
+        "Deprecated: the former spelling of sip_alg.media.other_hosts, taken as that "
+        "(`check` warns); not both."))
     security: Optional[SecurityModel] = Field(None, description="Bounds (below).")
     validation: Optional[ValidationModel] = Field(None, description=(
         "Malformed, blocked and rate-limited SIP (below)."))
@@ -942,17 +953,36 @@ class SipAlgModel(_Model):
         "of every nat44.static_mappings entry whose local port is a SIP port of its "
         "protocol, each once. []: none. API `sip_alg_set_servers`."))
     _servers_explicit: bool = PrivateAttr(False)
+    _other_hosts_alias: bool = PrivateAttr(False)
+
+    def _check(self):
+        if self.media_other_hosts is not None and self.media is not None and \
+                "other_hosts" in self.media.model_fields_set:
+            return [(("media_other_hosts",),
+                     "the former spelling of sip_alg.media.other_hosts, which is given too: "
+                     "keep only media.other_hosts")]
+        return []
 
     def _resolve(self):
         """Every section, at its defaults unless given; servers: those of sip_alg.servers
         (ConfigModel puts those the static mappings publish in when it has none)."""
         self._servers_explicit = self.servers is not None
+        media = self.media or MediaModel()
+        if self.media_other_hosts is not None:  # the deprecated spelling: media.other_hosts
+            self._other_hosts_alias = True
+            media = media.model_copy(update={"other_hosts": self.media_other_hosts})
         self._fill(
+            media_other_hosts=None,
             ports=self.ports or PortsModel(), timeouts=self.timeouts or TimeoutsModel(),
-            limits=self.limits or LimitsModel(), media=self.media or MediaModel(),
+            limits=self.limits or LimitsModel(), media=media,
             security=self.security or SecurityModel(),
             validation=self.validation or ValidationModel(),
             servers=[] if self.servers is None else [tuple(x) for x in self.servers])
+
+    @property
+    def other_hosts_alias(self):
+        """media.other_hosts came from the deprecated sip_alg.media_other_hosts."""
+        return self._other_hosts_alias
 
     @property
     def servers_explicit(self):
@@ -1262,12 +1292,6 @@ def _servers(ctx, cfg):
 # looks, would make every `apply` plan the same change again. Such values are refused here.
 
 def _normalisation(ctx, cfg):
-    lo, hi = cfg.sip_alg.limits.media_ports
-    if lo % 2:
-        # sip_alg_set_media_ports: lo &= ~1 (RTP on the even port, RTCP on the odd one above)
-        ctx.err("sip_alg.limits.media_ports",
-                f"first port {lo} is odd: the plugin starts the range on an even port and "
-                f"would run {lo - 1}-{hi} (write that, or {lo + 1}-{hi})")
     connected = {}  # (table, prefix) -> what it is: an interface's routes are in its table
     for n, i in cfg.interfaces.items():
         t = _table(cfg, i.vrf)
@@ -1339,6 +1363,9 @@ def _warnings(cfg):
                             f"{a}:{p} is the local endpoint of no nat44.static_mappings "
                             f"entry: nothing publishes it, and the ALG makes no signaling "
                             f"pinhole for a server"))
+    if cfg.sip_alg.other_hosts_alias:
+        out.append(("sip_alg.media_other_hosts",
+                    "deprecated: write media.other_hosts under sip_alg.media (taken as that)"))
     for m in cfg.sip_alg.validation.block_methods:
         if m in CALL_METHODS:
             out.append(("sip_alg.validation.block_methods",

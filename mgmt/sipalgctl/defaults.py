@@ -26,6 +26,7 @@ MAX_DURATION = 43200
 # way) before it is flagged one-way and counted (media_one_way), 0: off
 ONE_WAY_MEDIA = 5
 MEDIA_PORTS = (40000, 59999)  # public media port pairs: the range starts on an even port
+MAX_HELD = 512  # messages held for their pinholes per thread
 # security (sip_alg_set_security)
 MAX_INBOUND_CALLS = 1000
 MAX_INBOUND_PER_SOURCE = 20
@@ -75,19 +76,37 @@ PLUGIN_MACROS = {
     "MAX_ENTRIES_PER_CALL": "SIP_ALG_DEFAULT_MAX_PER_CALL",
     "INSIDE_MEDIA_PORTS": ("SIP_ALG_INSIDE_PORT_LO", "SIP_ALG_INSIDE_PORT_HI"),
     "TCP_REASSEMBLY": "SIP_ALG_DEFAULT_TCP_REASSEMBLY",
+    "MAX_HELD": "SIP_ALG_DEFAULT_MAX_HELD",
+    # the setters' bounds (sip_alg_config.c reads them from these macros)
+    "TIMEOUT_MIN": "SIP_ALG_TIMEOUT_MIN",
+    "TIMEOUT_MAX": "SIP_ALG_TIMEOUT_MAX",
+    "MAX_CALLS_MAX": "SIP_ALG_MAX_CALLS_MAX",
+    "MAX_HELD_MAX": "SIP_ALG_MAX_HELD_MAX",
+    "MEDIA_PORT_MIN": "SIP_ALG_MEDIA_PORT_MIN",
+    "MEDIA_PORTS_MIN_COUNT": "SIP_ALG_MEDIA_PORTS_MIN_COUNT",
+    "INSIDE_PORT_MIN": "SIP_ALG_INSIDE_PORT_LO",
+    "TCP_REASSEMBLY_MIN": "SIP_ALG_TCP_REASSEMBLY_MIN",
+    "MAX_MEDIA_ADDRESSES": "SIP_ALG_MAX_MEDIA_ADDRS",
 }
 
-# bounds the plugin's setters enforce
+# bounds the plugin's setters enforce (sip_alg_config.c, the only place a value is refused;
+# these give `check` its messages); PLUGIN_MACROS names their macros, and
+# tests/mgmt/test_defaults.py checks them against the setters themselves
 U32_MAX = 0xFFFFFFFF
-MEDIA_PORT_MIN = 1024  # sip_alg_set_media_ports: lo >= 1024, at least 4 ports
+TIMEOUT_MIN, TIMEOUT_MAX = 1, 604800  # signaling, media, call (s)
+MAX_CALLS_MAX = 16777216  # the calls dump's cursor holds a pool index in 24 bits
+MAX_HELD_MAX = 1048576
+MEDIA_PORT_MIN = 1024  # sip_alg_set_limits: an even lo >= 1024, at least 4 ports
 MEDIA_PORTS_MIN_COUNT = 4
 INSIDE_PORT_MIN = 1024  # SIP_ALG_INSIDE_PORT_LO: sip_alg_set_security's lowest inside port
-# sip_alg_set_tcp_reassembly: 1024 .. SIP_MAX_MSG_LEN (core/sip_types.h)
+# sip_alg_set_limits' tcp_reassembly: 1024 .. SIP_MAX_MSG_LEN (core/sip_types.h)
 TCP_REASSEMBLY_MIN, TCP_REASSEMBLY_MAX = 1024, 65535
-# call timers: key -> (lowest, highest) value other than 0 (off)
-CALL_TIMERS = {"media_inactivity": (10, 86400), "max_duration": (60, 604800),
+# call timers: key -> (lowest, highest) value other than 0 (off); the highest are
+# SIP_ALG_MEDIA_INACTIVITY_MAX, SIP_ALG_MAX_DURATION_MAX, SIP_ALG_ONE_WAY_MEDIA_MAX
+CALL_TIMERS = {"media_inactivity": (1, 86400), "max_duration": (1, 604800),
                "one_way_media": (1, 3600)}
-# security: key -> lowest value the plugin accepts (all u32; 0 is refused)
+# security: key -> lowest value the plugin accepts (all u32; 0 is refused; the lowest
+# max_entries_per_call is SIP_ALG_MIN_PER_CALL)
 SECURITY_MIN = {"max_inbound_calls": 1, "max_inbound_per_source": 1, "max_binding_time": 1,
                 "max_entries": 1, "max_entries_per_call": 4}
 

@@ -268,6 +268,26 @@ def dump(st, extra=None, cfg=None, socket=None):
     return data, warnings
 
 
+def _yaml_value(v):
+    """A State.alg value as the YAML writes it: (lo, hi) port ranges as "lo-hi", lists."""
+    if isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, int) for x in v):
+        return "%d-%d" % v
+    return list(v) if isinstance(v, tuple) else v
+
+
+def _sections(g):
+    """The ALG's settings sections (timeouts, limits, media, security) from State.alg, each
+    field under the YAML's name (plan.TIMEOUTS, ...); media's addresses only when there are
+    some, limits' max_held only when read (sip_alg_get_limits)."""
+    out = {}
+    for name, names in (("timeouts", P.TIMEOUTS), ("limits", P.LIMITS), ("media", P.MEDIA),
+                        ("security", P.SECURITY)):
+        out[name] = {f: _yaml_value(g[k]) for k, f in names.items() if k in g}
+    if not out["media"].get("addresses"):
+        out["media"].pop("addresses", None)
+    return out
+
+
 def _sip_alg(st, key_of, interfaces, mappings, warn):
     g = st.alg or {}
     on = [x for x in sorted(st.alg_interfaces) if x in key_of]
@@ -281,15 +301,7 @@ def _sip_alg(st, key_of, interfaces, mappings, warn):
     if on and sorted(key_of[x] for x in on) != sorted(nat_ifs):
         s["interfaces"] = [key_of[x] for x in on]
     s["ports"] = {"udp": list(g["udp"]), "tcp": list(g["tcp"])}
-    s["timeouts"] = {k: g[k] for k in (*P.TIMEOUTS, *P.CALL_TIMERS, *P.ONE_WAY)}
-    s["limits"] = {"max_calls": g["max_calls"], "media_ports": "%d-%d" % g["media_ports"],
-                   "tcp_reassembly": g["tcp_reassembly"]}
-    if g.get("media_addresses"):
-        s["media"] = {"addresses": list(g["media_addresses"])}
-    s["media_other_hosts"] = g["media_other_hosts"]
-    sec = {k: g[k] for k in P.SECURITY + P.HOST_LIMITS}
-    sec["inside_media_ports"] = "%d-%d" % sec["inside_media_ports"]
-    s["security"] = sec
+    s.update(_sections(g))
     s["validation"] = {
         "mode": "strict" if g["strict"] else "lenient",
         "actions": Flow((c, "drop" if g[f"drop_{c}"] else "pass") for c in D.VALIDATION_CLASSES),

@@ -329,24 +329,23 @@ def _range(lo_hi):
 
 
 def config(c):
-    """The running ALG's settings (sip_alg_get_config) in the shape of the YAML's sip_alg
-    section: ports, timeouts, limits, media_other_hosts, servers (the published SIP
-    servers, "inside-address:port"), security (the host limits included) and validation,
-    each class's action and each rate's burst spelt out (all of it but enabled and
-    interfaces, which get_config does not tell)."""
-    a = P.alg_config(c.call("sip_alg_get_config"))
+    """The running ALG's settings (sip_alg_get_config, sip_alg_get_limits) in the shape of
+    the YAML's sip_alg section: ports, timeouts, limits, media (its addresses and
+    other_hosts), servers (the published SIP servers, "inside-address:port"), security (the
+    host limits included) and validation, each class's action and each rate's burst spelt
+    out (all of it but enabled and interfaces, which get_config does not tell)."""
+    a = P.alg_config(c.call("sip_alg_get_config"), c.call("sip_alg_get_limits"))
+    sec = {f: a[k] for k, f in P.SECURITY.items()}
+    sec["inside_media_ports"] = _range(sec["inside_media_ports"])
     return {
         "ports": {"udp": list(a["udp"]), "tcp": list(a["tcp"])},
-        "timeouts": {k: a[k] for k in ("signaling", "media", "call", "media_inactivity",
-                                       "max_duration", "one_way_media")},
-        "limits": {"max_calls": a["max_calls"], "media_ports": _range(a["media_ports"]),
-                   "tcp_reassembly": a["tcp_reassembly"]},
-        "media": {"addresses": list(a["media_addresses"])},
-        "media_other_hosts": a["media_other_hosts"],
+        "timeouts": {f: a[k] for k, f in P.TIMEOUTS.items()},
+        "limits": {**{f: a[k] for k, f in P.LIMITS.items()},
+                   "media_ports": _range(a["media_ports"])},
+        "media": {"addresses": list(a["media_addresses"]),
+                  "other_hosts": a["media_other_hosts"]},
         "servers": [f"{addr}:{port}" for addr, port in a["servers"]],
-        "security": {**{k: a[k] for k in P.SECURITY[:-1]},
-                     "inside_media_ports": _range(a["inside_media_ports"]),
-                     **{k: a[k] for k in P.HOST_LIMITS}},
+        "security": sec,
         "validation": {
             "mode": "strict" if a["strict"] else "lenient",
             "actions": {k: "drop" if a[f"drop_{k}"] else "pass" for k in D.VALIDATION_CLASSES},

@@ -33,22 +33,22 @@ PREFIXES = ("/usr", "/usr/local", "/opt/vpp")
 # prefixes whose plugin build is build/plugin (the Makefile's STD_PREFIXES); any other VPP
 # prefix has a build of its own (checkout_build)
 BUILD_PREFIXES = ("/usr", "/usr/local", "/opt/vpp")
-REQUIRED = ("sip_alg_interface_enable_disable", "sip_alg_set_ports", "sip_alg_set_timeouts",
-            "sip_alg_set_limits", "sip_alg_set_media_policy", "sip_alg_get_config",
+REQUIRED = ("sip_alg_interface_enable_disable", "sip_alg_set_ports", "sip_alg_get_config",
             "sip_alg_interfaces_get", "sip_alg_server_map_get", "sip_alg_calls_get",
-            "sip_alg_set_security", "sip_alg_set_tcp", "sip_alg_sessions_get",
-            "sip_alg_set_call_timers",  # API 0.6.0: call timers, in get_config and calls_get
-            # API 0.7.0: validation verdicts and limits per inside host, in get_config too
-            "sip_alg_set_validation", "sip_alg_set_host_limits",
+            "sip_alg_sessions_get",
+            # API 0.7.0: validation verdicts, in get_config too
+            "sip_alg_set_validation",
             "sip_alg_set_servers",  # API 0.8.0: published SIP servers, in get_config too
-            # API 0.10.0: the one-way media check, in get_config too; media streams in the
-            # calls details
-            "sip_alg_set_one_way_media",
             # API 0.11.0: media on several public addresses, in get_config too
-            "sip_alg_set_media_addresses", "sip_alg_get_media_addresses")
+            "sip_alg_get_media_addresses",
+            # API 0.12.0: one set/get message pair per section of settings
+            "sip_alg_set_timeouts_v2", "sip_alg_get_timeouts", "sip_alg_set_limits_v2",
+            "sip_alg_get_limits", "sip_alg_set_security_v2", "sip_alg_get_security",
+            "sip_alg_set_media", "sip_alg_get_media")
 # API 0.9.0: inside_vrf and outside_vrf in the server-map, calls and sessions details
+# API 0.10.0: media streams in the calls details
 # the plugin's API version that has every message of REQUIRED and every field sipalgctl reads
-API_NEEDED = "0.11.0"
+API_NEEDED = "0.12.0"
 
 
 class Unreachable(Exception):
@@ -388,7 +388,9 @@ class Client:
         r = getattr(self.vpp.api, msg)(**kw)
         rv = getattr(r, "retval", 0)
         if rv != 0:
-            raise ApiError(msg, rv, kw)
+            # the sections' set messages say what they refused (API 0.12.0)
+            why = str(getattr(r, "error", "") or "").rstrip("\x00")
+            raise ApiError(msg, rv, kw, why=why or None)
         return r
 
     EAGAIN = -165  # VNET_API_ERROR_EAGAIN: a *_get stopped to let VPP run; go on from cursor

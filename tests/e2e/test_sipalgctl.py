@@ -41,7 +41,7 @@ def write_config(t, path, runtime_dir, routes=True, static=True, media_other_hos
         "sip_alg": {"ports": {"udp": [5060, 5062]}},
     }
     if media_other_hosts is not None:
-        cfg["sip_alg"]["media_other_hosts"] = media_other_hosts
+        cfg["sip_alg"]["media"] = {"other_hosts": media_other_hosts}
     if timeouts is not None:
         cfg["sip_alg"]["timeouts"] = timeouts
     cfg["sip_alg"].update(sip_alg or {})
@@ -101,23 +101,24 @@ def test_up_call_show_down(e2e_prefix, tmp_path):
             ctl("apply", smaller)
             assert ctl("plan", smaller).stdout.strip() == "nothing to do"
 
-            # the media policy, read back from sip_alg_get_config: on, then off again
+            # the media section's other_hosts, read back from sip_alg_get_config: on, then
+            # off again
             for on in (True, False):
                 policy = write_config(t, str(tmp_path / f"fw-{on}.yaml"), run, routes=False,
                                       static=False, media_other_hosts=on)
                 assert ctl("plan", policy).stdout.splitlines() == [
-                    f"set sip-alg media-other-hosts {'on' if on else 'off'}"]
+                    f"set sip-alg media addresses none other-hosts {'on' if on else 'off'}"]
                 ctl("apply", policy)
                 assert ctl("plan", policy).stdout.strip() == "nothing to do"
 
-            # the call timers, read back from sip_alg_get_config
+            # the call timers, read back from sip_alg_get_config: the timeouts' one command
             timers = write_config(t, str(tmp_path / "fw-timers.yaml"), run, routes=False,
                                   static=False, media_other_hosts=False,
                                   timeouts={"media_inactivity": 30, "max_duration": 0,
                                             "one_way_media": 2})
             assert ctl("plan", timers).stdout.splitlines() == [
-                "set sip-alg timeouts media-inactivity 30 max-duration 0",
-                "set sip-alg timeouts one-way-media 2"]
+                "set sip-alg timeouts signaling 120 media 60 call 7200 media-inactivity 30 "
+                "max-duration 0 one-way-media 2"]
             ctl("apply", timers)
             assert ctl("plan", timers).stdout.strip() == "nothing to do"
         finally:
@@ -131,8 +132,7 @@ VALIDATION = {"mode": "strict", "actions": {"sdp": "pass"},
               "rate_limits": {"invite": {"rate": 20, "burst": 40}, "register": {"rate": 5}}}
 SECURITY_CLI = ("set sip-alg security max-inbound-calls 1000 max-inbound-per-source 20 "
                 "max-binding-time 3600 max-entries 65536 max-entries-per-call {} "
-                "inside-media-ports 1024-65535")
-HOST_CLI = "set sip-alg security max-calls-per-host {} max-entries-per-host {}"
+                "inside-media-ports 1024-65535 max-calls-per-host {} max-entries-per-host {}")
 VALIDATION_CLI = ("set sip-alg validation strict sdp pass block OPTIONS,MESSAGE,OTHER "
                   "invite-rate 20 burst 40 register-rate 5")
 DEFAULT_VALIDATION_CLI = "set sip-alg validation lenient block none invite-rate 0 register-rate 0"
@@ -143,8 +143,8 @@ def test_validation_and_host_limits(e2e_prefix, tmp_path):
     defaults (which have no macro in the plugin to check them against); plan's CLI text,
     typed into VPP's CLI, does what apply's API calls do; applied, they read back through
     sip_alg_get_config, `show sip-alg config` and `sipalgctl show config`, and a second apply
-    has nothing to do; a change of the other security bounds alone plans that change only
-    (sip_alg_set_security leaves the host limits as they are)."""
+    has nothing to do; a change of the other security bounds alone plans the security
+    section again with the host limits as they are (sip_alg_set_security_v2 sets them all)."""
     from sipalgctl import config as C, defaults as D, plan as P
     with Topo(e2e_prefix, start_vpp=False) as t:
         run = str(tmp_path / "run")
@@ -173,14 +173,14 @@ def test_validation_and_host_limits(e2e_prefix, tmp_path):
                     "none") in vpp.cli("show sip-alg config")
 
             plan = ctl("plan", want).stdout.splitlines()
-            assert plan == [SECURITY_CLI.format(12), HOST_CLI.format(50, 400), VALIDATION_CLI]
+            assert plan == [SECURITY_CLI.format(12, 50, 400), VALIDATION_CLI]
             # the plan's CLI text, typed into VPP, is what apply would do
             for line in plan:
                 vpp.cli_ok(line)
             assert ctl("plan", want).stdout.strip() == "nothing to do"
             # back to the defaults through the API
             assert ctl("plan", base).stdout.splitlines() == [
-                SECURITY_CLI.format(24), HOST_CLI.format(0, 0), DEFAULT_VALIDATION_CLI]
+                SECURITY_CLI.format(24, 0, 0), DEFAULT_VALIDATION_CLI]
             ctl("apply", base)
             assert ctl("plan", base).stdout.strip() == "nothing to do"
             assert get_config() == defaults
@@ -213,12 +213,12 @@ def test_validation_and_host_limits(e2e_prefix, tmp_path):
                     shown["security"]["max_entries_per_host"]) == (50, 400)
             assert yaml.safe_load(ctl("show", "config", want).stdout) == {"sip_alg": shown}
 
-            # only max_entries_per_call back to its default: sip_alg_set_security leaves the
-            # host limits as they are
+            # only max_entries_per_call back to its default: the section again, its host
+            # limits as they are
             bounds = write_config(t, str(tmp_path / "bounds.yaml"), run, sip_alg={
                 "validation": VALIDATION,
                 "security": {"max_calls_per_host": 50, "max_entries_per_host": 400}})
-            assert ctl("plan", bounds).stdout.splitlines() == [SECURITY_CLI.format(24)]
+            assert ctl("plan", bounds).stdout.splitlines() == [SECURITY_CLI.format(24, 50, 400)]
             ctl("apply", bounds)
             assert ctl("plan", bounds).stdout.strip() == "nothing to do"
             assert get_config() == fields

@@ -57,12 +57,39 @@ def test_defaults():
     assert (cfg.sip_alg.timeouts.signaling, cfg.sip_alg.timeouts.media) == (120, 60)
     assert cfg.alg_interfaces() == ["inside", "outside"]
     assert cfg.interfaces["inside"].vpp_ifname == "host-sipalg-in"
-    assert cfg.sip_alg.media_other_hosts is False
+    assert cfg.sip_alg.media.other_hosts is False
+    assert cfg.sip_alg.limits.max_held == 512
 
 
 def test_media_other_hosts_on():
     from sipalgctl import config
-    assert config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg.media_other_hosts
+    assert config.load(os.path.join(HERE, "configs", "full.yaml")).sip_alg.media.other_hosts
+
+
+@pytest.mark.parametrize("old", [True, False])
+def test_media_other_hosts_deprecated_alias(old):
+    """The former top-level sip_alg.media_other_hosts is taken as media.other_hosts, with a
+    warning; the model has one place for it."""
+    cfg = _with(SEED, "sip_alg", "media_other_hosts", old)
+    assert cfg.sip_alg.media.other_hosts is old and cfg.sip_alg.media_other_hosts is None
+    new = _with(SEED, "sip_alg", "media", {"other_hosts": old})
+    assert cfg.sip_alg.media == new.sip_alg.media and not new.warnings
+    assert ("sip_alg.media_other_hosts", "deprecated: write media.other_hosts under "
+            "sip_alg.media (taken as that)") in cfg.warnings
+
+
+def test_media_other_hosts_alias_and_new_spelling_refused():
+    from sipalgctl import config
+    data = yaml.safe_load(open(SEED))
+    data["sip_alg"]["media_other_hosts"] = True
+    data["sip_alg"]["media"] = {"other_hosts": True}
+    with pytest.raises(config.ConfigError) as e:
+        config.parse(data)
+    assert e.value.problems == [("sip_alg.media_other_hosts",
+                                 "the former spelling of sip_alg.media.other_hosts, which is "
+                                 "given too: keep only media.other_hosts")]
+    data["sip_alg"]["media"] = {"addresses": ["203.0.113.20"]}  # without other_hosts: fine
+    assert config.parse(data).sip_alg.media.other_hosts is True
 
 
 def test_check_summary(capsys):
@@ -336,9 +363,9 @@ def test_one_way_media_default_is_the_plugins():
 
 @pytest.mark.parametrize("key,value,msg", [
     # 0 turns either off; otherwise the bounds, both ends included
-    ("media_inactivity", 0, None), ("media_inactivity", 10, None),
+    ("media_inactivity", 0, None), ("media_inactivity", 1, None),
     ("media_inactivity", 120, None), ("media_inactivity", 86400, None),
-    ("max_duration", 0, None), ("max_duration", 60, None), ("max_duration", 43200, None),
+    ("max_duration", 0, None), ("max_duration", 1, None), ("max_duration", 43200, None),
     ("max_duration", 604800, None),
     ("one_way_media", 0, None), ("one_way_media", 1, None), ("one_way_media", 5, None),
     ("one_way_media", 3600, None),
@@ -347,16 +374,13 @@ def test_one_way_media_default_is_the_plugins():
     ("one_way_media", "5s", "must be an integer, got '5s'"),
     ("one_way_media", True, "must be an integer, got True"),
     ("one_way_media", 2.5, "must be an integer, got 2.5"),
-    ("media_inactivity", 9, "must be 0 (off) or between 10 and 86400, got 9"),
-    ("media_inactivity", 1, "must be 0 (off) or between 10 and 86400, got 1"),
-    ("media_inactivity", 86401, "must be 0 (off) or between 10 and 86400, got 86401"),
-    ("media_inactivity", -1, "must be 0 (off) or between 10 and 86400, got -1"),
+    ("media_inactivity", 86401, "must be 0 (off) or between 1 and 86400, got 86401"),
+    ("media_inactivity", -1, "must be 0 (off) or between 1 and 86400, got -1"),
     ("media_inactivity", 4294967295,
-     "must be 0 (off) or between 10 and 86400, got 4294967295"),
-    ("max_duration", 59, "must be 0 (off) or between 60 and 604800, got 59"),
-    ("max_duration", 604801, "must be 0 (off) or between 60 and 604800, got 604801"),
-    ("max_duration", -43200, "must be 0 (off) or between 60 and 604800, got -43200"),
-    ("max_duration", 2 ** 32, "must be 0 (off) or between 60 and 604800, got 4294967296"),
+     "must be 0 (off) or between 1 and 86400, got 4294967295"),
+    ("max_duration", 604801, "must be 0 (off) or between 1 and 604800, got 604801"),
+    ("max_duration", -43200, "must be 0 (off) or between 1 and 604800, got -43200"),
+    ("max_duration", 2 ** 32, "must be 0 (off) or between 1 and 604800, got 4294967296"),
     # not integers: YAML strings, booleans (0/1 in Python), floats, null, lists
     ("media_inactivity", "120", "must be an integer, got '120'"),
     ("media_inactivity", "off", "must be an integer, got 'off'"),
@@ -404,14 +428,14 @@ def test_examples_document_the_call_timers(path):
 
 @pytest.mark.parametrize("value,msg", [
     ("40000-59999", None), ("40000-59998", None), ("1024-1027", None), ("65532-65535", None),
-    ("40001-59999", "first port 40001 is odd: the plugin starts the range on an even port and "
-                    "would run 40000-59999 (write that, or 40002-59999)"),
-    ("1025-2000", "first port 1025 is odd: the plugin starts the range on an even port and "
-                  "would run 1024-2000 (write that, or 1026-2000)"),
+    ("40001-59999", "first port 40001 is odd: the range starts on an even port (RTP even, "
+                    "RTCP the odd one above); write 40000-59999 or 40002-59999"),
+    ("1025-2000", "first port 1025 is odd: the range starts on an even port (RTP even, RTCP "
+                  "the odd one above); write 1024-2000 or 1026-2000"),
 ])
 def test_media_ports_first_port_even(value, msg):
-    """sip_alg_set_media_ports rounds the first port down to even and get_config reports the
-    rounded one: an odd first port would differ from the running VPP on every plan."""
+    """sip_alg_set_limits refuses an odd first port (RTP on the even port, RTCP on the odd one
+    above): `check` says so first, naming the ranges that would do."""
     from sipalgctl import config
     if msg is None:
         s = _with(SEED, "sip_alg", "limits", {"media_ports": value}).sip_alg.limits
@@ -456,7 +480,7 @@ def test_pydantic_model():
     from sipalgctl import config
     s = config.ConfigModel.model_json_schema()
     limits = s["$defs"]["LimitsModel"]["properties"]["max_calls"]
-    assert (limits["minimum"], limits["maximum"]) == (1, 10_000_000)
+    assert (limits["minimum"], limits["maximum"]) == (1, 1 << 24)
     assert s["$defs"]["SecurityModel"]["additionalProperties"] is False
     data = yaml.safe_load(open(SEED))
     data["sip_alg"]["ports"] = {"udp": [5060, 5060, "x"]}

@@ -66,9 +66,11 @@ def test_dump_full_reads_as_written():
     assert data["nat44"]["pool"] == ["203.0.113.10", "203.0.113.11"]
     a = data["sip_alg"]
     assert "interfaces" not in a  # on every NAT interface, as full.yaml's list says
-    assert a["limits"] == {"max_calls": 2000, "media_ports": "30000-39999",
+    assert a["limits"] == {"max_calls": 2000, "max_held": 512, "media_ports": "30000-39999",
                            "tcp_reassembly": 32768}
-    assert a["media"] == {"addresses": ["203.0.113.21", "203.0.113.20"]}  # in order
+    assert a["media"] == {"addresses": ["203.0.113.21", "203.0.113.20"],  # in order
+                          "other_hosts": True}
+    assert "media_other_hosts" not in a  # the former spelling
     assert a["validation"]["block_methods"] == ["OPTIONS", "MESSAGE", "OTHER"]
     assert "servers" not in a  # the static mapping of 192.168.1.5:5060 publishes it
     fw = data["firewall"]
@@ -271,17 +273,20 @@ def test_exec_script_predicts_indices_past_existing_acls():
 
 def test_exec_script_lines():
     """Static mappings name their table (the CLI's default is NAT44-ED's inside-vrf), the
-    media ports are set only when they change (as sip_alg_set_limits), an interface's ACL
-    list one command a line."""
+    limits one command (the plugin lays the media ports out again only when they change, on
+    the CLI as over the API), an interface's ACL list one command a line."""
     cfg = config.load(FULL)
     st = fresh(cfg)
     cmds = P.exec_script(P.plan(cfg, st), st)
     assert "nat44 add static mapping udp local 192.168.1.5 5060 external 203.0.113.11 5060 " \
            "vrf 0" in cmds
-    assert "set sip-alg max-calls 2000" in cmds and "set sip-alg media-ports 30000-39999" in cmds
+    assert "set sip-alg limits max-calls 2000 max-held 512 media-ports 30000-39999 " \
+           "tcp-reassembly 32768" in cmds
     st = fake_apply(st, P.plan(cfg, st))
     cfg = changed(cfg, {"sip_alg.limits.max_calls": 500})
-    assert P.exec_script(P.plan(cfg, st), st) == ["set sip-alg max-calls 500"]
+    assert P.exec_script(P.plan(cfg, st), st) == [
+        "set sip-alg limits max-calls 500 max-held 512 media-ports 30000-39999 "
+        "tcp-reassembly 32768"]
     assert P.exec_script([], st) == []
 
 

@@ -410,7 +410,8 @@ def test_read_state_reads_acls():
                                    one_way_media=5, max_calls_per_host=0, max_entries_per_host=0,
                                    n_servers=0, server_address=["0.0.0.0"] * 16,
                                    server_port=[0] * 16, n_media_addresses=0,
-                                   media_addresses=["0.0.0.0"] * 16, **VALIDATION_DEFAULTS)
+                                   media_addresses=["0.0.0.0"] * 16, max_held=512,
+                                   **VALIDATION_DEFAULTS)  # get_config's and get_limits' 
 
     st = P.read_state(Client())
     assert st.acl_plugin

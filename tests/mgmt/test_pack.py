@@ -40,7 +40,7 @@ def all_ops():
     empty = config.load(FULL)
     empty = changed(empty, {
         "nat44.static_mappings": [], "nat44.pool": [empty.nat44.pool[0]], "routes": [],
-        "sip_alg.enabled": False, "sip_alg.media_other_hosts": False,
+        "sip_alg.enabled": False, "sip_alg.media.other_hosts": False,
         **{f"interfaces.{n}.address": config.ipaddress.IPv4Interface("192.0.2.200/32")
            for n, i in empty.interfaces.items() if i.role == "none"}})
     # an ACL replaced in place, then the firewall off (unbound, deleted)
@@ -126,10 +126,17 @@ class Replying:
     def __init__(self, api, name, /, **fields):
         msg = api[name]
         self.reply, _ = msg.unpack(msg.pack(dict(fields, _vl_msg_id=1, context=0)))
+        # max_held is sip_alg_get_limits' (API 0.12.0)
+        msg = api["sip_alg_get_limits_reply"]
+        self.limits, _ = msg.unpack(msg.pack(dict(
+            _vl_msg_id=1, context=0, max_calls=10000, max_held=512, media_port_lo=40000,
+            media_port_hi=59999, tcp_reassembly=16384)))
 
     def call(self, msg, **kw):
         if msg == "nat44_show_running_config":
             return type("R", (), {"sessions": 0})()
+        if msg == "sip_alg_get_limits":
+            return self.limits
         assert msg == "sip_alg_get_config"
         return self.reply
 
@@ -173,18 +180,19 @@ def test_get_config_reply_media_addresses(messages):
     nothing; show config the YAML's list."""
     from sipalgctl import show
     cfg = config.load(FULL)
-    (op,) = [o for o in OPS if isinstance(o, P.AlgMediaAddresses) and o.addresses]
+    op = [o for o in OPS if isinstance(o, P.AlgMedia) and o.addresses][0]  # full.yaml's
     _, args = op.call()
-    assert messages["sip_alg_set_media_addresses"].pack(dict(args, _vl_msg_id=1, context=0,
-                                                             client_index=0))
+    assert messages["sip_alg_set_media"].pack(dict(args, _vl_msg_id=1, context=0,
+                                                   client_index=0))
     c = Replying(messages, "sip_alg_get_config_reply", n_udp_ports=1, udp_ports=[5060] + [0] * 7,
                  tcp_ports=[0] * 8, max_calls=10000, **NO_SERVERS,
                  n_media_addresses=args["n_addresses"], media_addresses=args["addresses"])
     st = P.read_state(c)
     assert st.alg["media_addresses"] == ("203.0.113.21", "203.0.113.20")
-    assert show.config(c)["media"] == {"addresses": ["203.0.113.21", "203.0.113.20"]}
-    assert not [o for o in P.plan(cfg, fresh_with(cfg, st.alg))
-                if isinstance(o, P.AlgMediaAddresses)]
+    assert show.config(c)["media"] == {"addresses": ["203.0.113.21", "203.0.113.20"],
+                                       "other_hosts": False}
+    assert [o.addresses for o in P.plan(cfg, fresh_with(cfg, st.alg))
+            if isinstance(o, P.AlgMedia)] == [("203.0.113.21", "203.0.113.20")]  # other_hosts
 
 
 def test_get_config_reply_servers(messages):

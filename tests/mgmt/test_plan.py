@@ -64,7 +64,8 @@ def fresh(cfg):
         st.up[n] = False
         st.if_table[n] = 0
     st.alg = {"udp": (5060,), "tcp": (5060,), "signaling": 120, "media": 60, "call": 7200,
-              "max_calls": 10000, "media_ports": (40000, 59999), "tcp_reassembly": 16384,
+              "max_calls": 10000, "max_held": 512, "media_ports": (40000, 59999),
+              "tcp_reassembly": 16384,
               "media_other_hosts": False, **SECURITY_DEFAULTS, **CALL_TIMER_DEFAULTS,
               **ONE_WAY_DEFAULTS, **HOST_LIMIT_DEFAULTS, **VALIDATION_DEFAULTS, "servers": (),
               "media_addresses": ()}
@@ -203,37 +204,31 @@ def fake_apply(st, ops):
             assert len(args["address"]) == len(args["port"]) == 16
             st.alg["servers"] = tuple(zip(args["address"][:n], args["port"][:n]))
         elif isinstance(op, P.AlgTimeouts):
-            st.alg.update(signaling=op.signaling, media=op.media, call=op.call_)
-        elif isinstance(op, P.AlgCallTimers):
-            st.alg.update(media_inactivity=op.media_inactivity, max_duration=op.max_duration)
-        elif isinstance(op, P.AlgOneWayMedia):
             name, args = op.call()
-            assert name == "sip_alg_set_one_way_media" and set(args) == set(ONE_WAY_DEFAULTS)
+            assert name == "sip_alg_set_timeouts_v2" and set(args) == set(P.TIMEOUTS)
             st.alg.update(args)
         elif isinstance(op, P.AlgLimits):
-            st.alg.update(max_calls=op.max_calls, media_ports=(op.lo, op.hi))
-        elif isinstance(op, P.AlgMediaAddresses):
+            name, args = op.call()
+            assert name == "sip_alg_set_limits_v2"
+            ports = (args["media_port_lo"], args["media_port_hi"])
+            if st.alg.get("media_ports_in_use") and ports != st.alg["media_ports"]:
+                raise ApiError(name, -155, args)  # VNET_API_ERROR_RSRC_IN_USE
+            st.alg.update(max_calls=args["max_calls"], max_held=args["max_held"],
+                          media_ports=ports, tcp_reassembly=args["tcp_reassembly"])
+        elif isinstance(op, P.AlgMedia):
             name, args = op.call()
             n = args["n_addresses"]
-            assert name == "sip_alg_set_media_addresses" and len(args["addresses"]) == 16
+            assert name == "sip_alg_set_media" and len(args["addresses"]) == 16
             if st.alg.get("media_ports_in_use") and \
                     tuple(args["addresses"][:n]) != st.alg["media_addresses"]:
                 raise ApiError(name, -155, args)  # VNET_API_ERROR_RSRC_IN_USE
-            st.alg["media_addresses"] = tuple(args["addresses"][:n])
-        elif isinstance(op, P.AlgTcp):
-            st.alg["tcp_reassembly"] = op.reassembly
-        elif isinstance(op, P.AlgMediaPolicy):
-            st.alg["media_other_hosts"] = op.other_hosts
+            st.alg.update(media_addresses=tuple(args["addresses"][:n]),
+                          media_other_hosts=args["other_hosts"])
         elif isinstance(op, P.AlgSecurity):
-            # the host limits, which its message does not carry, stay as they are
-            st.alg.update(max_inbound_calls=op.max_inbound_calls,
-                          max_inbound_per_source=op.max_inbound_per_source,
-                          max_binding_time=op.max_binding_time, max_entries=op.max_entries,
-                          max_entries_per_call=op.max_entries_per_call,
-                          inside_media_ports=(op.lo, op.hi))
-        elif isinstance(op, P.AlgHostLimits):
-            st.alg.update(max_calls_per_host=op.max_calls_per_host,
-                          max_entries_per_host=op.max_entries_per_host)
+            name, args = op.call()
+            assert name == "sip_alg_set_security_v2"
+            st.alg.update({k: args[k] for k in P.SECURITY if k != "inside_media_ports"},
+                          inside_media_ports=(args["inside_port_lo"], args["inside_port_hi"]))
         elif isinstance(op, P.AlgValidation):
             name, args = op.call()
             assert name == "sip_alg_set_validation" and set(args) == set(VALIDATION_DEFAULTS)
@@ -332,44 +327,61 @@ def test_alg_disabled_disables_interfaces():
 
 
 def test_full_on_fresh_vpp_sets_every_alg_setting():
+    """One command per section, every field of it by name."""
     ops = P.plan(config.load(FULL), fresh(config.load(FULL)))
     assert [o.cli() for o in ops if o.cli().startswith("set sip-alg")] == [
         "set sip-alg ports udp 5060,5080 tcp 5060",
         "set sip-alg servers 192.168.1.5:5060",
-        "set sip-alg timeouts signaling 300 media 30 call 3600",
-        "set sip-alg timeouts media-inactivity 300 max-duration 0",
-        "set sip-alg timeouts one-way-media 10",
-        "set sip-alg max-calls 2000; set sip-alg media-ports 30000-39999",
-        "set sip-alg media-addresses 203.0.113.21 203.0.113.20",
-        "set sip-alg tcp reassembly 32768",
-        "set sip-alg media-other-hosts on",
+        "set sip-alg timeouts signaling 300 media 30 call 3600 media-inactivity 300 "
+        "max-duration 0 one-way-media 10",
+        "set sip-alg limits max-calls 2000 max-held 512 media-ports 30000-39999 "
+        "tcp-reassembly 32768",
+        "set sip-alg media addresses 203.0.113.21 203.0.113.20 other-hosts on",
         "set sip-alg security max-inbound-calls 200 max-inbound-per-source 5 "
         "max-binding-time 1800 max-entries 65536 max-entries-per-call 12 "
-        "inside-media-ports 10000-20000",
-        "set sip-alg security max-calls-per-host 50 max-entries-per-host 400",
+        "inside-media-ports 10000-20000 max-calls-per-host 50 max-entries-per-host 400",
         "set sip-alg validation strict sdp pass block OPTIONS,MESSAGE,OTHER "
         "invite-rate 20 burst 40 register-rate 5",
         "set sip-alg interface tap0",
         "set sip-alg interface host-sipalg-wan",
     ]
+    assert [o.call()[0] for o in ops if isinstance(
+        o, (P.AlgTimeouts, P.AlgLimits, P.AlgMedia, P.AlgSecurity))] == [
+        "sip_alg_set_timeouts_v2", "sip_alg_set_limits_v2", "sip_alg_set_media",
+        "sip_alg_set_security_v2"]
 
 
 @pytest.mark.parametrize("running", [False, True], ids=["running-off", "running-on"])
 @pytest.mark.parametrize("want", [False, True], ids=["yaml-off", "yaml-on"])
 def test_media_other_hosts(running, want):
-    """One operation when the running value differs, none when it is the same."""
+    """The media section's one message when the running value differs, with the addresses
+    as they are; none when it is the same."""
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     st.alg["media_other_hosts"] = running
-    cfg = changed(cfg, {"sip_alg.media_other_hosts": want})
+    cfg = changed(cfg, {"sip_alg.media.other_hosts": want})
     ops = P.plan(cfg, st)
     if running == want:
         assert ops == []
     else:
-        assert ops == [P.AlgMediaPolicy(want)]
-        assert ops[0].cli() == f"set sip-alg media-other-hosts {'on' if want else 'off'}"
-        assert ops[0].call() == ("sip_alg_set_media_policy", {"other_hosts": want})
+        assert ops == [P.AlgMedia(addresses=(), other_hosts=want)]
+        assert ops[0].cli() == ("set sip-alg media addresses none other-hosts "
+                                f"{'on' if want else 'off'}")
+        assert ops[0].call() == ("sip_alg_set_media", {
+            "other_hosts": want, "n_addresses": 0, "addresses": ["0.0.0.0"] * 16})
         assert P.plan(cfg, fake_apply(st, ops)) == []
+
+
+def test_media_other_hosts_deprecated_spelling_plans_the_same():
+    """The former sip_alg.media_other_hosts is media.other_hosts: the same plan."""
+    data = yaml.safe_load(open(SEED))
+    data["sip_alg"]["media_other_hosts"] = True
+    old = config.parse(data)
+    data["sip_alg"].pop("media_other_hosts")
+    data["sip_alg"]["media"] = {"other_hosts": True}
+    new = config.parse(data)
+    assert P.plan(old, fresh(old)) == P.plan(new, fresh(new))
+    assert P.AlgMedia(addresses=(), other_hosts=True) in P.plan(old, fresh(old))
 
 
 class FakeClient:
@@ -377,8 +389,9 @@ class FakeClient:
 
     def __init__(self, media_other_hosts, tcp=(5060,), tcp_reassembly=16384,
                  call_timers=(120, 43200), validation=None, host_limits=(0, 0),
-                 servers=(), one_way_media=5, media_addresses=()):
+                 servers=(), one_way_media=5, media_addresses=(), max_held=512):
         self.media_other_hosts = media_other_hosts
+        self.max_held = max_held  # None: a plugin older than API 0.12.0 (no get_limits)
         self.tcp, self.tcp_reassembly = tuple(tcp), tcp_reassembly
         self.call_timers = call_timers  # None: a plugin older than API 0.6.0
         # validation: get_config's fields (VALIDATION_DEFAULTS' keys); host_limits None, and
@@ -405,6 +418,12 @@ class FakeClient:
             return SimpleNamespace(sessions=0)
         if msg == "sw_interface_get_table":
             return SimpleNamespace(retval=0, vrf_id=0)
+        if msg == "sip_alg_get_limits":
+            if self.max_held is None:
+                raise AttributeError(msg)  # vpp_papi: no such message
+            return SimpleNamespace(retval=0, max_calls=10000, max_held=self.max_held,
+                                   media_port_lo=40000, media_port_hi=59999,
+                                   tcp_reassembly=self.tcp_reassembly)
         assert msg == "sip_alg_get_config", msg
         # the reply's arrays are full length (8), only the first n_*_ports count
         timers = {} if self.call_timers is None else dict(
@@ -441,7 +460,7 @@ class FakeClient:
 def test_read_state_reads_media_other_hosts(value):
     st = P.read_state(FakeClient(value))
     assert st.alg == {"udp": (5060,), "tcp": (5060,), "signaling": 120, "media": 60, "call": 7200,
-                      "max_calls": 10000, "media_ports": (40000, 59999),
+                      "max_calls": 10000, "max_held": 512, "media_ports": (40000, 59999),
                       "tcp_reassembly": 16384, "media_other_hosts": value,
                       **SECURITY_DEFAULTS, "inside_media_ports": (2000, 3000),
                       **CALL_TIMER_DEFAULTS, **ONE_WAY_DEFAULTS, **HOST_LIMIT_DEFAULTS,
@@ -466,29 +485,35 @@ def test_read_state_plugin_without_media_addresses():
         P.read_state(FakeClient(False, media_addresses=None))
     assert str(e.value).startswith(
         "the running sip_alg plugin's sip_alg_get_config_reply has no n_media_addresses, "
-        "media_addresses: it is older than this sipalgctl (sip_alg API 0.11.0 or later "
+        "media_addresses: it is older than this sipalgctl (sip_alg API 0.12.0 or later "
         "needed); ")
 
 
+def test_read_state_reads_max_held():
+    """max_held is not in get_config: sip_alg_get_limits' (API 0.12.0)."""
+    assert P.read_state(FakeClient(False, max_held=16)).alg["max_held"] == 16
+
+
 def test_media_addresses_planned_then_nothing():
-    """sip_alg.media.addresses on a fresh VPP: one set message with the list in order (the
-    array padded to 16), `set sip-alg media-addresses a b c` on the CLI; applied, nothing to
-    do; another order is another setting (each address is a slot of the pool); [] sets
-    `none`."""
+    """sip_alg.media.addresses on a fresh VPP: the media section's message with the list in
+    order (the array padded to 16), `set sip-alg media addresses a b c ...` on the CLI;
+    applied, nothing to do; another order is another setting (each address is a slot of the
+    pool); [] sets `none`."""
     cfg = changed(config.load(SEED), {"sip_alg.media": config.MediaModel(addresses=MEDIA)})
-    ops = [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgMediaAddresses)]
-    assert [o.cli() for o in ops] == ["set sip-alg media-addresses " + " ".join(MEDIA)]
-    assert ops[0].call() == ("sip_alg_set_media_addresses", {
-        "n_addresses": 3, "addresses": MEDIA + ["0.0.0.0"] * 13})
+    ops = [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgMedia)]
+    assert [o.cli() for o in ops] == [
+        "set sip-alg media addresses " + " ".join(MEDIA) + " other-hosts off"]
+    assert ops[0].call() == ("sip_alg_set_media", {
+        "other_hosts": False, "n_addresses": 3, "addresses": MEDIA + ["0.0.0.0"] * 13})
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     assert st.alg["media_addresses"] == tuple(MEDIA)
     assert P.plan(cfg, st) == []
     again = changed(cfg, {"sip_alg.media": config.MediaModel(addresses=MEDIA[::-1])})
     assert [o.cli() for o in P.plan(again, st)] == [
-        "set sip-alg media-addresses " + " ".join(MEDIA[::-1])]
+        "set sip-alg media addresses " + " ".join(MEDIA[::-1]) + " other-hosts off"]
     none = changed(cfg, {"sip_alg.media": config.MediaModel(addresses=[])})
     ops = P.plan(none, st)
-    assert [o.cli() for o in ops] == ["set sip-alg media-addresses none"]
+    assert [o.cli() for o in ops] == ["set sip-alg media addresses none other-hosts off"]
     assert ops[0].call()[1]["n_addresses"] == 0
     assert P.plan(none, fake_apply(st, ops)) == []
 
@@ -503,18 +528,57 @@ def test_media_addresses_apply_is_idempotent_while_calls_hold_ports():
     assert P.plan(cfg, st) == []
     other = changed(cfg, {"sip_alg.media": config.MediaModel(addresses=MEDIA[:2])})
     [op] = P.plan(other, st)
-    c = ApiClient("sip_alg_set_media_addresses", -155)
+    c = ApiClient("sip_alg_set_media", -155)
     with pytest.raises(ApiError) as e:
         P.apply(c, [op])
     assert str(e.value) == (
-        "sip_alg_set_media_addresses failed: retval -155: calls hold media ports: the media "
+        "sip_alg_set_media failed: retval -155: calls hold media ports: the media "
         "addresses change only while none does (wait for the calls to end, or restart VPP), "
         "then apply again")
 
 
+def test_media_ports_refused_while_calls_hold_ports():
+    """The limits' message changing the media range while calls hold media ports: the
+    plugin's RSRC_IN_USE, said as what to do."""
+    cfg = config.load(SEED)
+    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
+    st.alg["media_ports_in_use"] = 1
+    [op] = P.plan(changed(cfg, {"sip_alg.limits.media_ports": (30000, 39999)}), st)
+    with pytest.raises(ApiError) as e:
+        P.apply(ApiClient("sip_alg_set_limits_v2", -155), [op])
+    assert str(e.value).startswith("sip_alg_set_limits_v2 failed: retval -155: calls hold "
+                                   "media ports: the media port range changes only while")
+
+
+def test_refusal_message_of_the_plugin_is_shown():
+    """A section's set message refused (a value out of the plugin's bounds, should the
+    model let one through): the plugin's error string, which names the field and value."""
+    from sipalgctl import vpp
+
+    class Api:
+        def sip_alg_set_timeouts_v2(self, **kw):
+            return SimpleNamespace(retval=-7, error="media 0: want 1..604800")
+
+    c = vpp.Client.__new__(vpp.Client)
+    c.vpp = SimpleNamespace(api=Api())
+    with pytest.raises(ApiError) as e:
+        c.call("sip_alg_set_timeouts_v2", media=0)
+    assert str(e.value) == "sip_alg_set_timeouts_v2 failed: retval -7: media 0: want 1..604800"
+
+
 SECURITY_CLI = ("set sip-alg security max-inbound-calls {} max-inbound-per-source {} "
                 "max-binding-time {} max-entries {} max-entries-per-call {} "
-                "inside-media-ports {}-{}")
+                "inside-media-ports {}-{} max-calls-per-host {} max-entries-per-host {}")
+SECURITY_ARGS = ("max_inbound_calls", "max_inbound_per_source", "max_binding_time",
+                 "max_entries", "max_entries_per_call", "inside_port_lo", "inside_port_hi",
+                 "max_calls_per_host", "max_entries_per_host")
+
+
+def security(*values):
+    """An AlgSecurity from its values in SECURITY_CLI's order."""
+    v = dict(zip(SECURITY_ARGS, values))
+    lo, hi = v.pop("inside_port_lo"), v.pop("inside_port_hi")
+    return P.AlgSecurity(**v, inside_media_ports=(lo, hi))
 
 
 def test_security_defaults_plan_nothing():
@@ -535,12 +599,10 @@ def test_security_one_difference_sets_every_field(key, running):
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     st.alg[key] = running
     ops = P.plan(cfg, st)
-    assert ops == [P.AlgSecurity(1000, 20, 3600, 65536, 24, 1024, 65535)]
-    assert ops[0].cli() == SECURITY_CLI.format(1000, 20, 3600, 65536, 24, 1024, 65535)
-    assert ops[0].call() == ("sip_alg_set_security", {
-        "max_inbound_calls": 1000, "max_inbound_per_source": 20, "max_binding_time": 3600,
-        "max_entries": 65536, "max_entries_per_call": 24, "inside_port_lo": 1024,
-        "inside_port_hi": 65535})
+    want = (1000, 20, 3600, 65536, 24, 1024, 65535, 0, 0)
+    assert ops == [security(*want)]
+    assert ops[0].cli() == SECURITY_CLI.format(*want)
+    assert ops[0].call() == ("sip_alg_set_security_v2", dict(zip(SECURITY_ARGS, want)))
     assert P.plan(cfg, fake_apply(st, ops)) == []
 
 
@@ -552,8 +614,8 @@ def test_security_from_yaml():
                                    "inside_media_ports": "16384-32767"}
     cfg = config.parse(data)
     ops = [o for o in P.plan(cfg, fresh(cfg)) if o.cli().startswith("set sip-alg security")]
-    assert ops == [P.AlgSecurity(1000, 3, 3600, 65536, 8, 16384, 32767)]
-    assert ops[0].cli() == SECURITY_CLI.format(1000, 3, 3600, 65536, 8, 16384, 32767)
+    assert ops == [security(1000, 3, 3600, 65536, 8, 16384, 32767, 0, 0)]
+    assert ops[0].cli() == SECURITY_CLI.format(1000, 3, 3600, 65536, 8, 16384, 32767, 0, 0)
     assert ops[0].call()[1]["max_inbound_per_source"] == 3
     assert (ops[0].call()[1]["inside_port_lo"], ops[0].call()[1]["inside_port_hi"]) == \
         (16384, 32767)
@@ -561,7 +623,7 @@ def test_security_from_yaml():
     assert P.plan(cfg, st) == []
     # back to the defaults: the key removed from the YAML is set to the plugin's value
     ops = P.plan(config.load(SEED), st)
-    assert ops == [P.AlgSecurity(1000, 20, 3600, 65536, 24, 1024, 65535)]
+    assert ops == [security(1000, 20, 3600, 65536, 24, 1024, 65535, 0, 0)]
 
 
 def test_security_before_the_interfaces():
@@ -606,21 +668,34 @@ def test_tcp_ports_eight():
     assert ops[0].call()[1]["n_tcp_ports"] == 8
 
 
-@pytest.mark.parametrize("running,want", [(16384, 16384), (16384, 1024), (65535, 16384),
-                                          (4096, 65535)])
-def test_tcp_reassembly(running, want):
-    """One sip_alg_set_tcp when the running value differs, none when it is the same."""
+LIMITS_CLI = "set sip-alg limits max-calls {} max-held {} media-ports {}-{} tcp-reassembly {}"
+
+
+@pytest.mark.parametrize("key,running,want", [
+    ("tcp_reassembly", 16384, 16384), ("tcp_reassembly", 16384, 1024),
+    ("tcp_reassembly", 65535, 16384), ("tcp_reassembly", 4096, 65535),
+    ("max_held", 512, 16), ("max_held", 16, 512), ("max_calls", 10000, 1 << 24),
+    ("media_ports", (40000, 59999), (1024, 1027))])
+def test_limits_one_difference_sets_every_field(key, running, want):
+    """One sip_alg_set_limits_v2 with every limit when any running value differs, none when
+    they are the same; after it, nothing to do."""
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
-    st.alg["tcp_reassembly"] = running
-    cfg = changed(cfg, {"sip_alg.limits.tcp_reassembly": want})
+    st.alg[key] = running
+    cfg = changed(cfg, {f"sip_alg.limits.{key}": want})
     ops = P.plan(cfg, st)
     if running == want:
         assert ops == []
         return
-    assert ops == [P.AlgTcp(want)]
-    assert ops[0].cli() == f"set sip-alg tcp reassembly {want}"
-    assert ops[0].call() == ("sip_alg_set_tcp", {"reassembly": want})
+    v = {"max_calls": 10000, "max_held": 512, "media_ports": (40000, 59999),
+         "tcp_reassembly": 16384, key: want}
+    assert ops == [P.AlgLimits(**v)]
+    assert ops[0].cli() == LIMITS_CLI.format(v["max_calls"], v["max_held"], *v["media_ports"],
+                                             v["tcp_reassembly"])
+    assert ops[0].call() == ("sip_alg_set_limits_v2", {
+        "max_calls": v["max_calls"], "max_held": v["max_held"],
+        "media_port_lo": v["media_ports"][0], "media_port_hi": v["media_ports"][1],
+        "tcp_reassembly": v["tcp_reassembly"]})
     assert P.plan(cfg, fake_apply(st, ops)) == []
 
 
@@ -628,7 +703,7 @@ def test_tcp_defaults_plan_nothing():
     """The seed's SIP over TCP on 5060 at the default reassembly: what a fresh VPP has."""
     cfg = config.load(SEED)
     ops = P.plan(cfg, fresh(cfg))
-    assert not [o for o in ops if isinstance(o, (P.AlgPorts, P.AlgTcp))]
+    assert not [o for o in ops if isinstance(o, (P.AlgPorts, P.AlgLimits))]
 
 
 def test_tcp_from_yaml_removed():
@@ -641,7 +716,7 @@ def test_tcp_from_yaml_removed():
                         "sip_alg.limits.tcp_reassembly": config.LimitsModel().tcp_reassembly})
     ops = P.plan(cfg, st)
     assert [o.cli() for o in ops] == ["set sip-alg ports udp 5060,5080 tcp none",
-                                      "set sip-alg tcp reassembly 16384"]
+                                      LIMITS_CLI.format(2000, 512, 30000, 39999, 16384)]
     assert P.plan(cfg, fake_apply(st, ops)) == []
 
 
@@ -650,7 +725,7 @@ def test_tcp_before_the_interfaces():
     cfg = config.load(FULL)
     kinds = [type(o) for o in P.plan(cfg, fresh(cfg))]
     assert kinds.index(P.AlgPorts) < kinds.index(P.AlgInterface)
-    assert kinds.index(P.AlgTcp) < kinds.index(P.AlgInterface)
+    assert kinds.index(P.AlgLimits) < kinds.index(P.AlgInterface)
 
 
 @pytest.mark.parametrize("tcp,reassembly", [((), 16384), ((5060,), 4096),
@@ -663,100 +738,60 @@ def test_read_state_reads_tcp(tcp, reassembly):
         ((5060,), tcp, reassembly)
 
 
-CALL_TIMERS_CLI = "set sip-alg timeouts media-inactivity {} max-duration {}"
+TIMEOUTS_CLI = ("set sip-alg timeouts signaling {} media {} call {} media-inactivity {} "
+                "max-duration {} one-way-media {}")
+TIMEOUT_DEFAULTS = {"signaling": 120, "media": 60, "call": 7200, "media_inactivity": 120,
+                    "max_duration": 43200, "one_way_media": 5}
 
 
-def test_call_timer_defaults_plan_nothing():
+def test_timeout_defaults_plan_nothing():
     """The seed says the plugin's defaults, which a fresh VPP has."""
     cfg = config.load(SEED)
-    assert not [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgCallTimers)]
+    assert cfg.sip_alg.timeouts.one_way_media == 5
+    assert not [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgTimeouts)]
 
 
-@pytest.mark.parametrize("running,want", [
-    ((120, 43200), (120, 43200)), ((120, 43200), (300, 43200)), ((120, 43200), (120, 3600)),
-    ((120, 43200), (0, 0)), ((0, 0), (120, 43200)), ((10, 604800), (86400, 60))])
-def test_call_timers(running, want):
-    """One sip_alg_set_call_timers with both values when either running value differs, none
-    when both are the same; 0 (off) is a value like any other; after it, nothing to do."""
+@pytest.mark.parametrize("key,running,want", [
+    ("signaling", 120, 30), ("media", 60, 1), ("call", 7200, 604800),
+    ("media_inactivity", 120, 300), ("media_inactivity", 120, 0), ("media_inactivity", 0, 120),
+    ("max_duration", 43200, 3600), ("max_duration", 0, 43200), ("one_way_media", 5, 2),
+    ("one_way_media", 5, 0), ("one_way_media", 0, 5), ("one_way_media", 3600, 1),
+    ("max_duration", 43200, 43200)])
+def test_timeouts_one_difference_sets_every_timer(key, running, want):
+    """One sip_alg_set_timeouts_v2 with all six timers when any running value differs, none
+    when they are the same; 0 (off) is a value like any other; after it, nothing to do."""
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
-    st.alg.update(media_inactivity=running[0], max_duration=running[1])
-    cfg = changed(cfg, {"sip_alg.timeouts.media_inactivity": want[0],
-                        "sip_alg.timeouts.max_duration": want[1]})
+    st.alg[key] = running
+    cfg = changed(cfg, {f"sip_alg.timeouts.{key}": want})
     ops = P.plan(cfg, st)
     if running == want:
         assert ops == []
         return
-    assert ops == [P.AlgCallTimers(*want)]
-    assert ops[0].cli() == CALL_TIMERS_CLI.format(*want)
-    assert ops[0].call() == ("sip_alg_set_call_timers",
-                             {"media_inactivity": want[0], "max_duration": want[1]})
+    v = dict(TIMEOUT_DEFAULTS, **{key: want})
+    assert ops == [P.AlgTimeouts(**{("call_" if k == "call" else k): x for k, x in v.items()})]
+    assert ops[0].cli() == TIMEOUTS_CLI.format(*v.values())
+    assert ops[0].call() == ("sip_alg_set_timeouts_v2", v)
     assert P.plan(cfg, fake_apply(st, ops)) == []
 
 
-def test_call_timers_apart_from_the_other_timeouts():
-    """The signaling, media and call timeouts and the call timers are two messages
-    (sip_alg_set_timeouts, sip_alg_set_call_timers), each sent only when its values differ;
-    both are the CLI's one `set sip-alg timeouts` command."""
-    cfg = config.load(SEED)
-    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
-    cfg = changed(cfg, {"sip_alg.timeouts.signaling": 30})
-    assert [o.call()[0] for o in P.plan(cfg, st)] == ["sip_alg_set_timeouts"]
-    cfg = changed(cfg, {"sip_alg.timeouts.max_duration": 0})
-    ops = P.plan(cfg, st)
-    assert [o.call()[0] for o in ops] == ["sip_alg_set_timeouts", "sip_alg_set_call_timers"]
-    assert [o.cli() for o in ops] == ["set sip-alg timeouts signaling 30 media 60 call 7200",
-                                      "set sip-alg timeouts media-inactivity 120 max-duration 0"]
-    assert P.plan(cfg, fake_apply(st, ops)) == []
-
-
-def test_call_timers_from_yaml_removed():
-    """full.yaml's call timers, applied; the keys removed from the YAML: back to the
-    plugin's defaults."""
+def test_timeouts_from_yaml_removed():
+    """full.yaml's timers, applied; the keys removed from the YAML: back to the plugin's
+    defaults, in one message."""
     cfg = config.load(FULL)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     assert (st.alg["media_inactivity"], st.alg["max_duration"]) == (300, 0)
-    d = config.TimeoutsModel()
-    cfg = changed(cfg, {"sip_alg.timeouts.media_inactivity": d.media_inactivity,
-                        "sip_alg.timeouts.max_duration": d.max_duration})
+    cfg = changed(cfg, {"sip_alg.timeouts": config.TimeoutsModel()})
     ops = P.plan(cfg, st)
-    assert [o.cli() for o in ops] == [CALL_TIMERS_CLI.format(120, 43200)]
+    assert [o.cli() for o in ops] == [TIMEOUTS_CLI.format(*TIMEOUT_DEFAULTS.values())]
     assert P.plan(cfg, fake_apply(st, ops)) == []
 
 
-def test_call_timers_before_the_interfaces():
-    """On a fresh VPP, the call timers are set before the ALG sees traffic."""
+def test_timeouts_before_the_interfaces():
+    """On a fresh VPP, the timers are set before the ALG sees traffic."""
     cfg = config.load(FULL)
     kinds = [type(o) for o in P.plan(cfg, fresh(cfg))]
-    assert kinds.index(P.AlgTimeouts) < kinds.index(P.AlgCallTimers) < \
-        kinds.index(P.AlgInterface)
-
-
-@pytest.mark.parametrize("running,want", [(5, 5), (5, 2), (5, 0), (0, 5), (3600, 1)])
-def test_one_way_media(running, want):
-    """sip_alg_set_one_way_media alone when the running value differs (the CLI's `set sip-alg
-    timeouts one-way-media`), nothing when it is the same; 0 (off) like any other value;
-    after it, nothing to do."""
-    cfg = config.load(SEED)
-    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
-    st.alg["one_way_media"] = running
-    cfg = changed(cfg, {"sip_alg.timeouts.one_way_media": want})
-    ops = P.plan(cfg, st)
-    if running == want:
-        assert ops == []
-        return
-    assert ops == [P.AlgOneWayMedia(want)]
-    assert ops[0].cli() == f"set sip-alg timeouts one-way-media {want}"
-    assert ops[0].call() == ("sip_alg_set_one_way_media", {"one_way_media": want})
-    assert P.plan(cfg, fake_apply(st, ops)) == []
-
-
-def test_one_way_media_default_plans_nothing():
-    """The seed says the plugin's default (5 s), which a fresh VPP has; a YAML without the key
-    is the default too."""
-    cfg = config.load(SEED)
-    assert cfg.sip_alg.timeouts.one_way_media == 5
-    assert not [o for o in P.plan(cfg, fresh(cfg)) if isinstance(o, P.AlgOneWayMedia)]
+    assert kinds.index(P.AlgTimeouts) < kinds.index(P.AlgInterface)
 
 
 @pytest.mark.parametrize("value", [0, 5, 3600])
@@ -770,7 +805,7 @@ def test_read_state_plugin_without_one_way_media():
         P.read_state(FakeClient(False, one_way_media=None))
     assert str(e.value).startswith(
         "the running sip_alg plugin's sip_alg_get_config_reply has no one_way_media: it is "
-        "older than this sipalgctl (sip_alg API 0.11.0 or later needed); ")
+        "older than this sipalgctl (sip_alg API 0.12.0 or later needed); ")
 
 
 @pytest.mark.parametrize("timers", [(120, 43200), (0, 0), (86400, 604800)])
@@ -786,7 +821,7 @@ def test_read_state_old_plugin():
         P.read_state(FakeClient(False, call_timers=None))
     assert str(e.value) == (
         "the running sip_alg plugin's sip_alg_get_config_reply has no media_inactivity, "
-        "max_duration: it is older than this sipalgctl (sip_alg API 0.11.0 or later needed); "
+        "max_duration: it is older than this sipalgctl (sip_alg API 0.12.0 or later needed); "
         "build and install the plugin again (make plugin, or make install-plugin) and "
         "restart VPP")
 
@@ -800,7 +835,7 @@ def test_read_state_plugin_without_validation():
         "the running sip_alg plugin's sip_alg_get_config_reply has no max_calls_per_host, "
         "max_entries_per_host, strict, drop_parse, drop_header, drop_sdp, drop_too_many, "
         "block_methods, invite_rate, invite_burst, register_rate, register_burst: it is older "
-        "than this sipalgctl (sip_alg API 0.11.0 or later needed); ")
+        "than this sipalgctl (sip_alg API 0.12.0 or later needed); ")
 
 
 def test_plan_old_plugin_exits_2(monkeypatch, capsys):
@@ -823,23 +858,7 @@ def test_plan_old_plugin_exits_2(monkeypatch, capsys):
                           "has no media_inactivity, max_duration: ")
 
 
-def test_odd_first_media_port_would_never_settle():
-    """Why `check` refuses an odd first media port (test_config): the plugin stores lo & ~1
-    and get_config reports that, so every plan would set the limits again."""
-    cfg = config.load(SEED)
-    # past check, as the old model let it through
-    cfg = changed(cfg, {"sip_alg.limits.media_ports": (40001, 59999)})
-    st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
-    st.alg["media_ports"] = (40000, 59999)  # what the plugin made of it
-    assert [op for op in P.plan(cfg, st) if isinstance(op, P.AlgLimits)]
-    cfg = changed(cfg, {"sip_alg.limits.media_ports": (40000, 59999)})
-    assert P.plan(cfg, st) == []
-
-
 # --- limits per inside host, validation ------------------------------------------------------
-
-HOST_LIMITS_CLI = "set sip-alg security max-calls-per-host {} max-entries-per-host {}"
-
 
 def _parse(**sip_alg):
     """The seed with these sip_alg keys."""
@@ -853,15 +872,15 @@ def test_validation_and_host_limit_defaults_plan_nothing():
     """The seed leaves both out: the plugin's defaults, which a fresh VPP has."""
     cfg = config.load(SEED)
     assert not [o for o in P.plan(cfg, fresh(cfg))
-                if isinstance(o, (P.AlgValidation, P.AlgHostLimits))]
+                if isinstance(o, (P.AlgValidation, P.AlgSecurity))]
 
 
 @pytest.mark.parametrize("running,want", [
     ((0, 0), (0, 0)), ((0, 0), (10, 0)), ((0, 0), (0, 100)), ((10, 100), (10, 100)),
     ((10, 100), (0, 0)), ((1, 4294967295), (4294967295, 1))])
 def test_host_limits(running, want):
-    """One sip_alg_set_host_limits with both values when either differs, none when both are
-    the same; after it, nothing to do."""
+    """The host limits are the security section's: its one message, every field, when
+    either differs; none when both are the same; after it, nothing to do."""
     cfg = config.load(SEED)
     st = fake_apply(fresh(cfg), P.plan(cfg, fresh(cfg)))
     st.alg.update(max_calls_per_host=running[0], max_entries_per_host=running[1])
@@ -871,17 +890,17 @@ def test_host_limits(running, want):
     if running == want:
         assert ops == []
         return
-    assert ops == [P.AlgHostLimits(*want)]
-    assert ops[0].cli() == HOST_LIMITS_CLI.format(*want)
-    assert ops[0].call() == ("sip_alg_set_host_limits", {"max_calls_per_host": want[0],
-                                                         "max_entries_per_host": want[1]})
+    v = (1000, 20, 3600, 65536, 24, 1024, 65535, *want)
+    assert ops == [security(*v)]
+    assert ops[0].cli() == SECURITY_CLI.format(*v)
+    assert ops[0].call() == ("sip_alg_set_security_v2", dict(zip(SECURITY_ARGS, v)))
     assert P.plan(cfg, fake_apply(st, ops)) == []
 
 
 @pytest.mark.parametrize("host", [(0, 0), (5, 50)])
-def test_security_change_leaves_the_host_limits(host):
-    """sip_alg_set_security does not carry the host limits and leaves them as they are:
-    a change of the other bounds plans it alone; apply twice plans nothing."""
+def test_security_change_keeps_the_host_limits(host):
+    """A change of another security bound sends the host limits the YAML has with it (one
+    message for the section); apply twice plans nothing."""
     cfg = config.load(SEED)
     cfg = changed(cfg, {"sip_alg.security.max_calls_per_host": host[0],
                         "sip_alg.security.max_entries_per_host": host[1]})
@@ -890,6 +909,7 @@ def test_security_change_leaves_the_host_limits(host):
     cfg = changed(cfg, {"sip_alg.security.max_entries_per_call": 12})
     ops = P.plan(cfg, st)
     assert [type(o) for o in ops] == [P.AlgSecurity]
+    assert ops[0].call()[1]["max_calls_per_host"] == host[0]
     st = fake_apply(st, ops)
     assert (st.alg["max_calls_per_host"], st.alg["max_entries_per_host"]) == host
     assert P.plan(cfg, st) == []
@@ -977,18 +997,16 @@ def test_validation_from_yaml_removed():
                         "sip_alg.security.max_entries_per_host": 0})
     ops = P.plan(cfg, st)
     assert [o.cli() for o in ops] == [
-        HOST_LIMITS_CLI.format(0, 0),
+        SECURITY_CLI.format(200, 5, 1800, 65536, 12, 10000, 20000, 0, 0),
         "set sip-alg validation lenient block none invite-rate 0 register-rate 0"]
     assert P.plan(cfg, fake_apply(st, ops)) == []
 
 
 def test_validation_and_host_limits_before_the_interfaces():
-    """On a fresh VPP, the verdicts and limits are in place before the ALG sees traffic, the
-    host limits after the security bounds (which would set them to 0)."""
+    """On a fresh VPP, the verdicts and limits are in place before the ALG sees traffic."""
     cfg = config.load(FULL)
     kinds = [type(o) for o in P.plan(cfg, fresh(cfg))]
-    assert kinds.index(P.AlgSecurity) < kinds.index(P.AlgHostLimits) < \
-        kinds.index(P.AlgInterface)
+    assert kinds.index(P.AlgSecurity) < kinds.index(P.AlgInterface)
     assert kinds.index(P.AlgValidation) < kinds.index(P.AlgInterface)
 
 
@@ -1017,9 +1035,9 @@ def test_validation_plans_against_read_state():
     kinds = [type(o) for o in P.plan(cfg, st)]
     assert P.AlgValidation not in kinds
     # FakeClient's security bounds are not FULL's; its host limits are
-    assert [k for k in kinds if k in (P.AlgSecurity, P.AlgHostLimits)] == [P.AlgSecurity]
+    assert [k for k in kinds if k is P.AlgSecurity] == [P.AlgSecurity]
     st.alg.update({k: getattr(cfg.sip_alg.security, k) for k in P.SECURITY})
-    assert P.AlgHostLimits not in [type(o) for o in P.plan(cfg, st)]
+    assert P.AlgSecurity not in [type(o) for o in P.plan(cfg, st)]
 
 
 # --- published SIP servers -------------------------------------------------------------------
@@ -1130,7 +1148,7 @@ def test_read_state_plugin_without_servers():
         P.read_state(FakeClient(False, servers=None))
     assert str(e.value).startswith(
         "the running sip_alg plugin's sip_alg_get_config_reply has no n_servers, "
-        "server_address, server_port: it is older than this sipalgctl (sip_alg API 0.11.0 or "
+        "server_address, server_port: it is older than this sipalgctl (sip_alg API 0.12.0 or "
         "later needed); ")
 
 
@@ -1200,7 +1218,7 @@ def test_cli_apply_output_feature_exits_3(monkeypatch, capsys):
 
         def call(self, msg, **kw):
             if msg in ("nat44_show_running_config", "sip_alg_get_config",
-                       "sw_interface_get_table"):
+                       "sip_alg_get_limits", "sw_interface_get_table"):
                 return super().call(msg, **kw)
             if msg == "sip_alg_interface_enable_disable" and kw["sw_if_index"] == 2:
                 raise ApiError(msg, P.UNSUPPORTED, kw)

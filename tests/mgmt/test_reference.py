@@ -82,7 +82,7 @@ def test_a_validator_the_generator_does_not_know_is_refused(monkeypatch):
 
 def test_types_bounds_and_defaults_come_from_the_models():
     text = R.render()
-    assert "| `media_inactivity` | integer | `120` | 0 (off) or 10-86400 |" in text
+    assert "| `media_inactivity` | integer | `120` | 0 (off) or 1-86400 |" in text
     assert "| `media_ports` | port range | `40000-59999` | lo-hi: 1024 <= lo < hi <= 65535, " \
            "at least 4 ports |" in text
     assert "| `udp` | list of integer | `[5060]` | 1-65535; at least one; at most 8; none " \

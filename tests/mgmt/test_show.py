@@ -536,8 +536,12 @@ class ConfigClient:
             server_port=[5060, 5080] + [0] * 14, n_media_addresses=2,
             media_addresses=[ipaddress.IPv4Address(a) for a in ("203.0.113.21", "203.0.113.20")]
             + [ipaddress.IPv4Address("0.0.0.0")] * 14), **fields))
+        self.limits = SimpleNamespace(max_calls=10000, max_held=64, media_port_lo=40000,
+                                      media_port_hi=59999, tcp_reassembly=16384)
 
     def call(self, msg, **kw):
+        if msg == "sip_alg_get_limits":  # max_held (API 0.12.0)
+            return self.limits
         assert msg == "sip_alg_get_config"
         return self.reply
 
@@ -564,14 +568,17 @@ def test_show_config(monkeypatch, capsys):
     assert data["security"]["inside_media_ports"] == "1024-65535"
     assert data["ports"] == {"udp": [5060, 5080], "tcp": [5060]}
     assert data["servers"] == ["192.168.1.5:5060", "192.168.1.6:5080"]
-    assert data["media"] == {"addresses": ["203.0.113.21", "203.0.113.20"]}  # in order
+    assert data["media"] == {"addresses": ["203.0.113.21", "203.0.113.20"],  # in order
+                             "other_hosts": False}
+    assert data["limits"] == {"max_calls": 10000, "max_held": 64, "media_ports": "40000-59999",
+                              "tcp_reassembly": 16384}
     assert data["timeouts"] == {"signaling": 120, "media": 60, "call": 7200,
                                 "media_inactivity": 120, "max_duration": 43200,
                                 "one_way_media": 5}
     assert cli.main(["show", "config"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("sip_alg:\n  ports:\n    udp: [5060, 5080]\n")
-    assert "  media_other_hosts: false\n  servers: ['192.168.1.5:5060', '192.168.1.6:5080']\n" \
+    assert "    other_hosts: false\n  servers: ['192.168.1.5:5060', '192.168.1.6:5080']\n" \
         in text
     assert "  validation:\n    mode: strict\n    actions: {parse: drop, header: drop, sdp: pass, " \
            "too_many: drop}\n    block_methods: [MESSAGE, OTHER]\n" in text
@@ -590,7 +597,7 @@ def test_show_config_is_a_sip_alg_section():
     assert cfg.sip_alg.servers_explicit and [f"{a}:{p}" for a, p in cfg.sip_alg.servers] == \
         ["192.168.1.5:5060", "192.168.1.6:5080"]
     st = P.State(sw_if_index={"host-sipalg-in": 1, "host-sipalg-out": 2},
-                 alg_interfaces={1, 2}, alg=P.alg_config(c.reply))
+                 alg_interfaces={1, 2}, alg=P.alg_config(c.reply, c.limits))
     assert not [o for o in P.plan(cfg, st) if o.cli().startswith("set sip-alg")]
 
 

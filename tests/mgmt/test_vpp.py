@@ -269,34 +269,35 @@ def connectable(tmp_path, fake):
 
 
 def test_plugin_without_call_timers(monkeypatch, fake, connectable):
-    """A VPP whose plugin lacks sip_alg_set_call_timers (API 0.5.0, before the call timers):
-    refused on connect, naming the message and the API version of the JSON used."""
+    """A VPP whose plugin lacks sip_alg_set_timeouts_v2 (before API 0.12.0, whose set
+    messages take a whole section): refused on connect, naming the message and the API
+    version of the JSON used."""
     sock, plugin = connectable
     disconnected = fake_papi(monkeypatch, [m for m in V.REQUIRED
-                                           if m != "sip_alg_set_call_timers"])
+                                           if m != "sip_alg_set_timeouts_v2"])
     with pytest.raises(V.Unreachable) as e:
         with V.Client(sock, fake, plugin=plugin, retries=1):
             pass
     assert str(e.value) == (
-        f"the running VPP does not offer sip_alg_set_call_timers: sip_alg plugin not loaded, "
+        f"the running VPP does not offer sip_alg_set_timeouts_v2: sip_alg plugin not loaded, "
         f"or built from another sip_alg.api than {plugin.api_json} (API 0.5.0); this sipalgctl "
-        f"needs the plugin's API 0.11.0 or later: build and install the plugin again (make "
+        f"needs the plugin's API 0.12.0 or later: build and install the plugin again (make "
         f"plugin, or make install-plugin) and restart VPP")
     assert disconnected == [True]
 
 
 def test_plugin_without_validation(monkeypatch, fake, connectable):
-    """A VPP whose plugin is from API 0.6.0 (no validation, no limits per host): refused on
-    connect, naming both messages."""
+    """A VPP whose plugin is from API 0.6.0 (no validation, no limits per host, and none of
+    API 0.12.0's section messages): refused on connect, naming each missing message."""
     sock, plugin = connectable
     fake_papi(monkeypatch, [m for m in V.REQUIRED
-                            if m not in ("sip_alg_set_validation", "sip_alg_set_host_limits")])
+                            if m not in ("sip_alg_set_validation", "sip_alg_set_security_v2")])
     with pytest.raises(V.Unreachable) as e:
         with V.Client(sock, fake, plugin=plugin, retries=1):
             pass
     assert str(e.value).startswith("the running VPP does not offer sip_alg_set_validation, "
-                                   "sip_alg_set_host_limits: sip_alg plugin not loaded, ")
-    assert "needs the plugin's API 0.11.0 or later" in str(e.value)
+                                   "sip_alg_set_security_v2: sip_alg plugin not loaded, ")
+    assert "needs the plugin's API 0.12.0 or later" in str(e.value)
 
 
 def test_plugin_without_servers(monkeypatch, fake, connectable):
@@ -309,26 +310,29 @@ def test_plugin_without_servers(monkeypatch, fake, connectable):
             pass
     assert str(e.value).startswith("the running VPP does not offer sip_alg_set_servers: sip_alg "
                                    "plugin not loaded, ")
-    assert "needs the plugin's API 0.11.0 or later" in str(e.value)
+    assert "needs the plugin's API 0.12.0 or later" in str(e.value)
 
 
 def test_plugin_with_every_message(monkeypatch, fake, connectable):
     sock, plugin = connectable
     fake_papi(monkeypatch, V.REQUIRED)
     with V.Client(sock, fake, plugin=plugin, retries=1) as c:
-        assert c.has("sip_alg_set_call_timers") and c.has("sip_alg_get_config")
+        assert c.has("sip_alg_set_timeouts_v2") and c.has("sip_alg_get_config")
 
 
 def test_required_has_every_plugin_request():
-    """REQUIRED names every request of sip_alg.api (the messages sipalgctl may send), so a
-    plugin from before any of them is refused on connect."""
+    """REQUIRED names every request of sip_alg.api that is not deprecated (the messages
+    sipalgctl may send), so a plugin from before any of them is refused on connect; the
+    deprecated ones (replaced by a section's message) are not sent."""
     import re
     api = open(os.path.join(HERE, "..", "..", "vpp-plugin", "sip_alg", "sip_alg.api")).read()
-    requests = {m for m in re.findall(r"define\s+(sip_alg_\w+)", api)
-                if not m.endswith(("_reply", "_details"))}
+    defines = dict(re.findall(r"define\s+(sip_alg_\w+)\s*\{(.*?)\};", api, re.S))
+    requests = {m for m, body in defines.items()
+                if not m.endswith(("_reply", "_details")) and "option deprecated;" not in body}
     assert set(V.REQUIRED) == requests
-    assert "sip_alg_set_call_timers" in V.REQUIRED
-    assert {"sip_alg_set_validation", "sip_alg_set_host_limits"} <= set(V.REQUIRED)
+    assert {"sip_alg_set_timeouts_v2", "sip_alg_set_limits_v2", "sip_alg_set_security_v2",
+            "sip_alg_set_media", "sip_alg_get_limits"} <= set(V.REQUIRED)
+    assert not {"sip_alg_set_call_timers", "sip_alg_set_host_limits"} & set(V.REQUIRED)
 
 
 def test_api_needed_is_not_above_the_plugins_version():

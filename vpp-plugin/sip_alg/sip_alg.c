@@ -345,7 +345,8 @@ sip_alg_lazy_init (sip_alg_main_t *sam)
       ptd->tcp_by_key = hash_create_mem (0, sizeof (sip_alg_tcp_key_t), sizeof (uword));
       vec_validate (ptd->scratch, SIP_MAX_MSG_LEN + 64);
     }
-  sip_alg_set_media_ports (sam->media_port_lo, sam->media_port_hi);
+  sip_alg_media_range_layout (sam, sam->limits.media_port_lo, sam->limits.media_port_hi,
+			      sam->media.addrs, sam->media.n_addrs);
   sam->nat->init ();
   /*
    * SIP datagrams over the MTU arrive as fragments: sip-alg-pre sends fragments (only
@@ -384,17 +385,21 @@ sip_alg_init (vlib_main_t *vm)
     if (!sam->look[i])
       sam->look[i] = sam->look_none;
   sip_alg_cand_port_update (sam, sam->udp_ports[0]);
-  sam->timeout_signaling = SIP_ALG_DEFAULT_SIGNALING;
-  sam->timeout_media = SIP_ALG_DEFAULT_MEDIA;
-  sam->timeout_call = SIP_ALG_DEFAULT_CALL;
-  sam->media_inactivity = SIP_ALG_DEFAULT_MEDIA_INACTIVITY;
-  sam->one_way_media = SIP_ALG_DEFAULT_ONE_WAY_MEDIA;
-  sam->max_duration = SIP_ALG_DEFAULT_MAX_DURATION;
-  sam->max_calls = SIP_ALG_DEFAULT_MAX_CALLS;
-  sam->max_held = SIP_ALG_DEFAULT_MAX_HELD;
-  sam->media_port_lo = SIP_ALG_MEDIA_PORT_LO;
-  sam->media_port_hi = SIP_ALG_MEDIA_PORT_HI;
-  sam->tcp_reassembly = SIP_ALG_DEFAULT_TCP_REASSEMBLY;
+  sam->timeouts = (sip_alg_timeouts_t){
+    .signaling = SIP_ALG_DEFAULT_SIGNALING,
+    .media = SIP_ALG_DEFAULT_MEDIA,
+    .call = SIP_ALG_DEFAULT_CALL,
+    .media_inactivity = SIP_ALG_DEFAULT_MEDIA_INACTIVITY,
+    .max_duration = SIP_ALG_DEFAULT_MAX_DURATION,
+    .one_way_media = SIP_ALG_DEFAULT_ONE_WAY_MEDIA,
+  };
+  sam->limits = (sip_alg_limits_t){
+    .max_calls = SIP_ALG_DEFAULT_MAX_CALLS,
+    .max_held = SIP_ALG_DEFAULT_MAX_HELD,
+    .media_port_lo = SIP_ALG_MEDIA_PORT_LO,
+    .media_port_hi = SIP_ALG_MEDIA_PORT_HI,
+    .tcp_reassembly = SIP_ALG_DEFAULT_TCP_REASSEMBLY,
+  };
   sam->sec = (sip_alg_security_t){
     .max_inbound_calls = SIP_ALG_DEFAULT_MAX_INBOUND,
     .max_inbound_per_source = SIP_ALG_DEFAULT_MAX_INBOUND_SRC,

@@ -92,7 +92,25 @@
  * sender retransmits) or passes without a record (TCP), counted as held_full, so a flood of
  * new calls cannot take the buffers or the main thread away from established calls.
  */
-#define SIP_ALG_DEFAULT_MAX_HELD	512   /* per thread; `set sip-alg max-held` */
+#define SIP_ALG_DEFAULT_MAX_HELD	512   /* per thread; `set sip-alg limits max-held` */
+
+/*
+ * The setters' bounds (sip_alg_config.c, the only place a setting is accepted or refused).
+ * sipalgctl's defaults.py holds the same numbers; tests/mgmt/test_defaults.py fails when
+ * they drift apart.
+ */
+#define SIP_ALG_TIMEOUT_MIN		1      /* s: signaling, media, call */
+#define SIP_ALG_TIMEOUT_MAX		604800 /* s: a week */
+/* the call timers: 0 (off) or 1 .. their maximum */
+#define SIP_ALG_MEDIA_INACTIVITY_MAX	86400
+#define SIP_ALG_MAX_DURATION_MAX	604800
+#define SIP_ALG_ONE_WAY_MEDIA_MAX	3600
+#define SIP_ALG_MAX_CALLS_MAX		16777216 /* the calls dump's cursor: a pool index in 24 bits */
+#define SIP_ALG_MAX_HELD_MAX		1048576
+#define SIP_ALG_MEDIA_PORT_MIN		1024 /* the range's first port, even */
+#define SIP_ALG_MEDIA_PORTS_MIN_COUNT	4    /* two pairs */
+#define SIP_ALG_TCP_REASSEMBLY_MIN	1024 /* .. SIP_MAX_MSG_LEN */
+#define SIP_ALG_MIN_PER_CALL		4    /* server-map entries of a call: RTP, RTCP both ways */
 
 /*
  * opaque2 stash written by sip-alg-pre for a packet it found to be SIP, which it marks with
@@ -358,7 +376,42 @@ typedef struct
   u32 dialog_tags[SIP_ALG_CALL_MAX_DIALOGS];
 } sip_alg_call_ext_t;
 
-/* Security limits: what attacker-controlled bytes may make the ALG keep or open. */
+/*
+ * The settings, one struct per section of sipalgctl's YAML (sip_alg.timeouts, .limits,
+ * .security, .media), each set whole by one setter (sip_alg_set_timeouts, _limits,
+ * _security, _media), one API set/get message pair and one CLI command.
+ */
+
+/* Timers in seconds (`set sip-alg timeouts`) */
+typedef struct
+{
+  u32 signaling;	/* a call being set up ends this long after its last message */
+  u32 media;		/* a media entry no live call holds */
+  u32 call;		/* an established call's signaling silence */
+  u32 media_inactivity; /* an established call's media silence: its media entries go, 0: off */
+  u32 max_duration;	/* a call record ends this long after its first INVITE, 0: off */
+  u32 one_way_media;	/* a stream with media one way only this long is flagged, 0: off */
+} sip_alg_timeouts_t;
+
+/* Table sizes (`set sip-alg limits`) */
+typedef struct
+{
+  u32 max_calls;		    /* call records (and SIP TCP connections) per worker */
+  u32 max_held;			    /* messages held for their pinholes per thread */
+  u16 media_port_lo, media_port_hi; /* public media port pairs, lo even, on each address */
+  u32 tcp_reassembly;		    /* bytes of an incomplete message kept per direction */
+} sip_alg_limits_t;
+
+/* Where media pinholes are opened (`set sip-alg media`) */
+typedef struct
+{
+  ip4_address_t addrs[SIP_ALG_MAX_MEDIA_ADDRS]; /* public addresses, none: the signaling's */
+  u8 n_addrs;
+  u8 other_hosts; /* media pinholes for other inside hosts of the SDP */
+} sip_alg_media_t;
+
+/* Security limits: what attacker-controlled bytes may make the ALG keep or open
+ * (`set sip-alg security`). */
 typedef struct
 {
   u32 max_inbound_calls;	      /* records outside requests may create, per worker */
@@ -497,17 +550,9 @@ typedef struct
   u8 n_udp_ports;
   u16 tcp_ports[SIP_ALG_MAX_PORTS]; /* network byte order */
   u8 n_tcp_ports;
-  u32 tcp_reassembly; /* bytes of an incomplete message kept per direction */
-  u32 timeout_signaling;
-  u32 timeout_media;
-  u32 timeout_call;
-  u32 media_inactivity; /* s, 0: off */
-  u32 one_way_media;	/* s a stream may carry media one way only before it is flagged, 0: off */
-  u32 max_duration;	/* s, 0: off */
-  u32 max_calls;
-  u32 max_held; /* messages held for pinholes per thread (SIP_ALG_DEFAULT_MAX_HELD) */
-  u16 media_port_lo, media_port_hi;
-  u8 media_other_hosts; /* media pinholes for other inside hosts of the SDP */
+  sip_alg_timeouts_t timeouts;
+  sip_alg_limits_t limits;
+  sip_alg_media_t media;
   uword *if_enabled;	/* bitmap of sw_if_index */
 
   sip_alg_security_t sec;
@@ -557,15 +602,13 @@ typedef struct
    * even, RTCP +1), in slots of media_words words, one per address: slot 0 for the
    * signaling's public address (NAT44-ED's, whichever it is: today's pool when no media
    * address is set; with them, only for a phone's signaling moved to a pool port on an
-   * address that is not one of them), slot s for media_addrs[s - 1]. Bit i of a slot =
+   * address that is not one of them), slot s for media.addrs[s - 1]. Bit i of a slot =
    * ports media_port_lo + 2i, +1. Workers take and give back bits with atomic operations,
    * so any worker can use the whole range. Bits past the range are set.
    */
   u64 *media_pairs;
   u32 n_media_pairs; /* per slot */
   u32 media_words;   /* per slot */
-  ip4_address_t media_addrs[SIP_ALG_MAX_MEDIA_ADDRS]; /* media public addresses, 0: none */
-  u8 n_media_addrs;
 
   /*
    * Signaling endpoints of the server map: the inside (addr, port) and public (addr, port)
@@ -653,19 +696,20 @@ void sip_alg_chain_update (sip_alg_main_t *sam, u32 sw_if_index);
 format_function_t format_sip_alg_chain;
 int sip_alg_set_udp_ports (const u16 *ports, u32 n);
 int sip_alg_set_tcp_ports (const u16 *ports, u32 n);
-int sip_alg_set_tcp_reassembly (u32 bytes);
 void sip_alg_tcp_conn_free (sip_alg_per_thread_t *ptd, sip_alg_tcp_conn_t *tc);
 u64 sip_alg_tcp_conn_bytes (const sip_alg_tcp_conn_t *tc);
-int sip_alg_set_timeouts (u32 signaling, u32 media, u32 call);
-int sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration);
-int sip_alg_set_one_way_media (u32 seconds);
-int sip_alg_set_media_ports (u16 lo, u16 hi);
-int sip_alg_set_media_addresses (const ip4_address_t *addr, u32 n, u8 **why);
-int sip_alg_set_max_calls (u32 max_calls);
-int sip_alg_set_max_held (u32 max_held);
-int sip_alg_set_media_policy (int other_hosts);
-int sip_alg_set_security (const sip_alg_security_t *s);
+/*
+ * The setters of the sections (main thread): each takes the whole section, refuses a value
+ * out of its bounds with VNET_API_ERROR_* and, when why is given, a vector naming the field
+ * and the value (the caller frees it), and then changes nothing.
+ */
+int sip_alg_set_timeouts (const sip_alg_timeouts_t *t, u8 **why);
+int sip_alg_set_limits (const sip_alg_limits_t *l, u8 **why);
+int sip_alg_set_security (const sip_alg_security_t *s, u8 **why);
+int sip_alg_set_media (const sip_alg_media_t *m, u8 **why);
 void sip_alg_get_security (sip_alg_security_t *s);
+int sip_alg_media_range_layout (sip_alg_main_t *sam, u16 lo, u16 hi, const ip4_address_t *addrs,
+				u32 n);
 int sip_alg_set_validation (const sip_alg_validation_t *v);
 void sip_alg_host_count (uword **h, uword key, int delta);
 
@@ -705,8 +749,8 @@ int sip_alg_media_pool_layout (sip_alg_main_t *sam, u16 lo, u16 hi, u32 n_addrs)
 static inline u32
 sip_alg_media_slot (const sip_alg_main_t *sam, ip4_address_t a)
 {
-  for (u32 i = 0; i < sam->n_media_addrs; i++)
-    if (sam->media_addrs[i].as_u32 == a.as_u32)
+  for (u32 i = 0; i < sam->media.n_addrs; i++)
+    if (sam->media.addrs[i].as_u32 == a.as_u32)
       return i + 1;
   return 0;
 }
@@ -715,7 +759,7 @@ sip_alg_media_slot (const sip_alg_main_t *sam, ip4_address_t a)
 static inline ip4_address_t
 sip_alg_media_slot_addr (const sip_alg_main_t *sam, u32 slot, ip4_address_t sig_pub)
 {
-  return slot ? sam->media_addrs[slot - 1] : sig_pub;
+  return slot ? sam->media.addrs[slot - 1] : sig_pub;
 }
 
 #define SIP_ALG_CALL_KEY_FIB sizeof (u32) /* the call key's FIB index before the Call-ID */

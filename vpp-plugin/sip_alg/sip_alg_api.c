@@ -43,11 +43,43 @@ vl_api_sip_alg_set_ports_t_handler (vl_api_sip_alg_set_ports_t *mp)
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_PORTS_REPLY);
 }
 
+/*
+ * The sections' set messages: each fills its section's struct and calls its setter, which
+ * alone accepts or refuses the values. The deprecated messages that set part of a section
+ * fill the rest from the current values.
+ */
+
+/* Notes a refusal's why in the log (the deprecated messages' replies have no room for it). */
+static int
+sip_alg_api_refused (int rv, u8 *why, const char *msg)
+{
+  if (why)
+    vlib_log_notice (sip_alg_main.log_class, "%s refused: %v", msg, why);
+  vec_free (why);
+  return rv;
+}
+
+/* The reply's error string: why (a vector, freed), "" when none. */
+static void
+sip_alg_api_error (u8 *dst, u32 size, u8 *why)
+{
+  u32 n = clib_min (vec_len (why), size - 1);
+  clib_memcpy (dst, why, n);
+  dst[n] = 0;
+  vec_free (why);
+}
+
 static void
 vl_api_sip_alg_set_timeouts_t_handler (vl_api_sip_alg_set_timeouts_t *mp)
 {
   vl_api_sip_alg_set_timeouts_reply_t *rmp;
-  int rv = sip_alg_set_timeouts (mp->signaling, mp->media, mp->call);
+  sip_alg_timeouts_t t = sip_alg_main.timeouts;
+  u8 *why = 0;
+  t.signaling = mp->signaling;
+  t.media = mp->media;
+  t.call = mp->call;
+  int rv = sip_alg_set_timeouts (&t, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_timeouts");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_TIMEOUTS_REPLY);
 }
 
@@ -55,7 +87,12 @@ static void
 vl_api_sip_alg_set_call_timers_t_handler (vl_api_sip_alg_set_call_timers_t *mp)
 {
   vl_api_sip_alg_set_call_timers_reply_t *rmp;
-  int rv = sip_alg_set_call_timers (mp->media_inactivity, mp->max_duration);
+  sip_alg_timeouts_t t = sip_alg_main.timeouts;
+  u8 *why = 0;
+  t.media_inactivity = mp->media_inactivity;
+  t.max_duration = mp->max_duration;
+  int rv = sip_alg_set_timeouts (&t, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_call_timers");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_CALL_TIMERS_REPLY);
 }
 
@@ -63,37 +100,104 @@ static void
 vl_api_sip_alg_set_one_way_media_t_handler (vl_api_sip_alg_set_one_way_media_t *mp)
 {
   vl_api_sip_alg_set_one_way_media_reply_t *rmp;
-  int rv = sip_alg_set_one_way_media (mp->one_way_media);
+  sip_alg_timeouts_t t = sip_alg_main.timeouts;
+  u8 *why = 0;
+  t.one_way_media = mp->one_way_media;
+  int rv = sip_alg_set_timeouts (&t, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_one_way_media");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_ONE_WAY_MEDIA_REPLY);
+}
+
+static void
+vl_api_sip_alg_set_timeouts_v2_t_handler (vl_api_sip_alg_set_timeouts_v2_t *mp)
+{
+  vl_api_sip_alg_set_timeouts_v2_reply_t *rmp;
+  sip_alg_timeouts_t t = {
+    .signaling = mp->signaling,
+    .media = mp->media,
+    .call = mp->call,
+    .media_inactivity = mp->media_inactivity,
+    .max_duration = mp->max_duration,
+    .one_way_media = mp->one_way_media,
+  };
+  u8 *why = 0;
+  int rv = sip_alg_set_timeouts (&t, &why);
+  REPLY_MACRO2_END (VL_API_SIP_ALG_SET_TIMEOUTS_V2_REPLY,
+		    ({ sip_alg_api_error (rmp->error, sizeof (rmp->error), why); }));
+}
+
+static void
+vl_api_sip_alg_get_timeouts_t_handler (vl_api_sip_alg_get_timeouts_t *mp)
+{
+  const sip_alg_timeouts_t *t = &sip_alg_main.timeouts;
+  vl_api_sip_alg_get_timeouts_reply_t *rmp;
+  int rv = 0;
+  REPLY_MACRO2_END (VL_API_SIP_ALG_GET_TIMEOUTS_REPLY, ({
+		      rmp->signaling = t->signaling;
+		      rmp->media = t->media;
+		      rmp->call = t->call;
+		      rmp->media_inactivity = t->media_inactivity;
+		      rmp->max_duration = t->max_duration;
+		      rmp->one_way_media = t->one_way_media;
+		    }));
 }
 
 static void
 vl_api_sip_alg_set_limits_t_handler (vl_api_sip_alg_set_limits_t *mp)
 {
-  sip_alg_main_t *sam = &sip_alg_main;
   vl_api_sip_alg_set_limits_reply_t *rmp;
-  int rv = sip_alg_set_max_calls (mp->max_calls);
-  /* the range starts on an even port: an odd lo is the same range as lo - 1 */
-  if (!rv && ((mp->media_port_lo & ~1) != sam->media_port_lo ||
-	      mp->media_port_hi != sam->media_port_hi))
-    rv = sip_alg_set_media_ports (mp->media_port_lo, mp->media_port_hi);
+  sip_alg_limits_t l = sip_alg_main.limits;
+  u8 *why = 0;
+  l.max_calls = mp->max_calls;
+  l.media_port_lo = mp->media_port_lo;
+  l.media_port_hi = mp->media_port_hi;
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_limits");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_LIMITS_REPLY);
-}
-
-static void
-vl_api_sip_alg_set_media_policy_t_handler (vl_api_sip_alg_set_media_policy_t *mp)
-{
-  vl_api_sip_alg_set_media_policy_reply_t *rmp;
-  int rv = sip_alg_set_media_policy (mp->other_hosts);
-  REPLY_MACRO_END (VL_API_SIP_ALG_SET_MEDIA_POLICY_REPLY);
 }
 
 static void
 vl_api_sip_alg_set_tcp_t_handler (vl_api_sip_alg_set_tcp_t *mp)
 {
   vl_api_sip_alg_set_tcp_reply_t *rmp;
-  int rv = sip_alg_set_tcp_reassembly (mp->reassembly);
+  sip_alg_limits_t l = sip_alg_main.limits;
+  u8 *why = 0;
+  l.tcp_reassembly = mp->reassembly;
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_tcp");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_TCP_REPLY);
+}
+
+static void
+vl_api_sip_alg_set_limits_v2_t_handler (vl_api_sip_alg_set_limits_v2_t *mp)
+{
+  vl_api_sip_alg_set_limits_v2_reply_t *rmp;
+  sip_alg_limits_t l = {
+    .max_calls = mp->max_calls,
+    .max_held = mp->max_held,
+    .media_port_lo = mp->media_port_lo,
+    .media_port_hi = mp->media_port_hi,
+    .tcp_reassembly = mp->tcp_reassembly,
+  };
+  u8 *why = 0;
+  int rv = sip_alg_set_limits (&l, &why);
+  REPLY_MACRO2_END (VL_API_SIP_ALG_SET_LIMITS_V2_REPLY,
+		    ({ sip_alg_api_error (rmp->error, sizeof (rmp->error), why); }));
+}
+
+static void
+vl_api_sip_alg_get_limits_t_handler (vl_api_sip_alg_get_limits_t *mp)
+{
+  const sip_alg_limits_t *l = &sip_alg_main.limits;
+  vl_api_sip_alg_get_limits_reply_t *rmp;
+  int rv = 0;
+  REPLY_MACRO2_END (VL_API_SIP_ALG_GET_LIMITS_REPLY, ({
+		      rmp->max_calls = l->max_calls;
+		      rmp->max_held = l->max_held;
+		      rmp->media_port_lo = l->media_port_lo;
+		      rmp->media_port_hi = l->media_port_hi;
+		      rmp->tcp_reassembly = l->tcp_reassembly;
+		    }));
 }
 
 static void
@@ -101,7 +205,8 @@ vl_api_sip_alg_set_security_t_handler (vl_api_sip_alg_set_security_t *mp)
 {
   vl_api_sip_alg_set_security_reply_t *rmp;
   sip_alg_security_t sec;
-  sip_alg_get_security (&sec); /* the host limits (sip_alg_set_host_limits) stay */
+  u8 *why = 0;
+  sip_alg_get_security (&sec); /* the host limits stay */
   sec.max_inbound_calls = mp->max_inbound_calls;
   sec.max_inbound_per_source = mp->max_inbound_per_source;
   sec.max_binding_time = mp->max_binding_time;
@@ -109,7 +214,8 @@ vl_api_sip_alg_set_security_t_handler (vl_api_sip_alg_set_security_t *mp)
   sec.max_entries_per_call = mp->max_entries_per_call;
   sec.inside_port_lo = mp->inside_port_lo;
   sec.inside_port_hi = mp->inside_port_hi;
-  int rv = sip_alg_set_security (&sec);
+  int rv = sip_alg_set_security (&sec, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_security");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_SECURITY_REPLY);
 }
 
@@ -118,11 +224,123 @@ vl_api_sip_alg_set_host_limits_t_handler (vl_api_sip_alg_set_host_limits_t *mp)
 {
   vl_api_sip_alg_set_host_limits_reply_t *rmp;
   sip_alg_security_t sec;
+  u8 *why = 0;
   sip_alg_get_security (&sec);
   sec.max_calls_per_host = mp->max_calls_per_host;
   sec.max_entries_per_host = mp->max_entries_per_host;
-  int rv = sip_alg_set_security (&sec);
+  int rv = sip_alg_set_security (&sec, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_host_limits");
   REPLY_MACRO_END (VL_API_SIP_ALG_SET_HOST_LIMITS_REPLY);
+}
+
+static void
+vl_api_sip_alg_set_security_v2_t_handler (vl_api_sip_alg_set_security_v2_t *mp)
+{
+  vl_api_sip_alg_set_security_v2_reply_t *rmp;
+  sip_alg_security_t sec = {
+    .max_inbound_calls = mp->max_inbound_calls,
+    .max_inbound_per_source = mp->max_inbound_per_source,
+    .max_binding_time = mp->max_binding_time,
+    .max_entries = mp->max_entries,
+    .max_entries_per_call = mp->max_entries_per_call,
+    .inside_port_lo = mp->inside_port_lo,
+    .inside_port_hi = mp->inside_port_hi,
+    .max_calls_per_host = mp->max_calls_per_host,
+    .max_entries_per_host = mp->max_entries_per_host,
+  };
+  u8 *why = 0;
+  int rv = sip_alg_set_security (&sec, &why);
+  REPLY_MACRO2_END (VL_API_SIP_ALG_SET_SECURITY_V2_REPLY,
+		    ({ sip_alg_api_error (rmp->error, sizeof (rmp->error), why); }));
+}
+
+static void
+vl_api_sip_alg_get_security_t_handler (vl_api_sip_alg_get_security_t *mp)
+{
+  vl_api_sip_alg_get_security_reply_t *rmp;
+  sip_alg_security_t sec;
+  int rv = 0;
+  sip_alg_get_security (&sec);
+  REPLY_MACRO2_END (VL_API_SIP_ALG_GET_SECURITY_REPLY, ({
+		      rmp->max_inbound_calls = sec.max_inbound_calls;
+		      rmp->max_inbound_per_source = sec.max_inbound_per_source;
+		      rmp->max_binding_time = sec.max_binding_time;
+		      rmp->max_entries = sec.max_entries;
+		      rmp->max_entries_per_call = sec.max_entries_per_call;
+		      rmp->inside_port_lo = sec.inside_port_lo;
+		      rmp->inside_port_hi = sec.inside_port_hi;
+		      rmp->max_calls_per_host = sec.max_calls_per_host;
+		      rmp->max_entries_per_host = sec.max_entries_per_host;
+		    }));
+}
+
+static void
+vl_api_sip_alg_set_media_policy_t_handler (vl_api_sip_alg_set_media_policy_t *mp)
+{
+  vl_api_sip_alg_set_media_policy_reply_t *rmp;
+  sip_alg_media_t m = sip_alg_main.media;
+  u8 *why = 0;
+  m.other_hosts = mp->other_hosts != 0;
+  int rv = sip_alg_set_media (&m, &why); /* before why is read */
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_media_policy");
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_MEDIA_POLICY_REPLY);
+}
+
+/* The media section from a message's n_addresses, addresses[]: 0, or TABLE_TOO_BIG. */
+static int
+sip_alg_api_media_addresses (sip_alg_media_t *m, u32 n, vl_api_ip4_address_t *addresses,
+			     u8 **why)
+{
+  if (n > SIP_ALG_MAX_MEDIA_ADDRS)
+    {
+      *why = format (0, "addresses: %u, at most %u", n, SIP_ALG_MAX_MEDIA_ADDRS);
+      return VNET_API_ERROR_TABLE_TOO_BIG;
+    }
+  clib_memset (m->addrs, 0, sizeof (m->addrs));
+  for (u32 i = 0; i < n; i++)
+    ip4_address_decode (addresses[i], &m->addrs[i]);
+  m->n_addrs = n;
+  return 0;
+}
+
+static void
+vl_api_sip_alg_set_media_addresses_t_handler (vl_api_sip_alg_set_media_addresses_t *mp)
+{
+  vl_api_sip_alg_set_media_addresses_reply_t *rmp;
+  sip_alg_media_t m = sip_alg_main.media;
+  u8 *why = 0;
+  int rv = sip_alg_api_media_addresses (&m, mp->n_addresses, mp->addresses, &why);
+  if (!rv)
+    rv = sip_alg_set_media (&m, &why);
+  rv = sip_alg_api_refused (rv, why, "sip_alg_set_media_addresses");
+  REPLY_MACRO_END (VL_API_SIP_ALG_SET_MEDIA_ADDRESSES_REPLY);
+}
+
+static void
+vl_api_sip_alg_set_media_t_handler (vl_api_sip_alg_set_media_t *mp)
+{
+  vl_api_sip_alg_set_media_reply_t *rmp;
+  sip_alg_media_t m = { .other_hosts = mp->other_hosts };
+  u8 *why = 0;
+  int rv = sip_alg_api_media_addresses (&m, mp->n_addresses, mp->addresses, &why);
+  if (!rv)
+    rv = sip_alg_set_media (&m, &why);
+  REPLY_MACRO2_END (VL_API_SIP_ALG_SET_MEDIA_REPLY,
+		    ({ sip_alg_api_error (rmp->error, sizeof (rmp->error), why); }));
+}
+
+static void
+vl_api_sip_alg_get_media_t_handler (vl_api_sip_alg_get_media_t *mp)
+{
+  const sip_alg_media_t *m = &sip_alg_main.media;
+  vl_api_sip_alg_get_media_reply_t *rmp;
+  int rv = 0;
+  REPLY_MACRO2_END (VL_API_SIP_ALG_GET_MEDIA_REPLY, ({
+		      rmp->other_hosts = m->other_hosts;
+		      rmp->n_addresses = m->n_addrs;
+		      for (u32 i = 0; i < m->n_addrs; i++)
+			ip4_address_encode (&m->addrs[i], rmp->addresses[i]);
+		    }));
 }
 
 static void
@@ -148,39 +366,17 @@ vl_api_sip_alg_set_servers_t_handler (vl_api_sip_alg_set_servers_t *mp)
 }
 
 static void
-vl_api_sip_alg_set_media_addresses_t_handler (vl_api_sip_alg_set_media_addresses_t *mp)
-{
-  vl_api_sip_alg_set_media_addresses_reply_t *rmp;
-  ip4_address_t addr[SIP_ALG_MAX_MEDIA_ADDRS];
-  u32 n = mp->n_addresses;
-  u8 *why = 0;
-  int rv;
-  if (n > ARRAY_LEN (mp->addresses))
-    rv = VNET_API_ERROR_TABLE_TOO_BIG;
-  else
-    {
-      for (u32 i = 0; i < n; i++)
-	ip4_address_decode (mp->addresses[i], &addr[i]);
-      rv = sip_alg_set_media_addresses (addr, n, &why);
-    }
-  if (why)
-    vlib_log_notice (sip_alg_main.log_class, "media addresses refused: %v", why);
-  vec_free (why);
-  REPLY_MACRO_END (VL_API_SIP_ALG_SET_MEDIA_ADDRESSES_REPLY);
-}
-
-static void
 vl_api_sip_alg_get_media_addresses_t_handler (vl_api_sip_alg_get_media_addresses_t *mp)
 {
   sip_alg_main_t *sam = &sip_alg_main;
   vl_api_sip_alg_get_media_addresses_reply_t *rmp;
   int rv = 0;
   REPLY_MACRO2_END (VL_API_SIP_ALG_GET_MEDIA_ADDRESSES_REPLY, ({
-		      rmp->pairs = ((u32) sam->media_port_hi - sam->media_port_lo + 1) / 2;
-		      rmp->n_addresses = sam->n_media_addrs;
-		      for (u32 i = 0; i < sam->n_media_addrs; i++)
+		      rmp->pairs = ((u32) sam->limits.media_port_hi - sam->limits.media_port_lo + 1) / 2;
+		      rmp->n_addresses = sam->media.n_addrs;
+		      for (u32 i = 0; i < sam->media.n_addrs; i++)
 			{
-			  ip4_address_encode (&sam->media_addrs[i], rmp->addresses[i]);
+			  ip4_address_encode (&sam->media.addrs[i], rmp->addresses[i]);
 			  rmp->in_use[i] = sip_alg_media_slot_in_use (sam, i + 1);
 			}
 		      rmp->in_use_signaling = sip_alg_media_slot_in_use (sam, 0);
@@ -222,16 +418,16 @@ vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 		      rmp->n_tcp_ports = sam->n_tcp_ports;
 		      for (int i = 0; i < sam->n_tcp_ports; i++)
 			rmp->tcp_ports[i] = clib_net_to_host_u16 (sam->tcp_ports[i]);
-		      rmp->tcp_reassembly = sam->tcp_reassembly;
-		      rmp->signaling = sam->timeout_signaling;
-		      rmp->media = sam->timeout_media;
-		      rmp->call = sam->timeout_call;
-		      rmp->media_inactivity = sam->media_inactivity;
-		      rmp->max_duration = sam->max_duration;
-		      rmp->max_calls = sam->max_calls;
-		      rmp->media_port_lo = sam->media_port_lo;
-		      rmp->media_port_hi = sam->media_port_hi;
-		      rmp->media_other_hosts = sam->media_other_hosts;
+		      rmp->tcp_reassembly = sam->limits.tcp_reassembly;
+		      rmp->signaling = sam->timeouts.signaling;
+		      rmp->media = sam->timeouts.media;
+		      rmp->call = sam->timeouts.call;
+		      rmp->media_inactivity = sam->timeouts.media_inactivity;
+		      rmp->max_duration = sam->timeouts.max_duration;
+		      rmp->max_calls = sam->limits.max_calls;
+		      rmp->media_port_lo = sam->limits.media_port_lo;
+		      rmp->media_port_hi = sam->limits.media_port_hi;
+		      rmp->media_other_hosts = sam->media.other_hosts;
 		      rmp->max_inbound_calls = sec.max_inbound_calls;
 		      rmp->max_inbound_per_source = sec.max_inbound_per_source;
 		      rmp->max_binding_time = sec.max_binding_time;
@@ -257,10 +453,10 @@ vl_api_sip_alg_get_config_t_handler (vl_api_sip_alg_get_config_t *mp)
 			  ip4_address_encode (&sam->server_addr[i], rmp->server_address[i]);
 			  rmp->server_port[i] = sam->server_port[i];
 			}
-		      rmp->one_way_media = sam->one_way_media;
-		      rmp->n_media_addresses = sam->n_media_addrs;
-		      for (u32 i = 0; i < sam->n_media_addrs; i++)
-			ip4_address_encode (&sam->media_addrs[i], rmp->media_addresses[i]);
+		      rmp->one_way_media = sam->timeouts.one_way_media;
+		      rmp->n_media_addresses = sam->media.n_addrs;
+		      for (u32 i = 0; i < sam->media.n_addrs; i++)
+			ip4_address_encode (&sam->media.addrs[i], rmp->media_addresses[i]);
 		    }));
 }
 

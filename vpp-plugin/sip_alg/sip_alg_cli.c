@@ -37,6 +37,185 @@ sip_alg_rv_error (int rv, const char *what)
     }
 }
 
+/*
+ * A setter's refusal as the CLI's error, what: the command's name. why (a vector naming the
+ * field and the value, freed here) follows "invalid value"; media ports in use say so.
+ */
+static clib_error_t *
+sip_alg_set_error (int rv, u8 *why, const char *what)
+{
+  clib_error_t *err;
+  if (!rv || !why)
+    err = sip_alg_rv_error (rv, what);
+  else if (rv == VNET_API_ERROR_RSRC_IN_USE)
+    err = clib_error_return (0, "%s: %v, close the calls first", what, why);
+  else
+    err = clib_error_return (0, "%s: invalid value: %v", what, why);
+  vec_free (why);
+  return err;
+}
+
+/* The timeouts: the given keywords over the current values, all through sip_alg_set_timeouts. */
+static clib_error_t *
+sip_alg_timeouts_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  sip_alg_timeouts_t t = sip_alg_main.timeouts;
+  u8 *why = 0;
+
+  while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    {
+      if (unformat (input, "signaling %u", &t.signaling) ||
+	  unformat (input, "media-inactivity %u", &t.media_inactivity) ||
+	  unformat (input, "media %u", &t.media) || unformat (input, "call %u", &t.call) ||
+	  unformat (input, "max-duration %u", &t.max_duration) ||
+	  unformat (input, "one-way-media %u", &t.one_way_media))
+	;
+      else
+	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
+    }
+  int rv = sip_alg_set_timeouts (&t, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "timeouts");
+}
+
+/*
+ * ?? set sip-alg timeouts
+ * The timers, in seconds; those not given keep their values. signaling, media, call:
+ * 1-604800; media-inactivity (1-86400), max-duration (1-604800), one-way-media (1-3600):
+ * 0 is off.
+ */
+VLIB_CLI_COMMAND (sip_alg_timeouts_command, static) = {
+  .path = "set sip-alg timeouts",
+  .short_help = "set sip-alg timeouts [signaling <s>] [media <s>] [call <s>] "
+		"[media-inactivity <s>] [max-duration <s>] [one-way-media <s>]",
+  .function = sip_alg_timeouts_command_fn,
+};
+
+/* lo-hi of 16-bit ports */
+static uword
+unformat_sip_alg_port_range (unformat_input_t *input, va_list *args)
+{
+  u16 *lo = va_arg (*args, u16 *), *hi = va_arg (*args, u16 *);
+  u32 a, b;
+  if (!unformat (input, "%u - %u", &a, &b) || a > 65535 || b > 65535)
+    return 0;
+  *lo = a;
+  *hi = b;
+  return 1;
+}
+
+/* The limits: the given keywords over the current values, all through sip_alg_set_limits. */
+static clib_error_t *
+sip_alg_limits_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  sip_alg_limits_t l = sip_alg_main.limits;
+  u8 *why = 0;
+
+  while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    {
+      if (unformat (input, "max-calls %u", &l.max_calls) ||
+	  unformat (input, "max-held %u", &l.max_held) ||
+	  unformat (input, "media-ports %U", unformat_sip_alg_port_range, &l.media_port_lo,
+		    &l.media_port_hi) ||
+	  unformat (input, "tcp-reassembly %u", &l.tcp_reassembly))
+	;
+      else
+	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
+    }
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "limits");
+}
+
+/*
+ * ?? set sip-alg limits
+ * Table sizes; those not given keep their values. max-calls: call records (and SIP over
+ * TCP connections) per worker, 1-16777216. max-held: messages one thread may hold for their
+ * pinholes, 1-1048576 (beyond: held_full). media-ports: the public media port range, an even
+ * first port >= 1024, at least 4 ports; it changes only while no media port is in use.
+ * tcp-reassembly: bytes of an incomplete SIP over TCP message kept per direction,
+ * 1024-65535. The older commands `set sip-alg max-calls`, `max-held`, `media-ports` and
+ * `tcp reassembly` set one of them each, the same way.
+ */
+VLIB_CLI_COMMAND (sip_alg_limits_command, static) = {
+  .path = "set sip-alg limits",
+  .short_help = "set sip-alg limits [max-calls <n>] [max-held <n>] [media-ports <lo>-<hi>] "
+		"[tcp-reassembly <bytes>]",
+  .function = sip_alg_limits_command_fn,
+};
+
+/* <address> ... | none, into m's addresses; 0 when it is not that */
+static clib_error_t *
+sip_alg_media_address_list (unformat_input_t *input, sip_alg_media_t *m, const char *what)
+{
+  ip4_address_t a;
+  u32 n = 0;
+  if (unformat (input, "none"))
+    {
+      m->n_addrs = 0;
+      return 0;
+    }
+  while (unformat (input, "%U", unformat_ip4_address, &a))
+    {
+      if (n == SIP_ALG_MAX_MEDIA_ADDRS)
+	{
+	  while (unformat (input, "%U", unformat_ip4_address, &a))
+	    n++;
+	  return clib_error_return (0, "%s: %u addresses, at most %u", what, n + 1,
+				    SIP_ALG_MAX_MEDIA_ADDRS);
+	}
+      m->addrs[n++] = a;
+    }
+  if (!n)
+    return clib_error_return (0, "%s: expected an IPv4 address or none, got '%U'", what,
+			      format_unformat_error, input);
+  m->n_addrs = n;
+  return 0;
+}
+
+/* The media section: the given keywords over the current values (sip_alg_set_media). */
+static clib_error_t *
+sip_alg_media_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
+{
+  sip_alg_media_t m = sip_alg_main.media;
+  clib_error_t *err;
+  u8 *why = 0;
+
+  while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    {
+      if (unformat (input, "addresses"))
+	{
+	  if ((err = sip_alg_media_address_list (input, &m, "media addresses")))
+	    return err;
+	}
+      else if (unformat (input, "other-hosts on"))
+	m.other_hosts = 1;
+      else if (unformat (input, "other-hosts off"))
+	m.other_hosts = 0;
+      else
+	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
+    }
+  int rv = sip_alg_set_media (&m, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "media");
+}
+
+/*
+ * ?? set sip-alg media
+ * Where media pinholes are opened; what is not given stays. addresses: their public
+ * addresses, at most 16; none (the default): the public address NAT44-ED gave the call's
+ * signaling. Each address has the whole media port range, so the pool holds (addresses x
+ * pairs); calls spread over them, a call's streams all on one. The SDP's connection
+ * addresses (c=, a=rtcp) then carry the media address, Via and Contact the signaling one.
+ * The list changes only while no media port is in use. The addresses must reach VPP's
+ * outside interface: a route to the firewall for them. other-hosts on: media pinholes also
+ * for other inside hosts an inside party's SDP names (default off). The older commands `set
+ * sip-alg media-addresses` and `media-other-hosts` set one of them each, the same way.
+ */
+VLIB_CLI_COMMAND (sip_alg_media_command, static) = {
+  .path = "set sip-alg media",
+  .short_help = "set sip-alg media [addresses <address> [<address> ...] | addresses none] "
+		"[other-hosts on|off]",
+  .function = sip_alg_media_command_fn,
+};
+
 static clib_error_t *
 sip_alg_interface_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
@@ -145,12 +324,15 @@ VLIB_CLI_COMMAND (sip_alg_ports_command, static) = {
 static clib_error_t *
 sip_alg_tcp_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
-  u32 n;
-  if (!unformat (input, "reassembly %u", &n))
+  sip_alg_limits_t l = sip_alg_main.limits;
+  u8 *why = 0;
+  if (!unformat (input, "reassembly %u", &l.tcp_reassembly))
     return clib_error_return (0, "expected: set sip-alg tcp reassembly <bytes> (1024-65535)");
-  return sip_alg_rv_error (sip_alg_set_tcp_reassembly (n), "tcp reassembly");
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "tcp reassembly");
 }
 
+/* ?? set sip-alg tcp: `set sip-alg limits tcp-reassembly` */
 VLIB_CLI_COMMAND (sip_alg_tcp_command, static) = {
   .path = "set sip-alg tcp",
   .short_help = "set sip-alg tcp reassembly <bytes>",
@@ -158,50 +340,18 @@ VLIB_CLI_COMMAND (sip_alg_tcp_command, static) = {
 };
 
 static clib_error_t *
-sip_alg_timeouts_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
-{
-  sip_alg_main_t *sam = &sip_alg_main;
-  u32 sig = sam->timeout_signaling, media = sam->timeout_media, call = sam->timeout_call;
-  u32 inactivity = sam->media_inactivity, duration = sam->max_duration;
-  u32 one_way = sam->one_way_media;
-
-  while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-    {
-      if (unformat (input, "signaling %u", &sig) || unformat (input, "media %u", &media) ||
-	  unformat (input, "call %u", &call) ||
-	  unformat (input, "media-inactivity %u", &inactivity) ||
-	  unformat (input, "max-duration %u", &duration) ||
-	  unformat (input, "one-way-media %u", &one_way))
-	;
-      else
-	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
-    }
-  clib_error_t *err = sip_alg_rv_error (sip_alg_set_timeouts (sig, media, call), "timeouts");
-  if (err)
-    return err;
-  err = sip_alg_rv_error (sip_alg_set_call_timers (inactivity, duration), "timeouts");
-  if (err)
-    return err;
-  return sip_alg_rv_error (sip_alg_set_one_way_media (one_way), "timeouts");
-}
-
-VLIB_CLI_COMMAND (sip_alg_timeouts_command, static) = {
-  .path = "set sip-alg timeouts",
-  .short_help = "set sip-alg timeouts [signaling <s>] [media <s>] [call <s>] "
-		"[media-inactivity <s>] [max-duration <s>] [one-way-media <s>]",
-  .function = sip_alg_timeouts_command_fn,
-};
-
-static clib_error_t *
 sip_alg_media_ports_command_fn (vlib_main_t *vm, unformat_input_t *input,
 				vlib_cli_command_t *cmd)
 {
-  u32 lo, hi;
-  if (!unformat (input, "%u - %u", &lo, &hi) || hi > 65535)
+  sip_alg_limits_t l = sip_alg_main.limits;
+  u8 *why = 0;
+  if (!unformat (input, "%U", unformat_sip_alg_port_range, &l.media_port_lo, &l.media_port_hi))
     return clib_error_return (0, "expected: set sip-alg media-ports <lo>-<hi> (1024-65535)");
-  return sip_alg_rv_error (sip_alg_set_media_ports (lo, hi), "media-ports");
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "media-ports");
 }
 
+/* ?? set sip-alg media-ports: `set sip-alg limits media-ports` */
 VLIB_CLI_COMMAND (sip_alg_media_ports_command, static) = {
   .path = "set sip-alg media-ports",
   .short_help = "set sip-alg media-ports <lo>-<hi>",
@@ -212,50 +362,29 @@ static clib_error_t *
 sip_alg_media_addresses_command_fn (vlib_main_t *vm, unformat_input_t *input,
 				    vlib_cli_command_t *cmd)
 {
-  ip4_address_t *addr = 0, a;
+  sip_alg_media_t m = sip_alg_main.media;
+  clib_error_t *err;
   u8 *why = 0;
-  clib_error_t *err = 0;
 
-  if (!unformat (input, "none"))
-    {
-      while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
-	{
-	  if (!unformat (input, "%U", unformat_ip4_address, &a))
-	    {
-	      err = clib_error_return (0, "media-addresses: expected an IPv4 address, got '%U'",
-				       format_unformat_error, input);
-	      goto done;
-	    }
-	  vec_add1 (addr, a);
-	}
-      if (!vec_len (addr))
-	{
-	  err = clib_error_return (0, "expected: set sip-alg media-addresses <address> ... | "
-				      "none");
-	  goto done;
-	}
-    }
-  int rv = sip_alg_set_media_addresses (addr, vec_len (addr), &why);
+  if ((err = sip_alg_media_address_list (input, &m, "media-addresses")))
+    return err;
+  if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
+    return clib_error_return (0, "media-addresses: expected an IPv4 address, got '%U'",
+			      format_unformat_error, input);
+  int rv = sip_alg_set_media (&m, &why);
+  /* its messages as they were: the setter's why names the field, addresses, first */
+  if (why && vec_len (why) > 11 && !memcmp (why, "addresses: ", 11))
+    vec_delete (why, 11, 0);
   if (rv && why)
     err = clib_error_return (0, "media-addresses: %v%s", why,
 			     rv == VNET_API_ERROR_RSRC_IN_USE ? ", close the calls first" : "");
   else
     err = sip_alg_rv_error (rv, "media-addresses");
-done:
-  vec_free (addr);
   vec_free (why);
   return err;
 }
 
-/*
- * ?? set sip-alg media-addresses
- * Public addresses of media pinholes, at most 16; `none` (the default): the public address
- * NAT44-ED gave the call's signaling. Each address has the whole media port range, so the
- * pool holds (addresses x pairs); calls spread over them, a call's streams all on one. The
- * SDP's connection addresses (c=, a=rtcp) then carry the media address, Via and Contact the
- * signaling one. Refused while media ports are in use. The addresses must reach VPP's
- * outside interface: a route to the firewall for them.
- */
+/* ?? set sip-alg media-addresses: `set sip-alg media addresses` */
 VLIB_CLI_COMMAND (sip_alg_media_addresses_command, static) = {
   .path = "set sip-alg media-addresses",
   .short_help = "set sip-alg media-addresses <address> [<address> ...] | none",
@@ -266,18 +395,21 @@ static clib_error_t *
 sip_alg_media_policy_command_fn (vlib_main_t *vm, unformat_input_t *input,
 				 vlib_cli_command_t *cmd)
 {
-  int on;
+  sip_alg_media_t m = sip_alg_main.media;
+  u8 *why = 0;
   if (unformat (input, "on"))
-    on = 1;
+    m.other_hosts = 1;
   else if (unformat (input, "off"))
-    on = 0;
+    m.other_hosts = 0;
   else
     return clib_error_return (0, "expected: set sip-alg media-other-hosts on|off");
   if (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
     return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
-  return sip_alg_rv_error (sip_alg_set_media_policy (on), "media-other-hosts");
+  int rv = sip_alg_set_media (&m, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "media-other-hosts");
 }
 
+/* ?? set sip-alg media-other-hosts: `set sip-alg media other-hosts` */
 VLIB_CLI_COMMAND (sip_alg_media_policy_command, static) = {
   .path = "set sip-alg media-other-hosts",
   .short_help = "set sip-alg media-other-hosts on|off (media pinholes for other inside hosts "
@@ -288,12 +420,15 @@ VLIB_CLI_COMMAND (sip_alg_media_policy_command, static) = {
 static clib_error_t *
 sip_alg_max_calls_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
-  u32 n;
-  if (!unformat (input, "%u", &n))
+  sip_alg_limits_t l = sip_alg_main.limits;
+  u8 *why = 0;
+  if (!unformat (input, "%u", &l.max_calls))
     return clib_error_return (0, "expected: set sip-alg max-calls <n>");
-  return sip_alg_rv_error (sip_alg_set_max_calls (n), "max-calls");
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "max-calls");
 }
 
+/* ?? set sip-alg max-calls: `set sip-alg limits max-calls` */
 VLIB_CLI_COMMAND (sip_alg_max_calls_command, static) = {
   .path = "set sip-alg max-calls",
   .short_help = "set sip-alg max-calls <n> (per worker)",
@@ -303,20 +438,20 @@ VLIB_CLI_COMMAND (sip_alg_max_calls_command, static) = {
 static clib_error_t *
 sip_alg_max_held_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
-  u32 n;
-  if (!unformat (input, "%u", &n))
+  sip_alg_limits_t l = sip_alg_main.limits;
+  u8 *why = 0;
+  if (!unformat (input, "%u", &l.max_held))
     return clib_error_return (0, "expected: set sip-alg max-held <n>");
-  if (!n || n > 1 << 20)
-    return clib_error_return (0, "max-held %u: want 1..%u", n, 1 << 20);
-  return sip_alg_rv_error (sip_alg_set_max_held (n), "max-held");
+  int rv = sip_alg_set_limits (&l, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "max-held");
 }
 
 /*
  * ?? set sip-alg max-held
- * Messages one thread may have waiting for their pinholes (each keeps its buffer until the
- * main thread made the NAT44-ED static mappings). A message that would start a call beyond
- * it is dropped (UDP; its sender retransmits) or passes without a record (TCP), counted as
- * held_full. Default 512.
+ * `set sip-alg limits max-held`: messages one thread may have waiting for their pinholes
+ * (each keeps its buffer until the main thread made the NAT44-ED static mappings). A message
+ * that would start a call beyond it is dropped (UDP; its sender retransmits) or passes
+ * without a record (TCP), counted as held_full. Default 512.
  */
 VLIB_CLI_COMMAND (sip_alg_max_held_command, static) = {
   .path = "set sip-alg max-held",
@@ -367,7 +502,7 @@ static clib_error_t *
 sip_alg_security_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_command_t *cmd)
 {
   sip_alg_security_t sec;
-  u32 lo, hi;
+  u8 *why = 0;
 
   sip_alg_get_security (&sec);
   while (unformat_check_input (input) != UNFORMAT_END_OF_INPUT)
@@ -378,20 +513,15 @@ sip_alg_security_command_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_
 	  unformat (input, "max-entries-per-call %u", &sec.max_entries_per_call) ||
 	  unformat (input, "max-entries-per-host %u", &sec.max_entries_per_host) ||
 	  unformat (input, "max-calls-per-host %u", &sec.max_calls_per_host) ||
-	  unformat (input, "max-entries %u", &sec.max_entries))
+	  unformat (input, "max-entries %u", &sec.max_entries) ||
+	  unformat (input, "inside-media-ports %U", unformat_sip_alg_port_range,
+		    &sec.inside_port_lo, &sec.inside_port_hi))
 	;
-      else if (unformat (input, "inside-media-ports %u - %u", &lo, &hi))
-	{
-	  if (lo < 1024 || hi > 65535 || lo > hi)
-	    return clib_error_return (0, "inside-media-ports %u-%u: want 1024 <= lo <= hi <= 65535",
-				      lo, hi);
-	  sec.inside_port_lo = lo;
-	  sec.inside_port_hi = hi;
-	}
       else
 	return clib_error_return (0, "unknown input '%U'", format_unformat_error, input);
     }
-  return sip_alg_rv_error (sip_alg_set_security (&sec), "security");
+  int rv = sip_alg_set_security (&sec, &why); /* before why is read */
+  return sip_alg_set_error (rv, why, "security");
 }
 
 VLIB_CLI_COMMAND (sip_alg_security_command, static) = {
@@ -663,33 +793,33 @@ sip_alg_show_config_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
   if (!sam->n_tcp_ports)
     s = format (s, "none");
   vlib_cli_output (vm, "ports tcp %v (reassembly %u bytes per direction)", s,
-		   sam->tcp_reassembly);
+		   sam->limits.tcp_reassembly);
   if (!sip_alg_is_sip_tcp_port (sam, clib_host_to_net_u16 (SIP_ALG_TLS_PORT)))
     vlib_cli_output (vm, "ports tls %u (encrypted: passed untouched, connections counted)",
 		     SIP_ALG_TLS_PORT);
   vlib_cli_output (vm, "timeouts signaling %u media %u call %u media-inactivity %u max-duration %u",
-		   sam->timeout_signaling, sam->timeout_media, sam->timeout_call,
-		   sam->media_inactivity, sam->max_duration);
-  vlib_cli_output (vm, "one-way-media %u (s, 0: off)", sam->one_way_media);
+		   sam->timeouts.signaling, sam->timeouts.media, sam->timeouts.call,
+		   sam->timeouts.media_inactivity, sam->timeouts.max_duration);
+  vlib_cli_output (vm, "one-way-media %u (s, 0: off)", sam->timeouts.one_way_media);
   /* the pool is built when the ALG is first enabled; count the range before that */
   vlib_cli_output (vm, "media-ports %u-%u (%u pairs %sshared by all threads, %u in use)",
-		   sam->media_port_lo, sam->media_port_hi,
-		   ((u32) sam->media_port_hi - sam->media_port_lo + 1) / 2,
-		   sam->n_media_addrs ? "per media address " : "",
+		   sam->limits.media_port_lo, sam->limits.media_port_hi,
+		   ((u32) sam->limits.media_port_hi - sam->limits.media_port_lo + 1) / 2,
+		   sam->media.n_addrs ? "per media address " : "",
 		   sip_alg_media_ports_in_use (sam));
   vec_reset_length (s);
-  for (u32 i = 0; i < sam->n_media_addrs; i++)
-    s = format (s, " %U (%u in use)", format_ip4_address, &sam->media_addrs[i],
+  for (u32 i = 0; i < sam->media.n_addrs; i++)
+    s = format (s, " %U (%u in use)", format_ip4_address, &sam->media.addrs[i],
 		sip_alg_media_slot_in_use (sam, i + 1));
-  if (!sam->n_media_addrs)
+  if (!sam->media.n_addrs)
     s = format (s, " none (the signaling's public address)");
   vlib_cli_output (vm, "media-addresses%v", s);
-  vlib_cli_output (vm, "media-other-hosts %s", sam->media_other_hosts ? "on" : "off");
-  vlib_cli_output (vm, "max-calls %u per worker", sam->max_calls);
+  vlib_cli_output (vm, "media-other-hosts %s", sam->media.other_hosts ? "on" : "off");
+  vlib_cli_output (vm, "max-calls %u per worker", sam->limits.max_calls);
   u32 held = 0;
   for (u32 t = 0; t < vec_len (sam->per_thread); t++)
     held += sam->per_thread[t].n_held;
-  vlib_cli_output (vm, "max-held %u per thread (%u held now)", sam->max_held, held);
+  vlib_cli_output (vm, "max-held %u per thread (%u held now)", sam->limits.max_held, held);
   u8 *servers = 0;
   for (u32 i = 0; i < sam->n_servers; i++)
     servers = format (servers, " %U:%u", format_ip4_address, &sam->server_addr[i],

@@ -2,9 +2,12 @@
  * Copyright (c) 2026 vpp-sipalg authors */
 
 /*
- * Configuration: the setters the CLI and the binary API call (main thread). Each refuses a
- * value out of its bounds with VNET_API_ERROR_INVALID_VALUE; what workers read without
- * locks changes with them stopped at the barrier.
+ * Configuration: the setters the CLI and the binary API call (main thread), one per section
+ * of settings (sip_alg_timeouts_t, sip_alg_limits_t, sip_alg_security_t, sip_alg_media_t),
+ * each taking the whole section. They are the only place a value is accepted or refused:
+ * out of its bounds (SIP_ALG_*_MIN, _MAX in sip_alg.h) it is refused with
+ * VNET_API_ERROR_INVALID_VALUE and a message naming the field and the value, and nothing
+ * changes. What workers read without locks changes with them stopped at the barrier.
  */
 
 #include <vnet/vnet.h>
@@ -55,40 +58,53 @@ sip_alg_set_tcp_ports (const u16 *ports, u32 n)
   return 0;
 }
 
-int
-sip_alg_set_tcp_reassembly (u32 bytes)
+/* why (when given): a vector saying what was refused */
+#define SIP_ALG_REFUSE(rv, ...)                                                                \
+  do                                                                                           \
+    {                                                                                          \
+      if (why)                                                                                 \
+	*why = format (0, __VA_ARGS__);                                                        \
+      return (rv);                                                                             \
+    }                                                                                          \
+  while (0)
+
+/* v within lo..hi, or 0 when off_ok: 0, else INVALID_VALUE naming it */
+static int
+sip_alg_check (u8 **why, const char *name, u32 v, u32 lo, u32 hi, int off_ok)
 {
-  if (bytes < 1024 || bytes > SIP_MAX_MSG_LEN)
-    return VNET_API_ERROR_INVALID_VALUE;
-  sip_alg_main.tcp_reassembly = bytes;
-  return 0;
+  if ((off_ok && !v) || (v >= lo && v <= hi))
+    return 0;
+  SIP_ALG_REFUSE (VNET_API_ERROR_INVALID_VALUE, "%s %u: want %s%u..%u", name, v,
+		  off_ok ? "0 (off) or " : "", lo, hi);
 }
 
 int
-sip_alg_set_timeouts (u32 signaling, u32 media, u32 call)
+sip_alg_set_timeouts (const sip_alg_timeouts_t *t, u8 **why)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  if (!signaling || !media || !call)
-    return VNET_API_ERROR_INVALID_VALUE;
-  sam->timeout_signaling = signaling;
-  sam->timeout_media = media;
-  sam->timeout_call = call;
-  return 0;
-}
-
-int
-sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration)
-{
-  sip_alg_main_t *sam = &sip_alg_main;
-  /* media is looked at while either runs */
-  int look = !media_inactivity != !sam->media_inactivity && !sam->one_way_media;
+  int rv;
+  if ((rv = sip_alg_check (why, "signaling", t->signaling, SIP_ALG_TIMEOUT_MIN,
+			   SIP_ALG_TIMEOUT_MAX, 0)) ||
+      (rv = sip_alg_check (why, "media", t->media, SIP_ALG_TIMEOUT_MIN, SIP_ALG_TIMEOUT_MAX, 0)) ||
+      (rv = sip_alg_check (why, "call", t->call, SIP_ALG_TIMEOUT_MIN, SIP_ALG_TIMEOUT_MAX, 0)) ||
+      (rv = sip_alg_check (why, "media_inactivity", t->media_inactivity, 1,
+			   SIP_ALG_MEDIA_INACTIVITY_MAX, 1)) ||
+      (rv = sip_alg_check (why, "max_duration", t->max_duration, 1, SIP_ALG_MAX_DURATION_MAX,
+			   1)) ||
+      (rv = sip_alg_check (why, "one_way_media", t->one_way_media, 1, SIP_ALG_ONE_WAY_MEDIA_MAX,
+			   1)))
+    return rv;
+  /*
+   * Media is looked at while the media inactivity timer or the one-way check runs (the
+   * inside ends of media pinholes, sip_alg_media_looked): on or off, the bitmaps again.
+   */
+  int look = !(t->media_inactivity | t->one_way_media) !=
+	     !(sam->timeouts.media_inactivity | sam->timeouts.one_way_media);
   if (look)
     vlib_worker_thread_barrier_sync (vlib_get_main ());
-  sam->media_inactivity = media_inactivity;
-  sam->max_duration = max_duration;
+  sam->timeouts = *t;
   if (look)
     {
-      /* the inside ends of media pinholes are looked at only while the timer runs */
       sip_alg_look_rebuild (sam);
       vlib_worker_thread_barrier_release (vlib_get_main ());
     }
@@ -96,61 +112,127 @@ sip_alg_set_call_timers (u32 media_inactivity, u32 max_duration)
 }
 
 /*
- * The one-way check (seconds, 0: off): a stream of an established call whose media came
- * one way only for this long is flagged (sip_alg_stream_one_way), counted once
- * (media_one_way). Media is counted while it or the media inactivity timer runs.
+ * The media pool: the port range's pairs on each media address (n of addrs, and the
+ * signaling's), laid out again with the addresses only while no media port is allocated
+ * (main thread; workers stopped at the barrier), else RSRC_IN_USE.
  */
 int
-sip_alg_set_one_way_media (u32 seconds)
+sip_alg_media_range_layout (sip_alg_main_t *sam, u16 lo, u16 hi, const ip4_address_t *addrs,
+			    u32 n)
 {
-  sip_alg_main_t *sam = &sip_alg_main;
-  int look = !seconds != !sam->one_way_media && !sam->media_inactivity;
-  if (look)
-    vlib_worker_thread_barrier_sync (vlib_get_main ());
-  sam->one_way_media = seconds;
-  if (look)
+  vlib_worker_thread_barrier_sync (vlib_get_main ());
+  if (sam->media_words && sip_alg_media_ports_in_use (sam))
     {
-      sip_alg_look_rebuild (sam);
       vlib_worker_thread_barrier_release (vlib_get_main ());
+      return VNET_API_ERROR_RSRC_IN_USE;
     }
+  if (addrs != sam->media.addrs)
+    {
+      clib_memset (sam->media.addrs, 0, sizeof (sam->media.addrs));
+      clib_memcpy (sam->media.addrs, addrs, n * sizeof (addrs[0]));
+      sam->media.n_addrs = n;
+    }
+  sip_alg_media_pool_layout (sam, lo, hi, n);
+  sip_alg_look_rebuild (sam);
+  vlib_worker_thread_barrier_release (vlib_get_main ());
   return 0;
 }
 
 int
-sip_alg_set_max_calls (u32 max_calls)
-{
-  /* the calls dump's cursor holds a pool index in 24 bits */
-  if (!max_calls || max_calls > 1 << 24)
-    return VNET_API_ERROR_INVALID_VALUE;
-  sip_alg_main.max_calls = max_calls;
-  return 0;
-}
-
-int
-sip_alg_set_max_held (u32 max_held)
-{
-  if (!max_held || max_held > 1 << 20)
-    return VNET_API_ERROR_INVALID_VALUE;
-  sip_alg_main.max_held = max_held;
-  return 0;
-}
-
-int
-sip_alg_set_media_policy (int other_hosts)
-{
-  sip_alg_main.media_other_hosts = other_hosts != 0;
-  return 0;
-}
-
-int
-sip_alg_set_security (const sip_alg_security_t *s)
+sip_alg_set_limits (const sip_alg_limits_t *l, u8 **why)
 {
   sip_alg_main_t *sam = &sip_alg_main;
-  if (!s->max_inbound_calls || !s->max_inbound_per_source || !s->max_binding_time ||
-      !s->max_entries || s->max_entries_per_call < 4 || s->inside_port_lo < 1024 ||
-      s->inside_port_hi < s->inside_port_lo)
-    return VNET_API_ERROR_INVALID_VALUE;
+  u16 lo = l->media_port_lo, hi = l->media_port_hi;
+  int rv;
+  if ((rv = sip_alg_check (why, "max_calls", l->max_calls, 1, SIP_ALG_MAX_CALLS_MAX, 0)) ||
+      (rv = sip_alg_check (why, "max_held", l->max_held, 1, SIP_ALG_MAX_HELD_MAX, 0)) ||
+      (rv = sip_alg_check (why, "tcp_reassembly", l->tcp_reassembly, SIP_ALG_TCP_REASSEMBLY_MIN,
+			   SIP_MAX_MSG_LEN, 0)))
+    return rv;
+  /* RTP on the even port, RTCP on the odd one above: the range starts on an even port */
+  if (lo < SIP_ALG_MEDIA_PORT_MIN || (lo & 1) || hi <= lo ||
+      ((u32) hi - lo + 1) < SIP_ALG_MEDIA_PORTS_MIN_COUNT)
+    SIP_ALG_REFUSE (VNET_API_ERROR_INVALID_VALUE,
+		    "media_ports %u-%u: want an even first port, %u <= lo < hi <= 65535, "
+		    "at least %u ports",
+		    lo, hi, SIP_ALG_MEDIA_PORT_MIN, SIP_ALG_MEDIA_PORTS_MIN_COUNT);
+  if ((lo != sam->limits.media_port_lo || hi != sam->limits.media_port_hi) &&
+      (rv = sip_alg_media_range_layout (sam, lo, hi, sam->media.addrs, sam->media.n_addrs)))
+    SIP_ALG_REFUSE (rv, "media_ports %u-%u: media ports in use (%u pairs)", lo, hi,
+		    sip_alg_media_ports_in_use (sam));
+  sam->limits = *l; /* the range as laid out */
+  return 0;
+}
+
+int
+sip_alg_set_security (const sip_alg_security_t *s, u8 **why)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  int rv;
+  if ((rv = sip_alg_check (why, "max_inbound_calls", s->max_inbound_calls, 1, ~0u, 0)) ||
+      (rv = sip_alg_check (why, "max_inbound_per_source", s->max_inbound_per_source, 1, ~0u,
+			   0)) ||
+      (rv = sip_alg_check (why, "max_binding_time", s->max_binding_time, 1, ~0u, 0)) ||
+      (rv = sip_alg_check (why, "max_entries", s->max_entries, 1, ~0u, 0)) ||
+      (rv = sip_alg_check (why, "max_entries_per_call", s->max_entries_per_call,
+			   SIP_ALG_MIN_PER_CALL, ~0u, 0)))
+    return rv;
+  if (s->inside_port_lo < SIP_ALG_INSIDE_PORT_LO || s->inside_port_hi < s->inside_port_lo)
+    SIP_ALG_REFUSE (VNET_API_ERROR_INVALID_VALUE,
+		    "inside_media_ports %u-%u: want %u <= lo <= hi <= 65535", s->inside_port_lo,
+		    s->inside_port_hi, SIP_ALG_INSIDE_PORT_LO);
+  /* max_calls_per_host, max_entries_per_host: any, 0 is off */
   sam->sec = *s;
+  return 0;
+}
+
+/*
+ * The public addresses of media pinholes (at most SIP_ALG_MAX_MEDIA_ADDRS; none: the
+ * signaling's public address, which NAT44-ED gave the call's signaling), and whether other
+ * inside hosts an SDP names get media pinholes. Each address has the whole media port
+ * range; a call's pairs are all on one, the calls spread over them (sip_alg_media_pair).
+ * The addresses are unicast (not 0.0.0.0/8, loopback, multicast, 240.0.0.0/4 or the
+ * broadcast), each once. The same list again changes nothing; another only while no media
+ * port is allocated (RSRC_IN_USE).
+ */
+int
+sip_alg_set_media (const sip_alg_media_t *m, u8 **why)
+{
+  sip_alg_main_t *sam = &sip_alg_main;
+  u32 n = m->n_addrs;
+  int rv;
+
+  if (n > SIP_ALG_MAX_MEDIA_ADDRS)
+    SIP_ALG_REFUSE (VNET_API_ERROR_TABLE_TOO_BIG, "addresses: %u, at most %u", n,
+		    SIP_ALG_MAX_MEDIA_ADDRS);
+  if (m->other_hosts > 1)
+    SIP_ALG_REFUSE (VNET_API_ERROR_INVALID_VALUE, "other_hosts %u: want 0 or 1",
+		    m->other_hosts);
+  for (u32 i = 0; i < n; i++)
+    {
+      const ip4_address_t *a = &m->addrs[i];
+      u8 first = a->as_u8[0];
+      const char *bad = first == 0	  ? "not a host's address (0.0.0.0/8)" :
+			first == 127	  ? "a loopback address" :
+			first >= 224 && first < 240 ? "a multicast address" :
+			a->as_u32 == ~0u  ? "the broadcast address" :
+			first >= 240	  ? "a reserved address (240.0.0.0/4)" :
+					    0;
+      for (u32 k = 0; k < i && !bad; k++)
+	if (m->addrs[k].as_u32 == a->as_u32)
+	  bad = "listed twice";
+      if (bad)
+	SIP_ALG_REFUSE (VNET_API_ERROR_INVALID_VALUE, "addresses: %U: %s", format_ip4_address,
+			a, bad);
+    }
+  if (n != sam->media.n_addrs || memcmp (m->addrs, sam->media.addrs, n * sizeof (m->addrs[0])))
+    {
+      if ((rv = sip_alg_media_range_layout (sam, sam->limits.media_port_lo,
+					    sam->limits.media_port_hi, m->addrs, n)))
+	SIP_ALG_REFUSE (rv, "addresses: %u media port pairs in use",
+			sip_alg_media_ports_in_use (sam));
+    }
+  sam->media.other_hosts = m->other_hosts;
   return 0;
 }
 
@@ -210,88 +292,4 @@ void
 sip_alg_get_security (sip_alg_security_t *s)
 {
   *s = sip_alg_main.sec;
-}
-
-/*
- * The media port range: public port pairs shared by all threads, on each media address.
- * Only allowed while no media port is allocated (main thread, workers stopped at the
- * barrier).
- */
-int
-sip_alg_set_media_ports (u16 lo, u16 hi)
-{
-  sip_alg_main_t *sam = &sip_alg_main;
-
-  lo &= ~1;
-  if (lo < 1024 || hi <= lo || ((u32) hi - lo + 1) < 4)
-    return VNET_API_ERROR_INVALID_VALUE;
-
-  vlib_worker_thread_barrier_sync (vlib_get_main ());
-  if (sip_alg_media_ports_in_use (sam))
-    {
-      vlib_worker_thread_barrier_release (vlib_get_main ());
-      return VNET_API_ERROR_RSRC_IN_USE;
-    }
-  sip_alg_media_pool_layout (sam, lo, hi, sam->n_media_addrs);
-  sip_alg_look_rebuild (sam);
-  vlib_worker_thread_barrier_release (vlib_get_main ());
-  return 0;
-}
-
-/*
- * The public addresses of media pinholes (at most SIP_ALG_MAX_MEDIA_ADDRS; none: the
- * signaling's public address, which NAT44-ED gave the call's signaling). Each has the
- * whole media port range; a call's pairs are all on one, the calls spread over them
- * (sip_alg_media_pair). The only place they are checked: unicast addresses (not 0.0.0.0/8,
- * loopback, multicast, 240.0.0.0/4 or the broadcast), each once. The same list again
- * changes nothing; another only while no media port is allocated (main thread).
- * Returns VNET_API_ERROR_*, with *why (when why is given) a vector naming the bad input.
- */
-int
-sip_alg_set_media_addresses (const ip4_address_t *addr, u32 n, u8 **why)
-{
-  sip_alg_main_t *sam = &sip_alg_main;
-
-  if (n > SIP_ALG_MAX_MEDIA_ADDRS)
-    {
-      if (why)
-	*why = format (0, "%u addresses, at most %u", n, SIP_ALG_MAX_MEDIA_ADDRS);
-      return VNET_API_ERROR_TABLE_TOO_BIG;
-    }
-  for (u32 i = 0; i < n; i++)
-    {
-      u8 first = addr[i].as_u8[0];
-      const char *bad = first == 0	  ? "not a host's address (0.0.0.0/8)" :
-			first == 127	  ? "a loopback address" :
-			first >= 224 && first < 240 ? "a multicast address" :
-			addr[i].as_u32 == ~0u ? "the broadcast address" :
-			first >= 240	  ? "a reserved address (240.0.0.0/4)" :
-					    0;
-      for (u32 k = 0; k < i && !bad; k++)
-	if (addr[k].as_u32 == addr[i].as_u32)
-	  bad = "listed twice";
-      if (bad)
-	{
-	  if (why)
-	    *why = format (0, "%U: %s", format_ip4_address, &addr[i], bad);
-	  return VNET_API_ERROR_INVALID_VALUE;
-	}
-    }
-  if (n == sam->n_media_addrs && !memcmp (addr, sam->media_addrs, n * sizeof (addr[0])))
-    return 0; /* as it is: nothing to lay out again */
-
-  vlib_worker_thread_barrier_sync (vlib_get_main ());
-  if (sam->media_words && sip_alg_media_ports_in_use (sam))
-    {
-      vlib_worker_thread_barrier_release (vlib_get_main ());
-      if (why)
-	*why = format (0, "%u media port pairs in use", sip_alg_media_ports_in_use (sam));
-      return VNET_API_ERROR_RSRC_IN_USE;
-    }
-  clib_memset (sam->media_addrs, 0, sizeof (sam->media_addrs));
-  clib_memcpy (sam->media_addrs, addr, n * sizeof (addr[0]));
-  sam->n_media_addrs = n;
-  sip_alg_media_pool_layout (sam, sam->media_port_lo, sam->media_port_hi, n);
-  vlib_worker_thread_barrier_release (vlib_get_main ());
-  return 0;
 }

@@ -127,5 +127,5 @@ format_sip_alg_stream (u8 *s, va_list *args)
     }
   int one_way = sip_alg_stream_one_way (sam, c, st, now);
   return format (s, ", One-Way: %s",
-		 !sam->one_way_media ? "off" : one_way ? dirs[one_way - 1] : "no");
+		 !sam->timeouts.one_way_media ? "off" : one_way ? dirs[one_way - 1] : "no");
 }

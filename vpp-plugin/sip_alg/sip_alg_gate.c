@@ -32,7 +32,7 @@ sip_alg_look_update (sip_alg_main_t *sam, u16 port_net)
 	   clib_bitmap_get_no_check (sam->gate_ports, port_net) ||
 	   (sip_alg_media_watched (sam) &&
 	    clib_bitmap_get_no_check (sam->inside_ports, port_net)) ||
-	   (sam->gate_media && port >= sam->media_port_lo && port <= sam->media_port_hi) ||
+	   (sam->gate_media && port >= sam->limits.media_port_lo && port <= sam->limits.media_port_hi) ||
 	   port == SIP_ALG_STUN_PORT;
   clib_bitmap_set_no_check (sam->look[IP_PROTOCOL_UDP], port_net, on);
 }

@@ -349,7 +349,7 @@ sip_alg_is_sip_udp (sip_alg_main_t *sam, const ip4_header_t *ip, const udp_heade
 static_always_inline int
 sip_alg_media_watched (sip_alg_main_t *sam)
 {
-  return (sam->media_inactivity | sam->one_way_media) != 0;
+  return (sam->timeouts.media_inactivity | sam->timeouts.one_way_media) != 0;
 }
 
 /*

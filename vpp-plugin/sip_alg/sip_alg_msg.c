@@ -291,7 +291,7 @@ sip_alg_call_may_start (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_mai
 	  return 0;
 	}
     }
-  if (pool_elts (ptd->calls) >= clib_min (sam->max_calls, SIP_ALG_CALL_IX_MAX))
+  if (pool_elts (ptd->calls) >= clib_min (sam->limits.max_calls, SIP_ALG_CALL_IX_MAX))
     {
       /* counted on its own: the message still gets an outcome (rewritten, ...) */
       vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_MAX_CALLS, 1);
@@ -317,7 +317,7 @@ sip_alg_call_may_start (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, vlib_mai
 	  return 0;
 	}
     }
-  if (PREDICT_FALSE (ptd->n_held >= sam->max_held))
+  if (PREDICT_FALSE (ptd->n_held >= sam->limits.max_held))
     {
       /*
        * The main thread is behind: a datagram is dropped (its sender retransmits; counted
@@ -470,7 +470,7 @@ sip_alg_inside_media_host (sip_alg_main_t *sam, sip_alg_ctx_t *c, ip4_address_t 
     return 0;
   if (adj->rewrite_header.sw_if_index != c->rx_sw_if_index)
     return 0;
-  if (!sam->media_other_hosts)
+  if (!sam->media.other_hosts)
     {
       c->n_media_refused++;
       return 0;
@@ -588,7 +588,7 @@ sip_alg_own_media (vlib_main_t *vm, sip_alg_per_thread_t *ptd, sip_alg_main_t *s
 				   c->msg.is_request		       ? SIP_ALG_MEDIA_OFFERED :
 									 SIP_ALG_MEDIA_LIVE);
   sip_alg_add_ph (c, maddr, md->port, c->in_addr, in_port, SIP_ALG_APP_RTP, 1,
-		  sam->timeout_media);
+		  sam->timeouts.media);
   c->ph[c->n_ph - 1].own = 1;
   c->n_media_own++;
   u32 n_new = 1;
@@ -599,7 +599,7 @@ sip_alg_own_media (vlib_main_t *vm, sip_alg_per_thread_t *ptd, sip_alg_main_t *s
   if (rtcp_in)
     {
       sip_alg_add_ph (c, maddr, md->rtcp_port, c->in_addr, rtcp_in, SIP_ALG_APP_RTCP, 1,
-		      sam->timeout_media);
+		      sam->timeouts.media);
       c->ph[c->n_ph - 1].own = 1;
       n_new++;
     }
@@ -684,7 +684,7 @@ sip_alg_ice_srflx (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *p
 	      else if ((n = sip_alg_own_mapping (vm, ptd, c, a, port)))
 		{
 		  sip_alg_add_ph (c, a, port, c->in_addr, n, SIP_ALG_APP_RTCP, 1,
-				  sam->timeout_media);
+				  sam->timeouts.media);
 		  c->ph[c->n_ph - 1].own = 1;
 		  n_new++;
 		}
@@ -790,17 +790,17 @@ sip_alg_inside_media (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t
 		      c->msg.is_request			 ? SIP_ALG_MEDIA_OFFERED :
 							   SIP_ALG_MEDIA_LIVE;
 	  sip_alg_add_ph (c, pub_addr, pub, maddr, md->port, SIP_ALG_APP_RTP, 1,
-			  sam->timeout_media);
+			  sam->timeouts.media);
 	  n_new++;
 	  if (!md->rtcp_mux)
 	    {
 	      sip_alg_add_ph (c, pub_addr, pub + 1, maddr, md->rtcp_port, SIP_ALG_APP_RTCP,
-			      1, sam->timeout_media);
+			      1, sam->timeouts.media);
 	      n_new++;
 	    }
 	}
       if (pub_slot)
-	c->media_addr = sam->media_addrs[pub_slot - 1];
+	c->media_addr = sam->media.addrs[pub_slot - 1];
       mx[i].rtp_port = pub;
       mx[i].rtcp_port = md->rtcp_mux ? pub : pub + 1;
     }
@@ -820,7 +820,7 @@ sip_alg_outside_endpoints (sip_alg_main_t *sam, sip_alg_ctx_t *c)
       if (s->kind == SIP_SITE_CONTACT && s->host_type == SIP_HOST_IP4)
 	{
 	  ip4_address_t a = { .as_u32 = clib_host_to_net_u32 (s->ip4) };
-	  sip_alg_add_ph (c, a, s->value, none, 0, SIP_ALG_APP_SIP, 0, sam->timeout_signaling);
+	  sip_alg_add_ph (c, a, s->value, none, 0, SIP_ALG_APP_SIP, 0, sam->timeouts.signaling);
 	  break;
 	}
     }
@@ -831,9 +831,9 @@ sip_alg_outside_endpoints (sip_alg_main_t *sam, sip_alg_ctx_t *c)
 	continue;
       ip4_address_t a = { .as_u32 = clib_host_to_net_u32 (md->ip4) };
       ip4_address_t ra = { .as_u32 = clib_host_to_net_u32 (md->rtcp_ip4) };
-      sip_alg_add_ph (c, a, md->port, none, 0, SIP_ALG_APP_RTP, 0, sam->timeout_media);
+      sip_alg_add_ph (c, a, md->port, none, 0, SIP_ALG_APP_RTP, 0, sam->timeouts.media);
       if (!md->rtcp_mux)
-	sip_alg_add_ph (c, ra, md->rtcp_port, none, 0, SIP_ALG_APP_RTCP, 0, sam->timeout_media);
+	sip_alg_add_ph (c, ra, md->rtcp_port, none, 0, SIP_ALG_APP_RTCP, 0, sam->timeouts.media);
     }
 }
 
@@ -1056,7 +1056,7 @@ sip_alg_message_in2out (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread
     {
       /* over TCP the connection carries in-dialog requests: an entry, no NAT mapping */
       sip_alg_add_ph (c, c->pub_addr, c->pub_port, c->in_addr, c->in_port, SIP_ALG_APP_SIP,
-		      !c->tcp, sam->timeout_signaling);
+		      !c->tcp, sam->timeouts.signaling);
       c->ph[c->n_ph - 1].tcp = c->tcp;
       c->ph[c->n_ph - 1].shared = 1; /* the phone's, held by each of its calls */
       n_new_nat += !c->tcp;

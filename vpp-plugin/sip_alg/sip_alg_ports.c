@@ -42,7 +42,7 @@ sip_alg_media_port_alloc (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, u32 sl
 	    {
 	      u32 pair = w * 64 + bit;
 	      ptd->media_next = pair + 1;
-	      return sam->media_port_lo + 2 * pair;
+	      return sam->limits.media_port_lo + 2 * pair;
 	    }
 	  /* another thread changed the word: old holds its new value, try again */
 	}
@@ -83,7 +83,7 @@ u16
 sip_alg_media_pair (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, u8 *slot,
 		    ip4_address_t sig_pub)
 {
-  u32 n = sam->n_media_addrs;
+  u32 n = sam->media.n_addrs;
   if (*slot != SIP_ALG_MEDIA_SLOT_ANY)
     return sip_alg_media_pair_of (sam, ptd, *slot,
 				  sip_alg_media_slot_addr (sam, *slot, sig_pub));
@@ -95,7 +95,7 @@ sip_alg_media_pair (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, u8 *slot,
   for (u32 k = 0; k < n; k++)
     {
       u32 s = 1 + (ptd->media_slot_next + k) % n;
-      u16 port = sip_alg_media_pair_of (sam, ptd, s, sam->media_addrs[s - 1]);
+      u16 port = sip_alg_media_pair_of (sam, ptd, s, sam->media.addrs[s - 1]);
       if (port)
 	{
 	  ptd->media_slot_next = s % n; /* the next call: the next address */
@@ -109,9 +109,9 @@ sip_alg_media_pair (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, u8 *slot,
 void
 sip_alg_media_port_free (sip_alg_main_t *sam, u32 slot, u16 pub_port)
 {
-  if (pub_port < sam->media_port_lo || pub_port > sam->media_port_hi)
+  if (pub_port < sam->limits.media_port_lo || pub_port > sam->limits.media_port_hi)
     return;
-  u32 pair = (pub_port - sam->media_port_lo) / 2;
+  u32 pair = (pub_port - sam->limits.media_port_lo) / 2;
   if (pair >= sam->n_media_pairs || (slot + 1) * sam->media_words > vec_len (sam->media_pairs))
     return;
   clib_atomic_fetch_and (&sam->media_pairs[slot * sam->media_words + pair / 64],
@@ -161,8 +161,8 @@ sip_alg_media_pool_layout (sip_alg_main_t *sam, u16 lo, u16 hi, u32 n_addrs)
       sam->media_pairs[s * n_words + n_words - 1] = ~0ULL << (n_pairs % 64); /* past it */
   sam->n_media_pairs = n_pairs;
   sam->media_words = n_words;
-  sam->media_port_lo = lo;
-  sam->media_port_hi = hi;
+  sam->limits.media_port_lo = lo;
+  sam->limits.media_port_hi = hi;
   /* threads start their search at different places of the range, and addresses */
   for (u32 i = 0; i < vec_len (sam->per_thread); i++)
     {

@@ -54,8 +54,8 @@ static_always_inline int
 sip_alg_gate_port (sip_alg_main_t *sam, u16 dport)
 {
   return clib_bitmap_get_no_check (sam->gate_ports, dport) ||
-	 (u16) (clib_net_to_host_u16 (dport) - sam->media_port_lo) <=
-	   (u16) (sam->media_port_hi - sam->media_port_lo);
+	 (u16) (clib_net_to_host_u16 (dport) - sam->limits.media_port_lo) <=
+	   (u16) (sam->limits.media_port_hi - sam->limits.media_port_lo);
 }
 
 /*

@@ -429,7 +429,7 @@ sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req, const sip_alg_pinhole_t *
 			       .nat_mapping = 1,
 			       .shared = 1,
 			       .moved = 1,
-			       .timeout = sam->timeout_signaling,
+			       .timeout = sam->timeouts.signaling,
 			       .in_fib = from->in_fib,
 			       .out_fib = from->out_fib };
       /*
@@ -723,11 +723,11 @@ sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_st
 			f64 now)
 {
   f64 confirmed = sip_alg_call_confirmed (c);
-  if (!sam->one_way_media || c->fsm.state != SIP_CALL_CONFIRMED || !confirmed)
+  if (!sam->timeouts.one_way_media || c->fsm.state != SIP_CALL_CONFIRMED || !confirmed)
     return 0;
   for (int d = 0; d < 2; d++)
     if (s->packets[d] && !s->packets[!d] &&
-	now - clib_max ((f64) s->first[d], confirmed) >= sam->one_way_media)
+	now - clib_max ((f64) s->first[d], confirmed) >= sam->timeouts.one_way_media)
       return 1 + d;
   return 0;
 }
@@ -736,19 +736,19 @@ sip_alg_stream_one_way (sip_alg_main_t *sam, sip_alg_call_t *c, const sip_alg_st
 static f64
 sip_alg_call_max_end (sip_alg_main_t *sam, sip_alg_call_t *c)
 {
-  if (!sam->max_duration || c->fsm.state == SIP_CALL_REGISTERED ||
+  if (!sam->timeouts.max_duration || c->fsm.state == SIP_CALL_REGISTERED ||
       c->fsm.state == SIP_CALL_REGISTERING)
     return 0;
-  return c->created + sam->max_duration;
+  return c->created + sam->timeouts.max_duration;
 }
 
 /* When the record ends by its timers (vlib time); also what `show sip-alg calls` shows. */
 f64
 sip_alg_call_deadline (sip_alg_main_t *sam, sip_alg_call_t *c)
 {
-  f64 idle = c->fsm.state == SIP_CALL_CONFIRMED	 ? sam->timeout_call :
+  f64 idle = c->fsm.state == SIP_CALL_CONFIRMED	 ? sam->timeouts.call :
 	     c->fsm.state == SIP_CALL_REGISTERED ? c->bind_expires :
-						   sam->timeout_signaling;
+						   sam->timeouts.signaling;
   f64 end = c->last_seen + idle;
   if (c->closed)
     end = c->last_seen + 2;
@@ -800,7 +800,7 @@ sip_alg_entry_expired (sip_alg_main_t *sam, sip_alg_smap_t *e, f64 now)
 {
   if (e->refs && !e->ph.bound)
     {
-      e->expires = clib_max (e->expires, now + sam->timeout_signaling);
+      e->expires = clib_max (e->expires, now + sam->timeouts.signaling);
       return 0;
     }
   sip_alg_call_t *c = e->ph.bound || e->expires > now + 2 ? 0 : sip_alg_smap_call (e);
@@ -808,11 +808,11 @@ sip_alg_entry_expired (sip_alg_main_t *sam, sip_alg_smap_t *e, f64 now)
     {
       f64 t = 0;
       if (c->fsm.state == SIP_CALL_CONFIRMED)
-	t = sam->timeout_call;
+	t = sam->timeouts.call;
       else if (c->fsm.state == SIP_CALL_INVITING || c->fsm.state == SIP_CALL_EARLY)
-	t = sam->timeout_signaling;
+	t = sam->timeouts.signaling;
       else if (e->ph.app == SIP_ALG_APP_SIP)
-	t = sam->timeout_signaling;
+	t = sam->timeouts.signaling;
       if (t && c->last_seen + t > e->expires)
 	e->expires = c->last_seen + t;
     }
@@ -838,10 +838,10 @@ static int
 sip_alg_call_quiet (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now)
 {
   int n_media;
-  if (!sam->media_inactivity || c->fsm.state != SIP_CALL_CONFIRMED)
+  if (!sam->timeouts.media_inactivity || c->fsm.state != SIP_CALL_CONFIRMED)
     return 0;
   f64 seen = sip_alg_call_media_seen (sam, c, &n_media);
-  return n_media && seen + sam->media_inactivity <= now;
+  return n_media && seen + sam->timeouts.media_inactivity <= now;
 }
 
 /*
@@ -868,7 +868,7 @@ sip_alg_age_calls (sip_alg_main_t *sam, u32 t, f64 now)
        * each stream found one-way is counted once; one with media both ways never can
        * be, and is not looked at again (most streams: one look each)
        */
-      for (u32 i = c->entries; sam->one_way_media && i != ~0; i = sam->smap[i].call_next)
+      for (u32 i = c->entries; sam->timeouts.one_way_media && i != ~0; i = sam->smap[i].call_next)
 	{
 	  sip_alg_stream_t st;
 	  if (sam->smap[i].ph.one_way_done || !sip_alg_is_stream (sam, c, i))
@@ -931,7 +931,7 @@ sip_alg_age_tcp (sip_alg_main_t *sam, sip_alg_per_thread_t *ptd, f64 now, u32 **
   sip_alg_tcp_conn_t *tc;
   pool_foreach (tc, ptd->tcp_conns)
     if ((tc->stream.closing && tc->last_seen + 10 <= now) ||
-	tc->last_seen + sam->timeout_call <= now)
+	tc->last_seen + sam->timeouts.call <= now)
       vec_add1 (del, tc - ptd->tcp_conns);
   for (u32 i = 0; i < vec_len (del); i++)
     sip_alg_tcp_conn_free (ptd, pool_elt_at_index (ptd->tcp_conns, del[i]));
@@ -949,8 +949,9 @@ sip_alg_age_backlog (void)
 /*
  * Aging, from the process node: with scan (once a second) and no backlog, a pass over the
  * server map, the call records and the TCP connections finds what has expired; then, the
- * same barrier held, the backlog is deleted until budget (CPU clocks) is spent. Returns the backlog left (the process node calls again, without scan, after a
- * pause as long as the slice).
+ * same barrier held, the backlog is deleted until budget (CPU clocks) is spent. Returns
+ * the backlog left (the process node calls again, without scan, after a pause as long as
+ * the slice).
  */
 u32
 sip_alg_age (vlib_main_t *vm, int scan, u64 budget)

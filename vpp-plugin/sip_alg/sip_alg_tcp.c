@@ -65,7 +65,7 @@ sip_alg_tcp_conn (vlib_main_t *vm, sip_alg_main_t *sam, sip_alg_per_thread_t *pt
     return pool_elt_at_index (ptd->tcp_conns, p[0]);
   if (!create)
     return 0;
-  if (pool_elts (ptd->tcp_conns) >= sam->max_calls)
+  if (pool_elts (ptd->tcp_conns) >= sam->limits.max_calls)
     {
       vlib_node_increment_counter (vm, sip_alg_post_node.index, SIP_ALG_ERROR_TCP_CONN_FULL, 1);
       return 0;
@@ -148,7 +148,7 @@ sip_alg_tcp_stream (vlib_main_t *vm, vlib_node_runtime_t *node, sip_alg_main_t *
   sip_tcp_stream_cfg_t cfg = { .mem = &sip_alg_tcp_mem,
 			       .message = sip_alg_tcp_message,
 			       .ctx = &x,
-			       .max_pending = sam->tcp_reassembly,
+			       .max_pending = sam->limits.tcp_reassembly,
 			       .hdrs = ptd->hdrs,
 			       .max_hdrs = SIP_ALG_MAX_HDRS,
 			       .out = &ptd->tcp_out };

@@ -13,14 +13,13 @@ interface's ACL lists, keeping other ACLs bound after them in their order.
 """
 
 from .diff import plan, plan_alg, plan_firewall
-from .ops import (ADDRESS_FOUND, NO_SUCH_FIB, UNSUPPORTED, AclAddReplace, AclDel, AclInterface,
-                  AlgCallTimers, AlgHostLimits, AlgInterface, AlgLimits, AlgMediaAddresses,
-                  AlgMediaPolicy,
-                  AlgOneWayMedia, AlgPorts, AlgSecurity, AlgServers, AlgTcp, AlgTimeouts,
-                  AlgValidation, InterfaceAddress, InterfaceTable, IpTable, NatAddress,
-                  NatEnable, NatInterface, NatStaticMapping, NoCli, Op, RouteOp,
-                  SetInterfaceState, apply, exec_script, mask_methods, method_mask,
+from .ops import (ADDRESS_FOUND, NO_SUCH_FIB, RSRC_IN_USE, UNSUPPORTED, AclAddReplace, AclDel,
+                  AclInterface, AlgInterface, AlgLimits, AlgMedia, AlgPorts, AlgSecurity,
+                  AlgServers, AlgTimeouts, AlgValidation, InterfaceAddress, InterfaceTable,
+                  IpTable, NatAddress, NatEnable, NatInterface, NatStaticMapping, NoCli, Op,
+                  RouteOp, SetInterfaceState, apply, exec_script, mask_methods, method_mask,
                   output_feature, validation_fields)
-from .state import (CALL_TIMERS, HOST_LIMITS, IP_PROTO, MEDIA_ADDRESSES, NAT_IS_INSIDE,
-                    NAT_IS_OUTSIDE, NO_VRF, ONE_WAY, PROTO_NAME, SECURITY, SERVERS, TIMEOUTS,
-                    VALIDATION, Acl, MissingPlugin, PlanError, State, alg_config, read_state)
+from .state import (CALL_TIMERS, HOST_LIMITS, IP_PROTO, LIMITS, MEDIA, MEDIA_ADDRESSES,
+                    NAT_IS_INSIDE, NAT_IS_OUTSIDE, NO_VRF, PROTO_NAME, SECURITY, SERVERS,
+                    TIMEOUTS, VALIDATION, Acl, MissingPlugin, PlanError, State, alg_config,
+                    read_state)

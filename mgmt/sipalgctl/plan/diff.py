@@ -13,14 +13,13 @@ made again under its name (_replace_tables).
 import copy
 
 from .. import acl as A
-from .ops import (AclAddReplace, AclDel, AclInterface, AlgCallTimers, AlgHostLimits,
-                  AlgInterface, AlgLimits, AlgMediaAddresses, AlgMediaPolicy, AlgOneWayMedia, AlgPorts, AlgSecurity,
-                  AlgServers, AlgTcp, AlgTimeouts, AlgValidation, InterfaceAddress,
+from .ops import (AclAddReplace, AclDel, AclInterface, AlgInterface, AlgLimits, AlgMedia,
+                  AlgPorts, AlgSecurity, AlgServers, AlgTimeouts, AlgValidation, InterfaceAddress,
                   InterfaceTable, IpTable, NatAddress, NatEnable, NatInterface,
                   NatStaticMapping, RouteOp, SetInterfaceState, output_feature,
                   validation_fields)
-from .state import (CALL_TIMERS, HOST_LIMITS, NAT_IS_INSIDE, NAT_IS_OUTSIDE, NO_VRF, ONE_WAY,
-                    SECURITY, TIMEOUTS, VALIDATION, MissingPlugin, PlanError)
+from .state import (LIMITS, MEDIA, NAT_IS_INSIDE, NAT_IS_OUTSIDE, NO_VRF, SECURITY, TIMEOUTS,
+                    VALIDATION, MissingPlugin, PlanError)
 
 
 def plan(cfg, st):
@@ -126,49 +125,38 @@ def plan(cfg, st):
 
 def plan_alg(s, cur):
     """The set messages of the SIP ALG's settings whose values differ from the running ones,
-    in the plugin's order: s, the configuration's sip_alg, its sections read by name; cur,
-    State.alg (sip_alg_get_config's names)."""
+    in the plugin's order: s, the configuration's sip_alg; cur, State.alg (sip_alg_get_config's
+    names). Each section (timeouts, limits, media, security) is one message, sent whole when
+    any of its values differs; every value is read by name (TIMEOUTS, LIMITS, ...)."""
     ops = []
-    ports, t, lim, sec = s.ports, s.timeouts, s.limits, s.security
+    ports = s.ports
     if (cur.get("udp"), cur.get("tcp")) != (tuple(ports.udp), tuple(ports.tcp)):
         ops.append(AlgPorts(udp=tuple(ports.udp), tcp=tuple(ports.tcp)))
     servers = tuple((str(a), p) for a, p in s.servers)
     if sorted(cur.get("servers", ())) != sorted(servers):  # the order means nothing
         ops.append(AlgServers(servers=servers))
-    if _differs(cur, t, TIMEOUTS):
-        ops.append(AlgTimeouts(signaling=t.signaling, media=t.media, call_=t.call))
-    if _differs(cur, t, CALL_TIMERS):
-        ops.append(AlgCallTimers(**_values(t, CALL_TIMERS)))
-    if _differs(cur, t, ONE_WAY):
-        ops.append(AlgOneWayMedia(**_values(t, ONE_WAY)))
-    if (cur.get("max_calls"), cur.get("media_ports")) != (lim.max_calls, tuple(lim.media_ports)):
-        lo, hi = lim.media_ports
-        ops.append(AlgLimits(max_calls=lim.max_calls, lo=lo, hi=hi, have=cur.get("media_ports")))
-    addrs = tuple(str(a) for a in s.media.addresses)
-    if cur.get("media_addresses") != addrs:  # in order: each address is a slot of the pool
-        ops.append(AlgMediaAddresses(addresses=addrs))
-    if cur.get("tcp_reassembly") != lim.tcp_reassembly:
-        ops.append(AlgTcp(reassembly=lim.tcp_reassembly))
-    if cur.get("media_other_hosts") != s.media_other_hosts:
-        ops.append(AlgMediaPolicy(other_hosts=s.media_other_hosts))
-    if _differs(cur, sec, SECURITY):
-        ops.append(AlgSecurity.of(sec))  # the host limits stay as they are
-    if _differs(cur, sec, HOST_LIMITS):
-        ops.append(AlgHostLimits(**_values(sec, HOST_LIMITS)))
+    for op, section, names in ((AlgTimeouts, s.timeouts, TIMEOUTS),
+                               (AlgLimits, s.limits, LIMITS), (AlgMedia, s.media, MEDIA),
+                               (AlgSecurity, s.security, SECURITY)):
+        if _differs(cur, section, names):
+            ops.append(op.of(section))
     want = validation_fields(s.validation)
     if {k: cur.get(k) for k in VALIDATION} != want:
         ops.append(AlgValidation(**want))
     return ops
 
 
-def _values(section, names):
-    """{name: value} of a configuration section's fields names."""
-    return {k: getattr(section, k) for k in names}
+def _value(v):
+    """A section's value as State.alg has it: lists as tuples, addresses as strings."""
+    if isinstance(v, (list, tuple)):
+        return tuple(_value(x) for x in v)
+    return v if isinstance(v, (bool, int, str)) or v is None else str(v)
 
 
 def _differs(cur, section, names):
-    """Whether the running values of names (State.alg) are not the section's."""
-    return {k: cur.get(k) for k in names} != _values(section, names)
+    """Whether the running values (State.alg's keys of names) are not the section's (its
+    fields, names' values); in order (media addresses: each is a slot of the pool)."""
+    return any(cur.get(k) != _value(getattr(section, f)) for k, f in names.items())
 
 
 def _replace_tables(cfg, st, idx):

@@ -329,89 +329,98 @@ class AlgServers(Op):
             "port": [p for _, p in self.servers] + [0] * pad}
 
 
+# --- the ALG's settings: one operation per section (one C struct, one set message, one CLI
+# command each), its fields the section's, by name
+
 @dataclass
 class AlgTimeouts(Op):
+    """Every timer, in seconds (sip_alg_set_timeouts_v2, `set sip-alg timeouts`); the call
+    timers 0: off."""
     signaling: int
     media: int
-    call_: int
+    call_: int  # the section's call (call() is the message)
+    media_inactivity: int
+    max_duration: int
+    one_way_media: int
+
+    @classmethod
+    def of(cls, t):
+        """From the configuration's sip_alg.timeouts, field by field."""
+        return cls(signaling=t.signaling, media=t.media, call_=t.call,
+                   media_inactivity=t.media_inactivity, max_duration=t.max_duration,
+                   one_way_media=t.one_way_media)
 
     def cli(self):
         return (f"set sip-alg timeouts signaling {self.signaling} media {self.media} "
-                f"call {self.call_}")
+                f"call {self.call_} media-inactivity {self.media_inactivity} "
+                f"max-duration {self.max_duration} one-way-media {self.one_way_media}")
 
     def call(self):
-        return "sip_alg_set_timeouts", {"signaling": self.signaling, "media": self.media,
-                                        "call": self.call_}
+        return "sip_alg_set_timeouts_v2", {
+            "signaling": self.signaling, "media": self.media, "call": self.call_,
+            "media_inactivity": self.media_inactivity, "max_duration": self.max_duration,
+            "one_way_media": self.one_way_media}
 
 
-@dataclass
-class AlgCallTimers(Op):
-    """The media inactivity timer and the maximum call duration, in seconds, 0: off
-    (sip_alg_set_call_timers; on the CLI, the same `set sip-alg timeouts` command as
-    AlgTimeouts, with its other keywords)."""
-    media_inactivity: int
-    max_duration: int
-
-    def cli(self):
-        return (f"set sip-alg timeouts media-inactivity {self.media_inactivity} "
-                f"max-duration {self.max_duration}")
-
-    def call(self):
-        return "sip_alg_set_call_timers", {"media_inactivity": self.media_inactivity,
-                                           "max_duration": self.max_duration}
-
-
-@dataclass
-class AlgOneWayMedia(Op):
-    """The one-way media check, in seconds, 0: off (sip_alg_set_one_way_media, API 0.10.0; on
-    the CLI, `set sip-alg timeouts` again)."""
-    one_way_media: int
-
-    def cli(self):
-        return f"set sip-alg timeouts one-way-media {self.one_way_media}"
-
-    def call(self):
-        return "sip_alg_set_one_way_media", {"one_way_media": self.one_way_media}
-
-
-@dataclass
-class AlgLimits(Op):
-    max_calls: int
-    lo: int
-    hi: int
-    # the running range: sip_alg_set_limits sets the range only when it differs (the plugin
-    # refuses to change it while calls hold media ports), `set sip-alg media-ports` always
-    have: Optional[Tuple[int, int]] = field(default=None, compare=False)
-
-    def cli(self):
-        return f"set sip-alg max-calls {self.max_calls}; set sip-alg media-ports {self.lo}-{self.hi}"
-
-    def exec_lines(self):
-        return [f"set sip-alg max-calls {self.max_calls}"] + (
-            [] if self.have == (self.lo & ~1, self.hi) else
-            [f"set sip-alg media-ports {self.lo}-{self.hi}"])
-
-    def call(self):
-        return "sip_alg_set_limits", {"max_calls": self.max_calls, "media_port_lo": self.lo,
-                                      "media_port_hi": self.hi}
-
-
-MAX_MEDIA_ADDRESSES = D.MAX_MEDIA_ADDRESSES  # sip_alg_set_media_addresses' array
 RSRC_IN_USE = -155  # VNET_API_ERROR_RSRC_IN_USE
 
 
 @dataclass
-class AlgMediaAddresses(Op):
-    """The media public addresses, in order (sip_alg_set_media_addresses replaces the list;
-    none: `media-addresses none`)."""
-    addresses: Tuple[str, ...]
+class AlgLimits(Op):
+    """The table sizes (sip_alg_set_limits_v2, `set sip-alg limits`). The plugin lays the
+    media port range out again only when it differs, and only while no call holds a media
+    port (RSRC_IN_USE)."""
+    max_calls: int
+    max_held: int
+    media_ports: Tuple[int, int]
+    tcp_reassembly: int
+
+    @classmethod
+    def of(cls, lim):
+        """From the configuration's sip_alg.limits, field by field."""
+        return cls(max_calls=lim.max_calls, max_held=lim.max_held,
+                   media_ports=tuple(lim.media_ports), tcp_reassembly=lim.tcp_reassembly)
 
     def cli(self):
-        return "set sip-alg media-addresses " + (" ".join(self.addresses) or "none")
+        lo, hi = self.media_ports
+        return (f"set sip-alg limits max-calls {self.max_calls} max-held {self.max_held} "
+                f"media-ports {lo}-{hi} tcp-reassembly {self.tcp_reassembly}")
 
     def call(self):
-        return "sip_alg_set_media_addresses", {
-            "n_addresses": len(self.addresses),
+        lo, hi = self.media_ports
+        return "sip_alg_set_limits_v2", {
+            "max_calls": self.max_calls, "max_held": self.max_held, "media_port_lo": lo,
+            "media_port_hi": hi, "tcp_reassembly": self.tcp_reassembly}
+
+    def failure(self, retval):
+        if retval == RSRC_IN_USE:
+            return ("calls hold media ports: the media port range changes only while none "
+                    "does (wait for the calls to end, or restart VPP), then apply again")
+        return None
+
+
+MAX_MEDIA_ADDRESSES = D.MAX_MEDIA_ADDRESSES  # sip_alg_set_media's array
+
+
+@dataclass
+class AlgMedia(Op):
+    """The media public addresses, in order (each is a slot of the plugin's pool), and the
+    other inside hosts' media (sip_alg_set_media, `set sip-alg media`)."""
+    addresses: Tuple[str, ...]
+    other_hosts: bool
+
+    @classmethod
+    def of(cls, m):
+        """From the configuration's sip_alg.media, field by field."""
+        return cls(addresses=tuple(str(a) for a in m.addresses), other_hosts=m.other_hosts)
+
+    def cli(self):
+        return ("set sip-alg media addresses " + (" ".join(self.addresses) or "none")
+                + f" other-hosts {'on' if self.other_hosts else 'off'}")
+
+    def call(self):
+        return "sip_alg_set_media", {
+            "other_hosts": self.other_hosts, "n_addresses": len(self.addresses),
             "addresses": list(self.addresses) + ["0.0.0.0"] *
             (MAX_MEDIA_ADDRESSES - len(self.addresses))}
 
@@ -423,79 +432,48 @@ class AlgMediaAddresses(Op):
 
 
 @dataclass
-class AlgTcp(Op):
-    reassembly: int
-
-    def cli(self):
-        return f"set sip-alg tcp reassembly {self.reassembly}"
-
-    def call(self):
-        return "sip_alg_set_tcp", {"reassembly": self.reassembly}
-
-
-@dataclass
-class AlgMediaPolicy(Op):
-    other_hosts: bool
-
-    def cli(self):
-        return f"set sip-alg media-other-hosts {'on' if self.other_hosts else 'off'}"
-
-    def call(self):
-        return "sip_alg_set_media_policy", {"other_hosts": self.other_hosts}
-
-
-@dataclass
 class AlgSecurity(Op):
-    """Every security bound at once (sip_alg_set_security sets them all)."""
+    """Every security limit, those per inside host too (sip_alg_set_security_v2, `set
+    sip-alg security`); the limits per host 0: off."""
     max_inbound_calls: int
     max_inbound_per_source: int
     max_binding_time: int
     max_entries: int
     max_entries_per_call: int
-    lo: int
-    hi: int
+    inside_media_ports: Tuple[int, int]
+    max_calls_per_host: int
+    max_entries_per_host: int
 
     @classmethod
     def of(cls, sec):
-        """From the configuration's sip_alg.security, field by field (the host limits are
-        AlgHostLimits')."""
-        lo, hi = sec.inside_media_ports
+        """From the configuration's sip_alg.security, field by field."""
         return cls(max_inbound_calls=sec.max_inbound_calls,
                    max_inbound_per_source=sec.max_inbound_per_source,
                    max_binding_time=sec.max_binding_time, max_entries=sec.max_entries,
-                   max_entries_per_call=sec.max_entries_per_call, lo=lo, hi=hi)
+                   max_entries_per_call=sec.max_entries_per_call,
+                   inside_media_ports=tuple(sec.inside_media_ports),
+                   max_calls_per_host=sec.max_calls_per_host,
+                   max_entries_per_host=sec.max_entries_per_host)
 
     def cli(self):
+        lo, hi = self.inside_media_ports
         return (f"set sip-alg security max-inbound-calls {self.max_inbound_calls} "
                 f"max-inbound-per-source {self.max_inbound_per_source} "
                 f"max-binding-time {self.max_binding_time} max-entries {self.max_entries} "
                 f"max-entries-per-call {self.max_entries_per_call} "
-                f"inside-media-ports {self.lo}-{self.hi}")
+                f"inside-media-ports {lo}-{hi} max-calls-per-host {self.max_calls_per_host} "
+                f"max-entries-per-host {self.max_entries_per_host}")
 
     def call(self):
-        return "sip_alg_set_security", {
+        lo, hi = self.inside_media_ports
+        return "sip_alg_set_security_v2", {
             "max_inbound_calls": self.max_inbound_calls,
             "max_inbound_per_source": self.max_inbound_per_source,
             "max_binding_time": self.max_binding_time, "max_entries": self.max_entries,
             "max_entries_per_call": self.max_entries_per_call,
-            "inside_port_lo": self.lo, "inside_port_hi": self.hi}
-
-
-@dataclass
-class AlgHostLimits(Op):
-    """Limits per inside host, 0: off (sip_alg_set_host_limits; on the CLI, keywords of `set
-    sip-alg security`). sip_alg_set_security has no fields for them and leaves them as they
-    are, so each of the two is planned only when its own values change."""
-    max_calls_per_host: int
-    max_entries_per_host: int
-
-    def cli(self):
-        return (f"set sip-alg security max-calls-per-host {self.max_calls_per_host} "
-                f"max-entries-per-host {self.max_entries_per_host}")
-
-    def call(self):
-        return "sip_alg_set_host_limits", {"max_calls_per_host": self.max_calls_per_host,
-                                           "max_entries_per_host": self.max_entries_per_host}
+            "inside_port_lo": lo, "inside_port_hi": hi,
+            "max_calls_per_host": self.max_calls_per_host,
+            "max_entries_per_host": self.max_entries_per_host}
 
 
 def method_mask(names):

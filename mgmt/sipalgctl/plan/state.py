@@ -49,13 +49,18 @@ class Acl:
     rules: Tuple[A.AclRule, ...]
 
 
-# sip_alg_get_config_reply's fields, as State.alg's keys and the configuration's fields
-TIMEOUTS = ("signaling", "media", "call")
-CALL_TIMERS = ("media_inactivity", "max_duration")  # State.alg's keys, config's fields
-ONE_WAY = ("one_way_media",)  # State.alg's key, config's field
-SECURITY = ("max_inbound_calls", "max_inbound_per_source", "max_binding_time", "max_entries",
-            "max_entries_per_call", "inside_media_ports")  # State.alg's keys, config's fields
-HOST_LIMITS = ("max_calls_per_host", "max_entries_per_host")  # State.alg's keys, config's
+# The sections of the ALG's settings, each one C struct, one set message and one CLI
+# command: {State.alg's key (sip_alg_get_config's name): the section's field (the YAML's)}
+TIMEOUTS = {k: k for k in ("signaling", "media", "call", "media_inactivity", "max_duration",
+                           "one_way_media")}
+LIMITS = {k: k for k in ("max_calls", "max_held", "media_ports", "tcp_reassembly")}
+SECURITY = {k: k for k in ("max_inbound_calls", "max_inbound_per_source", "max_binding_time",
+                           "max_entries", "max_entries_per_call", "inside_media_ports",
+                           "max_calls_per_host", "max_entries_per_host")}
+MEDIA = {"media_addresses": "addresses", "media_other_hosts": "other_hosts"}
+# sip_alg_get_config_reply's fields read as they are
+CALL_TIMERS = ("media_inactivity", "max_duration", "one_way_media")
+HOST_LIMITS = ("max_calls_per_host", "max_entries_per_host")
 
 # sip_alg_get_config_reply's fields of the published servers (API 0.8.0)
 SERVERS = ("n_servers", "server_address", "server_port")
@@ -92,10 +97,11 @@ def _fields(reply, msg, names):
 
 # --- reading state ---------------------------------------------------------------------------
 
-def alg_config(g):
-    """The ALG's settings from a sip_alg_get_config reply, as State.alg (flat, the config's
-    terms: port lists as tuples, port ranges as (lo, hi), flags as bools); MissingPlugin
-    when the reply lacks a field (a plugin older than API_NEEDED)."""
+def alg_config(g, limits=None):
+    """The ALG's settings from a sip_alg_get_config reply (and max_held from a
+    sip_alg_get_limits reply, limits), as State.alg (flat, the config's terms: port lists as
+    tuples, port ranges as (lo, hi), flags as bools); MissingPlugin when the reply lacks a
+    field (a plugin older than API_NEEDED)."""
     alg = {"udp": tuple(g.udp_ports[:g.n_udp_ports]),
            "tcp": tuple(g.tcp_ports[:g.n_tcp_ports]), "signaling": g.signaling,
            "media": g.media, "call": g.call, "max_calls": g.max_calls,
@@ -108,7 +114,9 @@ def alg_config(g):
            "max_entries_per_call": g.max_entries_per_call,
            "inside_media_ports": (g.inside_port_lo, g.inside_port_hi),
            **_fields(g, "sip_alg_get_config_reply",
-                     CALL_TIMERS + ONE_WAY + HOST_LIMITS + VALIDATION)}
+                     CALL_TIMERS + HOST_LIMITS + VALIDATION)}
+    if limits is not None:
+        alg["max_held"] = _fields(limits, "sip_alg_get_limits_reply", ("max_held",))["max_held"]
     srv = _fields(g, "sip_alg_get_config_reply", SERVERS)
     alg["servers"] = tuple((str(a), int(p)) for a, p in
                            zip(srv["server_address"][:srv["n_servers"]],
@@ -180,5 +188,5 @@ def read_state(c):
             acls = tuple(d.acls[:d.count])
             if acls:
                 st.acl_bindings[d.sw_if_index] = (acls[:d.n_input], acls[d.n_input:])
-    st.alg = alg_config(c.call("sip_alg_get_config"))
+    st.alg = alg_config(c.call("sip_alg_get_config"), c.call("sip_alg_get_limits"))
     return st
