@@ -153,6 +153,8 @@ test: test-c test-py
 VPP_RELEASE_PREFIX ?= /opt/vpp-26.06
 RELEASE_TESTS ?= tests/vpp/test_pg.py tests/vpp/test_pg_firewall.py tests/vpp/test_workers.py \
   tests/vpp/test_pg_deploy.py tests/vpp/test_pg_vrf.py tests/vpp/test_pg_office.py
+# with VPP's main thread alone, but test_workers.py's with workers too (RELEASE_K= for all)
+RELEASE_K ?= not 2w and not 4w or test_workers
 test-release: venv
 	@test -x $(VPP_RELEASE_PREFIX)/bin/vpp || { echo "test-release: no VPP in" \
 	  "VPP_RELEASE_PREFIX=$(VPP_RELEASE_PREFIX) (no bin/vpp): unpack the release there" \
@@ -160,7 +162,7 @@ test-release: venv
 	$(MAKE) --no-print-directory plugin VPP_PREFIX=$(VPP_RELEASE_PREFIX)
 	VPP_PREFIX=$(VPP_RELEASE_PREFIX) SIPALG_REQUIRE_VPP=1 \
 	  SIPALG_TIERS_FILE=$(abspath $(BUILD)/tiers-release.txt) \
-	  $(PY) -m pytest $(PYTEST_ARGS) $(RELEASE_TESTS)
+	  $(PY) -m pytest $(PYTEST_ARGS) $(if $(RELEASE_K),-k "$(RELEASE_K)") $(RELEASE_TESTS)
 
 # Source mutants of the SIP core against its tests (tests/mutation/mutate.py; about 50 min for
 # all ~850 on 2 CPUs; MUTATE_ARGS="--sample 100" for a quick look)
