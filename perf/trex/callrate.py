@@ -70,8 +70,8 @@ def state(tb):
 
 def pinhole_mappings(tb):
     """NAT44-ED static mappings other than the PBX's."""
-    return sum(1 for line in tb.vpp.static_mappings()
-               if not (S.PBX in line and f" {S.SIP_PORT}" in line and S.PUB in line))
+    pbx = re.compile(rf"\b{re.escape(S.PBX)}[: ]+(port )?{S.SIP_PORT}\b")
+    return sum(1 for line in tb.vpp.static_mappings() if not pbx.search(line))
 
 
 def configure(tb):
