@@ -480,10 +480,10 @@ def main():
     ap.add_argument("--rtp-size", type=int, default=218)
     ap.add_argument("--call-rate-min", type=float, default=100.0,
                     help="calls profile: the search's lowest load, calls/s")
-    ap.add_argument("--call-rate-max", type=float, default=30000.0,
+    ap.add_argument("--call-rate-max", type=float, default=200000.0,
                     help="calls profile: the highest load searched with the ALG on, calls/s "
                          "(ALG off: --max-load / 5)")
-    ap.add_argument("--call-gap-ms", type=float, default=5.0,
+    ap.add_argument("--call-gap-ms", type=float, default=20.0,
                     help="calls profile: ms between a call's messages")
     ap.add_argument("--call-settle", type=float, default=2.0,
                     help="calls profile: s the ALG has after a trial to close its calls")

@@ -18,15 +18,16 @@ length started together, each offset from the INVITE by a fixed time (isg):
 The k-th packet of every stream belongs to call k: a 7-digit counter the field engine keeps
 as ASCII text (one byte var per digit, each stepping the next when it wraps; the same
 program on every stream, so the counters go in step) is written into the Call-ID, the Via
-branch and the From tag; the calls' SDP media ports are 2ddd0 (PBX) and 3ddd0 (callee), ddd
-the counter's last three digits (RTP even, RTCP next; a port comes back every 1,000 calls).
+branch and the From tag; the PBX's SDP has RTP on 2dddd and RTCP on 3dddd (a=rtcp), the
+callee's RTP on 4dddd, dddd the counter's last four digits: a port comes back every 10,000
+calls, after the call that had it ended at any rate below 10,000 / (4 gaps) calls/s.
 The Call-IDs also carry the trial's tag (--tag), so no trial repeats one of an earlier trial
 (the ALG drops a late copy of an INVITE of a call it closed in the last 32 s).
 
 Tunables (STLProfile.load_py(path, port_id=N, rate=..., ...), or `-t` in trex-console):
   --rate N      calls per second (every stream's pps)
   --calls N     calls in the trial (every stream's burst length; below 10,000,000)
-  --gap-ms X    the offset between a call's messages (default 5 ms)
+  --gap-ms X    the offset between a call's messages (default 20 ms)
   --tag N       the trial's tag in the Call-IDs (0-9999)
 Flow-stats groups: PG (one per message kind). Frames carry UDP checksum 0 (valid in IPv4),
 so the field engine's text writes stay valid; every frame has a write in its last 64 bytes
@@ -40,7 +41,7 @@ import sys
 # the SIP message builders the packet-generator tiers use (plain Python, no scapy)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
                                 "vpp"))
-from sipmsgs import message, sdp  # noqa: E402
+from sipmsgs import message  # noqa: E402
 
 from trex.stl.api import (IP, UDP, Ether, STLFlowStats, STLPktBuilder, STLStream,  # noqa: E402
                           STLTXSingleBurst, STLVM)
@@ -56,8 +57,17 @@ HDR = 14 + 20 + 8  # Ethernet, IPv4, UDP
 KINDS = {"invite": (0, 0, 20), "ok": (1, 1, 21), "ack": (0, 2, 22), "bye": (0, 3, 23),
          "bye_ok": (1, 4, 24)}
 PG = {k: v[2] for k, v in KINDS.items()}
+FE_MAX_OFFSET = 512  # TRex's field engine writes no further into a frame
 N = "\x01" * DIGITS  # where the counter goes (all its digits)
-M = "\x02" * 3       # where its last three digits go (media ports)
+M = "\x02" * 4       # where its last four digits go (media ports)
+
+
+def sdp(addr, port, rtcp=None):
+    """A short SDP (the field engine writes nowhere past FE_MAX_OFFSET): one audio stream,
+    PCMU by its static payload type, RTCP on `rtcp` when given (a=rtcp)."""
+    lines = ["v=0", f"o=- 1 1 IN IP4 {addr}", "s=-", f"c=IN IP4 {addr}", "t=0 0",
+             f"m=audio {port} RTP/AVP 0"] + ([f"a=rtcp:{rtcp}"] if rtcp else [])
+    return "".join(l + "\r\n" for l in lines).encode()
 
 
 def messages(tag):
@@ -85,10 +95,10 @@ def messages(tag):
         "invite": (message(f"INVITE sip:bob@{PROXY} SIP/2.0",
                            [via_in("i"), "Max-Forwards: 70", frm, to, cid, "CSeq: 1 INVITE",
                             contact_in],
-                           sdp(PBX, f"2{M}0")), *out),
+                           sdp(PBX, f"2{M}", f"3{M}")), *out),
         "ok": (message("SIP/2.0 200 OK",
                        [via_pub("i"), frm_pub, to_b, cid, "CSeq: 1 INVITE", contact_out],
-                       sdp(CALLEE, f"3{M}0")), *back),
+                       sdp(CALLEE, f"4{M}")), *back),
         "ack": (message(f"ACK sip:bob@{CALLEE}:{SIP_PORT} SIP/2.0",
                         [via_in("a"), "Max-Forwards: 70", frm, to_b, "CSeq: 1 ACK",
                          contact_in, cid]), *out),
@@ -116,7 +126,7 @@ def frame(payload, src, sport, dst, dport):
     text = payload.decode("latin-1")
     vm = counter_vm()
     last = 0
-    for mark, n in ((N[0], DIGITS), (M[0], 3)):
+    for mark, n in ((N[0], DIGITS), (M[0], 4)):
         i = text.find(mark)
         while i >= 0:
             end = HDR + i + n - 1  # the frame offset of the number's last digit
@@ -126,6 +136,9 @@ def frame(payload, src, sport, dst, dport):
             i = text.find(mark, i + n)
     payload = text.replace(N[0], "0").replace(M[0], "0").encode("latin-1")
     pkt = Ether() / IP(src=src, dst=dst) / UDP(sport=sport, dport=dport, chksum=0) / payload
+    if last >= FE_MAX_OFFSET:
+        raise ValueError(f"a field-engine write at offset {last} of a {len(pkt)} B frame: "
+                         f"TRex writes below {FE_MAX_OFFSET} only")
     if len(pkt) + 4 - last > 64:
         raise ValueError(f"no field-engine write in the last 64 bytes of a {len(pkt)} B frame "
                          f"(last at {last}): TRex's memif driver would split it")
@@ -137,7 +150,7 @@ class SipCallRate:
         p = argparse.ArgumentParser(prog="sip_call_rate.py")
         p.add_argument("--rate", type=float, required=True)
         p.add_argument("--calls", type=int, required=True)
-        p.add_argument("--gap-ms", "--gap_ms", type=float, default=5.0)
+        p.add_argument("--gap-ms", "--gap_ms", type=float, default=20.0)
         p.add_argument("--tag", type=int, default=0)
         args = p.parse_args(tunables)
         if not 1 <= args.calls <= MAX_CALLS:
