@@ -3,11 +3,11 @@
 sip_call_rate.py).
 
 The load of a trial is calls per second; a trial of d seconds at r calls/s sends n = r x d
-calls, five messages each. configure() publishes the PBX (TRex port 0's 192.168.1.5:5060)
+calls, five messages each. publish() publishes the PBX (TRex port 0's 192.168.1.5:5060)
 with a NAT44-ED static mapping on 203.0.113.10:5060 and names it a published server for the
 ALG (`set sip-alg servers`: its signaling is the operator's mapping, the ALG makes no
-signaling pinhole for it), and shortens the ALG's timeouts to TIMEOUT s so that what a
-failed trial leaves ages out before the next one (a call of the profile lasts 4 gaps, 80 ms
+signaling pinhole for it); configure() shortens the ALG's timeouts to TIMEOUT s so that what
+a failed trial leaves ages out before the next one (a call of the profile lasts 4 gaps, 80 ms
 by default).
 
 The generator does not wait for answers: a message leaves TRex a gap after the one before it
@@ -83,29 +83,31 @@ def pinhole_mappings(tb):
     return sum(1 for line in tb.vpp.static_mappings() if not pbx.search(line))
 
 
+def publish(tb):
+    """The PBX published by a static mapping and named a server for the ALG. Done before any
+    other traffic: NAT44-ED keeps an inside source port when it is free, so a phone of
+    another profile sending from 5060 may hold 203.0.113.10:5060 in a dynamic session, and
+    the PBX's first message towards the same proxy then finds its public 5-tuple taken (VPP
+    blackholes it)."""
+    tb.neighbors([S.PBX])
+    tb.vpp.cli_ok(f"nat44 add static mapping udp local {S.PBX} {S.SIP_PORT} external {S.PUB} "
+                  f"{S.SIP_PORT}")
+    tb.vpp.cli_ok(f"set sip-alg servers {S.PBX}:{S.SIP_PORT}")
+
+
 def configure(tb):
-    """The PBX published by a static mapping, named a server for the ALG; short timeouts.
-    Returns the ALG's timeouts as they were (for restore())."""
+    """Short ALG timeouts for the profile; returns them as they were (for restore())."""
     m = re.search(r"timeouts signaling (\d+) media (\d+) call (\d+)",
                   tb.vpp.cli("show sip-alg config"))
     if not m:
         raise T.TestbedError("show sip-alg config: no timeouts line")
-    tb.neighbors([S.PBX])
-    for c in (f"nat44 add static mapping udp local {S.PBX} {S.SIP_PORT} external {S.PUB} "
-              f"{S.SIP_PORT}",
-              f"set sip-alg servers {S.PBX}:{S.SIP_PORT}",
-              f"set sip-alg timeouts signaling {TIMEOUT} media {TIMEOUT} call {TIMEOUT}"):
-        tb.vpp.cli_ok(c)
+    tb.vpp.cli_ok(f"set sip-alg timeouts signaling {TIMEOUT} media {TIMEOUT} call {TIMEOUT}")
     return m.groups()
 
 
 def restore(tb, timeouts):
     sig, media, call = timeouts
-    for c in (f"set sip-alg timeouts signaling {sig} media {media} call {call}",
-              "set sip-alg servers none",
-              f"nat44 add static mapping udp local {S.PBX} {S.SIP_PORT} external {S.PUB} "
-              f"{S.SIP_PORT} del"):
-        tb.vpp.cli_ok(c)
+    tb.vpp.cli_ok(f"set sip-alg timeouts signaling {sig} media {media} call {call}")
 
 
 class CallTrials(M.Trials):

@@ -535,6 +535,9 @@ def main():
            "settings": {k: v for k, v in vars(args).items() if k not in ("out", "json")}}
     with T.Testbed(prefix, scripts, log=log, vpp_cpu=args.vpp_cpu) as tb:
         res["testbed"]["vpp_version"] = tb.vpp.cli("show version").strip()
+        if args.ci or "calls" in args.profiles.split(","):
+            import callrate as CR
+            CR.publish(tb)  # before any traffic: see publish()
         if args.ci:
             res["ci"] = ci(tb, args, M, C)
         else:
