@@ -238,17 +238,9 @@ class CallTrials(M.Trials):
 
 
 def runtime_nodes(tb):
-    """Clocks per packet (vector) of the path's nodes (testbed.NODES) and of the ALG's
-    process node (per call of it) from `show runtime`."""
-    out = tb.runtime()
-    for line in tb.vpp.cli("show runtime").splitlines():
-        f = line.split()
-        if f and f[0] == "sip-alg-process":
-            nums = [x for x in f[1:] if re.match(r"^[\d.]+(e[+-]?\d+)?$", x)]
-            if len(nums) >= 5:  # calls, vectors, suspends, clocks, vectors/call
-                out["sip-alg-process"] = {"calls": int(nums[0]), "suspends": int(nums[2]),
-                                          "clocks_per_call": float(nums[3])}
-    return out
+    """Clocks per packet (vector) of the path's nodes (testbed.NODES) from `show runtime`
+    (the main thread's share of the ALG: `show sip-alg main-thread`, main_thread())."""
+    return tb.runtime()
 
 
 def call_states(tb):
@@ -275,18 +267,16 @@ def fixed_load(trials, load, duration, rounds, progress=print):
             tb.alg(on)
             rec = trials.run(duration, load, runtime=True)
             rt = rec["runtime"]
-            nodes = {k: v["clocks"] for k, v in rt.items()
-                     if "clocks" in v and v["vectors"] and k != "memif-input"}
+            nodes = {k: v["clocks"] for k, v in rt.items() if v["vectors"] and k != "memif-input"}
             mt, n = rec["main_thread"], rec["calls"]
             runs[on].append({
                 "passed": rec["passed"], "calls": n, "nodes": nodes,
-                "vectors": {k: v["vectors"] for k, v in rt.items() if "vectors" in v},
+                "vectors": {k: v["vectors"] for k, v in rt.items()},
                 "path": sum(nodes.values()),
                 "main_thread": mt,
                 "main_thread_us_per_call": (mt["batch_us"] + mt["age_us"]) / n,
                 "nat_add_us_each": mt["nat_add_us"] / mt["nat_add"] if mt["nat_add"] else None,
-                "nat_del_us_each": mt["nat_del_us"] / mt["nat_del"] if mt["nat_del"] else None,
-                "process": rt.get("sip-alg-process")})
+                "nat_del_us_each": mt["nat_del_us"] / mt["nat_del"] if mt["nat_del"] else None})
     out = {"load": load, "duration": duration, "rounds": rounds}
 
     def med(xs):

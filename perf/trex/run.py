@@ -448,7 +448,6 @@ def plot_calls(res, p, out, plt):
         b.annotate(f"{v:,.0f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                    ha="center", va="bottom", fontsize=8)
     b.set_xticks(range(4), labels, fontsize=8)
-    b.set_yscale("log")
     b.set_ylabel("calls/s")
     r = p["ratios"]
     b.set_title(f"NDR/PDR in whole calls/s (ratio on/off: NDR {r['ndr']}, PDR {r['pdr']})",
