@@ -29,7 +29,7 @@ plugin_build = $(BUILD)/plugin$(if $(filter $(STD_PREFIXES),$(abspath $(1))),,$(
 PLUGIN_BUILD := $(call plugin_build,$(VPP_PREFIX))
 PLUGIN_SO := $(PLUGIN_BUILD)/lib/vpp_plugins/sip_alg_plugin.so
 
-.PHONY: help core plugin plugin-asan install-plugin deb wheel pg-bench call-bench nat-patched call-bench-patched test-nat-patched stress stress-asan impair mutate mutate-node perf-trex perf-trex-vpp-bound test test-c test-py test-release sanitize fuzz bench venv ci clean demo docs
+.PHONY: help core plugin plugin-asan install-plugin deb wheel pg-bench call-bench nat-patched call-bench-patched test-nat-patched stress stress-asan impair mutate mutate-node perf-trex perf-trex-vpp-bound perf-trex-calls test test-c test-py test-release sanitize fuzz bench venv ci clean demo docs
 
 help:
 	@echo "make plugin    build sip_alg_plugin.so against the VPP in VPP_PREFIX ($(or $(VPP_PREFIX),none found))"
@@ -54,6 +54,7 @@ help:
 	@echo "               IMPAIR_CALLS (default $(IMPAIR_CALLS)) per run, IMPAIR_PROFILES; JSON and captures in $(BUILD)/impair"
 	@echo "make perf-trex TRex over memif (perf/trex): NDR/PDR and clocks/pkt, ALG on vs off -> $(BUILD)/trex"
 	@echo "make perf-trex-vpp-bound the same with VPP capped at VPP_CPU (0.3) of a CPU: VPP, not TRex, is the bottleneck"
+	@echo "make perf-trex-calls     whole SIP calls/s through the ALG, NDR/PDR ALG on vs off -> $(BUILD)/trex-calls (TREX_ARGS=\"--vpp-cpu 0.3\")"
 	@echo "make ci        everything CI runs: test, sanitize, fuzz"
 	@echo "make mutate    source mutation run over the SIP core: the score and every survivor"
 	@echo "make mutate-node  reviewed source mutants of the VPP nodes' decisions against tests/vpp (VPP)"
@@ -252,6 +253,12 @@ perf-trex: plugin venv
 VPP_CPU ?= 0.3
 perf-trex-vpp-bound: plugin venv
 	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/trex/run.py --vpp-cpu $(VPP_CPU) --profiles udp64,udp512,sip --out $(BUILD)/trex-vpp-bound
+
+# whole SIP calls per second through the ALG (the calls profile); TREX_ARGS passes run.py
+# options, e.g. TREX_ARGS="--vpp-cpu 0.3" for VPP as the bottleneck
+TREX_ARGS ?=
+perf-trex-calls: plugin venv
+	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/trex/run.py --profiles calls --out $(BUILD)/trex-calls $(TREX_ARGS)
 
 ci: sanitize fuzz test
 

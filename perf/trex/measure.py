@@ -112,10 +112,11 @@ def loss_ratio(intended, tx, rx, short):
     return (sent - rx) / sent if sent else 0.0
 
 
-def search(trials, min_load, max_load, duration, width, time_limit, progress=print):
-    """NDR and PDR in one MLRsearch run: {"ndr": pps or None, "pdr": ..., "trials": n,
+def search(trials, min_load, max_load, duration, width, time_limit, progress=print,
+           unit=(1e3, "kpps")):
+    """NDR and PDR in one MLRsearch run: {"ndr": load or None, "pdr": ..., "trials": n,
     "seconds": s, "complete": bool}. Bounded by time_limit seconds; a search cut short reports
-    the bounds it had (complete: false)."""
+    the bounds it had (complete: false). unit: (scale, name) of the loads in the log lines."""
     goals = [SearchGoal(loss_ratio=lr, exceed_ratio=0.0, relative_width=width,
                         initial_trial_duration=min(1.0, duration), final_trial_duration=duration,
                         duration_sum=duration, preceding_targets=1, fail_fast=False)
@@ -128,7 +129,8 @@ def search(trials, min_load, max_load, duration, width, time_limit, progress=pri
     mlr = MultipleLossRatioSearch(config=cfg)
     n0, t0 = len(trials.trials), time.monotonic()
     progress(f"  [{trials.label} ALG {'on' if trials.tb.alg_on else 'off'}] MLRsearch: NDR and "
-             f"PDR ({100 * PDR:.1f}% loss), {min_load / 1e3:.0f}-{max_load / 1e3:.0f} kpps, "
+             f"PDR ({100 * PDR:.1f}% loss), {min_load / unit[0]:.0f}-{max_load / unit[0]:.0f} "
+             f"{unit[1]}, "
              f"{duration} s trials, width {100 * width:.0f}%, at most {time_limit:.0f} s")
     complete = True
     try:
@@ -151,13 +153,13 @@ def search(trials, min_load, max_load, duration, width, time_limit, progress=pri
         out[name + "_lower_bound"] = float(lo) if lo is not None else None
         out[name + "_upper_bound"] = float(hi) if hi is not None else None
     progress(f"  [{trials.label} ALG {'on' if trials.tb.alg_on else 'off'}] NDR "
-             f"{fmt(out['ndr'])}, PDR {fmt(out['pdr'])} ({out['trials']} trials, "
+             f"{fmt(out['ndr'], unit)}, PDR {fmt(out['pdr'], unit)} ({out['trials']} trials, "
              f"{out['seconds']} s{'' if complete else ', cut short'})")
     return out
 
 
-def fmt(pps):
-    return "none" if pps is None else f"{pps / 1e3:.1f} kpps"
+def fmt(load, unit=(1e3, "kpps")):
+    return "none" if load is None else f"{load / unit[0]:.1f} {unit[1]}"
 
 
 def path_clocks(rt):

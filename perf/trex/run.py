@@ -7,6 +7,10 @@ end of them (testbed.py), then for each profile:
   udp64, udp512  the non-SIP UDP baseline (udp_flows.py): 1,000 inside flows, 64/512 B frames
   sip            the SIP call mix (sip_calls.py): calls set up and checked first (callsetup.py),
                  then RTP both ways through their pinholes plus a steady rate of new INVITEs
+  calls          whole SIP calls per second (callrate.py, sip_call_rate.py): INVITE+SDP, 200
+                 OK+SDP, ACK, BYE, 200 OK from a PBX behind a static mapping; the load is
+                 calls/s and a trial passes only when every message arrived and the ALG
+                 created and closed every call and left nothing (not in the default list)
 it searches the no-drop rate (NDR) and the partial-drop rate (PDR, 0.5% loss) with MLRsearch
 (the CSIT method), ALG on and ALG off in the same VPP (`set sip-alg interface ... [disable]`),
 printing every trial; then runs a fixed load with the ALG on and off alternately and records
@@ -16,10 +20,11 @@ The generator is the ceiling: TRex and VPP share this machine's 2 CPUs and TRex'
 side saturates first (../shared/research/trex.md), so absolute rates say little about VPP;
 the ALG on/off ratios from the same run, and VPP's clocks per packet, are what to read.
 
-Usage: perf/trex/run.py [--quick] [--duration S] [--search-time S] [--profiles udp64,udp512,sip]
-                        [--out DIR]
+Usage: perf/trex/run.py [--quick] [--duration S] [--search-time S]
+                        [--profiles udp64,udp512,sip,calls] [--vpp-cpu SHARE] [--out DIR]
        perf/trex/run.py --ci --json FILE    the short check tests/perf runs (no search of
-                                            the SIP mix, fixed low loads, a 2-3 trial search)
+                                            the SIP mix, fixed low loads, a 2-3 trial search,
+                                            a few seconds of whole calls at a low rate)
 Exit status: 0 done, 2 VPP, the plugin or TRex not found (the reason is printed).
 """
 
@@ -196,6 +201,49 @@ def profile_sip(tb, args, M, C):
     return out
 
 
+def profile_calls(tb, args, M, CR):
+    """Whole calls per second (callrate.py, sip_call_rate.py): NDR/PDR in calls/s ALG on and
+    off, then the ALG's and the main thread's cost at 80% of the NDR with the ALG on."""
+    log(f"\n== calls: whole SIP calls (INVITE+SDP, 200 OK+SDP, ACK, BYE, 200 OK; "
+        f"{args.call_gap_ms:g} ms apart) from a PBX behind a static mapping, in calls/s")
+    timeouts = CR.configure(tb)
+    trials = CR.CallTrials(tb, args.call_gap_ms, args.call_settle, progress=log)
+    out = {"load": "calls per second (5 messages each)", "gap_ms": args.call_gap_ms,
+           "alg_timeouts_s": CR.TIMEOUT, "pbx": f"{CR.S.PBX}:{CR.S.SIP_PORT}",
+           "public": f"{CR.S.PUB}:{CR.S.SIP_PORT}"}
+    tb.alg(True)
+    out["warmup"] = trials.run(1.0, args.call_rate_min)  # the path; the client's overhead
+    out["search"] = {}
+    for on in (True, False):
+        tb.alg(on)
+        # NAT alone goes as far as the other profiles' packet rates: their --max-load / 5
+        hi = args.call_rate_max if on else args.max_load / 5
+        out["search"]["alg_on" if on else "alg_off"] = searched(tb, lambda: M.search(
+            trials, args.call_rate_min, hi, args.duration, args.width, args.search_time,
+            progress=log, unit=(1.0, "calls/s")))
+    s = out["search"]
+    out["ratios"] = {k: ratio(s["alg_on"][k], s["alg_off"][k]) for k in ("ndr", "pdr")}
+    ndr = s["alg_on"]["ndr"]
+    out["fixed"] = CR.fixed_load(trials, round(0.8 * ndr if ndr else args.call_rate_min),
+                                 args.duration, args.rounds, progress=log)
+    tb.alg(True)
+    out["left_at_end"] = dict(zip(("calls", "entries"), CR.state(tb)))
+    CR.restore(tb, timeouts)
+    out["trials"] = trials.trials
+    return out
+
+
+def ci_calls(tb, args, CR):
+    """The short check of the calls profile: ci_seconds at ci_call_rate calls/s, ALG on."""
+    log(f"\n== calls: {args.ci_call_rate:g} whole calls/s for {args.ci_seconds} s, ALG on")
+    timeouts = CR.configure(tb)
+    tb.alg(True)
+    trials = CR.CallTrials(tb, args.call_gap_ms, args.call_settle, progress=log)
+    rec = trials.run(args.ci_seconds, args.ci_call_rate)
+    CR.restore(tb, timeouts)
+    return rec
+
+
 def ci(tb, args, M, C):
     """The short check: fixed low loads ALG on and off, a 2-3 trial search, the call mix."""
     out = {}
@@ -234,12 +282,17 @@ def ci(tb, args, M, C):
         s["alg_on" if on else "alg_off"] = rec
     tb.alg(True)
     s["teardown"] = C.teardown(tb, calls, progress=log)
+    import callrate as CR
+    out["calls"] = ci_calls(tb, args, CR)
     return out
 
 
 def summary(res):
     lines = ["", "summary (NDR/PDR in kpps; ratio = ALG on / ALG off, same VPP, same run)"]
     for name, p in res["profiles"].items():
+        if name == "calls":
+            lines += summary_calls(p)
+            continue
         s = p["search"]
         cells = []
         for k in ("ndr", "pdr"):
@@ -254,6 +307,22 @@ def summary(res):
                      f"{f['alg_off']['total']:.1f} clk/pkt (ratio {f['path_ratio_on_off']:.3f})")
     lines.append("  " + res["generator_ceiling"] + ".")
     return "\n".join(lines)
+
+
+def summary_calls(p):
+    s, f = p["search"], p["fixed"]
+    cells = [f"{k.upper()} on {cps(s['alg_on'][k])} off {cps(s['alg_off'][k])} ratio "
+             f"{p['ratios'][k] if p['ratios'][k] is not None else '-'}" for k in ("ndr", "pdr")]
+    on = f["alg_on"]
+    return [f"  calls   (calls/s) " + "; ".join(cells),
+            f"          at {f['load']:.0f} calls/s: sip-alg-post "
+            f"{on['nodes'].get('sip-alg-post', 0):.0f} clk/message, path {on['path'] or 0:.0f} "
+            f"on / {f['alg_off']['path'] or 0:.0f} off clk/message, main thread "
+            f"{on['main_thread_us_per_call'] or 0:.1f} us per call"]
+
+
+def cps(x):
+    return "-" if x is None else f"{x:.0f}"
 
 
 def where(res):
@@ -274,8 +343,12 @@ def plots(res, out):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = list(res["profiles"])
     files = []
+    if "calls" in res["profiles"]:
+        files.append(plot_calls(res, res["profiles"]["calls"], out, plt))
+    names = [n for n in res["profiles"] if n != "calls"]
+    if not names:
+        return files
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
     for ax, name in zip(axes[0], names):
         for on, colour in ((True, "tab:red"), (False, "tab:blue")):
@@ -346,6 +419,47 @@ def plots(res, out):
     return files
 
 
+def plot_calls(res, p, out, plt):
+    """calls.png: loss vs offered calls/s per trial, and NDR/PDR in calls/s ALG on vs off."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for on, colour in ((True, "tab:red"), (False, "tab:blue")):
+        for short, marker in ((False, "o"), (True, "x")):
+            t = [x for x in p["trials"] if x["alg"] == on and x["generator_short"] == short]
+            a.scatter([x["load"] for x in t], [100 * x["loss_ratio"] for x in t], s=14,
+                      color=colour, marker=marker,
+                      label=f"ALG {'on' if on else 'off'}"
+                      + (", TRex short of the load" if short else ""))
+    a.axhline(0.5, color="grey", lw=0.8, ls="--")
+    a.set_xscale("log")
+    a.set_yscale("symlog", linthresh=0.01)
+    a.set_ylim(0, 100)
+    a.set_xlabel("offered load (calls/s, 5 messages each)")
+    a.set_ylabel("loss (%; a call the ALG failed counts as 5 messages)")
+    a.set_title("calls: trials", fontsize=9)
+    a.legend(fontsize=7)
+    vals, labels, colours = [], [], []
+    for goal in ("ndr", "pdr"):
+        for on in (True, False):
+            vals.append(p["search"]["alg_on" if on else "alg_off"][goal] or 0)
+            labels.append(f"{goal.upper()}\nALG {'on' if on else 'off'}")
+            colours.append("tab:red" if on else "tab:blue")
+    bars = b.bar(range(4), vals, color=colours)
+    for bar, v in zip(bars, vals):
+        b.annotate(f"{v:,.0f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                   ha="center", va="bottom", fontsize=8)
+    b.set_xticks(range(4), labels, fontsize=8)
+    b.set_ylabel("calls/s")
+    r = p["ratios"]
+    b.set_title(f"NDR/PDR in whole calls/s (ratio on/off: NDR {r['ndr']}, PDR {r['pdr']})",
+                fontsize=9)
+    fig.suptitle(f"SIP calls through NAT44-ED and the ALG; {where(res)}", fontsize=9)
+    fig.tight_layout()
+    path = os.path.join(out, "calls.png")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="1 s trials, 20%% width, short searches")
@@ -354,7 +468,8 @@ def main():
                     help="bound on each search, s (default 100; quick 30; ci 20)")
     ap.add_argument("--width", type=float, help="MLRsearch relative width (default 0.02; quick 0.2)")
     ap.add_argument("--rounds", type=int, help="fixed-load rounds ALG on/off (default 3; quick 1)")
-    ap.add_argument("--profiles", default="udp64,udp512,sip")
+    ap.add_argument("--profiles", default="udp64,udp512,sip",
+                    help="comma-separated: udp64, udp512, sip, calls (default: all but calls)")
     ap.add_argument("--min-load", type=float, default=10e3, help="pps")
     ap.add_argument("--max-load", type=float, default=3e6, help="pps")
     ap.add_argument("--hosts", type=int, default=100, help="inside hosts of the UDP baseline")
@@ -362,6 +477,17 @@ def main():
     ap.add_argument("--calls", type=int, help="calls of the SIP mix (default 64; ci 8)")
     ap.add_argument("--invite-pps", type=float, help="new INVITEs/s in the SIP mix (default 100; ci 20)")
     ap.add_argument("--rtp-size", type=int, default=218)
+    ap.add_argument("--call-rate-min", type=float, default=100.0,
+                    help="calls profile: the search's lowest load, calls/s")
+    ap.add_argument("--call-rate-max", type=float, default=200000.0,
+                    help="calls profile: the highest load searched with the ALG on, calls/s "
+                         "(ALG off: --max-load / 5)")
+    ap.add_argument("--call-gap-ms", type=float, default=20.0,
+                    help="calls profile: ms between a call's messages")
+    ap.add_argument("--call-settle", type=float, default=2.0,
+                    help="calls profile: s the ALG has after a trial to close its calls")
+    ap.add_argument("--ci-call-rate", type=float, default=200.0,
+                    help="calls/s of the ci check's calls trial")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "trex"))
     ap.add_argument("--ci", action="store_true", help="the short check of tests/perf")
     ap.add_argument("--ci-load", type=float, default=20e3, help="pps of the ci check's trials")
@@ -408,6 +534,9 @@ def main():
            "settings": {k: v for k, v in vars(args).items() if k not in ("out", "json")}}
     with T.Testbed(prefix, scripts, log=log, vpp_cpu=args.vpp_cpu) as tb:
         res["testbed"]["vpp_version"] = tb.vpp.cli("show version").strip()
+        if args.ci or "calls" in args.profiles.split(","):
+            import callrate as CR
+            CR.publish(tb)  # before any traffic: see publish()
         if args.ci:
             res["ci"] = ci(tb, args, M, C)
         else:
@@ -417,6 +546,9 @@ def main():
                     res["profiles"][name] = profile_udp(tb, name, int(name[3:]), args, M)
                 elif name == "sip":
                     res["profiles"][name] = profile_sip(tb, args, M, C)
+                elif name == "calls":
+                    import callrate as CR
+                    res["profiles"][name] = profile_calls(tb, args, M, CR)
                 else:
                     raise SystemExit(f"unknown profile {name}")
         res["vpp_errors"] = [l for l in tb.vpp.cli("show errors").splitlines()[1:] if l.strip()]

@@ -11,6 +11,9 @@ does, in about half a minute:
          outside), then a short NDR/PDR search (MLRsearch, 2-3 trials), ALG on
   sip    8 calls set up (INVITE/200/ACK) and checked on the wire; RTP both ways through the
          pinholes plus 20 new INVITEs/s at a fixed low load, ALG on and off; BYE/200
+  calls  whole calls (INVITE+SDP, 200 OK+SDP, ACK, BYE, 200 OK) from a PBX behind a static
+         mapping, 200 calls/s for 3 s, ALG on: every message through, every call created
+         and closed by the ALG, nothing left
 The tests assert what happened to the packets and in the ALG, never a rate."""
 
 import json
@@ -25,6 +28,7 @@ import vpp_harness as h
 RUN = os.path.join(h.ROOT, "perf", "trex", "run.py")
 LOCATE = os.path.join(h.ROOT, "perf", "trex", "locate.py")
 CALLS, LOAD, SECONDS = 8, 20000, 3.0
+CALL_RATE = 200  # whole calls/s of the calls check
 
 
 def _required(var):
@@ -52,7 +56,8 @@ def ci(tmp_path_factory):
         subprocess.run(["make", "-C", h.ROOT, "plugin", f"VPP_PREFIX={prefix}"], check=True)
     out = tmp_path_factory.mktemp("trex") / "ci.json"
     cmd = [sys.executable, RUN, "--ci", "--json", str(out), "--calls", str(CALLS),
-           "--ci-load", str(LOAD), "--ci-seconds", str(SECONDS)]
+           "--ci-load", str(LOAD), "--ci-seconds", str(SECONDS),
+           "--ci-call-rate", str(CALL_RATE)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         log, _ = p.communicate(timeout=240)
@@ -133,3 +138,24 @@ def test_calls_torn_down(ci):
     assert td["byes_out"] == CALLS and td["bye_ok_reached_caller"] == CALLS
     assert td["counters"]["calls_closed"] == CALLS
     assert td["rtp_pinholes_left"] == 0
+
+
+def test_whole_calls_through_the_alg(ci):
+    t = ci["calls"]
+    n = round(CALL_RATE * SECONDS)
+    assert t["alg"] and t["calls"] == n and not t["generator_short"], t
+    # every message of every call reached the other side
+    for kind, g in t["groups"].items():
+        assert g["tx"] == g["rx"] == n, (kind, g)
+    c = t["counters"]
+    # the ALG made a record of every call and closed every one, each message rewritten
+    assert c["calls_created"] == c["calls_closed"] == n, c
+    assert c["sip"] == c["rewritten"] == 5 * n, c
+    # media pinholes (RTP and RTCP) for each call's PBX side, all gone with the call; the
+    # PBX's signaling is the operator's static mapping: no pinhole for it
+    assert t["main_thread"]["nat_add"] == t["main_thread"]["nat_del"] == 2 * n, t["main_thread"]
+    assert c.get("pinhole_added", 0) == c.get("pinhole_removed", 0) > 0, c
+    for k in ("pinhole_failed", "no_media_port", "max_calls", "parse_error", "pinhole_expired"):
+        assert k not in c, (k, c)
+    assert t["calls_left"] == t["entries_left"] == t["pinhole_mappings_left"] == 0, t
+    assert t["alg_failed_calls"] == 0 and t["loss_ratio"] == 0 and t["passed"]
