@@ -52,7 +52,8 @@ MAIN_THREAD = (
     ("batch_us", r"requests \d+: (\d+) us"), ("batches_cut", r"(\d+) batches cut"),
     ("nat_add", r"mappings added (\d+)"), ("nat_add_us", r"mappings added \d+: (\d+) us"),
     ("nat_del", r"mappings deleted (\d+)"), ("nat_del_us", r"mappings deleted \d+: (\d+) us"),
-    ("ages", r"with the barrier (\d+)"), ("age_us", r"with the barrier \d+: (\d+) us"))
+    ("ages", r"aging passes (\d+)"), ("age_slices", r"aging passes \d+, in (\d+) slices"),
+    ("age_us", r"aging passes \d+, in \d+ slices [^:]*: (\d+) us"))
 
 
 def main_thread(tb):
