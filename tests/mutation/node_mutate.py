@@ -172,8 +172,8 @@ MUTANTS = [
       [V + "test_pg_firewall.py::test_forged_register_answer_ignored[0w]"]),
     # --- the server map: close, delete, aging, limits ---------------------------------------
     M("age-budget", "sip_alg.c",
-      "age_left = sip_alg_age (vm, scan, budget);",
-      "age_left = sip_alg_age (vm, scan, budget | ~0ULL);",
+      "aging = sip_alg_age (vm, start, budget);",
+      "aging = sip_alg_age (vm, start, budget | ~0ULL);",
       "the aging pass deletes what expired in slices within the barrier budget, not all at once",
       [V + "test_pg_aging.py::test_aging_deletes_in_slices[0w]"]),
     M("smap-close-frees-call", "sip_alg_smap.c",

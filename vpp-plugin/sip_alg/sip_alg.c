@@ -270,18 +270,18 @@ sip_alg_process (vlib_main_t *vm, vlib_node_runtime_t *rt, vlib_frame_t *f)
 {
   uword *event_data = 0;
   f64 last_age = 0, age_s = 0;
-  u32 age_left = 0;
+  u32 aging = 0; /* an aging pass under way */
 
   while (1)
     {
       /*
-       * requests left over by the barrier budget, or expired entries and calls: again after
+       * requests left over by the barrier budget, or an aging pass under way: again after
        * as long as their slice took
        */
       f64 pause = 1.0;
       if (vec_len (sip_alg_reqs))
 	pause = clib_max (1e-5, sip_alg_batch_s);
-      if (age_left)
+      if (aging)
 	pause = clib_min (pause, clib_max (1e-5, age_s));
       vlib_process_wait_for_event_or_clock (vm, pause);
       vlib_process_get_events (vm, &event_data);
@@ -290,14 +290,15 @@ sip_alg_process (vlib_main_t *vm, vlib_node_runtime_t *rt, vlib_frame_t *f)
       sip_alg_main.nat->tick (vm);
       if (vec_len (sip_alg_reqs))
 	sip_alg_handle_requests (vm);
-      int scan = vlib_time_now (vm) - last_age >= 1.0;
-      if (scan || age_left)
+      /* a pass begins at most once a second, when none is under way */
+      int start = vlib_time_now (vm) - last_age >= 1.0;
+      if (start || aging)
 	{
 	  u64 budget = vm->clib_time.clocks_per_second * SIP_ALG_BARRIER_BUDGET_US * 1e-6;
 	  f64 t0 = vlib_time_now (vm);
-	  age_left = sip_alg_age (vm, scan, budget);
+	  aging = sip_alg_age (vm, start, budget);
 	  age_s = vlib_time_now (vm) - t0;
-	  if (scan)
+	  if (start)
 	    last_age = vlib_time_now (vm);
 	}
     }

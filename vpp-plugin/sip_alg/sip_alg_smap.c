@@ -769,13 +769,14 @@ sip_alg_call_media_idle (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now)
 }
 
 /*
- * Aging works in slices, as the requests do (sip_alg.c): a pass finds what has expired
- * (the scan, one barrier), then deletes it at most SIP_ALG_BARRIER_BUDGET_US of barrier
- * at a time, the rest in the process node's next turns. With stock NAT44-ED each static
- * mapping delete walks NAT's session pool, so a second's worth of expiries at 100,000
- * calls would otherwise hold the workers for tens of seconds. No scan while a backlog is
- * left: nothing is found twice. What a slice deletes is checked again first: it may have
- * come back to life (a packet of its call) or gone otherwise since the scan.
+ * Aging works in slices, as the requests do (sip_alg.c): a pass scans the server map and
+ * the call records for what has expired, then deletes it, at most SIP_ALG_BARRIER_BUDGET_US
+ * of barrier at a time, the rest in the process node's next turns. With stock NAT44-ED each
+ * static mapping delete walks NAT's session pool, so a second's worth of expiries at
+ * 100,000 calls would otherwise hold the workers for tens of seconds, and the scan itself
+ * of 100,000 calls' records and entries takes tens of milliseconds. No new pass while one
+ * is under way: nothing is found twice. What a slice deletes is checked again first: it may
+ * have come back to life (a packet of its call) or gone otherwise since the scan.
  */
 typedef struct
 {
@@ -819,17 +820,6 @@ sip_alg_entry_expired (sip_alg_main_t *sam, sip_alg_smap_t *e, f64 now)
   return e->expires <= now;
 }
 
-/* The server map's expired entries, into the backlog; a live dialog's extended. */
-static void
-sip_alg_age_entries (sip_alg_main_t *sam, f64 now)
-{
-  sip_alg_smap_t *e;
-
-  pool_foreach (e, sam->smap)
-    if (sip_alg_entry_expired (sam, e, now))
-      vec_add1 (sip_alg_age_expired, e - sam->smap);
-}
-
 /*
  * Whether the media of established call c has been silent for media_inactivity (it has
  * media entries).
@@ -845,48 +835,44 @@ sip_alg_call_quiet (sip_alg_main_t *sam, sip_alg_call_t *c, f64 now)
 }
 
 /*
- * The call records of thread t idle or over their maximum duration, and the established
- * calls whose media went silent, into the backlog; one-way streams counted.
+ * Call record c of thread t, in the backlog when it is idle or over its maximum duration,
+ * or when it is established and its media went silent; its one-way streams counted.
  */
 static void
-sip_alg_age_calls (sip_alg_main_t *sam, u32 t, f64 now)
+sip_alg_age_call (sip_alg_main_t *sam, u32 t, sip_alg_call_t *c, f64 now)
 {
   sip_alg_per_thread_t *ptd = &sam->per_thread[t];
-  sip_alg_call_t *c;
+  sip_alg_age_close_t a = { .call_index = c - ptd->calls, .epoch = c->epoch, .thread = t };
 
-  pool_foreach (c, ptd->calls)
+  if (sip_alg_call_deadline (sam, c) <= now)
     {
-      sip_alg_age_close_t a = { .call_index = c - ptd->calls, .epoch = c->epoch, .thread = t };
-      if (sip_alg_call_deadline (sam, c) <= now)
-	{
-	  vec_add1 (sip_alg_age_closes, a);
-	  continue;
-	}
-      if (c->fsm.state != SIP_CALL_CONFIRMED)
+      vec_add1 (sip_alg_age_closes, a);
+      return;
+    }
+  if (c->fsm.state != SIP_CALL_CONFIRMED)
+    return;
+  /*
+   * each stream found one-way is counted once; one with media both ways never can be, and
+   * is not looked at again (most streams: one look each)
+   */
+  for (u32 i = c->entries; sam->timeouts.one_way_media && i != ~0; i = sam->smap[i].call_next)
+    {
+      sip_alg_stream_t st;
+      if (sam->smap[i].ph.one_way_done || !sip_alg_is_stream (sam, c, i))
 	continue;
-      /*
-       * each stream found one-way is counted once; one with media both ways never can
-       * be, and is not looked at again (most streams: one look each)
-       */
-      for (u32 i = c->entries; sam->timeouts.one_way_media && i != ~0; i = sam->smap[i].call_next)
+      sip_alg_stream_get (sam, c, i, &st);
+      if (st.packets[0] && st.packets[1])
+	sam->smap[i].ph.one_way_done = 1;
+      else if (sip_alg_stream_one_way (sam, c, &st, now))
 	{
-	  sip_alg_stream_t st;
-	  if (sam->smap[i].ph.one_way_done || !sip_alg_is_stream (sam, c, i))
-	    continue;
-	  sip_alg_stream_get (sam, c, i, &st);
-	  if (st.packets[0] && st.packets[1])
-	    sam->smap[i].ph.one_way_done = 1;
-	  else if (sip_alg_stream_one_way (sam, c, &st, now))
-	    {
-	      sam->smap[i].ph.one_way_done = 1;
-	      sip_alg_count (SIP_ALG_ERROR_MEDIA_ONE_WAY, 1);
-	    }
+	  sam->smap[i].ph.one_way_done = 1;
+	  sip_alg_count (SIP_ALG_ERROR_MEDIA_ONE_WAY, 1);
 	}
-      if (sip_alg_call_quiet (sam, c, now))
-	{
-	  a.media_only = 1;
-	  vec_add1 (sip_alg_age_closes, a);
-	}
+    }
+  if (sip_alg_call_quiet (sam, c, now))
+    {
+      a.media_only = 1;
+      vec_add1 (sip_alg_age_closes, a);
     }
 }
 
@@ -947,24 +933,50 @@ sip_alg_age_backlog (void)
 }
 
 /*
- * Aging, from the process node: with scan (once a second) and no backlog, a pass over the
- * server map, the call records and the TCP connections finds what has expired; then, the
- * same barrier held, the backlog is deleted until budget (CPU clocks) is spent. Returns
- * the backlog left (the process node calls again, without scan, after a pause as long as
- * the slice).
+ * Where an aging pass is: idle; scanning the server map (next: its pool index), then each
+ * thread's call records and TCP connections (thread, next); deleting what the scan found.
+ * A pass goes on over as many slices as it needs.
+ */
+enum
+{
+  SIP_ALG_AGE_IDLE = 0,
+  SIP_ALG_AGE_ENTRIES,
+  SIP_ALG_AGE_CALLS,
+  SIP_ALG_AGE_DELETE,
+};
+
+static struct
+{
+  u8 phase;
+  u32 thread;
+  u32 next;
+} sip_alg_age_at;
+
+/* objects scanned between two looks at the clock */
+#define SIP_ALG_AGE_STEP 32
+
+/*
+ * Aging, from the process node, one slice: with start (once a second) and no pass under
+ * way, a pass begins. A slice scans the server map, then the call records and the TCP
+ * connections, for what has expired (entries, calls, silent media: into the backlog), and
+ * deletes the backlog, each where the last slice stopped, until budget (CPU clocks) is
+ * spent. Returns whether the pass goes on (the process node calls again, without start,
+ * after a pause as long as the slice).
  */
 u32
-sip_alg_age (vlib_main_t *vm, int scan, u64 budget)
+sip_alg_age (vlib_main_t *vm, int start, u64 budget)
 {
   sip_alg_main_t *sam = &sip_alg_main;
+  typeof (sip_alg_age_at) *at = &sip_alg_age_at;
   f64 now = vlib_time_now (vm);
   u32 *del = 0;
 
   if (!sam->initialized)
     return 0;
-  scan = scan && !sip_alg_age_backlog ();
-  if (scan)
+  if (at->phase == SIP_ALG_AGE_IDLE)
     {
+      if (!start)
+	return 0;
       /* nothing to age: no barrier (the workers keep running) */
       u32 n_calls = 0;
       for (u32 t = 0; t < vec_len (sam->per_thread); t++)
@@ -972,37 +984,77 @@ sip_alg_age (vlib_main_t *vm, int scan, u64 budget)
 		   clib_atomic_load_relax_n (&sam->per_thread[t].n_tcp_conns);
       if (!n_calls && !pool_elts (sam->smap))
 	return 0;
+      *at = (typeof (*at)){ .phase = SIP_ALG_AGE_ENTRIES };
+      sam->mt.ages++;
     }
-  else if (!sip_alg_age_backlog ())
-    return 0;
 
   /* the budget, and the slice's time, from the barrier taken to its release */
   vlib_worker_thread_barrier_sync (vm);
   u64 t0 = clib_cpu_time_now ();
-  if (scan)
+#define SIP_ALG_AGE_OVER(i)                                                                   \
+  ((i) % SIP_ALG_AGE_STEP == SIP_ALG_AGE_STEP - 1 && clib_cpu_time_now () - t0 > budget)
+
+  if (at->phase == SIP_ALG_AGE_ENTRIES)
     {
-      sip_alg_age_entries (sam, now);
-      for (u32 t = 0; t < vec_len (sam->per_thread); t++)
+      u32 i, n = vec_len (sam->smap);
+      for (i = at->next; i < n; i++)
 	{
-	  sip_alg_age_calls (sam, t, now);
-	  sip_alg_age_tcp (sam, &sam->per_thread[t], now, &del);
+	  if (!pool_is_free_index (sam->smap, i) &&
+	      sip_alg_entry_expired (sam, pool_elt_at_index (sam->smap, i), now))
+	    vec_add1 (sip_alg_age_expired, i);
+	  if (SIP_ALG_AGE_OVER (i))
+	    {
+	      i++;
+	      break;
+	    }
 	}
-      sam->mt.ages++;
+      at->next = i;
+      if (i >= n)
+	*at = (typeof (*at)){ .phase = SIP_ALG_AGE_CALLS };
     }
-  /* the entries first, then the calls (whose own entries go with them) */
-  while (vec_len (sip_alg_age_expired) && clib_cpu_time_now () - t0 <= budget)
+  while (at->phase == SIP_ALG_AGE_CALLS && clib_cpu_time_now () - t0 <= budget)
     {
-      u32 i = vec_pop (sip_alg_age_expired);
-      /* gone since (a binding's end takes two, a call's end its own), or alive again */
-      if (!pool_is_free_index (sam->smap, i) &&
-	  sip_alg_entry_expired (sam, pool_elt_at_index (sam->smap, i), now))
-	sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, i), SIP_ALG_ERROR_PINHOLE_EXPIRED);
+      sip_alg_per_thread_t *ptd = &sam->per_thread[at->thread];
+      u32 i, n = vec_len (ptd->calls);
+      for (i = at->next; i < n; i++)
+	{
+	  if (!pool_is_free_index (ptd->calls, i))
+	    sip_alg_age_call (sam, at->thread, pool_elt_at_index (ptd->calls, i), now);
+	  if (SIP_ALG_AGE_OVER (i))
+	    {
+	      i++;
+	      break;
+	    }
+	}
+      at->next = i;
+      if (i < n)
+	break;
+      sip_alg_age_tcp (sam, ptd, now, &del);
+      at->next = 0;
+      if (++at->thread >= vec_len (sam->per_thread))
+	at->phase = SIP_ALG_AGE_DELETE;
     }
-  while (!vec_len (sip_alg_age_expired) && vec_len (sip_alg_age_closes) &&
-	 clib_cpu_time_now () - t0 <= budget)
+#undef SIP_ALG_AGE_OVER
+  if (at->phase == SIP_ALG_AGE_DELETE)
     {
-      sip_alg_age_close_t a = vec_pop (sip_alg_age_closes);
-      sip_alg_age_close (vm, sam, &a, now);
+      /* the entries first, then the calls (whose own entries go with them) */
+      while (vec_len (sip_alg_age_expired) && clib_cpu_time_now () - t0 <= budget)
+	{
+	  u32 i = vec_pop (sip_alg_age_expired);
+	  /* gone since (a binding's end takes two, a call's end its own), or alive again */
+	  if (!pool_is_free_index (sam->smap, i) &&
+	      sip_alg_entry_expired (sam, pool_elt_at_index (sam->smap, i), now))
+	    sip_alg_smap_del (vm, pool_elt_at_index (sam->smap, i),
+			      SIP_ALG_ERROR_PINHOLE_EXPIRED);
+	}
+      while (!vec_len (sip_alg_age_expired) && vec_len (sip_alg_age_closes) &&
+	     clib_cpu_time_now () - t0 <= budget)
+	{
+	  sip_alg_age_close_t a = vec_pop (sip_alg_age_closes);
+	  sip_alg_age_close (vm, sam, &a, now);
+	}
+      if (!sip_alg_age_backlog ())
+	at->phase = SIP_ALG_AGE_IDLE;
     }
   u64 clocks = clib_cpu_time_now () - t0;
   vlib_worker_thread_barrier_release (vm);
@@ -1010,5 +1062,5 @@ sip_alg_age (vlib_main_t *vm, int scan, u64 budget)
   sam->mt.age_clocks += clocks;
   sam->mt.age_max = clib_max (sam->mt.age_max, clocks);
   vec_free (del);
-  return sip_alg_age_backlog ();
+  return at->phase != SIP_ALG_AGE_IDLE;
 }

@@ -47,11 +47,10 @@ void sip_alg_close (vlib_main_t *vm, const sip_alg_req_t *req, u32 counter);
 sip_alg_smap_t *sip_alg_sig_move (vlib_main_t *vm, sip_alg_req_t *req,
 				  const sip_alg_pinhole_t *from);
 /*
- * Aging, from the process node: a scan for what expired (scan: once a second, when no backlog
- * is left), then a slice of the backlog deleted within budget (CPU clocks). Returns the
- * backlog left.
+ * Aging, from the process node, one slice of a pass (start: once a second, a pass begins
+ * when none is under way) within budget (CPU clocks). Returns whether the pass goes on.
  */
-u32 sip_alg_age (vlib_main_t *vm, int scan, u64 budget);
+u32 sip_alg_age (vlib_main_t *vm, int start, u64 budget);
 u32 sip_alg_age_backlog (void);
 
 #endif /* __included_sip_alg_smap_h__ */
