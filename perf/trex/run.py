@@ -288,7 +288,8 @@ def ci(tb, args, M, C):
 
 
 def summary(res):
-    lines = ["", "summary (NDR/PDR in kpps; ratio = ALG on / ALG off, same VPP, same run)"]
+    lines = ["", "summary (NDR/PDR in kpps, calls in calls/s; ratio = ALG on / ALG off, same VPP, "
+             "same run)"]
     for name, p in res["profiles"].items():
         if name == "calls":
             lines += summary_calls(p)
