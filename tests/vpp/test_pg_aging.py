@@ -59,3 +59,17 @@ def test_aging_deletes_in_slices(expired):
     assert waiting == 0
     assert slices > passes + 1, expired["main_thread"]
     assert slice_max < SLICE_MAX_US, expired["main_thread"]
+
+
+def test_request_batches_within_budget(expired):
+    """The workers' requests (2,000 calls' pinholes and their closes) were served in batches
+    under the same budget: many batches, some cut at the budget, none holding the barrier
+    (from taken to released) longer than an aging slice may. Served in one batch, the
+    pinholes of a burst of calls held it for the sum of their NAT44-ED static mappings."""
+    m = re.search(r"request batches (\d+) \(one barrier each, held for\), requests (\d+): "
+                  r"\d+ us \([\d.]+ us a batch, (\d+) us at most\)", expired["main_thread"])
+    assert m, expired["main_thread"]
+    batches, requests, batch_max = (int(g) for g in m.groups())
+    assert requests >= CALLS, expired["main_thread"]
+    assert batches > 1, expired["main_thread"]
+    assert batch_max < SLICE_MAX_US, expired["main_thread"]

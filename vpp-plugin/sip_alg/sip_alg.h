@@ -662,7 +662,7 @@ typedef struct
   {
     u64 batches, requests;	   /* request batches: one barrier each */
     u64 deferred;		   /* batches cut short by the barrier budget */
-    u64 batch_clocks;		   /* barrier held for them, in total */
+    u64 batch_clocks;		   /* barrier held for them (from taken), in total */
     u64 batch_max;		   /* ... and at most */
     u64 nat_add, nat_add_clocks; /* NAT44-ED static mappings added */
     u64 nat_del, nat_del_clocks; /* ... and deleted */
