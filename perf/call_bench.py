@@ -227,18 +227,21 @@ def burst(t, name, iface, pkts, done, timeout=120.0):
 
 
 def run(prefix, n, nat_plugin_dir=None, n_media=0, heap="512M", workers=0, media_ports=None,
-        max_held=None, end="bye"):
+        max_held=None, end="bye", timers="bench"):
     """end: how the calls end, "bye" (each a BYE and its 200) or "expire" (no message: the
     call timeout is cut to 1 s once they are up, so one aging pass finds them all expired,
     and the main thread deletes them in slices). max_held: messages a thread may hold for their pinholes (default: every INVITE of the
     burst with 0 workers; with workers 4,000 over them, whose main thread makes pinholes
     more slowly here (it shares the CPUs with them) while each held INVITE keeps one of
     VPP's 8,192 buffers: the rest are dropped (held_full) and sent again). media_ports: the
-    media range (default 20000-59999, or 10000-65535 with media addresses)."""
+    media range (default 20000-59999, or 10000-65535 with media addresses). timers: "bench"
+    (no timer but the signaling entries' ends a call or its media while the run plays) or
+    "default" (the product's media inactivity, one-way and call timers, only the signaling
+    timeout lengthened: the aging pass then walks every call's media each second)."""
     if max_held is None:
         max_held = n if not workers else min(n, 4000 // workers)
     media_ports = media_ports or (MEDIA_RANGE if n_media else "20000-59999")
-    res = {"calls": n, "workers": workers, "media_addresses": media_addresses(n_media),
+    res = {"calls": n, "workers": workers, "timers": timers, "media_addresses": media_addresses(n_media),
            "pool_addresses": pool_addresses(n), "heap": heap}
     with PgNat(prefix, workers=workers, alg=True, sessions=max(4 * n, 10000),
                nat_plugin_dir=nat_plugin_dir, main_heap=heap) as t:
@@ -254,7 +257,8 @@ def run(prefix, n, nat_plugin_dir=None, n_media=0, heap="512M", workers=0, media
         # past 120 s of it the media inactivity timer would close every call's media at
         # once, in one aging pass)
         for c in ["set sip-alg ports udp 5060", f"set sip-alg max-calls {n + 100}",
-                  "set sip-alg timeouts signaling 3600 media-inactivity 0 max-duration 0",
+                  "set sip-alg timeouts signaling 3600" +
+                  (" media-inactivity 0 max-duration 0" if timers == "bench" else ""),
                   f"set sip-alg max-held {max_held}",
                   f"set sip-alg security max-entries {8 * n}",
                   f"set sip-alg media-ports {media_ports}"]:
@@ -395,6 +399,10 @@ def main():
     ap.add_argument("--end", choices=("bye", "expire"), default="bye",
                     help="how the calls end: a BYE each (default), or all expiring at once "
                          "(the call timeout cut to 1 s: the aging pass's slices)")
+    ap.add_argument("--timers", choices=("bench", "default"), default="bench",
+                    help="bench (default): no media inactivity or call duration timer while "
+                         "the run plays; default: the product's, only the signaling timeout "
+                         "lengthened (the aging pass walks every call's media each second)")
     args = ap.parse_args()
     prefix, why = h.find_vpp()
     if not prefix or not h.find_plugin():
@@ -402,7 +410,7 @@ def main():
     out = []
     for n in (int(x) for x in args.calls.split(",")):
         r = run(prefix, n, args.nat_plugin_dir, args.media_addresses, args.heap, args.workers,
-                args.media_ports, args.max_held, args.end)
+                args.media_ports, args.max_held, args.end, args.timers)
         out.append(r)
         if args.end == "expire":
             print(f"\n{n} calls, {args.workers} workers: all expired in {r['expire_s']:.2f} s "
