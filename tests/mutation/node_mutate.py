@@ -105,6 +105,12 @@ MUTANTS = [
       "an entry deleted (BYE, aging) leaves the gate's table: else its public port keeps "
       "passing the ACL after the call",
       [V + "test_pg_firewall.py::test_closed_after_bye[0w]"]),
+    M("index-resize-pipeline", "sip_alg_index.c",
+      "sip_alg_ix_put (ix, old[i], h[i & (d - 1)]);",
+      "sip_alg_ix_put (ix, old[i], h[(i + 1) & (d - 1)]);",
+      "a resize places each slot under its own hash (the pipeline's ring of hashes read at "
+      "the right place): else after the first growth keys are not found where they are",
+      [V + "test_pg_aging.py::test_expired_calls_all_deleted[0w]"]),
     M("gate-media-range-with-acl", "sip_alg_gate.c",
       "gate_media |= acl && vnet_feature_is_enabled",
       "gate_media |= !acl && vnet_feature_is_enabled",

@@ -669,6 +669,8 @@ typedef struct
     u64 ages;			   /* aging scans that took the barrier */
     u64 age_slices, age_clocks; /* their slices (a scan, deletes): one barrier each, held */
     u64 age_max;		   /* the longest slice (the barrier held, not waited for) */
+    u64 ix_resizes, ix_resize_clocks; /* the server map's index placed again, all at once */
+    u64 ix_resize_max;		      /* ... the longest */
   } mt;
 } sip_alg_main_t;
 

@@ -984,6 +984,9 @@ sip_alg_show_main_thread_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_
 		       "a batch, %.0f us at most); %llu batches cut at the barrier budget",
 		   sam->mt.batches, sam->mt.requests, _(sam->mt.batches, sam->mt.batch_clocks),
 		   sam->mt.batch_max * us, sam->mt.deferred);
+  vlib_cli_output (vm, "server-map index resized %llu times (all at once): %.0f us (%.0f us at "
+		       "most)",
+		   sam->mt.ix_resizes, sam->mt.ix_resize_clocks * us, sam->mt.ix_resize_max * us);
   vlib_cli_output (vm, "NAT44-ED static mappings added %llu: %.0f us (%.1f us each)",
 		   sam->mt.nat_add, _(sam->mt.nat_add, sam->mt.nat_add_clocks));
   vlib_cli_output (vm, "NAT44-ED static mappings deleted %llu: %.0f us (%.1f us each)",
