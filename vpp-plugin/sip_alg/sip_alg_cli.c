@@ -980,8 +980,9 @@ sip_alg_show_main_thread_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_
   sip_alg_main_t *sam = &sip_alg_main;
   f64 us = 1e6 / vm->clib_time.clocks_per_second;
 #define _(n, c) (c) * us, (n) ? (c) * us / (n) : 0.0
-  vlib_cli_output (vm, "request batches %llu (one barrier each, held for), requests %llu: %.0f us (%.1f us "
-		       "a batch, %.0f us at most); %llu batches cut at the barrier budget",
+  vlib_cli_output (vm, "request batches %llu (one barrier each, held for), requests %llu: "
+		       "%.0f us (%.1f us a batch, %.0f us at most); %llu batches cut at the "
+		       "barrier budget",
 		   sam->mt.batches, sam->mt.requests, _(sam->mt.batches, sam->mt.batch_clocks),
 		   sam->mt.batch_max * us, sam->mt.deferred);
   vlib_cli_output (vm, "server-map index resized %llu times (all at once): %.0f us (%.0f us at "
