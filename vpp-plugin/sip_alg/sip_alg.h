@@ -228,8 +228,9 @@ STATIC_ASSERT (sizeof (sip_alg_smap_t) == 56, "server-map entry: 56 bytes");
  * 32-bit slots, each naming an entry under one of its keys, so a key costs 4 bytes and the
  * entry itself is what a lookup compares. A slot is (entry index + 1) << 8 | tag << 2 |
  * kind, the tag the low 6 bits of the key's hash (most slots of other keys are passed over
- * without reading their entry; the high bits pick the first slot); 0 is empty. The main thread changes it with the barrier held (as it
- * does the server map), so any thread reads it, and the entries, without locks.
+ * without reading their entry; the high bits pick the first slot); 0 is empty. The main
+ * thread changes it with the barrier held (as it does the server map), so any thread reads
+ * it, and the entries, without locks.
  *   PUB     every entry, by its public end (address, port): the server-map key
  *           (sip_alg_smap_key), the gate (an installed entry), the public signaling endpoint
  *   INSIDE  an installed media entry's inside end (address, port, FIB): media activity (the

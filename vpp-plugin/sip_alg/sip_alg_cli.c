@@ -945,7 +945,8 @@ sip_alg_show_memory_fn (vlib_main_t *vm, unformat_input_t *input, vlib_cli_comma
 		   hash_bytes (sam->entries_by_host) + hash_bytes (sam->moved_by_in),
 		   hash_elts (sam->entries_by_host) + hash_elts (sam->moved_by_in));
 
-  u64 rec = r[0].bytes + r[10].bytes, keys = r[1].bytes, hashes = r[2].bytes + r[3].bytes, tcp = r[4].bytes;
+  u64 rec = r[0].bytes + r[10].bytes, keys = r[1].bytes;
+  u64 hashes = r[2].bytes + r[3].bytes, tcp = r[4].bytes;
   u64 smap = r[5].bytes + r[7].bytes + r[8].bytes + r[9].bytes, total = 0;
   for (u32 i = 0; i < ARRAY_LEN (r); i++)
     total += r[i].bytes;
