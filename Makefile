@@ -252,7 +252,7 @@ perf-trex: plugin venv
 # the same with VPP, not TRex, the bottleneck: VPP capped at VPP_CPU of one CPU
 VPP_CPU ?= 0.3
 perf-trex-vpp-bound: plugin venv
-	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/trex/run.py --vpp-cpu $(VPP_CPU) --profiles udp64,udp512,sip --out $(BUILD)/trex-vpp-bound
+	VPP_PREFIX=$(VPP_PREFIX) $(PY) perf/trex/run.py --vpp-cpu $(VPP_CPU) --search-rounds 2 --profiles udp64,udp512,sip --out $(BUILD)/trex-vpp-bound
 
 # whole SIP calls per second through the ALG (the calls profile); TREX_ARGS passes run.py
 # options, e.g. TREX_ARGS="--vpp-cpu 0.3" for VPP as the bottleneck

@@ -88,6 +88,29 @@ def searched(tb, search):
     return r
 
 
+def searches(tb, one, rounds):
+    """The ALG on and off searched `rounds` times each, in the order on, off, off, on, ...
+    (ABBA: a drift of the machine over the run weighs on both alike). one(on) searches once
+    with the ALG already set. {"alg_on": ..., "alg_off": ...}: with one round the search's
+    record; with more, the first round's record with the mean NDR and PDR and every round's
+    in "rounds"."""
+    recs = {True: [], False: []}
+    for r in range(rounds):
+        for on in ((True, False) if r % 2 == 0 else (False, True)):
+            tb.alg(on)
+            recs[on].append(one(on))
+    out = {}
+    for on, rs in recs.items():
+        rec = rs[0]
+        if rounds > 1:
+            rec = dict(rec, rounds=[{k: x[k] for k in ("ndr", "pdr")} for x in rs])
+            for k in ("ndr", "pdr"):
+                vals = [x[k] for x in rs if x[k]]
+                rec[k] = sum(vals) / len(vals) if vals else None
+        out["alg_on" if on else "alg_off"] = rec
+    return out
+
+
 def log(msg=""):
     print(msg, flush=True)
 
@@ -152,12 +175,9 @@ def profile_udp(tb, name, size, args, M):
     tb.alg(True)
     trials.run(1.0, args.min_load)  # the NAT sessions, before anything is measured
     out["nat_sessions"] = tb.nat_sessions()
-    out["search"] = {}
-    for on in (True, False):
-        tb.alg(on)
-        out["search"]["alg_on" if on else "alg_off"] = searched(tb, lambda: M.search(
-            trials, args.min_load, args.max_load, args.duration, args.width, args.search_time,
-            progress=log))
+    out["search"] = searches(tb, lambda on: searched(tb, lambda: M.search(
+        trials, args.min_load, args.max_load, args.duration, args.width, args.search_time,
+        progress=log)), args.search_rounds)
     s = out["search"]
     out["ratios"] = {k: ratio(s["alg_on"][k], s["alg_off"][k]) for k in ("ndr", "pdr")}
     ndrs = [x["ndr"] for x in s.values() if x["ndr"]]
@@ -181,15 +201,15 @@ def profile_sip(tb, args, M, C):
                       [PG_RTP_OUT, PG_RTP_IN, PG_INVITE], extra_pps=args.invite_pps,
                       progress=log)
     trials.run(1.0, args.min_load)  # RTP's NAT sessions; the client's overhead at a low rate
-    out["search"] = {}
-    for on in (True, False):
-        tb.alg(on)
+    def one(on):
         before = tb.vpp.counters()
-        out["search"]["alg_on" if on else "alg_off"] = searched(tb, lambda: M.search(
-            trials, args.min_load, args.max_load, args.duration, args.width, args.search_time,
-            progress=log))
-        out["search"]["alg_on" if on else "alg_off"]["counters"] = C.delta(before,
-                                                                         tb.vpp.counters())
+        rec = searched(tb, lambda: M.search(trials, args.min_load, args.max_load,
+                                            args.duration, args.width, args.search_time,
+                                            progress=log))
+        rec["counters"] = C.delta(before, tb.vpp.counters())
+        return rec
+
+    out["search"] = searches(tb, one, args.search_rounds)
     s = out["search"]
     out["ratios"] = {k: ratio(s["alg_on"][k], s["alg_off"][k]) for k in ("ndr", "pdr")}
     ndrs = [x["ndr"] for x in s.values() if x["ndr"]]
@@ -300,6 +320,10 @@ def summary(res):
             cells.append(f"{k.upper()} on {kp(s['alg_on'][k])} off {kp(s['alg_off'][k])} "
                          f"ratio {p['ratios'][k] if p['ratios'][k] is not None else '-'}")
         lines.append(f"  {name:7s} " + "; ".join(cells))
+        if "rounds" in s["alg_on"]:
+            lines.append("          NDR by round (on, off, off, on, ...): on " +
+                         " ".join(kp(x["ndr"]) for x in s["alg_on"]["rounds"]) + ", off " +
+                         " ".join(kp(x["ndr"]) for x in s["alg_off"]["rounds"]))
         f = p["fixed"]
         alg = ", ".join(f"{n} {f['alg_on']['nodes'].get(n, 0):.1f}" for n in T.ALG_NODES)
         lines.append(f"          at {f['load'] / 1e3:.0f} kpps: ALG nodes {f['alg_on']['alg']:.1f} "
@@ -469,6 +493,10 @@ def main():
                     help="bound on each search, s (default 100; quick 30; ci 20)")
     ap.add_argument("--width", type=float, help="MLRsearch relative width (default 0.02; quick 0.2)")
     ap.add_argument("--rounds", type=int, help="fixed-load rounds ALG on/off (default 3; quick 1)")
+    ap.add_argument("--search-rounds", type=int, default=1,
+                    help="NDR/PDR searches ALG on and off, each this many times in the order "
+                         "on, off, off, on, ... (the mean of each side; udp and sip profiles; "
+                         "default 1)")
     ap.add_argument("--profiles", default="udp64,udp512,sip",
                     help="comma-separated: udp64, udp512, sip, calls (default: all but calls)")
     ap.add_argument("--min-load", type=float, default=10e3, help="pps")
