@@ -241,8 +241,9 @@ def run(prefix, n, nat_plugin_dir=None, n_media=0, heap="512M", workers=0, media
     if max_held is None:
         max_held = n if not workers else min(n, 4000 // workers)
     media_ports = media_ports or (MEDIA_RANGE if n_media else "20000-59999")
-    res = {"calls": n, "workers": workers, "timers": timers, "media_addresses": media_addresses(n_media),
-           "pool_addresses": pool_addresses(n), "heap": heap}
+    res = {"calls": n, "workers": workers, "timers": timers,
+           "media_addresses": media_addresses(n_media), "pool_addresses": pool_addresses(n),
+           "heap": heap}
     with PgNat(prefix, workers=workers, alg=True, sessions=max(4 * n, 10000),
                nat_plugin_dir=nat_plugin_dir, main_heap=heap) as t:
         v = t.vpp

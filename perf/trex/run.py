@@ -201,6 +201,7 @@ def profile_sip(tb, args, M, C):
                       [PG_RTP_OUT, PG_RTP_IN, PG_INVITE], extra_pps=args.invite_pps,
                       progress=log)
     trials.run(1.0, args.min_load)  # RTP's NAT sessions; the client's overhead at a low rate
+
     def one(on):
         before = tb.vpp.counters()
         rec = searched(tb, lambda: M.search(trials, args.min_load, args.max_load,
@@ -526,6 +527,8 @@ def main():
                     help="cap VPP at this share of one CPU (e.g. 0.4) so that VPP, not TRex, "
                          "limits the rate (make perf-trex-vpp-bound)")
     args = ap.parse_args()
+    if args.search_rounds < 1:
+        ap.error(f"--search-rounds {args.search_rounds}: at least 1")
     quick = args.quick or args.ci
     args.duration = args.duration or (1.0 if quick else 2.0)
     args.search_time = args.search_time or (20.0 if args.ci else 30.0 if quick else 100.0)
