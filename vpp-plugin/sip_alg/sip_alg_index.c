@@ -18,8 +18,17 @@
 
 /* The hash of what a slot names, and how to tell its tag (the slot's low bits). */
 typedef u32 (sip_alg_slot_hash_t) (void *ctx, u32 slot);
-/* A prefetch of what a slot names (its key's fields), or 0. */
+/* A prefetch of what a slot names (its key's fields). */
 typedef void (sip_alg_slot_prefetch_t) (void *ctx, u32 slot);
+
+/* One index's kind: its slots' hash, their prefetch (or 0), and whether its resizes are
+ * timed in sip_alg_main.mt (the server map's: main thread, the barrier held). */
+typedef struct
+{
+  sip_alg_slot_hash_t *hash;
+  sip_alg_slot_prefetch_t *prefetch;
+  int timed;
+} sip_alg_ix_kind_t;
 
 static_always_inline u32
 sip_alg_ix_wrap (u32 i, u32 n)
@@ -49,9 +58,10 @@ sip_alg_ix_put (u32 *ix, u32 slot, u32 h)
 #define SIP_ALG_IX_AHEAD 16 /* a power of 2 */
 
 static void
-sip_alg_ix_resize (u32 **ixp, u32 n_slots, sip_alg_slot_hash_t *hash,
-		   sip_alg_slot_prefetch_t *prefetch, void *ctx)
+sip_alg_ix_resize (u32 **ixp, u32 n_slots, const sip_alg_ix_kind_t *kind, void *ctx)
 {
+  sip_alg_slot_hash_t *hash = kind->hash;
+  sip_alg_slot_prefetch_t *prefetch = kind->prefetch;
   const u32 d = SIP_ALG_IX_AHEAD;
   u32 *old = *ixp, *ix = 0, n_old = vec_len (old);
   u32 h[SIP_ALG_IX_AHEAD]; /* the hashes of slots i .. i + d - 1, at their index mod d */
@@ -79,24 +89,21 @@ sip_alg_ix_resize (u32 **ixp, u32 n_slots, sip_alg_slot_hash_t *hash,
   vec_free (old);
 }
 
-static u32 sip_alg_ix_slot_hash (void *ctx, u32 slot);
-static void sip_alg_ix_slot_prefetch (void *ctx, u32 slot);
-
 /*
- * The table *ixp with n_slots slots; for the server map's index (the barrier held, every
- * entry's key read again) its time is counted (show sip-alg main-thread).
+ * The table *ixp with n_slots slots; for a timed kind (the server map's index: the barrier
+ * held, every entry's key read again) its time is counted (show sip-alg main-thread).
  */
 static void
-sip_alg_ix_resize_timed (u32 **ixp, u32 n_slots, sip_alg_slot_hash_t *hash, void *ctx)
+sip_alg_ix_resize_timed (u32 **ixp, u32 n_slots, const sip_alg_ix_kind_t *kind, void *ctx)
 {
-  if (hash != sip_alg_ix_slot_hash)
+  if (!kind->timed)
     {
-      sip_alg_ix_resize (ixp, n_slots, hash, 0, ctx);
+      sip_alg_ix_resize (ixp, n_slots, kind, ctx);
       return;
     }
-  sip_alg_main_t *sam = ctx;
+  sip_alg_main_t *sam = &sip_alg_main;
   u64 t0 = clib_cpu_time_now ();
-  sip_alg_ix_resize (ixp, n_slots, hash, sip_alg_ix_slot_prefetch, ctx);
+  sip_alg_ix_resize (ixp, n_slots, kind, ctx);
   u64 dt = clib_cpu_time_now () - t0;
   sam->mt.ix_resizes++;
   sam->mt.ix_resize_clocks += dt;
@@ -105,16 +112,16 @@ sip_alg_ix_resize_timed (u32 **ixp, u32 n_slots, sip_alg_slot_hash_t *hash, void
 
 /* Room for one more slot in *ixp holding *n_used. */
 static void
-sip_alg_ix_room (u32 **ixp, u32 n_used, sip_alg_slot_hash_t *hash, void *ctx)
+sip_alg_ix_room (u32 **ixp, u32 n_used, const sip_alg_ix_kind_t *kind, void *ctx)
 {
   u32 n = vec_len (*ixp);
   if ((n_used + 1) * 4 > n * 3)
-    sip_alg_ix_resize_timed (ixp, n + n / 2, hash, ctx);
+    sip_alg_ix_resize_timed (ixp, n + n / 2, kind, ctx);
 }
 
 /* Slot `slot` (whose hash is h) out of *ixp. Returns 1, 0 when it was not there. */
 static int
-sip_alg_ix_remove (u32 **ixp, u32 *n_used, u32 slot, u32 h, sip_alg_slot_hash_t *hash,
+sip_alg_ix_remove (u32 **ixp, u32 *n_used, u32 slot, u32 h, const sip_alg_ix_kind_t *kind,
 		   void *ctx)
 {
   u32 *ix = *ixp, n = vec_len (ix);
@@ -126,7 +133,7 @@ sip_alg_ix_remove (u32 **ixp, u32 *n_used, u32 slot, u32 h, sip_alg_slot_hash_t 
   /* the slots after it that may move back to the hole do (their home is not between) */
   for (u32 j = sip_alg_ix_wrap (hole + 1, n); ix[j]; j = sip_alg_ix_wrap (j + 1, n))
     {
-      u32 home = sip_alg_ix_home (hash (ctx, ix[j]), n);
+      u32 home = sip_alg_ix_home (kind->hash (ctx, ix[j]), n);
       if ((j + n - home) % n >= (j + n - hole) % n)
 	{
 	  ix[hole] = ix[j];
@@ -136,7 +143,7 @@ sip_alg_ix_remove (u32 **ixp, u32 *n_used, u32 slot, u32 h, sip_alg_slot_hash_t 
   ix[hole] = 0;
   (*n_used)--;
   if (n > SIP_ALG_IX_MIN && *n_used * 8 < n)
-    sip_alg_ix_resize_timed (ixp, clib_max (SIP_ALG_IX_MIN, n * 2 / 3), hash, ctx);
+    sip_alg_ix_resize_timed (ixp, clib_max (SIP_ALG_IX_MIN, n * 2 / 3), kind, ctx);
   return 1;
 }
 
@@ -158,6 +165,12 @@ sip_alg_ix_slot_prefetch (void *ctx, u32 slot)
   CLIB_PREFETCH (&e->ph, STRUCT_OFFSET_OF (sip_alg_pinhole_t, out_fib), LOAD);
 }
 
+static const sip_alg_ix_kind_t sip_alg_ix_kind = {
+  .hash = sip_alg_ix_slot_hash,
+  .prefetch = sip_alg_ix_slot_prefetch,
+  .timed = 1,
+};
+
 void
 sip_alg_ix_init (sip_alg_main_t *sam)
 {
@@ -171,7 +184,7 @@ void
 sip_alg_ix_add (sip_alg_main_t *sam, u32 entry, u32 kind)
 {
   ASSERT (entry <= SIP_ALG_IX_MAX_ENTRY);
-  sip_alg_ix_room (&sam->ix, sam->ix_n, sip_alg_ix_slot_hash, sam);
+  sip_alg_ix_room (&sam->ix, sam->ix_n, &sip_alg_ix_kind, sam);
   u32 slot = (entry + 1) << 8 | kind;
   u32 h = sip_alg_ix_slot_hash (sam, slot);
   sip_alg_ix_put (sam->ix, slot | (h & 63) << 2, h);
@@ -184,8 +197,8 @@ sip_alg_ix_del (sip_alg_main_t *sam, u32 entry, u32 kind)
 {
   u32 slot = (entry + 1) << 8 | kind;
   u32 h = sip_alg_ix_slot_hash (sam, slot);
-  return sip_alg_ix_remove (&sam->ix, &sam->ix_n, slot | (h & 63) << 2, h,
-			    sip_alg_ix_slot_hash, sam);
+  return sip_alg_ix_remove (&sam->ix, &sam->ix_n, slot | (h & 63) << 2, h, &sip_alg_ix_kind,
+			    sam);
 }
 
 /* --- pools that grow with calls ---------------------------------------------------------- */
@@ -259,6 +272,11 @@ sip_alg_call_ix_slot_hash (void *ctx, u32 slot)
   return sip_alg_call_ix_hash (c->call_id, vec_len (c->call_id));
 }
 
+/* a worker's Call-ID index: resized on the worker (adds) or the main thread (deletes) */
+static const sip_alg_ix_kind_t sip_alg_call_ix_kind = {
+  .hash = sip_alg_call_ix_slot_hash,
+};
+
 u32
 sip_alg_call_ix_find (sip_alg_per_thread_t *ptd, const u8 *key, u32 len)
 {
@@ -285,7 +303,7 @@ sip_alg_call_ix_add (sip_alg_per_thread_t *ptd, u32 call_index)
   ASSERT (call_index <= SIP_ALG_CALL_IX_MAX);
   if (!ptd->call_ix)
     vec_validate (ptd->call_ix, SIP_ALG_IX_MIN - 1);
-  sip_alg_ix_room (&ptd->call_ix, ptd->call_ix_n, sip_alg_call_ix_slot_hash, ptd);
+  sip_alg_ix_room (&ptd->call_ix, ptd->call_ix_n, &sip_alg_call_ix_kind, ptd);
   u32 slot = (call_index + 1) << 6;
   u32 h = sip_alg_call_ix_slot_hash (ptd, slot);
   sip_alg_ix_put (ptd->call_ix, slot | (h & 63), h);
@@ -297,6 +315,6 @@ sip_alg_call_ix_del (sip_alg_per_thread_t *ptd, u32 call_index)
 {
   u32 slot = (call_index + 1) << 6;
   u32 h = sip_alg_call_ix_slot_hash (ptd, slot);
-  sip_alg_ix_remove (&ptd->call_ix, &ptd->call_ix_n, slot | (h & 63), h,
-		     sip_alg_call_ix_slot_hash, ptd);
+  sip_alg_ix_remove (&ptd->call_ix, &ptd->call_ix_n, slot | (h & 63), h, &sip_alg_call_ix_kind,
+		     ptd);
 }
